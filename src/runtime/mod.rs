@@ -1,0 +1,3 @@
+//! The runtime: values, matrices, kernels and the executor of lowered instruction programs.
+pub mod kernels;
+pub mod matrix;

@@ -1,0 +1,2 @@
+//! Front end: lexer, parser and AST of DML.
+pub mod ast;
