@@ -1,0 +1,124 @@
+//! The table of native builtin functions: names, parameters with defaults, and how each is
+//! compiled (a dedicated HOP such as an aggregate, or a library call evaluated by the runtime).
+//!
+//! Argument matching follows R and DML: positional arguments fill parameters in order, named
+//! ones go to their parameter, missing ones take their default. The table is data so that the
+//! validator, the compiler and `--explain` agree on every builtin.
+
+mod table;
+
+use crate::hops::{CastOp, NaryOp, ReorgOp};
+use crate::runtime::kernels::ops::{AggDir, AggOp, UnOp};
+pub use table::BUILTINS;
+
+/// Index into [`BUILTINS`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BuiltinId(pub u16);
+
+impl BuiltinId {
+    pub fn spec(self) -> &'static BuiltinSpec {
+        &BUILTINS[self.0 as usize]
+    }
+
+    pub fn name(self) -> &'static str {
+        self.spec().name
+    }
+}
+
+/// A parameter's default value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Def {
+    /// Must be given.
+    Req,
+    /// May be left out; the implementation sees it as absent.
+    Opt,
+    I(i64),
+    F(f64),
+    B(bool),
+    S(&'static str),
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Param {
+    pub name: &'static str,
+    pub default: Def,
+}
+
+/// How a builtin is compiled.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Lower {
+    /// Cellwise unary operator (scalar or matrix).
+    Unary(UnOp),
+    /// Aggregate of a matrix.
+    Agg(AggOp, AggDir),
+    /// `min`/`max`: an aggregate with one argument, cellwise n-ary with more.
+    MinMax(NaryOp),
+    Reorg(ReorgOp),
+    Cast(CastOp),
+    Nary(NaryOp),
+    /// Compiled by the HOP builder by name (matrix, rand, seq, ifelse, print, ...).
+    Special,
+    /// Evaluated by the runtime library function of the same name.
+    Library,
+}
+
+/// Output type rule of a library builtin.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Out {
+    DoubleScalar,
+    IntScalar,
+    BoolScalar,
+    StrScalar,
+    /// A matrix whose shape is known only at run time.
+    Matrix,
+    /// Same type and shape as argument `i`.
+    SameAs(usize),
+    /// A matrix of the shape of argument `i`.
+    MatrixLike(usize),
+    /// A column vector with as many rows as argument `i`.
+    ColumnOf(usize),
+    /// A 1x1 matrix.
+    OneByOne,
+    Frame,
+    List,
+    /// Several outputs, all matrices of unknown shape.
+    Matrices,
+    /// No output (statements such as `write`).
+    Nothing,
+    /// Not known until run time.
+    Unknown,
+}
+
+#[derive(Debug)]
+pub struct BuiltinSpec {
+    pub name: &'static str,
+    pub params: &'static [Param],
+    /// Extra positional arguments beyond `params` are allowed (cbind, list, print format args).
+    pub variadic: bool,
+    pub lower: Lower,
+    pub out: Out,
+    /// Number of outputs (multi-assignment targets).
+    pub nout: u8,
+    /// Has an effect beyond its result (I/O, randomness): never folded, merged or removed.
+    pub side_effect: bool,
+}
+
+/// Finds a builtin by name (including aliases listed in the table).
+pub fn lookup(name: &str) -> Option<BuiltinId> {
+    use std::collections::HashMap;
+    use std::sync::OnceLock;
+    static INDEX: OnceLock<HashMap<&'static str, BuiltinId>> = OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        let mut m = HashMap::new();
+        for (i, b) in BUILTINS.iter().enumerate() {
+            m.insert(b.name, BuiltinId(i as u16));
+        }
+        for (alias, target) in table::ALIASES {
+            if let Some(id) = m.get(target).copied() {
+                m.insert(*alias, id);
+            }
+        }
+        m
+    });
+    index.get(name).copied()
+}

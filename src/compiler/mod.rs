@@ -1,0 +1,353 @@
+//! The compiler: from parsed scripts to a validated, structured program.
+//!
+//! `load_program` parses the main script and every file it `source`s, collects the functions per
+//! module (file), and cuts every body into statement blocks. `validate::validate` then builds the
+//! HOP DAG of every block once with the types and constants known statically, which reports type
+//! errors, unknown names and refused memory estimates before anything runs. At run time each block
+//! is compiled again with the actual input shapes (`crate::runtime::exec`).
+
+pub mod branches;
+pub mod hoist;
+pub mod plan_cache;
+pub mod program;
+pub mod stdlib;
+pub mod types;
+pub mod validate;
+
+use crate::diagnostics::{Diagnostic, SourceMap};
+use crate::hops::build::CmdArgs;
+use crate::plan::Budget;
+use crate::rewrite::RewriteConfig;
+use crate::syntax::ast::{self, StmtKind};
+use program::{Function, Module, ModuleId, Program, VarTable, make_blocks};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Settings that shape compilation and execution.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub args: CmdArgs,
+    pub rewrites: RewriteConfig,
+    pub budget: Budget,
+    /// Directory of DML-bodied builtins (`NAME.dml`), as SystemDS's `scripts/builtin`.
+    pub builtin_path: Option<PathBuf>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            args: CmdArgs::default(),
+            rewrites: RewriteConfig::default(),
+            budget: Budget::from_env(),
+            builtin_path: std::env::var_os("DML_BUILTIN_PATH").map(PathBuf::from),
+        }
+    }
+}
+
+struct Loader<'a> {
+    map: &'a mut SourceMap,
+    /// Variable names that exist before the main program starts (REPL sessions, embedders).
+    predefined: &'a [String],
+    /// Directory of DML-bodied builtins (`NAME.dml`).
+    builtin_dir: Option<&'a Path>,
+    sources: HashMap<String, String>,
+    program: Program,
+    by_path: HashMap<String, ModuleId>,
+    errors: Vec<Diagnostic>,
+}
+
+/// Where a `source`d file was found.
+enum Found {
+    File(PathBuf, String),
+    Embedded(String, &'static str),
+}
+
+/// Resolves `source(path)`: relative to the working directory (or the last `setwd`) first, as
+/// SystemDS does; then relative to the directory of the script that sources it; then the nn
+/// library embedded in the binary. An absolute path is used as it is.
+fn find_source(path: &str, base: &Path, script_dir: Option<&Path>) -> Option<Found> {
+    let p = Path::new(path);
+    let mut candidates = vec![base.join(p)];
+    if let Some(dir) = script_dir {
+        candidates.push(dir.join(p));
+    }
+    for c in candidates {
+        if c.is_file() {
+            if let Ok(text) = std::fs::read_to_string(&c) {
+                return Some(Found::File(c, text));
+            }
+        }
+    }
+    stdlib::lookup(path)
+        .map(|src| Found::Embedded(format!("<embedded>/{}", path.trim_start_matches("./")), src))
+}
+
+impl Loader<'_> {
+    /// Loads `DIR/NAME.dml` for every called name that is neither a user function nor a native
+    /// builtin, and again for the names those files call, until nothing new is found.
+    fn load_dml_builtins(&mut self) {
+        let Some(dir) = self.builtin_dir else { return };
+        let mut scanned = 0;
+        let mut tried: std::collections::HashSet<String> = std::collections::HashSet::new();
+        loop {
+            let mut wanted = Vec::new();
+            while scanned < self.program.modules.len() {
+                let path = self.program.modules[scanned].path.clone();
+                let src = self.source_of(&path);
+                if let Some(src) = src {
+                    if let Ok(ast) = crate::syntax::parse_program(&src, crate::syntax::ast::FileId(u32::MAX))
+                    {
+                        let mut calls = Vec::new();
+                        calls_in(&ast.body, &mut calls);
+                        for c in calls {
+                            let defined_here = self.program.modules[scanned].functions.contains_key(&c);
+                            if !defined_here
+                                && crate::builtins::lookup(&c).is_none()
+                                && tried.insert(c.clone())
+                            {
+                                wanted.push(c);
+                            }
+                        }
+                    }
+                }
+                scanned += 1;
+            }
+            if wanted.is_empty() {
+                return;
+            }
+            for name in wanted {
+                let file = dir.join(format!("{name}.dml"));
+                let Ok(text) = std::fs::read_to_string(&file) else { continue };
+                let key = file.to_string_lossy().to_string();
+                if let Some(m) = self.load_module(&key, &text, Some(dir)) {
+                    self.program.builtin_modules.insert(name, m);
+                }
+            }
+        }
+    }
+
+    fn source_of(&self, path: &str) -> Option<String> {
+        self.map_source(path)
+    }
+
+    fn map_source(&self, path: &str) -> Option<String> {
+        self.sources.get(path).cloned()
+    }
+
+    /// Parses and registers one module; returns its id.
+    fn load_module(&mut self, name: &str, src: &str, script_dir: Option<&Path>) -> Option<ModuleId> {
+        let file = self.map.add(name, src);
+        self.sources.insert(name.to_string(), src.to_string());
+        let ast = match crate::syntax::parse_program(src, file) {
+            Ok(p) => p,
+            Err(diags) => {
+                self.errors.extend(diags);
+                return None;
+            }
+        };
+        let id = self.program.modules.len() as ModuleId;
+        self.program.modules.push(Module { path: name.to_string(), ..Default::default() });
+        self.by_path.insert(name.to_string(), id);
+        self.register(id, &ast, script_dir);
+        if id == 0 {
+            let mut vars = VarTable::default();
+            for name in self.predefined {
+                vars.slot(name);
+            }
+            self.program.main = make_blocks(&ast.body, &mut vars);
+            self.program.main_vars = vars;
+        }
+        Some(id)
+    }
+
+    fn register(&mut self, module: ModuleId, ast: &ast::Program, script_dir: Option<&Path>) {
+        let mut base = PathBuf::from(".");
+        for stmt in &ast.body {
+            match &stmt.kind {
+                StmtKind::SetWd { path } => base = PathBuf::from(path),
+                StmtKind::Source { path, path_span, namespace } => {
+                    let Some(found) = find_source(path, &base, script_dir) else {
+                        self.errors.push(
+                            Diagnostic::error(format!("cannot find the file `{path}` to source"))
+                                .with_primary(*path_span, "not found")
+                                .with_note(
+                                    "looked in the working directory, the directory of this script, and the built-in nn library",
+                                ),
+                        );
+                        continue;
+                    };
+                    let (key, text, dir) = match found {
+                        Found::File(p, text) => {
+                            let canon = p.canonicalize().unwrap_or(p.clone());
+                            let dir = canon.parent().map(Path::to_path_buf);
+                            (canon.to_string_lossy().to_string(), text.to_string(), dir)
+                        }
+                        Found::Embedded(name, src) => (name, src.to_string(), None),
+                    };
+                    let target = match self.by_path.get(&key) {
+                        Some(&m) => Some(m),
+                        None => self.load_module(&key, &text, dir.as_deref()),
+                    };
+                    if let Some(t) = target {
+                        let m = &mut self.program.modules[module as usize];
+                        if let Some(&old) = m.namespaces.get(&namespace.name) {
+                            if old != t {
+                                self.errors.push(
+                                    Diagnostic::error(format!(
+                                        "namespace `{}` is already bound to another file",
+                                        namespace.name
+                                    ))
+                                    .with_primary(namespace.span, "bound again here"),
+                                );
+                            }
+                        }
+                        self.program.modules[module as usize].namespaces.insert(namespace.name.clone(), t);
+                    }
+                }
+                StmtKind::FunctionDef(def) => self.add_function(module, def, stmt.span),
+                _ => {}
+            }
+        }
+    }
+
+    fn add_function(&mut self, module: ModuleId, def: &ast::FunctionDef, span: ast::Span) {
+        let mut vars = VarTable::default();
+        let param_slots = def.params.iter().map(|p| vars.slot(&p.name.name)).collect();
+        let return_slots = def.returns.iter().map(|p| vars.slot(&p.name.name)).collect();
+        let body = make_blocks(&def.body, &mut vars);
+        let id = self.program.functions.len() as u32;
+        let m = &mut self.program.modules[module as usize];
+        if m.functions.contains_key(&def.name.name) {
+            self.errors.push(
+                Diagnostic::error(format!("function `{}` is defined twice", def.name.name))
+                    .with_primary(def.name.span, "defined again here"),
+            );
+            return;
+        }
+        m.functions.insert(def.name.name.clone(), id);
+        self.program.functions.push(Function {
+            name: def.name.name.clone(),
+            module,
+            params: def.params.clone(),
+            returns: def.returns.clone(),
+            param_slots,
+            return_slots,
+            body,
+            vars,
+            span,
+            external: def.external.is_some(),
+            defaults: def
+                .params
+                .iter()
+                .map(|p| p.default.clone().map(|e| program::Predicate { expr: e, cache: Default::default() }))
+                .collect(),
+        });
+    }
+}
+
+/// Parses `src` (the main script, named `name` in messages) and everything it sources.
+pub fn load_program(map: &mut SourceMap, name: &str, src: &str) -> Result<Program, Vec<Diagnostic>> {
+    load_program_with_vars(map, name, src, &[], None)
+}
+
+/// Like [`load_program`], with variables that exist before the script starts; they get the
+/// first slots of the main program, in the order given.
+pub fn load_program_with_vars(
+    map: &mut SourceMap,
+    name: &str,
+    src: &str,
+    predefined: &[String],
+    builtin_dir: Option<&Path>,
+) -> Result<Program, Vec<Diagnostic>> {
+    let script_dir = Path::new(name).parent().map(Path::to_path_buf);
+    let mut loader = Loader {
+        map,
+        predefined,
+        builtin_dir,
+        sources: HashMap::new(),
+        program: Program::default(),
+        by_path: HashMap::new(),
+        errors: Vec::new(),
+    };
+    loader.load_module(name, src, script_dir.as_deref());
+    loader.load_dml_builtins();
+    if loader.errors.is_empty() { Ok(loader.program) } else { Err(loader.errors) }
+}
+
+/// Names of unqualified calls anywhere in `stmts`.
+fn calls_in(stmts: &[ast::Stmt], out: &mut Vec<String>) {
+    use ast::{ExprKind, IndexSpec};
+    fn expr(e: &ast::Expr, out: &mut Vec<String>) {
+        match &e.kind {
+            ExprKind::Call { namespace, name, args } => {
+                if namespace.is_none() {
+                    out.push(name.name.clone());
+                }
+                args.iter().for_each(|a| expr(&a.value, out));
+            }
+            ExprKind::Unary { expr: x, .. } => expr(x, out),
+            ExprKind::Binary { lhs, rhs, .. } => {
+                expr(lhs, out);
+                expr(rhs, out);
+            }
+            ExprKind::IfDef { default, .. } => expr(default, out),
+            ExprKind::List(items) => items.iter().for_each(|i| expr(i, out)),
+            ExprKind::Index { rows, cols, .. } => {
+                for s in [Some(rows.as_ref()), cols.as_deref()].into_iter().flatten() {
+                    match s {
+                        IndexSpec::Single(x) => expr(x, out),
+                        IndexSpec::Range(a, b) => {
+                            expr(a, out);
+                            expr(b, out);
+                        }
+                        IndexSpec::All => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    for s in stmts {
+        match &s.kind {
+            StmtKind::Assign { value, .. } | StmtKind::MultiAssign { value, .. } | StmtKind::Expr(value) => {
+                expr(value, out)
+            }
+            StmtKind::If { cond, then_body, else_body } => {
+                expr(cond, out);
+                calls_in(then_body, out);
+                if let Some(e) = else_body {
+                    calls_in(e, out);
+                }
+            }
+            StmtKind::While { cond, body } => {
+                expr(cond, out);
+                calls_in(body, out);
+            }
+            StmtKind::For { iter, body, .. } | StmtKind::ParFor { iter, body, .. } => {
+                match iter {
+                    ast::Iterable::Range { from, to } => {
+                        expr(from, out);
+                        expr(to, out);
+                    }
+                    ast::Iterable::Seq { from, to, incr } => {
+                        expr(from, out);
+                        expr(to, out);
+                        if let Some(i) = incr {
+                            expr(i, out);
+                        }
+                    }
+                }
+                calls_in(body, out);
+            }
+            StmtKind::FunctionDef(f) => {
+                for p in &f.params {
+                    if let Some(d) = &p.default {
+                        expr(d, out);
+                    }
+                }
+                calls_in(&f.body, out);
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! Running a script end to end: parse, load sourced files, validate, then execute block by block.
+//! The command line, the REPL and embedders all go through here.
+
+use crate::compiler::{self, Options};
+use crate::diagnostics::{Diagnostic, SourceMap};
+use crate::runtime::exec::Runtime;
+use crate::runtime::output::Output;
+use crate::runtime::stats::Stats;
+use std::time::{Duration, Instant};
+
+/// What `--explain` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Explain {
+    None,
+    /// The HOP DAG of every block after rewrites, with shapes, estimates and backends.
+    Hops,
+    /// The instruction program of every block.
+    Runtime,
+}
+
+/// How a run failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// Problems found before execution started (syntax, validation, memory estimates).
+    Compile(Vec<Diagnostic>),
+    /// An error while running, or `stop()`.
+    Runtime(Diagnostic),
+}
+
+pub struct RunConfig {
+    pub explain: Explain,
+    pub stats: bool,
+}
+
+/// Parses, validates and runs `src`. Output goes to `out`; explain and stats text is returned so
+/// the caller decides where it goes.
+pub fn run_script(
+    map: &mut SourceMap,
+    name: &str,
+    src: &str,
+    opts: &Options,
+    cfg: &RunConfig,
+    out: &Output,
+) -> Result<String, Failure> {
+    let start = Instant::now();
+    let mut program = compiler::load_program_with_vars(map, name, src, &[], opts.builtin_path.as_deref())
+        .map_err(Failure::Compile)?;
+    let validation = compiler::validate::validate(&program, opts, false);
+    if !validation.errors.is_empty() {
+        return Err(Failure::Compile(validation.errors));
+    }
+    if opts.rewrites.enabled("remove_constant_branches") {
+        compiler::branches::remove_constant_branches(&mut program, &validation.if_outcomes);
+    }
+    if opts.rewrites.enabled("hoist_loop_invariants") {
+        compiler::hoist::hoist_loop_invariants(&mut program);
+    }
+    let mut report = String::new();
+    if cfg.explain == Explain::Hops {
+        // Explain what will run: the program after branch removal.
+        report.push_str(&compiler::validate::validate(&program, opts, true).explain);
+    }
+    let compile_time = start.elapsed();
+    let stats = cfg.stats.then(Stats::default);
+    let rt = Runtime { program: &program, opts, out, stats: stats.as_ref() };
+    let result = std::thread::scope(|s| {
+        // Deeply recursive scripts need a large stack; run on a thread that has one.
+        std::thread::Builder::new()
+            .stack_size(512 * 1024 * 1024)
+            .spawn_scoped(s, || rt.run_main())
+            .map_err(|e| Failure::Runtime(Diagnostic::error(format!("cannot start the executor: {e}"))))?
+            .join()
+            .map_err(|_| Failure::Runtime(Diagnostic::error("internal error: the executor panicked")))
+    })?;
+    if cfg.explain == Explain::Runtime {
+        report.push_str(&crate::runtime::explain::explain_runtime(&program));
+    }
+    if let Some(s) = &stats {
+        report.push_str(&s.report(start.elapsed(), compile_time));
+    }
+    match result {
+        Ok(_) => Ok(report),
+        Err(e) => Err(Failure::Runtime(e.into_diagnostic())),
+    }
+}
+
+/// Time since `start`, for callers that report it.
+pub fn elapsed(start: Instant) -> Duration {
+    start.elapsed()
+}
+
+/// The HOP DAGs of a script after rewrites, as `--explain hops` prints them (nothing runs).
+pub fn explain_hops(name: &str, src: &str, opts: &Options) -> Result<String, Vec<Diagnostic>> {
+    let mut map = SourceMap::new();
+    let mut program =
+        compiler::load_program_with_vars(&mut map, name, src, &[], opts.builtin_path.as_deref())?;
+    let validation = compiler::validate::validate(&program, opts, false);
+    if !validation.errors.is_empty() {
+        return Err(validation.errors);
+    }
+    if opts.rewrites.enabled("remove_constant_branches") {
+        compiler::branches::remove_constant_branches(&mut program, &validation.if_outcomes);
+    }
+    if opts.rewrites.enabled("hoist_loop_invariants") {
+        compiler::hoist::hoist_loop_invariants(&mut program);
+    }
+    Ok(compiler::validate::validate(&program, opts, true).explain)
+}

@@ -1,0 +1,175 @@
+//! Physical planning: a memory estimate for every operator, the backend that runs it, and the
+//! memory budget that refuses an operator before it starts rather than letting the process be
+//! killed for running out of memory.
+//!
+//! As in SystemDS, an output is estimated sparse (about 12 bytes per non-zero plus row pointers)
+//! when its sparsity is below 0.4 and that is smaller than dense (8 bytes a cell); an operator's
+//! estimate is its inputs plus its output. The GPU backend exists in the types in every build but
+//! is chosen only once a GPU backend is compiled in and its budget fits.
+
+use crate::compiler::types::{DType, TypeInfo};
+use crate::diagnostics::Diagnostic;
+use crate::hops::{Dag, DataGenOp, HopOp};
+use crate::runtime::matrix::{SPARSITY_TURN_POINT, estimate_dense_bytes, estimate_sparse_bytes};
+use std::fmt;
+
+/// Where an operator runs and in which format it produces its output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Backend {
+    CpuDense,
+    CpuSparse,
+    /// Runs on a GPU. Never chosen in a build without GPU support.
+    Gpu,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::CpuDense => "CPU dense",
+            Backend::CpuSparse => "CPU sparse",
+            Backend::Gpu => "GPU",
+        })
+    }
+}
+
+/// Whether this build can run operators on a GPU.
+pub fn gpu_available() -> bool {
+    false
+}
+
+/// Memory available to one operator.
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    pub bytes: f64,
+}
+
+impl Budget {
+    /// 70% of physical memory, as SystemDS uses 70% of the JVM heap; `DML_MEMORY_BUDGET`
+    /// (bytes, or with a K/M/G suffix) overrides it.
+    pub fn from_env() -> Budget {
+        if let Ok(v) = std::env::var("DML_MEMORY_BUDGET") {
+            if let Some(b) = parse_bytes(&v) {
+                return Budget { bytes: b };
+            }
+        }
+        Budget { bytes: 0.7 * physical_memory() }
+    }
+}
+
+pub fn parse_bytes(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let (num, mult) = match s.chars().last()? {
+        'k' | 'K' => (&s[..s.len() - 1], 1024.0),
+        'm' | 'M' => (&s[..s.len() - 1], 1024.0 * 1024.0),
+        'g' | 'G' => (&s[..s.len() - 1], 1024.0 * 1024.0 * 1024.0),
+        _ => (s, 1.0),
+    };
+    num.trim().parse::<f64>().ok().map(|v| v * mult).filter(|v| *v > 0.0)
+}
+
+fn physical_memory() -> f64 {
+    if let Ok(text) = std::fs::read_to_string("/proc/meminfo") {
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("MemTotal:") {
+                if let Some(kb) = rest.split_whitespace().next().and_then(|v| v.parse::<f64>().ok()) {
+                    return kb * 1024.0;
+                }
+            }
+        }
+    }
+    8.0 * 1024.0 * 1024.0 * 1024.0
+}
+
+/// Bytes of a value of this type: sparse or dense as SystemDS would store it, 8 for a scalar,
+/// infinity when the shape is unknown.
+pub fn output_estimate(ty: &TypeInfo) -> f64 {
+    match ty.dt {
+        DType::Scalar => 8.0,
+        DType::Matrix => match ty.cells() {
+            None => f64::INFINITY,
+            Some(cells) => {
+                let dense = estimate_dense_bytes(ty.rows as usize, ty.cols as usize);
+                if ty.nnz >= 0 && ty.cols > 1 && cells > 0.0 {
+                    let sparsity = ty.nnz as f64 / cells;
+                    let sparse = estimate_sparse_bytes(ty.rows as usize, ty.nnz as usize);
+                    if sparsity < SPARSITY_TURN_POINT && sparse < dense {
+                        return sparse;
+                    }
+                }
+                dense
+            }
+        },
+        DType::Frame => ty.cells().map(|c| 16.0 * c).unwrap_or(f64::INFINITY),
+        _ => 64.0,
+    }
+}
+
+/// Whether the output of an operator is best stored sparse.
+fn prefers_sparse(ty: &TypeInfo) -> bool {
+    match (ty.dt, ty.cells()) {
+        (DType::Matrix, Some(cells)) if ty.nnz >= 0 && ty.cols > 1 && cells > 0.0 => {
+            let sparsity = ty.nnz as f64 / cells;
+            sparsity < SPARSITY_TURN_POINT
+                && estimate_sparse_bytes(ty.rows as usize, ty.nnz as usize)
+                    < estimate_dense_bytes(ty.rows as usize, ty.cols as usize)
+        }
+        _ => false,
+    }
+}
+
+/// Human form of a byte count for messages.
+pub fn format_bytes(b: f64) -> String {
+    if !b.is_finite() {
+        return "unknown".into();
+    }
+    const UNITS: [&str; 6] = ["B", "KB", "MB", "GB", "TB", "PB"];
+    let mut v = b;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 { format!("{v:.0} {}", UNITS[u]) } else { format!("{v:.1} {}", UNITS[u]) }
+}
+
+/// Sets the memory estimate and backend of every reachable operator; refuses an operator whose
+/// known estimate exceeds the budget.
+pub fn assign(dag: &mut Dag, budget: Budget) -> Result<(), Diagnostic> {
+    for id in dag.topo_order() {
+        let out = output_estimate(&dag.get(id).ty);
+        let inputs: f64 = dag
+            .get(id)
+            .inputs
+            .iter()
+            .map(|&i| {
+                let m = dag.get(i).mem;
+                if m.is_finite() { m } else { 0.0 }
+            })
+            .sum();
+        let is_data = matches!(
+            dag.get(id).op,
+            HopOp::Read(_) | HopOp::Write(_) | HopOp::Literal(_) | HopOp::Extract(_)
+        );
+        let total = if is_data { out } else { out + inputs };
+        let hop = dag.get_mut(id);
+        hop.mem = out;
+        hop.backend = if prefers_sparse(&hop.ty) { Backend::CpuSparse } else { Backend::CpuDense };
+        if matches!(hop.op, HopOp::DataGen(DataGenOp::Fill)) && hop.ty.nnz == 0 {
+            hop.backend = Backend::CpuSparse;
+        }
+        if total.is_finite() && total > budget.bytes && !is_data {
+            return Err(memory_error(total, budget, hop.span));
+        }
+    }
+    Ok(())
+}
+
+pub fn memory_error(estimate: f64, budget: Budget, span: crate::syntax::ast::Span) -> Diagnostic {
+    Diagnostic::error(format!(
+        "this operation needs an estimated {} of memory, more than the budget of {}",
+        format_bytes(estimate),
+        format_bytes(budget.bytes)
+    ))
+    .with_primary(span, format!("needs about {}", format_bytes(estimate)))
+    .with_note("the budget is 70% of physical memory; set DML_MEMORY_BUDGET (e.g. 64G) to change it")
+}

@@ -1,0 +1,574 @@
+//! The executor: runs the program's blocks, compiling each basic block (and predicate) at its
+//! first execution with the actual shapes of its inputs and reusing the cached plan afterwards.
+//!
+//! Instruction operands are registers resolved at lowering time, and variables are frame slots
+//! resolved when the program was structured, so executing an instruction costs a match and a few
+//! vector accesses.
+
+use crate::compiler::Options;
+use crate::compiler::plan_cache::{PlanCache, TypeKey};
+use crate::compiler::program::{Block, ForBlock, Function, Predicate, Program};
+use crate::compiler::types::TypeInfo;
+use crate::compiler::validate::{Scope, assigned_in, compile_basic, compile_predicate};
+use crate::diagnostics::Diagnostic;
+use crate::hops::build::{Env, VarInfo};
+use crate::hops::{CastOp, DataGenOp, EffectOp, HopOp, NaryOp, ReorgOp};
+use crate::lower::{Instr, Operand, Plan, TAKE_FROM_FRAME};
+use crate::runtime::kernels::{self, ops::AggDir};
+use crate::runtime::matrix::Matrix;
+use crate::runtime::scalar::unary_scalar;
+use crate::runtime::value::{ListValue, Value};
+use crate::runtime::{library, output::Output, stats::Stats};
+use crate::syntax::ast::Span;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A run-time failure, with the place in the script when known.
+#[derive(Debug, Clone)]
+pub struct RtError {
+    pub message: String,
+    pub span: Option<Span>,
+    /// Raised by `stop()`: the message is the user's own.
+    pub stopped: bool,
+    pub notes: Vec<String>,
+}
+
+impl RtError {
+    pub fn new(message: impl Into<String>) -> Self {
+        RtError { message: message.into(), span: None, stopped: false, notes: vec![] }
+    }
+
+    pub fn at(mut self, span: Span) -> Self {
+        if self.span.is_none() {
+            self.span = Some(span);
+        }
+        self
+    }
+
+    pub fn into_diagnostic(self) -> Diagnostic {
+        let mut d = Diagnostic::error(self.message.clone());
+        if let Some(s) = self.span {
+            d = d.with_primary(s, if self.stopped { "stopped here" } else { "" });
+        }
+        for n in self.notes {
+            d = d.with_note(n);
+        }
+        d
+    }
+}
+
+impl From<Vec<Diagnostic>> for RtError {
+    fn from(d: Vec<Diagnostic>) -> Self {
+        let first = d.into_iter().next().unwrap_or_else(|| Diagnostic::error("compilation failed"));
+        RtError {
+            message: first.message.clone(),
+            span: first.primary_span(),
+            stopped: false,
+            notes: first.notes,
+        }
+    }
+}
+
+impl From<kernels::KernelError> for RtError {
+    fn from(e: kernels::KernelError) -> Self {
+        RtError::new(e.0)
+    }
+}
+
+impl From<String> for RtError {
+    fn from(e: String) -> Self {
+        RtError::new(e)
+    }
+}
+
+pub type RtResult<T> = Result<T, RtError>;
+
+/// The variables of one scope during execution.
+#[derive(Clone, Debug)]
+pub struct Frame {
+    pub vals: Vec<Option<Value>>,
+}
+
+impl Frame {
+    pub fn new(n: usize) -> Self {
+        Frame { vals: vec![None; n] }
+    }
+}
+
+/// Deepest nesting of user function calls before the executor reports runaway recursion.
+const MAX_CALL_DEPTH: usize = 2000;
+
+/// Everything shared by one execution of a program.
+pub struct Runtime<'p> {
+    pub program: &'p Program,
+    pub opts: &'p Options,
+    pub out: &'p Output,
+    pub stats: Option<&'p Stats>,
+}
+
+impl<'p> Runtime<'p> {
+    /// Runs the main program with a fresh frame; returns the final frame.
+    pub fn run_main(&self) -> RtResult<Frame> {
+        let mut frame = Frame::new(self.program.main_vars.len());
+        self.run_in(&mut frame)?;
+        Ok(frame)
+    }
+
+    /// Runs the main program in an existing frame (the REPL keeps its variables this way).
+    pub fn run_in(&self, frame: &mut Frame) -> RtResult<()> {
+        let scope = Scope { module: 0, vars: &self.program.main_vars };
+        if frame.vals.len() < self.program.main_vars.len() {
+            frame.vals.resize(self.program.main_vars.len(), None);
+        }
+        self.run_blocks(scope, &self.program.main, frame, 0)
+    }
+
+    fn run_blocks(&self, scope: Scope, blocks: &[Block], frame: &mut Frame, depth: usize) -> RtResult<()> {
+        for b in blocks {
+            self.run_block(scope, b, frame, depth)?;
+        }
+        Ok(())
+    }
+
+    fn run_block(&self, scope: Scope, block: &Block, frame: &mut Frame, depth: usize) -> RtResult<()> {
+        match block {
+            Block::Basic(bb) => {
+                let plan = self.plan_for(&bb.cache, frame, |env, keys| {
+                    compile_basic(self.program, self.opts, scope, env, &bb.stmts, false, keys).map(|(p, _)| p)
+                })?;
+                self.execute(&plan, frame, depth)?;
+                Ok(())
+            }
+            Block::If { cond, then_body, else_body, span } => {
+                let c = self.eval_predicate(scope, cond, frame, depth)?;
+                let truth = c.as_bool().ok_or_else(|| {
+                    RtError::new(format!("the if predicate must be a boolean or number, got a {}", c.kind()))
+                        .at(*span)
+                })?;
+                if truth {
+                    self.run_blocks(scope, then_body, frame, depth)
+                } else {
+                    self.run_blocks(scope, else_body, frame, depth)
+                }
+            }
+            Block::While { cond, body, span } => loop {
+                let c = self.eval_predicate(scope, cond, frame, depth)?;
+                let truth = c.as_bool().ok_or_else(|| {
+                    RtError::new(format!(
+                        "the while predicate must be a boolean or number, got a {}",
+                        c.kind()
+                    ))
+                    .at(*span)
+                })?;
+                if !truth {
+                    return Ok(());
+                }
+                self.run_blocks(scope, body, frame, depth)?;
+            },
+            Block::For(f) => self.run_for(scope, f, frame, depth),
+        }
+    }
+
+    fn run_for(&self, scope: Scope, f: &ForBlock, frame: &mut Frame, depth: usize) -> RtResult<()> {
+        let from = self.eval_predicate(scope, &f.from, frame, depth)?;
+        let to = self.eval_predicate(scope, &f.to, frame, depth)?;
+        let incr = match &f.incr {
+            Some(i) => Some(self.eval_predicate(scope, i, frame, depth)?),
+            None => None,
+        };
+        let num = |v: &Value, what: &str| {
+            v.as_f64().filter(|_| v.is_scalar()).ok_or_else(|| {
+                RtError::new(format!("the loop {what} must be a number, got a {}", v.kind())).at(f.span)
+            })
+        };
+        let (a, b) = (num(&from, "start")?, num(&to, "end")?);
+        let step = match &incr {
+            Some(v) => num(v, "increment")?,
+            None => {
+                if a <= b {
+                    1.0
+                } else {
+                    -1.0
+                }
+            }
+        };
+        if step == 0.0 || (b - a) * step < 0.0 && incr.is_some() {
+            if step == 0.0 {
+                return Err(RtError::new("the loop increment must not be 0").at(f.span));
+            }
+            return Ok(());
+        }
+        let all_int =
+            [Some(&from), Some(&to), incr.as_ref()].into_iter().flatten().all(|v| matches!(v, Value::Int(_)));
+        let n = ((b - a) / step + 1e-10).floor() as i64 + 1;
+        let value_at = |k: i64| {
+            if all_int { Value::Int(a as i64 + k * step as i64) } else { Value::Double(a + k as f64 * step) }
+        };
+        if n <= 0 {
+            return Ok(());
+        }
+        self.run_blocks(scope, &f.preheader, frame, depth)?;
+        if f.parfor.is_some() {
+            return self.run_parfor(scope, f, frame, depth, n, &value_at);
+        }
+        for k in 0..n {
+            frame.vals[f.var as usize] = Some(value_at(k));
+            self.run_blocks(scope, &f.body, frame, depth)?;
+        }
+        Ok(())
+    }
+
+    /// `parfor`: iterations run in parallel on rayon, each worker on its own copy of the frame.
+    /// Matrices updated by left indexing are merged back cell by cell (cells a worker changed
+    /// relative to the matrix before the loop). A variable that carries a value from one
+    /// iteration to the next makes the loop run sequentially, with a warning.
+    fn run_parfor(
+        &self,
+        scope: Scope,
+        f: &ForBlock,
+        frame: &mut Frame,
+        depth: usize,
+        n: i64,
+        value_at: &(dyn Fn(i64) -> Value + Sync),
+    ) -> RtResult<()> {
+        let mut assigned = Vec::new();
+        assigned_in(&f.body, scope.vars, &mut assigned);
+        let carried = crate::runtime::parfor::loop_carried(&f.body, scope.vars, f.var);
+        if let Some(name) = carried {
+            self.out.warn(&format!(
+                "parfor: `{name}` carries a value from one iteration to the next; running the loop sequentially"
+            ));
+            for k in 0..n {
+                frame.vals[f.var as usize] = Some(value_at(k));
+                self.run_blocks(scope, &f.body, frame, depth)?;
+            }
+            return Ok(());
+        }
+        use rayon::prelude::*;
+        let base = frame.clone();
+        let threads = rayon::current_num_threads().max(1) as i64;
+        let chunk = (n + threads - 1) / threads;
+        let results: Vec<RtResult<Frame>> = (0..threads)
+            .into_par_iter()
+            .filter(|t| t * chunk < n)
+            .map(|t| {
+                let mut local = base.clone();
+                for k in t * chunk..((t + 1) * chunk).min(n) {
+                    local.vals[f.var as usize] = Some(value_at(k));
+                    self.run_blocks(scope, &f.body, &mut local, depth)?;
+                }
+                Ok(local)
+            })
+            .collect();
+        let mut workers = Vec::with_capacity(results.len());
+        for r in results {
+            workers.push(r?);
+        }
+        crate::runtime::parfor::merge_results(frame, &base, &workers, &assigned, f.var)
+            .map_err(|e| e.at(f.span))?;
+        frame.vals[f.var as usize] = Some(value_at(n - 1));
+        Ok(())
+    }
+
+    fn eval_predicate(
+        &self,
+        scope: Scope,
+        pred: &Predicate,
+        frame: &mut Frame,
+        depth: usize,
+    ) -> RtResult<Value> {
+        let plan = self.plan_for(&pred.cache, frame, |env, keys| {
+            compile_predicate(self.program, self.opts, scope, env, &pred.expr, false, keys).map(|(p, _)| p)
+        })?;
+        let mut regs = self.execute(&plan, frame, depth)?;
+        match &plan.result {
+            Some(Operand::Reg(r)) => {
+                regs[*r as usize].take().ok_or_else(|| RtError::new("predicate has no value"))
+            }
+            Some(Operand::Const(v)) => Ok(v.clone()),
+            _ => Err(RtError::new("predicate has no value").at(pred.expr.span)),
+        }
+    }
+
+    /// The cached plan for the current input types, compiling one on a miss.
+    fn plan_for(
+        &self,
+        cache: &PlanCache,
+        frame: &Frame,
+        compile: impl Fn(&Env, &dyn Fn(u32) -> TypeKey) -> Result<Plan, Vec<Diagnostic>>,
+    ) -> RtResult<Arc<Plan>> {
+        let key_of = |v: u32| TypeKey::of(frame.vals.get(v as usize).and_then(|x| x.as_ref()));
+        if let Some(p) = cache.find(key_of) {
+            return Ok(p);
+        }
+        let start = Instant::now();
+        let env: Env = frame
+            .vals
+            .iter()
+            .map(|v| v.as_ref().map(|v| VarInfo { ty: TypeInfo::of_value(v), konst: None }))
+            .collect();
+        let plan = Arc::new(compile(&env, &key_of)?);
+        if let Some(s) = self.stats {
+            s.record_compile(start.elapsed());
+        }
+        cache.insert(plan.clone());
+        Ok(plan)
+    }
+
+    /// Runs a plan's instructions; returns the register file (predicates read their result).
+    fn execute(&self, plan: &Plan, frame: &mut Frame, depth: usize) -> RtResult<Vec<Option<Value>>> {
+        let mut regs: Vec<Option<Value>> = vec![None; plan.nregs as usize];
+        for ins in &plan.instrs {
+            let start = self.stats.map(|_| Instant::now());
+            self.step(ins, &mut regs, frame, depth).map_err(|e| e.at(ins.span))?;
+            if let (Some(s), Some(t)) = (self.stats, start) {
+                s.record(&ins.op, t.elapsed());
+            }
+        }
+        Ok(regs)
+    }
+
+    fn arg(&self, ins: &Instr, i: usize, regs: &mut [Option<Value>]) -> RtResult<Option<Value>> {
+        match &ins.args[i] {
+            Operand::Const(v) => Ok(Some(v.clone())),
+            Operand::Absent => Ok(None),
+            Operand::Reg(r) => {
+                let slot = &mut regs[*r as usize];
+                let v = if ins.moves & (1 << i) != 0 { slot.take() } else { slot.clone() };
+                v.map(Some).ok_or_else(|| RtError::new("internal error: register read before it was written"))
+            }
+        }
+    }
+
+    fn args(&self, ins: &Instr, regs: &mut [Option<Value>]) -> RtResult<Vec<Option<Value>>> {
+        (0..ins.args.len()).map(|i| self.arg(ins, i, regs)).collect()
+    }
+
+    fn step(&self, ins: &Instr, regs: &mut [Option<Value>], frame: &mut Frame, depth: usize) -> RtResult<()> {
+        let out = ins.out as usize;
+        let v = match &ins.op {
+            HopOp::Read(var) => {
+                let slot = &mut frame.vals[*var as usize];
+                let v = if ins.moves & TAKE_FROM_FRAME != 0 { slot.take() } else { slot.clone() };
+                v.ok_or_else(|| RtError::new("variable has no value at this point"))?
+            }
+            HopOp::Write(var) => {
+                let v = req(self.arg(ins, 0, regs)?)?;
+                frame.vals[*var as usize] = Some(v);
+                return Ok(());
+            }
+            HopOp::Literal(_) | HopOp::Extract(_) => return Ok(()),
+            HopOp::Unary(op) => {
+                let x = req(self.arg(ins, 0, regs)?)?;
+                match &x {
+                    Value::Matrix(m) => Value::matrix(kernels::elementwise::unary(*op, m)),
+                    _ if x.is_scalar() => unary_scalar(*op, &x)?,
+                    _ => {
+                        return Err(RtError::new(format!(
+                            "{} cannot be applied to a {}",
+                            op.name(),
+                            x.kind()
+                        )));
+                    }
+                }
+            }
+            HopOp::Binary(op) => {
+                let a = req(self.arg(ins, 0, regs)?)?;
+                let b = req(self.arg(ins, 1, regs)?)?;
+                library::binary(*op, a, b)?
+            }
+            HopOp::Ternary => {
+                let args = self.args(ins, regs)?;
+                library::ifelse(args)?
+            }
+            HopOp::AggUnary(op, dir) => {
+                let x = req(self.arg(ins, 0, regs)?)?;
+                let m = library::matrix_arg(&x, "aggregate")?;
+                match dir {
+                    AggDir::All => Value::Double(kernels::aggregate::aggregate_all(*op, m)?),
+                    _ => Value::matrix(kernels::aggregate::aggregate(*op, *dir, m)?),
+                }
+            }
+            HopOp::MatMul => {
+                let a = req(self.arg(ins, 0, regs)?)?;
+                let b = req(self.arg(ins, 1, regs)?)?;
+                let (ma, mb) = (library::matrix_arg(&a, "%*%")?, library::matrix_arg(&b, "%*%")?);
+                library::check_budget_cells(self.opts, ma.rows() as f64 * mb.cols() as f64)?;
+                Value::matrix(kernels::matmul::matmul(ma, mb)?)
+            }
+            HopOp::Tsmm { left } => {
+                let x = req(self.arg(ins, 0, regs)?)?;
+                Value::matrix(kernels::matmul::tsmm(library::matrix_arg(&x, "%*%")?, *left))
+            }
+            HopOp::Reorg(op) => {
+                let x = req(self.arg(ins, 0, regs)?)?;
+                let m = library::matrix_arg(&x, "reorganisation")?;
+                Value::matrix(match op {
+                    ReorgOp::Transpose => kernels::reorg::transpose(m),
+                    ReorgOp::Rev => kernels::reorg::rev(m),
+                    ReorgOp::Diag => kernels::reorg::diag(m)?,
+                })
+            }
+            HopOp::Reshape { byrow } => {
+                let args = self.args(ins, regs)?;
+                library::reshape(args, *byrow)?
+            }
+            HopOp::Index | HopOp::ListIndex => {
+                let args = self.args(ins, regs)?;
+                library::right_index(args)?
+            }
+            HopOp::LeftIndex => {
+                let args = self.args(ins, regs)?;
+                library::left_index(args)?
+            }
+            HopOp::Nary(op) => {
+                let args = self.args(ins, regs)?;
+                match op {
+                    NaryOp::Cbind | NaryOp::Rbind => library::bind(args, *op == NaryOp::Cbind)?,
+                    NaryOp::Min | NaryOp::Max => library::nary_minmax(args, *op == NaryOp::Min)?,
+                }
+            }
+            HopOp::Cast(op) => {
+                let x = req(self.arg(ins, 0, regs)?)?;
+                library::cast(*op, x)?
+            }
+            HopOp::DataGen(op) => {
+                let args = self.args(ins, regs)?;
+                match op {
+                    DataGenOp::Fill => library::fill(self.opts, args)?,
+                    DataGenOp::Rand => library::rand(self.opts, args)?,
+                    DataGenOp::Seq => library::seq(args)?,
+                }
+            }
+            HopOp::MakeList(names) => {
+                let items = self.args(ins, regs)?.into_iter().map(req).collect::<RtResult<Vec<_>>>()?;
+                Value::List(Arc::new(ListValue { items, names: names.clone() }))
+            }
+            HopOp::Builtin { id, nout } => {
+                let args = self.args(ins, regs)?;
+                let outs = library::call(self, *id, args)?;
+                if (outs.len() as u8) < (*nout).max(1) && id.spec().out != crate::builtins::Out::Nothing {
+                    return Err(RtError::new(format!("`{}` produced too few outputs", id.name())));
+                }
+                for (i, v) in outs.into_iter().enumerate() {
+                    regs[out + i] = Some(v);
+                }
+                return Ok(());
+            }
+            HopOp::Call { func, .. } => {
+                let args = self.args(ins, regs)?;
+                let outs = self.call_function(*func, args, depth + 1)?;
+                for (i, v) in outs.into_iter().enumerate() {
+                    regs[out + i] = Some(v);
+                }
+                return Ok(());
+            }
+            HopOp::Effect(e) => {
+                let args = self.args(ins, regs)?;
+                return self.effect(*e, args);
+            }
+        };
+        regs[out] = Some(v);
+        Ok(())
+    }
+
+    fn effect(&self, e: EffectOp, args: Vec<Option<Value>>) -> RtResult<()> {
+        match e {
+            EffectOp::Print => {
+                let v = req(args.into_iter().next().flatten())?;
+                let text = library::print_string(&v)?;
+                self.out.print(&text);
+                Ok(())
+            }
+            EffectOp::Printf => {
+                let vals: Vec<Value> = args.into_iter().map(req).collect::<RtResult<_>>()?;
+                let text = library::printf(&vals)?;
+                self.out.print(&text);
+                Ok(())
+            }
+            EffectOp::Stop => {
+                let v = args.into_iter().next().flatten();
+                let msg = match v {
+                    Some(v) => library::print_string(&v)?,
+                    None => String::new(),
+                };
+                Err(RtError { message: msg, span: None, stopped: true, notes: vec![] })
+            }
+            EffectOp::Assert => {
+                let v = req(args.into_iter().next().flatten())?;
+                match v.as_bool() {
+                    Some(true) => Ok(()),
+                    Some(false) => Err(RtError::new("assertion failed")),
+                    None => Err(RtError::new(format!("assert needs a boolean, got a {}", v.kind()))),
+                }
+            }
+        }
+    }
+
+    /// Calls a user function with arguments in parameter order (`None` = not given).
+    pub fn call_function(&self, fid: u32, args: Vec<Option<Value>>, depth: usize) -> RtResult<Vec<Value>> {
+        let func: &Function = &self.program.functions[fid as usize];
+        if depth > MAX_CALL_DEPTH {
+            return Err(RtError::new(format!(
+                "function calls nested deeper than {MAX_CALL_DEPTH} (runaway recursion in `{}`?)",
+                func.name
+            )));
+        }
+        if func.external {
+            return Err(RtError::new(format!(
+                "`{}` is an externalFunction (Java code), which this engine cannot run",
+                func.name
+            )));
+        }
+        let scope = Scope { module: func.module, vars: &func.vars };
+        let mut frame = Frame::new(func.vars.len());
+        for (i, a) in args.into_iter().enumerate() {
+            if let Some(v) = a {
+                frame.vals[func.param_slots[i] as usize] = Some(v);
+            }
+        }
+        for (i, d) in func.defaults.iter().enumerate() {
+            let slot = func.param_slots[i] as usize;
+            if frame.vals[slot].is_none() {
+                match d {
+                    Some(pred) => {
+                        let v = self.eval_predicate(scope, pred, &mut frame, depth)?;
+                        frame.vals[slot] = Some(v);
+                    }
+                    None => {
+                        return Err(RtError::new(format!(
+                            "missing argument `{}` in the call of `{}`",
+                            func.params[i].name.name, func.name
+                        )));
+                    }
+                }
+            }
+        }
+        self.run_blocks(scope, &func.body, &mut frame, depth)?;
+        let mut outs = Vec::with_capacity(func.return_slots.len());
+        for (i, &slot) in func.return_slots.iter().enumerate() {
+            match frame.vals[slot as usize].take() {
+                Some(v) => outs.push(v),
+                None => {
+                    return Err(RtError::new(format!(
+                        "function `{}` ended without assigning its output `{}`",
+                        func.name, func.returns[i].name.name
+                    )));
+                }
+            }
+        }
+        Ok(outs)
+    }
+}
+
+fn req(v: Option<Value>) -> RtResult<Value> {
+    v.ok_or_else(|| RtError::new("a required argument is missing"))
+}
+
+/// Whether a matrix of this many cells fits the memory budget (used by kernels of unknown size).
+pub fn fits(opts: &Options, cells: f64) -> bool {
+    cells * 8.0 <= opts.budget.bytes
+}
+
+#[allow(dead_code)]
+fn unused(_: CastOp, _: &Matrix) {}

@@ -1,0 +1,49 @@
+//! `--explain runtime`: the instruction programs compiled for each block during the run.
+
+use crate::compiler::program::{Block, Program};
+use crate::lower::{Operand, Plan};
+
+fn operand(o: &Operand) -> String {
+    match o {
+        Operand::Reg(r) => format!("r{r}"),
+        Operand::Const(v) => crate::runtime::scalar::scalar_to_string(v),
+        Operand::Absent => "_".into(),
+    }
+}
+
+fn plan_text(p: &Plan, out: &mut String) {
+    for ins in &p.instrs {
+        let label = crate::hops::explain::op_label(&ins.op, &|v| format!("v{v}"), &|f| format!("f{f}"));
+        let args: Vec<String> = ins.args.iter().map(operand).collect();
+        out.push_str(&format!("  r{} = {} {} [{}]\n", ins.out, label, args.join(" "), ins.backend));
+    }
+}
+
+fn blocks(bs: &[Block], out: &mut String) {
+    for b in bs {
+        match b {
+            Block::Basic(bb) => {
+                for p in bb.cache.plans() {
+                    out.push_str(&format!("--- block (bytes {}..{})\n", bb.span.start, bb.span.end));
+                    plan_text(&p, out);
+                }
+            }
+            Block::If { then_body, else_body, .. } => {
+                blocks(then_body, out);
+                blocks(else_body, out);
+            }
+            Block::While { body, .. } => blocks(body, out),
+            Block::For(f) => blocks(&f.body, out),
+        }
+    }
+}
+
+pub fn explain_runtime(program: &Program) -> String {
+    let mut out = String::new();
+    blocks(&program.main, &mut out);
+    for f in &program.functions {
+        out.push_str(&format!("=== function {}\n", f.name));
+        blocks(&f.body, &mut out);
+    }
+    out
+}

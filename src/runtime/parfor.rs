@@ -1,0 +1,217 @@
+//! Support for `parfor`: the dependency check that decides whether iterations may run in
+//! parallel, and the merge of the workers' results.
+
+use crate::compiler::program::{Block, VarTable};
+use crate::hops::VarId;
+use crate::runtime::exec::{Frame, RtError};
+use crate::runtime::value::Value;
+use crate::syntax::ast::{AssignTarget, Expr, ExprKind, IndexSpec, Stmt, StmtKind};
+use std::sync::Arc;
+
+/// Names read by an expression.
+fn reads(e: &Expr, out: &mut Vec<String>) {
+    match &e.kind {
+        ExprKind::Ident(n) => out.push(n.clone()),
+        ExprKind::Index { name, rows, cols } => {
+            out.push(name.name.clone());
+            for spec in [Some(rows.as_ref()), cols.as_deref()].into_iter().flatten() {
+                match spec {
+                    IndexSpec::Single(x) => reads(x, out),
+                    IndexSpec::Range(a, b) => {
+                        reads(a, out);
+                        reads(b, out);
+                    }
+                    IndexSpec::All => {}
+                }
+            }
+        }
+        ExprKind::Unary { expr, .. } => reads(expr, out),
+        ExprKind::Binary { lhs, rhs, .. } => {
+            reads(lhs, out);
+            reads(rhs, out);
+        }
+        ExprKind::Call { args, .. } => args.iter().for_each(|a| reads(&a.value, out)),
+        ExprKind::IfDef { default, .. } => reads(default, out),
+        ExprKind::List(items) => items.iter().for_each(|i| reads(i, out)),
+        _ => {}
+    }
+}
+
+fn stmt_reads(s: &Stmt, out: &mut Vec<String>) {
+    match &s.kind {
+        StmtKind::Assign { target, value, op } => {
+            reads(value, out);
+            if let AssignTarget::Indexed { rows, cols, name } = target {
+                for spec in [Some(rows), cols.as_ref()].into_iter().flatten() {
+                    match spec {
+                        IndexSpec::Single(x) => reads(x, out),
+                        IndexSpec::Range(a, b) => {
+                            reads(a, out);
+                            reads(b, out);
+                        }
+                        IndexSpec::All => {}
+                    }
+                }
+                if *op == crate::syntax::ast::AssignOp::PlusEq {
+                    out.push(name.name.clone());
+                }
+            } else if *op == crate::syntax::ast::AssignOp::PlusEq {
+                if let AssignTarget::Var(v) = target {
+                    out.push(v.name.clone());
+                }
+            }
+        }
+        StmtKind::MultiAssign { value, .. } | StmtKind::Expr(value) => reads(value, out),
+        _ => {}
+    }
+}
+
+/// Walks the body in order: a variable assigned as a whole (not by left indexing) that is read
+/// before it is assigned in an iteration carries a value across iterations. Returns its name.
+pub fn loop_carried(body: &[Block], vars: &VarTable, loop_var: VarId) -> Option<String> {
+    let mut defined: Vec<String> = vec![vars.name(loop_var).to_string()];
+    let mut whole: Vec<String> = Vec::new();
+    let mut read_before: Vec<String> = Vec::new();
+    walk(body, &mut defined, &mut whole, &mut read_before);
+    whole.into_iter().find(|w| read_before.contains(w))
+}
+
+fn walk(blocks: &[Block], defined: &mut Vec<String>, whole: &mut Vec<String>, read_before: &mut Vec<String>) {
+    for b in blocks {
+        match b {
+            Block::Basic(bb) => {
+                for s in &bb.stmts {
+                    let mut r = Vec::new();
+                    stmt_reads(s, &mut r);
+                    for name in r {
+                        if !defined.contains(&name) && !read_before.contains(&name) {
+                            read_before.push(name);
+                        }
+                    }
+                    match &s.kind {
+                        StmtKind::Assign { target: AssignTarget::Var(v), .. } => {
+                            defined.push(v.name.clone());
+                            whole.push(v.name.clone());
+                        }
+                        StmtKind::MultiAssign { targets, .. } => {
+                            for t in targets {
+                                defined.push(t.name.clone());
+                                whole.push(t.name.clone());
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Block::If { cond, then_body, else_body, .. } => {
+                let mut r = Vec::new();
+                reads(&cond.expr, &mut r);
+                for name in r {
+                    if !defined.contains(&name) && !read_before.contains(&name) {
+                        read_before.push(name);
+                    }
+                }
+                let mut d1 = defined.clone();
+                walk(then_body, &mut d1, whole, read_before);
+                let mut d2 = defined.clone();
+                walk(else_body, &mut d2, whole, read_before);
+                for n in d1 {
+                    if d2.contains(&n) && !defined.contains(&n) {
+                        defined.push(n);
+                    }
+                }
+            }
+            Block::While { cond, body, .. } => {
+                let mut r = Vec::new();
+                reads(&cond.expr, &mut r);
+                for name in r {
+                    if !defined.contains(&name) && !read_before.contains(&name) {
+                        read_before.push(name);
+                    }
+                }
+                let mut d = defined.clone();
+                walk(body, &mut d, whole, read_before);
+            }
+            Block::For(f) => {
+                for e in [Some(&f.from.expr), Some(&f.to.expr), f.incr.as_ref().map(|i| &i.expr)]
+                    .into_iter()
+                    .flatten()
+                {
+                    let mut r = Vec::new();
+                    reads(e, &mut r);
+                    for name in r {
+                        if !defined.contains(&name) && !read_before.contains(&name) {
+                            read_before.push(name);
+                        }
+                    }
+                }
+                let mut d = defined.clone();
+                walk(&f.body, &mut d, whole, read_before);
+            }
+        }
+    }
+}
+
+/// Merges the workers' frames into `frame`: for every variable the body assigns that existed
+/// before the loop as a matrix, the cells a worker changed (relative to `base`) are copied into
+/// the result. Other variables take the value of the last worker that has one (like the last
+/// iteration of a sequential loop).
+pub fn merge_results(
+    frame: &mut Frame,
+    base: &Frame,
+    workers: &[Frame],
+    assigned: &[VarId],
+    loop_var: VarId,
+) -> Result<(), RtError> {
+    for &v in assigned {
+        if v == loop_var {
+            continue;
+        }
+        let idx = v as usize;
+        match base.vals[idx].as_ref() {
+            Some(Value::Matrix(orig)) => {
+                let mut result = (**orig).clone();
+                let mut any = false;
+                for w in workers {
+                    let Some(Value::Matrix(m)) = w.vals[idx].as_ref() else { continue };
+                    if Arc::ptr_eq(m, orig) {
+                        continue;
+                    }
+                    if m.rows() != orig.rows() || m.cols() != orig.cols() {
+                        return Err(RtError::new(format!(
+                            "parfor result variable changed its shape from {}x{} to {}x{}",
+                            orig.rows(),
+                            orig.cols(),
+                            m.rows(),
+                            m.cols()
+                        )));
+                    }
+                    any = true;
+                    for i in 0..m.rows() {
+                        for j in 0..m.cols() {
+                            let x = m.get(i, j);
+                            let o = orig.get(i, j);
+                            if x.to_bits() != o.to_bits() {
+                                crate::runtime::kernels::index::left_index_fill(
+                                    &mut result,
+                                    i..i + 1,
+                                    j..j + 1,
+                                    x,
+                                )?;
+                            }
+                        }
+                    }
+                }
+                if any {
+                    frame.vals[idx] = Some(Value::matrix(result));
+                }
+            }
+            _ => {
+                if let Some(last) = workers.iter().rev().find_map(|w| w.vals[idx].clone()) {
+                    frame.vals[idx] = Some(last);
+                }
+            }
+        }
+    }
+    Ok(())
+}

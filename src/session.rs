@@ -1,0 +1,243 @@
+//! Sessions that keep variables between inputs (the REPL), and prepared scripts that are compiled
+//! once and run many times with new inputs (the embedding API, in the spirit of SystemDS's JMLC).
+
+use crate::compiler::program::Program;
+use crate::compiler::types::TypeInfo;
+use crate::compiler::{self, Options};
+use crate::diagnostics::{Diagnostic, SourceMap};
+use crate::driver::Failure;
+use crate::runtime::exec::{Frame, Runtime};
+use crate::runtime::matrix::Matrix;
+use crate::runtime::output::Output;
+use crate::runtime::value::Value;
+use crate::syntax::ast::StmtKind;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+fn prepare(
+    map: &mut SourceMap,
+    name: &str,
+    src: &str,
+    opts: &Options,
+    vars: &[(String, TypeInfo)],
+) -> Result<Program, Vec<Diagnostic>> {
+    let names: Vec<String> = vars.iter().map(|(n, _)| n.clone()).collect();
+    let mut program = compiler::load_program_with_vars(map, name, src, &names, opts.builtin_path.as_deref())?;
+    let initial: Vec<(u32, TypeInfo)> = vars.iter().enumerate().map(|(i, (_, t))| (i as u32, *t)).collect();
+    let validation = compiler::validate::validate_with(&program, opts, false, &initial);
+    if !validation.errors.is_empty() {
+        return Err(validation.errors);
+    }
+    if opts.rewrites.enabled("remove_constant_branches") {
+        compiler::branches::remove_constant_branches(&mut program, &validation.if_outcomes);
+    }
+    if opts.rewrites.enabled("hoist_loop_invariants") {
+        compiler::hoist::hoist_loop_invariants(&mut program);
+    }
+    Ok(program)
+}
+
+/// An interactive session: every input runs as a small program that sees the variables and the
+/// functions of the inputs before it.
+pub struct Session {
+    pub opts: Options,
+    pub map: SourceMap,
+    vars: BTreeMap<String, Value>,
+    /// Function definitions and `source` statements entered so far, replayed before each input.
+    defs: String,
+    inputs: usize,
+}
+
+impl Session {
+    pub fn new(opts: Options) -> Self {
+        Session { opts, map: SourceMap::new(), vars: BTreeMap::new(), defs: String::new(), inputs: 0 }
+    }
+
+    fn source_for(&self, input: &str) -> String {
+        format!("{}{}\n", self.defs, input)
+    }
+
+    fn var_types(&self) -> Vec<(String, TypeInfo)> {
+        self.vars.iter().map(|(n, v)| (n.clone(), TypeInfo::of_value(v))).collect()
+    }
+
+    /// Runs one input. On success its variables are kept; on failure nothing changes.
+    pub fn execute(&mut self, input: &str, out: &Output) -> Result<(), Failure> {
+        self.inputs += 1;
+        let name = format!("<input {}>", self.inputs);
+        let src = self.source_for(input);
+        let vars = self.var_types();
+        let program = prepare(&mut self.map, &name, &src, &self.opts, &vars).map_err(Failure::Compile)?;
+        let rt = Runtime { program: &program, opts: &self.opts, out, stats: None };
+        let mut frame = Frame::new(program.main_vars.len());
+        for (i, (n, _)) in vars.iter().enumerate() {
+            frame.vals[i] = self.vars.get(n).cloned();
+        }
+        rt.run_in(&mut frame).map_err(|e| Failure::Runtime(e.into_diagnostic()))?;
+        for (slot, v) in frame.vals.into_iter().enumerate() {
+            if let Some(v) = v {
+                self.vars.insert(program.main_vars.name(slot as u32).to_string(), v);
+            }
+        }
+        // Keep the definitions of this input for the next ones.
+        if let Ok(ast) = crate::syntax::parse_program(input, crate::syntax::ast::FileId(u32::MAX)) {
+            if ast.body.iter().any(|s| {
+                matches!(s.kind, StmtKind::FunctionDef(_) | StmtKind::Source { .. } | StmtKind::SetWd { .. })
+            }) {
+                for s in &ast.body {
+                    if matches!(
+                        s.kind,
+                        StmtKind::FunctionDef(_) | StmtKind::Source { .. } | StmtKind::SetWd { .. }
+                    ) {
+                        let text = input.get(s.span.start as usize..s.span.end as usize).unwrap_or("");
+                        self.defs.push_str(text);
+                        self.defs.push('\n');
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The HOP DAGs an input would run, without running it.
+    pub fn explain(&mut self, input: &str) -> Result<String, Vec<Diagnostic>> {
+        self.inputs += 1;
+        let name = format!("<input {}>", self.inputs);
+        let src = self.source_for(input);
+        let vars = self.var_types();
+        let program = prepare(&mut self.map, &name, &src, &self.opts, &vars)?;
+        let initial: Vec<(u32, TypeInfo)> =
+            vars.iter().enumerate().map(|(i, (_, t))| (i as u32, *t)).collect();
+        Ok(compiler::validate::validate_with(&program, &self.opts, true, &initial).explain)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.vars.get(name)
+    }
+
+    pub fn set(&mut self, name: &str, v: Value) {
+        self.vars.insert(name.to_string(), v);
+    }
+
+    /// Variables and a short description of each, in name order.
+    pub fn describe_vars(&self) -> Vec<(String, String)> {
+        self.vars.iter().map(|(n, v)| (n.clone(), TypeInfo::of_value(v).to_string())).collect()
+    }
+}
+
+/// A script compiled once, run many times with new inputs bound from Rust.
+///
+/// ```
+/// use dml::session::PreparedScript;
+/// use ndarray::array;
+/// let mut ps = PreparedScript::compile("Y = X %*% t(X) + s", &["X", "s"], &["Y"]).unwrap();
+/// ps.set_matrix("X", array![[1.0, 2.0], [3.0, 4.0]]);
+/// ps.set_scalar("s", 1.0);
+/// let res = ps.execute().unwrap();
+/// assert_eq!(res.matrix("Y").unwrap()[[0, 0]], 6.0);
+/// ```
+pub struct PreparedScript {
+    program: Program,
+    opts: Options,
+    map: SourceMap,
+    inputs: Vec<String>,
+    outputs: Vec<String>,
+    bound: BTreeMap<String, Value>,
+    out: Output,
+}
+
+/// The outputs of one execution of a prepared script.
+pub struct Results {
+    values: BTreeMap<String, Value>,
+    /// What the script printed.
+    pub printed: String,
+}
+
+impl Results {
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.values.get(name)
+    }
+
+    /// A matrix output as an ndarray.
+    pub fn matrix(&self, name: &str) -> Option<ndarray::Array2<f64>> {
+        match self.values.get(name)? {
+            Value::Matrix(m) => Some(m.to_dense()),
+            _ => None,
+        }
+    }
+
+    /// A numeric scalar output.
+    pub fn scalar(&self, name: &str) -> Option<f64> {
+        self.values.get(name).and_then(|v| v.as_f64().filter(|_| v.is_scalar()))
+    }
+}
+
+impl PreparedScript {
+    /// Compiles `src`. `inputs` are the variables bound before each run (as matrices of any shape
+    /// or scalars); `outputs` the variables read after it.
+    pub fn compile(src: &str, inputs: &[&str], outputs: &[&str]) -> Result<PreparedScript, String> {
+        Self::compile_with(src, inputs, outputs, Options::default())
+    }
+
+    pub fn compile_with(
+        src: &str,
+        inputs: &[&str],
+        outputs: &[&str],
+        opts: Options,
+    ) -> Result<PreparedScript, String> {
+        let mut map = SourceMap::new();
+        // Inputs are declared as matrices of unknown shape; scalar inputs are fine too because
+        // every block is compiled again at run time with the bound values.
+        let vars: Vec<(String, TypeInfo)> =
+            inputs.iter().map(|n| (n.to_string(), TypeInfo::UNKNOWN)).collect();
+        let program = prepare(&mut map, "<prepared script>", src, &opts, &vars)
+            .map_err(|d| crate::diagnostics::render_to_string(&map, &d))?;
+        Ok(PreparedScript {
+            program,
+            opts,
+            map,
+            inputs: inputs.iter().map(|s| s.to_string()).collect(),
+            outputs: outputs.iter().map(|s| s.to_string()).collect(),
+            bound: BTreeMap::new(),
+            out: Output::buffer(),
+        })
+    }
+
+    pub fn set_matrix(&mut self, name: &str, m: ndarray::Array2<f64>) {
+        let m = if m.is_standard_layout() { m } else { m.as_standard_layout().into_owned() };
+        self.bound.insert(name.to_string(), Value::Matrix(Arc::new(Matrix::Dense(m))));
+    }
+
+    pub fn set_scalar(&mut self, name: &str, v: f64) {
+        self.bound.insert(name.to_string(), Value::Double(v));
+    }
+
+    pub fn set_value(&mut self, name: &str, v: Value) {
+        self.bound.insert(name.to_string(), v);
+    }
+
+    /// Runs the script with the bound inputs (they stay bound for the next run).
+    pub fn execute(&mut self) -> Result<Results, String> {
+        let mut frame = Frame::new(self.program.main_vars.len());
+        for (i, n) in self.inputs.iter().enumerate() {
+            match self.bound.get(n) {
+                Some(v) => frame.vals[i] = Some(v.clone()),
+                None => return Err(format!("input `{n}` is not bound")),
+            }
+        }
+        let rt = Runtime { program: &self.program, opts: &self.opts, out: &self.out, stats: None };
+        rt.run_in(&mut frame)
+            .map_err(|e| crate::diagnostics::render_to_string(&self.map, &[e.into_diagnostic()]))?;
+        let mut values = BTreeMap::new();
+        for n in &self.outputs {
+            let v = self
+                .program
+                .main_vars
+                .get(n)
+                .and_then(|slot| frame.vals[slot as usize].clone())
+                .ok_or_else(|| format!("output `{n}` was not assigned by the script"))?;
+            values.insert(n.clone(), v);
+        }
+        Ok(Results { values, printed: self.out.take() })
+    }
+}

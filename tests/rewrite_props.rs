@@ -1,0 +1,73 @@
+//! Property: a rewrite never changes a value. Random expression programs over small matrices give
+//! the same printed numbers with every rewrite on and with every rewrite off (`--no-rewrites`).
+
+use dml::compiler::Options;
+use dml::diagnostics::SourceMap;
+use dml::driver::{Explain, RunConfig, run_script};
+use dml::rewrite::RewriteConfig;
+use dml::runtime::output::Output;
+use proptest::prelude::*;
+
+/// A random 4x4-matrix expression in DML, built from patterns the rewrites match.
+fn matrix_expr() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![Just("X".to_string()), Just("Y".to_string()), Just("Z".to_string())];
+    leaf.prop_recursive(4, 24, 2, |inner| {
+        prop_oneof![
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} + {b})")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} - {b})")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} * {b})")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} %*% {b})")),
+            inner.clone().prop_map(|a| format!("t({a})")),
+            inner.clone().prop_map(|a| format!("t(t({a}))")),
+            inner.clone().prop_map(|a| format!("({a} * 1)")),
+            inner.clone().prop_map(|a| format!("({a} + 0)")),
+            inner.clone().prop_map(|a| format!("({a} * {a})")),
+            inner.clone().prop_map(|a| format!("(1 / (1 + exp(-{a})))")),
+            inner.clone().prop_map(|a| format!("({a} / (abs({a}) + 1))")),
+            inner.clone().prop_map(|a| format!("(t({a}) %*% {a})")),
+            (inner.clone(), inner.clone(), inner).prop_map(|(a, b, c)| format!("({a} %*% {b} %*% {c})")),
+        ]
+    })
+}
+
+fn scalar_expr(m: String) -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just(format!("sum({m})")),
+        Just(format!("sum({m} + X)")),
+        Just(format!("trace({m} %*% Y)")),
+        Just(format!("sum(rowSums({m}))")),
+        Just(format!("as.scalar({m}[2, 3])")),
+        Just(format!("sum(colSums({m}) %*% rowSums({m}))")),
+    ]
+}
+
+fn run(src: &str, rewrites: bool) -> String {
+    let mut opts = Options::default();
+    opts.rewrites = RewriteConfig { disable_all: !rewrites, ..Default::default() };
+    let cfg = RunConfig { explain: Explain::None, stats: false };
+    let out = Output::buffer();
+    let mut map = SourceMap::new();
+    match run_script(&mut map, "prop.dml", src, &opts, &cfg, &out) {
+        Ok(_) => out.take(),
+        Err(e) => panic!("script failed: {e:?}\n{src}"),
+    }
+}
+
+fn close(a: f64, b: f64) -> bool {
+    a == b || (a.is_nan() && b.is_nan()) || (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+}
+
+const PRELUDE: &str = "X = matrix(seq(1, 16), rows=4, cols=4) / 10\nY = matrix(seq(16, 1, -1), rows=4, cols=4) / 20 - 0.3\nZ = sin(matrix(seq(1, 16), rows=4, cols=4))\n";
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #[test]
+    fn rewrites_preserve_values(s in matrix_expr().prop_flat_map(scalar_expr)) {
+        let src = format!("{PRELUDE}r = {s}\nprint(r)\n");
+        let on = run(&src, true);
+        let off = run(&src, false);
+        let a: f64 = on.trim().parse().unwrap_or(f64::NAN);
+        let b: f64 = off.trim().parse().unwrap_or(f64::NAN);
+        prop_assert!(close(a, b), "rewrites changed a value: {} vs {}\n{}", on.trim(), off.trim(), src);
+    }
+}
