@@ -1,0 +1,52 @@
+//! Command-line interface: argument definitions and one module per subcommand.
+pub mod check;
+pub mod fmt;
+
+use clap::{Parser, Subcommand};
+use dml::diagnostics::{Diagnostic, SourceMap};
+use dml::syntax::ast::FileId;
+use std::path::{Path, PathBuf};
+
+#[derive(Parser, Debug)]
+#[command(name = "dml", version, about = "A fast engine for DML, the language of Apache SystemDS")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check scripts for errors without running them.
+    Check {
+        /// Only parse (no validation).
+        #[arg(long)]
+        parse_only: bool,
+        /// The scripts to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print a script in canonical formatting.
+    Fmt {
+        /// The script to format.
+        file: PathBuf,
+    },
+}
+
+/// Reads a script into the source map; on failure prints a clear error and returns `None`.
+pub fn load(map: &mut SourceMap, path: &Path) -> Option<FileId> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            Some(map.add(path.display().to_string(), text))
+        }
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", path.display());
+            None
+        }
+    }
+}
+
+/// Prints diagnostics to standard error.
+pub fn report(map: &SourceMap, diags: &[Diagnostic]) {
+    dml::diagnostics::emit_to_stderr(map, diags);
+}
