@@ -8,6 +8,7 @@
 //! [`crate::syntax::lexer::unescape`]).
 
 use crate::syntax::ast::*;
+use crate::syntax::lexer::unescape;
 use std::fmt::Write;
 
 /// Precedence levels as the grammar sees them; higher binds tighter.
@@ -329,13 +330,22 @@ pub fn double_text(v: f64) -> String {
 }
 
 /// A string literal that the lexer reads back as `s`.
+///
+/// SystemDS keeps `\\` as two backslashes, so backslashes are first tried verbatim (that is how
+/// regexes such as `"\\s"` are written); only when that text would not read back as `s` are they
+/// doubled, which is the closest available form.
 pub fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
+    let verbatim = escape(s, false);
+    let body = if reads_back_as(&verbatim, s) { verbatim } else { escape(s, true) };
+    format!("\"{body}\"")
+}
+
+fn escape(s: &str, double_backslashes: bool) -> String {
+    let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
+            '\\' if double_backslashes => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
@@ -344,8 +354,25 @@ pub fn quote(s: &str) -> String {
             c => out.push(c),
         }
     }
-    out.push('"');
     out
+}
+
+/// Whether `body` between double quotes lexes as one string literal whose value is `value`.
+fn reads_back_as(body: &str, value: &str) -> bool {
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return false,
+            '\\' => {
+                if chars.next().is_none() {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    let (decoded, bad) = unescape(body);
+    bad.is_empty() && decoded == value
 }
 
 #[cfg(test)]
