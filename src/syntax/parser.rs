@@ -55,12 +55,10 @@ pub fn parse_with_diagnostics(src: &str, file: FileId) -> (Option<Program>, Vec<
         };
     }
     let context = ErrorContext::new(src, file, &lex_errors);
+    let mut grammar_errors: Vec<SyntaxError> = parse_errors.into_iter().filter_map(|e| context.convert(e)).collect();
+    grammar_errors.sort_by_key(|e| (e.span.start, e.span.end));
     let mut errors: Vec<SyntaxError> = lex_errors;
-    for e in parse_errors {
-        if let Some(err) = context.convert(e) {
-            errors.push(err);
-        }
-    }
+    errors.extend(context.drop_cascades(grammar_errors));
     errors.sort_by_key(|e| (e.span.start, e.span.end));
     errors.dedup_by(|a, b| a.span == b.span);
     errors.truncate(MAX_ERRORS);
@@ -90,6 +88,10 @@ struct ErrorContext<'a> {
     unclosed: Vec<(usize, char)>,
     /// A lexical error running to the end of the file (unterminated string or comment).
     lex_error_reaches_eof: bool,
+    /// Offsets of closing brackets that match no opening bracket.
+    stray_closers: Vec<usize>,
+    /// Start and end offsets of every token, for "what came before the error".
+    tokens: Vec<(usize, Tok<'a>, usize)>,
 }
 
 impl<'a> ErrorContext<'a> {
@@ -97,6 +99,7 @@ impl<'a> ErrorContext<'a> {
         let (tokens, _) = tokenize(src, file);
         let mut stack: Vec<(usize, char)> = vec![];
         let mut unclosed = vec![];
+        let mut stray_closers = vec![];
         for (start, tok, _) in &tokens {
             match tok {
                 Tok::LParen => stack.push((*start, '(')),
@@ -112,6 +115,8 @@ impl<'a> ErrorContext<'a> {
                     if let Some(pos) = stack.iter().rposition(|(_, c)| *c == want) {
                         unclosed.extend(stack.drain(pos + 1..));
                         stack.pop();
+                    } else {
+                        stray_closers.push(*start);
                     }
                 }
                 _ => {}
@@ -122,7 +127,55 @@ impl<'a> ErrorContext<'a> {
         let lex_error_reaches_eof = lex_errors.iter().any(|e| {
             e.message.starts_with("unterminated string") || e.message.starts_with("unterminated block")
         });
-        ErrorContext { src, file, unclosed, lex_error_reaches_eof }
+        ErrorContext { src, file, unclosed, lex_error_reaches_eof, stray_closers, tokens }
+    }
+
+    fn line_of(&self, offset: usize) -> usize {
+        let end = offset.min(self.src.len());
+        self.src.as_bytes()[..end].iter().filter(|b| **b == b'\n').count()
+    }
+
+    /// Drops errors that are most likely consequences of an earlier one (sorted input): a second
+    /// error on the same line, or an unexpected closing bracket that does match an opening one
+    /// (the parser lost track of it while recovering).
+    fn drop_cascades(&self, errors: Vec<SyntaxError>) -> Vec<SyntaxError> {
+        let mut kept: Vec<SyntaxError> = vec![];
+        for e in errors {
+            if let Some(prev) = kept.last() {
+                let start = e.span.start as usize;
+                if self.line_of(prev.span.start as usize) == self.line_of(start) {
+                    continue;
+                }
+                let at_closer = matches!(self.src.as_bytes().get(start), Some(b')' | b']' | b'}'))
+                    && e.message.starts_with("unexpected `");
+                if at_closer && !self.stray_closers.contains(&start) {
+                    continue;
+                }
+            }
+            kept.push(e);
+        }
+        kept
+    }
+
+    /// Whether the token just before `offset` can end an expression (so an operator could follow).
+    fn follows_expression(&self, offset: usize) -> bool {
+        let prev = self.tokens.iter().rev().find(|(_, _, end)| *end <= offset);
+        matches!(
+            prev,
+            Some((
+                _,
+                Tok::Ident(_)
+                    | Tok::Int(_)
+                    | Tok::Double(_)
+                    | Tok::Str(_)
+                    | Tok::CmdArg(_)
+                    | Tok::True
+                    | Tok::False
+                    | Tok::RParen
+                    | Tok::RBracket,
+                _
+            ))
+        )
     }
 
     fn span(&self, start: usize, end: usize) -> Span {
@@ -143,8 +196,11 @@ impl<'a> ErrorContext<'a> {
                 let mut err = SyntaxError::new(
                     format!("unexpected {}", tok.describe()),
                     self.span(start, end),
-                    expected_label(&expected),
+                    expected_label(&expected, self.follows_expression(start)),
                 );
+                if let Tok::Function | Tok::ExternalFunction = tok {
+                    err = err.with_note("functions can only be defined at the top level of a script");
+                }
                 if let Tok::Else = tok {
                     err = err.with_note("`else` must directly follow the body of an `if`");
                 }
@@ -161,8 +217,11 @@ impl<'a> ErrorContext<'a> {
                     return None;
                 }
                 let at = location.min(self.src.len());
-                let mut err =
-                    SyntaxError::new("unexpected end of file", self.span(at, at), expected_label(&expected));
+                let mut err = SyntaxError::new(
+                    "unexpected end of file",
+                    self.span(at, at),
+                    expected_label(&expected, self.follows_expression(at)),
+                );
                 self.attach_unclosed(&mut err, at);
                 Some(err)
             }
@@ -183,7 +242,10 @@ impl<'a> ErrorContext<'a> {
 }
 
 /// A short human list of what the parser expected, from LALRPOP's terminal names.
-fn expected_label(expected: &[String]) -> String {
+///
+/// LALRPOP lists only the tokens the failing state could shift; when the error comes right after
+/// an expression, `after_expression` adds "an operator", which is usually what was missing.
+fn expected_label(expected: &[String], after_expression: bool) -> String {
     const EXPR_START: &[&str] = &["Ident", "Int", "Double", "Str", "\"(\"", "\"-\"", "\"!\"", "CmdArg"];
     const OPERATORS: &[&str] =
         &["\"+\"", "\"*\"", "\"%*%\"", "\"^\"", "\"==\"", "\"&\"", "\"|\"", "\"<\"", "\"/\""];
@@ -215,6 +277,12 @@ fn expected_label(expected: &[String]) -> String {
             continue;
         }
         items.push(terminal_name(e));
+    }
+    // After a loop variable (`in` expected) or a multi-assignment's `=` (a call expected), an
+    // operator is not what is missing.
+    let operator_fits = !has("\"in\"") && !(expected.len() == 1 && has("\"(\""));
+    if after_expression && !is_op && operator_fits {
+        items.push("an operator".into());
     }
     items.dedup();
     match items.len() {
