@@ -1,17 +1,39 @@
-//! The `dml` command line (temporary: merged with the front end's main).
-mod cli_run;
-mod repl;
+//! The `dml` command line. Each subcommand lives in [`cli`]; this file only dispatches.
+mod cli;
 
-fn main() {
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
     let words: Vec<String> = std::env::args().skip(1).collect();
-    let code = match words.first().map(String::as_str) {
-        Some("run") => cli_run::run(&words[1..]),
-        Some("-f") => cli_run::run(&words),
-        Some("repl") => repl::run(dml::compiler::Options::default()),
-        _ => {
-            eprintln!("{}", cli_run::RUN_HELP);
-            2
+    // SystemDS's own form, `dml -f script.dml -nvargs ...`, is accepted as `run`.
+    if words.first().map(String::as_str) == Some("-f") {
+        return ExitCode::from(cli::run::run(&words) as u8);
+    }
+    let args = cli::Cli::parse();
+    let code = match args.command {
+        cli::Command::Check { parse_only, files } => {
+            if cli::check::run(&files, parse_only) {
+                0
+            } else {
+                1
+            }
+        }
+        cli::Command::Fmt { file } => {
+            if cli::fmt::run(&file) {
+                0
+            } else {
+                1
+            }
+        }
+        cli::Command::Run { words } => cli::run::run(&words),
+        cli::Command::Repl { builtin_path } => {
+            let mut opts = dml::compiler::Options::default();
+            if builtin_path.is_some() {
+                opts.builtin_path = builtin_path;
+            }
+            cli::repl::run(opts)
         }
     };
-    std::process::exit(code);
+    ExitCode::from(code as u8)
 }

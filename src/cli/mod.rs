@@ -1,0 +1,67 @@
+//! Command-line interface: argument definitions and one module per subcommand.
+pub mod check;
+pub mod fmt;
+pub mod repl;
+pub mod run;
+
+use clap::{Parser, Subcommand};
+use dml::diagnostics::{Diagnostic, SourceMap};
+use dml::syntax::ast::FileId;
+use std::path::{Path, PathBuf};
+
+#[derive(Parser, Debug)]
+#[command(name = "dml", version, about = "A fast engine for DML, the language of Apache SystemDS")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check scripts for errors without running them.
+    Check {
+        /// Only parse (no validation).
+        #[arg(long)]
+        parse_only: bool,
+        /// The scripts to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print a script in canonical formatting.
+    Fmt {
+        /// The script to format.
+        file: PathBuf,
+    },
+    /// Run a script: dml run FILE [--stats] [--explain hops|runtime] [--no-rewrites]
+    /// [--no-rewrite NAME] [--builtin-path DIR] [-args v1 v2 ...] [-nvargs name=value ...]
+    Run {
+        /// The script, then options, then -args or -nvargs and their values.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        words: Vec<String>,
+    },
+    /// An interactive session (reads standard input when it is not a terminal).
+    Repl {
+        /// Directory of DML-bodied builtins.
+        #[arg(long)]
+        builtin_path: Option<PathBuf>,
+    },
+}
+
+/// Reads a script into the source map; on failure prints a clear error and returns `None`.
+pub fn load(map: &mut SourceMap, path: &Path) -> Option<FileId> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            Some(map.add(path.display().to_string(), text))
+        }
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", path.display());
+            None
+        }
+    }
+}
+
+/// Prints diagnostics to standard error.
+pub fn report(map: &SourceMap, diags: &[Diagnostic]) {
+    dml::diagnostics::emit_to_stderr(map, diags);
+}
