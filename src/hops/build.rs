@@ -116,6 +116,7 @@ impl<'a> Builder<'a> {
         for stmt in stmts {
             if let Err(e) = self.stmt(stmt) {
                 errors.push(e);
+                self.poison_targets(stmt);
             }
         }
         if !errors.is_empty() {
@@ -136,6 +137,23 @@ impl<'a> Builder<'a> {
             writes.push((var, ty, konst));
         }
         Ok(BuiltBlock { dag: self.dag, reads: self.reads, writes })
+    }
+
+    /// After a statement failed, its targets get a placeholder of unknown type, so that later
+    /// uses do not report them as undefined (one error per mistake, not a cascade).
+    fn poison_targets(&mut self, stmt: &Stmt) {
+        let names: Vec<&str> = match &stmt.kind {
+            StmtKind::Assign { target: AssignTarget::Var(v), .. } => vec![v.name.as_str()],
+            StmtKind::Assign { target: AssignTarget::Indexed { name, .. }, .. } => vec![name.name.as_str()],
+            StmtKind::MultiAssign { targets, .. } => targets.iter().map(|t| t.name.as_str()).collect(),
+            _ => vec![],
+        };
+        for n in names {
+            if let Some(var) = self.vars().get(n) {
+                let h = self.add(HopOp::Literal(Lit::Absent), vec![], TypeInfo::UNKNOWN, stmt.span);
+                self.assign_var(var, h);
+            }
+        }
     }
 
     /// Builds the DAG of a predicate: its single root is the value.
