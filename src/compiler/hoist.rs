@@ -203,6 +203,9 @@ fn hoist_in(blocks: &mut [Block], program: &Program, module: u32, vars: &VarTabl
                             keep.push(s);
                         }
                     }
+                    if let (Some(first), Some(last)) = (keep.first(), keep.last()) {
+                        bb.span = first.span.to(last.span);
+                    }
                     bb.stmts = keep;
                     bb.cache = PlanCache::default();
                 }

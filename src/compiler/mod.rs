@@ -138,6 +138,8 @@ impl Loader<'_> {
     fn load_module(&mut self, name: &str, src: &str, script_dir: Option<&Path>) -> Option<ModuleId> {
         let file = self.map.add(name, src);
         self.sources.insert(name.to_string(), src.to_string());
+        let starts = std::iter::once(0).chain(src.match_indices('\n').map(|(i, _)| i as u32 + 1)).collect();
+        self.program.files.insert(file.0, (name.to_string(), starts));
         let ast = match crate::syntax::parse_program(src, file) {
             Ok(p) => p,
             Err(diags) => {

@@ -123,9 +123,21 @@ pub struct Program {
     pub modules: Vec<Module>,
     /// DML-bodied builtins loaded from the builtin directory, by the name scripts call them with.
     pub builtin_modules: HashMap<String, ModuleId>,
+    /// Name and line-start offsets of every loaded file, by file id (for messages and explain).
+    pub files: HashMap<u32, (String, Vec<u32>)>,
 }
 
 impl Program {
+    /// `file.dml:L1-L2` for a span, using the recorded line starts.
+    pub fn describe_span(&self, span: Span) -> String {
+        let Some((name, starts)) = self.files.get(&span.file.0) else {
+            return format!("bytes {}..{}", span.start, span.end);
+        };
+        let line = |off: u32| starts.partition_point(|&s| s <= off);
+        let (a, b) = (line(span.start), line(span.end.saturating_sub(1).max(span.start)));
+        if a == b { format!("{name}:{a}") } else { format!("{name}:{a}-{b}") }
+    }
+
     /// A DML-bodied builtin `name`: the file's `m_name` for a matrix first argument, `s_name` for
     /// a scalar, `f_name` for a frame (as SystemDS picks them), or a function named `name` itself.
     pub fn resolve_dml_builtin(

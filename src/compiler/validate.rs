@@ -134,7 +134,8 @@ impl Validator<'_> {
                         .push(outcome);
                 }
                 if self.explain {
-                    self.out.explain.push_str(&format!("--- {what} ({})\n{}", line_of(expr), plan.explain));
+                    let at = self.program.describe_span(expr.span);
+                    self.out.explain.push_str(&format!("--- {what} ({at})\n{}", plan.explain));
                 }
                 if matches!(ty.dt, DType::Matrix | DType::Frame | DType::List) && what != "default" {
                     self.out.errors.push(
@@ -155,7 +156,7 @@ impl Validator<'_> {
                         if self.explain {
                             self.out.explain.push_str(&format!(
                                 "--- block ({})\n{}",
-                                span_lines(bb),
+                                self.program.describe_span(bb.span),
                                 plan.explain
                             ));
                         }
@@ -310,14 +311,6 @@ fn forget_constants_assigned(body: &[Block], vars: &VarTable, env: &mut Env) {
             info.konst = None;
         }
     }
-}
-
-fn line_of(e: &Expr) -> String {
-    format!("bytes {}..{}", e.span.start, e.span.end)
-}
-
-fn span_lines(bb: &crate::compiler::program::BasicBlock) -> String {
-    format!("bytes {}..{}", bb.span.start, bb.span.end)
 }
 
 /// Checks the whole program statically. With `explain`, also renders every block's DAG.

@@ -19,31 +19,34 @@ fn plan_text(p: &Plan, out: &mut String) {
     }
 }
 
-fn blocks(bs: &[Block], out: &mut String) {
+fn blocks(program: &Program, bs: &[Block], out: &mut String) {
     for b in bs {
         match b {
             Block::Basic(bb) => {
                 for p in bb.cache.plans() {
-                    out.push_str(&format!("--- block (bytes {}..{})\n", bb.span.start, bb.span.end));
+                    out.push_str(&format!("--- block ({})\n", program.describe_span(bb.span)));
                     plan_text(&p, out);
                 }
             }
             Block::If { then_body, else_body, .. } => {
-                blocks(then_body, out);
-                blocks(else_body, out);
+                blocks(program, then_body, out);
+                blocks(program, else_body, out);
             }
-            Block::While { body, .. } => blocks(body, out),
-            Block::For(f) => blocks(&f.body, out),
+            Block::While { body, .. } => blocks(program, body, out),
+            Block::For(f) => {
+                blocks(program, &f.preheader, out);
+                blocks(program, &f.body, out);
+            }
         }
     }
 }
 
 pub fn explain_runtime(program: &Program) -> String {
     let mut out = String::new();
-    blocks(&program.main, &mut out);
+    blocks(program, &program.main, &mut out);
     for f in &program.functions {
         out.push_str(&format!("=== function {}\n", f.name));
-        blocks(&f.body, &mut out);
+        blocks(program, &f.body, &mut out);
     }
     out
 }

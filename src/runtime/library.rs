@@ -411,7 +411,9 @@ pub fn fill(opts: &Options, args: Vec<Option<Value>>) -> RtResult<Value> {
     let r = count(&args[1], "rows")?;
     let c = count(&args[2], "cols")?;
     check_budget_cells(opts, if v == 0.0 { 0.0 } else { r as f64 * c as f64 })?;
-    if v == 0.0 && r > 0 && c > 1 {
+    // An all-zero matrix is stored sparse only when it is large: smaller ones are usually filled
+    // by left indexing next, which is fastest on dense storage.
+    if v == 0.0 && r > 0 && c > 1 && r as f64 * c as f64 > 4.0e6 {
         return Ok(Value::matrix(Matrix::Sparse(sprs::CsMat::zero((r, c)))));
     }
     Ok(Value::matrix(Matrix::filled(r, c, v)))
