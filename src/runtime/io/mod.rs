@@ -5,7 +5,7 @@
 //! files. Every malformed input is an [`IoError`] naming the file and line and column.
 
 mod atomic;
-mod build;
+pub(crate) mod build;
 mod csv;
 mod error;
 mod ijv;
