@@ -3,6 +3,7 @@ pub mod exec;
 pub mod explain;
 pub mod frame;
 pub mod frame_ops;
+pub mod io;
 pub mod kernels;
 pub mod library;
 pub mod library_dnn;

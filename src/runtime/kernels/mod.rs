@@ -15,3 +15,7 @@ impl KernelError {
 }
 
 pub type KResult<T> = Result<T, KernelError>;
+
+pub mod linalg;
+pub mod select;
+pub mod stats;

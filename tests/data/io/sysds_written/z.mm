@@ -1,0 +1,3 @@
+%%MatrixMarket matrix coordinate real general
+2 3 0
+0 0 0
