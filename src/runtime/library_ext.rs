@@ -263,7 +263,14 @@ pub fn call(rt: &Runtime, name: &str, args: Vec<Option<Value>>) -> RtResult<Vec<
                     io::write_matrix(x, Path::new(&file), &opts).map_err(|e| RtError::new(e.to_string()))?
                 }
                 s if s.is_scalar() => {
-                    io::write_scalar(s, Path::new(&file)).map_err(|e| RtError::new(e.to_string()))?
+                    let sv = match s {
+                        Value::Int(i) => io::ScalarValue::Int(*i),
+                        Value::Bool(b) => io::ScalarValue::Boolean(*b),
+                        Value::Str(t) => io::ScalarValue::String(t.to_string()),
+                        other => io::ScalarValue::Double(other.as_f64().unwrap_or(f64::NAN)),
+                    };
+                    io::write_scalar(&sv, Path::new(&file), opts.description.as_deref())
+                        .map_err(|e| RtError::new(e.to_string()))?
                 }
                 other => return err(format!("write of a {} is not supported yet", other.kind())),
             }
@@ -306,7 +313,13 @@ pub fn call(rt: &Runtime, name: &str, args: Vec<Option<Value>>) -> RtResult<Vec<
             let path = Path::new(&file);
             if data_type.as_deref() == Some("scalar") {
                 let vt = opt_text(11, "value_type")?;
-                return one(io::read_scalar(path, vt.as_deref()).map_err(|e| RtError::new(e.to_string()))?);
+                let sv = io::read_scalar(path, vt.as_deref()).map_err(|e| RtError::new(e.to_string()))?;
+                return one(match sv {
+                    io::ScalarValue::Double(d) => Value::Double(d),
+                    io::ScalarValue::Int(i) => Value::Int(i),
+                    io::ScalarValue::Boolean(b) => Value::Bool(b),
+                    io::ScalarValue::String(t) => Value::str(t.as_str()),
+                });
             }
             one(m(io::read_matrix(path, &opts).map_err(|e| RtError::new(e.to_string()))?))
         }
