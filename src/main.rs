@@ -12,12 +12,12 @@ fn main() -> ExitCode {
     }
     let args = cli::Cli::parse();
     let code = match args.command {
-        cli::Command::Check { parse_only, files } => {
-            if cli::check::run(&files, parse_only) {
-                0
-            } else {
-                1
+        cli::Command::Check { parse_only, files, builtin_path } => {
+            let mut opts = dml::compiler::Options::default();
+            if builtin_path.is_some() {
+                opts.builtin_path = builtin_path;
             }
+            if cli::check::run(&files, parse_only, &opts) { 0 } else { 1 }
         }
         cli::Command::Fmt { file } => {
             if cli::fmt::run(&file) {

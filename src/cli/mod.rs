@@ -26,6 +26,9 @@ pub enum Command {
         /// The scripts to check.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Directory of DML-bodied builtins.
+        #[arg(long)]
+        builtin_path: Option<PathBuf>,
     },
     /// Print a script in canonical formatting.
     Fmt {

@@ -36,6 +36,12 @@ pub fn run(words: &[String]) -> i32 {
                 };
             }
             "--no-rewrites" => opts.rewrites.disable_all = true,
+            "--gpu" | "-gpu" => {
+                if !dml::plan::gpu_available() {
+                    eprintln!("error: --gpu: this build was not compiled with GPU support");
+                    return 1;
+                }
+            }
             "--no-rewrite" => {
                 let Some(name) = words.get(i + 1) else {
                     eprintln!(
