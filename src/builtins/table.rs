@@ -118,8 +118,8 @@ pub static BUILTINS: &[BuiltinSpec] = &[
     lib("cummax", X, MatrixLike(0)),
     lib("rowcumsum", X, MatrixLike(0)),
     lib("cumsumprod", X, Matrix),
-    b("min", X, MinMax(NaryOp::Min), Unknown),
-    b("max", X, MinMax(NaryOp::Max), Unknown),
+    variadic(b("min", X, MinMax(NaryOp::Min), Unknown)),
+    variadic(b("max", X, MinMax(NaryOp::Max), Unknown)),
     // reorganisation and shape
     b("t", X, Reorg(ReorgOp::Transpose), Matrix),
     b("rev", X, Reorg(ReorgOp::Rev), MatrixLike(0)),

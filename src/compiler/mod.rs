@@ -62,12 +62,12 @@ enum Found {
     Embedded(String, &'static str),
 }
 
-/// Resolves `source(path)`: relative to the working directory (or the last `setwd`) first, as
-/// SystemDS does; then relative to the directory of the script that sources it; then the nn
+/// Resolves `source(path)`: relative to the working directory (or the last `setwd`) first, then
+/// its `scripts/` folder, as SystemDS does; then relative to the directory of the script that sources it; then the nn
 /// library embedded in the binary. An absolute path is used as it is.
 fn find_source(path: &str, base: &Path, script_dir: Option<&Path>) -> Option<Found> {
     let p = Path::new(path);
-    let mut candidates = vec![base.join(p)];
+    let mut candidates = vec![base.join(p), base.join("scripts").join(p)];
     if let Some(dir) = script_dir {
         candidates.push(dir.join(p));
     }

@@ -137,7 +137,13 @@ impl Validator<'_> {
                     let at = self.program.describe_span(expr.span);
                     self.out.explain.push_str(&format!("--- {what} ({at})\n{}", plan.explain));
                 }
-                if matches!(ty.dt, DType::Matrix | DType::Frame | DType::List) && what != "default" {
+                // A 1x1 matrix is accepted as a predicate, as SystemDS does.
+                let one_by_one =
+                    ty.dt == DType::Matrix && (ty.rows == 1 || ty.rows < 0) && (ty.cols == 1 || ty.cols < 0);
+                if matches!(ty.dt, DType::Matrix | DType::Frame | DType::List)
+                    && what != "default"
+                    && !one_by_one
+                {
                     self.out.errors.push(
                         Diagnostic::error(format!("the {what} must be a scalar, but it is a {ty}"))
                             .with_primary(expr.span, "not a scalar"),

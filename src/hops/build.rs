@@ -978,6 +978,16 @@ impl<'a> Builder<'a> {
                     Some(h) => h,
                     None => absent(self),
                 };
+                if td.dt == DType::List {
+                    // matrix([a, b, c], rows=1, cols=3): the elements of a list of scalars.
+                    let h = self.add(
+                        HopOp::Reshape { byrow },
+                        vec![data, rows_h, cols_h],
+                        TypeInfo::matrix(r, c),
+                        span,
+                    );
+                    return Ok(Some(h));
+                }
                 if td.dt == DType::Matrix || (td.dt == DType::Unknown) {
                     let (r2, c2) = match (r, c, td.cells()) {
                         (r, c, _) if r >= 0 && c >= 0 => (r, c),

@@ -142,7 +142,20 @@ pub fn ifelse(args: Vec<Option<Value>>) -> RtResult<Value> {
     Ok(Value::matrix(kernels::ternary::ifelse(op(&vals[0])?, op(&vals[1])?, op(&vals[2])?)?))
 }
 
-pub fn reshape(args: Vec<Option<Value>>, byrow: bool) -> RtResult<Value> {
+pub fn reshape(mut args: Vec<Option<Value>>, byrow: bool) -> RtResult<Value> {
+    if let Some(Value::List(l)) = &args[0] {
+        let vals: Vec<f64> = l
+            .items
+            .iter()
+            .map(|v| {
+                v.as_f64()
+                    .filter(|_| v.is_scalar())
+                    .ok_or_else(|| RtError::new("matrix() of a list needs numbers"))
+            })
+            .collect::<RtResult<_>>()?;
+        let n = vals.len();
+        args[0] = Some(Value::matrix(Matrix::from_vec(n, 1, vals)));
+    }
     let m = matrix_of(&args[0], "the data of matrix()")?;
     let n = m.rows() * m.cols();
     let rows = opt_num(&args[1], "rows")?;
