@@ -127,8 +127,10 @@ fn calls_and_arguments() {
     assert_eq!(rhs("f(1, b=2, 3)"), "f(1 b=2 3)");
     assert_eq!(rhs("ns::f(x)"), "ns::f(x)");
     assert_eq!(rhs("as.matrix(x)"), "as.matrix(x)");
-    assert_eq!(rhs("order(target=X, by=1, decreasing=TRUE, index.return=FALSE)"),
-        "order(target=X by=1 decreasing=true index.return=false)");
+    assert_eq!(
+        rhs("order(target=X, by=1, decreasing=TRUE, index.return=FALSE)"),
+        "order(target=X by=1 decreasing=true index.return=false)"
+    );
     assert_eq!(rhs("conv2d(X, W, input_shape=[N, C, 1, 1])"), "conv2d(X W input_shape=[N C 1 1])");
     assert_eq!(rhs("f()"), "f()");
     assert_eq!(rhs("ifdef($n, 10)"), "(ifdef $n 10)");
@@ -156,11 +158,25 @@ fn assignment_forms() {
             other => panic!("{other:?}"),
         })
         .collect();
-    assert_eq!(ops, [AssignOp::Eq, AssignOp::Arrow, AssignOp::PlusEq, AssignOp::Eq, AssignOp::Eq, AssignOp::Eq]);
-    assert!(matches!(&p.body[3].kind, StmtKind::Assign { target: AssignTarget::Indexed { cols: Some(_), .. }, .. }));
-    assert!(matches!(&p.body[4].kind, StmtKind::Assign { target: AssignTarget::Indexed { cols: None, .. }, .. }));
-    assert!(matches!(&p.body[5].kind,
-        StmtKind::Assign { target: AssignTarget::Indexed { rows: IndexSpec::Range(..), cols: Some(IndexSpec::All), .. }, .. }));
+    assert_eq!(
+        ops,
+        [AssignOp::Eq, AssignOp::Arrow, AssignOp::PlusEq, AssignOp::Eq, AssignOp::Eq, AssignOp::Eq]
+    );
+    assert!(matches!(
+        &p.body[3].kind,
+        StmtKind::Assign { target: AssignTarget::Indexed { cols: Some(_), .. }, .. }
+    ));
+    assert!(matches!(
+        &p.body[4].kind,
+        StmtKind::Assign { target: AssignTarget::Indexed { cols: None, .. }, .. }
+    ));
+    assert!(matches!(
+        &p.body[5].kind,
+        StmtKind::Assign {
+            target: AssignTarget::Indexed { rows: IndexSpec::Range(..), cols: Some(IndexSpec::All), .. },
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -193,7 +209,9 @@ fn else_if_chain_and_semicolon_before_else() {
 
 #[test]
 fn loops_with_params() {
-    let p = parse_bare("for (i in 1:n, check=0) x = i\nparfor (i in seq(1, 10, 2), par=4, mode=LOCAL) { y = i }\nwhile (i < 3) i = i + 1");
+    let p = parse_bare(
+        "for (i in 1:n, check=0) x = i\nparfor (i in seq(1, 10, 2), par=4, mode=LOCAL) { y = i }\nwhile (i < 3) i = i + 1",
+    );
     match &p.body[0].kind {
         StmtKind::For { iter: Iterable::Range { .. }, params, body, .. } => {
             assert_eq!(params.len(), 1);
@@ -203,7 +221,8 @@ fn loops_with_params() {
     }
     match &p.body[1].kind {
         StmtKind::ParFor { iter: Iterable::Seq { incr: Some(_), .. }, params, .. } => {
-            let names: Vec<&str> = params.iter().filter_map(|a| a.name.as_ref()).map(|n| n.name.as_str()).collect();
+            let names: Vec<&str> =
+                params.iter().filter_map(|a| a.name.as_ref()).map(|n| n.name.as_str()).collect();
             assert_eq!(names, ["par", "mode"]);
         }
         other => panic!("{other:?}"),
@@ -221,7 +240,10 @@ fn functions() {
     );
     let StmtKind::FunctionDef(f) = &p.body[0].kind else { panic!() };
     let types: Vec<String> = f.params.iter().map(|p| dml::syntax::pretty::type_text(p.ty)).collect();
-    assert_eq!(types, ["matrix[double]", "matrix[double]", "int", "list[unknown]", "frame[string]", "boolean"]);
+    assert_eq!(
+        types,
+        ["matrix[double]", "matrix[double]", "int", "list[unknown]", "frame[string]", "boolean"]
+    );
     assert!(f.params[2].default.is_some());
     assert_eq!(f.returns.len(), 1);
     let StmtKind::FunctionDef(g) = &p.body[1].kind else { panic!() };
@@ -233,7 +255,9 @@ fn functions() {
 #[test]
 fn source_and_setwd() {
     let p = parse_bare("source(\"a/b.dml\") as ab\nsetwd('dir')");
-    assert!(matches!(&p.body[0].kind, StmtKind::Source { path, namespace, .. } if path == "a/b.dml" && namespace.name == "ab"));
+    assert!(
+        matches!(&p.body[0].kind, StmtKind::Source { path, namespace, .. } if path == "a/b.dml" && namespace.name == "ab")
+    );
     assert!(matches!(&p.body[1].kind, StmtKind::SetWd { path } if path == "dir"));
 }
 

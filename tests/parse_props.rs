@@ -15,7 +15,8 @@ fn ident() -> impl Strategy<Value = Ident> {
 
 /// Names without dots: the only ones `ns::name` allows on either side.
 fn plain_ident() -> impl Strategy<Value = Ident> {
-    prop::sample::select(&["ns", "f", "g2"][..]).prop_map(|n| Ident { name: n.to_string(), span: Span::default() })
+    prop::sample::select(&["ns", "f", "g2"][..])
+        .prop_map(|n| Ident { name: n.to_string(), span: Span::default() })
 }
 
 fn e(kind: ExprKind) -> Expr {
@@ -54,27 +55,32 @@ fn arg(inner: impl Strategy<Value = Expr>) -> impl Strategy<Value = Arg> {
 }
 
 fn expr() -> BoxedStrategy<Expr> {
-    leaf().prop_recursive(4, 40, 4, |inner| {
-        prop_oneof![
-            (binary_op(), inner.clone(), inner.clone()).prop_map(|(op, l, r)| e(ExprKind::Binary {
-                op,
-                lhs: Box::new(l),
-                rhs: Box::new(r)
-            })),
-            (prop::sample::select(&[UnaryOp::Neg, UnaryOp::Pos, UnaryOp::Not][..]), inner.clone())
-                .prop_map(|(op, x)| e(ExprKind::Unary { op, expr: Box::new(x) })),
-            (ident(), prop::collection::vec(arg(inner.clone()), 0..3))
-                .prop_map(|(name, args)| e(ExprKind::Call { namespace: None, name, args })),
-            (plain_ident(), plain_ident(), prop::collection::vec(arg(inner.clone()), 0..3))
-                .prop_map(|(ns, name, args)| e(ExprKind::Call { namespace: Some(ns), name, args })),
-            (ident(), index_spec(inner.clone()), prop::option::of(index_spec(inner.clone()))).prop_map(
-                |(name, rows, cols)| e(ExprKind::Index { name, rows: Box::new(rows), cols: cols.map(Box::new) })
-            ),
-            prop::collection::vec(inner.clone(), 1..3).prop_map(|v| e(ExprKind::List(v))),
-            inner.prop_map(|d| e(ExprKind::IfDef { param: "p".into(), default: Box::new(d) })),
-        ]
-    })
-    .boxed()
+    leaf()
+        .prop_recursive(4, 40, 4, |inner| {
+            prop_oneof![
+                (binary_op(), inner.clone(), inner.clone()).prop_map(|(op, l, r)| e(ExprKind::Binary {
+                    op,
+                    lhs: Box::new(l),
+                    rhs: Box::new(r)
+                })),
+                (prop::sample::select(&[UnaryOp::Neg, UnaryOp::Pos, UnaryOp::Not][..]), inner.clone())
+                    .prop_map(|(op, x)| e(ExprKind::Unary { op, expr: Box::new(x) })),
+                (ident(), prop::collection::vec(arg(inner.clone()), 0..3))
+                    .prop_map(|(name, args)| e(ExprKind::Call { namespace: None, name, args })),
+                (plain_ident(), plain_ident(), prop::collection::vec(arg(inner.clone()), 0..3))
+                    .prop_map(|(ns, name, args)| e(ExprKind::Call { namespace: Some(ns), name, args })),
+                (ident(), index_spec(inner.clone()), prop::option::of(index_spec(inner.clone()))).prop_map(
+                    |(name, rows, cols)| e(ExprKind::Index {
+                        name,
+                        rows: Box::new(rows),
+                        cols: cols.map(Box::new)
+                    })
+                ),
+                prop::collection::vec(inner.clone(), 1..3).prop_map(|v| e(ExprKind::List(v))),
+                inner.prop_map(|d| e(ExprKind::IfDef { param: "p".into(), default: Box::new(d) })),
+            ]
+        })
+        .boxed()
 }
 
 fn call() -> impl Strategy<Value = Expr> {
@@ -89,8 +95,11 @@ fn s(kind: StmtKind) -> Stmt {
 fn simple_stmt() -> impl Strategy<Value = Stmt> {
     let op = prop::sample::select(&[AssignOp::Eq, AssignOp::Arrow, AssignOp::PlusEq][..]);
     prop_oneof![
-        (ident(), op.clone(), expr())
-            .prop_map(|(n, op, v)| s(StmtKind::Assign { target: AssignTarget::Var(n), op, value: v })),
+        (ident(), op.clone(), expr()).prop_map(|(n, op, v)| s(StmtKind::Assign {
+            target: AssignTarget::Var(n),
+            op,
+            value: v
+        })),
         (ident(), index_spec(expr()), prop::option::of(index_spec(expr())), op, expr()).prop_map(
             |(name, rows, cols, op, value)| s(StmtKind::Assign {
                 target: AssignTarget::Indexed { name, rows, cols },
@@ -107,7 +116,11 @@ fn simple_stmt() -> impl Strategy<Value = Stmt> {
 fn iterable() -> impl Strategy<Value = Iterable> {
     prop_oneof![
         (expr(), expr()).prop_map(|(from, to)| Iterable::Range { from, to }),
-        (expr(), expr(), prop::option::of(expr())).prop_map(|(from, to, incr)| Iterable::Seq { from, to, incr }),
+        (expr(), expr(), prop::option::of(expr())).prop_map(|(from, to, incr)| Iterable::Seq {
+            from,
+            to,
+            incr
+        }),
     ]
 }
 
@@ -116,9 +129,8 @@ fn stmt() -> impl Strategy<Value = Stmt> {
         let body = prop::collection::vec(inner, 0..3);
         let named = (ident(), expr()).prop_map(|(n, v)| Arg { name: Some(n), value: v }).boxed();
         prop_oneof![
-            (expr(), body.clone(), prop::option::of(body.clone())).prop_map(|(cond, then_body, else_body)| s(
-                StmtKind::If { cond, then_body, else_body }
-            )),
+            (expr(), body.clone(), prop::option::of(body.clone()))
+                .prop_map(|(cond, then_body, else_body)| s(StmtKind::If { cond, then_body, else_body })),
             (ident(), iterable(), prop::collection::vec(named.clone(), 0..2), body.clone())
                 .prop_map(|(var, iter, params, body)| s(StmtKind::For { var, iter, params, body })),
             (ident(), iterable(), prop::collection::vec(named, 0..2), body.clone())
@@ -139,8 +151,12 @@ fn type_spec() -> impl Strategy<Value = TypeSpec> {
 }
 
 fn param() -> impl Strategy<Value = Param> {
-    (type_spec(), ident(), prop::option::of(expr()))
-        .prop_map(|(ty, name, default)| Param { ty, name, default, span: Span::default() })
+    (type_spec(), ident(), prop::option::of(expr())).prop_map(|(ty, name, default)| Param {
+        ty,
+        name,
+        default,
+        span: Span::default(),
+    })
 }
 
 fn function_def() -> impl Strategy<Value = Stmt> {
@@ -152,7 +168,8 @@ fn function_def() -> impl Strategy<Value = Stmt> {
         any::<bool>(),
     )
         .prop_map(|(name, params, returns, body, external)| {
-            let external = external.then(|| vec![Arg { name: Some(name.clone()), value: e(ExprKind::Str("C".into())) }]);
+            let external =
+                external.then(|| vec![Arg { name: Some(name.clone()), value: e(ExprKind::Str("C".into())) }]);
             let body = if external.is_some() { vec![] } else { body };
             s(StmtKind::FunctionDef(FunctionDef { name, params, returns, body, external }))
         })

@@ -435,7 +435,12 @@ impl<'a> Lexer<'a> {
                 Tok::Invalid
             }
             RawTok::UnterminatedComment => {
-                self.error("unterminated block comment".into(), start, start + 2, "comment starts here and never ends with `*/`");
+                self.error(
+                    "unterminated block comment".into(),
+                    start,
+                    start + 2,
+                    "comment starts here and never ends with `*/`",
+                );
                 Tok::Invalid
             }
             RawTok::BadPercentOp => {
@@ -496,10 +501,8 @@ impl<'a> Lexer<'a> {
             RawTok::LParen => Tok::LParen,
             RawTok::RParen => Tok::RParen,
             RawTok::LBracket => {
-                let gap_has_newline = self
-                    .prev_ident_end
-                    .map(|prev| self.source[prev..start].contains('\n'))
-                    .unwrap_or(true);
+                let gap_has_newline =
+                    self.prev_ident_end.map(|prev| self.source[prev..start].contains('\n')).unwrap_or(true);
                 if gap_has_newline { Tok::LBracket } else { Tok::LIndex }
             }
             RawTok::RBracket => Tok::RBracket,
@@ -553,8 +556,11 @@ impl<'a> Iterator for Lexer<'a> {
                 Err(()) => {
                     let text = &self.source[start..end];
                     let span = self.span(start, end);
-                    let mut warning =
-                        SyntaxError::new(format!("unexpected character `{text}` (skipped)"), span, "not valid in DML");
+                    let mut warning = SyntaxError::new(
+                        format!("unexpected character `{text}` (skipped)"),
+                        span,
+                        "not valid in DML",
+                    );
                     warning.is_warning = true;
                     self.errors.push(warning);
                 }
@@ -604,11 +610,7 @@ pub fn unescape(raw: &str) -> (String, Vec<(usize, usize)>) {
 pub fn tokenize(source: &str, file: FileId) -> (Vec<Spanned<'_>>, Vec<SyntaxError>) {
     let mut lexer = Lexer::new(source, file);
     let mut tokens = vec![];
-    for item in lexer.by_ref() {
-        if let Ok(t) = item {
-            tokens.push(t);
-        }
-    }
+    tokens.extend(lexer.by_ref().flatten());
     (tokens, lexer.into_errors())
 }
 
@@ -622,41 +624,50 @@ mod tests {
 
     #[test]
     fn numbers() {
-        assert_eq!(toks("1 5L 1.5 1. .5 1e-3 2E5"), vec![
-            Tok::Int(1),
-            Tok::Int(5),
-            Tok::Double(1.5),
-            Tok::Double(1.0),
-            Tok::Double(0.5),
-            Tok::Double(1e-3),
-            Tok::Double(2e5)
-        ]);
+        assert_eq!(
+            toks("1 5L 1.5 1. .5 1e-3 2E5"),
+            vec![
+                Tok::Int(1),
+                Tok::Int(5),
+                Tok::Double(1.5),
+                Tok::Double(1.0),
+                Tok::Double(0.5),
+                Tok::Double(1e-3),
+                Tok::Double(2e5)
+            ]
+        );
     }
 
     #[test]
     fn names_and_keywords() {
-        assert_eq!(toks("as.matrix ns::f iff if $x $1"), vec![
-            Tok::Ident("as.matrix"),
-            Tok::NsIdent("ns::f"),
-            Tok::Ident("iff"),
-            Tok::If,
-            Tok::CmdArg("x"),
-            Tok::CmdArg("1")
-        ]);
+        assert_eq!(
+            toks("as.matrix ns::f iff if $x $1"),
+            vec![
+                Tok::Ident("as.matrix"),
+                Tok::NsIdent("ns::f"),
+                Tok::Ident("iff"),
+                Tok::If,
+                Tok::CmdArg("x"),
+                Tok::CmdArg("1")
+            ]
+        );
     }
 
     #[test]
     fn index_bracket_only_on_same_line() {
-        assert_eq!(toks("X[1]\nY\n[a]"), vec![
-            Tok::Ident("X"),
-            Tok::LIndex,
-            Tok::Int(1),
-            Tok::RBracket,
-            Tok::Ident("Y"),
-            Tok::LBracket,
-            Tok::Ident("a"),
-            Tok::RBracket
-        ]);
+        assert_eq!(
+            toks("X[1]\nY\n[a]"),
+            vec![
+                Tok::Ident("X"),
+                Tok::LIndex,
+                Tok::Int(1),
+                Tok::RBracket,
+                Tok::Ident("Y"),
+                Tok::LBracket,
+                Tok::Ident("a"),
+                Tok::RBracket
+            ]
+        );
     }
 
     #[test]

@@ -55,7 +55,8 @@ pub fn parse_with_diagnostics(src: &str, file: FileId) -> (Option<Program>, Vec<
         };
     }
     let context = ErrorContext::new(src, file, &lex_errors);
-    let mut grammar_errors: Vec<SyntaxError> = parse_errors.into_iter().filter_map(|e| context.convert(e)).collect();
+    let mut grammar_errors: Vec<SyntaxError> =
+        parse_errors.into_iter().filter_map(|e| context.convert(e)).collect();
     grammar_errors.sort_by_key(|e| (e.span.start, e.span.end));
     let mut errors: Vec<SyntaxError> = lex_errors;
     errors.extend(context.drop_cascades(grammar_errors));
@@ -186,11 +187,9 @@ impl<'a> ErrorContext<'a> {
     fn convert(&self, e: ParseError<usize, Tok<'_>, SyntaxError>) -> Option<SyntaxError> {
         match e {
             ParseError::User { error } => Some(error),
-            ParseError::InvalidToken { location } => Some(SyntaxError::new(
-                "invalid token",
-                self.span(location, location),
-                "not valid here",
-            )),
+            ParseError::InvalidToken { location } => {
+                Some(SyntaxError::new("invalid token", self.span(location, location), "not valid here"))
+            }
             ParseError::UnrecognizedToken { token: (_, Tok::Invalid, _), .. } => None,
             ParseError::UnrecognizedToken { token: (start, tok, end), expected } => {
                 let mut err = SyntaxError::new(
@@ -280,7 +279,7 @@ fn expected_label(expected: &[String], after_expression: bool) -> String {
     }
     // After a loop variable (`in` expected) or a multi-assignment's `=` (a call expected), an
     // operator is not what is missing.
-    let operator_fits = !has("\"in\"") && !(expected.len() == 1 && has("\"(\""));
+    let operator_fits = !(has("\"in\"") || (expected.len() == 1 && has("\"(\"")));
     if after_expression && !is_op && operator_fits {
         items.push("an operator".into());
     }
@@ -397,13 +396,11 @@ pub(crate) mod helpers {
         push_error(
             errors,
             SyntaxError::new("`source` needs a namespace", span(file, l, r), "missing `as <namespace>`")
-                .with_note(format!("write `source(\"{path}\") as name` and call its functions as `name::f(...)`")),
+                .with_note(format!(
+                    "write `source(\"{path}\") as name` and call its functions as `name::f(...)`"
+                )),
         );
-        StmtKind::Source {
-            path,
-            path_span,
-            namespace: Ident { name: String::new(), span: span(file, r, r) },
-        }
+        StmtKind::Source { path, path_span, namespace: Ident { name: String::new(), span: span(file, r, r) } }
     }
 
     /// `matrix[double]` and friends; the data-type word is an ordinary identifier.
@@ -439,7 +436,11 @@ pub(crate) mod helpers {
     }
 
     /// A parameter type that is a bare identifier: only value types may stand alone.
-    pub fn bare_type_word(file: FileId, (l, word, r): (usize, &str, usize), errors: &mut Errors<'_>) -> TypeSpec {
+    pub fn bare_type_word(
+        file: FileId,
+        (l, word, r): (usize, &str, usize),
+        errors: &mut Errors<'_>,
+    ) -> TypeSpec {
         push_error(errors, unknown_value_type(file, l, word, r));
         TypeSpec { data: DataType::Scalar, value: ValueType::Unknown }
     }

@@ -55,7 +55,9 @@ fn print_stmt(out: &mut String, s: &Stmt, level: usize) {
         StmtKind::Assign { target, op, value } => {
             match target {
                 AssignTarget::Var(name) => out.push_str(&name.name),
-                AssignTarget::Indexed { name, rows, cols } => write_index(out, &name.name, rows, cols.as_ref()),
+                AssignTarget::Indexed { name, rows, cols } => {
+                    write_index(out, &name.name, rows, cols.as_ref())
+                }
             }
             out.push_str(match op {
                 AssignOp::Eq => " = ",
@@ -70,9 +72,13 @@ fn print_stmt(out: &mut String, s: &Stmt, level: usize) {
             write_expr(out, value, 0);
         }
         StmtKind::Expr(e) => write_expr(out, e, 0),
-        StmtKind::If { cond, then_body, else_body } => print_if(out, cond, then_body, else_body.as_deref(), level),
+        StmtKind::If { cond, then_body, else_body } => {
+            print_if(out, cond, then_body, else_body.as_deref(), level)
+        }
         StmtKind::For { var, iter, params, body } => print_loop(out, "for", var, iter, params, body, level),
-        StmtKind::ParFor { var, iter, params, body } => print_loop(out, "parfor", var, iter, params, body, level),
+        StmtKind::ParFor { var, iter, params, body } => {
+            print_loop(out, "parfor", var, iter, params, body, level)
+        }
         StmtKind::While { cond, body } => {
             out.push_str("while (");
             write_expr(out, cond, 0);
@@ -363,11 +369,7 @@ fn reads_back_as(body: &str, value: &str) -> bool {
     while let Some(c) = chars.next() {
         match c {
             '"' => return false,
-            '\\' => {
-                if chars.next().is_none() {
-                    return false;
-                }
-            }
+            '\\' if chars.next().is_none() => return false,
             _ => {}
         }
     }
