@@ -610,11 +610,7 @@ pub fn unescape(raw: &str) -> (String, Vec<(usize, usize)>) {
 pub fn tokenize(source: &str, file: FileId) -> (Vec<Spanned<'_>>, Vec<SyntaxError>) {
     let mut lexer = Lexer::new(source, file);
     let mut tokens = vec![];
-    for item in lexer.by_ref() {
-        if let Ok(t) = item {
-            tokens.push(t);
-        }
-    }
+    tokens.extend(lexer.by_ref().flatten());
     (tokens, lexer.into_errors())
 }
 

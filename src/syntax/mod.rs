@@ -2,6 +2,8 @@
 //!
 //! The entry point is [`parse_program`]; [`pretty::print_program`] prints an AST back as canonical
 //! DML, and [`spans::erase_spans`] blanks every span so that trees can be compared structurally.
+// The AST keeps its variants unboxed for easy matching; the size gap is accepted.
+#[allow(clippy::large_enum_variant)]
 pub mod ast;
 pub mod lexer;
 pub mod parser;

@@ -8,7 +8,7 @@
 
 use crate::diagnostics::Diagnostic;
 use crate::syntax::ast::{FileId, Program, Span};
-use crate::syntax::lexer::{Lexer, SyntaxError, Tok, tokenize};
+use crate::syntax::lexer::{Spanned, SyntaxError, Tok, tokenize};
 use lalrpop_util::{ErrorRecovery, ParseError};
 
 lalrpop_util::lalrpop_mod!(
@@ -35,9 +35,11 @@ pub fn parse_program(src: &str, file: FileId) -> Result<Program, Vec<Diagnostic>
 /// exactly when no diagnostic is an error.
 pub fn parse_with_diagnostics(src: &str, file: FileId) -> (Option<Program>, Vec<Diagnostic>) {
     let mut recovered: Vec<Recovered<'_>> = vec![];
-    let mut lexer = Lexer::new(src, file);
-    let result = grammar::ProgramParser::new().parse(file, &mut recovered, lexer.by_ref());
-    let lex_errors = lexer.into_errors();
+    let (tokens, lex_errors) = tokenize(src, file);
+    if let Some(too_deep) = nesting_guard(src, &tokens, file) {
+        return (None, vec![to_diagnostic(too_deep)]);
+    }
+    let result = grammar::ProgramParser::new().parse(file, &mut recovered, tokens.into_iter().map(Ok));
 
     let mut parse_errors: Vec<ParseError<usize, Tok<'_>, SyntaxError>> =
         recovered.into_iter().map(|r| r.error).collect();
@@ -66,6 +68,68 @@ pub fn parse_with_diagnostics(src: &str, file: FileId) -> (Option<Program>, Vec<
     let has_error = errors.iter().any(|e| !e.is_warning);
     let diags = errors.into_iter().map(to_diagnostic).collect();
     (if has_error { None } else { program }, diags)
+}
+
+/// Deepest bracket nesting accepted.
+const MAX_BRACKET_DEPTH: usize = 500;
+/// Most operators and nested statements accepted in one statement-level run of tokens.
+const MAX_CHAIN: usize = 5_000;
+
+/// Rejects input whose tree would be so deep that walking or dropping it could overflow the
+/// stack (the tree types are recursive and every later stage walks them recursively). The
+/// parser itself is iterative; this guard keeps the rest of the engine safe. A "run" ends at
+/// `;`, at a brace, or at a newline outside brackets after a token that can end an expression.
+fn nesting_guard(src: &str, tokens: &[Spanned<'_>], file: FileId) -> Option<SyntaxError> {
+    let mut depth = 0usize;
+    let mut chain = 0usize;
+    let mut prev_end: Option<(usize, bool)> = None;
+    for (start, tok, end) in tokens {
+        if let Some((p_end, ends_expr)) = prev_end
+            && depth == 0
+            && ends_expr
+            && src.get(p_end..*start).is_some_and(|gap| gap.contains('\n'))
+        {
+            chain = 0;
+        }
+        match tok {
+            Tok::LParen | Tok::LIndex | Tok::LBracket => depth += 1,
+            Tok::RParen | Tok::RBracket => depth = depth.saturating_sub(1),
+            Tok::Semi | Tok::LBrace | Tok::RBrace => chain = 0,
+            _ => {}
+        }
+        if !matches!(tok, Tok::Ident(_) | Tok::Int(_) | Tok::Double(_) | Tok::Str(_) | Tok::Comma) {
+            chain += 1;
+        }
+        let span = Span::new(file, *start, *end);
+        if depth > MAX_BRACKET_DEPTH {
+            return Some(SyntaxError::new(
+                "brackets nested too deeply",
+                span,
+                format!("more than {MAX_BRACKET_DEPTH} levels"),
+            ));
+        }
+        if chain > MAX_CHAIN {
+            return Some(SyntaxError::new(
+                "statement too complex",
+                span,
+                format!("more than {MAX_CHAIN} operators or nested statements"),
+            ));
+        }
+        let ends_expr = matches!(
+            tok,
+            Tok::Ident(_)
+                | Tok::Int(_)
+                | Tok::Double(_)
+                | Tok::Str(_)
+                | Tok::CmdArg(_)
+                | Tok::True
+                | Tok::False
+                | Tok::RParen
+                | Tok::RBracket
+        );
+        prev_end = Some((*end, ends_expr));
+    }
+    None
 }
 
 /// Turns a [`SyntaxError`] into a [`Diagnostic`].
@@ -279,7 +343,7 @@ fn expected_label(expected: &[String], after_expression: bool) -> String {
     }
     // After a loop variable (`in` expected) or a multi-assignment's `=` (a call expected), an
     // operator is not what is missing.
-    let operator_fits = !has("\"in\"") && !(expected.len() == 1 && has("\"(\""));
+    let operator_fits = !(has("\"in\"") || (expected.len() == 1 && has("\"(\"")));
     if after_expression && !is_op && operator_fits {
         items.push("an operator".into());
     }

@@ -44,6 +44,10 @@ fn print_block(out: &mut String, body: &[Stmt], level: usize) {
 
 /// `{`, the body one level deeper, and `}` at the current level (no trailing newline).
 fn print_braced(out: &mut String, body: &[Stmt], level: usize) {
+    if body.is_empty() {
+        out.push_str("{}");
+        return;
+    }
     out.push_str("{\n");
     print_block(out, body, level + 1);
     indent(out, level);
@@ -369,11 +373,7 @@ fn reads_back_as(body: &str, value: &str) -> bool {
     while let Some(c) = chars.next() {
         match c {
             '"' => return false,
-            '\\' => {
-                if chars.next().is_none() {
-                    return false;
-                }
-            }
+            '\\' if chars.next().is_none() => return false,
             _ => {}
         }
     }
