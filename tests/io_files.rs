@@ -4,7 +4,9 @@
 //!
 //! Checked by hand on 2026-11-23: the files our writer produces for these matrices are identical
 //! (data files byte for byte, .mtd except `author`/`created`) to the ones sysds wrote, and sysds
-//! reads our csv/text/mm/libsvm outputs back to the same values (`read(f)` then `toString`).
+//! 3.4.0 reads our csv (with header, `;`, sparse), text, mm and scalar outputs back to the same
+//! values (`read(f)` then `toString`, files from `write_samples_for_sysds`). Our libsvm output
+//! reads back in sysds as 3x4 with the label last, exactly as sysds's own libsvm output does.
 
 use std::path::{Path, PathBuf};
 
@@ -47,13 +49,17 @@ fn read(name: &str) -> Matrix {
 
 #[test]
 fn reads_sysds_written_files() {
-    for f in ["a.csv", "ah.csv", "a.txt", "a.mm", "a.libsvm", "desc.csv"] {
+    for f in ["a.csv", "ah.csv", "a.txt", "a.mm", "desc.csv"] {
         assert_eq!(cells(&read(f)), cells(&x()), "{f}");
     }
-    for f in ["z.txt", "z.csv", "z.mm", "z.libsvm"] {
+    // sysds reads its own a.libsvm (.mtd: 3 columns) as 3x4: features 1..3, then the label.
+    assert_eq!(cells(&read("a.libsvm")), vec![1., 0., 0., 3., 0., 0., 0., 0., -2.5, 4., 0., 1e-20]);
+    for f in ["z.txt", "z.csv", "z.mm"] {
         let z = read(f);
         assert_eq!((z.rows(), z.cols(), z.nnz()), (2, 3, 0), "{f}");
     }
+    let z = read("z.libsvm");
+    assert_eq!((z.rows(), z.cols(), z.nnz()), (2, 4, 0));
     assert_eq!(cells(&read("s.csv")), cells(&s()));
     assert_eq!(cells(&read("s2.csv")), cells(&s()));
 }
@@ -136,7 +142,7 @@ fn round_trips_every_format() {
                 let opts = WriteOptions { format: fmt.into(), header, sep: sep.into(), sparse: sp, description: None };
                 io::write_matrix(m, &out, &opts).unwrap();
                 let back = io::read_matrix(&out, &ReadOptions::default()).unwrap_or_else(|e| panic!("{fmt}: {e}"));
-                let (a, b) = (cells(&back), cells(m));
+                let (a, b) = (cells(&back), cells(&expected_after_read(m, fmt)));
                 assert_eq!(a.len(), b.len(), "{fmt}");
                 for (p, q) in a.iter().zip(&b) {
                     assert!(p == q || (p.is_nan() && q.is_nan()), "{fmt} {header}: {p} vs {q}");
@@ -145,6 +151,22 @@ fn round_trips_every_format() {
         }
     }
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// What reading a written matrix gives: itself, except for LIBSVM, where (as in sysds) the
+/// label comes back in an extra last column and the column it came from is empty.
+fn expected_after_read(m: &Matrix, fmt: &str) -> Matrix {
+    if fmt != "libsvm" {
+        return m.clone();
+    }
+    let c = m.cols();
+    let mut v = Vec::new();
+    for r in 0..m.rows() {
+        v.extend((0..c - 1).map(|j| m.get(r, j)));
+        v.push(0.0);
+        v.push(m.get(r, c - 1));
+    }
+    Matrix::from_vec(m.rows(), c + 1, v)
 }
 
 #[test]

@@ -155,6 +155,8 @@ pub fn read_matrix(path: &Path, opts: &ReadOptions) -> Result<Matrix, IoError> {
         }
         other => return Err(IoError::meta(path, "format", format!("unsupported matrix format \"{other}\" (expected text, csv, mm or libsvm)"))),
     };
+    // The LIBSVM reader appends the label column to the declared features (see `libsvm`).
+    let cols = if format == "libsvm" { cols.map(|c| c + 1) } else { cols };
     if rows.is_some_and(|x| x != r) || cols.is_some_and(|x| x != c) {
         return Err(IoError::invalid(
             path,
