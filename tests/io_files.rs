@@ -75,7 +75,10 @@ fn reads_sysds_scalars() {
 
 /// Drops the lines that depend on who wrote a file and when.
 fn stable_mtd(text: &str) -> String {
-    text.lines().filter(|l| !l.contains("\"author\"") && !l.contains("\"created\"")).collect::<Vec<_>>().join("\n")
+    text.lines()
+        .filter(|l| !l.contains("\"author\"") && !l.contains("\"created\""))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[test]
@@ -83,8 +86,16 @@ fn writer_output_equals_sysds_output() {
     let dir = scratch("same");
     let cases: Vec<(&str, Matrix, WriteOptions)> = vec![
         ("a.csv", x(), WriteOptions { format: "csv".into(), ..Default::default() }),
-        ("ah.csv", x(), WriteOptions { format: "csv".into(), header: true, sep: ";".into(), ..Default::default() }),
-        ("desc.csv", x(), WriteOptions { format: "csv".into(), description: Some("my desc".into()), ..Default::default() }),
+        (
+            "ah.csv",
+            x(),
+            WriteOptions { format: "csv".into(), header: true, sep: ";".into(), ..Default::default() },
+        ),
+        (
+            "desc.csv",
+            x(),
+            WriteOptions { format: "csv".into(), description: Some("my desc".into()), ..Default::default() },
+        ),
         ("a.txt", x(), WriteOptions::default()),
         ("a.mm", x(), WriteOptions { format: "mm".into(), ..Default::default() }),
         ("a.libsvm", x(), WriteOptions { format: "libsvm".into(), ..Default::default() }),
@@ -92,13 +103,21 @@ fn writer_output_equals_sysds_output() {
         ("z.csv", Matrix::zeros(2, 3), WriteOptions { format: "csv".into(), ..Default::default() }),
         ("z.mm", Matrix::zeros(2, 3), WriteOptions { format: "mm".into(), ..Default::default() }),
         ("z.libsvm", Matrix::zeros(2, 3), WriteOptions { format: "libsvm".into(), ..Default::default() }),
-        ("s.csv", Matrix::Sparse(s().to_csr()), WriteOptions { format: "csv".into(), sparse: true, ..Default::default() }),
+        (
+            "s.csv",
+            Matrix::Sparse(s().to_csr()),
+            WriteOptions { format: "csv".into(), sparse: true, ..Default::default() },
+        ),
         ("s2.csv", s(), WriteOptions { format: "csv".into(), ..Default::default() }),
     ];
     for (name, m, opts) in cases {
         let out = dir.join(name);
         io::write_matrix(&m, &out, &opts).unwrap();
-        assert_eq!(std::fs::read_to_string(&out).unwrap(), std::fs::read_to_string(data(name)).unwrap(), "{name}");
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            std::fs::read_to_string(data(name)).unwrap(),
+            "{name}"
+        );
         let theirs = io::mtd_path(&data(name));
         let ours = io::mtd_path(&out);
         assert_eq!(ours.exists(), theirs.exists(), "{name}: .mtd presence");
@@ -116,8 +135,15 @@ fn writer_output_equals_sysds_output() {
     ] {
         let out = dir.join(name);
         io::write_scalar(&v, &out, None).unwrap();
-        assert_eq!(std::fs::read_to_string(&out).unwrap(), std::fs::read_to_string(data(name)).unwrap(), "{name}");
-        let (a, b) = (std::fs::read_to_string(io::mtd_path(&out)).unwrap(), std::fs::read_to_string(io::mtd_path(&data(name))).unwrap());
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            std::fs::read_to_string(data(name)).unwrap(),
+            "{name}"
+        );
+        let (a, b) = (
+            std::fs::read_to_string(io::mtd_path(&out)).unwrap(),
+            std::fs::read_to_string(io::mtd_path(&data(name))).unwrap(),
+        );
         assert_eq!(stable_mtd(&a), stable_mtd(&b), "{name}.mtd");
     }
     std::fs::remove_dir_all(dir).unwrap();
@@ -139,9 +165,16 @@ fn round_trips_every_format() {
                     continue;
                 }
                 let out = dir.join(format!("m{i}.{fmt}.{header}"));
-                let opts = WriteOptions { format: fmt.into(), header, sep: sep.into(), sparse: sp, description: None };
+                let opts = WriteOptions {
+                    format: fmt.into(),
+                    header,
+                    sep: sep.into(),
+                    sparse: sp,
+                    description: None,
+                };
                 io::write_matrix(m, &out, &opts).unwrap();
-                let back = io::read_matrix(&out, &ReadOptions::default()).unwrap_or_else(|e| panic!("{fmt}: {e}"));
+                let back =
+                    io::read_matrix(&out, &ReadOptions::default()).unwrap_or_else(|e| panic!("{fmt}: {e}"));
                 let (a, b) = (cells(&back), cells(&expected_after_read(m, fmt)));
                 assert_eq!(a.len(), b.len(), "{fmt}");
                 for (p, q) in a.iter().zip(&b) {
@@ -205,7 +238,11 @@ fn reads_directory_of_part_files() {
     std::fs::write(d.join("0-m-00001"), "3 1 -4.0\n").unwrap();
     std::fs::write(d.join("_SUCCESS"), "").unwrap();
     std::fs::write(d.join(".0-m-00000.crc"), "junk").unwrap();
-    std::fs::write(io::mtd_path(&d), "{\"data_type\": \"matrix\", \"rows\": 3, \"cols\": 2, \"format\": \"text\"}").unwrap();
+    std::fs::write(
+        io::mtd_path(&d),
+        "{\"data_type\": \"matrix\", \"rows\": 3, \"cols\": 2, \"format\": \"text\"}",
+    )
+    .unwrap();
     let m = io::read_matrix(&d, &ReadOptions::default()).unwrap();
     assert_eq!(cells(&m), vec![1., 0., 0., 2., -4., 0.]);
     let c = dir.join("out.csv");
@@ -221,8 +258,15 @@ fn reads_directory_of_part_files() {
 fn matrix_market_symmetry_and_pattern() {
     let dir = scratch("mm");
     let f = dir.join("sym.mtx");
-    std::fs::write(&f, "%%MatrixMarket matrix coordinate real symmetric\n% comment\n3 3 3\n1 1 2.0\n3 1 5\n2 3 -1\n").unwrap();
-    assert_eq!(cells(&io::read_matrix(&f, &ReadOptions::default()).unwrap()), vec![2., 0., 5., 0., 0., -1., 5., -1., 0.]);
+    std::fs::write(
+        &f,
+        "%%MatrixMarket matrix coordinate real symmetric\n% comment\n3 3 3\n1 1 2.0\n3 1 5\n2 3 -1\n",
+    )
+    .unwrap();
+    assert_eq!(
+        cells(&io::read_matrix(&f, &ReadOptions::default()).unwrap()),
+        vec![2., 0., 5., 0., 0., -1., 5., -1., 0.]
+    );
     std::fs::write(&f, "%%MatrixMarket matrix coordinate pattern skew-symmetric\n2 2 1\n2 1\n").unwrap();
     assert_eq!(cells(&io::read_matrix(&f, &ReadOptions::default()).unwrap()), vec![0., -1., 1., 0.]);
     std::fs::write(&f, "%%MatrixMarket matrix coordinate integer general\n2 2 1\n2 1 7\n").unwrap();
@@ -258,20 +302,51 @@ fn malformed_files_name_file_line_and_column() {
     assert!(e.contains("d.txt:2:5:") && e.contains("abc"), "{e}");
     let e = read_error(&dir, "e.txt", "1 1\n", text_mtd, &ReadOptions::default());
     assert!(e.contains("e.txt:1:4:"), "{e}");
-    let e = read_error(&dir, "f.mm", "%%MatrixMarket matrix array real general\n2 2\n1\n", None, &ReadOptions::default());
+    let e = read_error(
+        &dir,
+        "f.mm",
+        "%%MatrixMarket matrix array real general\n2 2\n1\n",
+        None,
+        &ReadOptions::default(),
+    );
     assert!(e.contains("f.mm:1:1:") && e.contains("array"), "{e}");
-    let e = read_error(&dir, "g.mm", "%%MatrixMarket matrix coordinate real general\n2 2 1\n1 x 1.0\n", None, &ReadOptions::default());
+    let e = read_error(
+        &dir,
+        "g.mm",
+        "%%MatrixMarket matrix coordinate real general\n2 2 1\n1 x 1.0\n",
+        None,
+        &ReadOptions::default(),
+    );
     assert!(e.contains("g.mm:3:3:"), "{e}");
     let svm = ReadOptions { format: Some("libsvm".into()), ..Default::default() };
     let e = read_error(&dir, "h.libsvm", "1.0,1:2.0\n0.0,3-4\n", None, &svm);
     assert!(e.contains("h.libsvm:2:5:") && e.contains("3-4"), "{e}");
-    let e = read_error(&dir, "i.csv", "1\n", Some("{\"format\": \"csv\", \"colz\": 3}"), &ReadOptions::default());
+    let e =
+        read_error(&dir, "i.csv", "1\n", Some("{\"format\": \"csv\", \"colz\": 3}"), &ReadOptions::default());
     assert!(e.contains("i.csv.mtd") && e.contains("\"colz\"") && e.contains("unknown"), "{e}");
-    let e = read_error(&dir, "j.csv", "1\n", Some("{\"format\": \"csv\",\n \"rows\": }"), &ReadOptions::default());
+    let e = read_error(
+        &dir,
+        "j.csv",
+        "1\n",
+        Some("{\"format\": \"csv\",\n \"rows\": }"),
+        &ReadOptions::default(),
+    );
     assert!(e.contains("j.csv.mtd:2:"), "{e}");
-    let e = read_error(&dir, "k.csv", "1\n", Some("{\"format\": \"csv\", \"rows\": \"many\"}"), &ReadOptions::default());
+    let e = read_error(
+        &dir,
+        "k.csv",
+        "1\n",
+        Some("{\"format\": \"csv\", \"rows\": \"many\"}"),
+        &ReadOptions::default(),
+    );
     assert!(e.contains("k.csv.mtd") && e.contains("\"rows\""), "{e}");
-    let e = read_error(&dir, "l.bin", "1\n", None, &ReadOptions { format: Some("binary".into()), ..Default::default() });
+    let e = read_error(
+        &dir,
+        "l.bin",
+        "1\n",
+        None,
+        &ReadOptions { format: Some("binary".into()), ..Default::default() },
+    );
     assert!(e.contains("unsupported"), "{e}");
     let f = dir.join("m.txt");
     std::fs::write(&f, [b'1', b' ', b'1', b' ', 0xff, b'\n']).unwrap();
@@ -299,7 +374,10 @@ fn writes_are_atomic() {
     let out = dir.join("ok.txt");
     std::fs::create_dir(io::mtd_path(&out)).unwrap();
     assert!(io::write_matrix(&x(), &out, &WriteOptions::default()).is_err());
-    let names: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
     // Overwriting an existing file replaces it whole.
     let f = dir.join("over.txt");
@@ -314,8 +392,19 @@ fn mtd_parse_and_print() {
     let p = Path::new("x.mtd");
     let m = Mtd::parse(p, "{\"data_type\": \"matrix\", \"rows\": -1, \"cols\": 4, \"nnz\": 3, \"format\": \"csv\", \"header\": true, \"sep\": \"\\t\", \"naStrings\": [\"NA\"], \"default\": 2.5}").unwrap();
     assert_eq!((m.rows, m.cols, m.nnz, m.header), (None, Some(4), Some(3), Some(true)));
-    assert_eq!((m.sep.as_deref(), m.na_strings.clone(), m.default_value), (Some("\t"), vec!["NA".to_string()], Some(2.5)));
-    let text = Mtd { rows: Some(2), cols: Some(3), nnz: Some(1), author: Some("me".into()), created: Some("then".into()), ..Mtd::default() }.to_json();
+    assert_eq!(
+        (m.sep.as_deref(), m.na_strings.clone(), m.default_value),
+        (Some("\t"), vec!["NA".to_string()], Some(2.5))
+    );
+    let text = Mtd {
+        rows: Some(2),
+        cols: Some(3),
+        nnz: Some(1),
+        author: Some("me".into()),
+        created: Some("then".into()),
+        ..Mtd::default()
+    }
+    .to_json();
     assert_eq!(
         text,
         "{\n    \"data_type\": \"matrix\",\n    \"value_type\": \"double\",\n    \"rows\": 2,\n    \"cols\": 3,\n    \"nnz\": 1,\n    \"format\": \"text\",\n    \"author\": \"me\",\n    \"created\": \"then\"\n}"
@@ -335,7 +424,8 @@ fn write_samples_for_sysds() {
         let opts = WriteOptions { format: fmt.into(), ..Default::default() };
         io::write_matrix(&x(), &dir.join(format!("x.{fmt}")), &opts).unwrap();
     }
-    let opts = WriteOptions { format: "csv".into(), header: true, sep: ";".into(), sparse: true, description: None };
+    let opts =
+        WriteOptions { format: "csv".into(), header: true, sep: ";".into(), sparse: true, description: None };
     io::write_matrix(&s(), &dir.join("s.csv"), &opts).unwrap();
     io::write_scalar(&ScalarValue::Double(0.1 + 0.2), &dir.join("sc.txt"), None).unwrap();
 }

@@ -43,15 +43,23 @@ fn table_counts_weights_dims() {
     let b = col(&[1.0, 1.0, 2.0, 3.0, 3.0]);
     let t = select::table(TableArg::Vector(&a), TableArg::Vector(&b), TableArg::Scalar(1.0), None).unwrap();
     assert_cells(&t, 3, 3, &[1., 0., 1., 1., 1., 0., 0., 0., 1.], 0.0);
-    let t = select::table(TableArg::Vector(&a), TableArg::Vector(&b), TableArg::Scalar(1.0), Some((2, 2))).unwrap();
+    let t = select::table(TableArg::Vector(&a), TableArg::Vector(&b), TableArg::Scalar(1.0), Some((2, 2)))
+        .unwrap();
     assert_cells(&t, 2, 2, &[1., 0., 1., 1.], 0.0);
     let t = select::table(TableArg::Vector(&a), TableArg::Scalar(1.0), TableArg::Scalar(1.0), None).unwrap();
     assert_cells(&t, 3, 1, &[2., 2., 1.], 0.0);
     let w = col(&[0.5, 1.0, 2.0, 3.0, 4.0]);
     let t = select::table(TableArg::Vector(&a), TableArg::Vector(&b), TableArg::Vector(&w), None).unwrap();
     assert_cells(&t, 3, 3, &[0.5, 0., 4., 1., 2., 0., 0., 0., 3.], 0.0);
-    let t = select::table(TableArg::Vector(&a), TableArg::Vector(&b), TableArg::Scalar(1.0), Some((5, 4))).unwrap();
-    assert_cells(&t, 5, 4, &[1., 0., 1., 0., 1., 1., 0., 0., 0., 0., 1., 0., 0., 0., 0., 0., 0., 0., 0., 0.], 0.0);
+    let t = select::table(TableArg::Vector(&a), TableArg::Vector(&b), TableArg::Scalar(1.0), Some((5, 4)))
+        .unwrap();
+    assert_cells(
+        &t,
+        5,
+        4,
+        &[1., 0., 1., 0., 1., 1., 0., 0., 0., 0., 1., 0., 0., 0., 0., 0., 0., 0., 0., 0.],
+        0.0,
+    );
 }
 
 #[test]
@@ -68,7 +76,8 @@ fn table_truncates_skips_nan_and_rejects_small() {
     // sysds: 0, -1 and 0.5 are errors ("one of the value <= zero").
     for bad in [0.0, -1.0, 0.5] {
         let a = col(&[bad, 2.0, 2.0, 3.0, 1.0]);
-        let e = select::table(TableArg::Vector(&a), TableArg::Vector(&b), TableArg::Scalar(1.0), None).unwrap_err();
+        let e = select::table(TableArg::Vector(&a), TableArg::Vector(&b), TableArg::Scalar(1.0), None)
+            .unwrap_err();
         assert!(e.0.contains("<= zero"), "{e}");
     }
     // sysds: weights 1 1 0 1 -1 give [1 0 -1; 1 0 0; 0 0 1], still 3x3.
@@ -114,11 +123,29 @@ fn remove_empty_cases() {
     // sysds: M = [0 0 0; 1 0 2; 0 0 0; 0 0 3]
     let x = m(4, 3, &[0., 0., 0., 1., 0., 2., 0., 0., 0., 0., 0., 3.]);
     assert_cells(&select::remove_empty(&x, true, None, true).unwrap(), 2, 3, &[1., 0., 2., 0., 0., 3.], 0.0);
-    assert_cells(&select::remove_empty(&x, false, None, true).unwrap(), 4, 2, &[0., 0., 1., 2., 0., 0., 0., 3.], 0.0);
+    assert_cells(
+        &select::remove_empty(&x, false, None, true).unwrap(),
+        4,
+        2,
+        &[0., 0., 1., 2., 0., 0., 0., 3.],
+        0.0,
+    );
     let s = col(&[1., 0., 0., 1.]);
-    assert_cells(&select::remove_empty(&x, true, Some(&s), true).unwrap(), 2, 3, &[0., 0., 0., 0., 0., 3.], 0.0);
+    assert_cells(
+        &select::remove_empty(&x, true, Some(&s), true).unwrap(),
+        2,
+        3,
+        &[0., 0., 0., 0., 0., 3.],
+        0.0,
+    );
     let s2 = m(1, 3, &[0., 1., 1.]);
-    assert_cells(&select::remove_empty(&x, false, Some(&s2), true).unwrap(), 4, 2, &[0., 0., 0., 2., 0., 0., 0., 3.], 0.0);
+    assert_cells(
+        &select::remove_empty(&x, false, Some(&s2), true).unwrap(),
+        4,
+        2,
+        &[0., 0., 0., 2., 0., 0., 0., 3.],
+        0.0,
+    );
     // sysds: negative select values select too; an all-zero select gives 0 rows.
     let s4 = col(&[2., 0., -1., 0.]);
     assert_cells(&select::remove_empty(&x, true, Some(&s4), true).unwrap(), 2, 3, &[0.; 6], 0.0);
@@ -150,9 +177,27 @@ fn replace_and_triangles() {
     assert_cells(&select::replace(&sp, 5.0, 1.0), 2, 3, &[0., 1., 0., 0., 0., 1.], 0.0);
     // sysds: X = [3 1 2; 4 5 6; 7 8 9]
     let x = m(3, 3, &[3., 1., 2., 4., 5., 6., 7., 8., 9.]);
-    assert_cells(&select::lower_tri(&x, false, false).unwrap(), 3, 3, &[0., 0., 0., 1., 0., 0., 1., 1., 0.], 0.0);
-    assert_cells(&select::lower_tri(&x, true, true).unwrap(), 3, 3, &[3., 0., 0., 4., 5., 0., 7., 8., 9.], 0.0);
-    assert_cells(&select::upper_tri(&x, false, true).unwrap(), 3, 3, &[0., 1., 2., 0., 0., 6., 0., 0., 0.], 0.0);
+    assert_cells(
+        &select::lower_tri(&x, false, false).unwrap(),
+        3,
+        3,
+        &[0., 0., 0., 1., 0., 0., 1., 1., 0.],
+        0.0,
+    );
+    assert_cells(
+        &select::lower_tri(&x, true, true).unwrap(),
+        3,
+        3,
+        &[3., 0., 0., 4., 5., 0., 7., 8., 9.],
+        0.0,
+    );
+    assert_cells(
+        &select::upper_tri(&x, false, true).unwrap(),
+        3,
+        3,
+        &[0., 1., 2., 0., 0., 6., 0., 0., 0.],
+        0.0,
+    );
 }
 
 // ---- stats -------------------------------------------------------------------------------
@@ -212,7 +257,10 @@ fn grouped_aggregates() {
         cells(&stats::grouped_aggregate(&x, &g, w, f, k, o).unwrap())
     };
     let approx = |got: Vec<f64>, want: &[f64]| {
-        assert!(got.iter().zip(want).all(|(a, b)| close(*a, *b, 1e-9)) && got.len() == want.len(), "{got:?} vs {want:?}");
+        assert!(
+            got.iter().zip(want).all(|(a, b)| close(*a, *b, 1e-9)) && got.len() == want.len(),
+            "{got:?} vs {want:?}"
+        );
     };
     approx(agg("sum", None, None, None), &[17., 4., 9.]);
     approx(agg("count", None, None, None), &[3., 2., 2.]);
@@ -233,15 +281,24 @@ fn grouped_aggregates() {
     approx(cells(&stats::grouped_aggregate(&x, &g2, None, "min", None, None).unwrap()), &[3., 0., 0., 1.]);
     // sysds: a matrix target (7x2) with ngroups=3.
     let x2 = m(7, 2, &[5., 1., 4., 2., 3., 8., 7., 1., 1., 1., 1., 1., 1., 1.]);
-    approx(cells(&stats::grouped_aggregate(&x2, &g, None, "sum", Some(3), None).unwrap()), &[9., 10., 5., 3., 8., 2.]);
+    approx(
+        cells(&stats::grouped_aggregate(&x2, &g, None, "sum", Some(3), None).unwrap()),
+        &[9., 10., 5., 3., 8., 2.],
+    );
     // sysds: X = 3 -1 2.5 7 0.5 3 -1 with weights: min takes w*x; weighted centralmoment.
     let x3 = col(&[3., -1., 2.5, 7., 0.5, 3., -1.]);
     approx(cells(&stats::grouped_aggregate(&x3, &g, Some(&w), "min", None, None).unwrap()), &[2.5, -2., -1.]);
-    approx(cells(&stats::grouped_aggregate(&x3, &g, Some(&w), "centralmoment", None, Some(2)).unwrap()), &[0.046875, 0.5, 12.0]);
+    approx(
+        cells(&stats::grouped_aggregate(&x3, &g, Some(&w), "centralmoment", None, Some(2)).unwrap()),
+        &[0.046875, 0.5, 12.0],
+    );
     // sysds: variance of a one-member group is 0.
     let v = col(&[1., 2., 2., 3., 3.]);
     let gv = col(&[1., 1., 2., 2., 3.]);
-    approx(cells(&stats::grouped_aggregate(&v, &gv, None, "variance", None, None).unwrap()), &[0.5, 0.5, 0.0]);
+    approx(
+        cells(&stats::grouped_aggregate(&v, &gv, None, "variance", None, None).unwrap()),
+        &[0.5, 0.5, 0.0],
+    );
 }
 
 #[test]
@@ -252,12 +309,24 @@ fn distinct_counts_and_unique_order() {
     assert_cells(&stats::count_distinct(&x, "r").unwrap(), 4, 1, &[2., 3., 2., 2.], 0.0);
     assert_cells(&stats::count_distinct(&x, "c").unwrap(), 1, 3, &[2., 3., 3.], 0.0);
     assert_cells(&stats::unique(&x, "rc").unwrap(), 5, 1, &[1., 2., 0., NAN, 3.], 0.0);
-    assert_cells(&stats::unique(&x, "r").unwrap(), 4, 3, &[1., 2., 0., 1., NAN, 3., 1., 2., 0., 0., NAN, 0.], 0.0);
+    assert_cells(
+        &stats::unique(&x, "r").unwrap(),
+        4,
+        3,
+        &[1., 2., 0., 1., NAN, 3., 1., 2., 0., 0., NAN, 0.],
+        0.0,
+    );
     assert_cells(&stats::unique(&x, "c").unwrap(), 3, 3, &[1., 2., 2., 0., 0., 3., 0., NAN, NAN], 0.0);
     let u = col(&[3., -1., 2.5, 7., 0.5, 3., -1.]);
     assert_cells(&stats::unique(&u, "rc").unwrap(), 5, 1, &[-1., 0.5, 2.5, 3., 7.], 0.0);
-    let v: Vec<f64> = [5, -3, 8, 1, 12, -7, 4, 9, 2, -2, 6, 10, -5, 3, 7, 0, 11, -1, -4, 13].iter().map(|x| f64::from(*x)).collect();
-    let want: Vec<f64> = [8, 2, -2, 0, 9, 10, 11, -3, 12, 3, 13, 1, 4, -1, -4, 5, -5, 6, -7, 7].iter().map(|x| f64::from(*x)).collect();
+    let v: Vec<f64> = [5, -3, 8, 1, 12, -7, 4, 9, 2, -2, 6, 10, -5, 3, 7, 0, 11, -1, -4, 13]
+        .iter()
+        .map(|x| f64::from(*x))
+        .collect();
+    let want: Vec<f64> = [8, 2, -2, 0, 9, 10, 11, -3, 12, 3, 13, 1, 4, -1, -4, 5, -5, 6, -7, 7]
+        .iter()
+        .map(|x| f64::from(*x))
+        .collect();
     assert_cells(&stats::unique(&col(&v), "rc").unwrap(), 20, 1, &want, 0.0);
     assert!(stats::unique(&x, "x").is_err());
 }
@@ -274,7 +343,17 @@ fn solve_inverse_det_lu_cholesky() {
     let x = linalg::solve(&a3(), &y).unwrap();
     assert_cells(&x, 3, 1, &[-0.302325581395, 0.767441860465, 0.720930232558], 1e-11);
     let inv = linalg::inverse(&a3()).unwrap();
-    let want = [0.348837209302, -0.116279069767, -0.139534883721, -0.116279069767, 0.372093023256, 0.046511627907, -0.139534883721, 0.046511627907, 0.255813953488];
+    let want = [
+        0.348837209302,
+        -0.116279069767,
+        -0.139534883721,
+        -0.116279069767,
+        0.372093023256,
+        0.046511627907,
+        -0.139534883721,
+        0.046511627907,
+        0.255813953488,
+    ];
     assert_cells(&inv, 3, 3, &want, 1e-11);
     assert!(close(linalg::det(&a3()).unwrap(), 43.0, 1e-14));
     let s = m(2, 2, &[1., 2., 2., 4.]);
@@ -288,7 +367,13 @@ fn solve_inverse_det_lu_cholesky() {
     assert_cells(&l, 3, 3, &[1., 0., 0., 0.25, 1., 0., 0.5, -0.181818181818, 1.], 1e-11);
     assert_cells(&u, 3, 3, &[4., 1., 2., 0., 2.75, -0.5, 0., 0., 3.909090909091], 1e-11);
     let c = linalg::cholesky(&a3()).unwrap();
-    assert_cells(&c, 3, 3, &[2., 0., 0., 0.5, 1.658312395178, 0., 1., -0.301511344578, 1.977142106448], 1e-11);
+    assert_cells(
+        &c,
+        3,
+        3,
+        &[2., 0., 0., 0.5, 1.658312395178, 0., 1., -0.301511344578, 1.977142106448],
+        1e-11,
+    );
     // sysds: cholesky([1 2; 2 1]) fails (not positive definite).
     assert!(linalg::cholesky(&m(2, 2, &[1., 2., 2., 1.])).is_err());
 }
@@ -308,7 +393,13 @@ fn lu_pivots_so_that_pa_is_lu() {
 fn qr_returns_householder_vectors_and_r() {
     let b = m(3, 2, &[1., 2., 3., 4., 5., 6.]);
     let (h, r) = linalg::qr(&b).unwrap();
-    assert_cells(&h, 3, 2, &[1.169030850946, 0., 0.507092552837, 1.113104001165, 0.845154254729, 0.993583154507], 1e-11);
+    assert_cells(
+        &h,
+        3,
+        2,
+        &[1.169030850946, 0., 0.507092552837, 1.113104001165, 0.845154254729, 0.993583154507],
+        1e-11,
+    );
     assert_cells(&r, 3, 2, &[-5.916079783100, -7.437357441611, 0., 0.828078671211, 0., 0.], 1e-11);
 }
 
@@ -329,7 +420,17 @@ fn assert_columns_up_to_sign(x: &Matrix, rows: usize, cols: usize, want: &[f64])
 fn eigen_ascending() {
     let (w, v) = linalg::eigen(&a3()).unwrap();
     assert_cells(&w, 3, 1, &[1.854897308800, 3.476023602918, 6.669079088282], 1e-11);
-    let want = [-0.679313061986, 0.374361954783, -0.631178968776, 0.593233311917, 0.786435698751, -0.172026536793, 0.431981482759, -0.491296263512, -0.756320024866];
+    let want = [
+        -0.679313061986,
+        0.374361954783,
+        -0.631178968776,
+        0.593233311917,
+        0.786435698751,
+        -0.172026536793,
+        0.431981482759,
+        -0.491296263512,
+        -0.756320024866,
+    ];
     assert_columns_up_to_sign(&v, 3, 3, &want);
     assert!(linalg::eigen(&m(2, 2, &[1., 2., 3., 4.])).is_err());
 }
@@ -338,7 +439,12 @@ fn eigen_ascending() {
 fn svd_shapes_and_values() {
     let b = m(3, 2, &[1., 2., 3., 4., 5., 6.]);
     let (u, s, v) = linalg::svd(&b).unwrap();
-    assert_columns_up_to_sign(&u, 3, 2, &[0.229847696400, -0.883461017699, 0.524744818760, -0.240782492133, 0.819641941121, 0.401896033433]);
+    assert_columns_up_to_sign(
+        &u,
+        3,
+        2,
+        &[0.229847696400, -0.883461017699, 0.524744818760, -0.240782492133, 0.819641941121, 0.401896033433],
+    );
     assert_cells(&s, 2, 2, &[9.525518091565, 0., 0., 0.514300580659], 1e-11);
     assert_columns_up_to_sign(&v, 2, 2, &[0.619629483829, 0.784894453267, 0.784894453267, -0.619629483829]);
     // sysds: svd(t(B)) gives U 2x2, S 2x2, V 3x2.

@@ -32,7 +32,12 @@ fn fields<'a>(line: &'a str, sep: &'a str) -> Vec<(usize, &'a str)> {
 
 /// Reads LIBSVM parts. With `cols` known (from metadata or `read(cols=)`) the result has
 /// `cols + 1` columns; otherwise the largest feature index + 1 (SystemDS requires `cols`).
-pub(crate) fn read(parts: &[Part], sep: &str, ind_sep: &str, cols: Option<usize>) -> Result<(usize, usize, Cells), IoError> {
+pub(crate) fn read(
+    parts: &[Part],
+    sep: &str,
+    ind_sep: &str,
+    cols: Option<usize>,
+) -> Result<(usize, usize, Cells), IoError> {
     let mut rows = 0;
     let mut labels = Vec::new();
     let mut cells = Vec::new();
@@ -44,25 +49,47 @@ pub(crate) fn read(parts: &[Part], sep: &str, ind_sep: &str, cols: Option<usize>
             }
             let f = fields(line, sep);
             let (lc, lt) = f[0];
-            let label = parse_java_double(lt).ok_or_else(|| IoError::parse(&part.path, ln, lc, format!("label \"{lt}\" is not a number")))?;
+            let label = parse_java_double(lt).ok_or_else(|| {
+                IoError::parse(&part.path, ln, lc, format!("label \"{lt}\" is not a number"))
+            })?;
             labels.push((rows, label));
             for &(col, tok) in &f[1..] {
                 if tok.is_empty() {
                     continue;
                 }
                 let Some((i, v)) = tok.split_once(ind_sep) else {
-                    return Err(IoError::parse(&part.path, ln, col, format!("expected `index{ind_sep}value`, found \"{tok}\"")));
+                    return Err(IoError::parse(
+                        &part.path,
+                        ln,
+                        col,
+                        format!("expected `index{ind_sep}value`, found \"{tok}\""),
+                    ));
                 };
                 let idx: usize = i.trim().parse().ok().filter(|k| *k >= 1).ok_or_else(|| {
-                    IoError::parse(&part.path, ln, col, format!("feature index \"{i}\" is not a positive integer"))
+                    IoError::parse(
+                        &part.path,
+                        ln,
+                        col,
+                        format!("feature index \"{i}\" is not a positive integer"),
+                    )
                 })?;
                 if let Some(c) = cols
                     && idx > c
                 {
-                    return Err(IoError::parse(&part.path, ln, col, format!("feature index {idx} is outside 1..{c}")));
+                    return Err(IoError::parse(
+                        &part.path,
+                        ln,
+                        col,
+                        format!("feature index {idx} is outside 1..{c}"),
+                    ));
                 }
                 let val = parse_java_double(v.trim()).ok_or_else(|| {
-                    IoError::parse(&part.path, ln, col + i.len() + ind_sep.len(), format!("not a number: \"{v}\""))
+                    IoError::parse(
+                        &part.path,
+                        ln,
+                        col + i.len() + ind_sep.len(),
+                        format!("not a number: \"{v}\""),
+                    )
                 })?;
                 max_idx = max_idx.max(idx);
                 cells.push((rows, idx - 1, val));
