@@ -4,8 +4,9 @@
 //! and `lu` by Crout LU with partial pivoting, `cholesky` by a row-oriented LL^T. We implement
 //! the same textbook algorithms (in the same order of operations) so that results agree to the
 //! last bits where possible, including on nearly singular input, where SystemDS returns huge
-//! values instead of failing. `eigen` and `svd` use faer; their values match SystemDS but the
-//! signs of vectors may differ.
+//! values instead of failing. `eigen` and `svd` use faer; their values match SystemDS. On the
+//! examples compared, faer's SVD signs equal SystemDS's, while an eigenvector may come out with
+//! the opposite sign (3x3 example: the last column is negated).
 
 // Index loops mirror the textbook algorithms step for step, which keeps the order of floating
 // point operations (and so the rounding) the same as SystemDS's.
