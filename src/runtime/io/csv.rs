@@ -79,7 +79,13 @@ fn cell(path: &Path, line: usize, col: usize, field: &str, o: &CsvRead) -> Resul
 }
 
 /// Writes `m` as CSV. Zeros are written as `0`, or left empty when `sparse` (as SystemDS does).
-pub(crate) fn write(m: &Matrix, w: &mut dyn Write, header: bool, sep: &str, sparse: bool) -> std::io::Result<()> {
+pub(crate) fn write(
+    m: &Matrix,
+    w: &mut dyn Write,
+    header: bool,
+    sep: &str,
+    sparse: bool,
+) -> std::io::Result<()> {
     if header {
         let names: Vec<String> = (1..=m.cols()).map(|c| format!("C{c}")).collect();
         writeln!(w, "{}", names.join(sep))?;

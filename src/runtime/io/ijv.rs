@@ -12,10 +12,17 @@ use crate::runtime::matrix::Matrix;
 type Cells = Vec<(usize, usize, f64)>;
 
 /// Parses a 1-based index token that must lie in `1..=bound`.
-fn index(path: &Path, line: usize, col: usize, tok: &str, bound: usize, what: &str) -> Result<usize, IoError> {
-    let i: usize = tok
-        .parse()
-        .map_err(|_| IoError::parse(path, line, col, format!("{what} index \"{tok}\" is not a positive integer")))?;
+fn index(
+    path: &Path,
+    line: usize,
+    col: usize,
+    tok: &str,
+    bound: usize,
+    what: &str,
+) -> Result<usize, IoError> {
+    let i: usize = tok.parse().map_err(|_| {
+        IoError::parse(path, line, col, format!("{what} index \"{tok}\" is not a positive integer"))
+    })?;
     if i == 0 || i > bound {
         return Err(IoError::parse(path, line, col, format!("{what} index {i} is outside 1..{bound}")));
     }
@@ -28,7 +35,10 @@ fn value(path: &Path, line: usize, col: usize, tok: &str) -> Result<f64, IoError
 
 /// Reads text cells. Without known dimensions they are the largest indexes seen. The line
 /// `0 0 0` marks an empty matrix and is skipped.
-pub(crate) fn read_text(parts: &[Part], dims: Option<(usize, usize)>) -> Result<(usize, usize, Cells), IoError> {
+pub(crate) fn read_text(
+    parts: &[Part],
+    dims: Option<(usize, usize)>,
+) -> Result<(usize, usize, Cells), IoError> {
     let bound = dims.unwrap_or((usize::MAX, usize::MAX));
     let mut cells = Vec::new();
     let (mut max_r, mut max_c) = (0, 0);
@@ -40,7 +50,12 @@ pub(crate) fn read_text(parts: &[Part], dims: Option<(usize, usize)>) -> Result<
             }
             if toks.len() != 3 {
                 let col = toks.get(3).map_or(line.chars().count() + 1, |t| t.0);
-                return Err(IoError::parse(&part.path, ln, col, format!("expected `row col value`, found {} fields", toks.len())));
+                return Err(IoError::parse(
+                    &part.path,
+                    ln,
+                    col,
+                    format!("expected `row col value`, found {} fields", toks.len()),
+                ));
             }
             if toks.iter().all(|t| t.1 == "0") {
                 continue;
@@ -74,21 +89,43 @@ pub(crate) fn read_mm(parts: &[Part]) -> Result<(usize, usize, Cells), IoError> 
     };
     let words: Vec<String> = banner.split_whitespace().map(str::to_ascii_lowercase).collect();
     if words.first().map(String::as_str) != Some("%%matrixmarket") || words.len() < 5 {
-        return Err(IoError::parse(path, 1, 1, "expected `%%MatrixMarket matrix coordinate <field> <symmetry>`"));
+        return Err(IoError::parse(
+            path,
+            1,
+            1,
+            "expected `%%MatrixMarket matrix coordinate <field> <symmetry>`",
+        ));
     }
     if words[1] != "matrix" || words[2] != "coordinate" {
-        return Err(IoError::parse(path, 1, 1, format!("unsupported Matrix Market layout \"{} {}\" (only matrix coordinate)", words[1], words[2])));
+        return Err(IoError::parse(
+            path,
+            1,
+            1,
+            format!(
+                "unsupported Matrix Market layout \"{} {}\" (only matrix coordinate)",
+                words[1], words[2]
+            ),
+        ));
     }
     let pattern = match words[3].as_str() {
         "real" | "integer" | "double" => false,
         "pattern" => true,
-        other => return Err(IoError::parse(path, 1, 1, format!("unsupported Matrix Market field \"{other}\""))),
+        other => {
+            return Err(IoError::parse(path, 1, 1, format!("unsupported Matrix Market field \"{other}\"")));
+        }
     };
     let sym = match words[4].as_str() {
         "general" => Symmetry::General,
         "symmetric" => Symmetry::Symmetric,
         "skew-symmetric" => Symmetry::Skew,
-        other => return Err(IoError::parse(path, 1, 1, format!("unsupported Matrix Market symmetry \"{other}\""))),
+        other => {
+            return Err(IoError::parse(
+                path,
+                1,
+                1,
+                format!("unsupported Matrix Market symmetry \"{other}\""),
+            ));
+        }
     };
     let mut dims: Option<(usize, usize)> = None;
     let mut cells = Vec::new();
@@ -103,7 +140,9 @@ pub(crate) fn read_mm(parts: &[Part]) -> Result<(usize, usize, Cells), IoError> 
             }
             let mut n = [0usize; 3];
             for (k, (col, t)) in toks.iter().enumerate() {
-                n[k] = t.parse().map_err(|_| IoError::parse(p, ln, *col, format!("\"{t}\" is not a non-negative integer")))?;
+                n[k] = t.parse().map_err(|_| {
+                    IoError::parse(p, ln, *col, format!("\"{t}\" is not a non-negative integer"))
+                })?;
             }
             dims = Some((n[0], n[1]));
             continue;

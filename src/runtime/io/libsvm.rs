@@ -1,5 +1,9 @@
-//! LIBSVM: `label idx:val ...` with 1-based feature indexes. SystemDS keeps the label in the
-//! matrix's last column and feature k in column k, and separates fields with `,` by default.
+//! LIBSVM: `label idx:val ...` with 1-based feature indexes, fields separated by `,` by default.
+//!
+//! SystemDS is asymmetric here, and we follow it (checked with sysds 3.4.0): the writer takes the
+//! last column as the label and columns `1..n-1` as features, while the reader of a file whose
+//! metadata says `n` columns returns `n + 1` columns, features `1..n` and the label last. So a
+//! written 3x3 matrix reads back as 3x4.
 
 use std::io::Write;
 
@@ -26,8 +30,14 @@ fn fields<'a>(line: &'a str, sep: &'a str) -> Vec<(usize, &'a str)> {
     out
 }
 
-/// Reads LIBSVM parts; `cols` (label included) is the largest index + 1 unless given.
-pub(crate) fn read(parts: &[Part], sep: &str, ind_sep: &str, cols: Option<usize>) -> Result<(usize, usize, Cells), IoError> {
+/// Reads LIBSVM parts. With `cols` known (from metadata or `read(cols=)`) the result has
+/// `cols + 1` columns; otherwise the largest feature index + 1 (SystemDS requires `cols`).
+pub(crate) fn read(
+    parts: &[Part],
+    sep: &str,
+    ind_sep: &str,
+    cols: Option<usize>,
+) -> Result<(usize, usize, Cells), IoError> {
     let mut rows = 0;
     let mut labels = Vec::new();
     let mut cells = Vec::new();
@@ -39,25 +49,47 @@ pub(crate) fn read(parts: &[Part], sep: &str, ind_sep: &str, cols: Option<usize>
             }
             let f = fields(line, sep);
             let (lc, lt) = f[0];
-            let label = parse_java_double(lt).ok_or_else(|| IoError::parse(&part.path, ln, lc, format!("label \"{lt}\" is not a number")))?;
+            let label = parse_java_double(lt).ok_or_else(|| {
+                IoError::parse(&part.path, ln, lc, format!("label \"{lt}\" is not a number"))
+            })?;
             labels.push((rows, label));
             for &(col, tok) in &f[1..] {
                 if tok.is_empty() {
                     continue;
                 }
                 let Some((i, v)) = tok.split_once(ind_sep) else {
-                    return Err(IoError::parse(&part.path, ln, col, format!("expected `index{ind_sep}value`, found \"{tok}\"")));
+                    return Err(IoError::parse(
+                        &part.path,
+                        ln,
+                        col,
+                        format!("expected `index{ind_sep}value`, found \"{tok}\""),
+                    ));
                 };
                 let idx: usize = i.trim().parse().ok().filter(|k| *k >= 1).ok_or_else(|| {
-                    IoError::parse(&part.path, ln, col, format!("feature index \"{i}\" is not a positive integer"))
+                    IoError::parse(
+                        &part.path,
+                        ln,
+                        col,
+                        format!("feature index \"{i}\" is not a positive integer"),
+                    )
                 })?;
                 if let Some(c) = cols
-                    && idx >= c
+                    && idx > c
                 {
-                    return Err(IoError::parse(&part.path, ln, col, format!("feature index {idx} does not fit {c} columns (the last holds the label)")));
+                    return Err(IoError::parse(
+                        &part.path,
+                        ln,
+                        col,
+                        format!("feature index {idx} is outside 1..{c}"),
+                    ));
                 }
                 let val = parse_java_double(v.trim()).ok_or_else(|| {
-                    IoError::parse(&part.path, ln, col + i.len() + ind_sep.len(), format!("not a number: \"{v}\""))
+                    IoError::parse(
+                        &part.path,
+                        ln,
+                        col + i.len() + ind_sep.len(),
+                        format!("not a number: \"{v}\""),
+                    )
                 })?;
                 max_idx = max_idx.max(idx);
                 cells.push((rows, idx - 1, val));
@@ -65,7 +97,7 @@ pub(crate) fn read(parts: &[Part], sep: &str, ind_sep: &str, cols: Option<usize>
             rows += 1;
         }
     }
-    let cols = cols.unwrap_or(max_idx + 1);
+    let cols = cols.map_or(max_idx + 1, |c| c + 1);
     cells.extend(labels.into_iter().map(|(r, v)| (r, cols - 1, v)));
     Ok((rows, cols, cells))
 }

@@ -49,7 +49,13 @@ pub struct WriteOptions {
 
 impl Default for WriteOptions {
     fn default() -> Self {
-        WriteOptions { format: "text".into(), header: false, sep: ",".into(), sparse: false, description: None }
+        WriteOptions {
+            format: "text".into(),
+            header: false,
+            sep: ",".into(),
+            sparse: false,
+            description: None,
+        }
     }
 }
 
@@ -93,9 +99,18 @@ fn sidecar(path: &Path) -> Result<Option<Mtd>, IoError> {
 }
 
 /// Combines a read argument with the metadata value; both present and different is an error.
-fn merge<T: PartialEq + std::fmt::Debug>(path: &Path, field: &str, arg: Option<T>, meta: Option<T>) -> Result<Option<T>, IoError> {
+fn merge<T: PartialEq + std::fmt::Debug>(
+    path: &Path,
+    field: &str,
+    arg: Option<T>,
+    meta: Option<T>,
+) -> Result<Option<T>, IoError> {
     match (arg, meta) {
-        (Some(a), Some(m)) if a != m => Err(IoError::meta(&mtd_path(path), field, format!("the read argument {a:?} conflicts with the metadata value {m:?}"))),
+        (Some(a), Some(m)) if a != m => Err(IoError::meta(
+            &mtd_path(path),
+            field,
+            format!("the read argument {a:?} conflicts with the metadata value {m:?}"),
+        )),
         (Some(a), _) => Ok(Some(a)),
         (None, m) => Ok(m),
     }
@@ -108,7 +123,11 @@ pub fn read_matrix(path: &Path, opts: &ReadOptions) -> Result<Matrix, IoError> {
     if let Some(m) = &meta
         && m.data_type != "matrix"
     {
-        return Err(IoError::meta(&mtd_path(path), "data_type", format!("expected a matrix, found {}", m.data_type)));
+        return Err(IoError::meta(
+            &mtd_path(path),
+            "data_type",
+            format!("expected a matrix, found {}", m.data_type),
+        ));
     }
     let parts = source::read_parts(path)?;
     if parts.is_empty() {
@@ -153,12 +172,24 @@ pub fn read_matrix(path: &Path, opts: &ReadOptions) -> Result<Matrix, IoError> {
             let (r, c, cells) = libsvm::read(&parts, &sep, &ind, cols)?;
             (r, c, build::from_cells(r, c, cells))
         }
-        other => return Err(IoError::meta(path, "format", format!("unsupported matrix format \"{other}\" (expected text, csv, mm or libsvm)"))),
+        other => {
+            return Err(IoError::meta(
+                path,
+                "format",
+                format!("unsupported matrix format \"{other}\" (expected text, csv, mm or libsvm)"),
+            ));
+        }
     };
+    // The LIBSVM reader appends the label column to the declared features (see `libsvm`).
+    let cols = if format == "libsvm" { cols.map(|c| c + 1) } else { cols };
     if rows.is_some_and(|x| x != r) || cols.is_some_and(|x| x != c) {
         return Err(IoError::invalid(
             path,
-            format!("the file holds a {r}x{c} matrix but its metadata or read arguments say {}x{}", fmt_dim(rows), fmt_dim(cols)),
+            format!(
+                "the file holds a {r}x{c} matrix but its metadata or read arguments say {}x{}",
+                fmt_dim(rows),
+                fmt_dim(cols)
+            ),
         ));
     }
     Ok(matrix)
@@ -184,7 +215,13 @@ pub fn write_matrix(m: &Matrix, path: &Path, opts: &WriteOptions) -> Result<(), 
             return Ok(());
         }
         "libsvm" => atomic::write_atomic_with(path, |w| libsvm::write(m, w, &opts.sep))?,
-        other => return Err(IoError::meta(path, "format", format!("unsupported matrix format \"{other}\" (expected text, csv, mm or libsvm)"))),
+        other => {
+            return Err(IoError::meta(
+                path,
+                "format",
+                format!("unsupported matrix format \"{other}\" (expected text, csv, mm or libsvm)"),
+            ));
+        }
     }
     let meta = Mtd {
         rows: Some(m.rows()),
@@ -223,14 +260,23 @@ pub fn read_scalar(path: &Path, value_type: Option<&str>) -> Result<ScalarValue,
     if let Some(m) = &meta
         && m.data_type != "scalar"
     {
-        return Err(IoError::meta(&mtd_path(path), "data_type", format!("expected a scalar, found {}", m.data_type)));
+        return Err(IoError::meta(
+            &mtd_path(path),
+            "data_type",
+            format!("expected a scalar, found {}", m.data_type),
+        ));
     }
-    let vt = value_type.map(str::to_ascii_lowercase).or_else(|| meta.map(|m| m.value_type)).unwrap_or_else(|| "double".into());
+    let vt = value_type
+        .map(str::to_ascii_lowercase)
+        .or_else(|| meta.map(|m| m.value_type))
+        .unwrap_or_else(|| "double".into());
     let raw = std::fs::read_to_string(path).map_err(|e| IoError::os(path, e))?;
     let t = raw.trim();
     let bad = |what: &str| IoError::parse(path, 1, 1, format!("\"{t}\" is not {what}"));
     Ok(match vt.as_str() {
-        "double" | "fp64" | "fp32" => ScalarValue::Double(parse_java_double(t).ok_or_else(|| bad("a number"))?),
+        "double" | "fp64" | "fp32" => {
+            ScalarValue::Double(parse_java_double(t).ok_or_else(|| bad("a number"))?)
+        }
         "int" | "int64" | "int32" => ScalarValue::Int(t.parse().map_err(|_| bad("an integer"))?),
         "boolean" => match t.to_ascii_lowercase().as_str() {
             "true" => ScalarValue::Boolean(true),
@@ -238,6 +284,12 @@ pub fn read_scalar(path: &Path, value_type: Option<&str>) -> Result<ScalarValue,
             _ => return Err(bad("TRUE or FALSE")),
         },
         "string" => ScalarValue::String(raw),
-        other => return Err(IoError::meta(&mtd_path(path), "value_type", format!("unknown value type \"{other}\""))),
+        other => {
+            return Err(IoError::meta(
+                &mtd_path(path),
+                "value_type",
+                format!("unknown value type \"{other}\""),
+            ));
+        }
     })
 }

@@ -4,8 +4,13 @@
 //! and `lu` by Crout LU with partial pivoting, `cholesky` by a row-oriented LL^T. We implement
 //! the same textbook algorithms (in the same order of operations) so that results agree to the
 //! last bits where possible, including on nearly singular input, where SystemDS returns huge
-//! values instead of failing. `eigen` and `svd` use faer; their values match SystemDS but the
-//! signs of vectors may differ.
+//! values instead of failing. `eigen` and `svd` use faer; their values match SystemDS. On the
+//! examples compared, faer's SVD signs equal SystemDS's, while an eigenvector may come out with
+//! the opposite sign (3x3 example: the last column is negated).
+
+// Index loops mirror the textbook algorithms step for step, which keeps the order of floating
+// point operations (and so the rounding) the same as SystemDS's.
+#![allow(clippy::needless_range_loop)]
 
 use faer::Mat;
 
@@ -30,7 +35,11 @@ fn from_rows(rows: usize, cols: usize, f: impl Fn(usize, usize) -> f64) -> Matri
 
 fn square(a: &Matrix, what: &str) -> KResult<usize> {
     if a.rows() != a.cols() {
-        return Err(KernelError::new(format!("{what}: expected a square matrix, found {}x{}", a.rows(), a.cols())));
+        return Err(KernelError::new(format!(
+            "{what}: expected a square matrix, found {}x{}",
+            a.rows(),
+            a.cols()
+        )));
     }
     Ok(a.rows())
 }
@@ -130,14 +139,23 @@ pub fn cholesky(a: &Matrix) -> KResult<Matrix> {
         for j in i + 1..n {
             let (x, y) = (lt[i][j], lt[j][i]);
             if (x - y).abs() > 1e-15 * x.abs().max(y.abs()) {
-                return Err(KernelError::new(format!("cholesky: not a symmetric matrix: A[{},{}] = {x} but A[{},{}] = {y}", i + 1, j + 1, j + 1, i + 1)));
+                return Err(KernelError::new(format!(
+                    "cholesky: not a symmetric matrix: A[{},{}] = {x} but A[{},{}] = {y}",
+                    i + 1,
+                    j + 1,
+                    j + 1,
+                    i + 1
+                )));
             }
             lt[j][i] = 0.0;
         }
     }
     for i in 0..n {
         if lt[i][i].is_nan() || lt[i][i] <= 1e-10 {
-            return Err(KernelError::new(format!("cholesky: not positive definite: pivot {} at index {i}", lt[i][i])));
+            return Err(KernelError::new(format!(
+                "cholesky: not positive definite: pivot {} at index {i}",
+                lt[i][i]
+            )));
         }
         lt[i][i] = lt[i][i].sqrt();
         let inv = 1.0 / lt[i][i];
@@ -215,7 +233,15 @@ pub fn lu(a: &Matrix) -> KResult<(Matrix, Matrix, Matrix)> {
         return Err(KernelError::new("lu: the matrix is singular"));
     }
     let p = from_rows(n, n, |r, c| f64::from(u8::from(pivot[r] == c)));
-    let l = from_rows(n, n, |r, c| if r == c { 1.0 } else if c < r { lu[r][c] } else { 0.0 });
+    let l = from_rows(n, n, |r, c| {
+        if r == c {
+            1.0
+        } else if c < r {
+            lu[r][c]
+        } else {
+            0.0
+        }
+    });
     let u = from_rows(n, n, |r, c| if c >= r { lu[r][c] } else { 0.0 });
     Ok((p, l, u))
 }

@@ -56,7 +56,9 @@ pub fn table(a: TableArg, b: TableArg, w: TableArg, dims: Option<(usize, usize)>
     let lens: Vec<usize> = [a.len(), b.len(), w.len()].into_iter().flatten().collect();
     let n = lens.first().copied().unwrap_or(1);
     if lens.iter().any(|l| *l != n) {
-        return Err(KernelError::new(format!("table: inputs must have the same number of cells, found {lens:?}")));
+        return Err(KernelError::new(format!(
+            "table: inputs must have the same number of cells, found {lens:?}"
+        )));
     }
     let mut sums: HashMap<(usize, usize), f64> = HashMap::new();
     let (mut max_a, mut max_b) = (0usize, 0usize);
@@ -151,7 +153,12 @@ fn gather_cols(x: &Matrix, idx: &[usize]) -> Matrix {
 /// Checked with sysds: NaN makes a row non-empty; without `select`, an all-empty input gives one
 /// zero row (column) when `empty_return`, else zero rows (columns); with a `select` that keeps
 /// nothing the result has zero rows (columns) whatever `empty_return` says.
-pub fn remove_empty(x: &Matrix, rows_margin: bool, select: Option<&Matrix>, empty_return: bool) -> KResult<Matrix> {
+pub fn remove_empty(
+    x: &Matrix,
+    rows_margin: bool,
+    select: Option<&Matrix>,
+    empty_return: bool,
+) -> KResult<Matrix> {
     let n = if rows_margin { x.rows() } else { x.cols() };
     let keep: Vec<usize> = match select {
         Some(s) => {
@@ -167,7 +174,9 @@ pub fn remove_empty(x: &Matrix, rows_margin: bool, select: Option<&Matrix>, empt
         }
         None => {
             let mut nonempty = vec![false; n];
-            crate::runtime::io::build::for_each_nonzero(x, |r, c, _| nonempty[if rows_margin { r } else { c }] = true);
+            crate::runtime::io::build::for_each_nonzero(x, |r, c, _| {
+                nonempty[if rows_margin { r } else { c }] = true
+            });
             let kept: Vec<usize> = (0..n).filter(|i| nonempty[*i]).collect();
             if kept.is_empty() && empty_return {
                 return Ok(if rows_margin { Matrix::zeros(1, x.cols()) } else { Matrix::zeros(x.rows(), 1) });

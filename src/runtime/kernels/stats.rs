@@ -7,7 +7,11 @@ use crate::runtime::matrix::Matrix;
 /// The cells of a column vector (a single-row vector is accepted too).
 fn vector(x: &Matrix, what: &str) -> KResult<Vec<f64>> {
     if x.cols() != 1 && x.rows() != 1 {
-        return Err(KernelError::new(format!("{what}: expected a vector, found a {}x{} matrix", x.rows(), x.cols())));
+        return Err(KernelError::new(format!(
+            "{what}: expected a vector, found a {}x{} matrix",
+            x.rows(),
+            x.cols()
+        )));
     }
     Ok((0..x.len()).map(|i| if x.cols() == 1 { x.get(i, 0) } else { x.get(0, i) }).collect())
 }
@@ -168,7 +172,11 @@ pub fn grouped_aggregate(
     let ord = match func.as_str() {
         "centralmoment" => match order {
             Some(o @ 2..=4) => o,
-            other => return Err(KernelError::new(format!("aggregate: centralmoment needs order 2, 3 or 4, found {other:?}"))),
+            other => {
+                return Err(KernelError::new(format!(
+                    "aggregate: centralmoment needs order 2, 3 or 4, found {other:?}"
+                )));
+            }
         },
         "sum" | "count" | "mean" | "variance" | "min" | "max" => 0,
         other => return Err(KernelError::new(format!("aggregate: unknown function \"{other}\""))),
@@ -247,7 +255,9 @@ fn all_cells(x: &Matrix) -> impl Iterator<Item = f64> + '_ {
 fn check_dir(dir: &str, what: &str) -> KResult<()> {
     match dir {
         "rc" | "r" | "c" => Ok(()),
-        other => Err(KernelError::new(format!("{what}: dir must be \"rc\", \"r\" or \"c\", found \"{other}\""))),
+        other => {
+            Err(KernelError::new(format!("{what}: dir must be \"rc\", \"r\" or \"c\", found \"{other}\"")))
+        }
     }
 }
 
