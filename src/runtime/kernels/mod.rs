@@ -15,3 +15,13 @@ impl KernelError {
 }
 
 pub type KResult<T> = Result<T, KernelError>;
+
+pub mod aggregate;
+pub mod cumulative;
+pub mod datagen;
+pub mod elementwise;
+pub mod index;
+pub mod matmul;
+pub mod ops;
+pub mod reorg;
+pub mod ternary;
