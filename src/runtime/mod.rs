@@ -1,6 +1,7 @@
 //! The runtime: values, matrices, kernels and the executor of lowered instruction programs.
 pub mod exec;
 pub mod explain;
+pub mod format;
 pub mod frame;
 pub mod frame_ops;
 pub mod io;

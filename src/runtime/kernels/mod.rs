@@ -16,6 +16,15 @@ impl KernelError {
 
 pub type KResult<T> = Result<T, KernelError>;
 
+pub mod aggregate;
+pub mod cumulative;
+pub mod datagen;
+pub mod elementwise;
+pub mod index;
 pub mod linalg;
+pub mod matmul;
+pub mod ops;
+pub mod reorg;
 pub mod select;
 pub mod stats;
+pub mod ternary;

@@ -4,6 +4,8 @@
 //! behind `Arc` and copies only when a second owner exists (see `runtime::value`). Kernels take
 //! `&Matrix` and return new matrices; they keep sparse inputs sparse where the output is sparse.
 
+use std::borrow::Cow;
+
 use ndarray::Array2;
 use sprs::CsMat;
 
@@ -32,6 +34,55 @@ impl Matrix {
     pub fn from_vec(rows: usize, cols: usize, data: Vec<f64>) -> Matrix {
         assert_eq!(data.len(), rows * cols, "Matrix::from_vec: length does not match the shape");
         Matrix::Dense(Array2::from_shape_vec((rows, cols), data).expect("shape checked above"))
+    }
+
+    /// Wraps a dense array, making its layout standard (row-major contiguous) if it is not.
+    pub fn from_array(a: Array2<f64>) -> Matrix {
+        if a.is_standard_layout() {
+            Matrix::Dense(a)
+        } else {
+            Matrix::Dense(a.as_standard_layout().into_owned())
+        }
+    }
+
+    /// Builds a CSR matrix from raw parts (column indices sorted within each row).
+    pub fn from_csr_parts(
+        rows: usize,
+        cols: usize,
+        indptr: Vec<usize>,
+        indices: Vec<usize>,
+        data: Vec<f64>,
+    ) -> Matrix {
+        Matrix::Sparse(CsMat::new((rows, cols), indptr, indices, data))
+    }
+
+    /// The cells in row-major order: borrowed when dense and contiguous, otherwise a copy.
+    pub fn dense_data(&self) -> Cow<'_, [f64]> {
+        match self {
+            Matrix::Dense(a) => match a.as_slice() {
+                Some(s) => Cow::Borrowed(s),
+                None => Cow::Owned(a.iter().copied().collect()),
+            },
+            Matrix::Sparse(s) => {
+                let (rows, cols) = (s.rows(), s.cols());
+                let mut out = vec![0.0; rows * cols];
+                let csr = csr_of(s);
+                for (i, row) in csr.outer_iterator().enumerate() {
+                    for (j, v) in row.iter() {
+                        out[i * cols + j] = *v;
+                    }
+                }
+                Cow::Owned(out)
+            }
+        }
+    }
+
+    /// The CSR form: borrowed when already CSR, otherwise converted.
+    pub fn csr(&self) -> Cow<'_, CsMat<f64>> {
+        match self {
+            Matrix::Sparse(s) => csr_of(s),
+            Matrix::Dense(_) => Cow::Owned(self.to_csr()),
+        }
     }
 
     pub fn scalar(v: f64) -> Matrix {
@@ -108,7 +159,7 @@ impl Matrix {
     /// A CSR copy of this matrix (zeros dropped).
     pub fn to_csr(&self) -> CsMat<f64> {
         match self {
-            Matrix::Sparse(s) => s.clone(),
+            Matrix::Sparse(s) => csr_of(s).into_owned(),
             Matrix::Dense(a) => {
                 let (rows, cols) = a.dim();
                 let mut indptr = Vec::with_capacity(rows + 1);
@@ -145,6 +196,7 @@ impl Matrix {
         let want_sparse = Matrix::prefers_sparse(r, c, nnz);
         match (self, want_sparse) {
             (Matrix::Dense(a), true) => Matrix::Sparse(Matrix::Dense(a).to_csr()),
+            (Matrix::Sparse(s), true) if s.is_csc() => Matrix::Sparse(s.to_csr()),
             (Matrix::Sparse(s), false) => Matrix::Dense(s.to_dense()),
             (m, _) => m,
         }
@@ -159,4 +211,9 @@ pub fn estimate_dense_bytes(rows: usize, cols: usize) -> f64 {
 /// Bytes of a CSR block: 12 per non-zero plus row pointers and a header.
 pub fn estimate_sparse_bytes(rows: usize, nnz: usize) -> f64 {
     100.0 + 4.0 * (rows as f64 + 1.0) + 12.0 * nnz as f64
+}
+
+/// A CSR view of a sparse matrix that may have been built in CSC storage.
+pub fn csr_of(s: &CsMat<f64>) -> Cow<'_, CsMat<f64>> {
+    if s.is_csr() { Cow::Borrowed(s) } else { Cow::Owned(s.to_csr()) }
 }
