@@ -161,7 +161,7 @@ fn hoist_in(blocks: &mut [Block], program: &Program, module: u32, vars: &VarTabl
                 if f.parfor.is_some() {
                     continue;
                 }
-                let mut assigned: Vec<VarId> = Vec::new();
+                let mut assigned: Vec<VarId> = vec![f.var];
                 assigned_in(&f.body, vars, &mut assigned);
                 let mut counts = vec![0u32; vars.len()];
                 assignment_counts(&f.body, vars, &mut counts);

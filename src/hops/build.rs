@@ -700,6 +700,7 @@ impl<'a> Builder<'a> {
                     None => return Ok(None),
                 }
             } else {
+                let h = self.cast_to_declared(h, &func.params[i].ty, span)?;
                 frame.current.insert(func.param_slots[i], h);
             }
         }
@@ -714,12 +715,16 @@ impl<'a> Builder<'a> {
                 self.stmt(stmt)?;
             }
             let frame = self.inline_stack.last().expect("pushed above");
-            let mut outs = Vec::new();
+            let mut found = Vec::new();
             for &slot in &func.return_slots {
                 match frame.current.get(&slot) {
-                    Some(&h) => outs.push(h),
+                    Some(&h) => found.push(h),
                     None => return Ok(None),
                 }
+            }
+            let mut outs = Vec::new();
+            for (h, r) in found.into_iter().zip(&func.returns) {
+                outs.push(self.cast_to_declared(h, &r.ty, span)?);
             }
             Ok(Some(outs))
         })();
@@ -730,6 +735,22 @@ impl<'a> Builder<'a> {
         }
         let _ = span;
         result
+    }
+
+    /// A scalar passed to or returned from a function takes the function's declared value type
+    /// (an `int` result declared `double` prints as `3.0`), as SystemDS converts it.
+    fn cast_to_declared(&mut self, h: HopId, spec: &ast::TypeSpec, span: Span) -> R<HopId> {
+        let t = self.ty(h);
+        if spec.data != ast::DataType::Scalar || t.dt != DType::Scalar || t.vt == spec.value {
+            return Ok(h);
+        }
+        let op = match spec.value {
+            ValueType::Double if matches!(t.vt, ValueType::Int | ValueType::Boolean) => CastOp::AsDouble,
+            ValueType::Int if matches!(t.vt, ValueType::Double | ValueType::Boolean) => CastOp::AsInt,
+            ValueType::Boolean if matches!(t.vt, ValueType::Int | ValueType::Double) => CastOp::AsBool,
+            _ => return Ok(h),
+        };
+        self.cast(op, h, span)
     }
 
     fn builtin_call(
@@ -764,9 +785,14 @@ impl<'a> Builder<'a> {
                     return Ok(vec![self.aggregate(op, AggDir::All, first, span)?]);
                 }
                 let bop = if nop == NaryOp::Min { BinOp::Min } else { BinOp::Max };
+                let nary = extra.len() > 1;
                 let mut acc = first;
                 for e in extra {
                     acc = self.binary(bop, acc, e, span)?;
+                }
+                // SystemDS's n-ary min/max (three or more arguments) always gives a double.
+                if nary && self.ty(acc).dt == DType::Scalar {
+                    acc = self.cast(CastOp::AsDouble, acc, span)?;
                 }
                 Ok(vec![acc])
             }

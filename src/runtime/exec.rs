@@ -524,7 +524,7 @@ impl<'p> Runtime<'p> {
         let mut frame = Frame::new(func.vars.len());
         for (i, a) in args.into_iter().enumerate() {
             if let Some(v) = a {
-                frame.vals[func.param_slots[i] as usize] = Some(v);
+                frame.vals[func.param_slots[i] as usize] = Some(to_declared(v, &func.params[i].ty));
             }
         }
         for (i, d) in func.defaults.iter().enumerate() {
@@ -548,7 +548,7 @@ impl<'p> Runtime<'p> {
         let mut outs = Vec::with_capacity(func.return_slots.len());
         for (i, &slot) in func.return_slots.iter().enumerate() {
             match frame.vals[slot as usize].take() {
-                Some(v) => outs.push(v),
+                Some(v) => outs.push(to_declared(v, &func.returns[i].ty)),
                 None => {
                     return Err(RtError::new(format!(
                         "function `{}` ended without assigning its output `{}`",
@@ -558,6 +558,23 @@ impl<'p> Runtime<'p> {
             }
         }
         Ok(outs)
+    }
+}
+
+/// Converts a scalar to the value type a function declares for it (int to double and so on).
+fn to_declared(v: Value, spec: &crate::syntax::ast::TypeSpec) -> Value {
+    use crate::syntax::ast::{DataType, ValueType};
+    if spec.data != DataType::Scalar {
+        return v;
+    }
+    match (spec.value, &v) {
+        (ValueType::Double, Value::Int(i)) => Value::Double(*i as f64),
+        (ValueType::Double, Value::Bool(b)) => Value::Double(*b as i64 as f64),
+        (ValueType::Int, Value::Double(d)) => Value::Int(*d as i64),
+        (ValueType::Int, Value::Bool(b)) => Value::Int(*b as i64),
+        (ValueType::Boolean, Value::Int(i)) => Value::Bool(*i != 0),
+        (ValueType::Boolean, Value::Double(d)) => Value::Bool(*d != 0.0),
+        _ => v,
     }
 }
 

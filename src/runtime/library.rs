@@ -359,9 +359,13 @@ pub fn cast(op: CastOp, x: Value) -> RtResult<Value> {
                 Value::Matrix(m) => Ok(Value::Matrix(m)),
                 s if s.is_scalar() => {
                     let v = match &s {
-                        Value::Str(t) => t.trim().parse::<f64>().map_err(|_| {
-                            RtError::new(format!("cannot convert the string \"{t}\" to a number"))
-                        })?,
+                        Value::Str(t) => match t.trim() {
+                            "TRUE" | "true" => 1.0,
+                            "FALSE" | "false" => 0.0,
+                            other => other.parse::<f64>().map_err(|_| {
+                                RtError::new(format!("cannot convert the string \"{t}\" to a number"))
+                            })?,
+                        },
                         _ => s.as_f64().unwrap_or(f64::NAN),
                     };
                     Ok(match op {
@@ -494,17 +498,10 @@ pub fn print_string(v: &Value) -> RtResult<String> {
     })
 }
 
+/// SystemDS prints a list as `List containing:` and its elements in brackets.
 fn list_to_string(l: &ListValue) -> RtResult<String> {
-    let mut out = String::new();
-    for (i, item) in l.items.iter().enumerate() {
-        if !l.names.is_empty() {
-            out.push_str(&l.names[i]);
-            out.push_str(": ");
-        }
-        out.push_str(&print_string(item)?);
-        out.push('\n');
-    }
-    Ok(out)
+    let items: Vec<String> = l.items.iter().map(print_string).collect::<RtResult<_>>()?;
+    Ok(format!("List containing:\n[{}]", items.join(", ")))
 }
 
 /// `print(fmt, args...)`: Java `String.format` for `%s %d %f %e %b %%` with flags, width and
@@ -566,7 +563,7 @@ pub fn printf(vals: &[Value]) -> RtResult<String> {
                         || RtError::new(format!("%{conv} needs a number, got {}", scalar_to_string(arg))),
                     )?;
                 let p = prec.unwrap_or(6);
-                let s = if conv == 'f' { format!("{v:.p$}") } else { java_sci(v, p) };
+                let s = if conv == 'f' { fixed_half_up(v, p) } else { java_sci(v, p) };
                 if plus && v >= 0.0 { format!("+{s}") } else { s }
             }
             's' => {
@@ -600,6 +597,31 @@ pub fn printf(vals: &[Value]) -> RtResult<String> {
         out.push_str(&padded);
     }
     Ok(out)
+}
+
+/// `%.pf` as Java's Formatter rounds: half up (away from zero) on the exact decimal value of the
+/// double, where Rust's formatting rounds ties to even.
+fn fixed_half_up(v: f64, p: usize) -> String {
+    if !v.is_finite() {
+        return format!("{v}");
+    }
+    let wide = format!("{:.*}", p + 40, v.abs());
+    let (int_part, frac) = wide.split_once('.').unwrap_or((&wide, ""));
+    let tail = &frac[p.min(frac.len())..];
+    let is_tie = tail.starts_with('5') && tail[1..].bytes().all(|b| b == b'0');
+    let rounded = if is_tie {
+        format!("{:.*}", p, v.abs() + 0.5 * 10f64.powi(-(p as i32)))
+    } else {
+        format!("{:.*}", p, v.abs())
+    };
+    let _ = int_part;
+    if v < 0.0 && rounded.bytes().any(|b| (b'1'..=b'9').contains(&b)) {
+        format!("-{rounded}")
+    } else if v < 0.0 {
+        format!("-{rounded}")
+    } else {
+        rounded
+    }
 }
 
 /// Java's `%e`: mantissa with `p` decimals and a two-digit signed exponent.

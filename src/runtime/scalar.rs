@@ -58,7 +58,18 @@ pub fn binary_scalar(op: BinOp, a: &Value, b: &Value) -> Result<Value, String> {
             let r = match op {
                 BinOp::Add => x.wrapping_add(y),
                 BinOp::Sub => x.wrapping_sub(y),
-                _ => x.checked_mul(y).ok_or_else(|| overflow("*", x, y))?,
+                // Computed in doubles and converted back, as SystemDS does: the result can lose low
+                // digits near the int64 limit, and overflows are errors.
+                _ => {
+                    let r = x as f64 * y as f64;
+                    if r.abs() >= 9.223372036854775807e18 {
+                        return Err(overflow("*", x, y));
+                    }
+                    match x.checked_mul(y) {
+                        Some(exact) if exact.unsigned_abs() < (1u64 << 53) => exact,
+                        _ => r as i64,
+                    }
+                }
             };
             Ok(Value::Int(r))
         }
