@@ -741,13 +741,15 @@ impl<'a> Builder<'a> {
     /// (an `int` result declared `double` prints as `3.0`), as SystemDS converts it.
     fn cast_to_declared(&mut self, h: HopId, spec: &ast::TypeSpec, span: Span) -> R<HopId> {
         let t = self.ty(h);
-        if spec.data != ast::DataType::Scalar || t.dt != DType::Scalar || t.vt == spec.value {
+        let scalarish = t.dt == DType::Scalar || t.dt == DType::Unknown;
+        if spec.data != ast::DataType::Scalar || !scalarish || t.vt == spec.value {
             return Ok(h);
         }
+        let maybe = |vts: &[ValueType]| vts.contains(&t.vt) || t.vt == ValueType::Unknown;
         let op = match spec.value {
-            ValueType::Double if matches!(t.vt, ValueType::Int | ValueType::Boolean) => CastOp::AsDouble,
-            ValueType::Int if matches!(t.vt, ValueType::Double | ValueType::Boolean) => CastOp::AsInt,
-            ValueType::Boolean if matches!(t.vt, ValueType::Int | ValueType::Double) => CastOp::AsBool,
+            ValueType::Double if maybe(&[ValueType::Int, ValueType::Boolean]) => CastOp::AsDouble,
+            ValueType::Int if maybe(&[ValueType::Double, ValueType::Boolean]) => CastOp::AsInt,
+            ValueType::Boolean if maybe(&[ValueType::Int, ValueType::Double]) => CastOp::AsBool,
             _ => return Ok(h),
         };
         self.cast(op, h, span)
