@@ -55,6 +55,7 @@ pub fn run_script(
     if opts.rewrites.enabled("hoist_loop_invariants") {
         compiler::hoist::hoist_loop_invariants(&mut program);
     }
+    compiler::liveness::annotate(&mut program);
     let mut report = String::new();
     if cfg.explain == Explain::Hops {
         // Explain what will run: the program after branch removal.
@@ -104,5 +105,6 @@ pub fn explain_hops(name: &str, src: &str, opts: &Options) -> Result<String, Vec
     if opts.rewrites.enabled("hoist_loop_invariants") {
         compiler::hoist::hoist_loop_invariants(&mut program);
     }
+    compiler::liveness::annotate(&mut program);
     Ok(compiler::validate::validate(&program, opts, true).explain)
 }

@@ -34,6 +34,7 @@ fn prepare(
     if opts.rewrites.enabled("hoist_loop_invariants") {
         compiler::hoist::hoist_loop_invariants(&mut program);
     }
+    compiler::liveness::annotate(&mut program);
     Ok(program)
 }
 

@@ -46,6 +46,7 @@ fn fold(blocks: Vec<Block>, outcomes: &Outcomes) -> Vec<Block> {
                     prev.span = prev.span.to(next.span);
                     prev.stmts.extend(next.stmts);
                     prev.cache = PlanCache::default();
+                    prev.live_out = None;
                 }
                 (_, b) => out.push(b),
             }

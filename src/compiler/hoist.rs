@@ -216,6 +216,7 @@ fn hoist_in(blocks: &mut [Block], program: &Program, module: u32, vars: &VarTabl
                         stmts: hoisted,
                         span,
                         cache: PlanCache::default(),
+                        live_out: None,
                     }));
                 }
             }

@@ -8,6 +8,7 @@
 
 pub mod branches;
 pub mod hoist;
+pub mod liveness;
 pub mod plan_cache;
 pub mod program;
 pub mod stdlib;

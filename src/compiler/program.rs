@@ -59,6 +59,8 @@ pub struct BasicBlock {
     pub stmts: Vec<Stmt>,
     pub span: Span,
     pub cache: PlanCache,
+    /// Variables read after this block (set by live-variable analysis; `None` = keep all).
+    pub live_out: Option<Vec<VarId>>,
 }
 
 #[derive(Debug)]
@@ -186,6 +188,7 @@ pub fn make_blocks(stmts: &[Stmt], vars: &mut VarTable) -> Vec<Block> {
                 stmts: std::mem::take(pending),
                 span,
                 cache: PlanCache::default(),
+                live_out: None,
             }));
         }
     };

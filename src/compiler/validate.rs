@@ -36,12 +36,14 @@ fn optimize_and_plan(_program: &Program, opts: &Options, dag: &mut Dag) -> Resul
 }
 
 /// Compiles a basic block for the given input environment.
+#[allow(clippy::too_many_arguments)]
 pub fn compile_basic(
     program: &Program,
     opts: &Options,
     scope: Scope,
     env: &Env,
     stmts: &[Stmt],
+    live_out: Option<&[VarId]>,
     static_mode: bool,
     keys: &dyn Fn(VarId) -> TypeKey,
 ) -> Result<(Plan, Vec<(VarId, TypeInfo, Option<crate::hops::Lit>)>), Vec<Diagnostic>> {
@@ -53,6 +55,7 @@ pub fn compile_basic(
         args: &opts.args,
         propagate_constants: static_mode,
         inline_functions: opts.rewrites.enabled("inline_functions"),
+        live_out,
     };
     let built = Builder::new(&ctx).build_block(stmts)?;
     let mut dag = built.dag;
@@ -80,6 +83,7 @@ pub fn compile_predicate(
         args: &opts.args,
         propagate_constants: static_mode,
         inline_functions: opts.rewrites.enabled("inline_functions"),
+        live_out: None,
     };
     let (mut dag, reads, root): (Dag, Vec<VarId>, HopId) = Builder::new(&ctx).build_predicate(expr)?;
     optimize_and_plan(program, opts, &mut dag)?;
@@ -157,7 +161,16 @@ impl Validator<'_> {
     fn block(&mut self, scope: Scope, block: &Block, env: &mut Env, depth: usize) {
         match block {
             Block::Basic(bb) => {
-                match compile_basic(self.program, self.opts, scope, env, &bb.stmts, true, &no_key) {
+                match compile_basic(
+                    self.program,
+                    self.opts,
+                    scope,
+                    env,
+                    &bb.stmts,
+                    bb.live_out.as_deref(),
+                    true,
+                    &no_key,
+                ) {
                     Ok((plan, writes)) => {
                         if self.explain {
                             self.out.explain.push_str(&format!(

@@ -58,6 +58,9 @@ pub struct BuildCtx<'a> {
     pub args: &'a CmdArgs,
     /// Inline calls of small single-block functions into the caller's DAG.
     pub inline_functions: bool,
+    /// Variables read after the block (live-variable analysis); `None` writes back every
+    /// assignment.
+    pub live_out: Option<&'a [VarId]>,
     /// Replace reads of constant scalars by literals (static compilation only: plans compiled at
     /// run time must not depend on scalar values, or loops would recompile every iteration).
     pub propagate_constants: bool,
@@ -128,8 +131,13 @@ impl<'a> Builder<'a> {
             let h = self.dag.get(hop);
             let (ty, span) = (h.ty, h.span);
             let konst = h.literal().cloned();
-            // Writing back an unchanged read is a no-op.
+            // Writing back an unchanged read is a no-op, and a variable nobody reads later need
+            // not be written at all.
             if matches!(h.op, HopOp::Read(v) if v == var) {
+                continue;
+            }
+            if self.ctx.live_out.is_some_and(|live| !live.contains(&var)) {
+                writes.push((var, ty, konst));
                 continue;
             }
             let w = self.add(HopOp::Write(var), vec![hop], ty, span);

@@ -134,7 +134,17 @@ impl<'p> Runtime<'p> {
         match block {
             Block::Basic(bb) => {
                 let plan = self.plan_for(&bb.cache, frame, |env, keys| {
-                    compile_basic(self.program, self.opts, scope, env, &bb.stmts, false, keys).map(|(p, _)| p)
+                    compile_basic(
+                        self.program,
+                        self.opts,
+                        scope,
+                        env,
+                        &bb.stmts,
+                        bb.live_out.as_deref(),
+                        false,
+                        keys,
+                    )
+                    .map(|(p, _)| p)
                 })?;
                 self.execute(&plan, frame, depth)?;
                 Ok(())

@@ -1,0 +1,184 @@
+//! Live-variable analysis over statement blocks.
+//!
+//! For every basic block it computes the variables that are read after the block (its live-out
+//! set). The DAG builder writes back only those of the block's assignments; temporaries that no
+//! later block reads stay in registers and are freed as soon as their last use has run.
+
+use crate::compiler::program::{Block, Program, VarTable};
+use crate::hops::VarId;
+use crate::syntax::ast::{AssignOp, AssignTarget, Expr, ExprKind, IndexSpec, Stmt, StmtKind};
+use std::collections::BTreeSet;
+
+type Set = BTreeSet<VarId>;
+
+fn expr_reads(e: &Expr, vars: &VarTable, out: &mut Set) {
+    match &e.kind {
+        ExprKind::Ident(n) => {
+            if let Some(v) = vars.get(n) {
+                out.insert(v);
+            }
+        }
+        ExprKind::Index { name, rows, cols } => {
+            if let Some(v) = vars.get(&name.name) {
+                out.insert(v);
+            }
+            for s in [Some(rows.as_ref()), cols.as_deref()].into_iter().flatten() {
+                spec_reads(s, vars, out);
+            }
+        }
+        ExprKind::Unary { expr, .. } => expr_reads(expr, vars, out),
+        ExprKind::Binary { lhs, rhs, .. } => {
+            expr_reads(lhs, vars, out);
+            expr_reads(rhs, vars, out);
+        }
+        ExprKind::Call { name, args, .. } => {
+            // exists("x") names a variable in a string.
+            if name.name == "exists" {
+                if let Some(ExprKind::Str(s)) = args.first().map(|a| &a.value.kind) {
+                    if let Some(v) = vars.get(s) {
+                        out.insert(v);
+                    }
+                }
+            }
+            args.iter().for_each(|a| expr_reads(&a.value, vars, out));
+        }
+        ExprKind::IfDef { default, .. } => expr_reads(default, vars, out),
+        ExprKind::List(items) => items.iter().for_each(|i| expr_reads(i, vars, out)),
+        _ => {}
+    }
+}
+
+fn spec_reads(s: &IndexSpec, vars: &VarTable, out: &mut Set) {
+    match s {
+        IndexSpec::All => {}
+        IndexSpec::Single(x) => expr_reads(x, vars, out),
+        IndexSpec::Range(a, b) => {
+            expr_reads(a, vars, out);
+            expr_reads(b, vars, out);
+        }
+    }
+}
+
+/// Variables a statement reads and the ones it (re)defines.
+fn stmt_uses_defs(s: &Stmt, vars: &VarTable, uses: &mut Set, defs: &mut Set) {
+    match &s.kind {
+        StmtKind::Assign { target, value, op } => {
+            expr_reads(value, vars, uses);
+            match target {
+                AssignTarget::Var(i) => {
+                    if let Some(v) = vars.get(&i.name) {
+                        if *op == AssignOp::PlusEq {
+                            uses.insert(v);
+                        }
+                        defs.insert(v);
+                    }
+                }
+                AssignTarget::Indexed { name, rows, cols } => {
+                    spec_reads(rows, vars, uses);
+                    if let Some(c) = cols {
+                        spec_reads(c, vars, uses);
+                    }
+                    // Left indexing reads the old value and writes the new one.
+                    if let Some(v) = vars.get(&name.name) {
+                        uses.insert(v);
+                        defs.insert(v);
+                    }
+                }
+            }
+        }
+        StmtKind::MultiAssign { targets, value } => {
+            expr_reads(value, vars, uses);
+            for t in targets {
+                if let Some(v) = vars.get(&t.name) {
+                    defs.insert(v);
+                }
+            }
+        }
+        StmtKind::Expr(e) => expr_reads(e, vars, uses),
+        _ => {}
+    }
+}
+
+/// Computes live-in of `blocks` given the live-out after them, and records each basic block's
+/// live-out set.
+fn analyze(blocks: &mut [Block], vars: &VarTable, live_after: &Set) -> Set {
+    let mut live = live_after.clone();
+    for b in blocks.iter_mut().rev() {
+        live = match b {
+            Block::Basic(bb) => {
+                bb.live_out = Some(live.iter().copied().collect());
+                // Walk statements backwards: live = (live - defs) + uses.
+                for s in bb.stmts.iter().rev() {
+                    let (mut uses, mut defs) = (Set::new(), Set::new());
+                    stmt_uses_defs(s, vars, &mut uses, &mut defs);
+                    for d in defs {
+                        live.remove(&d);
+                    }
+                    live.extend(uses);
+                }
+                live
+            }
+            Block::If { cond, then_body, else_body, .. } => {
+                let a = analyze(then_body, vars, &live);
+                let c = analyze(else_body, vars, &live);
+                let mut l: Set = a.union(&c).copied().collect();
+                expr_reads(&cond.expr, vars, &mut l);
+                l
+            }
+            Block::While { cond, body, .. } => {
+                // The body's end flows back to the predicate; iterate to a fixpoint.
+                let mut entry = live.clone();
+                expr_reads(&cond.expr, vars, &mut entry);
+                loop {
+                    let body_in = analyze(body, vars, &entry);
+                    let mut next = live.clone();
+                    next.extend(body_in);
+                    expr_reads(&cond.expr, vars, &mut next);
+                    if next == entry {
+                        break;
+                    }
+                    entry = next;
+                }
+                entry
+            }
+            Block::For(f) => {
+                let mut entry = live.clone();
+                loop {
+                    let mut body_in = analyze(&mut f.body, vars, &entry);
+                    body_in.remove(&f.var);
+                    let mut next = live.clone();
+                    next.extend(body_in);
+                    if next == entry {
+                        break;
+                    }
+                    entry = next;
+                }
+                // The loop variable keeps its last value after the loop.
+                let mut l = entry;
+                l.remove(&f.var);
+                let mut pre = analyze(&mut f.preheader, vars, &l);
+                for e in [Some(&f.from.expr), Some(&f.to.expr), f.incr.as_ref().map(|i| &i.expr)]
+                    .into_iter()
+                    .flatten()
+                {
+                    expr_reads(e, vars, &mut pre);
+                }
+                pre
+            }
+        };
+    }
+    live
+}
+
+/// Annotates every basic block of the program. The main program keeps every variable alive at
+/// its end (a REPL or an embedder reads them afterwards); a function keeps its outputs.
+pub fn annotate(program: &mut Program) {
+    let all: Set = (0..program.main_vars.len() as VarId).collect();
+    let vars = program.main_vars.clone();
+    analyze(&mut program.main, &vars, &all);
+    for f in &mut program.functions {
+        let outs: Set = f.return_slots.iter().copied().collect();
+        let vars = f.vars.clone();
+        analyze(&mut f.body, &vars, &outs);
+    }
+}
