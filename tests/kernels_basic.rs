@@ -310,7 +310,15 @@ fn seq_follows_systemds() {
 
 #[test]
 fn rand_and_sample() {
-    let spec = RandSpec { rows: 300, cols: 400, min: -2.0, max: 3.0, sparsity: 1.0, pdf: Pdf::Uniform, seed: Some(7) };
+    let spec = RandSpec {
+        rows: 300,
+        cols: 400,
+        min: -2.0,
+        max: 3.0,
+        sparsity: 1.0,
+        pdf: Pdf::Uniform,
+        seed: Some(7),
+    };
     let a = rand(&spec).unwrap();
     let b = rand(&spec).unwrap();
     assert_eq!(vals(&a), vals(&b));

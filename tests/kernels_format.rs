@@ -52,7 +52,12 @@ fn double_to_string_matches_java17_on_random_values() {
     }
     // JDK 17's Double.toString is not always the shortest form (fixed in JDK 19); a few of those
     // non-integral cases above 1e15 and 1e23/2e23 are not reproduced.
-    assert!(bad.len() <= data.lines().count() / 100, "{} mismatches: {:?}", bad.len(), &bad[..bad.len().min(20)]);
+    assert!(
+        bad.len() <= data.lines().count() / 100,
+        "{} mismatches: {:?}",
+        bad.len(),
+        &bad[..bad.len().min(20)]
+    );
 }
 
 #[test]

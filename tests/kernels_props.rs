@@ -29,8 +29,18 @@ fn same(a: &Matrix, b: &Matrix) -> bool {
         && a.dense_data().iter().zip(b.dense_data().iter()).all(|(x, y)| x == y || (x.is_nan() && y.is_nan()))
 }
 
-const BINOPS: [BinOp; 10] =
-    [BinOp::Add, BinOp::Sub, BinOp::Mul, BinOp::Div, BinOp::Min, BinOp::Max, BinOp::Lt, BinOp::Eq, BinOp::And, BinOp::Mod];
+const BINOPS: [BinOp; 10] = [
+    BinOp::Add,
+    BinOp::Sub,
+    BinOp::Mul,
+    BinOp::Div,
+    BinOp::Min,
+    BinOp::Max,
+    BinOp::Lt,
+    BinOp::Eq,
+    BinOp::And,
+    BinOp::Mod,
+];
 const AGGS: [AggOp; 9] = [
     AggOp::Sum,
     AggOp::SumSq,

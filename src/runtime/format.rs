@@ -26,7 +26,7 @@ fn java_digits(v: f64) -> (Vec<u8>, i32) {
     if a == 4.9e-324 {
         return (vec![b'4', b'9'], -323);
     }
-    if a >= 1e7 && a < 9.223372036854775807e18 && a.fract() == 0.0 {
+    if (1e7..9.223_372_036_854_776e18).contains(&a) && a.fract() == 0.0 {
         let m = a as u64;
         let p2 = m.trailing_zeros() as i64 - 2;
         let insignificant = if p2 > 1 { (p2 as f64 * std::f64::consts::LOG10_2).floor() as u32 } else { 0 };
@@ -207,7 +207,14 @@ pub struct ToStringOpts {
 
 impl Default for ToStringOpts {
     fn default() -> Self {
-        ToStringOpts { rows: 100, cols: 100, decimal: 3, sparse: false, sep: " ".into(), linesep: "\n".into() }
+        ToStringOpts {
+            rows: 100,
+            cols: 100,
+            decimal: 3,
+            sparse: false,
+            sep: " ".into(),
+            linesep: "\n".into(),
+        }
     }
 }
 

@@ -39,7 +39,14 @@ struct Acc {
 
 impl Acc {
     fn new() -> Acc {
-        Acc { n: 0, sum: Kahan::default(), sumsq: Kahan::default(), min: f64::INFINITY, max: f64::NEG_INFINITY, prod: 1.0 }
+        Acc {
+            n: 0,
+            sum: Kahan::default(),
+            sumsq: Kahan::default(),
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            prod: 1.0,
+        }
     }
 
     #[inline]
