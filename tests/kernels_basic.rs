@@ -147,6 +147,25 @@ fn aggregates_follow_systemds() {
     assert_eq!(aggregate_all(AggOp::Prod, &z).unwrap(), 6.0);
     assert_eq!(vals(&aggregate(AggOp::Var, AggDir::Col, &z).unwrap()), [0.0, 0.0, 0.0]);
     assert_eq!(aggregate_all(AggOp::Var, &m(1, 1, &[5.0])).unwrap(), 0.0);
+    // Y = matrix("0.1 0.2 0.3 0.4 0.5 0.6 0.7", 7, 1): var 0.04666666666666667,
+    // sd 0.21602468994692867, colVars the same; sum/mean of ten 0.1 cells 1.0 and 0.1
+    let y = m(7, 1, &[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]);
+    assert_eq!(aggregate_all(AggOp::Var, &y).unwrap(), 0.04666666666666667);
+    assert_eq!(aggregate_all(AggOp::Sd, &y).unwrap(), 0.21602468994692867);
+    assert_eq!(vals(&aggregate(AggOp::Var, AggDir::Col, &y).unwrap()), [0.04666666666666667]);
+    assert_eq!(aggregate_all(AggOp::Mean, &Matrix::filled(10, 1, 0.1)).unwrap(), 0.1);
+    // var(matrix("1 2 3 4 5.5 7.25", 6, 1)) = 5.310416666666667; var, colVars and rowVars of
+    // "0.3 1.7 2.2 9.1 4.4" = 11.832999999999998
+    assert_eq!(
+        aggregate_all(AggOp::Var, &m(6, 1, &[1.0, 2.0, 3.0, 4.0, 5.5, 7.25])).unwrap(),
+        5.310416666666667
+    );
+    let w = [0.3, 1.7, 2.2, 9.1, 4.4];
+    assert_eq!(aggregate_all(AggOp::Var, &m(5, 1, &w)).unwrap(), 11.832999999999998);
+    assert_eq!(vals(&aggregate(AggOp::Var, AggDir::Col, &m(5, 1, &w)).unwrap()), [11.832999999999998]);
+    assert_eq!(vals(&aggregate(AggOp::Var, AggDir::Row, &m(1, 5, &w)).unwrap()), [11.832999999999998]);
+    // C = cumsum(matrix(0.1, 10, 1)); C[10, 1] = 1.0 (Kahan)
+    assert_eq!(vals(&cumulative(CumOp::Sum, &Matrix::filled(10, 1, 0.1)))[9], 1.0);
     // Kahan summation: ten 0.1 cells sum to 1.0 exactly.
     assert_eq!(aggregate_all(AggOp::Sum, &Matrix::filled(10, 1, 0.1)).unwrap(), 1.0);
     // Sparse var counts implicit zeros: var([0 0 3 0]) = 2.25
@@ -241,6 +260,19 @@ fn matmul_small_and_errors() {
     assert_eq!(vals(&tsmm(&b, false)), [14.0, 32.0, 32.0, 77.0]);
     assert_eq!(vals(&tsmm(&sparse(&b), true)), [17.0, 22.0, 27.0, 22.0, 29.0, 36.0, 27.0, 36.0, 45.0]);
     assert_eq!(vals(&tsmm(&sparse(&b), false)), [14.0, 32.0, 32.0, 77.0]);
+}
+
+#[test]
+fn matmul_skips_zeros_like_systemds() {
+    // matrix(0, 1, 1) %*% matrix(0/0, 1, 1) = 0.0
+    let z = matmul(&m(1, 1, &[0.0]), &m(1, 1, &[NAN])).unwrap();
+    assert_eq!(vals(&z), [0.0]);
+    // A2 = [0 1 2; 3 0 5; 6 7 0], B2 = [1 2 3; 4 Inf 6; 7 8 9]: A2 %*% B2 =
+    // [18 Inf 24; 38 46 54; 34 Inf 60]
+    let a = m(3, 3, &[0.0, 1.0, 2.0, 3.0, 0.0, 5.0, 6.0, 7.0, 0.0]);
+    let b = m(3, 3, &[1.0, 2.0, 3.0, 4.0, f64::INFINITY, 6.0, 7.0, 8.0, 9.0]);
+    let inf = f64::INFINITY;
+    assert_eq!(vals(&matmul(&a, &b).unwrap()), [18.0, inf, 24.0, 38.0, 46.0, 54.0, 34.0, inf, 60.0]);
 }
 
 #[test]
