@@ -381,3 +381,36 @@ fn rand_and_sample() {
     assert!(vals(&sample(3, 100, true, Some(1)).unwrap()).iter().all(|v| (1.0..=3.0).contains(v)));
     assert!(sample(3, 5, false, None).is_err());
 }
+
+#[test]
+fn parallel_paths_match_cellwise_definition() {
+    // 400 x 300 = 120K cells, above the parallel threshold.
+    let spec = RandSpec {
+        rows: 400,
+        cols: 300,
+        min: -1.0,
+        max: 1.0,
+        sparsity: 1.0,
+        pdf: Pdf::Uniform,
+        seed: Some(11),
+    };
+    let a = rand(&spec).unwrap();
+    let b = rand(&RandSpec { seed: Some(12), ..spec }).unwrap();
+    let s = binary_mm(BinOp::Add, &a, &b).unwrap();
+    let e = unary(UnOp::Exp, &a);
+    let r = binary_mm(BinOp::Mul, &a, &slice(&b, 0..1, 0..300).unwrap()).unwrap();
+    for i in (0..400).step_by(37) {
+        for j in (0..300).step_by(29) {
+            assert_eq!(s.get(i, j), a.get(i, j) + b.get(i, j));
+            assert_eq!(e.get(i, j), a.get(i, j).exp());
+            assert_eq!(r.get(i, j), a.get(i, j) * b.get(0, j));
+        }
+    }
+    let rs = aggregate(AggOp::Sum, AggDir::Row, &a).unwrap();
+    let rv = aggregate(AggOp::Var, AggDir::Row, &a).unwrap();
+    for i in (0..400).step_by(53) {
+        let row = slice(&a, i..i + 1, 0..300).unwrap();
+        assert_eq!(rs.get(i, 0), aggregate_all(AggOp::Sum, &row).unwrap());
+        assert_eq!(rv.get(i, 0), aggregate_all(AggOp::Var, &row).unwrap());
+    }
+}

@@ -5,6 +5,9 @@
 //! min is Infinity and max is -Infinity; var/sd of one cell is 0.0 (and colVars of one row is
 //! all 0); min/max propagate NaN; rowIndexMax skips NaN cells and gives 1 for an all-NaN row.
 
+use rayon::prelude::*;
+
+use super::elementwise::PAR_CELLS;
 use super::ops::{AggDir, AggOp, java_max, java_min};
 use super::{KResult, KernelError};
 use crate::runtime::matrix::Matrix;
@@ -169,9 +172,13 @@ pub fn aggregate(op: AggOp, dir: AggDir, a: &Matrix) -> KResult<Matrix> {
             match a {
                 Matrix::Dense(_) => {
                     let data = a.dense_data();
-                    for i in 0..r {
-                        let row = &data[i * c..(i + 1) * c];
-                        out.push(agg_slice(op, row, 0));
+                    if c == 0 {
+                        out.extend((0..r).map(|_| agg_slice(op, &[], 0)));
+                    } else if r * c > PAR_CELLS && r > 1 {
+                        // Rows are independent, so the parallel result is bit-identical.
+                        data.par_chunks(c).map(|row| agg_slice(op, row, 0)).collect_into_vec(&mut out);
+                    } else {
+                        out.extend(data.chunks(c).map(|row| agg_slice(op, row, 0)));
                     }
                 }
                 Matrix::Sparse(_) => {
