@@ -44,7 +44,14 @@ pub fn matmul(a: &Matrix, b: &Matrix) -> KResult<Matrix> {
 }
 
 /// Row-major dense product of an m x k and a k x n matrix.
+///
+/// Panics if the slice lengths do not match the shapes (a programming error, never user input:
+/// `matmul` checks the shapes first); the check keeps the raw gemm call below sound.
 pub fn dense_dense(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f64> {
+    assert!(a.len() == m * k && b.len() == k * n, "dense_dense: slice lengths do not match the shapes");
+    if m == 0 || n == 0 || k == 0 {
+        return vec![0.0; m * n];
+    }
     let mut out = vec![0.0; m * n];
     let work = m.saturating_mul(n).saturating_mul(k);
     if !b.iter().all(|x| x.is_finite()) {
