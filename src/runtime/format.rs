@@ -16,6 +16,40 @@ fn shortest_digits(v: f64) -> (Vec<u8>, i32) {
     (digits, exp + 1)
 }
 
+/// The digits JDK 17's `Double.toString` prints. They are the shortest round-trip digits except
+/// for integers in [1e7, 2^63), which JDK 17 prints from the exact integer, dropping only the
+/// digits below the value's binary precision (5.0676092003266792E16, not ...679E16), and
+/// 4.9E-324. Other JDK 17 deviations from the shortest form (about 1 value in 100 among random
+/// bit patterns above 1e15, e.g. 1e23 printed as 9.999999999999999E22) are not reproduced.
+fn java_digits(v: f64) -> (Vec<u8>, i32) {
+    let a = v.abs();
+    if a == 4.9e-324 {
+        return (vec![b'4', b'9'], -323);
+    }
+    if (1e7..9.223_372_036_854_776e18).contains(&a) && a.fract() == 0.0 {
+        let m = a as u64;
+        let p2 = m.trailing_zeros() as i64 - 2;
+        let insignificant = if p2 > 1 { (p2 as f64 * std::f64::consts::LOG10_2).floor() as u32 } else { 0 };
+        let mut lv = m;
+        if insignificant > 0 {
+            let pow = 10u64.pow(insignificant);
+            let residue = lv % pow;
+            lv /= pow;
+            if residue >= pow / 2 {
+                lv += 1;
+            }
+        }
+        let s = lv.to_string();
+        let dec_at = s.len() as i32 + insignificant as i32;
+        let mut d: Vec<u8> = s.into_bytes();
+        while d.len() > 1 && d.last() == Some(&b'0') {
+            d.pop();
+        }
+        return (d, dec_at);
+    }
+    shortest_digits(v)
+}
+
 /// Java `Double.toString`: `1.0`, `0.30000000000000004`, `1.0E7`, `1.0E-4`, `-0.0`, `NaN`,
 /// `Infinity`; plain notation for 1e-3 <= |v| < 1e7, else `d.dddE<exp>`. (SystemDS 3.4.0
 /// prints `print(1e7)` as 1.0E7, 9999999.0, 0.001, 1.0E-4, 1.2345678E7, 1.234567890125E11,
@@ -30,7 +64,7 @@ pub fn format_double(v: f64) -> String {
     if v == 0.0 {
         return if v.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
     }
-    let (d, dec_at) = shortest_digits(v);
+    let (d, dec_at) = java_digits(v);
     let sign = if v < 0.0 { "-" } else { "" };
     let a = v.abs();
     let digits = |r: &[u8]| String::from_utf8_lossy(r).into_owned();
@@ -173,7 +207,14 @@ pub struct ToStringOpts {
 
 impl Default for ToStringOpts {
     fn default() -> Self {
-        ToStringOpts { rows: 100, cols: 100, decimal: 3, sparse: false, sep: " ".into(), linesep: "\n".into() }
+        ToStringOpts {
+            rows: 100,
+            cols: 100,
+            decimal: 3,
+            sparse: false,
+            sep: " ".into(),
+            linesep: "\n".into(),
+        }
     }
 }
 

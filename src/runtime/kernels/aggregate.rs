@@ -5,6 +5,9 @@
 //! min is Infinity and max is -Infinity; var/sd of one cell is 0.0 (and colVars of one row is
 //! all 0); min/max propagate NaN; rowIndexMax skips NaN cells and gives 1 for an all-NaN row.
 
+use rayon::prelude::*;
+
+use super::elementwise::PAR_CELLS;
 use super::ops::{AggDir, AggOp, java_max, java_min};
 use super::{KResult, KernelError};
 use crate::runtime::matrix::Matrix;
@@ -26,7 +29,7 @@ impl Kahan {
     }
 }
 
-/// Summary statistics of a set of cells, fed value by value; `zeros` counts implicit zeros.
+/// Summary statistics of a set of cells, fed value by value (implicit zeros in one batch).
 #[derive(Clone, Copy)]
 struct Acc {
     n: usize,
@@ -35,16 +38,44 @@ struct Acc {
     min: f64,
     max: f64,
     prod: f64,
+    /// Welford's running mean and sum of squared deviations (both Kahan compensated), kept only
+    /// when `moments` is set because it costs a division per cell.
+    moments: bool,
+    wmean: Kahan,
+    m2: Kahan,
 }
 
 impl Acc {
     fn new() -> Acc {
-        Acc { n: 0, sum: Kahan::default(), sumsq: Kahan::default(), min: f64::INFINITY, max: f64::NEG_INFINITY, prod: 1.0 }
+        Acc {
+            n: 0,
+            sum: Kahan::default(),
+            sumsq: Kahan::default(),
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            prod: 1.0,
+            moments: false,
+            wmean: Kahan::default(),
+            m2: Kahan::default(),
+        }
+    }
+
+    fn for_op(op: AggOp) -> Acc {
+        Acc { moments: matches!(op, AggOp::Var | AggOp::Sd), ..Acc::new() }
     }
 
     #[inline]
     fn push(&mut self, v: f64) {
         self.n += 1;
+        if self.moments {
+            // Welford update; SystemDS 3.4.0's var agrees to the last bit with this form
+            // (var([0.1 .. 0.7]) = 0.04666666666666667, var([0.3 1.7 2.2 9.1 4.4]) =
+            // 11.832999999999998), where a two-pass sum of squares differs in the last bits.
+            let n = self.n as f64;
+            let d = v - self.wmean.sum;
+            self.wmean.add(d / n);
+            self.m2.add((n - 1.0) / n * d * d);
+        }
         self.sum.add(v);
         self.sumsq.add(v * v);
         self.min = java_min(self.min, v);
@@ -54,6 +85,14 @@ impl Acc {
 
     fn push_zeros(&mut self, k: usize) {
         if k > 0 {
+            if self.moments {
+                // Chan et al.'s merge of a group of k zeros (mean 0, no spread).
+                let (na, nb) = (self.n as f64, k as f64);
+                let d = -self.wmean.sum;
+                let n = na + nb;
+                self.wmean.add(d * nb / n);
+                self.m2.add(d * d * na * nb / n);
+            }
             self.n += k;
             self.min = java_min(self.min, 0.0);
             self.max = java_max(self.max, 0.0);
@@ -62,9 +101,8 @@ impl Acc {
     }
 }
 
-/// Finishes an aggregate over the given cells; var/sd use a second pass over `cells` around the
-/// mean (n - 1 denominator) for accuracy, with implicit zeros counted in `zeros`.
-fn finish(op: AggOp, acc: &Acc, cells: &mut dyn Iterator<Item = f64>, zeros: usize) -> f64 {
+/// Finishes an aggregate; var/sd divide by n - 1 (0 for a single cell, as SystemDS gives).
+fn finish(op: AggOp, acc: &Acc) -> f64 {
     let n = acc.n as f64;
     match op {
         AggOp::Sum => acc.sum.sum,
@@ -74,28 +112,15 @@ fn finish(op: AggOp, acc: &Acc, cells: &mut dyn Iterator<Item = f64>, zeros: usi
         AggOp::Max => acc.max,
         AggOp::Prod => acc.prod,
         AggOp::Var | AggOp::Sd => {
-            if acc.n == 0 {
-                return f64::NAN;
-            }
-            if acc.n == 1 {
-                return 0.0;
-            }
-            let mean = acc.sum.sum / n;
-            let mut k = Kahan::default();
-            for v in cells {
-                let d = v - mean;
-                k.add(d * d);
-            }
-            k.add(zeros as f64 * mean * mean);
-            let var = k.sum / (n - 1.0);
+            let var = match acc.n {
+                0 => f64::NAN,
+                1 => 0.0,
+                n => acc.m2.sum / (n as f64 - 1.0),
+            };
             if op == AggOp::Sd { var.sqrt() } else { var }
         }
         AggOp::IndexMax | AggOp::IndexMin => f64::NAN,
     }
-}
-
-fn needs_values(op: AggOp) -> bool {
-    matches!(op, AggOp::Var | AggOp::Sd)
 }
 
 /// Aggregates all cells to one value.
@@ -103,7 +128,7 @@ pub fn aggregate_all(op: AggOp, a: &Matrix) -> KResult<f64> {
     if matches!(op, AggOp::IndexMax | AggOp::IndexMin) {
         return Err(KernelError::new("rowIndexMax/rowIndexMin aggregate only by rows"));
     }
-    let mut acc = Acc::new();
+    let mut acc = Acc::for_op(op);
     match a {
         Matrix::Dense(d) => {
             let data = a.dense_data();
@@ -120,7 +145,7 @@ pub fn aggregate_all(op: AggOp, a: &Matrix) -> KResult<f64> {
             for v in data.iter() {
                 acc.push(*v);
             }
-            Ok(finish(op, &acc, &mut data.iter().copied(), 0))
+            Ok(finish(op, &acc))
         }
         Matrix::Sparse(s) => {
             for v in s.data() {
@@ -128,7 +153,7 @@ pub fn aggregate_all(op: AggOp, a: &Matrix) -> KResult<f64> {
             }
             let zeros = a.len() - s.data().len();
             acc.push_zeros(zeros);
-            Ok(finish(op, &acc, &mut s.data().iter().copied(), zeros))
+            Ok(finish(op, &acc))
         }
     }
 }
@@ -147,9 +172,13 @@ pub fn aggregate(op: AggOp, dir: AggDir, a: &Matrix) -> KResult<Matrix> {
             match a {
                 Matrix::Dense(_) => {
                     let data = a.dense_data();
-                    for i in 0..r {
-                        let row = &data[i * c..(i + 1) * c];
-                        out.push(agg_slice(op, row, 0));
+                    if c == 0 {
+                        out.extend((0..r).map(|_| agg_slice(op, &[], 0)));
+                    } else if r * c > PAR_CELLS && r > 1 {
+                        // Rows are independent, so the parallel result is bit-identical.
+                        data.par_chunks(c).map(|row| agg_slice(op, row, 0)).collect_into_vec(&mut out);
+                    } else {
+                        out.extend(data.chunks(c).map(|row| agg_slice(op, row, 0)));
                     }
                 }
                 Matrix::Sparse(_) => {
@@ -171,7 +200,7 @@ pub fn aggregate(op: AggOp, dir: AggDir, a: &Matrix) -> KResult<Matrix> {
 }
 
 fn agg_slice(op: AggOp, vals: &[f64], zeros: usize) -> f64 {
-    let mut acc = Acc::new();
+    let mut acc = Acc::for_op(op);
     if matches!(op, AggOp::Sum | AggOp::Mean) {
         let mut k = Kahan::default();
         for v in vals {
@@ -184,13 +213,13 @@ fn agg_slice(op: AggOp, vals: &[f64], zeros: usize) -> f64 {
         acc.push(*v);
     }
     acc.push_zeros(zeros);
-    finish(op, &acc, &mut vals.iter().copied(), zeros)
+    finish(op, &acc)
 }
 
 /// Column aggregates, walking the rows once with one accumulator per column.
 fn col_aggregate(op: AggOp, a: &Matrix) -> Vec<f64> {
     let (r, c) = (a.rows(), a.cols());
-    let mut accs = vec![Acc::new(); c];
+    let mut accs = vec![Acc::for_op(op); c];
     match a {
         Matrix::Dense(_) => {
             let data = a.dense_data();
@@ -199,18 +228,7 @@ fn col_aggregate(op: AggOp, a: &Matrix) -> Vec<f64> {
                     acc.push(*v);
                 }
             }
-            if !needs_values(op) {
-                return accs.iter().map(|acc| finish(op, acc, &mut std::iter::empty(), 0)).collect();
-            }
-            let means: Vec<f64> = accs.iter().map(|a| a.sum.sum / a.n as f64).collect();
-            let mut dev = vec![Kahan::default(); c];
-            for i in 0..r {
-                for ((k, v), m) in dev.iter_mut().zip(&data[i * c..(i + 1) * c]).zip(&means) {
-                    let d = v - m;
-                    k.add(d * d);
-                }
-            }
-            finish_var(op, &accs, &dev)
+            accs.iter().map(|acc| finish(op, acc)).collect()
         }
         Matrix::Sparse(_) => {
             let csr = a.csr();
@@ -224,37 +242,9 @@ fn col_aggregate(op: AggOp, a: &Matrix) -> Vec<f64> {
             for (acc, cnt) in accs.iter_mut().zip(&counts) {
                 acc.push_zeros(r - cnt);
             }
-            if !needs_values(op) {
-                return accs.iter().map(|acc| finish(op, acc, &mut std::iter::empty(), 0)).collect();
-            }
-            let means: Vec<f64> = accs.iter().map(|a| a.sum.sum / a.n as f64).collect();
-            let mut dev = vec![Kahan::default(); c];
-            for row in csr.outer_iterator() {
-                for (j, v) in row.iter() {
-                    let d = v - means[j];
-                    dev[j].add(d * d);
-                }
-            }
-            for j in 0..c {
-                dev[j].add((r - counts[j]) as f64 * means[j] * means[j]);
-            }
-            finish_var(op, &accs, &dev)
+            accs.iter().map(|acc| finish(op, acc)).collect()
         }
     }
-}
-
-fn finish_var(op: AggOp, accs: &[Acc], dev: &[Kahan]) -> Vec<f64> {
-    accs.iter()
-        .zip(dev)
-        .map(|(acc, k)| {
-            let var = match acc.n {
-                0 => f64::NAN,
-                1 => 0.0,
-                n => k.sum / (n as f64 - 1.0),
-            };
-            if op == AggOp::Sd { var.sqrt() } else { var }
-        })
-        .collect()
 }
 
 /// rowIndexMax / rowIndexMin. SystemDS 3.4.0: `[1 3 3; 2 2 2]` gives 3, 3 (last on ties);

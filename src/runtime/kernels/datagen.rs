@@ -180,10 +180,10 @@ pub fn rand(spec: &RandSpec) -> KResult<Matrix> {
     if min > max {
         return Err(KernelError::new(format!("rand: min ({min}) must not exceed max ({max})")));
     }
-    if let Pdf::Poisson(l) = pdf {
-        if !(l >= 0.0 && l.is_finite()) {
-            return Err(KernelError::new(format!("rand: lambda must be non-negative, got {l}")));
-        }
+    if let Pdf::Poisson(l) = pdf
+        && !(l >= 0.0 && l.is_finite())
+    {
+        return Err(KernelError::new(format!("rand: lambda must be non-negative, got {l}")));
     }
     let cells = rows.checked_mul(cols).ok_or_else(|| KernelError::new("rand: too many cells"))?;
     let seed = seed.unwrap_or_else(random_seed);
@@ -199,7 +199,8 @@ pub fn rand(spec: &RandSpec) -> KResult<Matrix> {
             Pdf::Poisson(l) => rng.next_poisson(l),
         }
     };
-    let block_rng = |b: usize| Rng::new(seed ^ (b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17));
+    let block_rng =
+        |b: usize| Rng::new(seed ^ (b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17));
     let expect_nnz = (cells as f64 * sparsity) as usize;
     if sparsity < 1.0 && Matrix::prefers_sparse(rows, cols, expect_nnz) {
         // Sparse: per block, (row, col, value) lists of the cells that came out non-zero.

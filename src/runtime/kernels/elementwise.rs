@@ -20,19 +20,58 @@ const CHUNK: usize = 1 << 14;
 macro_rules! with_binop {
     ($op:expr, $f:ident => $body:expr) => {
         match $op {
-            BinOp::Add => { let $f = |x: f64, y: f64| x + y; $body }
-            BinOp::Sub => { let $f = |x: f64, y: f64| x - y; $body }
-            BinOp::Mul => { let $f = |x: f64, y: f64| x * y; $body }
-            BinOp::Div => { let $f = |x: f64, y: f64| x / y; $body }
-            BinOp::Min => { let $f = |x: f64, y: f64| BinOp::Min.apply(x, y); $body }
-            BinOp::Max => { let $f = |x: f64, y: f64| BinOp::Max.apply(x, y); $body }
-            BinOp::Lt => { let $f = |x: f64, y: f64| BinOp::Lt.apply(x, y); $body }
-            BinOp::Le => { let $f = |x: f64, y: f64| BinOp::Le.apply(x, y); $body }
-            BinOp::Gt => { let $f = |x: f64, y: f64| BinOp::Gt.apply(x, y); $body }
-            BinOp::Ge => { let $f = |x: f64, y: f64| BinOp::Ge.apply(x, y); $body }
-            BinOp::Eq => { let $f = |x: f64, y: f64| BinOp::Eq.apply(x, y); $body }
-            BinOp::Ne => { let $f = |x: f64, y: f64| BinOp::Ne.apply(x, y); $body }
-            other => { let $f = move |x: f64, y: f64| other.apply(x, y); $body }
+            BinOp::Add => {
+                let $f = |x: f64, y: f64| x + y;
+                $body
+            }
+            BinOp::Sub => {
+                let $f = |x: f64, y: f64| x - y;
+                $body
+            }
+            BinOp::Mul => {
+                let $f = |x: f64, y: f64| x * y;
+                $body
+            }
+            BinOp::Div => {
+                let $f = |x: f64, y: f64| x / y;
+                $body
+            }
+            BinOp::Min => {
+                let $f = |x: f64, y: f64| BinOp::Min.apply(x, y);
+                $body
+            }
+            BinOp::Max => {
+                let $f = |x: f64, y: f64| BinOp::Max.apply(x, y);
+                $body
+            }
+            BinOp::Lt => {
+                let $f = |x: f64, y: f64| BinOp::Lt.apply(x, y);
+                $body
+            }
+            BinOp::Le => {
+                let $f = |x: f64, y: f64| BinOp::Le.apply(x, y);
+                $body
+            }
+            BinOp::Gt => {
+                let $f = |x: f64, y: f64| BinOp::Gt.apply(x, y);
+                $body
+            }
+            BinOp::Ge => {
+                let $f = |x: f64, y: f64| BinOp::Ge.apply(x, y);
+                $body
+            }
+            BinOp::Eq => {
+                let $f = |x: f64, y: f64| BinOp::Eq.apply(x, y);
+                $body
+            }
+            BinOp::Ne => {
+                let $f = |x: f64, y: f64| BinOp::Ne.apply(x, y);
+                $body
+            }
+            other => {
+                let $f = move |x: f64, y: f64| other.apply(x, y);
+                $body
+            }
         }
     };
 }
@@ -41,15 +80,42 @@ macro_rules! with_binop {
 macro_rules! with_unop {
     ($op:expr, $f:ident => $body:expr) => {
         match $op {
-            UnOp::Neg => { let $f = |x: f64| -x; $body }
-            UnOp::Abs => { let $f = |x: f64| x.abs(); $body }
-            UnOp::Exp => { let $f = |x: f64| x.exp(); $body }
-            UnOp::Sqrt => { let $f = |x: f64| x.sqrt(); $body }
-            UnOp::Relu => { let $f = |x: f64| UnOp::Relu.apply(x); $body }
-            UnOp::Sigmoid => { let $f = |x: f64| UnOp::Sigmoid.apply(x); $body }
-            UnOp::Tanh => { let $f = |x: f64| x.tanh(); $body }
-            UnOp::Log => { let $f = |x: f64| x.ln(); $body }
-            other => { let $f = move |x: f64| other.apply(x); $body }
+            UnOp::Neg => {
+                let $f = |x: f64| -x;
+                $body
+            }
+            UnOp::Abs => {
+                let $f = |x: f64| x.abs();
+                $body
+            }
+            UnOp::Exp => {
+                let $f = |x: f64| x.exp();
+                $body
+            }
+            UnOp::Sqrt => {
+                let $f = |x: f64| x.sqrt();
+                $body
+            }
+            UnOp::Relu => {
+                let $f = |x: f64| UnOp::Relu.apply(x);
+                $body
+            }
+            UnOp::Sigmoid => {
+                let $f = |x: f64| UnOp::Sigmoid.apply(x);
+                $body
+            }
+            UnOp::Tanh => {
+                let $f = |x: f64| x.tanh();
+                $body
+            }
+            UnOp::Log => {
+                let $f = |x: f64| x.ln();
+                $body
+            }
+            other => {
+                let $f = move |x: f64| other.apply(x);
+                $body
+            }
         }
     };
 }

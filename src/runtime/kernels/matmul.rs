@@ -44,9 +44,32 @@ pub fn matmul(a: &Matrix, b: &Matrix) -> KResult<Matrix> {
 }
 
 /// Row-major dense product of an m x k and a k x n matrix.
+///
+/// Panics if the slice lengths do not match the shapes (a programming error, never user input:
+/// `matmul` checks the shapes first); the check keeps the raw gemm call below sound.
 pub fn dense_dense(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f64> {
+    assert!(a.len() == m * k && b.len() == k * n, "dense_dense: slice lengths do not match the shapes");
+    if m == 0 || n == 0 || k == 0 {
+        return vec![0.0; m * n];
+    }
     let mut out = vec![0.0; m * n];
     let work = m.saturating_mul(n).saturating_mul(k);
+    if !b.iter().all(|x| x.is_finite()) {
+        // SystemDS skips zero cells of `a`, so 0 * NaN and 0 * Inf add nothing: 3.4.0 gives
+        // matrix(0,1,1) %*% matrix(NaN,1,1) = 0 and [3 0 5] %*% [2; Inf; 8] = 46. gemm would
+        // give NaN, so a non-finite `b` takes this loop.
+        for i in 0..m {
+            let o = &mut out[i * n..(i + 1) * n];
+            for (p, &x) in a[i * k..(i + 1) * k].iter().enumerate() {
+                if x != 0.0 {
+                    for (o, y) in o.iter_mut().zip(&b[p * n..(p + 1) * n]) {
+                        *o += x * y;
+                    }
+                }
+            }
+        }
+        return out;
+    }
     if n == 1 {
         // Matrix-vector: one dot product per row.
         let dot = |(o, row): (&mut f64, &[f64])| *o = dot(row, b);

@@ -1,0 +1,27 @@
+//! Throughput check of the dense matrix multiply (ignored by default; run with
+//! `cargo test --release --test kernels_bench -- --ignored --nocapture`).
+
+use std::time::Instant;
+
+use dml::runtime::kernels::datagen::{Pdf, RandSpec, rand};
+use dml::runtime::kernels::matmul::matmul;
+
+#[test]
+#[ignore]
+fn matmul_2000_gflops() {
+    let n = 2000;
+    let spec =
+        RandSpec { rows: n, cols: n, min: -1.0, max: 1.0, sparsity: 1.0, pdf: Pdf::Uniform, seed: Some(1) };
+    let a = rand(&spec).unwrap();
+    let b = rand(&RandSpec { seed: Some(2), ..spec }).unwrap();
+    let _ = matmul(&a, &b).unwrap();
+    let mut best = f64::INFINITY;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let c = matmul(&a, &b).unwrap();
+        best = best.min(t.elapsed().as_secs_f64());
+        assert_eq!(c.rows(), n);
+    }
+    let gflops = 2.0 * (n as f64).powi(3) / best / 1e9;
+    println!("matmul {n}x{n}: best {:.1} ms, {gflops:.1} GFLOP/s", best * 1e3);
+}
