@@ -15,3 +15,5 @@ impl KernelError {
 }
 
 pub type KResult<T> = Result<T, KernelError>;
+
+pub mod dnn;

@@ -1,0 +1,154 @@
+//! 2-D convolution forward and backward, as im2col plus one gemm per image.
+//!
+//! Images are independent, so the batch is split across rayon threads; each thread owns one
+//! column buffer for all its images and calls gemm single-threaded (nested parallelism would
+//! only add scheduling overhead on top of an already busy pool). A single image gets a
+//! multi-threaded product instead.
+
+use super::gemm_util::{View, matmul, par_for};
+use super::im2col::{col2im_add, im2col_dense, im2col_sparse};
+use super::{ConvShape, Window, dense, dense_values, expect_shape};
+use crate::runtime::kernels::KResult;
+use crate::runtime::matrix::Matrix;
+use gemm::Parallelism;
+use rayon::prelude::*;
+use sprs::CsMat;
+use std::borrow::Cow;
+
+/// The input images, kept sparse when they are, so im2col can skip the zeros.
+enum Images<'a> {
+    Dense(Cow<'a, [f64]>),
+    Sparse(Cow<'a, CsMat<f64>>),
+}
+
+impl<'a> Images<'a> {
+    fn new(x: &'a Matrix) -> Self {
+        match x {
+            Matrix::Sparse(s) if s.is_csr() => Images::Sparse(Cow::Borrowed(s)),
+            Matrix::Sparse(s) => Images::Sparse(Cow::Owned(s.to_csr())),
+            Matrix::Dense(_) => Images::Dense(dense_values(x)),
+        }
+    }
+
+    /// im2col of image `i` into `cols`.
+    fn cols(&self, i: usize, cells: usize, g: &Window, cols: &mut [f64]) {
+        match self {
+            Images::Dense(d) => im2col_dense(&d[i * cells..(i + 1) * cells], g, cols),
+            Images::Sparse(s) => {
+                let row = s.outer_view(i).expect("row index checked against the shape");
+                im2col_sparse(row.indices(), row.data(), g, cols)
+            }
+        }
+    }
+}
+
+/// Runs `body(image, output row, column buffer)` for every image, in parallel when there are
+/// several. `body` gets the gemm parallelism to use.
+fn for_each_image<F>(out: &mut [f64], row_len: usize, buf_len: usize, body: F)
+where
+    F: Fn(usize, &mut [f64], &mut [f64], Parallelism) + Sync,
+{
+    let n = out.len().checked_div(row_len).unwrap_or(0);
+    if n == 1 {
+        let mut buf = vec![0.0; buf_len];
+        body(0, out, &mut buf, Parallelism::Rayon(0));
+    } else if n > 1 {
+        out.par_chunks_mut(row_len)
+            .enumerate()
+            .for_each_init(|| vec![0.0; buf_len], |buf, (i, row)| body(i, row, buf, Parallelism::None));
+    }
+}
+
+fn check_conv_inputs(op: &str, x: &Matrix, w: &Matrix, s: &ConvShape) -> KResult<()> {
+    s.validate()?;
+    expect_shape(op, "input", x, s.n, s.in_cells())?;
+    expect_shape(op, "filter", w, s.f, s.filter_cells())
+}
+
+/// Convolution: `N x F*Hout*Wout` from input `N x C*H*W` and filters `F x C*Hf*Wf`.
+pub fn conv2d(x: &Matrix, w: &Matrix, s: &ConvShape) -> KResult<Matrix> {
+    check_conv_inputs("conv2d", x, w, s)?;
+    Ok(conv_forward(x, w, None, s))
+}
+
+/// Convolution followed by adding `b[f]` to every output cell of filter `f`, in one pass.
+pub fn conv2d_bias_add(x: &Matrix, w: &Matrix, b: &Matrix, s: &ConvShape) -> KResult<Matrix> {
+    check_conv_inputs("conv2d_bias_add", x, w, s)?;
+    expect_shape("conv2d_bias_add", "bias", b, s.f, 1)?;
+    let bias = dense_values(b);
+    Ok(conv_forward(x, w, Some(&bias), s))
+}
+
+fn conv_forward(x: &Matrix, w: &Matrix, bias: Option<&[f64]>, s: &ConvShape) -> Matrix {
+    let g = s.window();
+    let (k, p, cells) = (s.filter_cells(), s.out_positions(), s.in_cells());
+    let images = Images::new(x);
+    let wv = dense_values(w);
+    let mut out = vec![0.0; s.n * s.f * p];
+    for_each_image(&mut out, s.f * p, k * p, |i, row, cols, par| {
+        images.cols(i, cells, &g, cols);
+        matmul(s.f, p, k, row, p, false, View::rows(&wv, k), View::rows(cols, p), par);
+        if let Some(b) = bias {
+            for (f, seg) in row.chunks_exact_mut(p).enumerate() {
+                let bf = b[f];
+                seg.iter_mut().for_each(|v| *v += bf);
+            }
+        }
+    });
+    dense(s.n, s.f * p, out)
+}
+
+/// Gradient of the convolution wrt the filters: `F x C*Hf*Wf`, the sum over images of
+/// `dout_n * cols_n^T`. Each thread accumulates its own images, then the partial sums are added.
+pub fn conv2d_backward_filter(x: &Matrix, dout: &Matrix, s: &ConvShape) -> KResult<Matrix> {
+    s.validate()?;
+    let op = "conv2d_backward_filter";
+    expect_shape(op, "input", x, s.n, s.in_cells())?;
+    expect_shape(op, "dout", dout, s.n, s.f * s.out_positions())?;
+    let g = s.window();
+    let (k, p, cells, f) = (s.filter_cells(), s.out_positions(), s.in_cells(), s.f);
+    let images = Images::new(x);
+    let dv = dense_values(dout);
+    let threads = rayon::current_num_threads().max(1);
+    let chunk = s.n.div_ceil(threads).max(1);
+    let n_chunks = s.n.div_ceil(chunk);
+    let par = if n_chunks == 1 { par_for(f, k, p) } else { Parallelism::None };
+    let partial = |ci: usize| {
+        let mut acc = vec![0.0; f * k];
+        let mut cols = vec![0.0; k * p];
+        for i in ci * chunk..((ci + 1) * chunk).min(s.n) {
+            images.cols(i, cells, &g, &mut cols);
+            let d = &dv[i * f * p..(i + 1) * f * p];
+            matmul(f, k, p, &mut acc, k, i > ci * chunk, View::rows(d, p), View::transposed(&cols, p), par);
+        }
+        acc
+    };
+    let total = (0..n_chunks)
+        .into_par_iter()
+        .map(partial)
+        .reduce_with(|mut a, b| {
+            a.iter_mut().zip(&b).for_each(|(x, y)| *x += *y);
+            a
+        })
+        .unwrap_or_else(|| vec![0.0; f * k]);
+    Ok(dense(f, k, total))
+}
+
+/// Gradient of the convolution wrt the input: `N x C*H*W`, per image `col2im(W^T * dout_n)`.
+pub fn conv2d_backward_data(w: &Matrix, dout: &Matrix, s: &ConvShape) -> KResult<Matrix> {
+    s.validate()?;
+    let op = "conv2d_backward_data";
+    expect_shape(op, "filter", w, s.f, s.filter_cells())?;
+    expect_shape(op, "dout", dout, s.n, s.f * s.out_positions())?;
+    let g = s.window();
+    let (k, p, f) = (s.filter_cells(), s.out_positions(), s.f);
+    let wv = dense_values(w);
+    let dv = dense_values(dout);
+    let mut dx = vec![0.0; s.n * s.in_cells()];
+    for_each_image(&mut dx, s.in_cells(), k * p, |i, row, cols, par| {
+        let d = &dv[i * f * p..(i + 1) * f * p];
+        matmul(k, p, f, cols, p, false, View::transposed(&wv, k), View::rows(d, p), par);
+        col2im_add(cols, &g, row);
+    });
+    Ok(dense(s.n, s.in_cells(), dx))
+}

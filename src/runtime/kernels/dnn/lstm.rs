@@ -1,0 +1,278 @@
+//! LSTM forward and backward with SystemDS's gate order and cache layout.
+//!
+//! Gates are `[i, f, o, g]` blocks of `M` columns (i, f, o sigmoid, g tanh); `c = f*c_prev + i*g`
+//! and `out = o*tanh(c)`. The caches are `T x N*M` (outputs, cells) and `T x N*4M` (activated
+//! gates): row `t` is the step's `N x M` (or `N x 4M`) matrix flattened row-major, exactly what
+//! SystemDS 3.4.0's builtin returns. `M = ncol(W)/4`, `D = nrow(W) - M`, `T = ncol(X)/D`.
+//!
+//! Speed: the input part `X_t * W[1:D,]` of every step is one product over all `N*T` rows up
+//! front (X is already `(N*T) x D` row-major); each step then only multiplies the recurrent part.
+
+use super::gemm_util::{View, matmul, par_for};
+use super::{dense, dense_values, expect_shape};
+use crate::runtime::kernels::{KResult, KernelError};
+use crate::runtime::matrix::Matrix;
+
+/// The outputs of [`lstm`].
+pub struct LstmOut {
+    pub out: Matrix,
+    pub c: Matrix,
+    pub cache_out: Matrix,
+    pub cache_c: Matrix,
+    pub cache_ifog: Matrix,
+}
+
+/// The outputs of [`lstm_backward`].
+pub struct LstmGrads {
+    pub dx: Matrix,
+    pub dw: Matrix,
+    pub db: Matrix,
+    pub dout0: Matrix,
+    pub dc0: Matrix,
+}
+
+/// Sizes inferred from the inputs.
+#[derive(Clone, Copy)]
+struct Dims {
+    n: usize,
+    t: usize,
+    d: usize,
+    m: usize,
+}
+
+fn dims(op: &str, x: &Matrix, w: &Matrix, b: &Matrix, out0: &Matrix, c0: &Matrix) -> KResult<Dims> {
+    let m = w.cols() / 4;
+    if m == 0 || w.cols() % 4 != 0 || w.rows() <= m {
+        return Err(KernelError::new(format!(
+            "{op}: weights must be (D+M) x 4M with D, M > 0, got {}x{}",
+            w.rows(),
+            w.cols()
+        )));
+    }
+    let d = w.rows() - m;
+    if x.cols() == 0 || x.cols() % d != 0 {
+        return Err(KernelError::new(format!(
+            "{op}: input has {} columns, not a positive multiple of D = {d} (from weights {}x{})",
+            x.cols(),
+            w.rows(),
+            w.cols()
+        )));
+    }
+    let n = x.rows();
+    expect_shape(op, "bias", b, 1, 4 * m)?;
+    // SystemDS's nn layer accepts longer initial states and uses their first N rows.
+    for (what, s) in [("out0", out0), ("c0", c0)] {
+        if s.rows() < n || s.cols() != m {
+            return Err(KernelError::new(format!(
+                "{op}: {what} must be {n}x{m}, got {}x{}",
+                s.rows(),
+                s.cols()
+            )));
+        }
+    }
+    Ok(Dims { n, t: x.cols() / d, d, m })
+}
+
+#[inline]
+fn sigmoid(v: f64) -> f64 {
+    1.0 / (1.0 + (-v).exp())
+}
+
+/// LSTM forward over `T` steps.
+pub fn lstm(
+    x: &Matrix,
+    w: &Matrix,
+    b: &Matrix,
+    out0: &Matrix,
+    c0: &Matrix,
+    return_sequences: bool,
+) -> KResult<LstmOut> {
+    let Dims { n, t, d, m } = dims("lstm", x, w, b, out0, c0)?;
+    let g4 = 4 * m;
+    let xv = dense_values(x);
+    let wv = dense_values(w);
+    let bv = dense_values(b);
+    let o0 = dense_values(out0);
+    let c0v = dense_values(c0);
+    // xw[(row n*T + t)] = X_t[n] * W[1:D,]
+    let mut xw = vec![0.0; n * t * g4];
+    matmul(n * t, g4, d, &mut xw, g4, false, View::rows(&xv, d), View::rows(&wv, g4), par_for(n * t, g4, d));
+    let w_rec = &wv[d * g4..];
+    let mut cache_out = vec![0.0; t * n * m];
+    let mut cache_c = vec![0.0; t * n * m];
+    let mut cache_ifog = vec![0.0; t * n * g4];
+    for step in 0..t {
+        let ifog = &mut cache_ifog[step * n * g4..(step + 1) * n * g4];
+        for (r, row) in ifog.chunks_exact_mut(g4).enumerate() {
+            let src = &xw[(r * t + step) * g4..(r * t + step + 1) * g4];
+            for ((v, s), bb) in row.iter_mut().zip(src).zip(bv.iter()) {
+                *v = s + bb;
+            }
+        }
+        let (prev_out, prev_c): (&[f64], &[f64]) = if step == 0 {
+            (&o0[..n * m], &c0v[..n * m])
+        } else {
+            (&cache_out[(step - 1) * n * m..step * n * m], &cache_c[(step - 1) * n * m..step * n * m])
+        };
+        matmul(n, g4, m, ifog, g4, true, View::rows(prev_out, m), View::rows(w_rec, g4), par_for(n, g4, m));
+        let mut c_new = vec![0.0; n * m];
+        let mut out_new = vec![0.0; n * m];
+        for r in 0..n {
+            let gates = &mut ifog[r * g4..(r + 1) * g4];
+            for v in &mut gates[..3 * m] {
+                *v = sigmoid(*v);
+            }
+            for v in &mut gates[3 * m..] {
+                *v = v.tanh();
+            }
+            for j in 0..m {
+                let (i, f, o, g) = (gates[j], gates[m + j], gates[2 * m + j], gates[3 * m + j]);
+                let c = f * prev_c[r * m + j] + i * g;
+                c_new[r * m + j] = c;
+                out_new[r * m + j] = o * c.tanh();
+            }
+        }
+        cache_c[step * n * m..(step + 1) * n * m].copy_from_slice(&c_new);
+        cache_out[step * n * m..(step + 1) * n * m].copy_from_slice(&out_new);
+    }
+    let last = (t - 1) * n * m..t * n * m;
+    let out = if return_sequences {
+        let mut seq = vec![0.0; n * t * m];
+        for step in 0..t {
+            for r in 0..n {
+                let src = &cache_out[(step * n + r) * m..(step * n + r + 1) * m];
+                seq[(r * t + step) * m..(r * t + step + 1) * m].copy_from_slice(src);
+            }
+        }
+        dense(n, t * m, seq)
+    } else {
+        dense(n, m, cache_out[last.clone()].to_vec())
+    };
+    Ok(LstmOut {
+        out,
+        c: dense(n, m, cache_c[last].to_vec()),
+        cache_out: dense(t, n * m, cache_out),
+        cache_c: dense(t, n * m, cache_c),
+        cache_ifog: dense(t, n * g4, cache_ifog),
+    })
+}
+
+/// LSTM backward through time from the forward caches (the formulas of SystemDS's
+/// `nn/layers/lstm.dml::backward`). `dout` is `N x T*M` when `return_sequences`, else `N x M`.
+#[allow(clippy::too_many_arguments)]
+pub fn lstm_backward(
+    x: &Matrix,
+    w: &Matrix,
+    b: &Matrix,
+    out0: &Matrix,
+    c0: &Matrix,
+    return_sequences: bool,
+    dout: &Matrix,
+    dc: &Matrix,
+    cache_out: &Matrix,
+    cache_c: &Matrix,
+    cache_ifog: &Matrix,
+) -> KResult<LstmGrads> {
+    let op = "lstm_backward";
+    let Dims { n, t, d, m } = dims(op, x, w, b, out0, c0)?;
+    let g4 = 4 * m;
+    expect_shape(op, "dout", dout, n, if return_sequences { t * m } else { m })?;
+    expect_shape(op, "dc", dc, n, m)?;
+    expect_shape(op, "cache_out", cache_out, t, n * m)?;
+    expect_shape(op, "cache_c", cache_c, t, n * m)?;
+    expect_shape(op, "cache_ifog", cache_ifog, t, n * g4)?;
+    let xv = dense_values(x);
+    let wv = dense_values(w);
+    let o0 = dense_values(out0);
+    let c0v = dense_values(c0);
+    let dov = dense_values(dout);
+    let co = dense_values(cache_out);
+    let cc = dense_values(cache_c);
+    let ci = dense_values(cache_ifog);
+    let dm = d + m;
+    let mut dx = vec![0.0; n * t * d];
+    let mut dw = vec![0.0; dm * g4];
+    let mut db = vec![0.0; g4];
+    let mut dct = dense_values(dc).into_owned();
+    // Gradient flowing into this step's output from the next step (dout_prev of step t+1).
+    let mut dh_next = vec![0.0; n * m];
+    let mut difog = vec![0.0; n * g4];
+    let mut input = vec![0.0; n * dm];
+    let mut dinput = vec![0.0; n * dm];
+    for step in (0..t).rev() {
+        let (prev_out, prev_c): (&[f64], &[f64]) = if step == 0 {
+            (&o0[..n * m], &c0v[..n * m])
+        } else {
+            (&co[(step - 1) * n * m..step * n * m], &cc[(step - 1) * n * m..step * n * m])
+        };
+        let ct = &cc[step * n * m..(step + 1) * n * m];
+        let ifog = &ci[step * n * g4..(step + 1) * n * g4];
+        for r in 0..n {
+            let gates = &ifog[r * g4..(r + 1) * g4];
+            let dg_row = &mut difog[r * g4..(r + 1) * g4];
+            for j in 0..m {
+                let k = r * m + j;
+                let given = if return_sequences {
+                    dov[r * t * m + step * m + j]
+                } else if step == t - 1 {
+                    dov[k]
+                } else {
+                    0.0
+                };
+                let dh = given + dh_next[k];
+                let (i, f, o, g) = (gates[j], gates[m + j], gates[2 * m + j], gates[3 * m + j]);
+                let tc = ct[k].tanh();
+                let dcell = dct[k] + o * (1.0 - tc * tc) * dh;
+                let d_o = tc * dh;
+                let d_f = prev_c[k] * dcell;
+                let d_i = g * dcell;
+                let d_g = i * dcell;
+                dct[k] = f * dcell;
+                dg_row[j] = i * (1.0 - i) * d_i;
+                dg_row[m + j] = f * (1.0 - f) * d_f;
+                dg_row[2 * m + j] = o * (1.0 - o) * d_o;
+                dg_row[3 * m + j] = (1.0 - g * g) * d_g;
+            }
+            for (acc, v) in db.iter_mut().zip(dg_row.iter()) {
+                *acc += v;
+            }
+            let irow = &mut input[r * dm..(r + 1) * dm];
+            irow[..d].copy_from_slice(&xv[(r * t + step) * d..(r * t + step + 1) * d]);
+            irow[d..].copy_from_slice(&prev_out[r * m..(r + 1) * m]);
+        }
+        // dW += input^T * difog; dinput = difog * W^T.
+        matmul(
+            dm,
+            g4,
+            n,
+            &mut dw,
+            g4,
+            true,
+            View::transposed(&input, dm),
+            View::rows(&difog, g4),
+            par_for(dm, g4, n),
+        );
+        matmul(
+            n,
+            dm,
+            g4,
+            &mut dinput,
+            dm,
+            false,
+            View::rows(&difog, g4),
+            View::transposed(&wv, g4),
+            par_for(n, dm, g4),
+        );
+        for r in 0..n {
+            dx[(r * t + step) * d..(r * t + step + 1) * d].copy_from_slice(&dinput[r * dm..r * dm + d]);
+            dh_next[r * m..(r + 1) * m].copy_from_slice(&dinput[r * dm + d..(r + 1) * dm]);
+        }
+    }
+    Ok(LstmGrads {
+        dx: dense(n, t * d, dx),
+        dw: dense(dm, g4, dw),
+        db: dense(1, g4, db),
+        dout0: dense(n, m, dh_next),
+        dc0: dense(n, m, dct),
+    })
+}
