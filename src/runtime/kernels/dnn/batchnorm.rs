@@ -19,7 +19,7 @@ pub struct BatchNormOut {
 }
 
 fn plane_len(op: &str, x: &Matrix, c: usize) -> KResult<usize> {
-    if c == 0 || x.cols() % c != 0 || x.rows() == 0 || x.cols() == 0 {
+    if c == 0 || !x.cols().is_multiple_of(c) || x.rows() == 0 || x.cols() == 0 {
         return Err(KernelError::new(format!(
             "{op}: input {}x{} is not a non-empty N x C*H*W matrix with C = {c}",
             x.rows(),

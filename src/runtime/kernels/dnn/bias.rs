@@ -7,7 +7,7 @@ use sprs::CsMat;
 
 /// Cells per channel (`H*W`) of an `N x C*H*W` matrix, checking that `b` is `C x 1`.
 fn channel_len(op: &str, x: &Matrix, b: &Matrix, c: usize) -> KResult<usize> {
-    if c == 0 || x.cols() % c != 0 {
+    if c == 0 || !x.cols().is_multiple_of(c) {
         return Err(KernelError::new(format!(
             "{op}: {} columns of the input are not a multiple of the {c} channels",
             x.cols()

@@ -42,7 +42,7 @@ struct Dims {
 
 fn dims(op: &str, x: &Matrix, w: &Matrix, b: &Matrix, out0: &Matrix, c0: &Matrix) -> KResult<Dims> {
     let m = w.cols() / 4;
-    if m == 0 || w.cols() % 4 != 0 || w.rows() <= m {
+    if m == 0 || !w.cols().is_multiple_of(4) || w.rows() <= m {
         return Err(KernelError::new(format!(
             "{op}: weights must be (D+M) x 4M with D, M > 0, got {}x{}",
             w.rows(),
@@ -50,7 +50,7 @@ fn dims(op: &str, x: &Matrix, w: &Matrix, b: &Matrix, out0: &Matrix, c0: &Matrix
         )));
     }
     let d = w.rows() - m;
-    if x.cols() == 0 || x.cols() % d != 0 {
+    if x.cols() == 0 || !x.cols().is_multiple_of(d) {
         return Err(KernelError::new(format!(
             "{op}: input has {} columns, not a positive multiple of D = {d} (from weights {}x{})",
             x.cols(),
