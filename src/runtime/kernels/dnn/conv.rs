@@ -79,21 +79,33 @@ pub fn conv2d_bias_add(x: &Matrix, w: &Matrix, b: &Matrix, s: &ConvShape) -> KRe
     Ok(conv_forward(x, w, Some(&bias), s))
 }
 
+/// The forward pass. A bias is folded into the product as one more filter tap: `W` gets the bias
+/// as an extra column and the column buffer an extra row of ones, so no separate pass over the
+/// output is needed.
 fn conv_forward(x: &Matrix, w: &Matrix, bias: Option<&[f64]>, s: &ConvShape) -> Matrix {
     let g = s.window();
     let (k, p, cells) = (s.filter_cells(), s.out_positions(), s.in_cells());
     let images = Images::new(x);
     let wv = dense_values(w);
-    let mut out = vec![0.0; s.n * s.f * p];
-    for_each_image(&mut out, s.f * p, k * p, |i, row, cols, par| {
-        images.cols(i, cells, &g, cols);
-        matmul(s.f, p, k, row, p, false, View::rows(&wv, k), View::rows(cols, p), par);
-        if let Some(b) = bias {
-            for (f, seg) in row.chunks_exact_mut(p).enumerate() {
-                let bf = b[f];
-                seg.iter_mut().for_each(|v| *v += bf);
+    let (wk, kk) = match bias {
+        Some(b) => {
+            let mut aug = Vec::with_capacity(s.f * (k + 1));
+            for (row, bf) in wv.chunks_exact(k).zip(b) {
+                aug.extend_from_slice(row);
+                aug.push(*bf);
             }
+            (Cow::Owned(aug), k + 1)
         }
+        None => (wv, k),
+    };
+    let mut out = vec![0.0; s.n * s.f * p];
+    for_each_image(&mut out, s.f * p, kk * p, |i, row, cols, par| {
+        // The ones row (if any) lies past the first k rows, which im2col rewrites every time.
+        if kk > k && cols[k * p] != 1.0 {
+            cols[k * p..].fill(1.0);
+        }
+        images.cols(i, cells, &g, &mut cols[..k * p]);
+        matmul(s.f, p, kk, row, p, false, View::rows(&wk, kk), View::rows(cols, p), par);
     });
     dense(s.n, s.f * p, out)
 }

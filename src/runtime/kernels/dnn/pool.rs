@@ -21,22 +21,41 @@ fn span(o: usize, stride: usize, pad: usize, k: usize, n: usize) -> (usize, usiz
     (lo, hi)
 }
 
-/// Index (within the plane) of the first maximum of the window at `(oy, ox)`, or `None` when the
-/// window lies entirely in the padding.
+/// The clipped window of every output row and column, computed once per call so the inner
+/// loops do no index arithmetic beyond the window itself.
+struct Spans {
+    rows: Vec<(usize, usize)>,
+    cols: Vec<(usize, usize)>,
+}
+
+impl Spans {
+    fn new(g: &Window) -> Self {
+        Spans {
+            rows: (0..g.oh).map(|o| span(o, g.sh, g.ph, g.kh, g.h)).collect(),
+            cols: (0..g.ow).map(|o| span(o, g.sw, g.pw, g.kw, g.w)).collect(),
+        }
+    }
+}
+
+/// Index (within the plane) of the first maximum in row-major order of the window
+/// `rows x cols`, or `None` when the window lies entirely in the padding.
 #[inline]
-fn argmax(plane: &[f64], g: &Window, oy: usize, ox: usize) -> Option<usize> {
-    let (y0, y1) = span(oy, g.sh, g.ph, g.kh, g.h);
-    let (x0, x1) = span(ox, g.sw, g.pw, g.kw, g.w);
-    let mut best: Option<(usize, f64)> = None;
+fn argmax(plane: &[f64], w: usize, (y0, y1): (usize, usize), (x0, x1): (usize, usize)) -> Option<usize> {
+    if y0 >= y1 || x0 >= x1 {
+        return None;
+    }
+    let mut best_i = y0 * w + x0;
+    let mut best = plane[best_i];
     for y in y0..y1 {
-        for x in x0..x1 {
-            let v = plane[y * g.w + x];
-            if best.is_none_or(|(_, b)| v > b) {
-                best = Some((y * g.w + x, v));
+        let row = &plane[y * w + x0..y * w + x1];
+        for (j, &v) in row.iter().enumerate() {
+            if v > best {
+                best = v;
+                best_i = y * w + x0 + j;
             }
         }
     }
-    best.map(|(i, _)| i)
+    Some(best_i)
 }
 
 /// Runs `body(image index, output row)` over all images, in parallel for large batches.
@@ -66,13 +85,14 @@ fn max_forward(x: &Matrix, s: &PoolShape, relu: bool) -> Matrix {
     let g = s.window();
     let (plane, oplane) = (g.h * g.w, g.oh * g.ow);
     let xv = dense_values(x);
+    let sp = Spans::new(&g);
     let mut out = vec![0.0; s.n * s.c * oplane];
     per_image(&mut out, s.c * oplane, |i, row| {
         for c in 0..g.c {
             let src = &xv[(i * g.c + c) * plane..(i * g.c + c + 1) * plane];
-            for oy in 0..g.oh {
-                for ox in 0..g.ow {
-                    let v = argmax(src, &g, oy, ox).map_or(0.0, |j| src[j]);
+            for (oy, &ys) in sp.rows.iter().enumerate() {
+                for (ox, &xs) in sp.cols.iter().enumerate() {
+                    let v = argmax(src, g.w, ys, xs).map_or(0.0, |j| src[j]);
                     row[c * oplane + oy * g.ow + ox] = if relu { v.max(0.0) } else { v };
                 }
             }
@@ -87,15 +107,16 @@ fn max_backward(x: &Matrix, dout: &Matrix, s: &PoolShape, relu: bool) -> Matrix 
     let (plane, oplane) = (g.h * g.w, g.oh * g.ow);
     let xv = dense_values(x);
     let dv = dense_values(dout);
+    let sp = Spans::new(&g);
     let mut dx = vec![0.0; s.n * s.c * plane];
     per_image(&mut dx, s.c * plane, |i, row| {
         for c in 0..g.c {
             let src = &xv[(i * g.c + c) * plane..(i * g.c + c + 1) * plane];
             let d = &dv[(i * g.c + c) * oplane..(i * g.c + c + 1) * oplane];
             let dst = &mut row[c * plane..(c + 1) * plane];
-            for oy in 0..g.oh {
-                for ox in 0..g.ow {
-                    if let Some(j) = argmax(src, &g, oy, ox) {
+            for (oy, &ys) in sp.rows.iter().enumerate() {
+                for (ox, &xs) in sp.cols.iter().enumerate() {
+                    if let Some(j) = argmax(src, g.w, ys, xs) {
                         // Below zero the relu is flat: the first max of max(0, x) then has x <= 0.
                         if !relu || src[j] > 0.0 {
                             dst[j] += d[oy * g.ow + ox];
