@@ -232,7 +232,7 @@ fn pool_naive(x: &Matrix, s: &PoolShape, relu: bool) -> (Vec<f64>, Vec<Option<us
                             }
                         }
                     }
-                    mx[o] = best.map_or(0.0, |b| b.1);
+                    mx[o] = best.map_or(f64::MIN, |b| b.1);
                     arg[o] = best.map(|b| b.0);
                     avg[o] = sum / (s.ph * s.pw) as f64;
                 }
@@ -318,6 +318,22 @@ fn max_pool_backward_ties_go_to_the_first_maximum() {
     // The same as SystemDS 3.4.0 gives for this input.
     let want = [1.0, 0.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 3.0, 0.0, 4.0, 0.0, 0.0, 0.0, 0.0, 0.0];
     close("ties", &max_pool_backward(&x, &dout, &s).unwrap(), &want, 0.0);
+}
+
+#[test]
+fn max_pool_windows_entirely_in_the_padding() {
+    // SystemDS 3.4.0 gives -Double.MAX_VALUE for such windows; avg pooling gives 0, and the
+    // gradient of the real cells is unaffected.
+    let s = PoolShape { n: 1, c: 1, h: 2, w: 2, ph: 1, pw: 1, stride_h: 1, stride_w: 1, pad_h: 1, pad_w: 1 };
+    let x = Matrix::from_vec(1, 4, vec![-9.0, -8.0, -7.0, -6.0]);
+    let m = f64::MIN;
+    let want = [m, m, m, m, m, -9.0, -8.0, m, m, -7.0, -6.0, m, m, m, m, m];
+    close("max_pool", &max_pool(&x, &s).unwrap(), &want, 0.0);
+    let want_avg: Vec<f64> = want.iter().map(|v| if *v == m { 0.0 } else { *v }).collect();
+    close("avg_pool", &avg_pool(&x, &s).unwrap(), &want_avg, 0.0);
+    close("relu_max_pool", &relu_max_pool(&x, &s).unwrap(), &[0.0; 16], 0.0);
+    let d = Matrix::from_vec(1, 16, (1..=16).map(f64::from).collect());
+    close("max_pool_backward", &max_pool_backward(&x, &d, &s).unwrap(), &[6.0, 7.0, 10.0, 11.0], 0.0);
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //! order. Unlike SystemDS, overlapping windows *add* their gradients (SystemDS keeps only the last
 //! write, which is not the derivative), and an all-zero input gets its gradient like any other
 //! (SystemDS returns all zeros there).
+//! A max window entirely in the padding gives `-f64::MAX`, as in SystemDS, and no gradient.
 
 use super::{PoolShape, Window, dense, dense_values, expect_shape};
 use crate::runtime::kernels::KResult;
@@ -80,7 +81,8 @@ fn check_backward(op: &str, x: &Matrix, dout: &Matrix, s: &PoolShape) -> KResult
     expect_shape(op, "dout", dout, s.n, s.c * s.out_h() * s.out_w())
 }
 
-/// Max pooling forward; `relu` applies `max(0, .)` first. An all-padding window gives 0.
+/// Max pooling forward; `relu` applies `max(0, .)` first. A window entirely in the padding gives
+/// `-f64::MAX` (SystemDS 3.4.0's value, measured), or 0 after the relu.
 fn max_forward(x: &Matrix, s: &PoolShape, relu: bool) -> Matrix {
     let g = s.window();
     let (plane, oplane) = (g.h * g.w, g.oh * g.ow);
@@ -92,7 +94,7 @@ fn max_forward(x: &Matrix, s: &PoolShape, relu: bool) -> Matrix {
             let src = &xv[(i * g.c + c) * plane..(i * g.c + c + 1) * plane];
             for (oy, &ys) in sp.rows.iter().enumerate() {
                 for (ox, &xs) in sp.cols.iter().enumerate() {
-                    let v = argmax(src, g.w, ys, xs).map_or(0.0, |j| src[j]);
+                    let v = argmax(src, g.w, ys, xs).map_or(f64::MIN, |j| src[j]);
                     row[c * oplane + oy * g.ow + ox] = if relu { v.max(0.0) } else { v };
                 }
             }
