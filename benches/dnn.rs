@@ -39,6 +39,11 @@ fn best<F: FnMut()>(reps: usize, mut f: F) -> (f64, f64) {
     (best, (cpu_secs() - cpu0) / runs as f64)
 }
 
+/// Whether a case runs: `DNN_BENCH=lstm cargo bench --bench dnn` runs only names containing "lstm".
+fn wanted(name: &str) -> bool {
+    std::env::var("DNN_BENCH").map_or(true, |f| name.contains(&f))
+}
+
 fn report(name: &str, (secs, cpu): (f64, f64), flops: f64) {
     if flops > 0.0 {
         println!(
@@ -54,6 +59,9 @@ fn report(name: &str, (secs, cpu): (f64, f64), flops: f64) {
 }
 
 fn conv_case(label: &str, s: ConvShape) {
+    if !wanted(&format!("conv {label}")) {
+        return;
+    }
     let x = data(s.n, s.c * s.h * s.w, 0.1);
     let w = data(s.f, s.c * s.hf * s.wf, 0.2);
     let b = data(s.f, 1, 0.3);
@@ -78,6 +86,9 @@ fn conv_case(label: &str, s: ConvShape) {
 }
 
 fn pool_case(label: &str, s: PoolShape) {
+    if !wanted(&format!("pool {label}")) {
+        return;
+    }
     let x = data(s.n, s.c * s.h * s.w, 0.5);
     let dout = data(s.n, s.c * s.out_h() * s.out_w(), 0.6);
     report(&format!("max_pool {label}"), best(20, || drop(max_pool(&x, &s).unwrap())), 0.0);
@@ -95,6 +106,9 @@ fn pool_case(label: &str, s: PoolShape) {
 }
 
 fn lstm_case() {
+    if !wanted("lstm") {
+        return;
+    }
     let (n, t, d, m) = (64, 32, 32, 64);
     let x = data(n, t * d, 0.7);
     let w = Matrix::from_vec(
@@ -138,6 +152,9 @@ fn lstm_case() {
 /// The bare products of the conv2 forward pass (one 64x800 by 800x196 gemm per image, images in
 /// parallel): the ceiling our im2col-based kernel can reach.
 fn raw_gemm_case() {
+    if !wanted("raw gemm") {
+        return;
+    }
     use rayon::prelude::*;
     let (n, m, k, p) = (64, 64, 800, 196);
     let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.3).sin()).collect();

@@ -5,9 +5,10 @@
 //! gates): row `t` is the step's `N x M` (or `N x 4M`) matrix flattened row-major, exactly what
 //! SystemDS 3.4.0's builtin returns. `M = ncol(W)/4`, `D = nrow(W) - M`, `T = ncol(X)/D`.
 //!
-//! Speed: the input part `X_t * W[1:D,]` of every step is one product over all `N*T` rows up
-//! front (X is already `(N*T) x D` row-major); each step then only multiplies the recurrent part.
+//! Speed: each step is one product `[x_t, out_prev, 1] * [W; b]` written straight into the gate
+//! cache, then one pass of branch-free, vectorizable gate activations (see `activation.rs`).
 
+use super::activation::{sigmoid_in_place, tanh, tanh_in_place};
 use super::gemm_util::{View, matmul, par_for};
 use super::{dense, dense_values, expect_shape};
 use crate::runtime::kernels::{KResult, KernelError};
@@ -73,11 +74,6 @@ fn dims(op: &str, x: &Matrix, w: &Matrix, b: &Matrix, out0: &Matrix, c0: &Matrix
     Ok(Dims { n, t: x.cols() / d, d, m })
 }
 
-#[inline]
-fn sigmoid(v: f64) -> f64 {
-    1.0 / (1.0 + (-v).exp())
-}
-
 /// LSTM forward over `T` steps.
 pub fn lstm(
     x: &Matrix,
@@ -94,42 +90,40 @@ pub fn lstm(
     let bv = dense_values(b);
     let o0 = dense_values(out0);
     let c0v = dense_values(c0);
-    // xw[(row n*T + t)] = X_t[n] * W[1:D,]
-    let mut xw = vec![0.0; n * t * g4];
-    matmul(n * t, g4, d, &mut xw, g4, false, View::rows(&xv, d), View::rows(&wv, g4), par_for(n * t, g4, d));
-    let w_rec = &wv[d * g4..];
+    // One product per step: [x_t, out_prev, 1] (N x (D+M+1)) times [W; b], straight into the
+    // step's gate cache; the ones column folds the bias into the product.
+    let k = d + m + 1;
+    let mut w_aug = Vec::with_capacity(k * g4);
+    w_aug.extend_from_slice(&wv[..(d + m) * g4]);
+    w_aug.extend_from_slice(&bv[..g4]);
+    let mut input = vec![1.0; n * k];
     let mut cache_out = vec![0.0; t * n * m];
     let mut cache_c = vec![0.0; t * n * m];
     let mut cache_ifog = vec![0.0; t * n * g4];
     for step in 0..t {
         let ifog = &mut cache_ifog[step * n * g4..(step + 1) * n * g4];
-        for (r, row) in ifog.chunks_exact_mut(g4).enumerate() {
-            let src = &xw[(r * t + step) * g4..(r * t + step + 1) * g4];
-            for ((v, s), bb) in row.iter_mut().zip(src).zip(bv.iter()) {
-                *v = s + bb;
-            }
-        }
         let (prev_out, prev_c): (&[f64], &[f64]) = if step == 0 {
             (&o0[..n * m], &c0v[..n * m])
         } else {
             (&cache_out[(step - 1) * n * m..step * n * m], &cache_c[(step - 1) * n * m..step * n * m])
         };
-        matmul(n, g4, m, ifog, g4, true, View::rows(prev_out, m), View::rows(w_rec, g4), par_for(n, g4, m));
+        for r in 0..n {
+            let row = &mut input[r * k..(r + 1) * k];
+            row[..d].copy_from_slice(&xv[(r * t + step) * d..(r * t + step + 1) * d]);
+            row[d..d + m].copy_from_slice(&prev_out[r * m..(r + 1) * m]);
+        }
+        matmul(n, g4, k, ifog, g4, false, View::rows(&input, k), View::rows(&w_aug, g4), par_for(n, g4, k));
         let mut c_new = vec![0.0; n * m];
         let mut out_new = vec![0.0; n * m];
         for r in 0..n {
             let gates = &mut ifog[r * g4..(r + 1) * g4];
-            for v in &mut gates[..3 * m] {
-                *v = sigmoid(*v);
-            }
-            for v in &mut gates[3 * m..] {
-                *v = v.tanh();
-            }
+            sigmoid_in_place(&mut gates[..3 * m]);
+            tanh_in_place(&mut gates[3 * m..]);
             for j in 0..m {
                 let (i, f, o, g) = (gates[j], gates[m + j], gates[2 * m + j], gates[3 * m + j]);
                 let c = f * prev_c[r * m + j] + i * g;
                 c_new[r * m + j] = c;
-                out_new[r * m + j] = o * c.tanh();
+                out_new[r * m + j] = o * tanh(c);
             }
         }
         cache_c[step * n * m..(step + 1) * n * m].copy_from_slice(&c_new);
@@ -221,7 +215,7 @@ pub fn lstm_backward(
                 };
                 let dh = given + dh_next[k];
                 let (i, f, o, g) = (gates[j], gates[m + j], gates[2 * m + j], gates[3 * m + j]);
-                let tc = ct[k].tanh();
+                let tc = tanh(ct[k]);
                 let dcell = dct[k] + o * (1.0 - tc * tc) * dh;
                 let d_o = tc * dh;
                 let d_f = prev_c[k] * dcell;
