@@ -11,8 +11,8 @@
 
 const LOG2E: f64 = std::f64::consts::LOG2_E;
 /// `ln 2` split so that `n * LN2_HI` is exact for the `n` that occur.
-const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
-const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+const LN2_HI: f64 = 0.693_147_180_369_123_8;
+const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
 /// Adding and subtracting this rounds a double below 2^51 in magnitude to the nearest integer.
 const ROUND: f64 = 6_755_399_441_055_744.0; // 1.5 * 2^52
 
