@@ -192,6 +192,10 @@ fn conv2d_rejects_bad_shapes() {
     assert!(conv2d(&Matrix::zeros(s.n + 1, 3), &w, &s).is_err());
     assert!(conv2d(&x, &w, &ConvShape { hf: 20, ..s }).is_err());
     assert!(conv2d(&x, &w, &ConvShape { stride_h: 0, ..s }).is_err());
+    assert!(ConvShape { pad_h: usize::MAX / 4, ..s }.validate().is_err());
+    assert!(ConvShape { n: 1 << 40, ..s }.validate().is_err());
+    assert!(ConvShape { pad_w: usize::MAX, ..s }.validate().is_err());
+    assert!(ConvShape { stride_h: usize::MAX, hf: usize::MAX, ..s }.validate().is_err());
     assert!(conv2d_bias_add(&x, &w, &Matrix::zeros(s.f + 1, 1), &s).is_err());
     assert!(conv2d_backward_filter(&x, &Matrix::zeros(s.n, 2), &s).is_err());
     assert!(conv2d_backward_data(&w, &Matrix::zeros(s.n, 2), &s).is_err());
@@ -343,6 +347,7 @@ fn pooling_rejects_bad_shapes() {
     assert!(max_pool(&Matrix::zeros(s.n, 3), &s).is_err());
     assert!(avg_pool(&x, &PoolShape { ph: 0, ..s }).is_err());
     assert!(max_pool(&x, &PoolShape { ph: 10, ..s }).is_err());
+    assert!(PoolShape { pad_w: usize::MAX / 4, ..s }.validate().is_err());
     assert!(max_pool_backward(&x, &Matrix::zeros(s.n, 1), &s).is_err());
     assert!(avg_pool_backward(&x, &Matrix::zeros(s.n, 1), &s).is_err());
     assert!(relu_max_pool_backward(&x, &Matrix::zeros(1, 1), &s).is_err());

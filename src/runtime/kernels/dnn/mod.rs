@@ -44,7 +44,7 @@ pub struct ConvShape {
 
 /// `floor((input + 2*pad - window) / stride) + 1`, or `None` when the window does not fit.
 fn out_dim(input: usize, pad: usize, window: usize, stride: usize) -> Option<usize> {
-    let span = input + 2 * pad;
+    let span = pad.checked_mul(2)?.checked_add(input)?;
     if stride == 0 || window == 0 || window > span { None } else { Some((span - window) / stride + 1) }
 }
 
@@ -96,7 +96,12 @@ impl ConvShape {
                 self.hf, self.wf, self.h, self.w, self.pad_h, self.pad_w
             )));
         }
-        Ok(())
+        let p = self.out_h().checked_mul(self.out_w());
+        check_cells(
+            "conv2d",
+            &[&[self.n, self.c, self.h, self.w], &[self.c, self.hf, self.wf, p.unwrap_or(usize::MAX)]],
+        )?;
+        check_cells("conv2d", &[&[self.n, self.f, p.unwrap_or(usize::MAX)]])
     }
 
     /// The im2col geometry shared with pooling-free code paths.
@@ -164,7 +169,10 @@ impl PoolShape {
                 self.ph, self.pw, self.h, self.w, self.pad_h, self.pad_w
             )));
         }
-        Ok(())
+        check_cells(
+            "pooling",
+            &[&[self.n, self.c, self.h, self.w], &[self.n, self.c, self.out_h(), self.out_w()]],
+        )
     }
 
     pub(crate) fn window(&self) -> Window {
@@ -223,6 +231,21 @@ fn valid_range(out: usize, s: usize, k: usize, p: usize, n: usize) -> (usize, us
     // o*s + k - p <= n - 1  <=>  o <= (n - 1 + p - k) / s.
     let hi = if n + p > k { ((n - 1 + p - k) / s + 1).min(out) } else { 0 };
     (lo.min(hi), hi)
+}
+
+/// Largest buffer (in cells) a kernel will allocate: larger shapes are refused with an error
+/// instead of overflowing or aborting on allocation.
+const MAX_CELLS: usize = 1 << 36;
+
+/// Checks that each product of sizes (a buffer the kernel allocates) stays below [`MAX_CELLS`].
+fn check_cells(op: &str, products: &[&[usize]]) -> KResult<()> {
+    for dims in products {
+        let cells = dims.iter().try_fold(1usize, |acc, d| acc.checked_mul(*d));
+        if cells.is_none_or(|c| c > MAX_CELLS) {
+            return Err(KernelError::new(format!("{op}: shape {dims:?} is too large")));
+        }
+    }
+    Ok(())
 }
 
 fn check_positive(op: &str, sizes: &[(&str, usize)]) -> KResult<()> {
