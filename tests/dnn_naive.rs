@@ -144,6 +144,33 @@ fn conv_shapes() -> Vec<ConvShape> {
             pad_h: 3,
             pad_w: 1,
         },
+        // Output as wide as the input, with a row stride of 2 and of 1 (im2col's long-copy path).
+        ConvShape {
+            n: 2,
+            c: 2,
+            h: 6,
+            w: 5,
+            f: 3,
+            hf: 3,
+            wf: 3,
+            stride_h: 2,
+            stride_w: 1,
+            pad_h: 1,
+            pad_w: 1,
+        },
+        ConvShape {
+            n: 2,
+            c: 2,
+            h: 6,
+            w: 5,
+            f: 3,
+            hf: 2,
+            wf: 3,
+            stride_h: 1,
+            stride_w: 1,
+            pad_h: 0,
+            pad_w: 1,
+        },
     ]
 }
 

@@ -20,6 +20,10 @@ pub(crate) fn im2col_dense(x: &[f64], g: &Window, cols: &mut [f64]) {
                 let (x_lo, x_hi) = g.valid_cols(kx);
                 dst[..y_lo * g.ow].fill(0.0);
                 dst[y_hi * g.ow..].fill(0.0);
+                if g.sw == 1 && g.sh == 1 && g.ow == g.w && y_lo < y_hi && x_lo < x_hi {
+                    same_width_rows(src, g, ky, kx, (y_lo, y_hi), (x_lo, x_hi), dst);
+                    continue;
+                }
                 for oy in y_lo..y_hi {
                     let iy = oy * g.sh + ky - g.ph;
                     let d = &mut dst[oy * g.ow..(oy + 1) * g.ow];
@@ -38,6 +42,37 @@ pub(crate) fn im2col_dense(x: &[f64], g: &Window, cols: &mut [f64]) {
                         }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// The rows `y_lo..y_hi` of one im2col row when both strides are 1 and the output is as wide as the
+/// input ("same" convolutions such as LeNet's 5x5 pad 2): consecutive output cells then read
+/// consecutive input cells, even across rows, so one long copy replaces a short copy per output
+/// row, and only the few cells that fall in the left/right padding are zeroed afterwards.
+fn same_width_rows(
+    src: &[f64],
+    g: &Window,
+    ky: usize,
+    kx: usize,
+    (y_lo, y_hi): (usize, usize),
+    (x_lo, x_hi): (usize, usize),
+    dst: &mut [f64],
+) {
+    let w = g.w;
+    // Output cell q = oy*w + ox reads input cell q + (ky - ph)*w + (kx - pw).
+    let first = y_lo * w + x_lo;
+    let last = (y_hi - 1) * w + x_hi;
+    let src_first = (y_lo + ky - g.ph) * w + x_lo + kx - g.pw;
+    dst[first..last].copy_from_slice(&src[src_first..src_first + (last - first)]);
+    dst[y_lo * w..first].fill(0.0);
+    dst[last..y_hi * w].fill(0.0);
+    if x_lo > 0 || x_hi < w {
+        for oy in y_lo..y_hi - 1 {
+            // The right padding of row oy and the left padding of row oy+1 are adjacent.
+            for v in &mut dst[oy * w + x_hi..(oy + 1) * w + x_lo] {
+                *v = 0.0;
             }
         }
     }
