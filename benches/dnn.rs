@@ -189,6 +189,81 @@ fn raw_gemm_case() {
         })
     });
     report("raw gemm 64 x (64x800 * 800x196)", secs, 2.0 * (n * m * k * p) as f64);
+    // A large square product on one thread, for scale.
+    let q = 1024;
+    let a: Vec<f64> = (0..q * q).map(|i| (i as f64 * 0.3).sin()).collect();
+    let mut c = vec![0.0; q * q];
+    let secs = best(3, || {
+        // SAFETY: contiguous row-major q x q buffers.
+        unsafe {
+            gemm::gemm(
+                q,
+                q,
+                q,
+                c.as_mut_ptr(),
+                1,
+                q as isize,
+                false,
+                a.as_ptr(),
+                1,
+                q as isize,
+                a.as_ptr(),
+                1,
+                q as isize,
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            )
+        }
+    });
+    report("raw gemm 1024^3, one thread", secs, 2.0 * (q * q * q) as f64);
+}
+
+/// The DNN kernel calls of one LeNet training epoch (16 batches of 64): per batch conv1 with bias,
+/// relu+pool, conv2 with bias, relu+pool forward, then the pool, filter and data gradients of both
+/// layers backward (the affine layers and the optimizer are not DNN kernels and are left out).
+fn lenet_epoch_case() {
+    if !wanted("lenet") {
+        return;
+    }
+    let c1 = ConvShape {
+        n: 64,
+        c: 1,
+        h: 28,
+        w: 28,
+        f: 32,
+        hf: 5,
+        wf: 5,
+        stride_h: 1,
+        stride_w: 1,
+        pad_h: 2,
+        pad_w: 2,
+    };
+    let c2 = ConvShape { c: 32, h: 14, w: 14, f: 64, ..c1 };
+    let p1 =
+        PoolShape { n: 64, c: 32, h: 28, w: 28, ph: 2, pw: 2, stride_h: 2, stride_w: 2, pad_h: 0, pad_w: 0 };
+    let p2 = PoolShape { c: 64, h: 14, w: 14, ..p1 };
+    let x = data(64, 784, 0.1);
+    let (w1, b1) = (data(32, 25, 0.2), data(32, 1, 0.3));
+    let (w2, b2) = (data(64, 800, 0.4), data(64, 1, 0.5));
+    let dtop = data(64, 64 * 7 * 7, 0.6);
+    let batch = || {
+        let a1 = conv2d_bias_add(&x, &w1, &b1, &c1).unwrap();
+        let h1 = relu_max_pool(&a1, &p1).unwrap();
+        let a2 = conv2d_bias_add(&h1, &w2, &b2, &c2).unwrap();
+        let _h2 = relu_max_pool(&a2, &p2).unwrap();
+        let da2 = relu_max_pool_backward(&a2, &dtop, &p2).unwrap();
+        let _dw2 = conv2d_backward_filter(&h1, &da2, &c2).unwrap();
+        let dh1 = conv2d_backward_data(&w2, &da2, &c2).unwrap();
+        let da1 = relu_max_pool_backward(&a1, &dh1, &p1).unwrap();
+        let _dw1 = conv2d_backward_filter(&x, &da1, &c1).unwrap();
+        let _dx = conv2d_backward_data(&w1, &da1, &c1).unwrap();
+    };
+    let flops = 16.0 * 3.0 * 2.0 * (64 * (32 * 784 * 25 + 64 * 196 * 800)) as f64;
+    report("LeNet epoch DNN kernels (16 batches of 64)", best(3, || (0..16).for_each(|_| batch())), flops);
 }
 
 fn main() {
@@ -228,4 +303,5 @@ fn main() {
     pool_case("N=64 C=32 28x28 2x2/2", pool1);
     pool_case("N=64 C=64 14x14 2x2/2", pool2);
     lstm_case();
+    lenet_epoch_case();
 }
