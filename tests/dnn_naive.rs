@@ -477,6 +477,31 @@ fn lstm_matches_naive_loops_and_finite_differences() {
 }
 
 #[test]
+fn lstm_large_batch_matches_naive_loops() {
+    // N >= 16 takes the row-block parallel path of the forward pass.
+    let mut r = Rng(31);
+    let (n, t, d, m) = (37, 5, 4, 6);
+    let x = r.mat(n, t * d);
+    let w = r.mat(d + m, 4 * m);
+    let b = r.mat(1, 4 * m);
+    let o0 = r.mat(n, m);
+    let c0 = r.mat(n, m);
+    let (seq, c_last) = lstm_naive(&x, &w, &b, &o0, &c0);
+    let f = lstm(&x, &w, &b, &o0, &c0, true).unwrap();
+    close("lstm out", &f.out, &seq, 1e-12);
+    close("lstm c", &f.c, &c_last, 1e-12);
+    let dout = r.mat(n, t * m);
+    let dc = r.mat(n, m);
+    let g = lstm_backward(&x, &w, &b, &o0, &c0, true, &dout, &dc, &f.cache_out, &f.cache_c, &f.cache_ifog)
+        .unwrap();
+    let loss = |w: &Matrix| {
+        let f = lstm(&x, w, &b, &o0, &c0, true).unwrap();
+        dot(&f.out, &dout) + dot(&f.c, &dc)
+    };
+    grad_check("lstm dW", &w, &g.dw, &loss, 7);
+}
+
+#[test]
 fn lstm_rejects_bad_shapes() {
     let (n, t, d, m) = (2, 3, 2, 2);
     let x = Matrix::zeros(n, t * d);

@@ -13,6 +13,8 @@ use super::gemm_util::{View, matmul, par_for};
 use super::{dense, dense_values, expect_shape};
 use crate::runtime::kernels::{KResult, KernelError};
 use crate::runtime::matrix::Matrix;
+use gemm::Parallelism;
+use rayon::prelude::*;
 
 /// The outputs of [`lstm`].
 pub struct LstmOut {
@@ -100,34 +102,61 @@ pub fn lstm(
     let mut cache_out = vec![0.0; t * n * m];
     let mut cache_c = vec![0.0; t * n * m];
     let mut cache_ifog = vec![0.0; t * n * g4];
+    // Rows are independent within a step, so a step is split into row blocks, one per thread.
+    let threads = rayon::current_num_threads().max(1);
+    let block = if n >= 16 && threads > 1 { n.div_ceil(threads) } else { n };
     for step in 0..t {
         let ifog = &mut cache_ifog[step * n * g4..(step + 1) * n * g4];
+        let (done_out, rest_out) = cache_out.split_at_mut(step * n * m);
+        let (done_c, rest_c) = cache_c.split_at_mut(step * n * m);
         let (prev_out, prev_c): (&[f64], &[f64]) = if step == 0 {
             (&o0[..n * m], &c0v[..n * m])
         } else {
-            (&cache_out[(step - 1) * n * m..step * n * m], &cache_c[(step - 1) * n * m..step * n * m])
+            (&done_out[(step - 1) * n * m..], &done_c[(step - 1) * n * m..])
         };
-        for r in 0..n {
-            let row = &mut input[r * k..(r + 1) * k];
-            row[..d].copy_from_slice(&xv[(r * t + step) * d..(r * t + step + 1) * d]);
-            row[d..d + m].copy_from_slice(&prev_out[r * m..(r + 1) * m]);
-        }
-        matmul(n, g4, k, ifog, g4, false, View::rows(&input, k), View::rows(&w_aug, g4), par_for(n, g4, k));
-        let mut c_new = vec![0.0; n * m];
-        let mut out_new = vec![0.0; n * m];
-        for r in 0..n {
-            let gates = &mut ifog[r * g4..(r + 1) * g4];
-            sigmoid_in_place(&mut gates[..3 * m]);
-            tanh_in_place(&mut gates[3 * m..]);
-            for j in 0..m {
-                let (i, f, o, g) = (gates[j], gates[m + j], gates[2 * m + j], gates[3 * m + j]);
-                let c = f * prev_c[r * m + j] + i * g;
-                c_new[r * m + j] = c;
-                out_new[r * m + j] = o * tanh(c);
+        let run = |r0: usize, input: &mut [f64], ifog: &mut [f64], out_new: &mut [f64], c_new: &mut [f64]| {
+            let rows = out_new.len() / m;
+            for r in 0..rows {
+                let row = &mut input[r * k..(r + 1) * k];
+                let rr = r0 + r;
+                row[..d].copy_from_slice(&xv[(rr * t + step) * d..(rr * t + step + 1) * d]);
+                row[d..d + m].copy_from_slice(&prev_out[rr * m..(rr + 1) * m]);
             }
+            let input = &input[..rows * k];
+            matmul(
+                rows,
+                g4,
+                k,
+                ifog,
+                g4,
+                false,
+                View::rows(input, k),
+                View::rows(&w_aug, g4),
+                Parallelism::None,
+            );
+            for r in 0..rows {
+                let gates = &mut ifog[r * g4..(r + 1) * g4];
+                sigmoid_in_place(&mut gates[..3 * m]);
+                tanh_in_place(&mut gates[3 * m..]);
+                for j in 0..m {
+                    let (i, f, o, g) = (gates[j], gates[m + j], gates[2 * m + j], gates[3 * m + j]);
+                    let c = f * prev_c[(r0 + r) * m + j] + i * g;
+                    c_new[r * m + j] = c;
+                    out_new[r * m + j] = o * tanh(c);
+                }
+            }
+        };
+        let parts = input
+            .chunks_mut(block * k)
+            .zip(ifog.chunks_mut(block * g4))
+            .zip(rest_out[..n * m].chunks_mut(block * m))
+            .zip(rest_c[..n * m].chunks_mut(block * m))
+            .enumerate();
+        if block < n {
+            parts.par_bridge().for_each(|(bi, (((inp, fg), o), c))| run(bi * block, inp, fg, o, c));
+        } else {
+            parts.for_each(|(bi, (((inp, fg), o), c))| run(bi * block, inp, fg, o, c));
         }
-        cache_c[step * n * m..(step + 1) * n * m].copy_from_slice(&c_new);
-        cache_out[step * n * m..(step + 1) * n * m].copy_from_slice(&out_new);
     }
     let last = (t - 1) * n * m..t * n * m;
     let out = if return_sequences {
