@@ -478,7 +478,7 @@ fn lstm_matches_naive_loops_and_finite_differences() {
 
 #[test]
 fn lstm_large_batch_matches_naive_loops() {
-    // N >= 16 takes the row-block parallel path of the forward pass.
+    // N >= 16 takes the row-block parallel paths of the forward and backward passes.
     let mut r = Rng(31);
     let (n, t, d, m) = (37, 5, 4, 6);
     let x = r.mat(n, t * d);
@@ -494,11 +494,15 @@ fn lstm_large_batch_matches_naive_loops() {
     let dc = r.mat(n, m);
     let g = lstm_backward(&x, &w, &b, &o0, &c0, true, &dout, &dc, &f.cache_out, &f.cache_c, &f.cache_ifog)
         .unwrap();
-    let loss = |w: &Matrix| {
-        let f = lstm(&x, w, &b, &o0, &c0, true).unwrap();
+    let loss = |x: &Matrix, w: &Matrix, b: &Matrix, o0: &Matrix, c0: &Matrix| {
+        let f = lstm(x, w, b, o0, c0, true).unwrap();
         dot(&f.out, &dout) + dot(&f.c, &dc)
     };
-    grad_check("lstm dW", &w, &g.dw, &loss, 7);
+    grad_check("lstm dX", &x, &g.dx, &|v| loss(v, &w, &b, &o0, &c0), 13);
+    grad_check("lstm dW", &w, &g.dw, &|v| loss(&x, v, &b, &o0, &c0), 7);
+    grad_check("lstm db", &b, &g.db, &|v| loss(&x, &w, v, &o0, &c0), 1);
+    grad_check("lstm dout0", &o0, &g.dout0, &|v| loss(&x, &w, &b, v, &c0), 11);
+    grad_check("lstm dc0", &c0, &g.dc0, &|v| loss(&x, &w, &b, &o0, v), 11);
 }
 
 #[test]

@@ -9,7 +9,7 @@
 //! cache, then one pass of branch-free, vectorizable gate activations (see `activation.rs`).
 
 use super::activation::{sigmoid_in_place, tanh, tanh_in_place};
-use super::gemm_util::{View, matmul, par_for};
+use super::gemm_util::{View, matmul};
 use super::{dense, dense_values, expect_shape};
 use crate::runtime::kernels::{KResult, KernelError};
 use crate::runtime::matrix::Matrix;
@@ -213,41 +213,106 @@ pub fn lstm_backward(
     let cc = dense_values(cache_c);
     let ci = dense_values(cache_ifog);
     let dm = d + m;
+    let sizes = Dims { n, t, d, m };
+    let src = BackSrc {
+        x: &xv,
+        w: &wv,
+        out0: &o0,
+        c0: &c0v,
+        dout: &dov,
+        cache_out: &co,
+        cache_c: &cc,
+        cache_ifog: &ci,
+        return_sequences,
+    };
     let mut dx = vec![0.0; n * t * d];
+    // dout0 starts as nothing; dc0 starts as the incoming dc and is carried back through time.
+    let mut dh = vec![0.0; n * m];
+    let mut dct = dense_values(dc).into_owned();
+    // Rows are independent through the whole recurrence: each block of rows runs all steps on
+    // its own and keeps its own dW/db, which are summed at the end.
+    let threads = rayon::current_num_threads().max(1);
+    let block = if n >= 16 && threads > 1 { n.div_ceil(threads) } else { n };
+    let parts =
+        dx.chunks_mut(block * t * d).zip(dh.chunks_mut(block * m)).zip(dct.chunks_mut(block * m)).enumerate();
+    let run = |(bi, ((dx_b, dh_b), dc_b)): (usize, ((&mut [f64], &mut [f64]), &mut [f64]))| {
+        backward_rows(&src, sizes, bi * block, dx_b, dh_b, dc_b)
+    };
+    let sum = |mut a: (Vec<f64>, Vec<f64>), b: (Vec<f64>, Vec<f64>)| {
+        a.0.iter_mut().zip(&b.0).for_each(|(x, y)| *x += *y);
+        a.1.iter_mut().zip(&b.1).for_each(|(x, y)| *x += *y);
+        a
+    };
+    let (dw, db) = if block < n {
+        parts.par_bridge().map(run).reduce(|| (vec![0.0; dm * g4], vec![0.0; g4]), sum)
+    } else {
+        parts.map(run).fold((vec![0.0; dm * g4], vec![0.0; g4]), sum)
+    };
+    Ok(LstmGrads {
+        dx: dense(n, t * d, dx),
+        dw: dense(dm, g4, dw),
+        db: dense(1, g4, db),
+        dout0: dense(n, m, dh),
+        dc0: dense(n, m, dct),
+    })
+}
+
+/// The read-only inputs of the backward pass, as row-major slices.
+struct BackSrc<'a> {
+    x: &'a [f64],
+    w: &'a [f64],
+    out0: &'a [f64],
+    c0: &'a [f64],
+    dout: &'a [f64],
+    cache_out: &'a [f64],
+    cache_c: &'a [f64],
+    cache_ifog: &'a [f64],
+    return_sequences: bool,
+}
+
+/// Backward through all steps for rows `r0..r0+rows` (rows = `dh.len() / M`). On entry `dct`
+/// holds the incoming `dc` rows, on exit `dc0`; `dh` ends as `dout0`; `dx` gets the block's rows.
+/// Returns this block's `(dW, db)`.
+fn backward_rows(
+    s: &BackSrc<'_>,
+    Dims { n, t, d, m }: Dims,
+    r0: usize,
+    dx: &mut [f64],
+    dh: &mut [f64],
+    dct: &mut [f64],
+) -> (Vec<f64>, Vec<f64>) {
+    let (g4, dm, rows) = (4 * m, d + m, dh.len() / m);
     let mut dw = vec![0.0; dm * g4];
     let mut db = vec![0.0; g4];
-    let mut dct = dense_values(dc).into_owned();
-    // Gradient flowing into this step's output from the next step (dout_prev of step t+1).
-    let mut dh_next = vec![0.0; n * m];
-    let mut difog = vec![0.0; n * g4];
-    let mut input = vec![0.0; n * dm];
-    let mut dinput = vec![0.0; n * dm];
+    let mut difog = vec![0.0; rows * g4];
+    let mut input = vec![0.0; rows * dm];
+    let mut dinput = vec![0.0; rows * dm];
     for step in (0..t).rev() {
-        let (prev_out, prev_c): (&[f64], &[f64]) = if step == 0 {
-            (&o0[..n * m], &c0v[..n * m])
-        } else {
-            (&co[(step - 1) * n * m..step * n * m], &cc[(step - 1) * n * m..step * n * m])
-        };
-        let ct = &cc[step * n * m..(step + 1) * n * m];
-        let ifog = &ci[step * n * g4..(step + 1) * n * g4];
-        for r in 0..n {
-            let gates = &ifog[r * g4..(r + 1) * g4];
+        // Row r of the block is row r0 + r of the batch; step slices of the caches are N rows.
+        let at = |base: usize, width: usize, r: usize| base * n * width + (r0 + r) * width;
+        let (prev_out, prev_c, prev_base): (&[f64], &[f64], usize) =
+            if step == 0 { (s.out0, s.c0, 0) } else { (s.cache_out, s.cache_c, step - 1) };
+        for r in 0..rows {
+            let gates = &s.cache_ifog[at(step, g4, r)..at(step, g4, r) + g4];
+            let ct = &s.cache_c[at(step, m, r)..at(step, m, r) + m];
+            let pc = &prev_c[at(prev_base, m, r)..at(prev_base, m, r) + m];
             let dg_row = &mut difog[r * g4..(r + 1) * g4];
+            let rr = r0 + r;
             for j in 0..m {
                 let k = r * m + j;
-                let given = if return_sequences {
-                    dov[r * t * m + step * m + j]
+                let given = if s.return_sequences {
+                    s.dout[rr * t * m + step * m + j]
                 } else if step == t - 1 {
-                    dov[k]
+                    s.dout[rr * m + j]
                 } else {
                     0.0
                 };
-                let dh = given + dh_next[k];
+                let dhk = given + dh[k];
                 let (i, f, o, g) = (gates[j], gates[m + j], gates[2 * m + j], gates[3 * m + j]);
-                let tc = tanh(ct[k]);
-                let dcell = dct[k] + o * (1.0 - tc * tc) * dh;
-                let d_o = tc * dh;
-                let d_f = prev_c[k] * dcell;
+                let tc = tanh(ct[j]);
+                let dcell = dct[k] + o * (1.0 - tc * tc) * dhk;
+                let d_o = tc * dhk;
+                let d_f = pc[j] * dcell;
                 let d_i = g * dcell;
                 let d_g = i * dcell;
                 dct[k] = f * dcell;
@@ -260,42 +325,17 @@ pub fn lstm_backward(
                 *acc += v;
             }
             let irow = &mut input[r * dm..(r + 1) * dm];
-            irow[..d].copy_from_slice(&xv[(r * t + step) * d..(r * t + step + 1) * d]);
-            irow[d..].copy_from_slice(&prev_out[r * m..(r + 1) * m]);
+            irow[..d].copy_from_slice(&s.x[(rr * t + step) * d..(rr * t + step + 1) * d]);
+            irow[d..].copy_from_slice(&prev_out[at(prev_base, m, r)..at(prev_base, m, r) + m]);
         }
         // dW += input^T * difog; dinput = difog * W^T.
-        matmul(
-            dm,
-            g4,
-            n,
-            &mut dw,
-            g4,
-            true,
-            View::transposed(&input, dm),
-            View::rows(&difog, g4),
-            par_for(dm, g4, n),
-        );
-        matmul(
-            n,
-            dm,
-            g4,
-            &mut dinput,
-            dm,
-            false,
-            View::rows(&difog, g4),
-            View::transposed(&wv, g4),
-            par_for(n, dm, g4),
-        );
-        for r in 0..n {
+        let none = Parallelism::None;
+        matmul(dm, g4, rows, &mut dw, g4, true, View::transposed(&input, dm), View::rows(&difog, g4), none);
+        matmul(rows, dm, g4, &mut dinput, dm, false, View::rows(&difog, g4), View::transposed(s.w, g4), none);
+        for r in 0..rows {
             dx[(r * t + step) * d..(r * t + step + 1) * d].copy_from_slice(&dinput[r * dm..r * dm + d]);
-            dh_next[r * m..(r + 1) * m].copy_from_slice(&dinput[r * dm + d..(r + 1) * dm]);
+            dh[r * m..(r + 1) * m].copy_from_slice(&dinput[r * dm + d..(r + 1) * dm]);
         }
     }
-    Ok(LstmGrads {
-        dx: dense(n, t * d, dx),
-        dw: dense(dm, g4, dw),
-        db: dense(1, g4, db),
-        dout0: dense(n, m, dh_next),
-        dc0: dense(n, m, dct),
-    })
+    (dw, db)
 }
