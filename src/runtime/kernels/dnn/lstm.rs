@@ -235,9 +235,8 @@ pub fn lstm_backward(
     let block = if n >= 16 && threads > 1 { n.div_ceil(threads) } else { n };
     let parts =
         dx.chunks_mut(block * t * d).zip(dh.chunks_mut(block * m)).zip(dct.chunks_mut(block * m)).enumerate();
-    let run = |(bi, ((dx_b, dh_b), dc_b)): (usize, ((&mut [f64], &mut [f64]), &mut [f64]))| {
-        backward_rows(&src, sizes, bi * block, dx_b, dh_b, dc_b)
-    };
+    let run =
+        |(bi, ((dx_b, dh_b), dc_b)): RowBlock<'_>| backward_rows(&src, sizes, bi * block, dx_b, dh_b, dc_b);
     let sum = |mut a: (Vec<f64>, Vec<f64>), b: (Vec<f64>, Vec<f64>)| {
         a.0.iter_mut().zip(&b.0).for_each(|(x, y)| *x += *y);
         a.1.iter_mut().zip(&b.1).for_each(|(x, y)| *x += *y);
@@ -256,6 +255,9 @@ pub fn lstm_backward(
         dc0: dense(n, m, dct),
     })
 }
+
+/// One block of rows in the backward pass: its index and its slices of dX, dout0 and dc0.
+type RowBlock<'a> = (usize, ((&'a mut [f64], &'a mut [f64]), &'a mut [f64]));
 
 /// The read-only inputs of the backward pass, as row-major slices.
 struct BackSrc<'a> {
