@@ -14,6 +14,7 @@ use gemm::Parallelism;
 use rayon::prelude::*;
 use sprs::CsMat;
 use std::borrow::Cow;
+use std::cell::Cell;
 
 /// The input images, kept sparse when they are, so im2col can skip the zeros.
 enum Images<'a> {
@@ -50,13 +51,30 @@ where
 {
     let n = out.len().checked_div(row_len).unwrap_or(0);
     if n == 1 {
-        let mut buf = vec![0.0; buf_len];
-        body(0, out, &mut buf, Parallelism::Rayon(0));
+        with_scratch(buf_len, |buf| body(0, out, buf, Parallelism::Rayon(0)));
     } else if n > 1 {
         out.par_chunks_mut(row_len)
             .enumerate()
-            .for_each_init(|| vec![0.0; buf_len], |buf, (i, row)| body(i, row, buf, Parallelism::None));
+            .for_each(|(i, row)| with_scratch(buf_len, |buf| body(i, row, buf, Parallelism::None)));
     }
+}
+
+thread_local! {
+    /// Each thread's column buffer, kept between calls: a LeNet layer's buffer is about 1 MB,
+    /// and allocating it afresh for every call costs page faults and zeroing.
+    static SCRATCH: Cell<Vec<f64>> = const { Cell::new(Vec::new()) };
+}
+
+/// Runs `f` on this thread's scratch buffer of `len` cells (contents unspecified). The buffer is
+/// taken out while in use, so a nested call on the same thread just gets a fresh one.
+fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f64]) -> R) -> R {
+    let mut buf = SCRATCH.with(|s| s.take());
+    if buf.len() < len {
+        buf.resize(len, 0.0);
+    }
+    let r = f(&mut buf[..len]);
+    SCRATCH.with(|s| s.set(buf));
+    r
 }
 
 fn check_conv_inputs(op: &str, x: &Matrix, w: &Matrix, s: &ConvShape) -> KResult<()> {
@@ -101,9 +119,7 @@ fn conv_forward(x: &Matrix, w: &Matrix, bias: Option<&[f64]>, s: &ConvShape) -> 
     let mut out = vec![0.0; s.n * s.f * p];
     for_each_image(&mut out, s.f * p, kk * p, |i, row, cols, par| {
         // The ones row (if any) lies past the first k rows, which im2col rewrites every time.
-        if kk > k && cols[k * p] != 1.0 {
-            cols[k * p..].fill(1.0);
-        }
+        cols[k * p..].fill(1.0);
         images.cols(i, cells, &g, &mut cols[..k * p]);
         matmul(s.f, p, kk, row, p, false, View::rows(&wk, kk), View::rows(cols, p), par);
     });
@@ -127,12 +143,23 @@ pub fn conv2d_backward_filter(x: &Matrix, dout: &Matrix, s: &ConvShape) -> KResu
     let par = if n_chunks == 1 { par_for(f, k, p) } else { Parallelism::None };
     let partial = |ci: usize| {
         let mut acc = vec![0.0; f * k];
-        let mut cols = vec![0.0; k * p];
-        for i in ci * chunk..((ci + 1) * chunk).min(s.n) {
-            images.cols(i, cells, &g, &mut cols);
-            let d = &dv[i * f * p..(i + 1) * f * p];
-            matmul(f, k, p, &mut acc, k, i > ci * chunk, View::rows(d, p), View::transposed(&cols, p), par);
-        }
+        with_scratch(k * p, |cols| {
+            for i in ci * chunk..((ci + 1) * chunk).min(s.n) {
+                images.cols(i, cells, &g, cols);
+                let d = &dv[i * f * p..(i + 1) * f * p];
+                matmul(
+                    f,
+                    k,
+                    p,
+                    &mut acc,
+                    k,
+                    i > ci * chunk,
+                    View::rows(d, p),
+                    View::transposed(cols, p),
+                    par,
+                );
+            }
+        });
         acc
     };
     let total = (0..n_chunks)
