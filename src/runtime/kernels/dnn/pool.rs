@@ -1,0 +1,208 @@
+//! Max and average pooling and their gradients, one pass over each image.
+//!
+//! Semantics follow SystemDS 3.4.0 as measured with its `sysds` runner: max pooling ignores the
+//! padding (a window sees only real cells), average pooling divides by the full window size
+//! (padding counts as zeros), and the max gradient goes to the first maximum in row-major window
+//! order. Unlike SystemDS, overlapping windows *add* their gradients (SystemDS keeps only the last
+//! write, which is not the derivative), and an all-zero input gets its gradient like any other
+//! (SystemDS returns all zeros there).
+//! A max window entirely in the padding gives `-f64::MAX`, as in SystemDS, and no gradient.
+
+use super::{PoolShape, Window, dense, dense_values, expect_shape};
+use crate::runtime::kernels::KResult;
+use crate::runtime::matrix::Matrix;
+use rayon::prelude::*;
+
+/// Input rows `[lo, hi)` of the window at output row `o` (same for columns).
+#[inline]
+fn span(o: usize, stride: usize, pad: usize, k: usize, n: usize) -> (usize, usize) {
+    let start = o * stride;
+    let lo = start.saturating_sub(pad).min(n);
+    let hi = (start + k).saturating_sub(pad).min(n);
+    (lo, hi)
+}
+
+/// The clipped window of every output row and column, computed once per call so the inner
+/// loops do no index arithmetic beyond the window itself.
+struct Spans {
+    rows: Vec<(usize, usize)>,
+    cols: Vec<(usize, usize)>,
+}
+
+impl Spans {
+    fn new(g: &Window) -> Self {
+        Spans {
+            rows: (0..g.oh).map(|o| span(o, g.sh, g.ph, g.kh, g.h)).collect(),
+            cols: (0..g.ow).map(|o| span(o, g.sw, g.pw, g.kw, g.w)).collect(),
+        }
+    }
+}
+
+/// Index (within the plane) of the first maximum in row-major order of the window
+/// `rows x cols`, or `None` when the window lies entirely in the padding.
+#[inline]
+fn argmax(plane: &[f64], w: usize, (y0, y1): (usize, usize), (x0, x1): (usize, usize)) -> Option<usize> {
+    if y0 >= y1 || x0 >= x1 {
+        return None;
+    }
+    let mut best_i = y0 * w + x0;
+    let mut best = plane[best_i];
+    for y in y0..y1 {
+        let row = &plane[y * w + x0..y * w + x1];
+        for (j, &v) in row.iter().enumerate() {
+            if v > best {
+                best = v;
+                best_i = y * w + x0 + j;
+            }
+        }
+    }
+    Some(best_i)
+}
+
+/// Runs `body(image index, output row)` over all images, in parallel for large batches.
+fn per_image<F>(out: &mut [f64], row_len: usize, body: F)
+where
+    F: Fn(usize, &mut [f64]) + Sync,
+{
+    if out.len() >= 1 << 15 {
+        out.par_chunks_mut(row_len).enumerate().for_each(|(i, r)| body(i, r));
+    } else {
+        out.chunks_mut(row_len).enumerate().for_each(|(i, r)| body(i, r));
+    }
+}
+
+fn check(op: &str, x: &Matrix, s: &PoolShape) -> KResult<()> {
+    s.validate()?;
+    expect_shape(op, "input", x, s.n, s.c * s.h * s.w)
+}
+
+fn check_backward(op: &str, x: &Matrix, dout: &Matrix, s: &PoolShape) -> KResult<()> {
+    check(op, x, s)?;
+    expect_shape(op, "dout", dout, s.n, s.c * s.out_h() * s.out_w())
+}
+
+/// Max pooling forward; `relu` applies `max(0, .)` first. A window entirely in the padding gives
+/// `-f64::MAX` (SystemDS 3.4.0's value, measured), or 0 after the relu.
+fn max_forward(x: &Matrix, s: &PoolShape, relu: bool) -> Matrix {
+    let g = s.window();
+    let (plane, oplane) = (g.h * g.w, g.oh * g.ow);
+    let xv = dense_values(x);
+    let sp = Spans::new(&g);
+    let mut out = vec![0.0; s.n * s.c * oplane];
+    per_image(&mut out, s.c * oplane, |i, row| {
+        for c in 0..g.c {
+            let src = &xv[(i * g.c + c) * plane..(i * g.c + c + 1) * plane];
+            for (oy, &ys) in sp.rows.iter().enumerate() {
+                for (ox, &xs) in sp.cols.iter().enumerate() {
+                    let v = argmax(src, g.w, ys, xs).map_or(f64::MIN, |j| src[j]);
+                    row[c * oplane + oy * g.ow + ox] = if relu { v.max(0.0) } else { v };
+                }
+            }
+        }
+    });
+    dense(s.n, s.c * oplane, out)
+}
+
+/// Max pooling gradient; with `relu`, the gradient of `max_pool(max(0, x))`.
+fn max_backward(x: &Matrix, dout: &Matrix, s: &PoolShape, relu: bool) -> Matrix {
+    let g = s.window();
+    let (plane, oplane) = (g.h * g.w, g.oh * g.ow);
+    let xv = dense_values(x);
+    let dv = dense_values(dout);
+    let sp = Spans::new(&g);
+    let mut dx = vec![0.0; s.n * s.c * plane];
+    per_image(&mut dx, s.c * plane, |i, row| {
+        for c in 0..g.c {
+            let src = &xv[(i * g.c + c) * plane..(i * g.c + c + 1) * plane];
+            let d = &dv[(i * g.c + c) * oplane..(i * g.c + c + 1) * oplane];
+            let dst = &mut row[c * plane..(c + 1) * plane];
+            for (oy, &ys) in sp.rows.iter().enumerate() {
+                for (ox, &xs) in sp.cols.iter().enumerate() {
+                    if let Some(j) = argmax(src, g.w, ys, xs) {
+                        // Below zero the relu is flat: the first max of max(0, x) then has x <= 0.
+                        if !relu || src[j] > 0.0 {
+                            dst[j] += d[oy * g.ow + ox];
+                        }
+                    }
+                }
+            }
+        }
+    });
+    dense(s.n, s.c * plane, dx)
+}
+
+/// Max pooling: `N x C*Hout*Wout`.
+pub fn max_pool(x: &Matrix, s: &PoolShape) -> KResult<Matrix> {
+    check("max_pool", x, s)?;
+    Ok(max_forward(x, s, false))
+}
+
+/// `max_pool(max(0, x))` in one pass (SystemDS's fused `relu_maxpooling`).
+pub fn relu_max_pool(x: &Matrix, s: &PoolShape) -> KResult<Matrix> {
+    check("relu_max_pool", x, s)?;
+    Ok(max_forward(x, s, true))
+}
+
+/// Gradient of max pooling wrt its input; overlapping windows add.
+pub fn max_pool_backward(x: &Matrix, dout: &Matrix, s: &PoolShape) -> KResult<Matrix> {
+    check_backward("max_pool_backward", x, dout, s)?;
+    Ok(max_backward(x, dout, s, false))
+}
+
+/// Gradient of `max_pool(max(0, x))` wrt `x`.
+pub fn relu_max_pool_backward(x: &Matrix, dout: &Matrix, s: &PoolShape) -> KResult<Matrix> {
+    check_backward("relu_max_pool_backward", x, dout, s)?;
+    Ok(max_backward(x, dout, s, true))
+}
+
+/// Average pooling; the divisor is the full window size, padding included (as SystemDS).
+pub fn avg_pool(x: &Matrix, s: &PoolShape) -> KResult<Matrix> {
+    check("avg_pool", x, s)?;
+    let g = s.window();
+    let (plane, oplane) = (g.h * g.w, g.oh * g.ow);
+    let scale = 1.0 / (g.kh * g.kw) as f64;
+    let xv = dense_values(x);
+    let mut out = vec![0.0; s.n * s.c * oplane];
+    per_image(&mut out, s.c * oplane, |i, row| {
+        for c in 0..g.c {
+            let src = &xv[(i * g.c + c) * plane..(i * g.c + c + 1) * plane];
+            for oy in 0..g.oh {
+                let (y0, y1) = span(oy, g.sh, g.ph, g.kh, g.h);
+                for ox in 0..g.ow {
+                    let (x0, x1) = span(ox, g.sw, g.pw, g.kw, g.w);
+                    let sum: f64 =
+                        (y0..y1).map(|y| src[y * g.w + x0..y * g.w + x1].iter().sum::<f64>()).sum();
+                    row[c * oplane + oy * g.ow + ox] = sum * scale;
+                }
+            }
+        }
+    });
+    Ok(dense(s.n, s.c * oplane, out))
+}
+
+/// Gradient of average pooling: each window spreads `dout / (ph*pw)` over its real cells.
+pub fn avg_pool_backward(x: &Matrix, dout: &Matrix, s: &PoolShape) -> KResult<Matrix> {
+    check_backward("avg_pool_backward", x, dout, s)?;
+    let g = s.window();
+    let (plane, oplane) = (g.h * g.w, g.oh * g.ow);
+    let scale = 1.0 / (g.kh * g.kw) as f64;
+    let dv = dense_values(dout);
+    let mut dx = vec![0.0; s.n * s.c * plane];
+    per_image(&mut dx, s.c * plane, |i, row| {
+        for c in 0..g.c {
+            let d = &dv[(i * g.c + c) * oplane..(i * g.c + c + 1) * oplane];
+            let dst = &mut row[c * plane..(c + 1) * plane];
+            for oy in 0..g.oh {
+                let (y0, y1) = span(oy, g.sh, g.ph, g.kh, g.h);
+                for ox in 0..g.ow {
+                    let (x0, x1) = span(ox, g.sw, g.pw, g.kw, g.w);
+                    let v = d[oy * g.ow + ox] * scale;
+                    for y in y0..y1 {
+                        dst[y * g.w + x0..y * g.w + x1].iter_mut().for_each(|a| *a += v);
+                    }
+                }
+            }
+        }
+    });
+    Ok(dense(s.n, s.c * plane, dx))
+}
