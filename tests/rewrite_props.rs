@@ -30,14 +30,15 @@ fn matrix_expr() -> impl Strategy<Value = String> {
     })
 }
 
-fn scalar_expr(m: String) -> impl Strategy<Value = String> {
+/// A statement computing the matrix `M` and a scalar `r` from it (indexing applies to names only).
+fn program(m: String) -> impl Strategy<Value = String> {
     prop_oneof![
-        Just(format!("sum({m})")),
-        Just(format!("sum({m} + X)")),
-        Just(format!("trace({m} %*% Y)")),
-        Just(format!("sum(rowSums({m}))")),
-        Just(format!("as.scalar({m}[2, 3])")),
-        Just(format!("sum(colSums({m}) %*% rowSums({m}))")),
+        Just(format!("r = sum({m})")),
+        Just(format!("r = sum({m} + X)")),
+        Just(format!("r = trace({m} %*% Y)")),
+        Just(format!("r = sum(rowSums({m}))")),
+        Just(format!("M = {m}\nr = as.scalar(M[2, 3])")),
+        Just(format!("r = sum(colSums({m}) %*% rowSums({m}))")),
     ]
 }
 
@@ -62,8 +63,8 @@ const PRELUDE: &str = "X = matrix(seq(1, 16), rows=4, cols=4) / 10\nY = matrix(s
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
     #[test]
-    fn rewrites_preserve_values(s in matrix_expr().prop_flat_map(scalar_expr)) {
-        let src = format!("{PRELUDE}r = {s}\nprint(r)\n");
+    fn rewrites_preserve_values(s in matrix_expr().prop_flat_map(program)) {
+        let src = format!("{PRELUDE}{s}\nprint(r)\n");
         let on = run(&src, true);
         let off = run(&src, false);
         let a: f64 = on.trim().parse().unwrap_or(f64::NAN);

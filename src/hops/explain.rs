@@ -45,8 +45,10 @@ fn dim(d: i64) -> String {
 
 /// Renders every reachable operator of `dag`. Ids are renumbered densely in topological order so
 /// that the text does not depend on how many nodes rewrites left unreachable in the arena.
+/// Literal inputs are shown inline by value rather than as nodes of their own.
 pub fn explain_dag(dag: &Dag, var_name: &dyn Fn(u32) -> String, func_name: &dyn Fn(u32) -> String) -> String {
-    let order = dag.topo_order();
+    let order: Vec<_> =
+        dag.topo_order().into_iter().filter(|&id| !matches!(dag.get(id).op, HopOp::Literal(_))).collect();
     let mut number = vec![0usize; dag.hops.len()];
     for (i, id) in order.iter().enumerate() {
         number[id.index()] = i + 1;
@@ -54,7 +56,14 @@ pub fn explain_dag(dag: &Dag, var_name: &dyn Fn(u32) -> String, func_name: &dyn 
     let mut out = String::new();
     for id in order {
         let h = dag.get(id);
-        let inputs: Vec<String> = h.inputs.iter().map(|i| number[i.index()].to_string()).collect();
+        let inputs: Vec<String> = h
+            .inputs
+            .iter()
+            .map(|&i| match &dag.get(i).op {
+                HopOp::Literal(l) => l.to_string(),
+                _ => format!("#{}", number[i.index()]),
+            })
+            .collect();
         let shape = match h.ty.dt {
             DType::Matrix | DType::Frame => {
                 let nnz = if h.ty.nnz >= 0 { format!(", nnz={}", h.ty.nnz) } else { String::new() };
