@@ -13,6 +13,7 @@
 //! - `DML_BLESS=1`: rewrite `NAME.out` from our stdout (never `.err`).
 //! - `tests/conformance/PENDING`: cases expected to fail for now; they are reported as ignored and a
 //!   note `now passes, remove from PENDING: NAME` is printed when one passes anyway.
+//! - `DML_BIN=/path/to/engine`: run that executable instead of the `dml` built by cargo.
 //! - Directories named `data` and files named `*.inc.dml` are not cases (inputs and sourced helpers).
 
 use std::collections::BTreeSet;
@@ -152,7 +153,8 @@ fn check_case(script: &Path) -> Result<(), String> {
     let source = std::fs::read_to_string(script).map_err(|e| format!("cannot read {file_name}: {e}"))?;
     let exact = source.lines().any(|l| l.trim_end() == EXACT_MARKER);
 
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dml"));
+    let bin = std::env::var_os("DML_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_dml").into());
+    let mut cmd = Command::new(bin);
     cmd.arg("run").arg(&file_name).args(&extra).current_dir(dir).env("DML_TEST_TMP", &tmp.0);
     let run = run_with_timeout(cmd, TIMEOUT)?;
 
