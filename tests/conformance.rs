@@ -328,25 +328,36 @@ fn lines_match(expected: &str, actual: &str, exact: bool) -> bool {
     e.len() == a.len() && e.iter().zip(&a).all(|(x, y)| tokens_match(x, y))
 }
 
-/// Splits a line into tokens and separators (whitespace runs and `,;:=()[]{}`), keeping both.
+/// Splits a line into tokens and separators, keeping both: runs of word characters, runs of
+/// whitespace, and each of `,;:=()[]{}` on its own.
 fn tokenize(line: &str) -> Vec<&str> {
-    let is_sep = |c: char| c.is_whitespace() || ",;:=()[]{}".contains(c);
+    #[derive(PartialEq, Clone, Copy)]
+    enum Class {
+        Word,
+        Space,
+        Punct,
+    }
+    let class = |c: char| {
+        if c.is_whitespace() {
+            Class::Space
+        } else if ",;:=()[]{}".contains(c) {
+            Class::Punct
+        } else {
+            Class::Word
+        }
+    };
     let mut out = Vec::new();
     let mut start = 0;
-    let mut in_sep = None;
+    let mut prev: Option<Class> = None;
     for (i, c) in line.char_indices() {
-        let sep = is_sep(c);
-        match in_sep {
-            Some(prev) if prev == sep && !(sep && !c.is_whitespace()) => {}
-            Some(_) => {
-                if i > start {
-                    out.push(&line[start..i]);
-                }
-                start = i;
-            }
-            None => {}
+        let cur = class(c);
+        if let Some(p) = prev
+            && (p != cur || cur == Class::Punct)
+        {
+            out.push(&line[start..i]);
+            start = i;
         }
-        in_sep = Some(sep);
+        prev = Some(cur);
     }
     if start < line.len() {
         out.push(&line[start..]);
