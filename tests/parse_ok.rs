@@ -114,7 +114,6 @@ fn index_forms() {
 
 #[test]
 fn literals() {
-    assert_eq!(rhs("5L"), "5");
     assert_eq!(rhs("1."), "1.0");
     assert_eq!(rhs(".5"), "0.5");
     assert_eq!(rhs("1e-3"), "0.001");

@@ -28,8 +28,13 @@ fn java_digits(v: f64) -> (Vec<u8>, i32) {
     }
     if (1e7..9.223_372_036_854_776e18).contains(&a) && a.fract() == 0.0 {
         let m = a as u64;
-        let p2 = m.trailing_zeros() as i64 - 2;
-        let insignificant = if p2 > 1 { (p2 as f64 * std::f64::consts::LOG10_2).floor() as u32 } else { 0 };
+        // JDK 17's FloatingDecimal prints integral values below 2^63 from their exact digits,
+        // dropping floor(p2 * log10(2)) low digits (with rounding) where p2 = binExp - 54 and
+        // binExp is the binary exponent, when binExp > 53 (the significand's 53 bits).
+        let bin_exp = 63 - m.leading_zeros() as i64;
+        let p2 = bin_exp - 54;
+        let insignificant =
+            if bin_exp > 53 && p2 > 1 { (p2 as f64 * std::f64::consts::LOG10_2).floor() as u32 } else { 0 };
         let mut lv = m;
         if insignificant > 0 {
             let pow = 10u64.pow(insignificant);

@@ -512,6 +512,16 @@ impl<'a> Lexer<'a> {
     }
 
     fn int_literal(&mut self, text: &str, start: usize, end: usize) -> Tok<'a> {
+        // SystemDS's grammar lexes `5L`, but its validator then cannot read it as an integer, so
+        // no script that runs on SystemDS has one: report it here, with its place.
+        if text.ends_with(['l', 'L']) {
+            self.error(
+                format!("integer literal `{text}` has an `L` suffix, which DML does not accept"),
+                start,
+                end,
+                "write the number without the suffix",
+            );
+        }
         let digits = text.trim_end_matches(['l', 'L']);
         match digits.parse::<i64>() {
             Ok(v) => Tok::Int(v),
