@@ -81,19 +81,19 @@ impl Session {
             }
         }
         // Keep the definitions of this input for the next ones.
-        if let Ok(ast) = crate::syntax::parse_program(input, crate::syntax::ast::FileId(u32::MAX)) {
-            if ast.body.iter().any(|s| {
+        if let Ok(ast) = crate::syntax::parse_program(input, crate::syntax::ast::FileId(u32::MAX))
+            && ast.body.iter().any(|s| {
                 matches!(s.kind, StmtKind::FunctionDef(_) | StmtKind::Source { .. } | StmtKind::SetWd { .. })
-            }) {
-                for s in &ast.body {
-                    if matches!(
-                        s.kind,
-                        StmtKind::FunctionDef(_) | StmtKind::Source { .. } | StmtKind::SetWd { .. }
-                    ) {
-                        let text = input.get(s.span.start as usize..s.span.end as usize).unwrap_or("");
-                        self.defs.push_str(text);
-                        self.defs.push('\n');
-                    }
+            })
+        {
+            for s in &ast.body {
+                if matches!(
+                    s.kind,
+                    StmtKind::FunctionDef(_) | StmtKind::Source { .. } | StmtKind::SetWd { .. }
+                ) {
+                    let text = input.get(s.span.start as usize..s.span.end as usize).unwrap_or("");
+                    self.defs.push_str(text);
+                    self.defs.push('\n');
                 }
             }
         }

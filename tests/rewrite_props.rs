@@ -43,8 +43,10 @@ fn program(m: String) -> impl Strategy<Value = String> {
 }
 
 fn run(src: &str, rewrites: bool) -> String {
-    let mut opts = Options::default();
-    opts.rewrites = RewriteConfig { disable_all: !rewrites, ..Default::default() };
+    let opts = Options {
+        rewrites: RewriteConfig { disable_all: !rewrites, ..Default::default() },
+        ..Options::default()
+    };
     let cfg = RunConfig { explain: Explain::None, stats: false };
     let out = Output::buffer();
     let mut map = SourceMap::new();

@@ -6,8 +6,7 @@ use dml::driver::explain_hops;
 use dml::rewrite::{RewriteConfig, rule_names};
 
 fn explain(src: &str, only: Option<&str>) -> String {
-    let mut opts = Options::default();
-    opts.rewrites = match only {
+    let rewrites = match only {
         None => RewriteConfig { disable_all: true, ..Default::default() },
         Some(rule) => RewriteConfig {
             disable_all: false,
@@ -18,6 +17,7 @@ fn explain(src: &str, only: Option<&str>) -> String {
                 .collect(),
         },
     };
+    let opts = Options { rewrites, ..Options::default() };
     explain_hops("test.dml", src, &opts).unwrap_or_else(|e| panic!("script failed to compile: {e:?}"))
 }
 

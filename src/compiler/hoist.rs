@@ -191,11 +191,11 @@ fn hoist_in(blocks: &mut [Block], program: &Program, module: u32, vars: &VarTabl
                             _ => false,
                         };
                         if candidate {
-                            if let StmtKind::Assign { target: AssignTarget::Var(x), .. } = &s.kind {
-                                if let Some(v) = vars.get(&x.name) {
-                                    // The variable is now defined before the loop and invariant.
-                                    assigned.retain(|a| *a != v);
-                                }
+                            if let StmtKind::Assign { target: AssignTarget::Var(x), .. } = &s.kind
+                                && let Some(v) = vars.get(&x.name)
+                            {
+                                // The variable is now defined before the loop and invariant.
+                                assigned.retain(|a| *a != v);
                             }
                             hoisted.push(s);
                         } else {

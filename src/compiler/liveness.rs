@@ -33,12 +33,11 @@ fn expr_reads(e: &Expr, vars: &VarTable, out: &mut Set) {
         }
         ExprKind::Call { name, args, .. } => {
             // exists("x") names a variable in a string.
-            if name.name == "exists" {
-                if let Some(ExprKind::Str(s)) = args.first().map(|a| &a.value.kind) {
-                    if let Some(v) = vars.get(s) {
-                        out.insert(v);
-                    }
-                }
+            if name.name == "exists"
+                && let Some(ExprKind::Str(s)) = args.first().map(|a| &a.value.kind)
+                && let Some(v) = vars.get(s)
+            {
+                out.insert(v);
             }
             args.iter().for_each(|a| expr_reads(&a.value, vars, out));
         }

@@ -73,10 +73,10 @@ fn find_source(path: &str, base: &Path, script_dir: Option<&Path>) -> Option<Fou
         candidates.push(dir.join(p));
     }
     for c in candidates {
-        if c.is_file() {
-            if let Ok(text) = std::fs::read_to_string(&c) {
-                return Some(Found::File(c, text));
-            }
+        if c.is_file()
+            && let Ok(text) = std::fs::read_to_string(&c)
+        {
+            return Some(Found::File(c, text));
         }
     }
     stdlib::lookup(path)
@@ -95,19 +95,15 @@ impl Loader<'_> {
             while scanned < self.program.modules.len() {
                 let path = self.program.modules[scanned].path.clone();
                 let src = self.source_of(&path);
-                if let Some(src) = src {
-                    if let Ok(ast) = crate::syntax::parse_program(&src, crate::syntax::ast::FileId(u32::MAX))
-                    {
-                        let mut calls = Vec::new();
-                        calls_in(&ast.body, &mut calls);
-                        for c in calls {
-                            let defined_here = self.program.modules[scanned].functions.contains_key(&c);
-                            if !defined_here
-                                && crate::builtins::lookup(&c).is_none()
-                                && tried.insert(c.clone())
-                            {
-                                wanted.push(c);
-                            }
+                if let Some(src) = src
+                    && let Ok(ast) = crate::syntax::parse_program(&src, crate::syntax::ast::FileId(u32::MAX))
+                {
+                    let mut calls = Vec::new();
+                    calls_in(&ast.body, &mut calls);
+                    for c in calls {
+                        let defined_here = self.program.modules[scanned].functions.contains_key(&c);
+                        if !defined_here && crate::builtins::lookup(&c).is_none() && tried.insert(c.clone()) {
+                            wanted.push(c);
                         }
                     }
                 }
@@ -193,16 +189,16 @@ impl Loader<'_> {
                     };
                     if let Some(t) = target {
                         let m = &mut self.program.modules[module as usize];
-                        if let Some(&old) = m.namespaces.get(&namespace.name) {
-                            if old != t {
-                                self.errors.push(
-                                    Diagnostic::error(format!(
-                                        "namespace `{}` is already bound to another file",
-                                        namespace.name
-                                    ))
-                                    .with_primary(namespace.span, "bound again here"),
-                                );
-                            }
+                        if let Some(&old) = m.namespaces.get(&namespace.name)
+                            && old != t
+                        {
+                            self.errors.push(
+                                Diagnostic::error(format!(
+                                    "namespace `{}` is already bound to another file",
+                                    namespace.name
+                                ))
+                                .with_primary(namespace.span, "bound again here"),
+                            );
                         }
                         self.program.modules[module as usize].namespaces.insert(namespace.name.clone(), t);
                     }

@@ -63,7 +63,7 @@ impl TypeInfo {
 
     /// Number of cells when the shape is known.
     pub fn cells(&self) -> Option<f64> {
-        self.dims_known().then(|| self.rows as f64 * self.cols as f64)
+        self.dims_known().then_some(self.rows as f64 * self.cols as f64)
     }
 
     /// The type of a runtime value (exact shapes and non-zeros).

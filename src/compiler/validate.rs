@@ -35,6 +35,9 @@ fn optimize_and_plan(_program: &Program, opts: &Options, dag: &mut Dag) -> Resul
     crate::plan::assign(dag, opts.budget).map_err(|e| vec![e])
 }
 
+/// A variable a block writes, with its type and its value when that is a constant.
+pub type Written = (VarId, TypeInfo, Option<crate::hops::Lit>);
+
 /// Compiles a basic block for the given input environment.
 #[allow(clippy::too_many_arguments)]
 pub fn compile_basic(
@@ -46,7 +49,7 @@ pub fn compile_basic(
     live_out: Option<&[VarId]>,
     static_mode: bool,
     keys: &dyn Fn(VarId) -> TypeKey,
-) -> Result<(Plan, Vec<(VarId, TypeInfo, Option<crate::hops::Lit>)>), Vec<Diagnostic>> {
+) -> Result<(Plan, Vec<Written>), Vec<Diagnostic>> {
     let ctx = BuildCtx {
         program,
         module: scope.module,
@@ -191,10 +194,10 @@ impl Validator<'_> {
                         // every use of those variables as undefined.
                         for stmt in &bb.stmts {
                             for name in assigned_names(stmt) {
-                                if let Some(v) = scope.vars.get(&name) {
-                                    if env[v as usize].is_none() {
-                                        set(env, v, VarInfo { ty: TypeInfo::UNKNOWN, konst: None });
-                                    }
+                                if let Some(v) = scope.vars.get(&name)
+                                    && env[v as usize].is_none()
+                                {
+                                    set(env, v, VarInfo { ty: TypeInfo::UNKNOWN, konst: None });
                                 }
                             }
                         }
@@ -267,10 +270,10 @@ fn set(env: &mut Env, v: VarId, info: VarInfo) {
 fn merge(env: &mut Env, a: &Env, b: &Env) {
     let n = a.len().max(b.len()).max(env.len());
     env.resize(n, None);
-    for i in 0..n {
+    for (i, slot) in env.iter_mut().enumerate() {
         let x = a.get(i).cloned().flatten();
         let y = b.get(i).cloned().flatten();
-        env[i] = match (x, y) {
+        *slot = match (x, y) {
             (Some(x), Some(y)) => {
                 Some(VarInfo { ty: x.ty.join(&y.ty), konst: if x.konst == y.konst { x.konst } else { None } })
             }
@@ -298,10 +301,10 @@ pub fn assigned_in(blocks: &[Block], vars: &VarTable, out: &mut Vec<VarId>) {
             Block::Basic(bb) => {
                 for s in &bb.stmts {
                     for n in assigned_names(s) {
-                        if let Some(v) = vars.get(&n) {
-                            if !out.contains(&v) {
-                                out.push(v);
-                            }
+                        if let Some(v) = vars.get(&n)
+                            && !out.contains(&v)
+                        {
+                            out.push(v);
                         }
                     }
                 }

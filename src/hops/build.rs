@@ -1031,13 +1031,13 @@ impl<'a> Builder<'a> {
                         (-1, c, Some(n)) if c > 0 => (n as i64 / c, c),
                         _ => (-1, -1),
                     };
-                    if let (Some(n), true) = (td.cells(), r2 >= 0 && c2 >= 0) {
-                        if (r2 * c2) as f64 != n {
-                            return Err(err(
-                                span,
-                                format!("cannot reshape a {}x{} matrix into {}x{}", td.rows, td.cols, r2, c2),
-                            ));
-                        }
+                    if let (Some(n), true) = (td.cells(), r2 >= 0 && c2 >= 0)
+                        && (r2 * c2) as f64 != n
+                    {
+                        return Err(err(
+                            span,
+                            format!("cannot reshape a {}x{} matrix into {}x{}", td.rows, td.cols, r2, c2),
+                        ));
                     }
                     let h = self.add(
                         HopOp::Reshape { byrow },
@@ -1054,7 +1054,7 @@ impl<'a> Builder<'a> {
                     return Err(err(span, "matrix(value, rows, cols) needs both rows and cols"));
                 }
                 let nnz = match self.dag.get(data).literal().and_then(|l| l.as_f64()) {
-                    Some(v) if v == 0.0 => 0,
+                    Some(0.0) => 0,
                     Some(_) if r >= 0 && c >= 0 => r * c,
                     _ => -1,
                 };
@@ -1301,9 +1301,7 @@ fn broadcast_dim(a: i64, b: i64) -> Option<i64> {
             -1
         });
     }
-    if a == b {
-        Some(a)
-    } else if b == 1 {
+    if a == b || b == 1 {
         Some(a)
     } else if a == 1 {
         Some(b)

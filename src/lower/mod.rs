@@ -120,10 +120,10 @@ pub fn lower(
     }
     // Reads of variables that the block overwrites come first, before any write can clobber them.
     for id in dag.topo_order() {
-        if let HopOp::Read(v) = dag.get(id).op {
-            if l.written.contains(&v) {
-                l.emit(id);
-            }
+        if let HopOp::Read(v) = dag.get(id).op
+            && l.written.contains(&v)
+        {
+            l.emit(id);
         }
     }
     let mut result_operand = None;
@@ -134,18 +134,18 @@ pub fn lower(
             l.emit(root);
         }
     }
-    if result_operand.is_none() {
-        if let Some(r) = result {
-            result_operand = Some(l.operand(r));
-        }
+    if result_operand.is_none()
+        && let Some(r) = result
+    {
+        result_operand = Some(l.operand(r));
     }
     let Lowerer { mut instrs, nregs, written, .. } = l;
     mark_last_uses(&mut instrs, nregs, result_operand.as_ref());
     for ins in &mut instrs {
-        if let HopOp::Read(v) = ins.op {
-            if written.contains(&v) {
-                ins.moves |= TAKE_FROM_FRAME;
-            }
+        if let HopOp::Read(v) = ins.op
+            && written.contains(&v)
+        {
+            ins.moves |= TAKE_FROM_FRAME;
         }
     }
     Plan { instrs, nregs, inputs, key, result: result_operand, explain }

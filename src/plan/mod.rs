@@ -47,10 +47,10 @@ impl Budget {
     /// 70% of physical memory, as SystemDS uses 70% of the JVM heap; `DML_MEMORY_BUDGET`
     /// (bytes, or with a K/M/G suffix) overrides it.
     pub fn from_env() -> Budget {
-        if let Ok(v) = std::env::var("DML_MEMORY_BUDGET") {
-            if let Some(b) = parse_bytes(&v) {
-                return Budget { bytes: b };
-            }
+        if let Ok(v) = std::env::var("DML_MEMORY_BUDGET")
+            && let Some(b) = parse_bytes(&v)
+        {
+            return Budget { bytes: b };
         }
         Budget { bytes: 0.7 * physical_memory() }
     }
@@ -70,10 +70,10 @@ pub fn parse_bytes(s: &str) -> Option<f64> {
 fn physical_memory() -> f64 {
     if let Ok(text) = std::fs::read_to_string("/proc/meminfo") {
         for line in text.lines() {
-            if let Some(rest) = line.strip_prefix("MemTotal:") {
-                if let Some(kb) = rest.split_whitespace().next().and_then(|v| v.parse::<f64>().ok()) {
-                    return kb * 1024.0;
-                }
+            if let Some(rest) = line.strip_prefix("MemTotal:")
+                && let Some(kb) = rest.split_whitespace().next().and_then(|v| v.parse::<f64>().ok())
+            {
+                return kb * 1024.0;
             }
         }
     }

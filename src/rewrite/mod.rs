@@ -37,11 +37,11 @@ pub trait HopRewrite: Sync {
     fn run_pass(&self, dag: &mut Dag) -> bool {
         let mut changed = false;
         for id in dag.topo_order() {
-            if let Some(new) = self.rewrite(dag, id) {
-                if new != id {
-                    dag.replace_uses(id, new);
-                    changed = true;
-                }
+            if let Some(new) = self.rewrite(dag, id)
+                && new != id
+            {
+                dag.replace_uses(id, new);
+                changed = true;
             }
         }
         changed

@@ -71,7 +71,7 @@ fn matrix_of(v: &Option<Value>, what: &str) -> RtResult<Arc<Matrix>> {
 /// A whole-number argument that must be non-negative (sizes, counts).
 fn count(v: &Option<Value>, what: &str) -> RtResult<usize> {
     let x = num(v, what)?;
-    if !(x >= 0.0) || !x.is_finite() {
+    if x.is_nan() || x < 0.0 || !x.is_finite() {
         return err(format!("{what} must be a non-negative number, got {}", format_double(x)));
     }
     Ok(x as usize)
@@ -615,13 +615,8 @@ fn fixed_half_up(v: f64, p: usize) -> String {
         format!("{:.*}", p, v.abs())
     };
     let _ = int_part;
-    if v < 0.0 && rounded.bytes().any(|b| (b'1'..=b'9').contains(&b)) {
-        format!("-{rounded}")
-    } else if v < 0.0 {
-        format!("-{rounded}")
-    } else {
-        rounded
-    }
+    // Java keeps the sign of a negative value even when it rounds to zero (`-0`).
+    if v < 0.0 { format!("-{rounded}") } else { rounded }
 }
 
 /// Java's `%e`: mantissa with `p` decimals and a two-digit signed exponent.

@@ -139,51 +139,51 @@ pub fn call(name: &str, a: Vec<Option<Value>>) -> RtResult<Vec<Value>> {
         "conv2d" => {
             let (x, w) = (mat(&a[0], "input")?, mat(&a[1], "filter")?);
             let s = conv_shape(&a[2], &a[3], &a[4], &a[5])?;
-            check_input(&x, s.n, s.c * s.h * s.w, "the input")?;
-            one(dnn::conv2d(&x, &w, &s)?)
+            check_input(x, s.n, s.c * s.h * s.w, "the input")?;
+            one(dnn::conv2d(x, w, &s)?)
         }
         "_conv2d_bias_add" => {
             let (x, w, b) = (mat(&a[0], "input")?, mat(&a[1], "filter")?, mat(&a[2], "bias")?);
             let s = conv_shape(&a[3], &a[4], &a[5], &a[6])?;
-            check_input(&x, s.n, s.c * s.h * s.w, "the input")?;
-            one(dnn::conv2d_bias_add(&x, &w, &b, &s)?)
+            check_input(x, s.n, s.c * s.h * s.w, "the input")?;
+            one(dnn::conv2d_bias_add(x, w, b, &s)?)
         }
         "conv2d_backward_filter" => {
             let (x, dout) = (mat(&a[0], "input")?, mat(&a[1], "dout")?);
             let s = conv_shape(&a[4], &a[5], &a[2], &a[3])?;
-            check_input(&x, s.n, s.c * s.h * s.w, "the input")?;
-            one(dnn::conv2d_backward_filter(&x, &dout, &s)?)
+            check_input(x, s.n, s.c * s.h * s.w, "the input")?;
+            one(dnn::conv2d_backward_filter(x, dout, &s)?)
         }
         "conv2d_backward_data" => {
             let (w, dout) = (mat(&a[0], "filter")?, mat(&a[1], "dout")?);
             let s = conv_shape(&a[4], &a[5], &a[2], &a[3])?;
-            one(dnn::conv2d_backward_data(&w, &dout, &s)?)
+            one(dnn::conv2d_backward_data(w, dout, &s)?)
         }
         "max_pool" | "avg_pool" | "_relu_max_pool" => {
             let x = mat(&a[0], "input")?;
             let s = pool_shape(&a[1], &a[2], &a[3], &a[4])?;
-            check_input(&x, s.n, s.c * s.h * s.w, "the input")?;
+            check_input(x, s.n, s.c * s.h * s.w, "the input")?;
             one(match name {
-                "max_pool" => dnn::max_pool(&x, &s)?,
-                "avg_pool" => dnn::avg_pool(&x, &s)?,
-                _ => dnn::relu_max_pool(&x, &s)?,
+                "max_pool" => dnn::max_pool(x, &s)?,
+                "avg_pool" => dnn::avg_pool(x, &s)?,
+                _ => dnn::relu_max_pool(x, &s)?,
             })
         }
         "max_pool_backward" | "avg_pool_backward" => {
             let (x, dout) = (mat(&a[0], "input")?, mat(&a[1], "dout")?);
             let s = pool_shape(&a[2], &a[3], &a[4], &a[5])?;
-            check_input(&x, s.n, s.c * s.h * s.w, "the input")?;
+            check_input(x, s.n, s.c * s.h * s.w, "the input")?;
             one(if name == "max_pool_backward" {
-                dnn::max_pool_backward(&x, &dout, &s)?
+                dnn::max_pool_backward(x, dout, &s)?
             } else {
-                dnn::avg_pool_backward(&x, &dout, &s)?
+                dnn::avg_pool_backward(x, dout, &s)?
             })
         }
         "_relu_backward" => one(dnn::relu_backward(mat(&a[0], "input")?, mat(&a[1], "dout")?)?),
         "bias_add" | "bias_multiply" => {
             let (x, b) = (mat(&a[0], "input")?, mat(&a[1], "bias")?);
             let c = b.rows();
-            one(if name == "bias_add" { dnn::bias_add(&x, &b, c)? } else { dnn::bias_multiply(&x, &b, c)? })
+            one(if name == "bias_add" { dnn::bias_add(x, b, c)? } else { dnn::bias_multiply(x, b, c)? })
         }
         "lstm" => {
             let r = dnn::lstm(
@@ -227,7 +227,7 @@ pub fn call(name: &str, a: Vec<Option<Value>>) -> RtResult<Vec<Value>> {
             let c = gamma.rows();
             let r = dnn::batch_norm2d(
                 mat(&a[0], "input")?,
-                &gamma,
+                gamma,
                 mat(&a[2], "beta")?,
                 mat(&a[3], "ema_mean")?,
                 mat(&a[4], "ema_var")?,
@@ -244,7 +244,7 @@ pub fn call(name: &str, a: Vec<Option<Value>>) -> RtResult<Vec<Value>> {
             let (dx, dg, db) = dnn::batch_norm2d_backward(
                 mat(&a[0], "input")?,
                 mat(&a[1], "dout")?,
-                &gamma,
+                gamma,
                 num(&a[3], "epsilon")?,
                 mat(&a[4], "cache_mean")?,
                 mat(&a[5], "cache_inv_var")?,

@@ -55,10 +55,10 @@ fn stmt_reads(s: &Stmt, out: &mut Vec<String>) {
                 if *op == crate::syntax::ast::AssignOp::PlusEq {
                     out.push(name.name.clone());
                 }
-            } else if *op == crate::syntax::ast::AssignOp::PlusEq {
-                if let AssignTarget::Var(v) = target {
-                    out.push(v.name.clone());
-                }
+            } else if *op == crate::syntax::ast::AssignOp::PlusEq
+                && let AssignTarget::Var(v) = target
+            {
+                out.push(v.name.clone());
             }
         }
         StmtKind::MultiAssign { value, .. } | StmtKind::Expr(value) => reads(value, out),

@@ -62,7 +62,7 @@ pub fn binary_scalar(op: BinOp, a: &Value, b: &Value) -> Result<Value, String> {
                 // digits near the int64 limit, and overflows are errors.
                 _ => {
                     let r = x as f64 * y as f64;
-                    if r.abs() >= 9.223372036854775807e18 {
+                    if r.abs() >= 9.223_372_036_854_776e18 {
                         return Err(overflow("*", x, y));
                     }
                     match x.checked_mul(y) {

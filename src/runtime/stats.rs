@@ -56,7 +56,7 @@ impl Stats {
             .unwrap_or_default();
         let exec: Duration = rows.iter().map(|r| r.2).sum();
         out.push_str(&format!("Execution time:\t\t{:.3} sec. (in instructions)\n", exec.as_secs_f64()));
-        rows.sort_by(|a, b| b.2.cmp(&a.2));
+        rows.sort_by_key(|r| std::cmp::Reverse(r.2));
         out.push_str("Heavy hitter instructions:\n  #  Instruction              Time(s)     Count\n");
         for (i, (k, n, t)) in rows.iter().take(20).enumerate() {
             out.push_str(&format!("{:>3}  {:<24} {:>9.4} {:>9}\n", i + 1, k, t.as_secs_f64(), n));
