@@ -49,6 +49,8 @@ pub fn run_script(
     if !validation.errors.is_empty() {
         return Err(Failure::Compile(validation.errors));
     }
+    // Constants are attached before blocks move (spans are the keys).
+    compiler::liveness::attach_constants(&mut program, &validation.block_consts);
     if opts.rewrites.enabled("remove_constant_branches") {
         compiler::branches::remove_constant_branches(&mut program, &validation.if_outcomes);
     }
@@ -99,6 +101,8 @@ pub fn explain_hops(name: &str, src: &str, opts: &Options) -> Result<String, Vec
     if !validation.errors.is_empty() {
         return Err(validation.errors);
     }
+    // Constants are attached before blocks move (spans are the keys).
+    compiler::liveness::attach_constants(&mut program, &validation.block_consts);
     if opts.rewrites.enabled("remove_constant_branches") {
         compiler::branches::remove_constant_branches(&mut program, &validation.if_outcomes);
     }

@@ -28,6 +28,8 @@ fn prepare(
     if !validation.errors.is_empty() {
         return Err(validation.errors);
     }
+    // Constants are attached before blocks move (spans are the keys).
+    compiler::liveness::attach_constants(&mut program, &validation.block_consts);
     if opts.rewrites.enabled("remove_constant_branches") {
         compiler::branches::remove_constant_branches(&mut program, &validation.if_outcomes);
     }

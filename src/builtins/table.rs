@@ -432,4 +432,5 @@ pub static BUILTINS: &[BuiltinSpec] = &[
         Matrix,
     ),
     lib("_relu_backward", &[p("input", Req), p("dout", Req)], MatrixLike(0)),
+    lib("_matmul_t", &[p("a", Req), p("b", Req), p("ta", Req), p("tb", Req)], Matrix),
 ];

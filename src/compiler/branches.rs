@@ -47,6 +47,7 @@ fn fold(blocks: Vec<Block>, outcomes: &Outcomes) -> Vec<Block> {
                     prev.stmts.extend(next.stmts);
                     prev.cache = PlanCache::default();
                     prev.live_out = None;
+                    prev.consts.clear();
                 }
                 (_, b) => out.push(b),
             }

@@ -217,6 +217,7 @@ fn hoist_in(blocks: &mut [Block], program: &Program, module: u32, vars: &VarTabl
                         span,
                         cache: PlanCache::default(),
                         live_out: None,
+                        consts: Vec::new(),
                     }));
                 }
             }

@@ -181,3 +181,37 @@ pub fn annotate(program: &mut Program) {
         analyze(&mut f.body, &vars, &outs);
     }
 }
+
+/// Hands every basic block the constants the validator proved for it (`Validation::block_consts`).
+pub fn attach_constants(
+    program: &mut Program,
+    consts: &std::collections::HashMap<(u32, u32, u32), Vec<(VarId, crate::hops::Lit)>>,
+) {
+    fn walk(
+        blocks: &mut [Block],
+        consts: &std::collections::HashMap<(u32, u32, u32), Vec<(VarId, crate::hops::Lit)>>,
+    ) {
+        for b in blocks {
+            match b {
+                Block::Basic(bb) => {
+                    if let Some(c) = consts.get(&(bb.span.file.0, bb.span.start, bb.span.end)) {
+                        bb.consts = c.clone();
+                    }
+                }
+                Block::If { then_body, else_body, .. } => {
+                    walk(then_body, consts);
+                    walk(else_body, consts);
+                }
+                Block::While { body, .. } => walk(body, consts),
+                Block::For(f) => {
+                    walk(&mut f.preheader, consts);
+                    walk(&mut f.body, consts);
+                }
+            }
+        }
+    }
+    walk(&mut program.main, consts);
+    for f in &mut program.functions {
+        walk(&mut f.body, consts);
+    }
+}

@@ -61,6 +61,8 @@ pub struct BasicBlock {
     pub cache: PlanCache,
     /// Variables read after this block (set by live-variable analysis; `None` = keep all).
     pub live_out: Option<Vec<VarId>>,
+    /// Variables the validator proved to hold these constants whenever the block runs.
+    pub consts: Vec<(VarId, crate::hops::Lit)>,
 }
 
 #[derive(Debug)]
@@ -189,6 +191,7 @@ pub fn make_blocks(stmts: &[Stmt], vars: &mut VarTable) -> Vec<Block> {
                 span,
                 cache: PlanCache::default(),
                 live_out: None,
+                consts: Vec::new(),
             }));
         }
     };

@@ -106,6 +106,9 @@ pub struct Validation {
     /// For each `if` (keyed by its span), the value of its predicate on every walk: constant
     /// (`Some`) or not (`None`).
     pub if_outcomes: std::collections::HashMap<(u32, u32), Vec<Option<bool>>>,
+    /// For each basic block (keyed by its span), the variables that hold the same constant on
+    /// every walk that reached it: the run-time compiler treats them as literals.
+    pub block_consts: std::collections::HashMap<(u32, u32, u32), Vec<(VarId, crate::hops::Lit)>>,
 }
 
 struct Validator<'a> {
@@ -164,6 +167,18 @@ impl Validator<'_> {
     fn block(&mut self, scope: Scope, block: &Block, env: &mut Env, depth: usize) {
         match block {
             Block::Basic(bb) => {
+                let consts: Vec<(VarId, crate::hops::Lit)> = env
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(v, i)| i.as_ref().and_then(|i| i.konst.clone().map(|k| (v as VarId, k))))
+                    .collect();
+                let key = (bb.span.file.0, bb.span.start, bb.span.end);
+                match self.out.block_consts.get_mut(&key) {
+                    Some(seen) => seen.retain(|c| consts.contains(c)),
+                    None => {
+                        self.out.block_consts.insert(key, consts);
+                    }
+                }
                 match compile_basic(
                     self.program,
                     self.opts,

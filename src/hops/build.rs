@@ -533,6 +533,62 @@ impl<'a> Builder<'a> {
         Ok(self.add(HopOp::LeftIndex, vec![target, value, rl, ru, cl, cu], tt, span))
     }
 
+    /// The integers of a shape argument such as `[N, C, H, W]` when they are all literals.
+    fn shape_lits(&self, h: HopId, len: usize, default: Option<i64>) -> Option<Vec<i64>> {
+        let hop = self.dag.get(h);
+        match (&hop.op, default) {
+            (HopOp::Literal(Lit::Absent), Some(d)) => Some(vec![d; len]),
+            (HopOp::Literal(l), _) => l.as_f64().map(|v| vec![v as i64; len]),
+            (HopOp::MakeList(_), _) if hop.inputs.len() == len => hop
+                .inputs
+                .iter()
+                .map(|&i| self.dag.get(i).literal().and_then(|l| l.as_f64()).map(|v| v as i64))
+                .collect(),
+            _ => None,
+        }
+    }
+
+    /// Output shapes of the DNN builtins, from literal shape arguments (after constants are
+    /// propagated these usually are), so that later operators have known sizes.
+    fn dnn_out_type(&self, name: &str, inputs: &[HopId]) -> Option<TypeInfo> {
+        let out = |lo: i64, pad: i64, k: i64, stride: i64| (lo + 2 * pad - k) / stride.max(1) + 1;
+        match name {
+            "conv2d" => {
+                let i = self.shape_lits(inputs[2], 4, None)?;
+                let f = self.shape_lits(inputs[3], 4, None)?;
+                let st = self.shape_lits(inputs[4], 2, Some(1))?;
+                let p = self.shape_lits(inputs[5], 2, Some(0))?;
+                Some(TypeInfo::matrix(
+                    i[0],
+                    f[0] * out(i[2], p[0], f[2], st[0]) * out(i[3], p[1], f[3], st[1]),
+                ))
+            }
+            "conv2d_backward_filter" => {
+                let f = self.shape_lits(inputs[5], 4, None)?;
+                Some(TypeInfo::matrix(f[0], f[1] * f[2] * f[3]))
+            }
+            "conv2d_backward_data" => {
+                let i = self.shape_lits(inputs[4], 4, None)?;
+                Some(TypeInfo::matrix(i[0], i[1] * i[2] * i[3]))
+            }
+            "max_pool" | "avg_pool" => {
+                let i = self.shape_lits(inputs[1], 4, None)?;
+                let k = self.shape_lits(inputs[2], 2, None)?;
+                let st = self.shape_lits(inputs[3], 2, Some(1))?;
+                let p = self.shape_lits(inputs[4], 2, Some(0))?;
+                Some(TypeInfo::matrix(
+                    i[0],
+                    i[1] * out(i[2], p[0], k[0], st[0]) * out(i[3], p[1], k[1], st[1]),
+                ))
+            }
+            "max_pool_backward" | "avg_pool_backward" => {
+                let i = self.shape_lits(inputs[2], 4, None)?;
+                Some(TypeInfo::matrix(i[0], i[1] * i[2] * i[3]))
+            }
+            _ => None,
+        }
+    }
+
     /// Matches call arguments to parameters (positional, then named), as R does.
     fn match_args(
         &mut self,
@@ -859,7 +915,7 @@ impl<'a> Builder<'a> {
                 inputs.extend(extra);
                 let tys: Vec<TypeInfo> = inputs.iter().map(|&h| self.ty(h)).collect();
                 let nout = spec.nout.max(1);
-                let ty = out_type(spec.out, &tys);
+                let ty = self.dnn_out_type(spec.name, &inputs).unwrap_or_else(|| out_type(spec.out, &tys));
                 let hop = self.add(HopOp::Builtin { id, nout }, inputs, ty, span);
                 if spec.nout > 1 || want > 1 {
                     let mut outs = Vec::new();

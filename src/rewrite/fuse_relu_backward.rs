@@ -33,8 +33,10 @@ impl HopRewrite for FuseReluBackward {
         };
         let x = dag.get(mask).inputs[0];
         let (tx, td) = (dag.get(x).ty, dag.get(dout).ty);
-        // Same shapes only (no broadcasting in the fused kernel).
-        if !td.is_matrix() || !tx.dims_known() || tx.rows != td.rows || tx.cols != td.cols {
+        // Known different shapes (a broadcast) stay unfused; unknown shapes are checked by the
+        // fused operator at run time, which then computes the unfused expression.
+        let known_mismatch = tx.dims_known() && td.dims_known() && (tx.rows != td.rows || tx.cols != td.cols);
+        if !td.is_matrix() || known_mismatch {
             return None;
         }
         let fused = builtins::lookup("_relu_backward")?;

@@ -12,6 +12,7 @@ mod fuse_conv2d_bias_add;
 mod fuse_relu_backward;
 mod fuse_relu_max_pool;
 mod matmul_chain;
+mod matmul_transpose;
 mod remove_noop;
 mod self_mult_to_pow;
 mod sigmoid;
@@ -79,6 +80,7 @@ pub fn all_rules() -> Vec<&'static dyn HopRewrite> {
         &fuse_conv2d_bias_add::FuseConv2dBiasAdd,
         &fuse_relu_max_pool::FuseReluMaxPool,
         &fuse_relu_backward::FuseReluBackward,
+        &matmul_transpose::FuseTransposeIntoMatMul,
     ]
 }
 

@@ -134,6 +134,13 @@ impl<'p> Runtime<'p> {
         match block {
             Block::Basic(bb) => {
                 let plan = self.plan_for(&bb.cache, frame, |env, keys| {
+                    let mut env = env.clone();
+                    for (v, lit) in &bb.consts {
+                        if let Some(Some(info)) = env.get_mut(*v as usize) {
+                            info.konst = Some(lit.clone());
+                        }
+                    }
+                    let env = &env;
                     compile_basic(
                         self.program,
                         self.opts,
@@ -141,7 +148,7 @@ impl<'p> Runtime<'p> {
                         env,
                         &bb.stmts,
                         bb.live_out.as_deref(),
-                        false,
+                        true, // only the proven constants above carry values
                         keys,
                     )
                     .map(|(p, _)| p)

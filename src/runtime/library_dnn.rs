@@ -179,7 +179,16 @@ pub fn call(name: &str, a: Vec<Option<Value>>) -> RtResult<Vec<Value>> {
                 dnn::avg_pool_backward(x, dout, &s)?
             })
         }
-        "_relu_backward" => one(dnn::relu_backward(mat(&a[0], "input")?, mat(&a[1], "dout")?)?),
+        "_relu_backward" => {
+            let (x, dout) = (mat(&a[0], "input")?, mat(&a[1], "dout")?);
+            if x.rows() != dout.rows() || x.cols() != dout.cols() {
+                // A broadcast: compute the expression the rewrite replaced, `(X > 0) * dout`.
+                use crate::runtime::kernels::{elementwise, ops::BinOp};
+                let mask = elementwise::binary_ms(BinOp::Gt, x, 0.0);
+                return one(elementwise::binary_mm(BinOp::Mul, &mask, dout)?);
+            }
+            one(dnn::relu_backward(x, dout)?)
+        }
         "bias_add" | "bias_multiply" => {
             let (x, b) = (mat(&a[0], "input")?, mat(&a[1], "bias")?);
             let c = b.rows();

@@ -225,6 +225,10 @@ pub fn call(rt: &Runtime, name: &str, args: Vec<Option<Value>>) -> RtResult<Vec<
             };
             one(m(kernels::stats::grouped_aggregate(&t, &g, w.as_deref(), &f, ng, order)?))
         }
+        "_matmul_t" => {
+            let (a, b) = (mat(&args[0], "A")?, mat(&args[1], "B")?);
+            one(m(kernels::matmul::matmul_t(&a, &b, flag(&args[2], "ta")?, flag(&args[3], "tb")?)?))
+        }
         "solve" => one(m(kernels::linalg::solve(&*mat(&args[0], "A")?, &*mat(&args[1], "b")?)?)),
         "inv" => one(m(kernels::linalg::inverse(&*mat(&args[0], "inv")?)?)),
         "cholesky" => one(m(kernels::linalg::cholesky(&*mat(&args[0], "cholesky")?)?)),

@@ -297,3 +297,57 @@ pub fn tsmm(a: &Matrix, left: bool) -> Matrix {
         (Matrix::Sparse(_), false) => tsmm(&super::reorg::transpose(a), true),
     }
 }
+
+/// `op(a) %*% op(b)` where `op` transposes when asked, without materializing a transpose: gemm
+/// reads the transposed operand through swapped strides. Sparse operands and a non-finite `b`
+/// (whose zero-skipping semantics the plain kernel implements) take the materializing path.
+pub fn matmul_t(a: &Matrix, b: &Matrix, ta: bool, tb: bool) -> KResult<Matrix> {
+    let (m, k) = if ta { (a.cols(), a.rows()) } else { (a.rows(), a.cols()) };
+    let (k2, n) = if tb { (b.cols(), b.rows()) } else { (b.rows(), b.cols()) };
+    let dense = !a.is_sparse() && !b.is_sparse();
+    if k != k2 || !dense || m == 0 || n == 0 || k == 0 || m.saturating_mul(n).saturating_mul(k) < SMALL_FLOPS
+    {
+        let at = if ta { crate::runtime::kernels::reorg::transpose(a) } else { a.clone() };
+        let bt = if tb { crate::runtime::kernels::reorg::transpose(b) } else { b.clone() };
+        return matmul(&at, &bt);
+    }
+    let (ad, bd) = (a.dense_data(), b.dense_data());
+    if !bd.iter().all(|x| x.is_finite()) {
+        let at = if ta { crate::runtime::kernels::reorg::transpose(a) } else { a.clone() };
+        let bt = if tb { crate::runtime::kernels::reorg::transpose(b) } else { b.clone() };
+        return matmul(&at, &bt);
+    }
+    // Strides (in elements) of op(a) (m x k) and op(b) (k x n) over their row-major storage.
+    let (a_rs, a_cs) = if ta { (1, a.cols() as isize) } else { (a.cols() as isize, 1) };
+    let (b_rs, b_cs) = if tb { (1, b.cols() as isize) } else { (b.cols() as isize, 1) };
+    let mut out = vec![0.0; m * n];
+    let work = m.saturating_mul(n).saturating_mul(k);
+    let par = if work > PAR_FLOPS { Parallelism::Rayon(0) } else { Parallelism::None };
+    // SAFETY: `ad` holds a.rows()*a.cols() and `bd` b.rows()*b.cols() contiguous row-major
+    // values; the strides above address exactly the m x k and k x n views of them; `out` is an
+    // m x n row-major buffer that aliases neither input.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            ad.as_ptr(),
+            a_cs,
+            a_rs,
+            bd.as_ptr(),
+            b_cs,
+            b_rs,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        );
+    }
+    Ok(Matrix::from_vec(m, n, out))
+}
