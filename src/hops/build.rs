@@ -930,6 +930,12 @@ impl<'a> Builder<'a> {
                     self.dag.roots.push(hop);
                     return Ok(vec![]);
                 }
+                // Operators with effects (time(), reading files, random numbers) run where the
+                // statement stands, not when their value is first needed: `t0 = time()` must
+                // be taken before the work it measures.
+                if spec.side_effect {
+                    self.dag.roots.push(hop);
+                }
                 Ok(vec![hop])
             }
             Lower::Special => unreachable!("handled above"),

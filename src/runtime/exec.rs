@@ -377,8 +377,8 @@ impl<'p> Runtime<'p> {
             HopOp::Literal(_) | HopOp::Extract(_) => return Ok(()),
             HopOp::Unary(op) => {
                 let x = req(self.arg(ins, 0, regs)?)?;
-                match &x {
-                    Value::Matrix(m) => Value::matrix(kernels::elementwise::unary(*op, m)),
+                match x {
+                    Value::Matrix(m) => library::unary_matrix(*op, m),
                     _ if x.is_scalar() => unary_scalar(*op, &x)?,
                     _ => {
                         return Err(RtError::new(format!(

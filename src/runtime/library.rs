@@ -98,25 +98,128 @@ impl RtError {
     }
 }
 
-/// `a op b` for any mix of scalars and matrices.
-pub fn binary(op: BinOp, a: Value, b: Value) -> RtResult<Value> {
-    match (&a, &b) {
-        (Value::Matrix(x), Value::Matrix(y)) => Ok(Value::matrix(kernels::elementwise::binary_mm(op, x, y)?)),
-        (Value::Matrix(x), s) if s.is_scalar() => {
-            let v = s.as_f64().filter(|_| !matches!(s, Value::Str(_))).ok_or_else(|| {
-                RtError::new(format!("operator {} cannot combine a matrix and a string", op.name()))
-            })?;
-            Ok(Value::matrix(kernels::elementwise::binary_ms(op, x, v)))
-        }
-        (s, Value::Matrix(y)) if s.is_scalar() => {
-            let v = s.as_f64().filter(|_| !matches!(s, Value::Str(_))).ok_or_else(|| {
-                RtError::new(format!("operator {} cannot combine a string and a matrix", op.name()))
-            })?;
-            Ok(Value::matrix(kernels::elementwise::binary_sm(op, v, y)))
-        }
-        (x, y) if x.is_scalar() && y.is_scalar() => Ok(binary_scalar(op, x, y)?),
-        _ => err(format!("operator {} cannot be applied to a {} and a {}", op.name(), a.kind(), b.kind())),
+/// The dense cells of a matrix this instruction owns alone (nobody else holds the `Arc`), so an
+/// elementwise result can be written over them instead of into a new allocation. The executor
+/// moves values out of registers at their last use, which makes this the common case in loops.
+fn owned_dense(m: &mut Arc<Matrix>) -> Option<&mut [f64]> {
+    match Arc::get_mut(m)? {
+        Matrix::Dense(a) => a.as_slice_mut(),
+        Matrix::Sparse(_) => None,
     }
+}
+
+/// Applies `f` to every cell in place, in parallel for large matrices.
+fn map_in_place(cells: &mut [f64], f: impl Fn(f64) -> f64 + Sync) {
+    use rayon::prelude::*;
+    const CHUNK: usize = 1 << 15;
+    if cells.len() > 2 * CHUNK {
+        cells.par_chunks_mut(CHUNK).for_each(|c| c.iter_mut().for_each(|x| *x = f(*x)));
+    } else {
+        cells.iter_mut().for_each(|x| *x = f(*x));
+    }
+}
+
+/// `out[i] = f(out[i], other[i])` (or with the operands swapped), in parallel for large inputs.
+fn zip_in_place(cells: &mut [f64], other: &[f64], swapped: bool, f: impl Fn(f64, f64) -> f64 + Sync) {
+    use rayon::prelude::*;
+    const CHUNK: usize = 1 << 15;
+    let body = |(c, o): (&mut [f64], &[f64])| {
+        for (x, y) in c.iter_mut().zip(o) {
+            *x = if swapped { f(*y, *x) } else { f(*x, *y) };
+        }
+    };
+    if cells.len() > 2 * CHUNK {
+        cells.par_chunks_mut(CHUNK).zip(other.par_chunks(CHUNK)).for_each(body);
+    } else {
+        body((cells, other));
+    }
+}
+
+/// `cells[i] = cells[i] op other[i]` (or `other[i] op cells[i]` when swapped), specialized for
+/// the common operators so that the loops compile to vector code; the specialized forms compute
+/// exactly what `BinOp::apply` computes.
+fn zip_op(op: BinOp, cells: &mut [f64], other: &[f64], swapped: bool) {
+    match op {
+        BinOp::Add => zip_in_place(cells, other, swapped, |p, q| p + q),
+        BinOp::Sub => zip_in_place(cells, other, swapped, |p, q| p - q),
+        BinOp::Mul => zip_in_place(cells, other, swapped, |p, q| p * q),
+        BinOp::Div => zip_in_place(cells, other, swapped, |p, q| p / q),
+        o => zip_in_place(cells, other, swapped, move |p, q| o.apply(p, q)),
+    }
+}
+
+/// `cells[i] = cells[i] op v` (or `v op cells[i]` when `scalar_left`), specialized likewise.
+fn map_op(op: BinOp, cells: &mut [f64], v: f64, scalar_left: bool) {
+    match (op, scalar_left) {
+        (BinOp::Add, _) => map_in_place(cells, move |p| p + v),
+        (BinOp::Mul, _) => map_in_place(cells, move |p| p * v),
+        (BinOp::Sub, false) => map_in_place(cells, move |p| p - v),
+        (BinOp::Sub, true) => map_in_place(cells, move |p| v - p),
+        (BinOp::Div, false) => map_in_place(cells, move |p| p / v),
+        (BinOp::Div, true) => map_in_place(cells, move |p| v / p),
+        (o, false) => map_in_place(cells, move |p| o.apply(p, v)),
+        (o, true) => map_in_place(cells, move |p| o.apply(v, p)),
+    }
+}
+
+fn scalar_operand(s: &Value, op: BinOp) -> RtResult<f64> {
+    s.as_f64()
+        .filter(|_| !matches!(s, Value::Str(_)))
+        .ok_or_else(|| RtError::new(format!("operator {} cannot combine a matrix and a string", op.name())))
+}
+
+/// `a op b` for any mix of scalars and matrices. Dense results are computed in place when an
+/// operand of the result's shape is owned by this instruction alone; the cell function is the
+/// same `BinOp::apply` either way.
+pub fn binary(op: BinOp, a: Value, b: Value) -> RtResult<Value> {
+    match (a, b) {
+        (Value::Matrix(mut x), Value::Matrix(mut y)) => {
+            if x.rows() == y.rows() && x.cols() == y.cols() && !x.is_sparse() && !y.is_sparse() {
+                if let Some(cells) = owned_dense(&mut x) {
+                    if let Some(other) = y.dense_slice() {
+                        zip_op(op, cells, other, false);
+                        return Ok(Value::Matrix(x));
+                    }
+                }
+                if let Some(cells) = owned_dense(&mut y) {
+                    if let Some(other) = x.dense_slice() {
+                        zip_op(op, cells, other, true);
+                        return Ok(Value::Matrix(y));
+                    }
+                }
+            }
+            Ok(Value::matrix(kernels::elementwise::binary_mm(op, &x, &y)?))
+        }
+        (Value::Matrix(mut x), s) if s.is_scalar() => {
+            let v = scalar_operand(&s, op)?;
+            if let Some(cells) = owned_dense(&mut x) {
+                map_op(op, cells, v, false);
+                return Ok(Value::Matrix(x));
+            }
+            Ok(Value::matrix(kernels::elementwise::binary_ms(op, &x, v)))
+        }
+        (s, Value::Matrix(mut y)) if s.is_scalar() => {
+            let v = scalar_operand(&s, op)?;
+            if let Some(cells) = owned_dense(&mut y) {
+                map_op(op, cells, v, true);
+                return Ok(Value::Matrix(y));
+            }
+            Ok(Value::matrix(kernels::elementwise::binary_sm(op, v, &y)))
+        }
+        (x, y) if x.is_scalar() && y.is_scalar() => Ok(binary_scalar(op, &x, &y)?),
+        (a, b) => {
+            err(format!("operator {} cannot be applied to a {} and a {}", op.name(), a.kind(), b.kind()))
+        }
+    }
+}
+
+/// `op(x)` cellwise on a matrix, in place when this instruction owns it alone.
+pub fn unary_matrix(op: kernels::ops::UnOp, mut m: Arc<Matrix>) -> Value {
+    if let Some(cells) = owned_dense(&mut m) {
+        map_in_place(cells, |x| op.apply(x));
+        return Value::Matrix(m);
+    }
+    Value::matrix(kernels::elementwise::unary(op, &m))
 }
 
 pub fn ifelse(args: Vec<Option<Value>>) -> RtResult<Value> {
