@@ -108,8 +108,11 @@ pub struct Validation {
     pub if_outcomes: std::collections::HashMap<(u32, u32), Vec<Option<bool>>>,
     /// For each basic block (keyed by its span), the variables that hold the same constant on
     /// every walk that reached it: the run-time compiler treats them as literals.
-    pub block_consts: std::collections::HashMap<(u32, u32, u32), Vec<(VarId, crate::hops::Lit)>>,
+    pub block_consts: BlockConsts,
 }
+
+/// Constants proven per basic block, keyed by the block's span (file, start, end).
+pub type BlockConsts = std::collections::HashMap<(u32, u32, u32), Vec<(VarId, crate::hops::Lit)>>;
 
 struct Validator<'a> {
     program: &'a Program,
