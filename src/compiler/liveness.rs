@@ -183,14 +183,8 @@ pub fn annotate(program: &mut Program) {
 }
 
 /// Hands every basic block the constants the validator proved for it (`Validation::block_consts`).
-pub fn attach_constants(
-    program: &mut Program,
-    consts: &std::collections::HashMap<(u32, u32, u32), Vec<(VarId, crate::hops::Lit)>>,
-) {
-    fn walk(
-        blocks: &mut [Block],
-        consts: &std::collections::HashMap<(u32, u32, u32), Vec<(VarId, crate::hops::Lit)>>,
-    ) {
+pub fn attach_constants(program: &mut Program, consts: &crate::compiler::validate::BlockConsts) {
+    fn walk(blocks: &mut [Block], consts: &crate::compiler::validate::BlockConsts) {
         for b in blocks {
             match b {
                 Block::Basic(bb) => {

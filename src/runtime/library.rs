@@ -175,17 +175,17 @@ pub fn binary(op: BinOp, a: Value, b: Value) -> RtResult<Value> {
     match (a, b) {
         (Value::Matrix(mut x), Value::Matrix(mut y)) => {
             if x.rows() == y.rows() && x.cols() == y.cols() && !x.is_sparse() && !y.is_sparse() {
-                if let Some(cells) = owned_dense(&mut x) {
-                    if let Some(other) = y.dense_slice() {
-                        zip_op(op, cells, other, false);
-                        return Ok(Value::Matrix(x));
-                    }
+                if let Some(cells) = owned_dense(&mut x)
+                    && let Some(other) = y.dense_slice()
+                {
+                    zip_op(op, cells, other, false);
+                    return Ok(Value::Matrix(x));
                 }
-                if let Some(cells) = owned_dense(&mut y) {
-                    if let Some(other) = x.dense_slice() {
-                        zip_op(op, cells, other, true);
-                        return Ok(Value::Matrix(y));
-                    }
+                if let Some(cells) = owned_dense(&mut y)
+                    && let Some(other) = x.dense_slice()
+                {
+                    zip_op(op, cells, other, true);
+                    return Ok(Value::Matrix(y));
                 }
             }
             Ok(Value::matrix(kernels::elementwise::binary_mm(op, &x, &y)?))
