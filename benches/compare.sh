@@ -28,8 +28,11 @@ for w in "${workloads[@]}"; do
     sys_t+=("$(echo "$e - $s" | bc -l)"); sys_i+=("$(echo "$out" | inscript || true)")
   done
   ot=$(printf '%s\n' "${ours_t[@]}" | median); st=$(printf '%s\n' "${sys_t[@]}" | median)
-  oi=$(printf '%s\n' "${ours_i[@]}" | grep . | median || echo nan); si=$(printf '%s\n' "${sys_i[@]}" | grep . | median || echo nan)
-  r1=$(echo "$st / $ot" | bc -l 2>/dev/null || echo nan)
-  r2=$( [ "$oi" != nan ] && [ "$si" != nan ] && echo "$si / $oi" | bc -l 2>/dev/null || echo nan)
-  printf '%-16s %12.3f %12.3f %7.1fx %14s %14s %7sx\n' "$w" "$ot" "$st" "$r1" "$oi" "$si" "$(printf '%.1f' "$r2" 2>/dev/null || echo nan)"
+  oi=$(printf '%s\n' "${ours_i[@]}" | { grep . || true; } | median); si=$(printf '%s\n' "${sys_i[@]}" | { grep . || true; } | median)
+  r1=$(echo "$st / $ot" | bc -l)
+  if [ "$oi" = nan ] || [ "$si" = nan ]; then
+    printf '%-16s %12.3f %12.3f %7.1fx %14s %14s %8s\n' "$w" "$ot" "$st" "$r1" - - -
+  else
+    printf '%-16s %12.3f %12.3f %7.1fx %14.3f %14.3f %7.1fx\n' "$w" "$ot" "$st" "$r1" "$oi" "$si" "$(echo "$si / $oi" | bc -l)"
+  fi
 done
