@@ -218,6 +218,12 @@ pub static BUILTINS: &[BuiltinSpec] = &[
     lib("outer", &[p("x", Req), p("y", Req), p("op", Req)], Matrix),
     lib("lower.tri", &[p("target", Req), p("diag", B(false)), p("values", B(false))], MatrixLike(0)),
     lib("upper.tri", &[p("target", Req), p("diag", B(false)), p("values", B(false))], MatrixLike(0)),
+    // distinct values and membership
+    lib("unique", &[p("data", Req), p("dir", S("rc"))], Matrix),
+    lib("countDistinct", &[p("data", Req), p("dir", S("rc"))], Unknown),
+    lib("colCountDistinct", &[p("data", Req)], Matrix),
+    lib("rowCountDistinct", &[p("data", Req)], Matrix),
+    lib("contains", &[p("target", Req), p("pattern", Req)], BoolScalar),
     // statistics
     lib("quantile", &[p("x", Req), p("w", Req), p("p", Opt)], Unknown),
     lib("median", &[p("x", Req), p("w", Opt)], DoubleScalar),

@@ -225,6 +225,22 @@ pub fn call(rt: &Runtime, name: &str, args: Vec<Option<Value>>) -> RtResult<Vec<
             };
             one(m(kernels::stats::grouped_aggregate(&t, &g, w.as_deref(), &f, ng, order)?))
         }
+        "unique" => one(m(kernels::stats::unique(&*mat(&args[0], "data")?, &text(&args[1], "dir")?)?)),
+        "countDistinct" => {
+            let dir = text(&args[1], "dir")?;
+            let r = kernels::stats::count_distinct(&*mat(&args[0], "data")?, &dir)?;
+            // The whole-matrix count is a number; per row or column it is a vector.
+            if dir == "rc" { one(Value::Int(r.get(0, 0) as i64)) } else { one(m(r)) }
+        }
+        "colCountDistinct" => one(m(kernels::stats::count_distinct(&*mat(&args[0], "data")?, "c")?)),
+        "rowCountDistinct" => one(m(kernels::stats::count_distinct(&*mat(&args[0], "data")?, "r")?)),
+        "contains" => {
+            let x = mat(&args[0], "target")?;
+            let p = num(&args[1], "pattern")?;
+            let d = x.dense_data();
+            let found = if p.is_nan() { d.iter().any(|v| v.is_nan()) } else { d.iter().any(|v| *v == p) };
+            one(Value::Bool(found))
+        }
         "_matmul_t" => {
             let (a, b) = (mat(&args[0], "A")?, mat(&args[1], "B")?);
             one(m(kernels::matmul::matmul_t(&a, &b, flag(&args[2], "ta")?, flag(&args[3], "tb")?)?))
