@@ -238,7 +238,7 @@ pub fn call(rt: &Runtime, name: &str, args: Vec<Option<Value>>) -> RtResult<Vec<
             let x = mat(&args[0], "target")?;
             let p = num(&args[1], "pattern")?;
             let d = x.dense_data();
-            let found = if p.is_nan() { d.iter().any(|v| v.is_nan()) } else { d.iter().any(|v| *v == p) };
+            let found = if p.is_nan() { d.iter().any(|v| v.is_nan()) } else { d.contains(&p) };
             one(Value::Bool(found))
         }
         "_matmul_t" => {
