@@ -6,7 +6,7 @@ use crate::diagnostics::{Diagnostic, SourceMap};
 use crate::runtime::exec::Runtime;
 use crate::runtime::output::Output;
 use crate::runtime::stats::Stats;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// What `--explain` prints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,21 +43,7 @@ pub fn run_script(
     out: &Output,
 ) -> Result<String, Failure> {
     let start = Instant::now();
-    let mut program = compiler::load_program_with_vars(map, name, src, &[], opts.builtin_path.as_deref())
-        .map_err(Failure::Compile)?;
-    let validation = compiler::validate::validate(&program, opts, false);
-    if !validation.errors.is_empty() {
-        return Err(Failure::Compile(validation.errors));
-    }
-    // Constants are attached before blocks move (spans are the keys).
-    compiler::liveness::attach_constants(&mut program, &validation.block_consts);
-    if opts.rewrites.enabled("remove_constant_branches") {
-        compiler::branches::remove_constant_branches(&mut program, &validation.if_outcomes);
-    }
-    if opts.rewrites.enabled("hoist_loop_invariants") {
-        compiler::hoist::hoist_loop_invariants(&mut program);
-    }
-    compiler::liveness::annotate(&mut program);
+    let program = compiler::prepare_program(map, name, src, opts, &[]).map_err(Failure::Compile)?;
     let mut report = String::new();
     if cfg.explain == Explain::Hops {
         // Explain what will run: the program after branch removal.
@@ -87,28 +73,9 @@ pub fn run_script(
     }
 }
 
-/// Time since `start`, for callers that report it.
-pub fn elapsed(start: Instant) -> Duration {
-    start.elapsed()
-}
-
 /// The HOP DAGs of a script after rewrites, as `--explain hops` prints them (nothing runs).
 pub fn explain_hops(name: &str, src: &str, opts: &Options) -> Result<String, Vec<Diagnostic>> {
     let mut map = SourceMap::new();
-    let mut program =
-        compiler::load_program_with_vars(&mut map, name, src, &[], opts.builtin_path.as_deref())?;
-    let validation = compiler::validate::validate(&program, opts, false);
-    if !validation.errors.is_empty() {
-        return Err(validation.errors);
-    }
-    // Constants are attached before blocks move (spans are the keys).
-    compiler::liveness::attach_constants(&mut program, &validation.block_consts);
-    if opts.rewrites.enabled("remove_constant_branches") {
-        compiler::branches::remove_constant_branches(&mut program, &validation.if_outcomes);
-    }
-    if opts.rewrites.enabled("hoist_loop_invariants") {
-        compiler::hoist::hoist_loop_invariants(&mut program);
-    }
-    compiler::liveness::annotate(&mut program);
+    let program = compiler::prepare_program(&mut map, name, src, opts, &[])?;
     Ok(compiler::validate::validate(&program, opts, true).explain)
 }

@@ -14,32 +14,6 @@ use crate::syntax::ast::StmtKind;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-fn prepare(
-    map: &mut SourceMap,
-    name: &str,
-    src: &str,
-    opts: &Options,
-    vars: &[(String, TypeInfo)],
-) -> Result<Program, Vec<Diagnostic>> {
-    let names: Vec<String> = vars.iter().map(|(n, _)| n.clone()).collect();
-    let mut program = compiler::load_program_with_vars(map, name, src, &names, opts.builtin_path.as_deref())?;
-    let initial: Vec<(u32, TypeInfo)> = vars.iter().enumerate().map(|(i, (_, t))| (i as u32, *t)).collect();
-    let validation = compiler::validate::validate_with(&program, opts, false, &initial);
-    if !validation.errors.is_empty() {
-        return Err(validation.errors);
-    }
-    // Constants are attached before blocks move (spans are the keys).
-    compiler::liveness::attach_constants(&mut program, &validation.block_consts);
-    if opts.rewrites.enabled("remove_constant_branches") {
-        compiler::branches::remove_constant_branches(&mut program, &validation.if_outcomes);
-    }
-    if opts.rewrites.enabled("hoist_loop_invariants") {
-        compiler::hoist::hoist_loop_invariants(&mut program);
-    }
-    compiler::liveness::annotate(&mut program);
-    Ok(program)
-}
-
 /// An interactive session: every input runs as a small program that sees the variables and the
 /// functions of the inputs before it.
 pub struct Session {
@@ -70,7 +44,8 @@ impl Session {
         let name = format!("<input {}>", self.inputs);
         let src = self.source_for(input);
         let vars = self.var_types();
-        let program = prepare(&mut self.map, &name, &src, &self.opts, &vars).map_err(Failure::Compile)?;
+        let program = compiler::prepare_program(&mut self.map, &name, &src, &self.opts, &vars)
+            .map_err(Failure::Compile)?;
         let rt = Runtime { program: &program, opts: &self.opts, out, stats: None };
         let mut frame = Frame::new(program.main_vars.len());
         for (i, (n, _)) in vars.iter().enumerate() {
@@ -108,7 +83,7 @@ impl Session {
         let name = format!("<input {}>", self.inputs);
         let src = self.source_for(input);
         let vars = self.var_types();
-        let program = prepare(&mut self.map, &name, &src, &self.opts, &vars)?;
+        let program = compiler::prepare_program(&mut self.map, &name, &src, &self.opts, &vars)?;
         let initial: Vec<(u32, TypeInfo)> =
             vars.iter().enumerate().map(|(i, (_, t))| (i as u32, *t)).collect();
         Ok(compiler::validate::validate_with(&program, &self.opts, true, &initial).explain)
@@ -193,7 +168,7 @@ impl PreparedScript {
         // every block is compiled again at run time with the bound values.
         let vars: Vec<(String, TypeInfo)> =
             inputs.iter().map(|n| (n.to_string(), TypeInfo::UNKNOWN)).collect();
-        let program = prepare(&mut map, "<prepared script>", src, &opts, &vars)
+        let program = compiler::prepare_program(&mut map, "<prepared script>", src, &opts, &vars)
             .map_err(|d| crate::diagnostics::render_to_string(&map, &d))?;
         Ok(PreparedScript {
             program,

@@ -350,3 +350,34 @@ fn calls_in(stmts: &[ast::Stmt], out: &mut Vec<String>) {
         }
     }
 }
+
+/// Everything between source text and a program ready to run: load the script and what it
+/// sources, validate it (with the types of variables that exist beforehand, as in a REPL
+/// session or a prepared script), attach the proven constants, remove constant branches, hoist
+/// loop invariants, and annotate live variables.
+pub fn prepare_program(
+    map: &mut SourceMap,
+    name: &str,
+    src: &str,
+    opts: &Options,
+    vars: &[(String, types::TypeInfo)],
+) -> Result<Program, Vec<Diagnostic>> {
+    let names: Vec<String> = vars.iter().map(|(n, _)| n.clone()).collect();
+    let mut program = load_program_with_vars(map, name, src, &names, opts.builtin_path.as_deref())?;
+    let initial: Vec<(u32, types::TypeInfo)> =
+        vars.iter().enumerate().map(|(i, (_, t))| (i as u32, *t)).collect();
+    let validation = validate::validate_with(&program, opts, false, &initial);
+    if !validation.errors.is_empty() {
+        return Err(validation.errors);
+    }
+    // Constants are attached before blocks move (spans are the keys).
+    liveness::attach_constants(&mut program, &validation.block_consts);
+    if opts.rewrites.enabled("remove_constant_branches") {
+        branches::remove_constant_branches(&mut program, &validation.if_outcomes);
+    }
+    if opts.rewrites.enabled("hoist_loop_invariants") {
+        hoist::hoist_loop_invariants(&mut program);
+    }
+    liveness::annotate(&mut program);
+    Ok(program)
+}
