@@ -1297,7 +1297,7 @@ pub fn binary_type(op: BinOp, a: &TypeInfo, b: &TypeInfo) -> Result<TypeInfo, St
                     BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne => {
                         Ok(TypeInfo::scalar(ValueType::Boolean))
                     }
-                    _ => Err(format!("operator {} cannot be applied to strings", op_symbol(op))),
+                    _ => Err(format!("operator {} cannot be applied to strings", op.name())),
                 };
             }
             let both_int =
@@ -1323,7 +1323,7 @@ pub fn binary_type(op: BinOp, a: &TypeInfo, b: &TypeInfo) -> Result<TypeInfo, St
             let m = if a.dt == Matrix { a } else { b };
             let s = if a.dt == Matrix { b } else { a };
             if s.vt == ValueType::String {
-                return Err(format!("operator {} cannot combine a matrix and a string", op_symbol(op)));
+                return Err(format!("operator {} cannot combine a matrix and a string", op.name()));
             }
             Ok(TypeInfo::matrix(m.rows, m.cols))
         }
@@ -1334,7 +1334,7 @@ pub fn binary_type(op: BinOp, a: &TypeInfo, b: &TypeInfo) -> Result<TypeInfo, St
                 (Some(r), Some(c)) => Ok(TypeInfo::matrix(r, c)),
                 _ => Err(format!(
                     "dimensions do not match for operator {}: {}x{} and {}x{}",
-                    op_symbol(op),
+                    op.name(),
                     a.rows,
                     a.cols,
                     b.rows,
@@ -1343,7 +1343,7 @@ pub fn binary_type(op: BinOp, a: &TypeInfo, b: &TypeInfo) -> Result<TypeInfo, St
             }
         }
         (Unknown, _) | (_, Unknown) => Ok(TypeInfo::UNKNOWN),
-        _ => Err(format!("operator {} cannot be applied to a {} and a {}", op_symbol(op), a, b)),
+        _ => Err(format!("operator {} cannot be applied to a {} and a {}", op.name(), a, b)),
     }
 }
 
@@ -1428,27 +1428,6 @@ fn out_type(out: Out, tys: &[TypeInfo]) -> TypeInfo {
         Out::Frame => TypeInfo::frame(-1, -1),
         Out::List => TypeInfo::list(-1),
         Out::Nothing | Out::Unknown => TypeInfo::UNKNOWN,
-    }
-}
-
-fn op_symbol(op: BinOp) -> &'static str {
-    match op {
-        BinOp::Add => "+",
-        BinOp::Sub => "-",
-        BinOp::Mul => "*",
-        BinOp::Div => "/",
-        BinOp::Pow => "^",
-        BinOp::IntDiv => "%/%",
-        BinOp::Mod => "%%",
-        BinOp::Lt => "<",
-        BinOp::Le => "<=",
-        BinOp::Gt => ">",
-        BinOp::Ge => ">=",
-        BinOp::Eq => "==",
-        BinOp::Ne => "!=",
-        BinOp::And => "&",
-        BinOp::Or => "|",
-        _ => "(function)",
     }
 }
 
