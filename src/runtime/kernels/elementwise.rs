@@ -4,10 +4,10 @@
 //! inputs stay sparse where the result is sparse: products with anything, `op(0, 0) == 0` ops of
 //! two sparse inputs, and zero-preserving unary ops.
 
-use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 use super::ops::{BinOp, UnOp};
-use super::{KResult, KernelError};
+use super::{KResult, KernelError, uninit};
 use crate::runtime::matrix::Matrix;
 
 /// Cells above which a cellwise kernel splits its work across rayon threads.
@@ -122,36 +122,12 @@ macro_rules! with_unop {
 
 /// out[i] = f(a[i], b[i]).
 fn zip_into<F: Fn(f64, f64) -> f64 + Sync>(a: &[f64], b: &[f64], f: F) -> Vec<f64> {
-    let mut out = vec![0.0; a.len()];
-    if a.len() > PAR_CELLS {
-        out.par_chunks_mut(CHUNK).zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK))).for_each(
-            |(o, (x, y))| {
-                for ((o, x), y) in o.iter_mut().zip(x).zip(y) {
-                    *o = f(*x, *y);
-                }
-            },
-        );
-    } else {
-        for ((o, x), y) in out.iter_mut().zip(a).zip(b) {
-            *o = f(*x, *y);
-        }
-    }
-    out
+    uninit::zip(a, b, CHUNK, a.len() > PAR_CELLS, f)
 }
 
 /// out[i] = f(a[i]).
 fn map_into<F: Fn(f64) -> f64 + Sync>(a: &[f64], f: F) -> Vec<f64> {
-    if a.len() > PAR_CELLS {
-        let mut out = vec![0.0; a.len()];
-        out.par_chunks_mut(CHUNK).zip(a.par_chunks(CHUNK)).for_each(|(o, x)| {
-            for (o, x) in o.iter_mut().zip(x) {
-                *o = f(*x);
-            }
-        });
-        out
-    } else {
-        a.iter().map(|x| f(*x)).collect()
-    }
+    uninit::map(a, CHUNK, a.len() > PAR_CELLS, f)
 }
 
 /// Row-broadcast: out[i, j] = f(a[i, j], v[j]); or column-broadcast when `by_col`: f(a[i, j], v[i]).
@@ -162,28 +138,26 @@ fn broadcast_into<F: Fn(f64, f64) -> f64 + Sync>(
     by_col: bool,
     f: F,
 ) -> Vec<f64> {
-    let mut out = vec![0.0; a.len()];
     if cols == 0 {
-        return out;
+        return Vec::new();
     }
-    let row = |(i, (o, x)): (usize, (&mut [f64], &[f64]))| {
+    let row = |start: usize, o: &mut [MaybeUninit<f64>]| {
+        let x = &a[start..start + o.len()];
         if by_col {
-            let s = v[i];
+            let s = v[start / cols];
             for (o, x) in o.iter_mut().zip(x) {
-                *o = f(*x, s);
+                o.write(f(*x, s));
             }
         } else {
             for ((o, x), y) in o.iter_mut().zip(x).zip(v) {
-                *o = f(*x, *y);
+                o.write(f(*x, *y));
             }
         }
     };
-    if a.len() > PAR_CELLS {
-        out.par_chunks_mut(cols).zip(a.par_chunks(cols)).enumerate().for_each(row);
-    } else {
-        out.chunks_mut(cols).zip(a.chunks(cols)).enumerate().for_each(row);
-    }
-    out
+    // SAFETY: chunks are whole rows of `cols` cells and `v` has at least `cols` cells (row
+    // broadcast), so each row's zip writes all of its cells.
+    assert!(by_col || v.len() >= cols, "broadcast_into: vector shorter than a row");
+    unsafe { uninit::new_filled(a.len(), cols, a.len() > PAR_CELLS, row) }
 }
 
 fn dims_error(op: BinOp, a: &Matrix, b: &Matrix) -> KernelError {

@@ -52,12 +52,12 @@ pub fn dense_dense(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f6
     if m == 0 || n == 0 || k == 0 {
         return vec![0.0; m * n];
     }
-    let mut out = vec![0.0; m * n];
     let work = m.saturating_mul(n).saturating_mul(k);
     if !b.iter().all(|x| x.is_finite()) {
         // SystemDS skips zero cells of `a`, so 0 * NaN and 0 * Inf add nothing: 3.4.0 gives
         // matrix(0,1,1) %*% matrix(NaN,1,1) = 0 and [3 0 5] %*% [2; Inf; 8] = 46. gemm would
         // give NaN, so a non-finite `b` takes this loop.
+        let mut out = vec![0.0; m * n];
         for i in 0..m {
             let o = &mut out[i * n..(i + 1) * n];
             for (p, &x) in a[i * k..(i + 1) * k].iter().enumerate() {
@@ -72,6 +72,7 @@ pub fn dense_dense(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f6
     }
     if n == 1 {
         // Matrix-vector: one dot product per row.
+        let mut out = vec![0.0; m];
         let dot = |(o, row): (&mut f64, &[f64])| *o = dot(row, b);
         if work > PAR_FLOPS {
             out.par_iter_mut().zip(a.par_chunks(k)).for_each(dot);
@@ -82,6 +83,7 @@ pub fn dense_dense(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f6
     }
     if m == 1 || work < SMALL_FLOPS {
         // Vector-matrix and tiny products: axpy over rows of b.
+        let mut out = vec![0.0; m * n];
         for i in 0..m {
             let o = &mut out[i * n..(i + 1) * n];
             for (p, &x) in a[i * k..(i + 1) * k].iter().enumerate() {
@@ -93,9 +95,12 @@ pub fn dense_dense(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f6
         return out;
     }
     let par = if work > PAR_FLOPS { Parallelism::Rayon(0) } else { Parallelism::None };
-    // SAFETY: `out` is m x n, `a` is m x k and `b` is k x n, all row-major and contiguous, so
-    // the row stride is the column count and the column stride is 1; the lengths were checked
-    // by the callers (`dense_data` of matrices with these shapes) and `out` does not alias them.
+    // gemm overwrites every cell (it does not read `dst`), so the buffer is not zeroed first.
+    let mut out: Vec<f64> = Vec::with_capacity(m * n);
+    // SAFETY: `out` has room for m x n cells, `a` is m x k and `b` is k x n, all row-major and
+    // contiguous, so the row stride is the column count and the column stride is 1; the lengths
+    // were checked above and `out` does not alias them. gemm writes all m*n cells (k > 0) and,
+    // with `read_dst` false, reads none, so `set_len` exposes only written cells.
     unsafe {
         gemm::gemm(
             m,
@@ -118,6 +123,7 @@ pub fn dense_dense(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f6
             false,
             par,
         );
+        out.set_len(m * n);
     }
     out
 }
@@ -320,12 +326,13 @@ pub fn matmul_t(a: &Matrix, b: &Matrix, ta: bool, tb: bool) -> KResult<Matrix> {
     // Strides (in elements) of op(a) (m x k) and op(b) (k x n) over their row-major storage.
     let (a_rs, a_cs) = if ta { (1, a.cols() as isize) } else { (a.cols() as isize, 1) };
     let (b_rs, b_cs) = if tb { (1, b.cols() as isize) } else { (b.cols() as isize, 1) };
-    let mut out = vec![0.0; m * n];
+    let mut out: Vec<f64> = Vec::with_capacity(m * n);
     let work = m.saturating_mul(n).saturating_mul(k);
     let par = if work > PAR_FLOPS { Parallelism::Rayon(0) } else { Parallelism::None };
     // SAFETY: `ad` holds a.rows()*a.cols() and `bd` b.rows()*b.cols() contiguous row-major
-    // values; the strides above address exactly the m x k and k x n views of them; `out` is an
-    // m x n row-major buffer that aliases neither input.
+    // values; the strides above address exactly the m x k and k x n views of them; `out` has room
+    // for an m x n row-major buffer and aliases neither input. gemm writes all m*n cells (k > 0)
+    // without reading them (`read_dst` false), so `set_len` exposes only written cells.
     unsafe {
         gemm::gemm(
             m,
@@ -348,6 +355,7 @@ pub fn matmul_t(a: &Matrix, b: &Matrix, ta: bool, tb: bool) -> KResult<Matrix> {
             false,
             par,
         );
+        out.set_len(m * n);
     }
     Ok(Matrix::from_vec(m, n, out))
 }

@@ -29,3 +29,4 @@ pub mod reorg;
 pub mod select;
 pub mod stats;
 pub mod ternary;
+pub mod uninit;

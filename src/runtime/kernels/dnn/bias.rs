@@ -62,23 +62,14 @@ pub fn bias_multiply(x: &Matrix, b: &Matrix, c: usize) -> KResult<Matrix> {
 /// `(x > 0) * dout`: the gradient of `max(0, x)`.
 pub fn relu_backward(x: &Matrix, dout: &Matrix) -> KResult<Matrix> {
     expect_shape("relu_backward", "dout", dout, x.rows(), x.cols())?;
-    use rayon::prelude::*;
     let xv = dense_values(x);
     let dv = dense_values(dout);
-    let mut out = vec![0.0; xv.len()];
     // Exactly `(x > 0) * dout`: the 0/1 indicator times the gradient, so a NaN or infinite
     // gradient under a non-positive input still gives NaN, and -0.0 stays -0.0, as the
     // expression this operator replaces would.
-    let body = |(o, (xs, ds)): (&mut [f64], (&[f64], &[f64]))| {
-        for ((o, &v), &d) in o.iter_mut().zip(xs).zip(ds) {
-            *o = if v > 0.0 { 1.0 } else { 0.0 } * d;
-        }
-    };
     const CHUNK: usize = 1 << 15;
-    if out.len() > 4 * CHUNK {
-        out.par_chunks_mut(CHUNK).zip(xv.par_chunks(CHUNK).zip(dv.par_chunks(CHUNK))).for_each(body);
-    } else {
-        body((&mut out[..], (&xv[..], &dv[..])));
-    }
+    let out = crate::runtime::kernels::uninit::zip(&xv, &dv, CHUNK, xv.len() > 4 * CHUNK, |v, d| {
+        (if v > 0.0 { 1.0 } else { 0.0 }) * d
+    });
     Ok(dense(x.rows(), x.cols(), out))
 }

@@ -5,16 +5,18 @@
 //! only add scheduling overhead on top of an already busy pool). A single image gets a
 //! multi-threaded product instead.
 
-use super::gemm_util::{View, matmul, par_for};
+use super::gemm_util::{View, matmul, matmul_into_uninit, par_for};
 use super::im2col::{col2im_add, im2col_dense, im2col_sparse};
 use super::{ConvShape, Window, dense, dense_values, expect_shape};
 use crate::runtime::kernels::KResult;
+use crate::runtime::kernels::uninit::{new_filled, zeroed};
 use crate::runtime::matrix::Matrix;
 use gemm::Parallelism;
 use rayon::prelude::*;
 use sprs::CsMat;
 use std::borrow::Cow;
 use std::cell::Cell;
+use std::mem::MaybeUninit;
 
 /// The input images, kept sparse when they are, so im2col can skip the zeros.
 enum Images<'a> {
@@ -43,20 +45,20 @@ impl<'a> Images<'a> {
     }
 }
 
-/// Runs `body(image, output row, column buffer)` for every image, in parallel when there are
-/// several. `body` gets the gemm parallelism to use.
-fn for_each_image<F>(out: &mut [f64], row_len: usize, buf_len: usize, body: F)
+/// A new `N x row_len` output whose row `i` is written by `body(image, row, column buffer,
+/// parallelism)`, in parallel over images when there are several (`body` then gets a
+/// single-threaded gemm). Rows start uninitialised: `body` writes all of its row, or zeroes it
+/// first (on its own thread, where the row is about to be used) when it accumulates.
+fn new_per_image<F>(n: usize, row_len: usize, buf_len: usize, body: F) -> Vec<f64>
 where
-    F: Fn(usize, &mut [f64], &mut [f64], Parallelism) + Sync,
+    F: Fn(usize, &mut [MaybeUninit<f64>], &mut [f64], Parallelism) + Sync,
 {
-    let n = out.len().checked_div(row_len).unwrap_or(0);
-    if n == 1 {
-        with_scratch(buf_len, |buf| body(0, out, buf, Parallelism::Rayon(0)));
-    } else if n > 1 {
-        out.par_chunks_mut(row_len)
-            .enumerate()
-            .for_each(|(i, row)| with_scratch(buf_len, |buf| body(i, row, buf, Parallelism::None)));
-    }
+    let par = if n == 1 { Parallelism::Rayon(0) } else { Parallelism::None };
+    let row = |start: usize, row: &mut [MaybeUninit<f64>]| {
+        with_scratch(buf_len, |buf| body(start / row_len.max(1), row, buf, par))
+    };
+    // SAFETY: both callers' bodies write every cell of their row (see them).
+    unsafe { new_filled(n * row_len, row_len, n > 1, row) }
 }
 
 thread_local! {
@@ -116,12 +118,12 @@ fn conv_forward(x: &Matrix, w: &Matrix, bias: Option<&[f64]>, s: &ConvShape) -> 
         }
         None => (wv, k),
     };
-    let mut out = vec![0.0; s.n * s.f * p];
-    for_each_image(&mut out, s.f * p, kk * p, |i, row, cols, par| {
+    // The product writes the whole row.
+    let out = new_per_image(s.n, s.f * p, kk * p, |i, row, cols, par| {
         // The ones row (if any) lies past the first k rows, which im2col rewrites every time.
         cols[k * p..].fill(1.0);
         images.cols(i, cells, &g, &mut cols[..k * p]);
-        matmul(s.f, p, kk, row, p, false, View::rows(&wk, kk), View::rows(cols, p), par);
+        matmul_into_uninit(s.f, p, kk, row, p, View::rows(&wk, kk), View::rows(cols, p), par);
     });
     dense(s.n, s.f * p, out)
 }
@@ -183,11 +185,11 @@ pub fn conv2d_backward_data(w: &Matrix, dout: &Matrix, s: &ConvShape) -> KResult
     let (k, p, f) = (s.filter_cells(), s.out_positions(), s.f);
     let wv = dense_values(w);
     let dv = dense_values(dout);
-    let mut dx = vec![0.0; s.n * s.in_cells()];
-    for_each_image(&mut dx, s.in_cells(), k * p, |i, row, cols, par| {
+    // The row is zeroed before col2im adds into it.
+    let dx = new_per_image(s.n, s.in_cells(), k * p, |i, row, cols, par| {
         let d = &dv[i * f * p..(i + 1) * f * p];
         matmul(k, p, f, cols, p, false, View::transposed(&wv, k), View::rows(d, p), par);
-        col2im_add(cols, &g, row);
+        col2im_add(cols, &g, zeroed(row));
     });
     Ok(dense(s.n, s.in_cells(), dx))
 }

@@ -6,6 +6,7 @@
 //! internal bug), never undefined behaviour.
 
 use gemm::Parallelism;
+use std::mem::MaybeUninit;
 
 /// A read-only `rows x cols` view of `data`: element `(i, j)` is `data[i*rs + j*cs]`.
 #[derive(Clone, Copy)]
@@ -60,28 +61,69 @@ pub(crate) fn matmul(
     rhs: View<'_>,
     par: Parallelism,
 ) {
+    // SAFETY: `dst` is initialised, so reading it (when accumulating) is fine, and the pointer
+    // and length come from one live mutable slice.
+    unsafe { matmul_raw(m, n, k, dst.as_mut_ptr(), dst.len(), dst_rs, accumulate, lhs, rhs, par) }
+}
+
+/// `dst = lhs * rhs` into cells that may be uninitialised; every cell of the `m x n` view is
+/// written (cells between rows, when `dst_rs > n`, are left as they are).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn matmul_into_uninit(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [MaybeUninit<f64>],
+    dst_rs: usize,
+    lhs: View<'_>,
+    rhs: View<'_>,
+    par: Parallelism,
+) {
+    // SAFETY: with `accumulate == false` the product only writes `dst`, never reads it, and the
+    // pointer and length come from one live mutable slice.
+    unsafe { matmul_raw(m, n, k, dst.as_mut_ptr().cast(), dst.len(), dst_rs, false, lhs, rhs, par) }
+}
+
+/// # Safety
+/// `dst` must point to `dst_len` writable cells that nothing else accesses during the call, and
+/// be initialised when `accumulate` is true.
+#[allow(clippy::too_many_arguments)]
+unsafe fn matmul_raw(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f64,
+    dst_len: usize,
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: View<'_>,
+    rhs: View<'_>,
+    par: Parallelism,
+) {
     if m == 0 || n == 0 {
         return;
     }
-    assert!((m - 1) * dst_rs + n <= dst.len() && dst_rs >= n, "dnn gemm: dst view out of bounds");
+    assert!((m - 1) * dst_rs + n <= dst_len && dst_rs >= n, "dnn gemm: dst view out of bounds");
     if k == 0 {
         if !accumulate {
             for i in 0..m {
-                dst[i * dst_rs..i * dst_rs + n].fill(0.0);
+                // SAFETY: row i lies inside the checked view.
+                unsafe { std::slice::from_raw_parts_mut(dst.add(i * dst_rs), n).fill(0.0) };
             }
         }
         return;
     }
     lhs.check(m, k, "lhs");
     rhs.check(k, n, "rhs");
-    // SAFETY: every element the product reads or writes lies inside the slices (checked above),
-    // and `dst` is borrowed mutably, so it cannot alias `lhs` or `rhs`.
+    // SAFETY: every element the product reads or writes lies inside the views (checked above);
+    // `dst` is exclusively ours (the caller's contract), so it cannot alias `lhs` or `rhs`; with
+    // `accumulate == false` gemm does not read `dst`.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst,
             1,
             dst_rs as isize,
             accumulate,

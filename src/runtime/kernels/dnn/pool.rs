@@ -10,8 +10,9 @@
 
 use super::{PoolShape, Window, dense, dense_values, expect_shape};
 use crate::runtime::kernels::KResult;
+use crate::runtime::kernels::uninit::{new_filled, zeroed};
 use crate::runtime::matrix::Matrix;
-use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// Input rows `[lo, hi)` of the window at output row `o` (same for columns).
 #[inline]
@@ -59,16 +60,16 @@ fn argmax(plane: &[f64], w: usize, (y0, y1): (usize, usize), (x0, x1): (usize, u
     Some(best_i)
 }
 
-/// Runs `body(image index, output row)` over all images, in parallel for large batches.
-fn per_image<F>(out: &mut [f64], row_len: usize, body: F)
+/// A new `N x row_len` output whose row `i` is written by `body(i, row)`, in parallel for large
+/// batches. The rows start uninitialised: `body` must write every cell (or zero its row first
+/// with [`zeroed`], on its own thread, when it accumulates).
+fn per_image<F>(n: usize, row_len: usize, body: F) -> Vec<f64>
 where
-    F: Fn(usize, &mut [f64]) + Sync,
+    F: Fn(usize, &mut [MaybeUninit<f64>]) + Sync,
 {
-    if out.len() >= 1 << 15 {
-        out.par_chunks_mut(row_len).enumerate().for_each(|(i, r)| body(i, r));
-    } else {
-        out.chunks_mut(row_len).enumerate().for_each(|(i, r)| body(i, r));
-    }
+    let parallel = n * row_len >= 1 << 15;
+    // SAFETY: every caller's body writes each cell of its row (see the callers).
+    unsafe { new_filled(n * row_len, row_len, parallel, |start, row| body(start / row_len.max(1), row)) }
 }
 
 fn check(op: &str, x: &Matrix, s: &PoolShape) -> KResult<()> {
@@ -88,14 +89,14 @@ fn max_forward(x: &Matrix, s: &PoolShape, relu: bool) -> Matrix {
     let (plane, oplane) = (g.h * g.w, g.oh * g.ow);
     let xv = dense_values(x);
     let sp = Spans::new(&g);
-    let mut out = vec![0.0; s.n * s.c * oplane];
-    per_image(&mut out, s.c * oplane, |i, row| {
+    // Writes every cell: c, oy and ox run over the whole row.
+    let out = per_image(s.n, s.c * oplane, |i, row| {
         for c in 0..g.c {
             let src = &xv[(i * g.c + c) * plane..(i * g.c + c + 1) * plane];
             for (oy, &ys) in sp.rows.iter().enumerate() {
                 for (ox, &xs) in sp.cols.iter().enumerate() {
                     let v = argmax(src, g.w, ys, xs).map_or(f64::MIN, |j| src[j]);
-                    row[c * oplane + oy * g.ow + ox] = if relu { v.max(0.0) } else { v };
+                    row[c * oplane + oy * g.ow + ox].write(if relu { v.max(0.0) } else { v });
                 }
             }
         }
@@ -110,8 +111,8 @@ fn max_backward(x: &Matrix, dout: &Matrix, s: &PoolShape, relu: bool) -> Matrix 
     let xv = dense_values(x);
     let dv = dense_values(dout);
     let sp = Spans::new(&g);
-    let mut dx = vec![0.0; s.n * s.c * plane];
-    per_image(&mut dx, s.c * plane, |i, row| {
+    let dx = per_image(s.n, s.c * plane, |i, row| {
+        let row = zeroed(row);
         for c in 0..g.c {
             let src = &xv[(i * g.c + c) * plane..(i * g.c + c + 1) * plane];
             let d = &dv[(i * g.c + c) * oplane..(i * g.c + c + 1) * oplane];
@@ -162,8 +163,8 @@ pub fn avg_pool(x: &Matrix, s: &PoolShape) -> KResult<Matrix> {
     let (plane, oplane) = (g.h * g.w, g.oh * g.ow);
     let scale = 1.0 / (g.kh * g.kw) as f64;
     let xv = dense_values(x);
-    let mut out = vec![0.0; s.n * s.c * oplane];
-    per_image(&mut out, s.c * oplane, |i, row| {
+    // Writes every cell: c, oy and ox run over the whole row.
+    let out = per_image(s.n, s.c * oplane, |i, row| {
         for c in 0..g.c {
             let src = &xv[(i * g.c + c) * plane..(i * g.c + c + 1) * plane];
             for oy in 0..g.oh {
@@ -172,7 +173,7 @@ pub fn avg_pool(x: &Matrix, s: &PoolShape) -> KResult<Matrix> {
                     let (x0, x1) = span(ox, g.sw, g.pw, g.kw, g.w);
                     let sum: f64 =
                         (y0..y1).map(|y| src[y * g.w + x0..y * g.w + x1].iter().sum::<f64>()).sum();
-                    row[c * oplane + oy * g.ow + ox] = sum * scale;
+                    row[c * oplane + oy * g.ow + ox].write(sum * scale);
                 }
             }
         }
@@ -187,8 +188,8 @@ pub fn avg_pool_backward(x: &Matrix, dout: &Matrix, s: &PoolShape) -> KResult<Ma
     let (plane, oplane) = (g.h * g.w, g.oh * g.ow);
     let scale = 1.0 / (g.kh * g.kw) as f64;
     let dv = dense_values(dout);
-    let mut dx = vec![0.0; s.n * s.c * plane];
-    per_image(&mut dx, s.c * plane, |i, row| {
+    let dx = per_image(s.n, s.c * plane, |i, row| {
+        let row = zeroed(row);
         for c in 0..g.c {
             let d = &dv[(i * g.c + c) * oplane..(i * g.c + c + 1) * oplane];
             let dst = &mut row[c * plane..(c + 1) * plane];
