@@ -5,7 +5,7 @@
 //! only add scheduling overhead on top of an already busy pool). A single image gets a
 //! multi-threaded product instead.
 
-use super::gemm_util::{View, matmul, matmul_into_uninit, par_for};
+use super::gemm_util::{View, matmul, matmul_colmajor, par_for, transpose_into};
 use super::im2col::{col2im_add, im2col_dense, im2col_sparse};
 use super::{ConvShape, Window, dense, dense_values, expect_shape};
 use crate::runtime::kernels::KResult;
@@ -118,12 +118,14 @@ fn conv_forward(x: &Matrix, w: &Matrix, bias: Option<&[f64]>, s: &ConvShape) -> 
         }
         None => (wv, k),
     };
-    // The product writes the whole row.
-    let out = new_per_image(s.n, s.f * p, kk * p, |i, row, cols, par| {
+    // The transpose writes the whole row.
+    let out = new_per_image(s.n, s.f * p, (kk + s.f) * p, |i, row, buf, par| {
+        let (cols, result) = buf.split_at_mut(kk * p);
         // The ones row (if any) lies past the first k rows, which im2col rewrites every time.
         cols[k * p..].fill(1.0);
         images.cols(i, cells, &g, &mut cols[..k * p]);
-        matmul_into_uninit(s.f, p, kk, row, p, View::rows(&wk, kk), View::rows(cols, p), par);
+        matmul_colmajor(s.f, p, kk, result, false, View::rows(&wk, kk), View::rows(cols, p), par);
+        transpose_into(result, p, s.f, row);
     });
     dense(s.n, s.f * p, out)
 }
@@ -149,12 +151,12 @@ pub fn conv2d_backward_filter(x: &Matrix, dout: &Matrix, s: &ConvShape) -> KResu
             for i in ci * chunk..((ci + 1) * chunk).min(s.n) {
                 images.cols(i, cells, &g, cols);
                 let d = &dv[i * f * p..(i + 1) * f * p];
-                matmul(
+                // `acc` holds the transpose (column-major result: faster, see matmul_colmajor).
+                matmul_colmajor(
                     f,
                     k,
                     p,
                     &mut acc,
-                    k,
                     i > ci * chunk,
                     View::rows(d, p),
                     View::transposed(cols, p),
@@ -172,7 +174,9 @@ pub fn conv2d_backward_filter(x: &Matrix, dout: &Matrix, s: &ConvShape) -> KResu
             a
         })
         .unwrap_or_else(|| vec![0.0; f * k]);
-    Ok(dense(f, k, total))
+    // SAFETY: the transpose writes all f*k cells.
+    let filters = unsafe { new_filled(f * k, f * k, false, |_, out| transpose_into(&total, k, f, out)) };
+    Ok(dense(f, k, filters))
 }
 
 /// Gradient of the convolution wrt the input: `N x C*H*W`, per image `col2im(W^T * dout_n)`.
@@ -185,10 +189,14 @@ pub fn conv2d_backward_data(w: &Matrix, dout: &Matrix, s: &ConvShape) -> KResult
     let (k, p, f) = (s.filter_cells(), s.out_positions(), s.f);
     let wv = dense_values(w);
     let dv = dense_values(dout);
+    // W^T as its own row-major copy (F*K cells, once per call): gemm packs a row-major left
+    // operand about 10% faster than the strided view of W.
+    // SAFETY: the transpose writes all k*f cells.
+    let wt = unsafe { new_filled(f * k, f * k, false, |_, out| transpose_into(&wv, f, k, out)) };
     // The row is zeroed before col2im adds into it.
     let dx = new_per_image(s.n, s.in_cells(), k * p, |i, row, cols, par| {
         let d = &dv[i * f * p..(i + 1) * f * p];
-        matmul(k, p, f, cols, p, false, View::transposed(&wv, k), View::rows(d, p), par);
+        matmul(k, p, f, cols, p, false, View::rows(&wt, f), View::rows(d, p), par);
         col2im_add(cols, &g, zeroed(row));
     });
     Ok(dense(s.n, s.in_cells(), dx))
