@@ -113,9 +113,9 @@ fn map_in_place(cells: &mut [f64], f: impl Fn(f64) -> f64 + Sync) {
     use rayon::prelude::*;
     const CHUNK: usize = 1 << 15;
     if cells.len() > 2 * CHUNK {
-        cells.par_chunks_mut(CHUNK).for_each(|c| c.iter_mut().for_each(|x| *x = f(*x)));
+        cells.par_chunks_mut(CHUNK).for_each(|c| kernels::simd::map_in_place(c, &f));
     } else {
-        cells.iter_mut().for_each(|x| *x = f(*x));
+        kernels::simd::map_in_place(cells, &f);
     }
 }
 
@@ -216,7 +216,7 @@ pub fn binary(op: BinOp, a: Value, b: Value) -> RtResult<Value> {
 /// `op(x)` cellwise on a matrix, in place when this instruction owns it alone.
 pub fn unary_matrix(op: kernels::ops::UnOp, mut m: Arc<Matrix>) -> Value {
     if let Some(cells) = owned_dense(&mut m) {
-        map_in_place(cells, |x| op.apply(x));
+        kernels::elementwise::unary_in_place(op, cells);
         return Value::Matrix(m);
     }
     Value::matrix(kernels::elementwise::unary(op, &m))

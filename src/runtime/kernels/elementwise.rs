@@ -101,11 +101,11 @@ macro_rules! with_unop {
                 $body
             }
             UnOp::Sigmoid => {
-                let $f = |x: f64| UnOp::Sigmoid.apply(x);
+                let $f = |x: f64| crate::runtime::kernels::dnn::activation::sigmoid_accurate(x);
                 $body
             }
             UnOp::Tanh => {
-                let $f = |x: f64| x.tanh();
+                let $f = |x: f64| crate::runtime::kernels::dnn::activation::tanh_accurate(x);
                 $body
             }
             UnOp::Log => {
@@ -307,6 +307,19 @@ pub fn binary_sm(op: BinOp, s: f64, a: &Matrix) -> Matrix {
 }
 
 /// `op(a)` cellwise; sparse inputs stay sparse for zero-preserving ops.
+/// Applies `op` to `cells` in place (a matrix the caller owns), in parallel above
+/// [`PAR_CELLS`], with the loop specialized for the operator so it vectorizes.
+pub fn unary_in_place(op: UnOp, cells: &mut [f64]) {
+    use rayon::prelude::*;
+    with_unop!(op, f => {
+        if cells.len() > PAR_CELLS {
+            cells.par_chunks_mut(CHUNK).for_each(|c| super::simd::map_in_place(c, &f));
+        } else {
+            super::simd::map_in_place(cells, &f);
+        }
+    })
+}
+
 pub fn unary(op: UnOp, a: &Matrix) -> Matrix {
     if a.is_sparse() && op.zero_preserving() {
         return sparse_map_indexed(a, |_, _, x| op.apply(x));

@@ -27,6 +27,7 @@ pub mod matmul;
 pub mod ops;
 pub mod reorg;
 pub mod select;
+pub mod simd;
 pub mod stats;
 pub mod ternary;
 pub mod uninit;

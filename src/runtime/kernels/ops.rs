@@ -248,8 +248,8 @@ impl UnOp {
             UnOp::Atan => x.atan(),
             UnOp::Sinh => x.sinh(),
             UnOp::Cosh => x.cosh(),
-            UnOp::Tanh => x.tanh(),
-            UnOp::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+            UnOp::Tanh => crate::runtime::kernels::dnn::activation::tanh_accurate(x),
+            UnOp::Sigmoid => crate::runtime::kernels::dnn::activation::sigmoid_accurate(x),
             UnOp::IsNa | UnOp::IsNaN => b2f(x.is_nan()),
             UnOp::IsInf => b2f(x.is_infinite()),
             // max(0, NaN) is NaN in SystemDS (Java Math.max).

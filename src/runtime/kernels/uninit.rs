@@ -41,11 +41,7 @@ pub fn zeroed(cells: &mut [MaybeUninit<f64>]) -> &mut [f64] {
 
 /// `out[i] = f(a[i])`, in parallel chunks of `chunk` cells when `parallel`.
 pub fn map<F: Fn(f64) -> f64 + Sync>(a: &[f64], chunk: usize, parallel: bool, f: F) -> Vec<f64> {
-    let fill = |start: usize, out: &mut [MaybeUninit<f64>]| {
-        for (o, x) in out.iter_mut().zip(&a[start..]) {
-            o.write(f(*x));
-        }
-    };
+    let fill = |start: usize, out: &mut [MaybeUninit<f64>]| super::simd::map_into(&a[start..], out, &f);
     // SAFETY: each chunk of `out` is zipped with an at least as long tail of `a`, so every cell is written.
     unsafe { new_filled(a.len(), chunk, parallel, fill) }
 }

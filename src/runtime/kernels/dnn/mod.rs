@@ -5,7 +5,7 @@
 //! The heavy kernels (convolution, LSTM) go through the `gemm` crate; convolution parallelizes
 //! over images with rayon and keeps each product single-threaded to avoid nested parallelism.
 
-mod activation;
+pub(crate) mod activation;
 mod batchnorm;
 mod bias;
 mod conv;

@@ -1,0 +1,103 @@
+//! Cellwise loops compiled for the widest vector instructions the CPU has, chosen at run time.
+//!
+//! The crate is built for baseline x86-64 (SSE2: two doubles per instruction, no FMA, no vector
+//! 64-bit shifts), so that the binary runs on any x86-64 machine. That leaves branch-free math
+//! such as the activations' `exp` (see `dnn/activation.rs`) scalar. The loops here are compiled
+//! three times, for AVX-512, for AVX2 with FMA and for the baseline, and the first call picks the
+//! best the CPU supports; the function applied to each cell is inlined into each variant.
+
+use std::mem::MaybeUninit;
+use std::sync::OnceLock;
+
+/// 2: AVX-512F and DQ; 1: AVX2 and FMA; 0: baseline.
+fn level() -> u8 {
+    static LEVEL: OnceLock<u8> = OnceLock::new();
+    *LEVEL.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512dq") {
+                return 2;
+            }
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                return 1;
+            }
+        }
+        0
+    })
+}
+
+/// Defines `$name`, which runs the `#[inline(always)]` loop `$body` in its best compiled variant.
+macro_rules! dispatched {
+    ($(#[$doc:meta])* fn $name:ident<F>($($arg:ident: $ty:ty),*) => $body:ident) => {
+        $(#[$doc])*
+        pub(crate) fn $name<F: Fn(f64) -> f64>($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                /// # Safety
+                /// The CPU must support AVX-512F and AVX-512DQ.
+                #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
+                unsafe fn wide<F: Fn(f64) -> f64>($($arg: $ty),*) {
+                    $body($($arg),*)
+                }
+                /// # Safety
+                /// The CPU must support AVX2 and FMA.
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn medium<F: Fn(f64) -> f64>($($arg: $ty),*) {
+                    $body($($arg),*)
+                }
+                match level() {
+                    // SAFETY: `level` detected the features each variant is compiled for.
+                    2 => return unsafe { wide($($arg),*) },
+                    // SAFETY: as above.
+                    1 => return unsafe { medium($($arg),*) },
+                    _ => {}
+                }
+            }
+            $body($($arg),*)
+        }
+    };
+}
+
+#[inline(always)]
+fn map_into_loop<F: Fn(f64) -> f64>(a: &[f64], out: &mut [MaybeUninit<f64>], f: &F) {
+    for (o, x) in out.iter_mut().zip(a) {
+        o.write(f(*x));
+    }
+}
+
+#[inline(always)]
+fn map_in_place_loop<F: Fn(f64) -> f64>(cells: &mut [f64], f: &F) {
+    for x in cells.iter_mut() {
+        *x = f(*x);
+    }
+}
+
+dispatched! {
+    /// `out[i] = f(a[i])` over the common length of `a` and `out`.
+    fn map_into<F>(a: &[f64], out: &mut [MaybeUninit<f64>], f: &F) => map_into_loop
+}
+
+dispatched! {
+    /// `cells[i] = f(cells[i])`.
+    fn map_in_place<F>(cells: &mut [f64], f: &F) => map_in_place_loop
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_the_cpu_has_gives_the_same_cells() {
+        let a: Vec<f64> = (0..1001).map(|i| (i as f64 - 500.0) * 0.013).collect();
+        let f = |x: f64| crate::runtime::kernels::dnn::activation::tanh_accurate(x);
+        let want: Vec<f64> = a.iter().map(|x| f(*x)).collect();
+        let mut out = vec![MaybeUninit::new(0.0); a.len()];
+        map_into(&a, &mut out, &f);
+        // SAFETY: map_into wrote every cell (the slices have the same length).
+        let got: Vec<f64> = out.iter().map(|c| unsafe { c.assume_init() }).collect();
+        assert_eq!(got, want);
+        let mut cells = a.clone();
+        map_in_place(&mut cells, &f);
+        assert_eq!(cells, want);
+    }
+}
