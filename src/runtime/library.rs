@@ -124,8 +124,10 @@ fn zip_in_place(cells: &mut [f64], other: &[f64], swapped: bool, f: impl Fn(f64,
     use rayon::prelude::*;
     const CHUNK: usize = 1 << 15;
     let body = |(c, o): (&mut [f64], &[f64])| {
-        for (x, y) in c.iter_mut().zip(o) {
-            *x = if swapped { f(*y, *x) } else { f(*x, *y) };
+        if swapped {
+            kernels::simd::zip_in_place(c, o, &|x, y| f(y, x))
+        } else {
+            kernels::simd::zip_in_place(c, o, &f)
         }
     };
     if cells.len() > 2 * CHUNK {

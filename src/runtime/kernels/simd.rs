@@ -28,21 +28,21 @@ fn level() -> u8 {
 
 /// Defines `$name`, which runs the `#[inline(always)]` loop `$body` in its best compiled variant.
 macro_rules! dispatched {
-    ($(#[$doc:meta])* fn $name:ident<F>($($arg:ident: $ty:ty),*) => $body:ident) => {
+    ($(#[$doc:meta])* fn $name:ident<F: $bound:path>($($arg:ident: $ty:ty),*) => $body:ident) => {
         $(#[$doc])*
-        pub(crate) fn $name<F: Fn(f64) -> f64>($($arg: $ty),*) {
+        pub(crate) fn $name<F: $bound>($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
                 /// # Safety
                 /// The CPU must support AVX-512F and AVX-512DQ.
                 #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
-                unsafe fn wide<F: Fn(f64) -> f64>($($arg: $ty),*) {
+                unsafe fn wide<F: $bound>($($arg: $ty),*) {
                     $body($($arg),*)
                 }
                 /// # Safety
                 /// The CPU must support AVX2 and FMA.
                 #[target_feature(enable = "avx2,fma")]
-                unsafe fn medium<F: Fn(f64) -> f64>($($arg: $ty),*) {
+                unsafe fn medium<F: $bound>($($arg: $ty),*) {
                     $body($($arg),*)
                 }
                 match level() {
@@ -72,14 +72,45 @@ fn map_in_place_loop<F: Fn(f64) -> f64>(cells: &mut [f64], f: &F) {
     }
 }
 
+#[inline(always)]
+fn zip_into_loop<F: Fn(f64, f64) -> f64>(a: &[f64], b: &[f64], out: &mut [MaybeUninit<f64>], f: &F) {
+    for ((o, x), y) in out.iter_mut().zip(a).zip(b) {
+        o.write(f(*x, *y));
+    }
+}
+
+#[inline(always)]
+fn zip_in_place_loop<F: Fn(f64, f64) -> f64>(cells: &mut [f64], other: &[f64], f: &F) {
+    for (x, y) in cells.iter_mut().zip(other) {
+        *x = f(*x, *y);
+    }
+}
+
+/// `Fn(f64) -> f64` under one name, for the macro.
+pub(crate) trait Unary: Fn(f64) -> f64 {}
+impl<T: Fn(f64) -> f64> Unary for T {}
+/// `Fn(f64, f64) -> f64` under one name, for the macro.
+pub(crate) trait Binary: Fn(f64, f64) -> f64 {}
+impl<T: Fn(f64, f64) -> f64> Binary for T {}
+
 dispatched! {
     /// `out[i] = f(a[i])` over the common length of `a` and `out`.
-    fn map_into<F>(a: &[f64], out: &mut [MaybeUninit<f64>], f: &F) => map_into_loop
+    fn map_into<F: Unary>(a: &[f64], out: &mut [MaybeUninit<f64>], f: &F) => map_into_loop
 }
 
 dispatched! {
     /// `cells[i] = f(cells[i])`.
-    fn map_in_place<F>(cells: &mut [f64], f: &F) => map_in_place_loop
+    fn map_in_place<F: Unary>(cells: &mut [f64], f: &F) => map_in_place_loop
+}
+
+dispatched! {
+    /// `out[i] = f(a[i], b[i])` over the common length.
+    fn zip_into<F: Binary>(a: &[f64], b: &[f64], out: &mut [MaybeUninit<f64>], f: &F) => zip_into_loop
+}
+
+dispatched! {
+    /// `cells[i] = f(cells[i], other[i])` over the common length.
+    fn zip_in_place<F: Binary>(cells: &mut [f64], other: &[f64], f: &F) => zip_in_place_loop
 }
 
 #[cfg(test)]

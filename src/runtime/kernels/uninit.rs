@@ -55,11 +55,8 @@ pub fn zip<F: Fn(f64, f64) -> f64 + Sync>(
     f: F,
 ) -> Vec<f64> {
     assert_eq!(a.len(), b.len(), "uninit::zip: slices of different lengths");
-    let fill = |start: usize, out: &mut [MaybeUninit<f64>]| {
-        for ((o, x), y) in out.iter_mut().zip(&a[start..]).zip(&b[start..]) {
-            o.write(f(*x, *y));
-        }
-    };
+    let fill =
+        |start: usize, out: &mut [MaybeUninit<f64>]| super::simd::zip_into(&a[start..], &b[start..], out, &f);
     // SAFETY: both inputs are as long as the output, so each chunk's zip covers all its cells.
     unsafe { new_filled(a.len(), chunk, parallel, fill) }
 }
