@@ -1,0 +1,378 @@
+//! `map(F, "x -> expr")`: SystemDS compiles the Java lambda; this is a small interpreter for
+//! the common Java `String` forms (`x.toUpperCase()`, `x.substring(0, 3)`, `x.split(",")[1]`,
+//! concatenation with `+`, ...). Anything else is a clear "unsupported lambda" error.
+
+use crate::runtime::exec::{RtError, RtResult};
+use crate::runtime::frame::{Frame, FrameColumn};
+use crate::runtime::library_frame::{cell_string, frame_arg, text};
+use crate::runtime::value::Value;
+use std::sync::Arc;
+
+#[derive(Clone, Debug, PartialEq)]
+enum Tok {
+    Ident(String),
+    Str(String),
+    Char(char),
+    Int(i64),
+    Punct(char),
+}
+
+fn lex(s: &str) -> Result<Vec<Tok>, String> {
+    let cs: Vec<char> = s.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < cs.len() {
+        let c = cs[i];
+        if c.is_whitespace() {
+            i += 1;
+        } else if c.is_alphabetic() || c == '_' {
+            let st = i;
+            while i < cs.len() && (cs[i].is_alphanumeric() || cs[i] == '_') {
+                i += 1;
+            }
+            out.push(Tok::Ident(cs[st..i].iter().collect()));
+        } else if c.is_ascii_digit() {
+            let st = i;
+            while i < cs.len() && cs[i].is_ascii_digit() {
+                i += 1;
+            }
+            let t: String = cs[st..i].iter().collect();
+            out.push(Tok::Int(t.parse().map_err(|_| format!("bad number {t}"))?));
+        } else if c == '"' || c == '\'' {
+            i += 1;
+            let mut t = String::new();
+            while i < cs.len() && cs[i] != c {
+                if cs[i] == '\\' && i + 1 < cs.len() {
+                    i += 1;
+                    t.push(match cs[i] {
+                        'n' => '\n',
+                        't' => '\t',
+                        other => other,
+                    });
+                } else {
+                    t.push(cs[i]);
+                }
+                i += 1;
+            }
+            if i >= cs.len() {
+                return Err("unterminated string".into());
+            }
+            i += 1;
+            if c == '\'' {
+                let mut it = t.chars();
+                match (it.next(), it.next()) {
+                    (Some(ch), None) => out.push(Tok::Char(ch)),
+                    _ => out.push(Tok::Str(t)),
+                }
+            } else {
+                out.push(Tok::Str(t));
+            }
+        } else if c == '-' && cs.get(i + 1) == Some(&'>') {
+            out.push(Tok::Punct('→'));
+            i += 2;
+        } else if "+().,[]".contains(c) {
+            out.push(Tok::Punct(c));
+            i += 1;
+        } else {
+            return Err(format!("unexpected character '{c}'"));
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Clone, Debug)]
+enum Expr {
+    Var,
+    Str(String),
+    Int(i64),
+    Concat(Box<Expr>, Box<Expr>),
+    Method(Box<Expr>, String, Vec<Expr>),
+    Index(Box<Expr>, Box<Expr>),
+}
+
+struct Parser {
+    toks: Vec<Tok>,
+    i: usize,
+    var: String,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.i)
+    }
+
+    fn eat(&mut self, p: char) -> bool {
+        if self.peek() == Some(&Tok::Punct(p)) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect(&mut self, p: char) -> Result<(), String> {
+        if self.eat(p) { Ok(()) } else { Err(format!("expected '{p}'")) }
+    }
+
+    fn expr(&mut self) -> Result<Expr, String> {
+        let mut e = self.postfix()?;
+        while self.eat('+') {
+            let r = self.postfix()?;
+            e = Expr::Concat(Box::new(e), Box::new(r));
+        }
+        Ok(e)
+    }
+
+    fn postfix(&mut self) -> Result<Expr, String> {
+        let mut e = self.primary()?;
+        loop {
+            if self.eat('.') {
+                let Some(Tok::Ident(m)) = self.peek().cloned() else {
+                    return Err("expected a method name after '.'".into());
+                };
+                self.i += 1;
+                self.expect('(')?;
+                let mut args = Vec::new();
+                if !self.eat(')') {
+                    loop {
+                        args.push(self.expr()?);
+                        if self.eat(')') {
+                            break;
+                        }
+                        self.expect(',')?;
+                    }
+                }
+                e = Expr::Method(Box::new(e), m, args);
+            } else if self.eat('[') {
+                let ix = self.expr()?;
+                self.expect(']')?;
+                e = Expr::Index(Box::new(e), Box::new(ix));
+            } else {
+                return Ok(e);
+            }
+        }
+    }
+
+    fn primary(&mut self) -> Result<Expr, String> {
+        match self.peek().cloned() {
+            Some(Tok::Ident(n)) if n == self.var => {
+                self.i += 1;
+                Ok(Expr::Var)
+            }
+            Some(Tok::Str(s)) => {
+                self.i += 1;
+                Ok(Expr::Str(s))
+            }
+            Some(Tok::Char(c)) => {
+                self.i += 1;
+                Ok(Expr::Str(c.to_string()))
+            }
+            Some(Tok::Int(v)) => {
+                self.i += 1;
+                Ok(Expr::Int(v))
+            }
+            Some(Tok::Punct('(')) => {
+                self.i += 1;
+                let e = self.expr()?;
+                self.expect(')')?;
+                Ok(e)
+            }
+            Some(Tok::Ident(n)) => Err(format!("unknown name `{n}`")),
+            _ => Err("expected an expression".into()),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Val {
+    Str(String),
+    Int(i64),
+    Bool(bool),
+    Arr(Vec<String>),
+}
+
+impl Val {
+    fn text(&self) -> String {
+        match self {
+            Val::Str(s) => s.clone(),
+            Val::Int(i) => i.to_string(),
+            Val::Bool(b) => b.to_string(),
+            Val::Arr(a) => format!("{a:?}"),
+        }
+    }
+}
+
+fn as_int(v: &Val) -> Result<i64, String> {
+    match v {
+        Val::Int(i) => Ok(*i),
+        _ => Err("expected an integer argument".into()),
+    }
+}
+
+fn as_str(v: &Val) -> Result<String, String> {
+    match v {
+        Val::Str(s) => Ok(s.clone()),
+        _ => Err("expected a string argument".into()),
+    }
+}
+
+/// Java's `String.split(regex)` for a literal separator (regex metacharacters other than an
+/// escaped one are not supported), dropping trailing empty strings as Java does.
+fn java_split(s: &str, sep: &str) -> Result<Vec<String>, String> {
+    let lit: String = if sep.len() == 2 && sep.starts_with('\\') {
+        sep[1..].to_string()
+    } else if sep.chars().any(|c| ".$|()[{^?*+\\".contains(c)) && sep != "\\s+" {
+        return Err(format!("split with the regular expression \"{sep}\" is not supported"));
+    } else {
+        sep.to_string()
+    };
+    let mut parts: Vec<String> = if sep == "\\s+" {
+        s.split_whitespace().map(str::to_string).collect()
+    } else if lit.is_empty() {
+        s.chars().map(|c| c.to_string()).collect()
+    } else {
+        s.split(lit.as_str()).map(str::to_string).collect()
+    };
+    while parts.len() > 1 && parts.last().is_some_and(|p| p.is_empty()) {
+        parts.pop();
+    }
+    Ok(parts)
+}
+
+fn chars_range(s: &str, a: i64, b: i64) -> Result<String, String> {
+    let cs: Vec<char> = s.chars().collect();
+    if a < 0 || b < a || b as usize > cs.len() {
+        return Err(format!("substring({a}, {b}) out of range for \"{s}\""));
+    }
+    Ok(cs[a as usize..b as usize].iter().collect())
+}
+
+fn eval(e: &Expr, x: &str) -> Result<Val, String> {
+    Ok(match e {
+        Expr::Var => Val::Str(x.to_string()),
+        Expr::Str(s) => Val::Str(s.clone()),
+        Expr::Int(i) => Val::Int(*i),
+        Expr::Concat(a, b) => {
+            let (a, b) = (eval(a, x)?, eval(b, x)?);
+            match (&a, &b) {
+                (Val::Int(p), Val::Int(q)) => Val::Int(p + q),
+                _ => Val::Str(a.text() + &b.text()),
+            }
+        }
+        Expr::Index(a, i) => {
+            let a = eval(a, x)?;
+            let i = as_int(&eval(i, x)?)?;
+            match a {
+                Val::Arr(v) => Val::Str(
+                    v.get(i as usize)
+                        .cloned()
+                        .ok_or_else(|| format!("index {i} out of bounds for length {}", v.len()))?,
+                ),
+                _ => return Err("only arrays (split results) can be indexed".into()),
+            }
+        }
+        Expr::Method(recv, m, args) => {
+            let r = eval(recv, x)?;
+            let args: Vec<Val> = args.iter().map(|a| eval(a, x)).collect::<Result<_, _>>()?;
+            let s = match &r {
+                Val::Str(s) => s.clone(),
+                other => return Err(format!("method {m} on a non-string value {}", other.text())),
+            };
+            let n = args.len();
+            match (m.as_str(), n) {
+                ("toUpperCase", 0) => Val::Str(s.to_uppercase()),
+                ("toLowerCase", 0) => Val::Str(s.to_lowercase()),
+                ("trim" | "strip", 0) => Val::Str(s.trim().to_string()),
+                ("length", 0) => Val::Int(s.chars().count() as i64),
+                ("isEmpty", 0) => Val::Bool(s.is_empty()),
+                ("substring", 1) => {
+                    let a = as_int(&args[0])?;
+                    Val::Str(chars_range(&s, a, s.chars().count() as i64)?)
+                }
+                ("substring", 2) => Val::Str(chars_range(&s, as_int(&args[0])?, as_int(&args[1])?)?),
+                ("charAt", 1) => {
+                    let i = as_int(&args[0])?;
+                    Val::Str(chars_range(&s, i, i + 1)?)
+                }
+                ("replace", 2) => Val::Str(s.replace(&as_str(&args[0])?, &as_str(&args[1])?)),
+                ("concat", 1) => Val::Str(s + &as_str(&args[0])?),
+                ("split", 1) => Val::Arr(java_split(&s, &as_str(&args[0])?)?),
+                ("startsWith", 1) => Val::Bool(s.starts_with(&as_str(&args[0])?)),
+                ("endsWith", 1) => Val::Bool(s.ends_with(&as_str(&args[0])?)),
+                ("contains", 1) => Val::Bool(s.contains(&as_str(&args[0])?)),
+                ("equals", 1) => Val::Bool(s == as_str(&args[0])?),
+                ("indexOf", 1) => {
+                    let p = as_str(&args[0])?;
+                    Val::Int(s.find(&p).map_or(-1, |b| s[..b].chars().count() as i64))
+                }
+                _ => return Err(format!("the method {m} with {n} arguments is not supported")),
+            }
+        }
+    })
+}
+
+/// Parses `x -> expr`.
+fn compile(src: &str) -> Result<(String, Expr), String> {
+    let toks = lex(src)?;
+    let (var, start) = match toks.as_slice() {
+        [Tok::Ident(v), Tok::Punct('→'), ..] => (v.clone(), 2),
+        [Tok::Punct('('), Tok::Ident(v), Tok::Punct(')'), Tok::Punct('→'), ..] => (v.clone(), 4),
+        _ => return Err("expected `x -> expression`".into()),
+    };
+    let mut p = Parser { toks, i: start, var: var.clone() };
+    let e = p.expr()?;
+    if p.i != p.toks.len() {
+        return Err("unexpected text after the expression".into());
+    }
+    Ok((var, e))
+}
+
+/// `map(F, "x -> expr"[, margin])`: applies the lambda to every non-null cell; the result
+/// is a frame of strings.
+pub fn map_builtin(args: &[Option<Value>]) -> RtResult<Value> {
+    let f = frame_arg(&args[0], "map")?;
+    let src = text(&args[1], "the lambda of map")?;
+    if let Some(m) = &args[2]
+        && m.as_f64() != Some(0.0)
+    {
+        return Err(RtError::new("map: only margin=0 (cell-wise) is supported"));
+    }
+    let unsupported = |msg: String| RtError::new(format!("unsupported lambda \"{src}\": {msg}"));
+    let (_, e) = compile(&src).map_err(unsupported)?;
+    let mut cols = Vec::with_capacity(f.cols());
+    for c in 0..f.cols() {
+        let mut cells = Vec::with_capacity(f.rows());
+        for r in 0..f.rows() {
+            cells.push(match cell_string(f, r, c) {
+                None => None,
+                Some(s) => {
+                    Some(eval(&e, &s).map_err(|m| RtError::new(format!("map \"{src}\": {m}")))?.text())
+                }
+            });
+        }
+        cols.push(FrameColumn::Str(cells));
+    }
+    Ok(Value::Frame(Arc::new(Frame { names: f.names.clone(), columns: cols, narrow: vec![] })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(src: &str, x: &str) -> Result<String, String> {
+        let (_, e) = compile(src)?;
+        eval(&e, x).map(|v| v.text())
+    }
+
+    #[test]
+    fn string_lambdas() {
+        assert_eq!(run("x -> x.toUpperCase()", "abc").unwrap(), "ABC");
+        assert_eq!(run("x -> x.substring(1, 3)", "abcd").unwrap(), "bc");
+        assert_eq!(run("x -> x.split(\",\")[1]", "a,b,c").unwrap(), "b");
+        assert_eq!(run("x -> x + \"!\" + x.length()", "ab").unwrap(), "ab!2");
+        assert_eq!(run("x -> x.charAt(0)", "xyz").unwrap(), "x");
+        assert_eq!(run("x -> x.trim().replace(\"a\", \"b\")", " aa ").unwrap(), "bb");
+        assert!(run("x -> Math.abs(x)", "1").is_err());
+        assert!(run("x -> x.substring(5)", "ab").is_err());
+    }
+}
