@@ -436,6 +436,7 @@ pub static BUILTINS: &[BuiltinSpec] = &[
     lib("transformapply", &[p("target", Req), p("spec", Req), p("meta", Req), p("embedding", Opt)], Matrix),
     lib("transformdecode", &[p("target", Req), p("spec", Req), p("meta", Req)], Frame),
     lib("map", &[p("target", Req), p("lambda", Req), p("margin", Opt)], Frame),
+    lib("dropInvalidLength", &[p("target", Req), p("lengths", Req)], Frame),
     // fused forms chosen by rewrites (not callable under these names from scripts)
     lib(
         "_conv2d_bias_add",

@@ -93,6 +93,7 @@ pub fn call(rt: &Runtime, name: &str, args: Vec<Option<Value>>) -> Option<RtResu
         "transformencode" => crate::runtime::transform::encode_builtin(&args),
         "transformapply" => crate::runtime::transform::apply_builtin(&args).map(|v| vec![v]),
         "transformdecode" => crate::runtime::transform::decode_builtin(&args).map(|v| vec![v]),
+        "dropInvalidLength" => drop_invalid_length(&args).map(|f| vec![fv(f)]),
         "map" => crate::runtime::lambda::map_builtin(&args).map(|v| vec![v]),
         _ => return None,
     };
@@ -317,4 +318,32 @@ pub fn write_frame(args: &[Option<Value>]) -> RtResult<Vec<Value>> {
 /// A cell's string (nulls are `None`), for the transforms.
 pub(crate) fn cell_string(f: &Frame, r: usize, c: usize) -> Option<String> {
     raw_cell(f, r, c)
+}
+
+/// `dropInvalidLength(F, L)`: string cells longer than column `c`'s limit `L[1, c]` become null.
+fn drop_invalid_length(args: &[Option<Value>]) -> RtResult<Frame> {
+    let f = frame_arg(&args[0], "dropInvalidLength")?;
+    let lens = match &args[1] {
+        Some(Value::Matrix(m)) => m.clone(),
+        _ => return err("dropInvalidLength needs a matrix of maximum lengths"),
+    };
+    if lens.rows() * lens.cols() != f.cols() {
+        return err(format!(
+            "dropInvalidLength: {} lengths for a frame of {} columns",
+            lens.rows() * lens.cols(),
+            f.cols()
+        ));
+    }
+    let mut out = (**f).clone();
+    for c in 0..f.cols() {
+        let limit = lens.get(c / lens.cols(), c % lens.cols());
+        if let FrameColumn::Str(cells) = &mut out.columns[c] {
+            for cell in cells.iter_mut() {
+                if cell.as_ref().is_some_and(|s| s.chars().count() as f64 > limit) {
+                    *cell = None;
+                }
+            }
+        }
+    }
+    Ok(out)
 }
