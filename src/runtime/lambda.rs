@@ -44,11 +44,17 @@ fn lex(s: &str) -> Result<Vec<Tok>, String> {
             while i < cs.len() && cs[i] != c {
                 if cs[i] == '\\' && i + 1 < cs.len() {
                     i += 1;
-                    t.push(match cs[i] {
-                        'n' => '\n',
-                        't' => '\t',
-                        other => other,
-                    });
+                    match cs[i] {
+                        'n' => t.push('\n'),
+                        't' => t.push('\t'),
+                        q @ ('"' | '\'' | '\\') => t.push(q),
+                        // Not a Java escape (e.g. `\p` after the DML string already lost
+                        // one backslash): keep it for the regular expression.
+                        other => {
+                            t.push('\\');
+                            t.push(other);
+                        }
+                    }
                 } else {
                     t.push(cs[i]);
                 }
@@ -70,7 +76,16 @@ fn lex(s: &str) -> Result<Vec<Tok>, String> {
         } else if c == '-' && cs.get(i + 1) == Some(&'>') {
             out.push(Tok::Punct('→'));
             i += 2;
-        } else if "+().,[]".contains(c) {
+        } else if (c == '&' || c == '|') && cs.get(i + 1) == Some(&c) {
+            out.push(Tok::Punct(c));
+            i += 2;
+        } else if c == '=' && cs.get(i + 1) == Some(&'=') {
+            out.push(Tok::Punct('='));
+            i += 2;
+        } else if c == '!' && cs.get(i + 1) == Some(&'=') {
+            out.push(Tok::Punct('≠'));
+            i += 2;
+        } else if "+().,[]!&|?:".contains(c) {
             out.push(Tok::Punct(c));
             i += 1;
         } else {
@@ -87,8 +102,17 @@ enum Expr {
     Int(i64),
     Concat(Box<Expr>, Box<Expr>),
     Method(Box<Expr>, String, Vec<Expr>),
+    /// `Class.method(args)`: a few static helpers (`Integer.valueOf`, `UtilFunctions...`).
+    Static(String, String, Vec<Expr>),
     Index(Box<Expr>, Box<Expr>),
+    Not(Box<Expr>),
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Eq(Box<Expr>, Box<Expr>, bool),
+    Cond(Box<Expr>, Box<Expr>, Box<Expr>),
 }
+
+const CLASSES: &[&str] = &["UtilFunctions", "Integer", "Long", "Double", "String", "Boolean"];
 
 struct Parser {
     toks: Vec<Tok>,
@@ -115,12 +139,74 @@ impl Parser {
     }
 
     fn expr(&mut self) -> Result<Expr, String> {
+        let c = self.or()?;
+        if self.eat('?') {
+            let a = self.expr()?;
+            self.expect(':')?;
+            let b = self.expr()?;
+            return Ok(Expr::Cond(Box::new(c), Box::new(a), Box::new(b)));
+        }
+        Ok(c)
+    }
+
+    fn or(&mut self) -> Result<Expr, String> {
+        let mut e = self.and()?;
+        while self.eat('|') {
+            let r = self.and()?;
+            e = Expr::Or(Box::new(e), Box::new(r));
+        }
+        Ok(e)
+    }
+
+    fn and(&mut self) -> Result<Expr, String> {
+        let mut e = self.eq()?;
+        while self.eat('&') {
+            let r = self.eq()?;
+            e = Expr::And(Box::new(e), Box::new(r));
+        }
+        Ok(e)
+    }
+
+    fn eq(&mut self) -> Result<Expr, String> {
+        let e = self.unary()?;
+        if self.eat('=') {
+            return Ok(Expr::Eq(Box::new(e), Box::new(self.unary()?), true));
+        }
+        if self.eat('≠') {
+            return Ok(Expr::Eq(Box::new(e), Box::new(self.unary()?), false));
+        }
+        Ok(e)
+    }
+
+    fn unary(&mut self) -> Result<Expr, String> {
+        if self.eat('!') {
+            return Ok(Expr::Not(Box::new(self.unary()?)));
+        }
+        self.concat()
+    }
+
+    fn concat(&mut self) -> Result<Expr, String> {
         let mut e = self.postfix()?;
         while self.eat('+') {
             let r = self.postfix()?;
             e = Expr::Concat(Box::new(e), Box::new(r));
         }
         Ok(e)
+    }
+
+    fn args(&mut self) -> Result<Vec<Expr>, String> {
+        self.expect('(')?;
+        let mut args = Vec::new();
+        if !self.eat(')') {
+            loop {
+                args.push(self.expr()?);
+                if self.eat(')') {
+                    break;
+                }
+                self.expect(',')?;
+            }
+        }
+        Ok(args)
     }
 
     fn postfix(&mut self) -> Result<Expr, String> {
@@ -131,17 +217,7 @@ impl Parser {
                     return Err("expected a method name after '.'".into());
                 };
                 self.i += 1;
-                self.expect('(')?;
-                let mut args = Vec::new();
-                if !self.eat(')') {
-                    loop {
-                        args.push(self.expr()?);
-                        if self.eat(')') {
-                            break;
-                        }
-                        self.expect(',')?;
-                    }
-                }
+                let args = self.args()?;
                 e = Expr::Method(Box::new(e), m, args);
             } else if self.eat('[') {
                 let ix = self.expr()?;
@@ -177,6 +253,16 @@ impl Parser {
                 self.expect(')')?;
                 Ok(e)
             }
+            Some(Tok::Ident(n)) if CLASSES.contains(&n.as_str()) => {
+                self.i += 1;
+                self.expect('.')?;
+                let Some(Tok::Ident(m)) = self.peek().cloned() else {
+                    return Err(format!("expected a method of {n}"));
+                };
+                self.i += 1;
+                let args = self.args()?;
+                Ok(Expr::Static(n, m, args))
+            }
             Some(Tok::Ident(n)) => Err(format!("unknown name `{n}`")),
             _ => Err("expected an expression".into()),
         }
@@ -209,6 +295,31 @@ fn as_int(v: &Val) -> Result<i64, String> {
     }
 }
 
+fn truth(v: &Val) -> Result<bool, String> {
+    match v {
+        Val::Bool(b) => Ok(*b),
+        _ => Err("expected a boolean".into()),
+    }
+}
+
+/// A Java regular expression in the syntax of the `regex` crate (POSIX-like `\p{Alnum}`
+/// classes become `[[:alnum:]]`).
+fn java_regex(re: &str) -> Result<regex::Regex, String> {
+    let mut r = re.to_string();
+    for (java, posix) in [
+        ("\\p{Alnum}", "[[:alnum:]]"),
+        ("\\p{Alpha}", "[[:alpha:]]"),
+        ("\\p{Digit}", "[[:digit:]]"),
+        ("\\p{Punct}", "[[:punct:]]"),
+        ("\\p{Lower}", "[[:lower:]]"),
+        ("\\p{Upper}", "[[:upper:]]"),
+        ("\\p{Space}", "[[:space:]]"),
+    ] {
+        r = r.replace(java, posix);
+    }
+    regex::Regex::new(&r).map_err(|e| format!("regular expression \"{re}\": {e}"))
+}
+
 fn as_str(v: &Val) -> Result<String, String> {
     match v {
         Val::Str(s) => Ok(s.clone()),
@@ -216,22 +327,12 @@ fn as_str(v: &Val) -> Result<String, String> {
     }
 }
 
-/// Java's `String.split(regex)` for a literal separator (regex metacharacters other than an
-/// escaped one are not supported), dropping trailing empty strings as Java does.
+/// Java's `String.split(regex)`, dropping trailing empty strings as Java does.
 fn java_split(s: &str, sep: &str) -> Result<Vec<String>, String> {
-    let lit: String = if sep.len() == 2 && sep.starts_with('\\') {
-        sep[1..].to_string()
-    } else if sep.chars().any(|c| ".$|()[{^?*+\\".contains(c)) && sep != "\\s+" {
-        return Err(format!("split with the regular expression \"{sep}\" is not supported"));
-    } else {
-        sep.to_string()
-    };
-    let mut parts: Vec<String> = if sep == "\\s+" {
-        s.split_whitespace().map(str::to_string).collect()
-    } else if lit.is_empty() {
+    let mut parts: Vec<String> = if sep.is_empty() {
         s.chars().map(|c| c.to_string()).collect()
     } else {
-        s.split(lit.as_str()).map(str::to_string).collect()
+        java_regex(sep)?.split(s).map(str::to_string).collect()
     };
     while parts.len() > 1 && parts.last().is_some_and(|p| p.is_empty()) {
         parts.pop();
@@ -257,6 +358,61 @@ fn eval(e: &Expr, x: &str) -> Result<Val, String> {
             match (&a, &b) {
                 (Val::Int(p), Val::Int(q)) => Val::Int(p + q),
                 _ => Val::Str(a.text() + &b.text()),
+            }
+        }
+        Expr::Not(a) => Val::Bool(!truth(&eval(a, x)?)?),
+        Expr::And(a, b) => {
+            let (a, b) = (truth(&eval(a, x)?)?, truth(&eval(b, x)?)?);
+            Val::Bool(a && b)
+        }
+        Expr::Or(a, b) => {
+            let (a, b) = (truth(&eval(a, x)?)?, truth(&eval(b, x)?)?);
+            Val::Bool(a || b)
+        }
+        Expr::Eq(a, b, want) => {
+            let (a, b) = (eval(a, x)?, eval(b, x)?);
+            let same = match (&a, &b) {
+                (Val::Int(p), Val::Int(q)) => p == q,
+                (Val::Bool(p), Val::Bool(q)) => p == q,
+                _ => return Err("== compares numbers or booleans only (use equals for strings)".into()),
+            };
+            Val::Bool(same == *want)
+        }
+        Expr::Cond(c, a, b) => {
+            if truth(&eval(c, x)?)? {
+                eval(a, x)?
+            } else {
+                eval(b, x)?
+            }
+        }
+        Expr::Static(class, m, args) => {
+            let args: Vec<Val> = args.iter().map(|a| eval(a, x)).collect::<Result<_, _>>()?;
+            match (class.as_str(), m.as_str(), args.as_slice()) {
+                ("UtilFunctions", "splitRecodeEntry", [a]) => {
+                    let s = as_str(a)?;
+                    match s.rsplit_once('\u{b7}') {
+                        Some((tok, code)) => Val::Arr(vec![tok.to_string(), code.to_string()]),
+                        None => Val::Arr(vec![s]),
+                    }
+                }
+                ("Integer" | "Long", "valueOf" | "parseInt" | "parseLong", [a]) => match a {
+                    Val::Int(i) => Val::Int(*i),
+                    other => {
+                        let t = other.text();
+                        Val::Int(t.trim().parse().map_err(|_| format!("\"{t}\" is not an integer"))?)
+                    }
+                },
+                ("Double", "valueOf" | "parseDouble", [a]) => {
+                    let t = a.text();
+                    let d = crate::runtime::io::parse_java_double(&t)
+                        .ok_or_else(|| format!("\"{t}\" is not a number"))?;
+                    Val::Str(crate::runtime::format::format_double(d))
+                }
+                ("String", "valueOf", [a]) => Val::Str(a.text()),
+                ("Boolean", "parseBoolean" | "valueOf", [a]) => {
+                    Val::Bool(a.text().eq_ignore_ascii_case("true"))
+                }
+                _ => return Err(format!("{class}.{m} with {} arguments is not supported", args.len())),
             }
         }
         Expr::Index(a, i) => {
@@ -301,6 +457,17 @@ fn eval(e: &Expr, x: &str) -> Result<Val, String> {
                 ("endsWith", 1) => Val::Bool(s.ends_with(&as_str(&args[0])?)),
                 ("contains", 1) => Val::Bool(s.contains(&as_str(&args[0])?)),
                 ("equals", 1) => Val::Bool(s == as_str(&args[0])?),
+                ("equalsIgnoreCase", 1) => Val::Bool(s.to_lowercase() == as_str(&args[0])?.to_lowercase()),
+                ("replaceAll", 2) => Val::Str(
+                    java_regex(&as_str(&args[0])?)?.replace_all(&s, as_str(&args[1])?.as_str()).into_owned(),
+                ),
+                ("replaceFirst", 2) => Val::Str(
+                    java_regex(&as_str(&args[0])?)?.replace(&s, as_str(&args[1])?.as_str()).into_owned(),
+                ),
+                ("matches", 1) => {
+                    let re = java_regex(&format!("^(?:{})$", as_str(&args[0])?))?;
+                    Val::Bool(re.is_match(&s))
+                }
                 ("indexOf", 1) => {
                     let p = as_str(&args[0])?;
                     Val::Int(s.find(&p).map_or(-1, |b| s[..b].chars().count() as i64))
@@ -373,6 +540,13 @@ mod tests {
         assert_eq!(run("x -> x.charAt(0)", "xyz").unwrap(), "x");
         assert_eq!(run("x -> x.trim().replace(\"a\", \"b\")", " aa ").unwrap(), "bb");
         assert!(run("x -> Math.abs(x)", "1").is_err());
+        assert_eq!(run("s -> s.equals(\"a\") ? \"A!\" : s", "a").unwrap(), "A!");
+        assert_eq!(run("x -> (!x.equals(\"a\") & !x.equals(\"b\"))", "c").unwrap(), "true");
+        assert_eq!(run("x -> x.replaceAll(\"[^\\\\p{Alnum}]+\", \" \")", "a, b!").unwrap(), "a b ");
+        assert_eq!(
+            run("s -> Integer.valueOf(UtilFunctions.splitRecodeEntry(s)[1])", "x\u{b7}12").unwrap(),
+            "12"
+        );
         assert!(run("x -> x.substring(5)", "ab").is_err());
     }
 }
