@@ -356,7 +356,7 @@ fn eval(e: &Expr, x: &str) -> Result<Val, String> {
         Expr::Concat(a, b) => {
             let (a, b) = (eval(a, x)?, eval(b, x)?);
             match (&a, &b) {
-                (Val::Int(p), Val::Int(q)) => Val::Int(p + q),
+                (Val::Int(p), Val::Int(q)) => Val::Int(p.checked_add(*q).ok_or("integer overflow in +")?),
                 _ => Val::Str(a.text() + &b.text()),
             }
         }

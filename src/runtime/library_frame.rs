@@ -124,10 +124,14 @@ fn construct(args: &[Option<Value>]) -> RtResult<Frame> {
         None => 1,
         some => count(some, "cols")?,
     };
-    if items.is_empty() && rows * cols > 0 {
+    let cells = rows
+        .checked_mul(cols)
+        .filter(|n| *n <= 1 << 31)
+        .ok_or_else(|| RtError::new(format!("frame: {rows}x{cols} is too large")))?;
+    if items.is_empty() && cells > 0 {
         return err("frame: the data list is empty");
     }
-    if matches!(data, Value::List(_)) && items.len() != rows * cols && items.len() != 1 {
+    if matches!(data, Value::List(_)) && items.len() != cells && items.len() != 1 {
         return err(format!("frame: {} data values do not fill a {rows}x{cols} frame", items.len()));
     }
     let types = match &args[3] {

@@ -63,18 +63,17 @@ fn split_fields<'a>(line: &'a str, sep: &str) -> Vec<(usize, &'a str)> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut in_quotes = false;
-    let mut i = 0;
-    let bytes = line.as_bytes();
-    while i < bytes.len() {
-        if bytes[i] == b'"' {
+    let mut skip_to = 0;
+    for (i, ch) in line.char_indices() {
+        if i < skip_to {
+            continue;
+        }
+        if ch == '"' {
             in_quotes = !in_quotes;
-            i += 1;
         } else if !in_quotes && line[i..].starts_with(sep) {
             out.push((start, &line[start..i]));
-            i += sep.len();
-            start = i;
-        } else {
-            i += 1;
+            skip_to = i + sep.len();
+            start = skip_to;
         }
     }
     out.push((start, &line[start..]));
@@ -393,6 +392,19 @@ mod tests {
         let f = read_frame(&p, &FrameReadOptions::default()).unwrap();
         assert_eq!(f.cols(), 2);
         assert_eq!(raw_cell(&f, 0, 0).as_deref(), Some("\"a,b\""));
+    }
+
+    #[test]
+    fn multibyte_cells() {
+        let p = tmp("m.csv", "A\u{b7}2,\u{e9}t\u{e9}\nB\u{b7}1,x\n");
+        let f = read_frame(&p, &FrameReadOptions::default()).unwrap();
+        assert_eq!(raw_cell(&f, 0, 0).as_deref(), Some("A\u{b7}2"));
+        assert_eq!(raw_cell(&f, 0, 1).as_deref(), Some("\u{e9}t\u{e9}"));
+        let p = tmp("m2.csv", "\u{e9}\u{b7}\u{e9}x\u{b7}\u{b7}y\n");
+        let opts = FrameReadOptions { sep: Some("\u{b7}\u{b7}".into()), ..Default::default() };
+        let f = read_frame(&p, &opts).unwrap();
+        assert_eq!(f.cols(), 2);
+        assert_eq!(raw_cell(&f, 0, 1).as_deref(), Some("y"));
     }
 
     #[test]

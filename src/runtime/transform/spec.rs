@@ -221,8 +221,8 @@ pub fn resolve(spec: &str, names: &[String]) -> Result<Vec<ColSpec>, String> {
                             other => return Err(format!("transform spec: unknown bin method \"{other}\"")),
                         };
                         let k = o.get("numbins").and_then(|x| x.as_f64()).unwrap_or(10.0);
-                        if k < 1.0 {
-                            return Err("transform spec: numbins must be at least 1".into());
+                        if !(1.0..=1e6).contains(&k) {
+                            return Err("transform spec: numbins must be between 1 and 1000000".into());
                         }
                         out[c].bin = Some((m, k as usize));
                     } else {
