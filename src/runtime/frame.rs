@@ -105,6 +105,9 @@ pub struct Frame {
     pub columns: Vec<FrameColumn>,
     /// Per column: SystemDS keeps it in 32 bits (FP32, INT32). Empty means all 64-bit.
     pub narrow: Vec<bool>,
+    /// Per column: the value transforms impute for missing cells (SystemDS keeps it in the
+    /// column metadata of meta frames, not in a cell). Empty means none.
+    pub impute: Vec<Option<String>>,
 }
 
 impl Frame {
@@ -118,7 +121,7 @@ impl Frame {
 
     /// A frame with the default column names.
     pub fn new(columns: Vec<FrameColumn>) -> Frame {
-        Frame { names: vec![], columns, narrow: vec![] }
+        Frame { names: vec![], columns, narrow: vec![], impute: vec![] }
     }
 
     /// The name of column `c` (0-based), `C<c+1>` if none was given.
@@ -148,7 +151,7 @@ impl Frame {
     pub fn from_typed(names: Vec<String>, cols: Vec<(ColType, FrameColumn)>) -> Frame {
         let narrow: Vec<bool> = cols.iter().map(|(t, _)| t.narrow()).collect();
         let narrow = if narrow.iter().any(|n| *n) { narrow } else { vec![] };
-        Frame { names, columns: cols.into_iter().map(|(_, c)| c).collect(), narrow }
+        Frame { names, columns: cols.into_iter().map(|(_, c)| c).collect(), narrow, impute: vec![] }
     }
 
     pub fn is_narrow(&self, c: usize) -> bool {

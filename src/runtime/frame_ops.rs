@@ -21,7 +21,12 @@ pub fn slice(f: &Frame, rows: Range<usize>, cols: Range<usize>) -> Frame {
     Frame {
         names: if f.names.is_empty() { vec![] } else { cols.clone().map(|c| f.name(c)).collect() },
         columns: f.columns[cols.clone()].iter().map(|c| slice_col(c, rows.clone())).collect(),
-        narrow: if f.narrow.is_empty() { vec![] } else { cols.map(|c| f.is_narrow(c)).collect() },
+        narrow: if f.narrow.is_empty() { vec![] } else { cols.clone().map(|c| f.is_narrow(c)).collect() },
+        impute: if f.impute.is_empty() {
+            vec![]
+        } else {
+            cols.map(|c| f.impute.get(c).cloned().flatten()).collect()
+        },
     }
 }
 

@@ -519,7 +519,12 @@ pub fn map_builtin(args: &[Option<Value>]) -> RtResult<Value> {
         }
         cols.push(FrameColumn::Str(cells));
     }
-    Ok(Value::Frame(Arc::new(Frame { names: f.names.clone(), columns: cols, narrow: vec![] })))
+    Ok(Value::Frame(Arc::new(Frame {
+        names: f.names.clone(),
+        columns: cols,
+        narrow: vec![],
+        impute: vec![],
+    })))
 }
 
 #[cfg(test)]

@@ -230,7 +230,8 @@ fn meta_frame(f: &Frame, encs: &[ColEnc]) -> Frame {
         }
         cols.push(FrameColumn::Str(cells));
     }
-    Frame { names: f.names.clone(), columns: cols, narrow: vec![] }
+    let impute = encs.iter().map(|e| e.impute_value.clone()).collect();
+    Frame { names: f.names.clone(), columns: cols, narrow: vec![], impute }
 }
 
 /// Reads the encodings back from a meta frame.
@@ -273,10 +274,7 @@ fn from_meta(meta: &Frame, specs: Vec<ColSpec>) -> RtResult<Vec<ColEnc>> {
         }
         match &enc.spec.impute {
             Some(Impute::Constant(v)) => enc.impute_value = Some(v.clone()),
-            Some(_) => {
-                enc.impute_value =
-                    entries.first().filter(|_| !enc.recodes() && enc.spec.bin.is_none()).cloned()
-            }
+            Some(_) => enc.impute_value = meta.impute.get(c).cloned().flatten(),
             None => {}
         }
         encs.push(enc);
