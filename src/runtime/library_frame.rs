@@ -173,6 +173,14 @@ fn as_frame(args: &[Option<Value>]) -> RtResult<Frame> {
         Some(x) => return err(format!("as.frame cannot convert a {}", x.kind())),
         None => return err("as.frame needs a value"),
     };
+    let mut f = f;
+    if let Some(names) = &args[1] {
+        let names = string_items(names, "colnames")?;
+        if names.len() != f.cols() {
+            return err(format!("as.frame: {} column names for {} columns", names.len(), f.cols()));
+        }
+        f.names = names;
+    }
     Ok(f)
 }
 

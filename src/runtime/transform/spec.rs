@@ -110,6 +110,26 @@ impl Reader<'_> {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lenient_json_and_resolution() {
+        let v = parse_json("{ids: true, bin: [{id: 2, method: equi-width, numbins: 3}], recode: ['a b']}")
+            .unwrap();
+        assert_eq!(v["bin"][0]["method"], "equi-width");
+        assert_eq!(v["recode"][0], "a b");
+        let names: Vec<String> = ["x", "y"].iter().map(|s| s.to_string()).collect();
+        let s = resolve("{recode: [y], impute: [{name: x, method: constant, value: 0}]}", &names).unwrap();
+        assert!(s[1].recode && !s[0].recode);
+        assert_eq!(s[0].impute, Some(Impute::Constant("0".into())));
+        assert!(resolve("{ids: true, recode: [3]}", &names).unwrap_err().contains("3"));
+        assert!(resolve("{hash: [1]}", &names).unwrap_err().contains("hash"));
+        assert!(parse_json("{recode: [1}").is_err());
+    }
+}
+
 /// Parses a (lenient) JSON spec.
 pub fn parse_json(text: &str) -> Result<Value, String> {
     let mut r = Reader { s: text.as_bytes(), i: 0 };
