@@ -107,7 +107,8 @@ pub fn type_of(f: &Frame) -> Value {
     fv(frame_ops::string_row(cells))
 }
 
-/// `frame(data, rows, cols, schema)`: a scalar fills every cell; a list fills row by row.
+/// `frame(data, rows, cols, schema)`: a scalar fills every cell; a list fills row by row, or
+/// with one value per column, repeats it down the rows.
 fn construct(args: &[Option<Value>]) -> RtResult<Frame> {
     let data = args[0].as_ref().ok_or_else(|| RtError::new("frame needs data"))?;
     let items: Vec<String> = match data {
@@ -131,7 +132,8 @@ fn construct(args: &[Option<Value>]) -> RtResult<Frame> {
     if items.is_empty() && cells > 0 {
         return err("frame: the data list is empty");
     }
-    if matches!(data, Value::List(_)) && items.len() != cells && items.len() != 1 {
+    // One value per cell (row by row), one per column (repeated down the rows) or one in all.
+    if matches!(data, Value::List(_)) && items.len() != cells && items.len() != cols && items.len() != 1 {
         return err(format!("frame: {} data values do not fill a {rows}x{cols} frame", items.len()));
     }
     let types = match &args[3] {
