@@ -289,7 +289,7 @@ pub static BUILTINS: &[BuiltinSpec] = &[
         ],
         Unknown,
     )),
-    lib("typeof", TARGET, StrScalar),
+    lib("typeof", TARGET, Unknown),
     // deep learning (images are N x C*H*W, NCHW row-major)
     lib(
         "conv2d",
@@ -418,6 +418,25 @@ pub static BUILTINS: &[BuiltinSpec] = &[
         ],
         3,
     ),
+    // frames and transforms (src/runtime/library_frame.rs, transform/, lambda.rs)
+    lib("frame", &[p("data", Req), p("rows", Opt), p("cols", Opt), p("schema", Opt)], Frame),
+    lib("as.frame", &[p("x", Req), p("colnames", Opt)], Frame),
+    lib("colnames", TARGET, Frame),
+    lib("detectSchema", TARGET, Frame),
+    lib("applySchema", &[p("target", Req), p("schema", Req)], Frame),
+    BuiltinSpec {
+        name: "transformencode",
+        params: &[p("target", Req), p("spec", Req)],
+        variadic: false,
+        lower: Library,
+        out: Unknown,
+        nout: 2,
+        side_effect: false,
+    },
+    lib("transformapply", &[p("target", Req), p("spec", Req), p("meta", Req), p("embedding", Opt)], Matrix),
+    lib("transformdecode", &[p("target", Req), p("spec", Req), p("meta", Req)], Frame),
+    lib("map", &[p("target", Req), p("lambda", Req), p("margin", Opt)], Frame),
+    lib("dropInvalidLength", &[p("target", Req), p("lengths", Req)], Frame),
     // fused forms chosen by rewrites (not callable under these names from scripts)
     lib(
         "_conv2d_bias_add",

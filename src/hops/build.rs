@@ -585,6 +585,11 @@ impl<'a> Builder<'a> {
                 let i = self.shape_lits(inputs[2], 4, None)?;
                 Some(TypeInfo::matrix(i[0], i[1] * i[2] * i[3]))
             }
+            // read(..., data_type="frame") gives a frame.
+            "read" => match self.dag.get(*inputs.get(10)?).literal()? {
+                Lit::Str(s) if s.eq_ignore_ascii_case("frame") => Some(TypeInfo::frame(-1, -1)),
+                _ => None,
+            },
             _ => None,
         }
     }

@@ -1,11 +1,12 @@
-//! Operations on frames that the core executor needs: slicing, binding, conversion and printing.
+//! Operations on frames: slicing, binding, left indexing, conversion, cell parsing and printing.
 
 use crate::runtime::exec::{RtError, RtResult};
-use crate::runtime::format::{ToStringOpts, format_double};
-use crate::runtime::frame::{Frame, FrameColumn};
+use crate::runtime::format::{ToStringOpts, format_decimal, format_double};
+use crate::runtime::frame::{ColType, Frame, FrameColumn};
 use crate::runtime::matrix::Matrix;
 use crate::runtime::value::Value;
 use std::ops::Range;
+use std::sync::Arc;
 
 fn slice_col(c: &FrameColumn, rows: Range<usize>) -> FrameColumn {
     match c {
@@ -18,28 +19,184 @@ fn slice_col(c: &FrameColumn, rows: Range<usize>) -> FrameColumn {
 
 pub fn slice(f: &Frame, rows: Range<usize>, cols: Range<usize>) -> Frame {
     Frame {
-        names: f.names.get(cols.clone()).map(|n| n.to_vec()).unwrap_or_default(),
-        columns: f.columns[cols].iter().map(|c| slice_col(c, rows.clone())).collect(),
+        names: if f.names.is_empty() { vec![] } else { cols.clone().map(|c| f.name(c)).collect() },
+        columns: f.columns[cols.clone()].iter().map(|c| slice_col(c, rows.clone())).collect(),
+        narrow: if f.narrow.is_empty() { vec![] } else { cols.clone().map(|c| f.is_narrow(c)).collect() },
+        impute: if f.impute.is_empty() {
+            vec![]
+        } else {
+            cols.map(|c| f.impute.get(c).cloned().flatten()).collect()
+        },
     }
 }
 
-/// The value of one cell as a scalar.
+/// The value of one cell as a scalar (a null string cell is the empty string). Integer cells
+/// come out as doubles, as `as.scalar` gives them in SystemDS 3.4.0.
 pub fn cell(f: &Frame, r: usize, c: usize) -> Value {
     match &f.columns[c] {
         FrameColumn::Double(v) => Value::Double(v[r]),
-        FrameColumn::Int(v) => Value::Int(v[r]),
+        FrameColumn::Int(v) => Value::Double(v[r] as f64),
         FrameColumn::Bool(v) => Value::Bool(v[r]),
         FrameColumn::Str(v) => Value::str(v[r].clone().unwrap_or_default().as_str()),
     }
 }
 
-fn cell_text(f: &Frame, r: usize, c: usize) -> String {
+/// Java `Float.toString` of a value stored as f32: `1.5`, `3.0`, `1.0E10`.
+pub fn java_float(v: f64) -> String {
+    let f = v as f32;
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+    }
+    if f == 0.0 {
+        return if f.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+    }
+    let sci = format!("{:e}", f.abs());
+    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mant.chars().filter(|c| *c != '.').collect();
+    let sign = if f < 0.0 { "-" } else { "" };
+    let abs = f.abs();
+    if (1e-3..1e7).contains(&abs) {
+        let point = exp + 1;
+        let body = if point <= 0 {
+            format!("0.{}{}", "0".repeat((-point) as usize), digits)
+        } else if (point as usize) >= digits.len() {
+            format!("{}{}.0", digits, "0".repeat(point as usize - digits.len()))
+        } else {
+            let (a, b) = digits.split_at(point as usize);
+            format!("{a}.{b}")
+        };
+        format!("{sign}{body}")
+    } else {
+        let (first, rest) = digits.split_at(1);
+        let rest = if rest.is_empty() { "0" } else { rest };
+        format!("{sign}{first}.{rest}E{exp}")
+    }
+}
+
+/// A cell as `toString` shows it: FP64 with `decimal` digits, FP32 as Java's float string,
+/// booleans `TRUE`/`FALSE`, null strings `null`.
+fn display_cell(f: &Frame, r: usize, c: usize, decimal: usize) -> String {
     match &f.columns[c] {
+        FrameColumn::Double(v) if f.is_narrow(c) => java_float(v[r]),
+        FrameColumn::Double(v) => format_decimal(v[r], decimal),
+        FrameColumn::Int(v) => v[r].to_string(),
+        FrameColumn::Bool(v) => if v[r] { "TRUE" } else { "FALSE" }.to_string(),
+        FrameColumn::Str(v) => v[r].clone().unwrap_or_else(|| "null".into()),
+    }
+}
+
+/// A cell as SystemDS writes it to a file and converts it to a string: doubles as Java's
+/// `Double.toString`, booleans `true`/`false`; `None` for a null string.
+pub fn raw_cell(f: &Frame, r: usize, c: usize) -> Option<String> {
+    Some(match &f.columns[c] {
+        FrameColumn::Double(v) if f.is_narrow(c) => java_float(v[r]),
         FrameColumn::Double(v) => format_double(v[r]),
         FrameColumn::Int(v) => v[r].to_string(),
-        FrameColumn::Bool(v) => if v[r] { "true" } else { "false" }.to_string(),
-        FrameColumn::Str(v) => v[r].clone().unwrap_or_else(|| "NULL".into()),
+        FrameColumn::Bool(v) => v[r].to_string(),
+        FrameColumn::Str(v) => return v[r].clone(),
+    })
+}
+
+/// Parses `text` as a value of type `ty`; the error says what was expected.
+pub fn parse_typed(text: &str, ty: ColType) -> Result<CellValue, String> {
+    let t = text.trim();
+    match ty {
+        ColType::String => Ok(CellValue::Str(Some(text.to_string()))),
+        ColType::Fp64 | ColType::Fp32 => crate::runtime::io::parse_java_double(t)
+            .map(CellValue::Double)
+            .ok_or_else(|| format!("\"{t}\" is not a number ({})", ty.name())),
+        ColType::Int64 | ColType::Int32 => match t.parse::<i64>() {
+            Ok(i) => Ok(CellValue::Int(i)),
+            Err(_) => match crate::runtime::io::parse_java_double(t) {
+                Some(d) if d.fract() == 0.0 && d.abs() < 9.2e18 => Ok(CellValue::Int(d as i64)),
+                _ => Err(format!("\"{t}\" is not an integer ({})", ty.name())),
+            },
+        },
+        ColType::Boolean => match t.to_ascii_lowercase().as_str() {
+            "true" | "t" | "1" => Ok(CellValue::Bool(true)),
+            "false" | "f" | "0" => Ok(CellValue::Bool(false)),
+            _ => Err(format!("\"{t}\" is not a boolean (BOOLEAN)")),
+        },
     }
+}
+
+/// One parsed cell value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CellValue {
+    Double(f64),
+    Int(i64),
+    Bool(bool),
+    Str(Option<String>),
+}
+
+/// Column builder: cells appended one by one, nulls stored as the type's zero.
+pub struct ColBuilder {
+    pub ty: ColType,
+    pub col: FrameColumn,
+}
+
+impl ColBuilder {
+    pub fn new(ty: ColType) -> ColBuilder {
+        ColBuilder { ty, col: ty.empty_column(0) }
+    }
+
+    pub fn push(&mut self, v: CellValue) {
+        match (&mut self.col, v) {
+            (FrameColumn::Double(c), CellValue::Double(d)) => c.push(d),
+            (FrameColumn::Int(c), CellValue::Int(i)) => c.push(i),
+            (FrameColumn::Bool(c), CellValue::Bool(b)) => c.push(b),
+            (FrameColumn::Str(c), CellValue::Str(s)) => c.push(s),
+            (col, _) => self::push_null(col),
+        }
+    }
+
+    pub fn push_null(&mut self) {
+        push_null(&mut self.col)
+    }
+}
+
+fn push_null(col: &mut FrameColumn) {
+    match col {
+        FrameColumn::Double(c) => c.push(0.0),
+        FrameColumn::Int(c) => c.push(0),
+        FrameColumn::Bool(c) => c.push(false),
+        FrameColumn::Str(c) => c.push(None),
+    }
+}
+
+/// Converts a string cell (`None` = null) to a column type, leniently as the `frame`
+/// constructor does: unparsable booleans are false; other unparsable values are errors.
+pub fn convert_cell(s: Option<&str>, ty: ColType) -> RtResult<CellValue> {
+    match s {
+        None => Ok(match ty {
+            ColType::String => CellValue::Str(None),
+            ColType::Fp64 | ColType::Fp32 => CellValue::Double(0.0),
+            ColType::Int64 | ColType::Int32 => CellValue::Int(0),
+            ColType::Boolean => CellValue::Bool(false),
+        }),
+        Some(t) if ty == ColType::Boolean => {
+            Ok(CellValue::Bool(t.trim().eq_ignore_ascii_case("true") || t.trim() == "1"))
+        }
+        Some(t) => parse_typed(t, ty).map_err(RtError::new),
+    }
+}
+
+/// Builds a column of type `ty` from string cells.
+pub fn column_from_strings(cells: &[Option<String>], ty: ColType) -> RtResult<FrameColumn> {
+    let mut b = ColBuilder::new(ty);
+    for c in cells {
+        b.push(convert_cell(c.as_deref(), ty)?);
+    }
+    Ok(b.col)
+}
+
+/// The cells of column `c` as strings (as `raw_cell`).
+pub fn column_strings(f: &Frame, c: usize) -> Vec<Option<String>> {
+    (0..f.rows()).map(|r| raw_cell(f, r, c)).collect()
 }
 
 /// `as.matrix(F)`: every cell must be numeric (strings that parse as numbers are accepted).
@@ -54,13 +211,17 @@ pub fn to_matrix(f: &Frame) -> RtResult<Matrix> {
                 FrameColumn::Bool(v) => v[r] as i64 as f64,
                 FrameColumn::Str(v) => match &v[r] {
                     None => f64::NAN,
-                    Some(s) => s.trim().parse::<f64>().map_err(|_| {
-                        RtError::new(format!(
-                            "as.matrix: the frame cell ({}, {}) \"{s}\" is not a number",
-                            r + 1,
-                            c + 1
-                        ))
-                    })?,
+                    Some(s) => match s.trim() {
+                        "TRUE" | "true" => 1.0,
+                        "FALSE" | "false" => 0.0,
+                        t => crate::runtime::io::parse_java_double(t).ok_or_else(|| {
+                            RtError::new(format!(
+                                "as.matrix: the frame cell ({}, {}) \"{s}\" is not a number",
+                                r + 1,
+                                c + 1
+                            ))
+                        })?,
+                    },
                 },
             };
         }
@@ -68,12 +229,41 @@ pub fn to_matrix(f: &Frame) -> RtResult<Matrix> {
     Ok(Matrix::from_vec(rows, cols, data))
 }
 
+/// `as.frame(X)`: each column gets the narrowest type that holds its values, as SystemDS 3.4.0
+/// does (INT32, INT64, FP32, else FP64).
+pub fn from_matrix(m: &Matrix) -> Frame {
+    let (rows, cols) = (m.rows(), m.cols());
+    let mut typed = Vec::with_capacity(cols);
+    for c in 0..cols {
+        let vals: Vec<f64> = (0..rows).map(|r| m.get(r, c)).collect();
+        let integral = vals.iter().all(|v| v.is_finite() && v.fract() == 0.0 && v.abs() < 9.2e18);
+        if integral {
+            let narrow = vals.iter().all(|v| *v >= i32::MIN as f64 && *v <= i32::MAX as f64);
+            let ints = vals.iter().map(|v| *v as i64).collect();
+            typed.push((if narrow { ColType::Int32 } else { ColType::Int64 }, FrameColumn::Int(ints)));
+        } else {
+            // FP32 when the float's shortest digits read back as the same double (1.5, 0.1, 1e-5).
+            let narrow = vals.iter().all(|v| v.is_nan() || java_float(*v).parse::<f64>().ok() == Some(*v));
+            typed.push((if narrow { ColType::Fp32 } else { ColType::Fp64 }, FrameColumn::Double(vals)));
+        }
+    }
+    Frame::from_typed(vec![], typed)
+}
+
+/// `toString(F)` as SystemDS 3.4.0: a `# FRAME` line with the dimensions, a line of column
+/// names and one of value types, then the rows.
 pub fn to_string(f: &Frame, opts: &ToStringOpts) -> String {
     let mut out = String::new();
     let rows = f.rows().min(opts.rows);
     let cols = f.cols().min(opts.cols);
+    out.push_str(&format!("# FRAME: nrow = {}, ncol = {}{}", f.rows(), f.cols(), opts.linesep));
+    let names: Vec<String> = (0..cols).map(|c| f.name(c)).collect();
+    // The header lines start with `#` and the separator: `# C1 C2`, or `#,C1,C2` with sep=",".
+    out.push_str(&format!("#{}{}{}", opts.sep, names.join(&opts.sep), opts.linesep));
+    let types: Vec<&str> = (0..cols).map(|c| f.col_type(c).name()).collect();
+    out.push_str(&format!("#{}{}{}", opts.sep, types.join(&opts.sep), opts.linesep));
     for r in 0..rows {
-        let cells: Vec<String> = (0..cols).map(|c| cell_text(f, r, c)).collect();
+        let cells: Vec<String> = (0..cols).map(|c| display_cell(f, r, c, opts.decimal)).collect();
         out.push_str(&cells.join(&opts.sep));
         out.push_str(&opts.linesep);
     }
@@ -81,7 +271,12 @@ pub fn to_string(f: &Frame, opts: &ToStringOpts) -> String {
 }
 
 pub fn schema_string(f: &Frame) -> String {
-    f.columns.iter().map(|c| c.value_type().to_string().to_uppercase()).collect::<Vec<_>>().join(",")
+    f.schema().iter().map(|t| t.name()).collect::<Vec<_>>().join(",")
+}
+
+/// A 1 x n string frame with the given cells (colnames, typeof, detectSchema).
+pub fn string_row(cells: Vec<String>) -> Frame {
+    Frame::new(cells.into_iter().map(|s| FrameColumn::Str(vec![Some(s)])).collect())
 }
 
 /// `cbind`/`rbind` of frames.
@@ -97,24 +292,95 @@ pub fn bind(vals: &[Value], columns: bool) -> RtResult<Value> {
     for f in &frames[1..] {
         if columns {
             if f.rows() != out.rows() {
-                return Err(RtError::new("cbind of frames needs the same number of rows"));
+                return Err(RtError::new(format!(
+                    "cbind of frames needs the same number of rows, got {} and {}",
+                    out.rows(),
+                    f.rows()
+                )));
             }
-            out.names.extend(f.names.iter().cloned());
+            let n = out.cols();
+            if !out.narrow.is_empty() || !f.narrow.is_empty() {
+                out.narrow =
+                    (0..n).map(|c| out.is_narrow(c)).chain((0..f.cols()).map(|c| f.is_narrow(c))).collect();
+            }
+            if !out.names.is_empty() || !f.names.is_empty() {
+                out.names = (0..n).map(|c| out.name(c)).collect();
+                out.names.extend((0..f.cols()).map(|c| f.name(c)));
+            }
             out.columns.extend(f.columns.iter().cloned());
         } else {
             if f.cols() != out.cols() {
-                return Err(RtError::new("rbind of frames needs the same number of columns"));
+                return Err(RtError::new(format!(
+                    "rbind of frames needs the same number of columns, got {} and {}",
+                    out.cols(),
+                    f.cols()
+                )));
             }
-            for (a, b) in out.columns.iter_mut().zip(&f.columns) {
-                match (a, b) {
+            for (c, (a, b)) in out.columns.iter_mut().zip(&f.columns).enumerate() {
+                match (&mut *a, b) {
                     (FrameColumn::Double(x), FrameColumn::Double(y)) => x.extend(y),
                     (FrameColumn::Int(x), FrameColumn::Int(y)) => x.extend(y),
                     (FrameColumn::Bool(x), FrameColumn::Bool(y)) => x.extend(y),
                     (FrameColumn::Str(x), FrameColumn::Str(y)) => x.extend(y.iter().cloned()),
-                    _ => return Err(RtError::new("rbind of frames needs the same column types")),
+                    (a, _) => {
+                        // Mixed types: both become strings.
+                        let mut x: Vec<Option<String>> = column_strings(&frames_col(a), 0);
+                        x.extend(column_strings(f, c));
+                        *a = FrameColumn::Str(x);
+                    }
                 }
             }
         }
     }
-    Ok(Value::Frame(std::sync::Arc::new(out)))
+    Ok(Value::Frame(Arc::new(out)))
+}
+
+fn frames_col(c: &FrameColumn) -> Frame {
+    Frame::new(vec![c.clone()])
+}
+
+/// `F[rows, cols] = value`: a frame of the range's shape, or a scalar for every cell.
+pub fn left_index(f: &mut Frame, rows: Range<usize>, cols: Range<usize>, value: &Value) -> RtResult<()> {
+    match value {
+        Value::Frame(src) => {
+            if src.rows() != rows.len() || src.cols() != cols.len() {
+                return Err(RtError::new(format!(
+                    "cannot assign a {}x{} frame into a {}x{} range",
+                    src.rows(),
+                    src.cols(),
+                    rows.len(),
+                    cols.len()
+                )));
+            }
+            for (j, c) in cols.enumerate() {
+                for (i, r) in rows.clone().enumerate() {
+                    set_cell_from(f, r, c, raw_cell(src, i, j).as_deref())?;
+                }
+            }
+            Ok(())
+        }
+        s if s.is_scalar() => {
+            let text = crate::runtime::scalar::scalar_to_string(s);
+            for c in cols {
+                for r in rows.clone() {
+                    set_cell_from(f, r, c, Some(&text))?;
+                }
+            }
+            Ok(())
+        }
+        other => Err(RtError::new(format!("cannot assign a {} into a frame", other.kind()))),
+    }
+}
+
+fn set_cell_from(f: &mut Frame, r: usize, c: usize, text: Option<&str>) -> RtResult<()> {
+    let ty = f.col_type(c);
+    let v = convert_cell(text, ty)?;
+    match (&mut f.columns[c], v) {
+        (FrameColumn::Double(x), CellValue::Double(d)) => x[r] = d,
+        (FrameColumn::Int(x), CellValue::Int(i)) => x[r] = i,
+        (FrameColumn::Bool(x), CellValue::Bool(b)) => x[r] = b,
+        (FrameColumn::Str(x), CellValue::Str(s)) => x[r] = s,
+        _ => return Err(RtError::new("internal: cell type mismatch")),
+    }
+    Ok(())
 }

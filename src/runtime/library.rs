@@ -393,6 +393,12 @@ pub fn left_index(mut args: Vec<Option<Value>>) -> RtResult<Value> {
             }
             Ok(Value::List(l))
         }
+        Value::Frame(mut f) => {
+            let rows = bounds(&args[2], &args[3], f.rows(), "rows")?;
+            let cols = bounds(&args[4], &args[5], f.cols(), "columns")?;
+            crate::runtime::frame_ops::left_index(Arc::make_mut(&mut f), rows, cols, &value)?;
+            Ok(Value::Frame(f))
+        }
         other => err(format!("cannot assign into an index of a {}", other.kind())),
     }
 }
@@ -808,10 +814,10 @@ pub fn call(rt: &Runtime, id: BuiltinId, args: Vec<Option<Value>>) -> RtResult<V
         }
         "typeof" => {
             let v = args[0].clone().ok_or_else(|| RtError::new("typeof needs a value"))?;
-            one(Value::str(match v {
-                Value::Frame(f) => crate::runtime::frame_ops::schema_string(&f),
-                other => other.kind().to_string(),
-            }))
+            one(match v {
+                Value::Frame(f) => crate::runtime::library_frame::type_of(&f),
+                other => Value::str(other.kind().to_string()),
+            })
         }
         "remove" => {
             let Some(Value::List(l)) = &args[0] else {

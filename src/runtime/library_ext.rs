@@ -265,6 +265,9 @@ pub fn call(rt: &Runtime, name: &str, args: Vec<Option<Value>>) -> RtResult<Vec<
             let (p, l, u) = kernels::linalg::lu(&*mat(&args[0], "lu")?)?;
             Ok(vec![m(p), m(l), m(u)])
         }
+        "write" if matches!(args[0], Some(Value::Frame(_))) => {
+            crate::runtime::library_frame::write_frame(&args)
+        }
         "write" => {
             let value = args[0].clone().ok_or_else(|| RtError::new("write needs a value"))?;
             let file = text(&args[1], "file")?;
@@ -297,6 +300,9 @@ pub fn call(rt: &Runtime, name: &str, args: Vec<Option<Value>>) -> RtResult<Vec<
             Ok(vec![])
         }
         "read" => {
+            if let Some(r) = crate::runtime::library_frame::read_hook(&args) {
+                return r;
+            }
             let file = text(&args[0], "file")?;
             let opt_text = |i: usize, what: &str| -> RtResult<Option<String>> {
                 match &args[i] {
@@ -360,7 +366,9 @@ pub fn call(rt: &Runtime, name: &str, args: Vec<Option<Value>>) -> RtResult<Vec<
         | "_relu_max_pool"
         | "_relu_backward" => crate::runtime::library_dnn::call(name, args),
         other => {
-            let _ = rt;
+            if let Some(r) = crate::runtime::library_frame::call(rt, other, args) {
+                return r;
+            }
             err(format!("the builtin `{other}` is not available in this build"))
         }
     }

@@ -8,6 +8,7 @@ mod atomic;
 pub(crate) mod build;
 mod csv;
 mod error;
+mod frame_csv;
 mod ijv;
 mod libsvm;
 mod mtd;
@@ -18,6 +19,7 @@ use std::path::Path;
 
 pub use atomic::write_atomic;
 pub use error::IoError;
+pub use frame_csv::{FrameReadOptions, is_frame_file, read_frame, write_frame};
 pub use mtd::{Mtd, mtd_path};
 
 use crate::runtime::matrix::Matrix;

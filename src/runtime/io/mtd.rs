@@ -138,10 +138,11 @@ impl Mtd {
     /// Serializes as SystemDS does: 4-space indented JSON, keys in SystemDS's order, no newline
     /// at the end. `author` and `created` are filled in when absent.
     pub fn to_json(&self) -> String {
-        let mut fields: Vec<(&str, Value)> = vec![
-            ("data_type", Value::from(self.data_type.as_str())),
-            ("value_type", Value::from(self.value_type.as_str())),
-        ];
+        let mut fields: Vec<(&str, Value)> = vec![("data_type", Value::from(self.data_type.as_str()))];
+        // Frames have a schema instead of one value type.
+        if self.data_type != "frame" {
+            fields.push(("value_type", Value::from(self.value_type.as_str())));
+        }
         if let Some(s) = &self.schema {
             fields.push(("schema", Value::from(s.as_str())));
         }
