@@ -60,6 +60,36 @@ fn argmax(plane: &[f64], w: usize, (y0, y1): (usize, usize), (x0, x1): (usize, u
     Some(best_i)
 }
 
+/// Whether the windows tile every plane exactly (stride equal to the window, no padding, sizes
+/// divisible), as in LeNet's 2x2/2 pooling: every input cell then lies in exactly one window.
+fn tiles_exactly(g: &Window) -> bool {
+    g.kh > 0
+        && g.kw > 0
+        && g.sh == g.kh
+        && g.sw == g.kw
+        && g.ph == 0
+        && g.pw == 0
+        && g.oh * g.kh == g.h
+        && g.ow * g.kw == g.w
+}
+
+/// The first maximum of a 2x2 window `a b / c d` in row-major order, and its position 0..4,
+/// with the same comparisons as [`argmax`] (`>`, so ties and NaNs keep the earlier cell).
+#[inline(always)]
+fn max4(a: f64, b: f64, c: f64, d: f64) -> (f64, usize) {
+    let (mut best, mut at) = (a, 0);
+    if b > best {
+        (best, at) = (b, 1);
+    }
+    if c > best {
+        (best, at) = (c, 2);
+    }
+    if d > best {
+        (best, at) = (d, 3);
+    }
+    (best, at)
+}
+
 /// A new `N x row_len` output whose row `i` is written by `body(i, row)`, in parallel for large
 /// batches. The rows start uninitialised: `body` must write every cell (or zero its row first
 /// with [`zeroed`], on its own thread, when it accumulates).
@@ -89,10 +119,22 @@ fn max_forward(x: &Matrix, s: &PoolShape, relu: bool) -> Matrix {
     let (plane, oplane) = (g.h * g.w, g.oh * g.ow);
     let xv = dense_values(x);
     let sp = Spans::new(&g);
+    let two_by_two = tiles_exactly(&g) && g.kh == 2 && g.kw == 2;
     // Writes every cell: c, oy and ox run over the whole row.
     let out = per_image(s.n, s.c * oplane, |i, row| {
         for c in 0..g.c {
             let src = &xv[(i * g.c + c) * plane..(i * g.c + c + 1) * plane];
+            if two_by_two {
+                let dst = &mut row[c * oplane..(c + 1) * oplane];
+                for (oy, out_row) in dst.chunks_exact_mut(g.ow).enumerate() {
+                    let (top, bottom) = (&src[2 * oy * g.w..], &src[(2 * oy + 1) * g.w..]);
+                    for (ox, o) in out_row.iter_mut().enumerate() {
+                        let (v, _) = max4(top[2 * ox], top[2 * ox + 1], bottom[2 * ox], bottom[2 * ox + 1]);
+                        o.write(if relu { v.max(0.0) } else { v });
+                    }
+                }
+                continue;
+            }
             for (oy, &ys) in sp.rows.iter().enumerate() {
                 for (ox, &xs) in sp.cols.iter().enumerate() {
                     let v = argmax(src, g.w, ys, xs).map_or(f64::MIN, |j| src[j]);
@@ -111,6 +153,30 @@ fn max_backward(x: &Matrix, dout: &Matrix, s: &PoolShape, relu: bool) -> Matrix 
     let xv = dense_values(x);
     let dv = dense_values(dout);
     let sp = Spans::new(&g);
+    if tiles_exactly(&g) {
+        // Every input cell is in exactly one window, so each window writes all of its cells
+        // (the gradient at its first maximum, 0 elsewhere) and the row needs no zeroing.
+        let dx = per_image(s.n, s.c * plane, |i, row| {
+            for c in 0..g.c {
+                let src = &xv[(i * g.c + c) * plane..(i * g.c + c + 1) * plane];
+                let d = &dv[(i * g.c + c) * oplane..(i * g.c + c + 1) * oplane];
+                let dst = &mut row[c * plane..(c + 1) * plane];
+                for (oy, &ys) in sp.rows.iter().enumerate() {
+                    for (ox, &xs) in sp.cols.iter().enumerate() {
+                        let j = argmax(src, g.w, ys, xs).expect("an exact tiling has no empty window");
+                        let grad = if !relu || src[j] > 0.0 { d[oy * g.ow + ox] } else { 0.0 };
+                        for y in ys.0..ys.1 {
+                            for x in xs.0..xs.1 {
+                                let at = y * g.w + x;
+                                dst[at].write(if at == j { 0.0 + grad } else { 0.0 });
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        return dense(s.n, s.c * plane, dx);
+    }
     let dx = per_image(s.n, s.c * plane, |i, row| {
         let row = zeroed(row);
         for c in 0..g.c {
