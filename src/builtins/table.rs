@@ -48,6 +48,19 @@ const fn special(name: &'static str, params: &'static [Param], out: Out) -> Buil
     b(name, params, Special, out)
 }
 
+const CDF: &[Param] = &[
+    p("target", Req),
+    p("dist", Req),
+    p("mean", Opt),
+    p("sd", Opt),
+    p("df", Opt),
+    p("df1", Opt),
+    p("df2", Opt),
+    p("rate", Opt),
+    p("lower.tail", B(true)),
+];
+const ICDF: &[Param] = CDF.split_at(8).0;
+
 pub static ALIASES: &[(&str, &str)] = &[
     ("ceiling", "ceil"),
     ("isNA", "is.na"),
@@ -418,6 +431,19 @@ pub static BUILTINS: &[BuiltinSpec] = &[
         ],
         3,
     ),
+    // distributions, signal processing and assorted statistics (library_stats.rs)
+    lib("cdf", CDF, DoubleScalar),
+    lib("icdf", ICDF, DoubleScalar),
+    lib("pnorm", &[p("target", Req), p("mean", Opt), p("sd", Opt), p("lower.tail", B(true))], DoubleScalar),
+    lib("qnorm", &[p("target", Req), p("mean", Opt), p("sd", Opt)], DoubleScalar),
+    lib("pt", &[p("target", Req), p("df", Req), p("lower.tail", B(true))], DoubleScalar),
+    lib("qt", &[p("target", Req), p("df", Req)], DoubleScalar),
+    lib("pf", &[p("target", Req), p("df1", Req), p("df2", Req), p("lower.tail", B(true))], DoubleScalar),
+    lib("qf", &[p("target", Req), p("df1", Req), p("df2", Req)], DoubleScalar),
+    lib("pchisq", &[p("target", Req), p("df", Req), p("lower.tail", B(true))], DoubleScalar),
+    lib("qchisq", &[p("target", Req), p("df", Req)], DoubleScalar),
+    lib("pexp", &[p("target", Req), p("rate", Opt), p("lower.tail", B(true))], DoubleScalar),
+    lib("qexp", &[p("target", Req), p("rate", Opt)], DoubleScalar),
     // fused forms chosen by rewrites (not callable under these names from scripts)
     lib(
         "_conv2d_bias_add",

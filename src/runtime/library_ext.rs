@@ -360,7 +360,9 @@ pub fn call(rt: &Runtime, name: &str, args: Vec<Option<Value>>) -> RtResult<Vec<
         | "_relu_max_pool"
         | "_relu_backward" => crate::runtime::library_dnn::call(name, args),
         other => {
-            let _ = rt;
+            if let Some(r) = crate::runtime::library_stats::call(rt, other, &args) {
+                return r;
+            }
             err(format!("the builtin `{other}` is not available in this build"))
         }
     }

@@ -9,6 +9,7 @@ pub mod kernels;
 pub mod library;
 pub mod library_dnn;
 pub mod library_ext;
+pub mod library_stats;
 pub mod matrix;
 pub mod output;
 pub mod parfor;

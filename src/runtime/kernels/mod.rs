@@ -19,6 +19,7 @@ pub type KResult<T> = Result<T, KernelError>;
 pub mod aggregate;
 pub mod cumulative;
 pub mod datagen;
+pub mod distributions;
 pub mod dnn;
 pub mod elementwise;
 pub mod index;
