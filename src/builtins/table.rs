@@ -444,6 +444,8 @@ pub static BUILTINS: &[BuiltinSpec] = &[
     lib("qchisq", &[p("target", Req), p("df", Req)], DoubleScalar),
     lib("pexp", &[p("target", Req), p("rate", Opt), p("lower.tail", B(true))], DoubleScalar),
     lib("qexp", &[p("target", Req), p("rate", Opt)], DoubleScalar),
+    variadic(effect(lib("eval", &[p("fname", Req)], Unknown))),
+    effect(lib("evalList", &[p("fname", Req), p("args", Req)], List)),
     // fused forms chosen by rewrites (not callable under these names from scripts)
     lib(
         "_conv2d_bias_add",

@@ -603,7 +603,14 @@ pub fn print_string(v: &Value) -> RtResult<String> {
 
 /// SystemDS prints a list as `List containing:` and its elements in brackets.
 fn list_to_string(l: &ListValue) -> RtResult<String> {
-    let items: Vec<String> = l.items.iter().map(print_string).collect::<RtResult<_>>()?;
+    // Matrix elements are introduced by a `Matrix:` line.
+    let item = |v: &Value| -> RtResult<String> {
+        Ok(match v {
+            Value::Matrix(_) => format!("\nMatrix:\n{}", print_string(v)?),
+            other => print_string(other)?,
+        })
+    };
+    let items: Vec<String> = l.items.iter().map(item).collect::<RtResult<_>>()?;
     Ok(format!("List containing:\n[{}]", items.join(", ")))
 }
 

@@ -2,9 +2,13 @@
 //! `cdf icdf pnorm qnorm pt qt pf qf pchisq qchisq pexp qexp`, and the others listed in
 //! [`call`]. Arguments arrive in the order of the builtin table's parameters.
 
+use crate::builtins::BuiltinId;
+use crate::compiler::types::DType;
 use crate::runtime::exec::{RtError, RtResult, Runtime};
 use crate::runtime::kernels::distributions::Dist;
-use crate::runtime::value::Value;
+use crate::runtime::matrix::Matrix;
+use crate::runtime::value::{ListValue, Value};
+use std::sync::Arc;
 
 fn err<T>(msg: impl Into<String>) -> RtResult<T> {
     Err(RtError::new(msg))
@@ -109,22 +113,54 @@ fn distribution(name: &str, a: &[Option<Value>]) -> RtResult<Value> {
             let (dist, d, rest) = match short {
                 "norm" => (
                     "normal",
-                    DistArgs { dist: "normal", mean: &a[1], sd: &a[2], df: none, df1: none, df2: none, rate: none },
+                    DistArgs {
+                        dist: "normal",
+                        mean: &a[1],
+                        sd: &a[2],
+                        df: none,
+                        df1: none,
+                        df2: none,
+                        rate: none,
+                    },
                     3,
                 ),
                 "t" | "chisq" => (
                     short,
-                    DistArgs { dist: short, mean: none, sd: none, df: &a[1], df1: none, df2: none, rate: none },
+                    DistArgs {
+                        dist: short,
+                        mean: none,
+                        sd: none,
+                        df: &a[1],
+                        df1: none,
+                        df2: none,
+                        rate: none,
+                    },
                     2,
                 ),
                 "f" => (
                     "f",
-                    DistArgs { dist: "f", mean: none, sd: none, df: none, df1: &a[1], df2: &a[2], rate: none },
+                    DistArgs {
+                        dist: "f",
+                        mean: none,
+                        sd: none,
+                        df: none,
+                        df1: &a[1],
+                        df2: &a[2],
+                        rate: none,
+                    },
                     3,
                 ),
                 "exp" => (
                     "exp",
-                    DistArgs { dist: "exp", mean: none, sd: none, df: none, df1: none, df2: none, rate: &a[1] },
+                    DistArgs {
+                        dist: "exp",
+                        mean: none,
+                        sd: none,
+                        df: none,
+                        df1: none,
+                        df2: none,
+                        rate: &a[1],
+                    },
                     2,
                 ),
                 _ => return err(format!("unknown distribution function {name}")),
@@ -139,14 +175,176 @@ fn distribution(name: &str, a: &[Option<Value>]) -> RtResult<Value> {
     Ok(Value::Double(r.map_err(|e| RtError::new(format!("{name}: {}", e.0)))?))
 }
 
+thread_local! {
+    /// How deeply `eval` calls are nested on this thread (bounds recursion through `eval`).
+    static EVAL_DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The arguments of a second-order call: positional values, or the items of one list (named
+/// items bind by name).
+struct CallArgs {
+    values: Vec<Value>,
+    names: Vec<Option<String>>,
+}
+
+impl CallArgs {
+    fn from_values(values: Vec<Value>) -> CallArgs {
+        let names = vec![None; values.len()];
+        CallArgs { values, names }
+    }
+
+    fn from_list(l: &ListValue) -> CallArgs {
+        let names = if l.is_named() {
+            l.names.iter().map(|n| if n.is_empty() { None } else { Some(n.clone()) }).collect()
+        } else {
+            vec![None; l.items.len()]
+        };
+        CallArgs { values: l.items.clone(), names }
+    }
+
+    /// Binds to parameters in order; `None` for the ones not given.
+    fn bind(self, fname: &str, params: &[&str]) -> RtResult<Vec<Option<Value>>> {
+        let mut slots: Vec<Option<Value>> = vec![None; params.len()];
+        let mut next = 0;
+        for (v, n) in self.values.into_iter().zip(self.names) {
+            match n {
+                Some(n) => {
+                    let Some(i) = params.iter().position(|p| *p == n) else {
+                        return err(format!("eval: `{fname}` has no parameter named `{n}`"));
+                    };
+                    if slots[i].is_some() {
+                        return err(format!("eval: parameter `{n}` of `{fname}` is given twice"));
+                    }
+                    slots[i] = Some(v);
+                }
+                None => {
+                    while next < params.len() && slots[next].is_some() {
+                        next += 1;
+                    }
+                    if next == params.len() {
+                        return err(format!(
+                            "eval: too many arguments for `{fname}` (it takes {})",
+                            params.len()
+                        ));
+                    }
+                    slots[next] = Some(v);
+                    next += 1;
+                }
+            }
+        }
+        Ok(slots)
+    }
+}
+
+/// `eval(fname, args...)` and `evalList(fname, list)`: calls a user function, a DML-bodied
+/// builtin or a native builtin by a name known only at run time. Returns all its outputs.
+fn second_order(rt: &Runtime, name: &str, args: &[Option<Value>]) -> RtResult<Vec<Value>> {
+    let fname = match &args[0] {
+        Some(Value::Str(s)) => s.to_string(),
+        Some(x) => return err(format!("{name}: the function name must be a string, but got a {}", x.kind())),
+        None => return err(format!("{name}: the function name is missing")),
+    };
+    let rest: Vec<Value> = args[1..].iter().flatten().cloned().collect();
+    let call_args = match (name, rest.as_slice()) {
+        (_, [Value::List(l)]) => CallArgs::from_list(l),
+        ("evalList", [other]) => {
+            return err(format!("evalList: the arguments must be a list, but got a {}", other.kind()));
+        }
+        ("evalList", _) => return err("evalList takes a function name and one list of arguments"),
+        _ => CallArgs::from_values(rest),
+    };
+    let program = rt.program;
+    let (ns, short) = match fname.split_once("::") {
+        Some((ns, f)) => (Some(ns), f),
+        None => (None, fname.as_str()),
+    };
+    let first_dt = call_args.values.first().map(|v| match v {
+        Value::Matrix(_) => DType::Matrix,
+        Value::Frame(_) => DType::Frame,
+        Value::List(_) => DType::List,
+        _ => DType::Scalar,
+    });
+    let user = program
+        .resolve_function(0, ns, short)
+        .or_else(|| if ns.is_none() { program.resolve_dml_builtin(short, first_dt) } else { None });
+    if let Some(fid) = user {
+        let func = &program.functions[fid as usize];
+        let params: Vec<&str> = func.params.iter().map(|p| p.name.name.as_str()).collect();
+        let bound = call_args.bind(&fname, &params)?;
+        let depth = EVAL_DEPTH.with(|d| {
+            d.set(d.get() + 1);
+            d.get()
+        });
+        let r = rt.call_function(fid, bound, depth);
+        EVAL_DEPTH.with(|d| d.set(d.get() - 1));
+        return r;
+    }
+    if ns.is_none()
+        && let Some(id) = crate::builtins::lookup(short).filter(|id| !id.name().starts_with('_'))
+    {
+        let spec = id.spec();
+        let params: Vec<&str> = spec.params.iter().map(|p| p.name).collect();
+        let bound = call_args.bind(&fname, &params)?;
+        return call_native(rt, id, bound);
+    }
+    err(format!("{name}: unknown function `{fname}` (not a user function or a builtin)"))
+}
+
+/// A native builtin called through `eval`, with defaults filled in.
+fn call_native(rt: &Runtime, id: BuiltinId, mut args: Vec<Option<Value>>) -> RtResult<Vec<Value>> {
+    use crate::builtins::{Def, Lower};
+    let spec = id.spec();
+    for (slot, p) in args.iter_mut().zip(spec.params) {
+        if slot.is_none() {
+            *slot = match p.default {
+                Def::Req => {
+                    return err(format!("eval: missing argument `{}` in the call of `{}`", p.name, spec.name));
+                }
+                Def::Opt => None,
+                Def::I(i) => Some(Value::Int(i)),
+                Def::F(f) => Some(Value::Double(f)),
+                Def::B(b) => Some(Value::Bool(b)),
+                Def::S(s) => Some(Value::str(s)),
+            };
+        }
+    }
+    match spec.lower {
+        Lower::Library => crate::runtime::library::call(rt, id, args),
+        Lower::Agg(op, dir) => {
+            let x = match &args[0] {
+                Some(Value::Matrix(m)) => m.clone(),
+                _ => return err(format!("eval: `{}` needs a matrix", spec.name)),
+            };
+            Ok(vec![crate::runtime::library::aggregate_value(op, dir, &x)?])
+        }
+        Lower::Unary(op) => match &args[0] {
+            Some(Value::Matrix(m)) => Ok(vec![crate::runtime::library::unary_matrix(op, m.clone())]),
+            Some(x) => crate::runtime::scalar::unary_scalar(op, x).map(|v| vec![v]).map_err(RtError::new),
+            None => err(format!("eval: `{}` needs an argument", spec.name)),
+        },
+        _ => err(format!("eval cannot call the builtin `{}`; call it directly", spec.name)),
+    }
+}
+
 /// Dispatches the builtins of this module; `None` when `name` is not one of them.
 pub fn call(rt: &Runtime, name: &str, args: &[Option<Value>]) -> Option<RtResult<Vec<Value>>> {
-    let _ = rt;
     let one = |r: RtResult<Value>| Some(r.map(|v| vec![v]));
     match name {
-        "cdf" | "icdf" | "pnorm" | "qnorm" | "pt" | "qt" | "pf" | "qf" | "pchisq" | "qchisq" | "pexp" | "qexp" => {
-            one(distribution(name, args))
-        }
+        "cdf" | "icdf" | "pnorm" | "qnorm" | "pt" | "qt" | "pf" | "qf" | "pchisq" | "qchisq" | "pexp"
+        | "qexp" => one(distribution(name, args)),
+        "eval" => Some(second_order(rt, name, args).and_then(|outs| match outs.into_iter().next() {
+            // eval's result is a matrix: a scalar result becomes a 1x1 matrix, as in SystemDS.
+            Some(v) if v.is_scalar() => match v.as_f64() {
+                Some(x) => Ok(vec![Value::matrix(Matrix::scalar(x))]),
+                None => Ok(vec![v]),
+            },
+            Some(v) => Ok(vec![v]),
+            None => err("eval: the function returns no value"),
+        })),
+        "evalList" => Some(
+            second_order(rt, name, args)
+                .map(|outs| vec![Value::List(Arc::new(ListValue { items: outs, names: Vec::new() }))]),
+        ),
         _ => {
             let _ = kerr;
             None
