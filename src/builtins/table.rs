@@ -59,6 +59,24 @@ const CDF: &[Param] = &[
     p("rate", Opt),
     p("lower.tail", B(true)),
 ];
+/// `read`'s parameters, for `readMM` and `read.csv`.
+const READ: &[Param] = &[
+    p("file", Req),
+    p("format", Opt),
+    p("header", Opt),
+    p("sep", Opt),
+    p("fill", Opt),
+    p("default", Opt),
+    p("naStrings", Opt),
+    p("rows", Opt),
+    p("cols", Opt),
+    p("nnz", Opt),
+    p("data_type", Opt),
+    p("value_type", Opt),
+    p("schema", Opt),
+    p("rows_in_block", Opt),
+    p("cols_in_block", Opt),
+];
 const ICDF: &[Param] = CDF.split_at(8).0;
 
 pub static ALIASES: &[(&str, &str)] = &[
@@ -446,6 +464,18 @@ pub static BUILTINS: &[BuiltinSpec] = &[
     lib("qexp", &[p("target", Req), p("rate", Opt)], DoubleScalar),
     variadic(effect(lib("eval", &[p("fname", Req)], Unknown))),
     effect(lib("evalList", &[p("fname", Req), p("args", Req)], List)),
+    lib("roll", &[p("x", Req), p("shift", Req)], MatrixLike(0)),
+    lib("as.list", X, List),
+    lib("countDistinctApprox", &[p("data", Req), p("dir", S("rc")), p("type", S("KMV"))], Unknown),
+    lib("rowCountDistinctApprox", &[p("data", Req), p("type", S("KMV"))], Matrix),
+    lib("colCountDistinctApprox", &[p("data", Req), p("type", S("KMV"))], Matrix),
+    lib("sqrtMatrixJava", X, MatrixLike(0)),
+    multi("fft", &[p("re", Req)], 2),
+    multi("ifft", &[p("re", Req), p("im", Opt)], 2),
+    multi("fft_linearized", &[p("re", Req)], 2),
+    multi("ifft_linearized", &[p("re", Req), p("im", Opt)], 2),
+    effect(lib("readMM", READ, Unknown)),
+    effect(lib("read.csv", READ, Unknown)),
     // fused forms chosen by rewrites (not callable under these names from scripts)
     lib(
         "_conv2d_bias_add",

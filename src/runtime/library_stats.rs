@@ -298,7 +298,10 @@ fn call_native(rt: &Runtime, id: BuiltinId, mut args: Vec<Option<Value>>) -> RtR
         if slot.is_none() {
             *slot = match p.default {
                 Def::Req => {
-                    return err(format!("eval: missing argument `{}` in the call of `{}`", p.name, spec.name));
+                    return err(format!(
+                        "eval: missing argument `{}` in the call of `{}`",
+                        p.name, spec.name
+                    ));
                 }
                 Def::Opt => None,
                 Def::I(i) => Some(Value::Int(i)),
@@ -326,6 +329,18 @@ fn call_native(rt: &Runtime, id: BuiltinId, mut args: Vec<Option<Value>>) -> RtR
     }
 }
 
+fn matrix(v: &Option<Value>, what: &str) -> RtResult<Arc<Matrix>> {
+    match v {
+        Some(Value::Matrix(m)) => Ok(m.clone()),
+        Some(x) => err(format!("{what} must be a matrix, but got a {}", x.kind())),
+        None => err(format!("{what} is missing")),
+    }
+}
+
+fn mat(m: Matrix) -> Value {
+    Value::matrix(m)
+}
+
 /// Dispatches the builtins of this module; `None` when `name` is not one of them.
 pub fn call(rt: &Runtime, name: &str, args: &[Option<Value>]) -> Option<RtResult<Vec<Value>>> {
     let one = |r: RtResult<Value>| Some(r.map(|v| vec![v]));
@@ -345,9 +360,111 @@ pub fn call(rt: &Runtime, name: &str, args: &[Option<Value>]) -> Option<RtResult
             second_order(rt, name, args)
                 .map(|outs| vec![Value::List(Arc::new(ListValue { items: outs, names: Vec::new() }))]),
         ),
-        _ => {
-            let _ = kerr;
-            None
+        "roll" => {
+            let x = match matrix(&args[0], "roll: X") {
+                Ok(x) => x,
+                Err(e) => return Some(Err(e)),
+            };
+            one(number(&args[1], "roll: shift").map(|s| mat(roll(&x, s as i64))))
+        }
+        "as.list" => one(match &args[0] {
+            Some(v @ Value::List(_)) => Ok(v.clone()),
+            Some(x) => err(format!("as.list needs a list, but got a {}", x.kind())),
+            None => err("as.list needs a list"),
+        }),
+        "countDistinctApprox" | "rowCountDistinctApprox" | "colCountDistinctApprox" => {
+            one(count_distinct_approx(name, args))
+        }
+        "sqrtMatrixJava" => one(matrix(&args[0], "sqrtMatrixJava").and_then(|x| sqrt_symmetric(&x).map(mat))),
+        "fft" | "ifft" | "fft_linearized" | "ifft_linearized" => Some(fft_call(name, args)),
+        "readMM" | "read.csv" => {
+            let mut a = args.to_vec();
+            if a.len() > 1 && a[1].is_none() {
+                a[1] = Some(Value::str(if name == "readMM" { "mm" } else { "csv" }));
+            }
+            Some(crate::runtime::library_ext::call(rt, "read", a))
+        }
+        _ => None,
+    }
+}
+
+/// Circular shift of the rows of `x` down by `shift` (negative shifts move rows up).
+fn roll(x: &Matrix, shift: i64) -> Matrix {
+    let (rows, cols) = (x.rows(), x.cols());
+    if rows == 0 {
+        return x.clone();
+    }
+    let s = shift.rem_euclid(rows as i64) as usize;
+    let d = x.dense_data();
+    let mut out = Vec::with_capacity(rows * cols);
+    for r in 0..rows {
+        let src = (r + rows - s) % rows;
+        out.extend_from_slice(&d[src * cols..(src + 1) * cols]);
+    }
+    Matrix::from_vec(rows, cols, out)
+}
+
+/// The approximate distinct counts: exact counts here (which is what the KMV sketch gives for
+/// inputs smaller than its sketch size).
+fn count_distinct_approx(name: &str, a: &[Option<Value>]) -> RtResult<Value> {
+    use crate::runtime::kernels::stats::count_distinct;
+    let x = matrix(&a[0], &format!("{name}: data"))?;
+    let dir = match name {
+        "rowCountDistinctApprox" => "r".to_string(),
+        "colCountDistinctApprox" => "c".to_string(),
+        _ => match &a[1] {
+            Some(Value::Str(s)) => s.to_string(),
+            None => "rc".to_string(),
+            Some(v) => return err(format!("{name}: dir must be a string, but got a {}", v.kind())),
+        },
+    };
+    let ty_idx = if name == "countDistinctApprox" { 2 } else { 1 };
+    if let Some(t) = a.get(ty_idx).and_then(|t| t.as_ref()) {
+        match t {
+            Value::Str(s) if &**s == "KMV" => {}
+            other => {
+                return err(format!(
+                    "{name}: unsupported type {} (only \"KMV\")",
+                    crate::runtime::scalar::scalar_to_string(other)
+                ));
+            }
         }
     }
+    if !matches!(dir.as_str(), "rc" | "r" | "c") {
+        return err(format!("{name}: dir must be \"rc\", \"r\" or \"c\", got \"{dir}\""));
+    }
+    let r = count_distinct(&x, &dir).map_err(kerr)?;
+    Ok(if dir == "rc" { Value::Int(r.get(0, 0) as i64) } else { mat(r) })
+}
+
+fn fft_call(name: &str, a: &[Option<Value>]) -> RtResult<Vec<Value>> {
+    use crate::runtime::kernels::fft;
+    let re = matrix(&a[0], &format!("{name}: re"))?;
+    let im = match a.get(1) {
+        Some(Some(_)) => Some(matrix(&a[1], &format!("{name}: im"))?),
+        _ => None,
+    };
+    let inverse = name.starts_with('i');
+    let linearized = name.ends_with("_linearized");
+    let (r, i) = fft::fft(&re, im.as_deref(), inverse, linearized).map_err(kerr)?;
+    Ok(vec![mat(r), mat(i)])
+}
+
+/// Square root of a symmetric positive semi-definite matrix, V diag(sqrt(w)) V^T from its
+/// eigen-decomposition (SystemDS also supports only symmetric input).
+fn sqrt_symmetric(x: &Matrix) -> RtResult<Matrix> {
+    let (w, v) = crate::runtime::kernels::linalg::eigen(x)
+        .map_err(|e| RtError::new(format!("sqrtMatrixJava: {}", e.0.trim_start_matches("eigen: "))))?;
+    let n = x.rows();
+    let mut out = vec![0.0; n * n];
+    for k in 0..n {
+        let s = w.get(k, 0).sqrt();
+        for i in 0..n {
+            let vik = v.get(i, k) * s;
+            for j in 0..n {
+                out[i * n + j] += vik * v.get(j, k);
+            }
+        }
+    }
+    Ok(Matrix::from_vec(n, n, out))
 }

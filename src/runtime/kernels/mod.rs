@@ -22,6 +22,7 @@ pub mod datagen;
 pub mod distributions;
 pub mod dnn;
 pub mod elementwise;
+pub mod fft;
 pub mod index;
 pub mod linalg;
 pub mod matmul;
