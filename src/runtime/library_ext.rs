@@ -184,8 +184,7 @@ pub fn call(rt: &Runtime, name: &str, args: Vec<Option<Value>>) -> RtResult<Vec<
                 }
                 other => {
                     let pv = num(other, "p")?;
-                    let q = kernels::stats::quantile(&x, w.as_deref(), &[pv])?;
-                    one(Value::Double(q[0]))
+                    one(Value::Double(kernels::stats::quantile_scalar(&x, w.as_deref(), pv)?))
                 }
             }
         }
