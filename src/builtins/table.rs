@@ -474,6 +474,7 @@ pub static BUILTINS: &[BuiltinSpec] = &[
     multi("ifft", &[p("re", Req), p("im", Opt)], 2),
     multi("fft_linearized", &[p("re", Req)], 2),
     multi("ifft_linearized", &[p("re", Req), p("im", Opt)], 2),
+    variadic(lib("einsum", &[p("equation", Req)], Unknown)),
     effect(lib("readMM", READ, Unknown)),
     effect(lib("read.csv", READ, Unknown)),
     // fused forms chosen by rewrites (not callable under these names from scripts)

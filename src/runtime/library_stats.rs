@@ -384,6 +384,7 @@ pub fn call(rt: &Runtime, name: &str, args: &[Option<Value>]) -> Option<RtResult
             }
             Some(crate::runtime::library_ext::call(rt, "read", a))
         }
+        "einsum" => one(einsum_call(args)),
         _ => None,
     }
 }
@@ -467,4 +468,25 @@ fn sqrt_symmetric(x: &Matrix) -> RtResult<Matrix> {
         }
     }
     Ok(Matrix::from_vec(n, n, out))
+}
+
+fn einsum_call(a: &[Option<Value>]) -> RtResult<Value> {
+    let spec = match &a[0] {
+        Some(Value::Str(s)) => s.to_string(),
+        _ => return err("einsum: the first argument must be the equation string, e.g. \"ij,jk->ik\""),
+    };
+    let ops: Vec<Arc<Matrix>> = a[1..]
+        .iter()
+        .flatten()
+        .map(|v| match v {
+            Value::Matrix(m) => Ok(m.clone()),
+            other => err(format!("einsum: operands must be matrices, but got a {}", other.kind())),
+        })
+        .collect::<RtResult<_>>()?;
+    let refs: Vec<&Matrix> = ops.iter().map(|m| &**m).collect();
+    let (out, shape) = crate::runtime::kernels::fft::einsum(&spec, &refs).map_err(kerr)?;
+    Ok(match shape {
+        None => Value::Double(out.get(0, 0)),
+        Some(_) => mat(out),
+    })
 }
