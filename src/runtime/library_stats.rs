@@ -484,7 +484,7 @@ fn einsum_call(a: &[Option<Value>]) -> RtResult<Value> {
         })
         .collect::<RtResult<_>>()?;
     let refs: Vec<&Matrix> = ops.iter().map(|m| &**m).collect();
-    let (out, shape) = crate::runtime::kernels::fft::einsum(&spec, &refs).map_err(kerr)?;
+    let (out, shape) = crate::runtime::kernels::einsum::einsum(&spec, &refs).map_err(kerr)?;
     Ok(match shape {
         None => Value::Double(out.get(0, 0)),
         Some(_) => mat(out),

@@ -21,6 +21,7 @@ pub mod cumulative;
 pub mod datagen;
 pub mod distributions;
 pub mod dnn;
+pub mod einsum;
 pub mod elementwise;
 pub mod fft;
 pub mod index;
