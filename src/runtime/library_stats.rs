@@ -325,6 +325,20 @@ fn call_native(rt: &Runtime, id: BuiltinId, mut args: Vec<Option<Value>>) -> RtR
             Some(x) => crate::runtime::scalar::unary_scalar(op, x).map(|v| vec![v]).map_err(RtError::new),
             None => err(format!("eval: `{}` needs an argument", spec.name)),
         },
+        Lower::Reorg(op) => {
+            use crate::hops::ReorgOp;
+            use crate::runtime::kernels::reorg;
+            let x = match &args[0] {
+                Some(Value::Matrix(m)) => m.clone(),
+                _ => return err(format!("eval: `{}` needs a matrix", spec.name)),
+            };
+            let r = match op {
+                ReorgOp::Transpose => reorg::transpose(&x),
+                ReorgOp::Rev => reorg::rev(&x),
+                ReorgOp::Diag => reorg::diag(&x).map_err(kerr)?,
+            };
+            Ok(vec![mat(r)])
+        }
         _ => err(format!("eval cannot call the builtin `{}`; call it directly", spec.name)),
     }
 }
