@@ -87,7 +87,7 @@ fn distribution(name: &str, a: &[Option<Value>]) -> RtResult<Value> {
     //   pf: target df1 df2 lower.tail         qf: target df1 df2
     //   pexp: target rate lower.tail          qexp: target rate
     let none = &None;
-    let (inverse, dist_name, d, lower) = match name {
+    let (inverse, d, lower) = match name {
         "cdf" | "icdf" => {
             let dist = match &a[1] {
                 Some(Value::Str(s)) => s.to_string(),
@@ -105,14 +105,13 @@ fn distribution(name: &str, a: &[Option<Value>]) -> RtResult<Value> {
             };
             let d = args.build(name)?;
             let lower = if name == "cdf" { flag(&a[8], "lower.tail")? } else { true };
-            (name == "icdf", dist, d, lower)
+            (name == "icdf", d, lower)
         }
         _ => {
             let inverse = name.starts_with('q');
             let short = &name[1..];
-            let (dist, d, rest) = match short {
+            let (d, rest) = match short {
                 "norm" => (
-                    "normal",
                     DistArgs {
                         dist: "normal",
                         mean: &a[1],
@@ -125,7 +124,6 @@ fn distribution(name: &str, a: &[Option<Value>]) -> RtResult<Value> {
                     3,
                 ),
                 "t" | "chisq" => (
-                    short,
                     DistArgs {
                         dist: short,
                         mean: none,
@@ -138,7 +136,6 @@ fn distribution(name: &str, a: &[Option<Value>]) -> RtResult<Value> {
                     2,
                 ),
                 "f" => (
-                    "f",
                     DistArgs {
                         dist: "f",
                         mean: none,
@@ -151,7 +148,6 @@ fn distribution(name: &str, a: &[Option<Value>]) -> RtResult<Value> {
                     3,
                 ),
                 "exp" => (
-                    "exp",
                     DistArgs {
                         dist: "exp",
                         mean: none,
@@ -166,10 +162,9 @@ fn distribution(name: &str, a: &[Option<Value>]) -> RtResult<Value> {
                 _ => return err(format!("unknown distribution function {name}")),
             };
             let lower = if inverse { true } else { flag(a.get(rest).unwrap_or(none), "lower.tail")? };
-            (inverse, dist.to_string(), d.build(name)?, lower)
+            (inverse, d.build(name)?, lower)
         }
     };
-    let _ = dist_name;
     let target = number(&a[0], &format!("{name}: target"))?;
     let r = if inverse { d.icdf(target) } else { d.cdf(target, lower) };
     Ok(Value::Double(r.map_err(|e| RtError::new(format!("{name}: {}", e.0)))?))
