@@ -48,6 +48,37 @@ const fn special(name: &'static str, params: &'static [Param], out: Out) -> Buil
     b(name, params, Special, out)
 }
 
+const CDF: &[Param] = &[
+    p("target", Req),
+    p("dist", Req),
+    p("mean", Opt),
+    p("sd", Opt),
+    p("df", Opt),
+    p("df1", Opt),
+    p("df2", Opt),
+    p("rate", Opt),
+    p("lower.tail", B(true)),
+];
+/// `read`'s parameters, for `readMM` and `read.csv`.
+const READ: &[Param] = &[
+    p("file", Req),
+    p("format", Opt),
+    p("header", Opt),
+    p("sep", Opt),
+    p("fill", Opt),
+    p("default", Opt),
+    p("naStrings", Opt),
+    p("rows", Opt),
+    p("cols", Opt),
+    p("nnz", Opt),
+    p("data_type", Opt),
+    p("value_type", Opt),
+    p("schema", Opt),
+    p("rows_in_block", Opt),
+    p("cols_in_block", Opt),
+];
+const ICDF: &[Param] = CDF.split_at(8).0;
+
 pub static ALIASES: &[(&str, &str)] = &[
     ("ceiling", "ceil"),
     ("isNA", "is.na"),
@@ -437,6 +468,34 @@ pub static BUILTINS: &[BuiltinSpec] = &[
     lib("transformdecode", &[p("target", Req), p("spec", Req), p("meta", Req)], Frame),
     lib("map", &[p("target", Req), p("lambda", Req), p("margin", Opt)], Frame),
     lib("dropInvalidLength", &[p("target", Req), p("lengths", Req)], Frame),
+    // distributions, signal processing and assorted statistics (library_stats.rs)
+    lib("cdf", CDF, DoubleScalar),
+    lib("icdf", ICDF, DoubleScalar),
+    lib("pnorm", &[p("target", Req), p("mean", Opt), p("sd", Opt), p("lower.tail", B(true))], DoubleScalar),
+    lib("qnorm", &[p("target", Req), p("mean", Opt), p("sd", Opt)], DoubleScalar),
+    lib("pt", &[p("target", Req), p("df", Req), p("lower.tail", B(true))], DoubleScalar),
+    lib("qt", &[p("target", Req), p("df", Req)], DoubleScalar),
+    lib("pf", &[p("target", Req), p("df1", Req), p("df2", Req), p("lower.tail", B(true))], DoubleScalar),
+    lib("qf", &[p("target", Req), p("df1", Req), p("df2", Req)], DoubleScalar),
+    lib("pchisq", &[p("target", Req), p("df", Req), p("lower.tail", B(true))], DoubleScalar),
+    lib("qchisq", &[p("target", Req), p("df", Req)], DoubleScalar),
+    lib("pexp", &[p("target", Req), p("rate", Opt), p("lower.tail", B(true))], DoubleScalar),
+    lib("qexp", &[p("target", Req), p("rate", Opt)], DoubleScalar),
+    variadic(effect(lib("eval", &[p("fname", Req)], Unknown))),
+    effect(lib("evalList", &[p("fname", Req), p("args", Req)], List)),
+    lib("roll", &[p("x", Req), p("shift", Req)], MatrixLike(0)),
+    lib("as.list", X, List),
+    lib("countDistinctApprox", &[p("data", Req), p("dir", S("rc")), p("type", S("KMV"))], Unknown),
+    lib("rowCountDistinctApprox", &[p("data", Req), p("type", S("KMV"))], Matrix),
+    lib("colCountDistinctApprox", &[p("data", Req), p("type", S("KMV"))], Matrix),
+    lib("sqrtMatrixJava", X, MatrixLike(0)),
+    multi("fft", &[p("re", Req)], 2),
+    multi("ifft", &[p("re", Req), p("im", Opt)], 2),
+    multi("fft_linearized", &[p("re", Req)], 2),
+    multi("ifft_linearized", &[p("re", Req), p("im", Opt)], 2),
+    variadic(lib("einsum", &[p("equation", Req)], Unknown)),
+    effect(lib("readMM", READ, Unknown)),
+    effect(lib("read.csv", READ, Unknown)),
     // fused forms chosen by rewrites (not callable under these names from scripts)
     lib(
         "_conv2d_bias_add",

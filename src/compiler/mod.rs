@@ -281,6 +281,12 @@ fn calls_in(stmts: &[ast::Stmt], out: &mut Vec<String>) {
             ExprKind::Call { namespace, name, args } => {
                 if namespace.is_none() {
                     out.push(name.name.clone());
+                    // eval("f", ...) with a constant name loads `f` like a direct call.
+                    if (name.name == "eval" || name.name == "evalList")
+                        && let Some(ExprKind::Str(f)) = args.first().map(|a| &a.value.kind)
+                    {
+                        out.push(f.clone());
+                    }
                 }
                 args.iter().for_each(|a| expr(&a.value, out));
             }

@@ -453,6 +453,15 @@ pub fn cast(op: CastOp, x: Value) -> RtResult<Value> {
         CastOp::AsMatrix => match x {
             Value::Matrix(_) => Ok(x),
             Value::List(l) if l.items.len() == 1 => cast(op, l.items[0].clone()),
+            // a list of scalars becomes a column vector
+            Value::List(l) if l.items.iter().all(Value::is_scalar) => {
+                let cells: Vec<f64> = l
+                    .items
+                    .iter()
+                    .map(|v| v.as_f64().ok_or_else(|| RtError::new("as.matrix cannot convert a string")))
+                    .collect::<RtResult<_>>()?;
+                Ok(Value::matrix(Matrix::from_vec(cells.len(), 1, cells)))
+            }
             Value::Frame(f) => Ok(Value::matrix(crate::runtime::frame_ops::to_matrix(&f)?)),
             s if s.is_scalar() => {
                 let v = s.as_f64().ok_or_else(|| RtError::new("as.matrix cannot convert a string"))?;
@@ -611,7 +620,14 @@ pub fn print_string(v: &Value) -> RtResult<String> {
 
 /// SystemDS prints a list as `List containing:` and its elements in brackets.
 fn list_to_string(l: &ListValue) -> RtResult<String> {
-    let items: Vec<String> = l.items.iter().map(print_string).collect::<RtResult<_>>()?;
+    // Matrix elements are introduced by a `Matrix:` line.
+    let item = |v: &Value| -> RtResult<String> {
+        Ok(match v {
+            Value::Matrix(_) => format!("\nMatrix:\n{}", print_string(v)?),
+            other => print_string(other)?,
+        })
+    };
+    let items: Vec<String> = l.items.iter().map(item).collect::<RtResult<_>>()?;
     Ok(format!("List containing:\n[{}]", items.join(", ")))
 }
 

@@ -184,8 +184,7 @@ pub fn call(rt: &Runtime, name: &str, args: Vec<Option<Value>>) -> RtResult<Vec<
                 }
                 other => {
                     let pv = num(other, "p")?;
-                    let q = kernels::stats::quantile(&x, w.as_deref(), &[pv])?;
-                    one(Value::Double(q[0]))
+                    one(Value::Double(kernels::stats::quantile_scalar(&x, w.as_deref(), pv)?))
                 }
             }
         }
@@ -366,6 +365,9 @@ pub fn call(rt: &Runtime, name: &str, args: Vec<Option<Value>>) -> RtResult<Vec<
         | "_relu_max_pool"
         | "_relu_backward" => crate::runtime::library_dnn::call(name, args),
         other => {
+            if let Some(r) = crate::runtime::library_stats::call(rt, other, &args) {
+                return r;
+            }
             if let Some(r) = crate::runtime::library_frame::call(rt, other, args) {
                 return r;
             }

@@ -72,8 +72,27 @@ pub fn quantile(x: &Matrix, w: Option<&Matrix>, p: &[f64]) -> KResult<Vec<f64>> 
         .collect()
 }
 
+/// The scalar form `quantile(X[, W], p)`: like [`quantile`], but when the total weight is even
+/// the value at position `ceil(p * W)` is averaged with the next one (clamped to the last).
+/// sysds: quantile(5 1 4 2 3 8, 0.5) = 3.5; quantile(1..10, 0.1) = 1.5, (.., 0) = 1, (.., 1) = 10.
+pub fn quantile_scalar(x: &Matrix, w: Option<&Matrix>, q: f64) -> KResult<f64> {
+    let (pairs, total) = sorted(x, w, "quantile")?;
+    if pairs.is_empty() {
+        return Err(KernelError::new("quantile: empty input"));
+    }
+    if !(0.0..=1.0).contains(&q) {
+        return Err(KernelError::new(format!("quantile: probability {q} is outside [0, 1]")));
+    }
+    let pos = (q * total).ceil();
+    if total % 2.0 == 0.0 {
+        Ok((at_position(&pairs, pos) + at_position(&pairs, pos + 1.0)) / 2.0)
+    } else {
+        Ok(at_position(&pairs, pos.max(1.0)))
+    }
+}
+
 /// Median: the middle value, or the mean of the two middle values when the total weight is
-/// even (sysds: median(5 1 4 2 3 8) = 3.5 while quantile(.., 0.5) = 3).
+/// even (sysds: median(5 1 4 2 3 8) = 3.5).
 pub fn median(x: &Matrix, w: Option<&Matrix>) -> KResult<f64> {
     let (pairs, total) = sorted(x, w, "median")?;
     if pairs.is_empty() {
