@@ -43,7 +43,7 @@ pub fn run_script(
     out: &Output,
 ) -> Result<String, Failure> {
     let start = Instant::now();
-    let program = compiler::prepare_program(map, name, src, opts, &[]).map_err(Failure::Compile)?;
+    let program = compiler::prepare_program(map, name, src, opts, &[], false).map_err(Failure::Compile)?;
     let mut report = String::new();
     if cfg.explain == Explain::Hops {
         // Explain what will run: the program after branch removal.
@@ -76,6 +76,6 @@ pub fn run_script(
 /// The HOP DAGs of a script after rewrites, as `--explain hops` prints them (nothing runs).
 pub fn explain_hops(name: &str, src: &str, opts: &Options) -> Result<String, Vec<Diagnostic>> {
     let mut map = SourceMap::new();
-    let program = compiler::prepare_program(&mut map, name, src, opts, &[])?;
+    let program = compiler::prepare_program(&mut map, name, src, opts, &[], false)?;
     Ok(compiler::validate::validate(&program, opts, true).explain)
 }

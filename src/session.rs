@@ -44,7 +44,7 @@ impl Session {
         let name = format!("<input {}>", self.inputs);
         let src = self.source_for(input);
         let vars = self.var_types();
-        let program = compiler::prepare_program(&mut self.map, &name, &src, &self.opts, &vars)
+        let program = compiler::prepare_program(&mut self.map, &name, &src, &self.opts, &vars, true)
             .map_err(Failure::Compile)?;
         let rt = Runtime { program: &program, opts: &self.opts, out, stats: None };
         let mut frame = Frame::new(program.main_vars.len());
@@ -83,7 +83,7 @@ impl Session {
         let name = format!("<input {}>", self.inputs);
         let src = self.source_for(input);
         let vars = self.var_types();
-        let program = compiler::prepare_program(&mut self.map, &name, &src, &self.opts, &vars)?;
+        let program = compiler::prepare_program(&mut self.map, &name, &src, &self.opts, &vars, true)?;
         let initial: Vec<(u32, TypeInfo)> =
             vars.iter().enumerate().map(|(i, (_, t))| (i as u32, *t)).collect();
         Ok(compiler::validate::validate_with(&program, &self.opts, true, &initial).explain)
@@ -168,7 +168,7 @@ impl PreparedScript {
         // every block is compiled again at run time with the bound values.
         let vars: Vec<(String, TypeInfo)> =
             inputs.iter().map(|n| (n.to_string(), TypeInfo::UNKNOWN)).collect();
-        let program = compiler::prepare_program(&mut map, "<prepared script>", src, &opts, &vars)
+        let program = compiler::prepare_program(&mut map, "<prepared script>", src, &opts, &vars, true)
             .map_err(|d| crate::diagnostics::render_to_string(&map, &d))?;
         Ok(PreparedScript {
             program,

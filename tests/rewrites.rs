@@ -98,3 +98,60 @@ fn remove_constant_branches() {
     let src = "debug = FALSE\nx = 1\nif (debug) {\n  print(\"debugging\")\n}\ny = x + 1\nprint(y)\n";
     insta::assert_snapshot!(before_after("remove_constant_branches", src));
 }
+
+/// `explain` with exactly `rules` (and constant folding) switched on.
+fn explain_with(src: &str, rules: &[&str]) -> String {
+    let rewrites = RewriteConfig {
+        disable_all: false,
+        disabled: rule_names()
+            .into_iter()
+            .filter(|n| !rules.contains(n) && *n != "constant_folding")
+            .map(String::from)
+            .collect(),
+    };
+    let opts = Options { rewrites, ..Options::default() };
+    explain_hops("test.dml", src, &opts).unwrap_or_else(|e| panic!("script failed to compile: {e:?}"))
+}
+
+const IMAGES: &str = "X = rand(rows=2, cols=32, min=-1, max=1, seed=1)\nW = rand(rows=3, cols=8, seed=2)\nb = rand(rows=3, cols=1, seed=3)\n";
+const POOL: &str = "input_shape=[2,2,4,4], pool_size=[2,2], stride=[2,2], padding=[0,0]";
+
+#[test]
+fn fuse_conv2d_bias_add() {
+    let src = format!(
+        "{IMAGES}Y = bias_add(conv2d(X, W, input_shape=[2,2,4,4], filter_shape=[3,2,2,2], stride=[1,1], padding=[0,0]), b)\nprint(sum(Y))\n"
+    );
+    insta::assert_snapshot!(before_after("fuse_conv2d_bias_add", &src));
+}
+
+#[test]
+fn fuse_relu_max_pool() {
+    let src = format!("{IMAGES}Y = max_pool(max(0, X), {POOL})\nprint(sum(Y))\n");
+    insta::assert_snapshot!(before_after("fuse_relu_max_pool", &src));
+}
+
+#[test]
+fn fuse_relu_backward() {
+    let src = format!("{IMAGES}D = rand(rows=2, cols=32, seed=4)\nY = (X > 0) * D\nprint(sum(Y))\n");
+    insta::assert_snapshot!(before_after("fuse_relu_backward", &src));
+}
+
+/// Needs `fuse_relu_backward` first (it makes the `_relu_backward` this rule starts from), so
+/// "before" has that rule on and "after" both.
+#[test]
+fn fuse_relu_max_pool_backward() {
+    let src = format!(
+        "{IMAGES}D = rand(rows=2, cols=8, seed=4)\nY = (X > 0) * max_pool_backward(max(0, X), D, {POOL})\nprint(sum(Y))\n"
+    );
+    let before = explain_with(&src, &["fuse_relu_backward"]);
+    let after = explain_with(&src, &["fuse_relu_backward", "fuse_relu_max_pool_backward"]);
+    assert_ne!(before, after, "fuse_relu_max_pool_backward did not change the plan");
+    insta::assert_snapshot!(format!(
+        "script:\n{src}\n\nbefore (fuse_relu_backward):\n{before}\nafter (+ fuse_relu_max_pool_backward):\n{after}"
+    ));
+}
+
+#[test]
+fn matmul_transpose() {
+    insta::assert_snapshot!(before_after("matmul_transpose", &format!("{X}Z = t(X) %*% Y\nprint(sum(Z))\n")));
+}

@@ -515,6 +515,18 @@ pub static BUILTINS: &[BuiltinSpec] = &[
         &[p("input", Req), p("input_shape", Req), p("pool_size", Req), p("stride", Opt), p("padding", Opt)],
         Matrix,
     ),
+    lib(
+        "_relu_max_pool_backward",
+        &[
+            p("input", Req),
+            p("dout", Req),
+            p("input_shape", Req),
+            p("pool_size", Req),
+            p("stride", Opt),
+            p("padding", Opt),
+        ],
+        MatrixLike(0),
+    ),
     lib("_relu_backward", &[p("input", Req), p("dout", Req)], MatrixLike(0)),
     lib("_matmul_t", &[p("a", Req), p("b", Req), p("ta", Req), p("tb", Req)], Matrix),
 ];

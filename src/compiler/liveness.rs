@@ -169,10 +169,11 @@ fn analyze(blocks: &mut [Block], vars: &VarTable, live_after: &Set) -> Set {
     live
 }
 
-/// Annotates every basic block of the program. The main program keeps every variable alive at
-/// its end (a REPL or an embedder reads them afterwards); a function keeps its outputs.
-pub fn annotate(program: &mut Program) {
-    let all: Set = (0..program.main_vars.len() as VarId).collect();
+/// Annotates every basic block of the program. With `keep_vars` the main program keeps every
+/// variable alive at its end (a REPL or an embedder reads them afterwards), without it nothing;
+/// a function keeps its outputs.
+pub fn annotate(program: &mut Program, keep_vars: bool) {
+    let all: Set = if keep_vars { (0..program.main_vars.len() as VarId).collect() } else { Set::new() };
     let vars = program.main_vars.clone();
     analyze(&mut program.main, &vars, &all);
     for f in &mut program.functions {

@@ -360,13 +360,17 @@ fn calls_in(stmts: &[ast::Stmt], out: &mut Vec<String>) {
 /// Everything between source text and a program ready to run: load the script and what it
 /// sources, validate it (with the types of variables that exist beforehand, as in a REPL
 /// session or a prepared script), attach the proven constants, remove constant branches, hoist
-/// loop invariants, and annotate live variables.
+/// loop invariants, and annotate live variables. `keep_vars` keeps every variable of the main
+/// program alive at its end, for REPL sessions and prepared scripts, which read them afterwards;
+/// a script run from the command line ends with nothing live, so computations whose results
+/// nobody reads (the gradient of a network's input, say) are never run.
 pub fn prepare_program(
     map: &mut SourceMap,
     name: &str,
     src: &str,
     opts: &Options,
     vars: &[(String, types::TypeInfo)],
+    keep_vars: bool,
 ) -> Result<Program, Vec<Diagnostic>> {
     let names: Vec<String> = vars.iter().map(|(n, _)| n.clone()).collect();
     let mut program = load_program_with_vars(map, name, src, &names, opts.builtin_path.as_deref())?;
@@ -384,6 +388,6 @@ pub fn prepare_program(
     if opts.rewrites.enabled("hoist_loop_invariants") {
         hoist::hoist_loop_invariants(&mut program);
     }
-    liveness::annotate(&mut program);
+    liveness::annotate(&mut program, keep_vars);
     Ok(program)
 }

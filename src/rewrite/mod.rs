@@ -11,6 +11,7 @@ mod cse;
 mod fuse_conv2d_bias_add;
 mod fuse_relu_backward;
 mod fuse_relu_max_pool;
+mod fuse_relu_max_pool_backward;
 mod matmul_chain;
 mod matmul_transpose;
 mod remove_noop;
@@ -79,6 +80,7 @@ pub fn all_rules() -> Vec<&'static dyn HopRewrite> {
         &matmul_chain::MatMulChain,
         &fuse_conv2d_bias_add::FuseConv2dBiasAdd,
         &fuse_relu_max_pool::FuseReluMaxPool,
+        &fuse_relu_max_pool_backward::FuseReluMaxPoolBackward,
         &fuse_relu_backward::FuseReluBackward,
         &matmul_transpose::FuseTransposeIntoMatMul,
     ]

@@ -169,14 +169,14 @@ pub fn call(name: &str, a: Vec<Option<Value>>) -> RtResult<Vec<Value>> {
                 _ => dnn::relu_max_pool(x, &s)?,
             })
         }
-        "max_pool_backward" | "avg_pool_backward" => {
+        "max_pool_backward" | "avg_pool_backward" | "_relu_max_pool_backward" => {
             let (x, dout) = (mat(&a[0], "input")?, mat(&a[1], "dout")?);
             let s = pool_shape(&a[2], &a[3], &a[4], &a[5])?;
             check_input(x, s.n, s.c * s.h * s.w, "the input")?;
-            one(if name == "max_pool_backward" {
-                dnn::max_pool_backward(x, dout, &s)?
-            } else {
-                dnn::avg_pool_backward(x, dout, &s)?
+            one(match name {
+                "max_pool_backward" => dnn::max_pool_backward(x, dout, &s)?,
+                "avg_pool_backward" => dnn::avg_pool_backward(x, dout, &s)?,
+                _ => dnn::relu_max_pool_backward(x, dout, &s)?,
             })
         }
         "_relu_backward" => {

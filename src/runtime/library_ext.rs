@@ -363,6 +363,7 @@ pub fn call(rt: &Runtime, name: &str, args: Vec<Option<Value>>) -> RtResult<Vec<
         | "batch_norm2d_backward"
         | "_conv2d_bias_add"
         | "_relu_max_pool"
+        | "_relu_max_pool_backward"
         | "_relu_backward" => crate::runtime::library_dnn::call(name, args),
         other => {
             if let Some(r) = crate::runtime::library_stats::call(rt, other, &args) {

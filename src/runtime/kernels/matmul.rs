@@ -121,20 +121,11 @@ impl<'a> Operand<'a> {
     }
 }
 
-/// Results with at most this many rows count as "short" (a mini-batch times a weight matrix).
-const SHORT_ROWS: usize = 128;
-/// Multiply-adds from which a short, wide product takes the column-block path.
-const SHORT_WIDE_MIN_MACS: usize = 1 << 23;
-
 /// `a * b` (`m x k` times `k x n`, `m, n, k > 0`) as a new row-major `m x n` buffer.
 fn gemm_product(m: usize, n: usize, k: usize, a: Operand<'_>, b: Operand<'_>) -> Vec<f64> {
     a.check(m, k);
     b.check(k, n);
     let work = m.saturating_mul(n).saturating_mul(k);
-    let threads = rayon::current_num_threads();
-    if m <= SHORT_ROWS && work >= SHORT_WIDE_MIN_MACS && threads > 1 && n >= 16 * threads {
-        return short_wide(m, n, k, a, b, threads);
-    }
     let par = if work > PAR_FLOPS { Parallelism::Rayon(0) } else { Parallelism::None };
     // gemm overwrites every cell (it does not read `dst`), so the buffer is not zeroed first.
     let mut out: Vec<f64> = Vec::with_capacity(m * n);
@@ -166,79 +157,6 @@ fn gemm_product(m: usize, n: usize, k: usize, a: Operand<'_>, b: Operand<'_>) ->
         );
         out.set_len(m * n);
     }
-    out
-}
-
-/// The output buffer shared by the column blocks of [`short_wide`].
-struct SharedOut(*mut f64);
-// SAFETY: the blocks write disjoint cells of the buffer (see `short_wide`), and the buffer
-// outlives the parallel loop.
-unsafe impl Sync for SharedOut {}
-
-impl SharedOut {
-    /// The buffer's start (a method, so that closures capture the `Sync` wrapper, not the raw
-    /// pointer field).
-    fn ptr(&self) -> *mut f64 {
-        self.0
-    }
-}
-
-/// A short, wide product (64 rows times a 3136 x 512 weight matrix) split into one column block
-/// per thread, each a single-threaded gemm into a column-major buffer, then transposed into its
-/// columns of the result. Measured on LeNet's affine layers this runs 40-70% faster than one
-/// gemm call on all threads: gemm splits such a product poorly, and its micro-kernels write
-/// columns, so a column-major result of few rows is its fastest layout.
-fn short_wide(m: usize, n: usize, k: usize, a: Operand<'_>, b: Operand<'_>, threads: usize) -> Vec<f64> {
-    let width = n.div_ceil(threads);
-    let mut out: Vec<f64> = Vec::with_capacity(m * n);
-    let shared = SharedOut(out.as_mut_ptr());
-    (0..threads).into_par_iter().for_each(|bi| {
-        let (j0, j1) = (bi * width, ((bi + 1) * width).min(n));
-        if j0 >= j1 {
-            return;
-        }
-        let w = j1 - j0;
-        let mut block: Vec<f64> = Vec::with_capacity(m * w);
-        // SAFETY: columns j0..j1 of `b` lie inside its view (checked by the caller); `block` has
-        // room for the column-major m x w result (row stride 1, column stride m) and is written
-        // completely by gemm (k > 0, `read_dst` false) before `set_len`.
-        unsafe {
-            gemm::gemm(
-                m,
-                w,
-                k,
-                block.as_mut_ptr(),
-                m as isize,
-                1,
-                false,
-                a.data.as_ptr(),
-                a.cs as isize,
-                a.rs as isize,
-                b.data.as_ptr().add(j0 * b.cs),
-                b.cs as isize,
-                b.rs as isize,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                Parallelism::None,
-            );
-            block.set_len(m * w);
-        }
-        const TILE: usize = 16;
-        for i0 in (0..m).step_by(TILE) {
-            for i in i0..(i0 + TILE).min(m) {
-                for jj in 0..w {
-                    // SAFETY: i < m and j0 + jj < j1 <= n, so the cell lies in the m x n buffer;
-                    // this block is the only writer of columns j0..j1.
-                    unsafe { shared.ptr().add(i * n + j0 + jj).write(block[jj * m + i]) };
-                }
-            }
-        }
-    });
-    // SAFETY: the blocks cover columns 0..n of every row, so all m*n cells were written.
-    unsafe { out.set_len(m * n) };
     out
 }
 
@@ -470,12 +388,10 @@ mod tests {
         }
     }
 
-    /// Shapes that take the short-wide column-block path (64 rows, over 2^23 multiply-adds),
-    /// with an odd width so the last block is narrower, directly and through transposed views.
+    /// A product large enough for the parallel gemm, directly and through transposed views.
     #[test]
-    fn short_wide_products_match_the_naive_product() {
+    fn gemm_products_match_the_naive_product() {
         let (m, k, n) = (64, 700, 301);
-        assert!(m * n * k >= SHORT_WIDE_MIN_MACS);
         let (a, b) = (data(m, k, 0.5), data(k, n, 1.5));
         let want = naive(&a, &b);
         assert_close(&matmul(&a, &b).unwrap(), &want);

@@ -153,24 +153,26 @@ fn max_backward(x: &Matrix, dout: &Matrix, s: &PoolShape, relu: bool) -> Matrix 
     let xv = dense_values(x);
     let dv = dense_values(dout);
     let sp = Spans::new(&g);
-    if tiles_exactly(&g) {
-        // Every input cell is in exactly one window, so each window writes all of its cells
-        // (the gradient at its first maximum, 0 elsewhere) and the row needs no zeroing.
+    if tiles_exactly(&g) && g.kh == 2 && g.kw == 2 {
+        // Every input cell is in exactly one window, so each window writes its four cells (the
+        // gradient at its first maximum, 0 elsewhere) and the row needs no zeroing.
         let dx = per_image(s.n, s.c * plane, |i, row| {
             for c in 0..g.c {
                 let src = &xv[(i * g.c + c) * plane..(i * g.c + c + 1) * plane];
                 let d = &dv[(i * g.c + c) * oplane..(i * g.c + c + 1) * oplane];
                 let dst = &mut row[c * plane..(c + 1) * plane];
-                for (oy, &ys) in sp.rows.iter().enumerate() {
-                    for (ox, &xs) in sp.cols.iter().enumerate() {
-                        let j = argmax(src, g.w, ys, xs).expect("an exact tiling has no empty window");
-                        let grad = if !relu || src[j] > 0.0 { d[oy * g.ow + ox] } else { 0.0 };
-                        for y in ys.0..ys.1 {
-                            for x in xs.0..xs.1 {
-                                let at = y * g.w + x;
-                                dst[at].write(if at == j { 0.0 + grad } else { 0.0 });
-                            }
-                        }
+                for oy in 0..g.oh {
+                    let (r0, r1) = (2 * oy * g.w, (2 * oy + 1) * g.w);
+                    for ox in 0..g.ow {
+                        let (a, b) = (r0 + 2 * ox, r1 + 2 * ox);
+                        let (v, at) = max4(src[a], src[a + 1], src[b], src[b + 1]);
+                        // `0.0 +` as in the accumulating path: a -0.0 gradient lands as 0.0.
+                        let grad = if !relu || v > 0.0 { 0.0 + d[oy * g.ow + ox] } else { 0.0 };
+                        let cell = |k: usize| if at == k { grad } else { 0.0 };
+                        dst[a].write(cell(0));
+                        dst[a + 1].write(cell(1));
+                        dst[b].write(cell(2));
+                        dst[b + 1].write(cell(3));
                     }
                 }
             }
