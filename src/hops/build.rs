@@ -725,9 +725,9 @@ impl<'a> Builder<'a> {
         for (i, r) in func.returns.iter().enumerate() {
             outs.push(self.add(HopOp::Extract(i as u8), vec![call], TypeInfo::of_spec(&r.ty), span));
         }
-        if nout == 0 {
-            self.dag.roots.push(call);
-        }
+        // A call runs even when nobody reads its results: the function may print, write or stop,
+        // and SystemDS runs every call statement.
+        self.dag.roots.push(call);
         Ok(outs)
     }
 
