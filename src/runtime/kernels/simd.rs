@@ -26,6 +26,11 @@ fn level() -> u8 {
     })
 }
 
+/// Whether the AVX-512 variants run on this CPU.
+pub(crate) fn has_avx512() -> bool {
+    level() == 2
+}
+
 /// Defines `$name`, which runs the `#[inline(always)]` loop `$body` in its best compiled variant.
 macro_rules! dispatched {
     ($(#[$doc:meta])* fn $name:ident<F: $bound:path>($($arg:ident: $ty:ty),*) => $body:ident) => {
