@@ -155,3 +155,11 @@ fn fuse_relu_max_pool_backward() {
 fn matmul_transpose() {
     insta::assert_snapshot!(before_after("matmul_transpose", &format!("{X}Z = t(X) %*% Y\nprint(sum(Z))\n")));
 }
+
+#[test]
+fn dims_of_cellwise() {
+    insta::assert_snapshot!(before_after(
+        "dims_of_cellwise",
+        &format!("{X}R = max(0, X)\nprint(nrow(R) + ncol(exp(Y)) + length(2 * X))\nprint(sum(R))\n")
+    ));
+}

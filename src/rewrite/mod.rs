@@ -8,6 +8,7 @@
 mod agg_vector;
 mod constant_folding;
 mod cse;
+mod dims_of_cellwise;
 mod fuse_conv2d_bias_add;
 mod fuse_relu_backward;
 mod fuse_relu_max_pool;
@@ -79,6 +80,7 @@ pub fn all_rules() -> Vec<&'static dyn HopRewrite> {
         &tsmm::TransposeSelfMatMul,
         &matmul_chain::MatMulChain,
         &fuse_conv2d_bias_add::FuseConv2dBiasAdd,
+        &dims_of_cellwise::DimsOfCellwise,
         &fuse_relu_max_pool::FuseReluMaxPool,
         &fuse_relu_max_pool_backward::FuseReluMaxPoolBackward,
         &fuse_relu_backward::FuseReluBackward,
