@@ -108,17 +108,6 @@ fn owned_dense(m: &mut Arc<Matrix>) -> Option<&mut [f64]> {
     }
 }
 
-/// Applies `f` to every cell in place, in parallel for large matrices.
-fn map_in_place(cells: &mut [f64], f: impl Fn(f64) -> f64 + Sync) {
-    use rayon::prelude::*;
-    const CHUNK: usize = 1 << 15;
-    if cells.len() > 2 * CHUNK {
-        cells.par_chunks_mut(CHUNK).for_each(|c| kernels::simd::map_in_place(c, &f));
-    } else {
-        kernels::simd::map_in_place(cells, &f);
-    }
-}
-
 /// `out[i] = f(out[i], other[i])` (or with the operands swapped), in parallel for large inputs.
 fn zip_in_place(cells: &mut [f64], other: &[f64], swapped: bool, f: impl Fn(f64, f64) -> f64 + Sync) {
     use rayon::prelude::*;
@@ -153,14 +142,14 @@ fn zip_op(op: BinOp, cells: &mut [f64], other: &[f64], swapped: bool) {
 /// `cells[i] = cells[i] op v` (or `v op cells[i]` when `scalar_left`), specialized likewise.
 fn map_op(op: BinOp, cells: &mut [f64], v: f64, scalar_left: bool) {
     match (op, scalar_left) {
-        (BinOp::Add, _) => map_in_place(cells, move |p| p + v),
-        (BinOp::Mul, _) => map_in_place(cells, move |p| p * v),
-        (BinOp::Sub, false) => map_in_place(cells, move |p| p - v),
-        (BinOp::Sub, true) => map_in_place(cells, move |p| v - p),
-        (BinOp::Div, false) => map_in_place(cells, move |p| p / v),
-        (BinOp::Div, true) => map_in_place(cells, move |p| v / p),
-        (o, false) => map_in_place(cells, move |p| o.apply(p, v)),
-        (o, true) => map_in_place(cells, move |p| o.apply(v, p)),
+        (BinOp::Add, _) => kernels::elementwise::map_in_place(cells, move |p| p + v),
+        (BinOp::Mul, _) => kernels::elementwise::map_in_place(cells, move |p| p * v),
+        (BinOp::Sub, false) => kernels::elementwise::map_in_place(cells, move |p| p - v),
+        (BinOp::Sub, true) => kernels::elementwise::map_in_place(cells, move |p| v - p),
+        (BinOp::Div, false) => kernels::elementwise::map_in_place(cells, move |p| p / v),
+        (BinOp::Div, true) => kernels::elementwise::map_in_place(cells, move |p| v / p),
+        (o, false) => kernels::elementwise::map_in_place(cells, move |p| o.apply(p, v)),
+        (o, true) => kernels::elementwise::map_in_place(cells, move |p| o.apply(v, p)),
     }
 }
 

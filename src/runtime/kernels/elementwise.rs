@@ -310,14 +310,18 @@ pub fn binary_sm(op: BinOp, s: f64, a: &Matrix) -> Matrix {
 /// Applies `op` to `cells` in place (a matrix the caller owns), in parallel above
 /// [`PAR_CELLS`], with the loop specialized for the operator so it vectorizes.
 pub fn unary_in_place(op: UnOp, cells: &mut [f64]) {
+    with_unop!(op, f => map_in_place(cells, f))
+}
+
+/// `cells[i] = f(cells[i])`, in parallel above [`PAR_CELLS`], each chunk in its best vector
+/// variant.
+pub fn map_in_place(cells: &mut [f64], f: impl Fn(f64) -> f64 + Sync) {
     use rayon::prelude::*;
-    with_unop!(op, f => {
-        if cells.len() > PAR_CELLS {
-            cells.par_chunks_mut(CHUNK).for_each(|c| super::simd::map_in_place(c, &f));
-        } else {
-            super::simd::map_in_place(cells, &f);
-        }
-    })
+    if cells.len() > PAR_CELLS {
+        cells.par_chunks_mut(CHUNK).for_each(|c| super::simd::map_in_place(c, &f));
+    } else {
+        super::simd::map_in_place(cells, &f);
+    }
 }
 
 pub fn unary(op: UnOp, a: &Matrix) -> Matrix {

@@ -8,6 +8,7 @@
 use gemm::Parallelism;
 use rayon::prelude::*;
 
+use super::gemm_util::{self, View};
 use super::{KResult, KernelError};
 use crate::runtime::matrix::Matrix;
 
@@ -94,70 +95,15 @@ pub fn dense_dense(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f6
         }
         return out;
     }
-    gemm_product(m, n, k, Operand::row_major(a, k), Operand::row_major(b, n))
+    gemm_product(m, n, k, View::rows(a, k), View::rows(b, n))
 }
 
-/// A read-only operand of a product: element `(i, j)` is `data[i*rs + j*cs]`.
-#[derive(Clone, Copy)]
-struct Operand<'a> {
-    data: &'a [f64],
-    rs: usize,
-    cs: usize,
-}
-
-impl<'a> Operand<'a> {
-    fn row_major(data: &'a [f64], cols: usize) -> Self {
-        Operand { data, rs: cols, cs: 1 }
-    }
-
-    /// The transpose of a row-major matrix with `cols` columns.
-    fn transposed(data: &'a [f64], cols: usize) -> Self {
-        Operand { data, rs: 1, cs: cols }
-    }
-
-    fn check(&self, rows: usize, cols: usize) {
-        let last = (rows - 1) * self.rs + (cols - 1) * self.cs;
-        assert!(last < self.data.len(), "matmul: operand view out of bounds");
-    }
-}
-
-/// `a * b` (`m x k` times `k x n`, `m, n, k > 0`) as a new row-major `m x n` buffer.
-fn gemm_product(m: usize, n: usize, k: usize, a: Operand<'_>, b: Operand<'_>) -> Vec<f64> {
-    a.check(m, k);
-    b.check(k, n);
+/// `a * b` (`m x k` times `k x n`) as a new row-major `m x n` buffer, on rayon
+/// when the work is large enough.
+fn gemm_product(m: usize, n: usize, k: usize, a: View<'_>, b: View<'_>) -> Vec<f64> {
     let work = m.saturating_mul(n).saturating_mul(k);
     let par = if work > PAR_FLOPS { Parallelism::Rayon(0) } else { Parallelism::None };
-    // gemm overwrites every cell (it does not read `dst`), so the buffer is not zeroed first.
-    let mut out: Vec<f64> = Vec::with_capacity(m * n);
-    // SAFETY: the operand views lie inside their slices (checked above); `out` has room for the
-    // row-major m x n result (row stride n, column stride 1) and aliases neither operand. gemm
-    // writes all m*n cells (k > 0) without reading them (`read_dst` false), so `set_len` exposes
-    // only written cells.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            out.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            a.data.as_ptr(),
-            a.cs as isize,
-            a.rs as isize,
-            b.data.as_ptr(),
-            b.cs as isize,
-            b.rs as isize,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            par,
-        );
-        out.set_len(m * n);
-    }
-    out
+    gemm_util::product(m, n, k, a, b, par)
 }
 
 #[inline]
@@ -272,44 +218,11 @@ pub fn tsmm(a: &Matrix, left: bool) -> Matrix {
         (Matrix::Dense(_), _) => {
             let (r, c) = (a.rows(), a.cols());
             let d = a.dense_data();
-            // Strided views: t(a) has row stride 1 and column stride c.
-            let (m, k) = if left { (c, r) } else { (r, c) };
-            let mut out = vec![0.0; m * m];
-            if m == 0 {
-                return Matrix::from_vec(0, 0, out);
-            }
-            let (lcs, lrs, rcs, rrs) =
-                if left { (c as isize, 1, 1, c as isize) } else { (1, c as isize, c as isize, 1) };
-            let work = m.saturating_mul(m).saturating_mul(k);
-            let par = if work > PAR_FLOPS { Parallelism::Rayon(0) } else { Parallelism::None };
-            if k > 0 {
-                // SAFETY: `d` is the r x c row-major matrix; lhs is read as an m x k matrix
-                // with strides (lrs, lcs) and rhs as k x m with (rrs, rcs), which cover exactly
-                // the cells of `d` (a or t(a)); `out` is a fresh m x m row-major buffer.
-                unsafe {
-                    gemm::gemm(
-                        m,
-                        m,
-                        k,
-                        out.as_mut_ptr(),
-                        1,
-                        m as isize,
-                        false,
-                        d.as_ptr(),
-                        lcs,
-                        lrs,
-                        d.as_ptr(),
-                        rcs,
-                        rrs,
-                        0.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        par,
-                    );
-                }
-            }
+            let m = if left { c } else { r };
+            let (a_view, at_view) = (View::rows(&d, c), View::transposed(&d, c));
+            let (lhs, rhs) = if left { (at_view, a_view) } else { (a_view, at_view) };
+            let out =
+                if m == 0 { Vec::new() } else { gemm_product(m, m, if left { r } else { c }, lhs, rhs) };
             Matrix::from_vec(m, m, out)
         }
         (Matrix::Sparse(_), true) => {
@@ -355,8 +268,8 @@ pub fn matmul_t(a: &Matrix, b: &Matrix, ta: bool, tb: bool) -> KResult<Matrix> {
         let bt = if tb { crate::runtime::kernels::reorg::transpose(b) } else { b.clone() };
         return matmul(&at, &bt);
     }
-    let op_a = if ta { Operand::transposed(&ad, a.cols()) } else { Operand::row_major(&ad, a.cols()) };
-    let op_b = if tb { Operand::transposed(&bd, b.cols()) } else { Operand::row_major(&bd, b.cols()) };
+    let op_a = if ta { View::transposed(&ad, a.cols()) } else { View::rows(&ad, a.cols()) };
+    let op_b = if tb { View::transposed(&bd, b.cols()) } else { View::rows(&bd, b.cols()) };
     let out = gemm_product(m, n, k, op_a, op_b);
     Ok(Matrix::from_vec(m, n, out))
 }

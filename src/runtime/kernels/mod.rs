@@ -24,6 +24,7 @@ pub mod dnn;
 pub mod einsum;
 pub mod elementwise;
 pub mod fft;
+pub(crate) mod gemm_util;
 pub mod index;
 pub mod linalg;
 pub mod matmul;

@@ -5,10 +5,10 @@
 //! only add scheduling overhead on top of an already busy pool). A single image gets a
 //! multi-threaded product instead.
 
-use super::gemm_util::{View, matmul, matmul_colmajor, par_for, transpose_into};
 use super::im2col::{col2im_add, im2col_dense, im2col_sparse};
 use super::{ConvShape, Window, dense, dense_values, expect_shape};
 use crate::runtime::kernels::KResult;
+use crate::runtime::kernels::gemm_util::{View, matmul, matmul_colmajor, par_for, transpose_into};
 use crate::runtime::kernels::uninit::{new_filled, zeroed};
 use crate::runtime::matrix::Matrix;
 use gemm::Parallelism;

@@ -9,8 +9,8 @@
 //! cache, then one pass of branch-free, vectorizable gate activations (see `activation.rs`).
 
 use super::activation::{sigmoid_in_place, tanh, tanh_in_place};
-use super::gemm_util::{View, matmul};
 use super::{dense, dense_values, expect_shape};
+use crate::runtime::kernels::gemm_util::{View, matmul};
 use crate::runtime::kernels::{KResult, KernelError};
 use crate::runtime::matrix::Matrix;
 use gemm::Parallelism;

@@ -9,7 +9,6 @@ pub(crate) mod activation;
 mod batchnorm;
 mod bias;
 mod conv;
-mod gemm_util;
 mod im2col;
 mod lstm;
 mod pool;

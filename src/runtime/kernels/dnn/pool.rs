@@ -60,17 +60,10 @@ fn argmax(plane: &[f64], w: usize, (y0, y1): (usize, usize), (x0, x1): (usize, u
     Some(best_i)
 }
 
-/// Whether the windows tile every plane exactly (stride equal to the window, no padding, sizes
-/// divisible), as in LeNet's 2x2/2 pooling: every input cell then lies in exactly one window.
-fn tiles_exactly(g: &Window) -> bool {
-    g.kh > 0
-        && g.kw > 0
-        && g.sh == g.kh
-        && g.sw == g.kw
-        && g.ph == 0
-        && g.pw == 0
-        && g.oh * g.kh == g.h
-        && g.ow * g.kw == g.w
+/// Whether the windows are 2x2 and tile every plane exactly (stride 2, no padding, even sizes),
+/// as in LeNet's pooling: every input cell then lies in exactly one window.
+fn tiles_2x2(g: &Window) -> bool {
+    (g.kh, g.kw, g.sh, g.sw, g.ph, g.pw) == (2, 2, 2, 2, 0, 0) && g.oh * 2 == g.h && g.ow * 2 == g.w
 }
 
 /// The first maximum of a 2x2 window `a b / c d` in row-major order, and its position 0..4,
@@ -119,7 +112,7 @@ fn max_forward(x: &Matrix, s: &PoolShape, relu: bool) -> Matrix {
     let (plane, oplane) = (g.h * g.w, g.oh * g.ow);
     let xv = dense_values(x);
     let sp = Spans::new(&g);
-    let two_by_two = tiles_exactly(&g) && g.kh == 2 && g.kw == 2;
+    let two_by_two = tiles_2x2(&g);
     // Writes every cell: c, oy and ox run over the whole row.
     let out = per_image(s.n, s.c * oplane, |i, row| {
         for c in 0..g.c {
@@ -153,7 +146,7 @@ fn max_backward(x: &Matrix, dout: &Matrix, s: &PoolShape, relu: bool) -> Matrix 
     let xv = dense_values(x);
     let dv = dense_values(dout);
     let sp = Spans::new(&g);
-    if tiles_exactly(&g) && g.kh == 2 && g.kw == 2 {
+    if tiles_2x2(&g) {
         // Every input cell is in exactly one window, so each window writes its four cells (the
         // gradient at its first maximum, 0 elsewhere) and the row needs no zeroing.
         let dx = per_image(s.n, s.c * plane, |i, row| {

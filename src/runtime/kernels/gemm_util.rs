@@ -1,7 +1,7 @@
 //! A checked, safe front for `gemm::gemm` on strided row-major views.
 //!
-//! The convolution and LSTM kernels multiply sub-blocks and transposed views of larger buffers;
-//! expressing those as (row stride, column stride) views avoids copying. Every view is checked
+//! The matrix product, convolution and LSTM kernels multiply sub-blocks and transposed views of
+//! larger buffers; expressing those as (row stride, column stride) views avoids copying. Every view is checked
 //! against its slice before the unsafe call, so a wrong stride is a panic in our code (an
 //! internal bug), never undefined behaviour.
 
@@ -102,6 +102,27 @@ pub(crate) fn transpose_into(src: &[f64], rows: usize, cols: usize, dst: &mut [M
             }
         }
     }
+}
+
+/// `lhs * rhs` (`m x k` times `k x n`) as a new row-major `m x n` buffer. gemm writes every cell
+/// without reading it, so the buffer is not zeroed first.
+pub(crate) fn product(
+    m: usize,
+    n: usize,
+    k: usize,
+    lhs: View<'_>,
+    rhs: View<'_>,
+    par: Parallelism,
+) -> Vec<f64> {
+    let mut out: Vec<f64> = Vec::with_capacity(m * n);
+    // SAFETY: `out` has room for the m x n result and nothing else refers to it; with
+    // `accumulate == false` the product (or the zero fill when k == 0) writes every cell of the
+    // row-major view without reading any, so `set_len` exposes only written cells.
+    unsafe {
+        matmul_raw(m, n, k, out.as_mut_ptr(), m * n, (n, 1), false, lhs, rhs, par);
+        out.set_len(m * n);
+    }
+    out
 }
 
 /// # Safety
