@@ -281,6 +281,8 @@ fn pool_shapes() -> Vec<PoolShape> {
         PoolShape { ph: 2, pw: 2, pad_h: 0, pad_w: 0, ..base },
         PoolShape { ph: 3, pw: 2, stride_h: 1, stride_w: 1, pad_h: 0, pad_w: 1, ..base },
         PoolShape { n: 2, c: 3, h: 8, w: 8, ph: 2, pw: 3, stride_h: 2, stride_w: 1, pad_h: 1, pad_w: 0 },
+        // Windows that tile the plane exactly: the kernels' 2x2 fast path.
+        PoolShape { n: 2, c: 3, h: 6, w: 8, ph: 2, pw: 2, stride_h: 2, stride_w: 2, pad_h: 0, pad_w: 0 },
     ]
 }
 
@@ -349,6 +351,15 @@ fn max_pool_backward_ties_go_to_the_first_maximum() {
     // The same as SystemDS 3.4.0 gives for this input.
     let want = [1.0, 0.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 3.0, 0.0, 4.0, 0.0, 0.0, 0.0, 0.0, 0.0];
     close("ties", &max_pool_backward(&x, &dout, &s).unwrap(), &want, 0.0);
+    // With the relu folded in: ties among positives go to the first, a window whose maximum is
+    // not positive (all -1, or ties at 0) gets no gradient, and NaN never wins a window.
+    let x = Matrix::from_vec(
+        1,
+        16,
+        vec![2.0, 2.0, -1.0, -1.0, 1.0, 2.0, -1.0, -1.0, 0.0, f64::NAN, 3.0, f64::NAN, 0.0, 0.0, 3.0, 5.0],
+    );
+    let want = [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 4.0];
+    close("relu ties", &relu_max_pool_backward(&x, &dout, &s).unwrap(), &want, 0.0);
 }
 
 #[test]

@@ -83,6 +83,36 @@ fn max4(a: f64, b: f64, c: f64, d: f64) -> (f64, usize) {
     (best, at)
 }
 
+/// The gradient `grad` routed to the first maximum of the 2x2 window `a b / c d` (the cell
+/// [`max4`] picks), zeros elsewhere; with `relu`, nothing when that maximum is not positive.
+///
+/// Written without branches: on random activations the winning cell is unpredictable, and the
+/// branchy form spent most of the pooling gradient's time in mispredictions. Each cell's value is
+/// `grad` masked by a bit mask, so an infinite or NaN gradient still lands only in its cell.
+#[inline(always)]
+fn route_2x2(a: f64, b: f64, c: f64, d: f64, grad: f64, relu: bool) -> [f64; 4] {
+    let mask = |keep: bool| 0u64.wrapping_sub(keep as u64);
+    let b_wins_ab = b > a;
+    let m_ab = if b_wins_ab { b } else { a };
+    let c_wins = c > m_ab;
+    let m_abc = if c_wins { c } else { m_ab };
+    let d_wins = d > m_abc;
+    let best = if d_wins { d } else { m_abc };
+    let live = !relu || best > 0.0;
+    // `0.0 +` as in the accumulating path: a -0.0 gradient lands as 0.0.
+    let g = (0.0 + grad).to_bits() & mask(live);
+    let at_d = d_wins;
+    let at_c = c_wins & !d_wins;
+    let at_b = b_wins_ab & !c_wins & !d_wins;
+    let at_a = !(b_wins_ab | c_wins | d_wins);
+    [
+        f64::from_bits(g & mask(at_a)),
+        f64::from_bits(g & mask(at_b)),
+        f64::from_bits(g & mask(at_c)),
+        f64::from_bits(g & mask(at_d)),
+    ]
+}
+
 /// A new `N x row_len` output whose row `i` is written by `body(i, row)`, in parallel for large
 /// batches. The rows start uninitialised: `body` must write every cell (or zero its row first
 /// with [`zeroed`], on its own thread, when it accumulates).
@@ -158,14 +188,12 @@ fn max_backward(x: &Matrix, dout: &Matrix, s: &PoolShape, relu: bool) -> Matrix 
                     let (r0, r1) = (2 * oy * g.w, (2 * oy + 1) * g.w);
                     for ox in 0..g.ow {
                         let (a, b) = (r0 + 2 * ox, r1 + 2 * ox);
-                        let (v, at) = max4(src[a], src[a + 1], src[b], src[b + 1]);
-                        // `0.0 +` as in the accumulating path: a -0.0 gradient lands as 0.0.
-                        let grad = if !relu || v > 0.0 { 0.0 + d[oy * g.ow + ox] } else { 0.0 };
-                        let cell = |k: usize| if at == k { grad } else { 0.0 };
-                        dst[a].write(cell(0));
-                        dst[a + 1].write(cell(1));
-                        dst[b].write(cell(2));
-                        dst[b + 1].write(cell(3));
+                        let cells =
+                            route_2x2(src[a], src[a + 1], src[b], src[b + 1], d[oy * g.ow + ox], relu);
+                        dst[a].write(cells[0]);
+                        dst[a + 1].write(cells[1]);
+                        dst[b].write(cells[2]);
+                        dst[b + 1].write(cells[3]);
                     }
                 }
             }
