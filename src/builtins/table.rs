@@ -123,7 +123,8 @@ pub static BUILTINS: &[BuiltinSpec] = &[
     // aggregates
     agg("sum", AggOp::Sum, AggDir::All),
     agg("prod", AggOp::Prod, AggDir::All),
-    agg("mean", AggOp::Mean, AggDir::All),
+    // mean(X, W): the weighted mean sum(X*W)/sum(W) (SystemDS documents it; 3.4.0 fails on it).
+    b("mean", &[p("x", Req), p("w", Opt)], Agg(AggOp::Mean, AggDir::All), DoubleScalar),
     agg("var", AggOp::Var, AggDir::All),
     agg("sd", AggOp::Sd, AggDir::All),
     agg("rowSums", AggOp::Sum, AggDir::Row),
@@ -259,6 +260,7 @@ pub static BUILTINS: &[BuiltinSpec] = &[
     lib("quantile", &[p("x", Req), p("w", Req), p("p", Opt)], Unknown),
     lib("median", &[p("x", Req), p("w", Opt)], DoubleScalar),
     lib("interQuartileMean", &[p("x", Req), p("w", Opt)], DoubleScalar),
+    lib("interQuantile", &[p("x", Req), p("w", Req), p("p", Opt)], Matrix),
     lib("moment", &[p("x", Req), p("w", Req), p("order", Opt)], DoubleScalar),
     lib("cov", &[p("x", Req), p("y", Req), p("w", Opt)], DoubleScalar),
     lib(
@@ -491,6 +493,8 @@ pub static BUILTINS: &[BuiltinSpec] = &[
     lib("sqrtMatrixJava", X, MatrixLike(0)),
     multi("fft", &[p("re", Req)], 2),
     multi("ifft", &[p("re", Req), p("im", Opt)], 2),
+    // stft(X, window, overlap) or stft(re, im, window, overlap)
+    multi("stft", &[p("re", Req), p("a", Req), p("b", Req), p("c", Opt)], 2),
     multi("fft_linearized", &[p("re", Req)], 2),
     multi("ifft_linearized", &[p("re", Req), p("im", Opt)], 2),
     variadic(lib("einsum", &[p("equation", Req)], Unknown)),

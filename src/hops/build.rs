@@ -843,6 +843,13 @@ impl<'a> Builder<'a> {
             Lower::Unary(op) => Ok(vec![self.unary(op, slots[0].expect("required"), span)?]),
             Lower::Agg(op, dir) => {
                 let x = slots[0].expect("required");
+                if let Some(w) = slots.get(1).copied().flatten() {
+                    // Weighted mean: sum(X * W) / sum(W).
+                    let xw = self.binary(BinOp::Mul, x, w, span)?;
+                    let num = self.aggregate(AggOp::Sum, dir, xw, span)?;
+                    let den = self.aggregate(AggOp::Sum, dir, w, span)?;
+                    return Ok(vec![self.binary(BinOp::Div, num, den, span)?]);
+                }
                 Ok(vec![self.aggregate(op, dir, x, span)?])
             }
             Lower::MinMax(nop) => {

@@ -386,6 +386,8 @@ pub fn call(rt: &Runtime, name: &str, args: &[Option<Value>]) -> Option<RtResult
         }
         "sqrtMatrixJava" => one(matrix(&args[0], "sqrtMatrixJava").and_then(|x| sqrt_symmetric(&x).map(mat))),
         "fft" | "ifft" | "fft_linearized" | "ifft_linearized" => Some(fft_call(name, args)),
+        "stft" => Some(stft_call(args)),
+        "interQuantile" => Some(inter_quantile_call(args)),
         "readMM" | "read.csv" => {
             let mut a = args.to_vec();
             if a.len() > 1 && a[1].is_none() {
@@ -458,6 +460,39 @@ fn fft_call(name: &str, a: &[Option<Value>]) -> RtResult<Vec<Value>> {
     let linearized = name.ends_with("_linearized");
     let (r, i) = fft::fft(&re, im.as_deref(), inverse, linearized).map_err(kerr)?;
     Ok(vec![mat(r), mat(i)])
+}
+
+fn stft_call(a: &[Option<Value>]) -> RtResult<Vec<Value>> {
+    use crate::runtime::kernels::fft;
+    let re = matrix(&a[0], "stft: input")?;
+    // stft(X, window, overlap) or stft(re, im, window, overlap)
+    let (im, w, o) = match a.get(3) {
+        Some(Some(_)) => (Some(matrix(&a[1], "stft: im")?), &a[2], &a[3]),
+        _ => (None, &a[1], &a[2]),
+    };
+    let size = |v: &Option<Value>, what: &str| -> RtResult<usize> {
+        match v.as_ref().and_then(Value::as_f64) {
+            Some(x) if x >= 0.0 && x.fract() == 0.0 => Ok(x as usize),
+            _ => Err(RtError::new(format!("stft: the {what} must be a non-negative integer"))),
+        }
+    };
+    let (r, i) = fft::stft(&re, im.as_deref(), size(w, "window size")?, size(o, "overlap")?).map_err(kerr)?;
+    Ok(vec![mat(r), mat(i)])
+}
+
+fn inter_quantile_call(a: &[Option<Value>]) -> RtResult<Vec<Value>> {
+    let x = matrix(&a[0], "interQuantile: X")?;
+    // interQuantile(X, p) or interQuantile(X, W, p)
+    let (w, p) = match a.get(2) {
+        Some(Some(_)) => (Some(matrix(&a[1], "interQuantile: W")?), &a[2]),
+        _ => (None, &a[1]),
+    };
+    let p = p
+        .as_ref()
+        .and_then(Value::as_f64)
+        .ok_or_else(|| RtError::new("interQuantile: p must be a number"))?;
+    let v = crate::runtime::kernels::stats::inter_quantile(&x, w.as_deref(), p).map_err(kerr)?;
+    Ok(vec![mat(Matrix::from_vec(v.len(), 1, v))])
 }
 
 /// Square root of a symmetric positive semi-definite matrix, V diag(sqrt(w)) V^T from its

@@ -73,3 +73,51 @@ pub fn fft(re: &Matrix, im: Option<&Matrix>, inverse: bool, linearized: bool) ->
     let out_im = data.iter().map(|c| c.im).collect();
     Ok((Matrix::from_vec(rows, cols, out_re), Matrix::from_vec(rows, cols, out_im)))
 }
+
+/// Short-time Fourier transform of each row of `re + i*im`: frames of `window` cells that start
+/// every `window - overlap` cells (the last ones zero-padded past the row's end), each
+/// transformed on its own and laid side by side, so a row of `n` cells gives
+/// `ceil((n - overlap) / step)` frames, `frames * window` cells (SystemDS 3.4.0's layout; its
+/// runner fails on `stft`, so the results are checked against direct DFTs).
+pub fn stft(re: &Matrix, im: Option<&Matrix>, window: usize, overlap: usize) -> KResult<(Matrix, Matrix)> {
+    let (rows, cols) = (re.rows(), re.cols());
+    if let Some(im) = im
+        && (im.rows() != rows || im.cols() != cols)
+    {
+        return Err(KernelError::new(format!(
+            "stft: the real part is {rows}x{cols} but the imaginary part is {}x{}",
+            im.rows(),
+            im.cols()
+        )));
+    }
+    if !power_of_two(window) {
+        return Err(KernelError::new(format!("stft: the window size must be a power of two, got {window}")));
+    }
+    if overlap >= window {
+        return Err(KernelError::new(format!(
+            "stft: the overlap ({overlap}) must be smaller than the window size ({window})"
+        )));
+    }
+    let step = window - overlap;
+    let frames = if cols > overlap { (cols - overlap).div_ceil(step) } else { 0 };
+    let row_len = frames * window;
+    let r = re.dense_data();
+    let i_data = im.map(|m| m.dense_data());
+    let mut data = vec![Complex::new(0.0, 0.0); rows * row_len];
+    for h in 0..rows {
+        for f in 0..frames {
+            for j in 0..window {
+                let src = f * step + j;
+                if src < cols {
+                    let imv = i_data.as_ref().map_or(0.0, |d| d[h * cols + src]);
+                    data[h * row_len + f * window + j] = Complex::new(r[h * cols + src], imv);
+                }
+            }
+        }
+    }
+    let mut planner = FftPlanner::new();
+    transform_rows(&mut data, window, false, &mut planner);
+    let out_re = data.iter().map(|c| c.re).collect();
+    let out_im = data.iter().map(|c| c.im).collect();
+    Ok((Matrix::from_vec(rows, row_len, out_re), Matrix::from_vec(rows, row_len, out_im)))
+}

@@ -125,6 +125,31 @@ pub fn interquartile_mean(x: &Matrix, w: Option<&Matrix>) -> KResult<f64> {
     Ok(sum / (hi - lo))
 }
 
+/// `interQuantile(X[, W], p)`: the sorted values (each repeated by its integer weight) whose
+/// 1-based rank `r` lies in `p*W < r <= (1-p)*W`, as a column vector; W is the total weight.
+/// SystemDS 3.4.0 documents this but fails at run time ("Unsupported qpick operation type:
+/// RANGEPICK"), so the rank rule is the one its inter-quartile mean uses, derived by hand:
+/// 1..8 with p = 0.25 keeps ranks 3..6, that is 3 4 5 6.
+pub fn inter_quantile(x: &Matrix, w: Option<&Matrix>, p: f64) -> KResult<Vec<f64>> {
+    if !(0.0..=0.5).contains(&p) {
+        return Err(KernelError::new(format!("interQuantile: p must be in [0, 0.5], found {p}")));
+    }
+    let (pairs, total) = sorted(x, w, "interQuantile")?;
+    let (lo, hi) = (p * total, (1.0 - p) * total);
+    let mut out = Vec::new();
+    let mut rank = 0.0;
+    for &(v, wt) in &pairs {
+        let copies = wt.round().max(0.0) as u64;
+        for _ in 0..copies {
+            rank += 1.0;
+            if rank > lo && rank <= hi {
+                out.push(v);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Weighted central moment `sum w (x - mean)^k / sum w` (population form, as sysds prints).
 fn central_moment(v: &[f64], w: &[f64], order: u32) -> f64 {
     let total: f64 = w.iter().sum();
