@@ -194,7 +194,7 @@ pub fn binary_mm(op: BinOp, a: &Matrix, b: &Matrix) -> KResult<Matrix> {
     let v = b.dense_data();
     if let (Matrix::Sparse(_), BinOp::Mul) = (a, op) {
         // 0 * v stays 0 for finite v; NaN/Inf in v would produce NaN in the empty cells.
-        if v.iter().all(|x| x.is_finite()) {
+        if super::simd::all_finite(&v) {
             return Ok(sparse_map_indexed(a, |i, j, x| x * if by_col { v[i] } else { v[j] }));
         }
     }
@@ -226,8 +226,8 @@ fn binary_same(op: BinOp, a: &Matrix, b: &Matrix) -> Matrix {
 
 fn all_finite(m: &Matrix) -> bool {
     match m {
-        Matrix::Dense(a) => a.iter().all(|x| x.is_finite()),
-        Matrix::Sparse(s) => s.data().iter().all(|x| x.is_finite()),
+        Matrix::Dense(_) => super::simd::all_finite(&m.dense_data()),
+        Matrix::Sparse(s) => super::simd::all_finite(s.data()),
     }
 }
 

@@ -54,23 +54,42 @@ pub fn dense_dense(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f6
         return vec![0.0; m * n];
     }
     let work = m.saturating_mul(n).saturating_mul(k);
-    if !b.iter().all(|x| x.is_finite()) {
-        // SystemDS skips zero cells of `a`, so 0 * NaN and 0 * Inf add nothing: 3.4.0 gives
-        // matrix(0,1,1) %*% matrix(NaN,1,1) = 0 and [3 0 5] %*% [2; Inf; 8] = 46. gemm would
-        // give NaN, so a non-finite `b` takes this loop.
-        let mut out = vec![0.0; m * n];
-        for i in 0..m {
-            let o = &mut out[i * n..(i + 1) * n];
-            for (p, &x) in a[i * k..(i + 1) * k].iter().enumerate() {
-                if x != 0.0 {
-                    for (o, y) in o.iter_mut().zip(&b[p * n..(p + 1) * n]) {
-                        *o += x * y;
-                    }
+    // SystemDS skips zero cells of `a`, so 0 * NaN and 0 * Inf add nothing: 3.4.0 gives
+    // matrix(0,1,1) %*% matrix(NaN,1,1) = 0 and [3 0 5] %*% [2; Inf; 8] = 46, where the fast
+    // kernels would give NaN. A non-finite `b` therefore takes the zero-skipping loop. Checking
+    // `b` reads it once more; when `b` is larger than the result, the result is checked
+    // instead: a non-finite cell of `b` always leaves a non-finite cell in the product (Inf or
+    // NaN in every row of its column), so a finite product means a finite `b`.
+    let check_b_first = b.len() <= m * n;
+    if check_b_first && !super::simd::all_finite(b) {
+        return skip_zero_product(a, b, m, k, n);
+    }
+    let out = fast_product(a, b, m, k, n, work);
+    if !check_b_first && !super::simd::all_finite(&out) && !super::simd::all_finite(b) {
+        return skip_zero_product(a, b, m, k, n);
+    }
+    out
+}
+
+/// The product with SystemDS's semantics for non-finite values: zero cells of `a` are skipped.
+fn skip_zero_product(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f64> {
+    let mut out = vec![0.0; m * n];
+    for i in 0..m {
+        let o = &mut out[i * n..(i + 1) * n];
+        for (p, &x) in a[i * k..(i + 1) * k].iter().enumerate() {
+            if x != 0.0 {
+                for (o, y) in o.iter_mut().zip(&b[p * n..(p + 1) * n]) {
+                    *o += x * y;
                 }
             }
         }
-        return out;
     }
+    out
+}
+
+/// The product for finite `b` (any `b` when the caller checks the result): dot products,
+/// axpy loops for tiny products, gemm otherwise.
+fn fast_product(a: &[f64], b: &[f64], m: usize, k: usize, n: usize, work: usize) -> Vec<f64> {
     if n == 1 {
         // Matrix-vector: one dot product per row.
         let mut out = vec![0.0; m];
@@ -263,14 +282,23 @@ pub fn matmul_t(a: &Matrix, b: &Matrix, ta: bool, tb: bool) -> KResult<Matrix> {
         return matmul(&at, &bt);
     }
     let (ad, bd) = (a.dense_data(), b.dense_data());
-    if !bd.iter().all(|x| x.is_finite()) {
+    // A non-finite `b` needs the zero-skipping loop; checked on the smaller of `b` and the
+    // result, as in `dense_dense`.
+    let exact = || {
         let at = if ta { crate::runtime::kernels::reorg::transpose(a) } else { a.clone() };
         let bt = if tb { crate::runtime::kernels::reorg::transpose(b) } else { b.clone() };
-        return matmul(&at, &bt);
+        matmul(&at, &bt)
+    };
+    let check_b_first = bd.len() <= m * n;
+    if check_b_first && !super::simd::all_finite(&bd) {
+        return exact();
     }
     let op_a = if ta { View::transposed(&ad, a.cols()) } else { View::rows(&ad, a.cols()) };
     let op_b = if tb { View::transposed(&bd, b.cols()) } else { View::rows(&bd, b.cols()) };
     let out = gemm_product(m, n, k, op_a, op_b);
+    if !check_b_first && !super::simd::all_finite(&out) && !super::simd::all_finite(&bd) {
+        return exact();
+    }
     Ok(Matrix::from_vec(m, n, out))
 }
 
@@ -313,5 +341,47 @@ mod tests {
         assert_close(&matmul_t(&at, &b, true, false).unwrap(), &want);
         assert_close(&matmul_t(&a, &bt, false, true).unwrap(), &want);
         assert_close(&matmul_t(&at, &bt, true, true).unwrap(), &want);
+    }
+
+    /// Zero cells of `a` skip non-finite cells of `b` (SystemDS's semantics), also when `b` is
+    /// larger than the result and the kernels check the result instead of `b` first.
+    #[test]
+    fn non_finite_b_is_skipped_by_zeros_of_a_for_every_shape() {
+        for (m, k, n) in [(2, 1000, 3), (1, 500, 4), (3, 800, 1), (40, 60, 50)] {
+            let mut a = data(m, k, 0.25);
+            let mut b = data(k, n, 0.75).dense_data().into_owned();
+            // Row 7 of b holds Inf and NaN; column 7 of a is zero, so they add nothing.
+            for i in 0..m {
+                if let Matrix::Dense(d) = &mut a {
+                    d[[i, 7]] = 0.0;
+                }
+            }
+            b[7 * n] = f64::INFINITY;
+            if n > 1 {
+                b[7 * n + 1] = f64::NAN;
+            }
+            let b = Matrix::from_vec(k, n, b);
+            let mut want = vec![0.0; m * n];
+            for i in 0..m {
+                for p in 0..k {
+                    let x = a.get(i, p);
+                    if x != 0.0 {
+                        for j in 0..n {
+                            want[i * n + j] += x * b.get(p, j);
+                        }
+                    }
+                }
+            }
+            assert!(want.iter().all(|v| v.is_finite()));
+            assert_close(&matmul(&a, &b).unwrap(), &want);
+            let at = crate::runtime::kernels::reorg::transpose(&a);
+            assert_close(&matmul_t(&at, &b, true, false).unwrap(), &want);
+            // A non-zero cell of a meeting the Inf gives Inf (NaN with the NaN), as SystemDS does.
+            if let Matrix::Dense(d) = &mut a {
+                d[[0, 7]] = 2.0;
+            }
+            let got = matmul(&a, &b).unwrap();
+            assert_eq!(got.get(0, 0), f64::INFINITY);
+        }
     }
 }
