@@ -336,10 +336,10 @@ impl<'p> Runtime<'p> {
     fn execute(&self, plan: &Plan, frame: &mut Frame, depth: usize) -> RtResult<Vec<Option<Value>>> {
         let mut regs: Vec<Option<Value>> = vec![None; plan.nregs as usize];
         for ins in &plan.instrs {
-            let start = self.stats.map(|_| Instant::now());
+            let start = self.stats.map(|_| (Instant::now(), super::stats::process_cpu_time()));
             self.step(ins, &mut regs, frame, depth).map_err(|e| e.at(ins.span))?;
-            if let (Some(s), Some(t)) = (self.stats, start) {
-                s.record(&ins.op, t.elapsed());
+            if let (Some(s), Some((t, cpu))) = (self.stats, start) {
+                s.record(&ins.op, t.elapsed(), super::stats::process_cpu_time().saturating_sub(cpu));
             }
         }
         Ok(regs)
