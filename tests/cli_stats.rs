@@ -1,0 +1,41 @@
+//! `dml run --stats`: the report lists each instruction kind with its count, wall time and CPU
+//! time, after the script's own output.
+
+use std::process::Command;
+
+#[test]
+fn stats_report_counts_instructions_and_their_cpu_time() {
+    let dir = std::env::temp_dir().join(format!("dml_stats_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let script = dir.join("s.dml");
+    // Five products of 300x300 matrices: enough work for a measurable CPU time.
+    std::fs::write(
+        &script,
+        "s = 0\nfor (i in 1:5) {\n  A = matrix(i, rows=300, cols=300)\n  s = s + sum(A %*% A)\n}\nprint(s)\n",
+    )
+    .expect("write script");
+    let out = Command::new(env!("CARGO_BIN_EXE_dml"))
+        .arg("run")
+        .arg(&script)
+        .arg("--stats")
+        .output()
+        .expect("run dml");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    // sum over i of 300 * 300 * 300 * i^2 = 27e6 * 55
+    assert!(text.starts_with("1.485E9\n"), "{text}");
+    let header =
+        text.lines().position(|l| l.contains("Instruction") && l.contains("CPU(s)")).expect("header");
+    let row = text
+        .lines()
+        .skip(header + 1)
+        .find(|l| l.contains("ba(%*%)"))
+        .unwrap_or_else(|| panic!("no %*% row in\n{text}"));
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    // "#  kind  wall  cpu  count"
+    let (wall, cpu, count): (f64, f64, u64) =
+        (cols[2].parse().expect("wall"), cols[3].parse().expect("cpu"), cols[4].parse().expect("count"));
+    assert_eq!(count, 5, "{row}");
+    assert!(wall > 0.0 && cpu > 0.0, "{row}");
+}
