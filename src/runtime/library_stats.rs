@@ -396,6 +396,11 @@ pub fn call(rt: &Runtime, name: &str, args: &[Option<Value>]) -> Option<RtResult
             Some(crate::runtime::library_ext::call(rt, "read", a))
         }
         "einsum" => one(einsum_call(args)),
+        // Compression is a storage choice in SystemDS; the values are unchanged.
+        "compress" | "decompress" => {
+            one(args[0].clone().ok_or_else(|| RtError::new(format!("{name} needs X"))))
+        }
+        "ppred" => one(ppred(args)),
         _ => None,
     }
 }
@@ -460,6 +465,27 @@ fn fft_call(name: &str, a: &[Option<Value>]) -> RtResult<Vec<Value>> {
     let linearized = name.ends_with("_linearized");
     let (r, i) = fft::fft(&re, im.as_deref(), inverse, linearized).map_err(kerr)?;
     Ok(vec![mat(r), mat(i)])
+}
+
+/// `ppred(X, Y, op)`: the old spelling of the cellwise comparisons (`X > Y` for op ">").
+fn ppred(a: &[Option<Value>]) -> RtResult<Value> {
+    use crate::runtime::kernels::ops::BinOp;
+    let op = match a[2].as_ref() {
+        Some(Value::Str(s)) => match &**s {
+            ">" => BinOp::Gt,
+            ">=" => BinOp::Ge,
+            "<" => BinOp::Lt,
+            "<=" => BinOp::Le,
+            "==" => BinOp::Eq,
+            "!=" => BinOp::Ne,
+            other => return err(format!("ppred: unknown comparison \"{other}\" (one of > >= < <= == !=)")),
+        },
+        _ => return err("ppred: the comparison must be a string such as \">\""),
+    };
+    match (&a[0], &a[1]) {
+        (Some(x), Some(y)) => crate::runtime::library::binary(op, x.clone(), y.clone()),
+        _ => err("ppred needs two operands"),
+    }
 }
 
 fn stft_call(a: &[Option<Value>]) -> RtResult<Vec<Value>> {
