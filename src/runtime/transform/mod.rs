@@ -32,7 +32,7 @@ use hash::java_string_hash as java_hash;
 
 /// The order in which a `java.util.HashMap<String, _>` with default settings iterates keys
 /// inserted in this order: by bucket of the final table, then by insertion.
-fn java_hashmap_order(keys: &[String]) -> Vec<usize> {
+pub(crate) fn java_hashmap_order(keys: &[String]) -> Vec<usize> {
     let mut cap: usize = 16;
     while keys.len() as f64 > cap as f64 * 0.75 {
         cap *= 2;
