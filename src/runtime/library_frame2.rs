@@ -370,6 +370,24 @@ fn transform_meta(spec_text: &str, dir: &Path) -> RtResult<Frame> {
     let n = names.len();
     let mut cols: Vec<Vec<String>> = vec![Vec::new(); n];
     let mut impute: Vec<Option<String>> = vec![None; n];
+    // As SystemDS, the frame has as many rows as the largest domain found in the directory,
+    // whether or not the spec uses that column.
+    let mut rows = 0usize;
+    for name in &names {
+        let nd = dir.join("Recode").join(format!("{name}.ndistinct"));
+        if dir.join("Recode").join(format!("{name}.map")).exists()
+            && let Some(t) = read_text(&nd)?
+        {
+            let k = t.trim().parse::<usize>().map_err(|_| {
+                RtError::new(format!("transformmeta: bad distinct count in {}", nd.display()))
+            })?;
+            rows = rows.max(k);
+        }
+        if let Some(t) = read_text(&dir.join("Bin").join(format!("{name}.bin")))? {
+            let nb = t.trim().split(',').nth(4).and_then(|x| x.trim().parse::<f64>().ok());
+            rows = rows.max(nb.filter(|x| (0.0..=1e7).contains(x)).unwrap_or(0.0) as usize);
+        }
+    }
     for (c, name) in names.iter().enumerate() {
         let s = &specs[c];
         if let Some((_, k)) = s.bin {
@@ -409,7 +427,7 @@ fn transform_meta(spec_text: &str, dir: &Path) -> RtResult<Frame> {
             impute[c] = Some(v.split_once(',').map_or(v, |(_, b)| b).to_string());
         }
     }
-    let rows = cols.iter().map(|c| c.len()).max().unwrap_or(0);
+    let rows = cols.iter().map(|c| c.len()).max().unwrap_or(0).max(rows);
     let columns = cols
         .into_iter()
         .map(|mut c| {
