@@ -410,3 +410,44 @@ pub fn tokenize_builtin(args: &[Option<Value>]) -> RtResult<Frame> {
         .collect();
     Ok(Frame::from_typed(vec![], typed))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(ts: &[Token]) -> Vec<(String, usize)> {
+        ts.iter().map(|t| (t.text(), t.start)).collect()
+    }
+
+    #[test]
+    fn split_positions_and_ngrams() {
+        let re = java_regex(r"\s+").unwrap();
+        // Each word is searched from the previous word's start, as SystemDS does.
+        let t = split(" a  b a", &re);
+        assert_eq!(words(&t), [("a".to_string(), 1), ("b".to_string(), 4), ("a".to_string(), 6)]);
+        let g = ngrams(t.clone(), &Algo::Ngram { min: 2, max: 2, per_token: false });
+        assert_eq!(words(&g), [("\"('a', 'b')\"".to_string(), 1), ("\"('b', 'a')\"".to_string(), 4)]);
+        let c = ngrams(split("abc", &re), &Algo::Ngram { min: 2, max: 3, per_token: true });
+        assert_eq!(words(&c), [("ab".to_string(), 0), ("bc".to_string(), 1), ("abc".to_string(), 0)]);
+        assert!(ngrams(split("a", &re), &Algo::Ngram { min: 2, max: 3, per_token: true }).is_empty());
+        assert_eq!(java_cmp("B", "a"), std::cmp::Ordering::Less);
+    }
+
+    #[test]
+    fn bad_specs_are_errors() {
+        let bad = [
+            "{algo: split, out: count, id_cols: [1]}",
+            "{algo: split, out: count, id_cols: [], tokenize_col: 2}",
+            "{algo: split, out: count, id_cols: [3], tokenize_col: 2}",
+            "{algo: whitespace, out: count, id_cols: [1], tokenize_col: 2}",
+            "{algo: split, out: bow, id_cols: [1], tokenize_col: 2}",
+            "{algo: ngram, algo_params: {min_gram: 3, max_gram: 2}, out: count, id_cols: [1], tokenize_col: 2}",
+            "{algo: split, out: count, id_cols: [1], tokenize_col: 2, format_wide: true}",
+            "{algo: split, out: count, id_cols: [1], tokenize_col: 2, extra: 1}",
+        ];
+        for s in bad {
+            assert!(parse_spec(s, 2).is_err(), "{s}");
+        }
+        assert!(parse_spec("{algo: ngram, out: hash, id_cols: [1], tokenize_col: 2}", 2).is_ok());
+    }
+}

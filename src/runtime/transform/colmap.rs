@@ -55,6 +55,9 @@ pub fn categorical_mask(meta: &Frame, spec_text: &str) -> RtResult<Matrix> {
     for (c, s) in specs.iter().enumerate() {
         let cat = s.recode || s.dummy || s.hash.is_some();
         let w = width(meta, c, s);
+        if data.len() + w > 1 << 31 {
+            return Err(RtError::new("getCategoricalMask: the encoded width is too large"));
+        }
         data.extend(std::iter::repeat_n(if cat { 1.0 } else { 0.0 }, w));
     }
     let n = data.len();

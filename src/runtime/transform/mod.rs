@@ -203,7 +203,10 @@ fn hash_code(f: &Frame, r: usize, c: usize, enc: &ColEnc) -> f64 {
 fn encode_matrix(f: &Frame, encs: &[ColEnc]) -> RtResult<Matrix> {
     let rows = f.rows();
     let width: usize = encs.iter().map(|e| e.width()).sum();
-    let mut data = vec![0.0; rows * width];
+    let cells = rows.checked_mul(width).filter(|n| *n <= 1 << 31).ok_or_else(|| {
+        RtError::new(format!("transform: the encoded matrix of {rows} x {width} cells is too large"))
+    })?;
+    let mut data = vec![0.0; cells];
     let mut off = 0;
     for (c, enc) in encs.iter().enumerate() {
         let cells = imputed(f, c, enc);
