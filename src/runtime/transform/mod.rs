@@ -375,6 +375,12 @@ pub fn decode_builtin(args: &[Option<Value>]) -> RtResult<Value> {
                 cells.push(tok);
             }
             typed.push((ColType::String, FrameColumn::Str(cells)));
+        } else if enc.spec.dummy && enc.spec.hash.is_some() {
+            // SystemDS gives the bucket of a hashed, dummy-coded column back as a string.
+            let cells = (0..x.rows())
+                .map(|r| (0..enc.width()).find(|&j| x.get(r, off + j) != 0.0).map(|j| jd((j + 1) as f64)))
+                .collect();
+            typed.push((ColType::String, FrameColumn::Str(cells)));
         } else {
             let vals = (0..x.rows())
                 .map(|r| {
