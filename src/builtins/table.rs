@@ -503,6 +503,14 @@ pub static BUILTINS: &[BuiltinSpec] = &[
     variadic(lib("einsum", &[p("equation", Req)], Unknown)),
     effect(lib("readMM", READ, Unknown)),
     effect(lib("read.csv", READ, Unknown)),
+    // --- frames 2 --- (src/runtime/library_frame2.rs, transform/colmap.rs, tokenize.rs)
+    lib("transformcolmap", &[p("target", Req), p("spec", Req)], Matrix),
+    lib("transformmeta", &[p("spec", Req), p("transformPath", Req)], Frame),
+    lib("getCategoricalMask", &[p("target", Req), p("spec", Req)], Matrix),
+    lib("dropInvalidType", &[p("target", Req), p("schema", Req)], Frame),
+    lib("valueSwap", &[p("target", Req), p("schema", Req)], Frame),
+    lib("freplicate", &[p("target", Req), p("X", Req)], Frame),
+    lib("tokenize", &[p("target", Req), p("spec", Req), p("max_tokens", Opt)], Frame),
     // fused forms chosen by rewrites (not callable under these names from scripts)
     lib(
         "_conv2d_bias_add",

@@ -159,6 +159,7 @@ fn read_csv(
     let mut names: Option<Vec<String>> = None;
     let mut builders: Option<Vec<ColBuilder>> = None;
     let mut ncols = cols_hint;
+    let mut impute: Vec<Option<String>> = Vec::new();
     for (pi, part) in parts.iter().enumerate() {
         let mut lines = numbered_lines(&part.text);
         if header && pi == 0 {
@@ -175,6 +176,16 @@ fn read_csv(
         }
         for (ln, line) in lines {
             if line.is_empty() {
+                continue;
+            }
+            // SystemDS writes a frame's column metadata as `#Meta·MV` (the values imputed for
+            // missing cells) and `#Meta·ND` (distinct counts) lines; they are not data rows.
+            if let Some(rest) = line.strip_prefix("#Meta\u{b7}MV") {
+                let vals = split_fields(rest, sep).into_iter().skip(1);
+                impute = vals.map(|(_, v)| (!v.is_empty() && v != "null").then(|| v.to_string())).collect();
+                continue;
+            }
+            if line.starts_with("#Meta\u{b7}ND") {
                 continue;
             }
             let fields = split_fields(line, sep);
@@ -215,7 +226,12 @@ fn read_csv(
     let n = builders.len();
     let _ = n;
     let names = names.unwrap_or_default();
-    Ok(Frame::from_typed(names, builders.into_iter().map(|b| (b.ty, b.col)).collect()))
+    let mut frame = Frame::from_typed(names, builders.into_iter().map(|b| (b.ty, b.col)).collect());
+    if impute.iter().any(|v| v.is_some()) {
+        impute.resize(frame.cols(), None);
+        frame.impute = impute;
+    }
+    Ok(frame)
 }
 
 fn read_text(

@@ -1,7 +1,10 @@
 //! `transformencode`, `transformapply` and `transformdecode`: recode, dummycode, binning,
 //! imputation and pass-through columns, with the meta frame laid out as SystemDS 3.4.0 does
-//! (recode maps as `token·code` cells in Java `HashMap` order, bins as `min·max`).
+//! (recode maps as `token·code` cells in Java `HashMap` order, bins as `min·max`, a hashed
+//! column's K in its first row).
 
+pub mod colmap;
+pub mod hash;
 pub mod spec;
 
 use crate::runtime::exec::{RtError, RtResult};
@@ -25,18 +28,11 @@ fn names(f: &Frame) -> Vec<String> {
     (0..f.cols()).map(|c| f.name(c)).collect()
 }
 
-/// Java's `String.hashCode`.
-fn java_hash(s: &str) -> i32 {
-    let mut h: i32 = 0;
-    for u in s.encode_utf16() {
-        h = h.wrapping_mul(31).wrapping_add(u as i32);
-    }
-    h
-}
+use hash::java_string_hash as java_hash;
 
 /// The order in which a `java.util.HashMap<String, _>` with default settings iterates keys
 /// inserted in this order: by bucket of the final table, then by insertion.
-fn java_hashmap_order(keys: &[String]) -> Vec<usize> {
+pub(crate) fn java_hashmap_order(keys: &[String]) -> Vec<usize> {
     let mut cap: usize = 16;
     while keys.len() as f64 > cap as f64 * 0.75 {
         cap *= 2;
@@ -69,14 +65,20 @@ struct ColEnc {
 impl ColEnc {
     fn width(&self) -> usize {
         if self.spec.dummy {
-            if self.spec.bin.is_some() { self.bins.len() } else { self.tokens.len() }
+            if let Some(k) = self.spec.hash {
+                k as usize
+            } else if self.spec.bin.is_some() {
+                self.bins.len()
+            } else {
+                self.tokens.len()
+            }
         } else {
             1
         }
     }
 
     fn recodes(&self) -> bool {
-        (self.spec.recode || self.spec.dummy) && self.spec.bin.is_none()
+        (self.spec.recode || self.spec.dummy) && self.spec.bin.is_none() && self.spec.hash.is_none()
     }
 }
 
@@ -187,15 +189,30 @@ fn bin_of(bins: &[(f64, f64)], v: f64) -> f64 {
     (i + 1) as f64
 }
 
+/// The hash bucket of cell (r, c); a missing cell takes the imputed value's bucket.
+fn hash_code(f: &Frame, r: usize, c: usize, enc: &ColEnc) -> f64 {
+    let k = enc.spec.hash.unwrap_or(1);
+    if let Some(v) = &enc.impute_value
+        && cell_string(f, r, c).is_none_or(|s| s.is_empty())
+    {
+        return hash::bucket(java_hash(v), k);
+    }
+    hash::cell_hash(f, r, c).map_or(f64::NAN, |h| hash::bucket(h, k))
+}
+
 fn encode_matrix(f: &Frame, encs: &[ColEnc]) -> RtResult<Matrix> {
     let rows = f.rows();
     let width: usize = encs.iter().map(|e| e.width()).sum();
-    let mut data = vec![0.0; rows * width];
+    let cells = rows.checked_mul(width).filter(|n| *n <= 1 << 31).ok_or_else(|| {
+        RtError::new(format!("transform: the encoded matrix of {rows} x {width} cells is too large"))
+    })?;
+    let mut data = vec![0.0; cells];
     let mut off = 0;
     for (c, enc) in encs.iter().enumerate() {
         let cells = imputed(f, c, enc);
         for (r, cell) in cells.iter().enumerate() {
             let code = match cell {
+                _ if enc.spec.hash.is_some() => hash_code(f, r, c, enc),
                 None => f64::NAN,
                 Some(s) if enc.spec.bin.is_some() => bin_of(&enc.bins, numeric(s, c)?),
                 Some(s) if enc.recodes() => enc.map.get(s).map_or(f64::NAN, |&k| k as f64),
@@ -215,11 +232,17 @@ fn encode_matrix(f: &Frame, encs: &[ColEnc]) -> RtResult<Matrix> {
 }
 
 fn meta_frame(f: &Frame, encs: &[ColEnc]) -> Frame {
-    let rows = encs.iter().map(|e| e.tokens.len().max(e.bins.len())).max().unwrap_or(0);
+    let rows = encs
+        .iter()
+        .map(|e| e.tokens.len().max(e.bins.len()).max(e.spec.hash.is_some() as usize))
+        .max()
+        .unwrap_or(0);
     let mut cols = Vec::with_capacity(encs.len());
     for enc in encs {
         let mut cells: Vec<Option<String>> = vec![None; rows];
-        if !enc.bins.is_empty() {
+        if let Some(k) = enc.spec.hash {
+            cells[0] = Some(k.to_string());
+        } else if !enc.bins.is_empty() {
             for (i, (lo, hi)) in enc.bins.iter().enumerate() {
                 cells[i] = Some(format!("{}{SEP}{}", jd(*lo), jd(*hi)));
             }
@@ -247,7 +270,12 @@ fn from_meta(meta: &Frame, specs: Vec<ColSpec>) -> RtResult<Vec<ColEnc>> {
     for (c, spec) in specs.into_iter().enumerate() {
         let mut enc = ColEnc { spec, ..Default::default() };
         let entries: Vec<String> = (0..meta.rows()).filter_map(|r| cell_string(meta, r, c)).collect();
-        if enc.spec.bin.is_some() {
+        if enc.spec.hash.is_some() {
+            // The meta frame's K wins over the spec's, as in SystemDS.
+            if let Some(k) = entries.first().and_then(|e| e.trim().parse::<u64>().ok()).filter(|k| *k > 0) {
+                enc.spec.hash = Some(k);
+            }
+        } else if enc.spec.bin.is_some() {
             for e in &entries {
                 let (a, b) = e
                     .rsplit_once(SEP)
@@ -346,6 +374,12 @@ pub fn decode_builtin(args: &[Option<Value>]) -> RtResult<Value> {
                 };
                 cells.push(tok);
             }
+            typed.push((ColType::String, FrameColumn::Str(cells)));
+        } else if enc.spec.dummy && enc.spec.hash.is_some() {
+            // SystemDS gives the bucket of a hashed, dummy-coded column back as a string.
+            let cells = (0..x.rows())
+                .map(|r| (0..enc.width()).find(|&j| x.get(r, off + j) != 0.0).map(|j| jd((j + 1) as f64)))
+                .collect();
             typed.push((ColType::String, FrameColumn::Str(cells)));
         } else {
             let vals = (0..x.rows())

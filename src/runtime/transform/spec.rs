@@ -161,6 +161,8 @@ pub struct ColSpec {
     pub dummy: bool,
     pub bin: Option<(BinMethod, usize)>,
     pub impute: Option<Impute>,
+    /// Feature hashing into this many buckets.
+    pub hash: Option<u64>,
 }
 
 /// The resolved spec: one entry per input column.
@@ -210,7 +212,23 @@ pub fn resolve(spec: &str, names: &[String]) -> Result<Vec<ColSpec>, String> {
     let mut out = vec![ColSpec::default(); n];
     for (key, val) in &map {
         match key.as_str() {
-            "ids" => {}
+            "ids" | "K" => {}
+            "hash" => {
+                let Value::Array(items) = val else {
+                    return Err("transform spec: hash must be a list".into());
+                };
+                let k = match map.get("K") {
+                    None => return Err("transform spec: hash needs the number of buckets K".into()),
+                    Some(k) => match k.as_f64() {
+                        Some(x) if x >= 1.0 && x.fract() == 0.0 && x < 9.0e15 => x as u64,
+                        _ => return Err(format!("transform spec: hash needs a positive integer K, not {k}")),
+                    },
+                };
+                for it in items {
+                    let c = col_of(it)?;
+                    out[c].hash = Some(k);
+                }
+            }
             "recode" | "dummycode" => {
                 let Value::Array(items) = val else {
                     return Err(format!("transform spec: {key} must be a list"));
@@ -262,6 +280,14 @@ pub fn resolve(spec: &str, names: &[String]) -> Result<Vec<ColSpec>, String> {
                 }
             }
             other => return Err(format!("transform spec: \"{other}\" is not supported")),
+        }
+    }
+    for (c, s) in out.iter().enumerate() {
+        if s.hash.is_some() && (s.recode || s.bin.is_some()) {
+            return Err(format!(
+                "transform spec: column {} has more than one of recode, bin and hash",
+                c + 1
+            ));
         }
     }
     Ok(out)
