@@ -17,6 +17,8 @@ fn matrix_expr() -> impl Strategy<Value = String> {
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} - {b})")),
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} * {b})")),
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} %*% {b})")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("(0.9 * {a} - 0.37 * {b})")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} + {b} * -1.5e-3)")),
             inner.clone().prop_map(|a| format!("t({a})")),
             inner.clone().prop_map(|a| format!("t(t({a}))")),
             inner.clone().prop_map(|a| format!("({a} * 1)")),

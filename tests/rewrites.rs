@@ -163,3 +163,12 @@ fn dims_of_cellwise() {
         &format!("{X}R = max(0, X)\nprint(nrow(R) + ncol(exp(Y)) + length(2 * X))\nprint(sum(R))\n")
     ));
 }
+
+#[test]
+fn fuse_axpby() {
+    // The momentum update and the plain SGD step; `lr` is a variable (not folded).
+    let src = format!(
+        "{X}lr = as.scalar(rand(rows=1, cols=1, seed=3))\nV = 0.9 * X - lr * Y\nW = Y - lr * V\nprint(sum(V) + sum(W))\n"
+    );
+    insta::assert_snapshot!(before_after("fuse_axpby", &src));
+}

@@ -543,5 +543,7 @@ pub static BUILTINS: &[BuiltinSpec] = &[
         MatrixLike(0),
     ),
     lib("_relu_backward", &[p("input", Req), p("dout", Req)], MatrixLike(0)),
+    // a*X + b*Y in one pass (rewrite fuse_axpby)
+    lib("_axpby", &[p("x", Req), p("y", Req), p("a", Req), p("b", Req)], MatrixLike(0)),
     lib("_matmul_t", &[p("a", Req), p("b", Req), p("ta", Req), p("tb", Req)], Matrix),
 ];

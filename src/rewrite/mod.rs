@@ -9,6 +9,7 @@ mod agg_vector;
 mod constant_folding;
 mod cse;
 mod dims_of_cellwise;
+mod fuse_axpby;
 mod fuse_conv2d_bias_add;
 mod fuse_relu_backward;
 mod fuse_relu_max_pool;
@@ -85,6 +86,7 @@ pub fn all_rules() -> Vec<&'static dyn HopRewrite> {
         &fuse_relu_max_pool_backward::FuseReluMaxPoolBackward,
         &fuse_relu_backward::FuseReluBackward,
         &matmul_transpose::FuseTransposeIntoMatMul,
+        &fuse_axpby::FuseAxpby,
     ]
 }
 

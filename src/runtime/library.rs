@@ -159,6 +159,39 @@ fn scalar_operand(s: &Value, op: BinOp) -> RtResult<f64> {
         .ok_or_else(|| RtError::new(format!("operator {} cannot combine a matrix and a string", op.name())))
 }
 
+/// `a*x + b*y` for same-shape matrices `x`, `y` and scalars `a`, `b`, in one pass, written over
+/// `x` or `y` when this instruction owns one of them (rewrite `fuse_axpby`). Per cell it is
+/// exactly `(a*x) + (b*y)`, what the unfused operators compute. Operands of other shapes or
+/// kinds (sparse, a broadcast the compiler could not see) take the unfused operators.
+pub fn axpby(x: Value, y: Value, a: &Value, b: &Value) -> RtResult<Value> {
+    let (sa, sb) = (scalar_operand(a, BinOp::Mul)?, scalar_operand(b, BinOp::Mul)?);
+    let fusable = match (&x, &y) {
+        (Value::Matrix(mx), Value::Matrix(my)) => {
+            !mx.is_sparse() && !my.is_sparse() && mx.rows() == my.rows() && mx.cols() == my.cols()
+        }
+        _ => false,
+    };
+    if !fusable {
+        let ax = binary(BinOp::Mul, a.clone(), x)?;
+        let by = binary(BinOp::Mul, b.clone(), y)?;
+        return binary(BinOp::Add, ax, by);
+    }
+    let (Value::Matrix(mut mx), Value::Matrix(mut my)) = (x, y) else {
+        return Err(RtError::new("_axpby needs two matrices"));
+    };
+    if let Some(cells) = owned_dense(&mut mx) {
+        zip_in_place(cells, &my.dense_data(), false, move |p, q| sa * p + sb * q);
+        return Ok(Value::Matrix(mx));
+    }
+    if let Some(cells) = owned_dense(&mut my) {
+        zip_in_place(cells, &mx.dense_data(), false, move |q, p| sa * p + sb * q);
+        return Ok(Value::Matrix(my));
+    }
+    let (xd, yd) = (mx.dense_data(), my.dense_data());
+    let out = kernels::uninit::zip(&xd, &yd, 1 << 15, xd.len() > 1 << 16, move |p, q| sa * p + sb * q);
+    Ok(Value::matrix(Matrix::from_vec(mx.rows(), mx.cols(), out)))
+}
+
 /// `a op b` for any mix of scalars and matrices. Dense results are computed in place when an
 /// operand of the result's shape is owned by this instruction alone; the cell function is the
 /// same `BinOp::apply` either way.
@@ -752,6 +785,15 @@ pub fn call(rt: &Runtime, id: BuiltinId, args: Vec<Option<Value>>) -> RtResult<V
     let name = id.name();
     let one = |v: Value| Ok(vec![v]);
     match name {
+        "_axpby" => {
+            let mut it = args.into_iter();
+            let (x, y, a, b) =
+                (it.next().flatten(), it.next().flatten(), it.next().flatten(), it.next().flatten());
+            match (x, y, a, b) {
+                (Some(x), Some(y), Some(a), Some(b)) => one(axpby(x, y, &a, &b)?),
+                _ => Err(RtError::new("_axpby needs four operands")),
+            }
+        }
         "toString" => {
             let target = args[0].clone().ok_or_else(|| RtError::new("toString needs a value"))?;
             let opts = ToStringOpts {
