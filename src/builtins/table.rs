@@ -95,6 +95,7 @@ pub static ALIASES: &[(&str, &str)] = &[
     ("ctable", "table"),
     ("centralMoment", "moment"),
     ("groupedAggregate", "aggregate"),
+    ("rcm", "rowClassMeet"),
 ];
 
 pub static BUILTINS: &[BuiltinSpec] = &[
@@ -496,6 +497,43 @@ pub static BUILTINS: &[BuiltinSpec] = &[
     variadic(lib("einsum", &[p("equation", Req)], Unknown)),
     effect(lib("readMM", READ, Unknown)),
     effect(lib("read.csv", READ, Unknown)),
+    // --- paramserv, rcm --- (src/runtime/library_pserv.rs)
+    effect(lib(
+        "paramserv",
+        &[
+            p("model", Req),
+            p("features", Req),
+            p("labels", Req),
+            p("val_features", Opt),
+            p("val_labels", Opt),
+            p("upd", Req),
+            p("agg", Req),
+            p("val", Opt),
+            p("mode", Opt),
+            p("utype", Opt),
+            p("freq", Opt),
+            p("epochs", Req),
+            p("batchsize", Opt),
+            p("k", Opt),
+            p("scheme", Opt),
+            p("hyperparams", Opt),
+            p("checkpointing", Opt),
+            p("seed", Opt),
+            p("nbatches", Opt),
+            p("modelAvg", Opt),
+            p("num_backup_workers", Opt),
+        ],
+        List,
+    )),
+    BuiltinSpec {
+        name: "rowClassMeet",
+        params: &[p("X", Req), p("Y", Req)],
+        variadic: false,
+        lower: Library,
+        out: Matrices,
+        nout: 2,
+        side_effect: false,
+    },
     // fused forms chosen by rewrites (not callable under these names from scripts)
     lib(
         "_conv2d_bias_add",
