@@ -559,6 +559,109 @@ fn paramserv(rt: &Runtime, a: &[Option<Value>]) -> RtResult<Value> {
 // ---------------------------------------------------------------------------------------------
 // rowClassMeet
 
-fn row_class_meet(_a: &[Option<Value>]) -> RtResult<Vec<Value>> {
-    err("rowClassMeet is not implemented yet")
+/// `[C, N] = rowClassMeet(A, B)`: for every row `i` of `A`, the cells `j` (over the columns both
+/// inputs have) where `A[i,j]` and `B[i,j]` (or `B[1,j]` when `B` has one row) are both non-zero
+/// are grouped by the pair of their integer parts; `C[i,j]` numbers the groups from 1 and
+/// `N[i,j]` is the size of the group. Both outputs have the larger of the two inputs' shapes.
+///
+/// The groups are numbered in the order SystemDS 3.4.0 enumerates them: it keeps them in a
+/// `java.util.HashMap` keyed by the pair with hash `31*(31+a)+b`, so the order is by hash
+/// bucket, then by first appearance, for a table that doubles as it fills (and is reused,
+/// never shrunk, from row to row). `JavaHashOrder` reproduces that order.
+fn row_class_meet(args: &[Option<Value>]) -> RtResult<Vec<Value>> {
+    let get = |i: usize, what: &str| match args.get(i) {
+        Some(Some(Value::Matrix(m))) => Ok(m.clone()),
+        Some(Some(x)) => err(format!("rowClassMeet: `{what}` must be a matrix, but got a {}", x.kind())),
+        _ => err(format!("rowClassMeet: the argument `{what}` is missing")),
+    };
+    let (a, b) = (get(0, "X")?, get(1, "Y")?);
+    let nr = a.rows().max(b.rows());
+    let nc = a.cols().max(b.cols());
+    let common = a.cols().min(b.cols());
+    let b_is_row = b.rows() == 1;
+    let mut c = vec![0.0; nr * nc];
+    let mut n = vec![0.0; nr * nc];
+    let mut table = JavaHashOrder::default();
+    for i in 0..a.rows() {
+        table.clear();
+        let bi = if b_is_row { 0 } else { i };
+        if bi >= b.rows() {
+            continue;
+        }
+        for j in 0..common {
+            let av = java_d2i(a.get(i, j));
+            let bv = java_d2i(b.get(bi, j));
+            if av != 0 && bv != 0 {
+                table.add((av, bv), j);
+            }
+        }
+        for (label, cols) in table.groups().into_iter().enumerate() {
+            for &j in &cols {
+                c[i * nc + j] = (label + 1) as f64;
+                n[i * nc + j] = cols.len() as f64;
+            }
+        }
+    }
+    let out = |v: Vec<f64>| Value::matrix(Matrix::from_vec(nr, nc, v).examine_format());
+    Ok(vec![out(c), out(n)])
+}
+
+/// Java's `(int) d`: truncation toward zero, NaN to 0, saturating at the int range.
+fn java_d2i(d: f64) -> i32 {
+    if d.is_nan() { 0 } else { d.clamp(i32::MIN as f64, i32::MAX as f64) as i32 }
+}
+
+/// The iteration order of a `java.util.HashMap<(int, int), _>` whose key hash is
+/// `31*(31+a)+b`: entries by bucket (`(h ^ h>>>16) & (capacity-1)`), then by insertion. The
+/// capacity starts at 16 and doubles when the map holds more than 3/4 of it, or when a bucket
+/// reaches 9 entries while the capacity is below 64; `clear` keeps the capacity.
+#[derive(Default)]
+struct JavaHashOrder {
+    capacity: usize,
+    keys: Vec<(i32, i32)>,
+    cols: Vec<Vec<usize>>,
+    index: std::collections::HashMap<(i32, i32), usize>,
+}
+
+impl JavaHashOrder {
+    fn clear(&mut self) {
+        self.keys.clear();
+        self.cols.clear();
+        self.index.clear();
+    }
+
+    fn bucket(&self, key: (i32, i32)) -> usize {
+        let h = 31i32.wrapping_mul(31i32.wrapping_add(key.0)).wrapping_add(key.1) as u32;
+        ((h ^ (h >> 16)) as usize) & (self.capacity - 1)
+    }
+
+    fn add(&mut self, key: (i32, i32), col: usize) {
+        if let Some(&i) = self.index.get(&key) {
+            self.cols[i].push(col);
+            return;
+        }
+        if self.capacity == 0 {
+            self.capacity = 16;
+        }
+        self.index.insert(key, self.keys.len());
+        self.keys.push(key);
+        self.cols.push(vec![col]);
+        // (below 64 the map holds at most 48 keys, so counting is cheap)
+        if self.capacity < 64 {
+            let b = self.bucket(key);
+            if self.keys.iter().filter(|k| self.bucket(**k) == b).count() >= 9 {
+                self.capacity *= 2;
+            }
+        }
+        if self.keys.len() * 4 > self.capacity * 3 {
+            self.capacity *= 2;
+        }
+    }
+
+    /// The groups' columns in iteration order.
+    fn groups(&self) -> Vec<Vec<usize>> {
+        let mut order: Vec<usize> = (0..self.keys.len()).collect();
+        order.sort_by_key(|&i| self.bucket(self.keys[i]));
+        order.into_iter().map(|i| self.cols[i].clone()).collect()
+    }
 }
