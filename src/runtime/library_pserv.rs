@@ -34,7 +34,8 @@ fn err<T>(msg: impl Into<String>) -> RtResult<T> {
 }
 
 /// The file paths that a call names in function references (`upd="path/file.dml::f"`), with
-/// the spans of those strings: the compiler loads these files like `source` does.
+/// the spans of those strings: the compiler loads these files like `source` does. A prefix
+/// that is not a path (`"ns::f"`) is left to resolve as a namespace of the main script.
 pub fn file_refs(name: &str, args: &[ast::Arg]) -> Vec<(String, ast::Span)> {
     if name != "paramserv" {
         return Vec::new();
@@ -45,7 +46,7 @@ pub fn file_refs(name: &str, args: &[ast::Arg]) -> Vec<(String, ast::Span)> {
         if matches!(named, Some("upd" | "agg" | "val"))
             && let ExprKind::Str(s) = &a.value.kind
             && let Some((path, _)) = s.rsplit_once("::")
-            && !path.is_empty()
+            && (path.ends_with(".dml") || path.contains('/'))
         {
             out.push((path.to_string(), a.value.span));
         }
@@ -143,6 +144,17 @@ impl UserFn {
         required: &[&str],
         optional: &[&str],
     ) -> RtResult<UserFn> {
+        Self::resolve_n(rt, what, fname, required, optional, 1)
+    }
+
+    fn resolve_n(
+        rt: &Runtime,
+        what: &str,
+        fname: &str,
+        required: &[&str],
+        optional: &[&str],
+        nout: usize,
+    ) -> RtResult<UserFn> {
         let program = rt.program;
         let (ns, short) = match fname.rsplit_once("::") {
             Some((ns, f)) => (Some(ns), f),
@@ -171,13 +183,27 @@ impl UserFn {
                 }
             }
         }
-        if func.returns.len() != 1 {
-            return err(format!("paramserv: the `{what}` function `{fname}` must return exactly one list"));
+        if func.returns.len() != nout {
+            return err(if nout == 1 {
+                format!("paramserv: the `{what}` function `{fname}` must return exactly one list")
+            } else {
+                format!("paramserv: the `{what}` function `{fname}` must return {nout} values")
+            });
         }
         Ok(UserFn { fid, label: fname.to_string(), params })
     }
 
     fn call(&self, rt: &Runtime, bound: &[(&str, &Value)]) -> RtResult<Value> {
+        match self.call_all(rt, bound)?.into_iter().next() {
+            Some(v @ Value::List(_)) => Ok(v),
+            Some(v) => {
+                err(format!("paramserv: `{}` must return a list, but returned a {}", self.label, v.kind()))
+            }
+            None => err(format!("paramserv: `{}` returned no value", self.label)),
+        }
+    }
+
+    fn call_all(&self, rt: &Runtime, bound: &[(&str, &Value)]) -> RtResult<Vec<Value>> {
         let args: Vec<Option<Value>> = self
             .params
             .iter()
@@ -189,13 +215,7 @@ impl UserFn {
         });
         let r = rt.call_function(self.fid, args, depth);
         DEPTH.with(|d| d.set(d.get() - 1));
-        match r?.into_iter().next() {
-            Some(v @ Value::List(_)) => Ok(v),
-            Some(v) => {
-                err(format!("paramserv: `{}` must return a list, but returned a {}", self.label, v.kind()))
-            }
-            None => err(format!("paramserv: `{}` returned no value", self.label)),
-        }
+        r
     }
 }
 
@@ -261,6 +281,8 @@ struct Server<'a> {
     rt: &'a Runtime<'a>,
     upd: UserFn,
     agg: UserFn,
+    /// The validation function with the validation features and labels.
+    val: Option<(UserFn, Value, Value)>,
     hyper: Option<Value>,
     freq: Freq,
     epochs: usize,
@@ -287,6 +309,21 @@ impl Server<'_> {
             bound.push(("hyperparams", h));
         }
         self.agg.call(self.rt, &bound)
+    }
+
+    /// Calls the validation function (if any) on the global model at the end of an epoch;
+    /// SystemDS only logs its loss and accuracy, so only its side effects show.
+    fn validate(&self, model: &Value) -> RtResult<()> {
+        let Some((f, x, y)) = &self.val else { return Ok(()) };
+        let mut bound = vec![("model", model), ("val_features", x), ("val_labels", y)];
+        if let Some(h) = &self.hyper {
+            bound.push(("hyperparams", h));
+        }
+        let outs = f.call_all(self.rt, &bound)?;
+        if outs.iter().any(|v| !v.is_scalar()) {
+            return err(format!("paramserv: the validation function `{}` must return two scalars", f.label));
+        }
+        Ok(())
     }
 
     /// Runs worker `w` until its next push (returns the pushed gradients) or its end (`None`).
@@ -499,9 +536,23 @@ fn paramserv(rt: &Runtime, a: &[Option<Value>]) -> RtResult<Value> {
         .ok_or_else(|| RtError::new("paramserv: the argument `upd` is missing"))?;
     let agg_name = opt_str(get(arg::AGG), "agg")?
         .ok_or_else(|| RtError::new("paramserv: the argument `agg` is missing"))?;
-    opt_str(get(arg::VAL), "val")?;
     let upd = UserFn::resolve(rt, "upd", upd_name, &["model", "features", "labels"], &["hyperparams"])?;
     let agg = UserFn::resolve(rt, "agg", agg_name, &["model", "gradients"], &["hyperparams"])?;
+    // As SystemDS: validation runs only with a function and both validation inputs.
+    let val = match (opt_str(get(arg::VAL), "val")?, get(arg::VAL_FEATURES), get(arg::VAL_LABELS)) {
+        (Some(name), Some(x), Some(y)) => {
+            let f = UserFn::resolve_n(
+                rt,
+                "val",
+                name,
+                &["model", "val_features", "val_labels"],
+                &["hyperparams"],
+                2,
+            )?;
+            Some((f, x.clone(), y.clone()))
+        }
+        _ => None,
+    };
 
     let parts = partition(scheme, k, &x, &y, seed)?;
     let mut workers: Vec<Worker> = parts
@@ -519,7 +570,11 @@ fn paramserv(rt: &Runtime, a: &[Option<Value>]) -> RtResult<Value> {
             check: true,
         })
         .collect();
-    let server = Server { rt, upd, agg, hyper, freq, epochs, batchsize };
+    // Batches per epoch, as SystemDS counts them for validation: those of the first worker.
+    let epoch_batches = workers.first().map_or(0, |w| w.batches);
+    let server = Server { rt, upd, agg, val, hyper, freq, epochs, batchsize };
+    let nworkers = workers.len();
+    let mut syncs = 0usize;
     let mut global = model;
     let mut done = vec![false; workers.len()];
     loop {
@@ -538,6 +593,17 @@ fn paramserv(rt: &Runtime, a: &[Option<Value>]) -> RtResult<Value> {
                         UType::Asp => {
                             global = server.aggregate(&global, &g)?;
                             worker.received = global.clone();
+                            // SystemDS's "pseudo epochs": every k pushes (EPOCH), every k times
+                            // the batches of an epoch (BATCH), every push (NBATCHES).
+                            syncs += 1;
+                            let per_epoch = match freq {
+                                Freq::Epoch => nworkers,
+                                Freq::Batch => nworkers * epoch_batches,
+                                Freq::NBatches => 1,
+                            };
+                            if per_epoch > 0 && syncs.is_multiple_of(per_epoch) {
+                                server.validate(&global)?;
+                            }
                         }
                     }
                 }
@@ -550,6 +616,14 @@ fn paramserv(rt: &Runtime, a: &[Option<Value>]) -> RtResult<Value> {
             global = server.aggregate(&global, &g)?;
             for worker in workers.iter_mut() {
                 worker.received = global.clone();
+            }
+            syncs += 1;
+            let epoch_end = match freq {
+                Freq::Epoch | Freq::NBatches => true,
+                Freq::Batch => epoch_batches > 0 && syncs.is_multiple_of(epoch_batches),
+            };
+            if epoch_end {
+                server.validate(&global)?;
             }
         }
     }
