@@ -235,7 +235,38 @@ pub fn read(
     Ok(super::build::from_cells(r, cc, cells))
 }
 
-/// Writes `m` as one SequenceFile (blocks of `BLOCK` x `BLOCK`, row-major block order).
+/// The non-zero cells of row `r` of `m` in columns `c0..c1`, as (column - c0, value).
+fn row_entries(m: &Matrix, r: usize, c0: usize, c1: usize, out: &mut Vec<(usize, f64)>) {
+    out.clear();
+    match m {
+        Matrix::Dense(a) => {
+            for c in c0..c1 {
+                let v = a[[r, c]];
+                if v != 0.0 {
+                    out.push((c - c0, v));
+                }
+            }
+        }
+        Matrix::Sparse(s) if s.is_csr() => {
+            if let Some(row) = s.outer_view(r) {
+                out.extend(
+                    row.iter().filter(|(c, v)| (c0..c1).contains(c) && **v != 0.0).map(|(c, v)| (c - c0, *v)),
+                );
+            }
+        }
+        Matrix::Sparse(_) => {
+            for c in c0..c1 {
+                let v = m.get(r, c);
+                if v != 0.0 {
+                    out.push((c - c0, v));
+                }
+            }
+        }
+    }
+}
+
+/// Writes `m` as one SequenceFile (blocks of `BLOCK` x `BLOCK`, row-major block order), each
+/// block dense or sparse, whichever is smaller; sparse matrices are never densified whole.
 pub fn write(m: &Matrix, w: &mut dyn Write) -> std::io::Result<()> {
     let mut head = Vec::new();
     head.extend_from_slice(b"SEQ\x06");
@@ -248,40 +279,43 @@ pub fn write(m: &Matrix, w: &mut dyn Write) -> std::io::Result<()> {
     head.extend_from_slice(&SYNC);
     w.write_all(&head)?;
     let (rows, cols) = (m.rows(), m.cols());
-    let dense = m.dense_data();
     let mut value = Vec::new();
+    let mut entries: Vec<Vec<(usize, f64)>> = Vec::new();
     for bi in 0..rows.div_ceil(BLOCK).max(1) {
         for bj in 0..cols.div_ceil(BLOCK).max(1) {
             let (r0, c0) = (bi * BLOCK, bj * BLOCK);
             let br = (rows - r0.min(rows)).min(BLOCK);
             let bc = (cols - c0.min(cols)).min(BLOCK);
+            entries.resize_with(br, Vec::new);
+            for (r, e) in entries.iter_mut().enumerate() {
+                row_entries(m, r0 + r, c0, c0 + bc, e);
+            }
+            let nnz: usize = entries.iter().map(Vec::len).sum();
             value.clear();
             value.extend_from_slice(&(br as i32).to_be_bytes());
             value.extend_from_slice(&(bc as i32).to_be_bytes());
-            let cell = |r: usize, j: usize| dense[(r0 + r) * cols + c0 + j];
-            let nnz = (0..br)
-                .flat_map(|r| (0..bc).map(move |j| (r, j)))
-                .filter(|&(r, j)| cell(r, j) != 0.0)
-                .count();
-            let sparse_size = 4 + 4 * br + 12 * nnz;
             if nnz == 0 {
                 value.push(0);
-            } else if sparse_size < 8 * br * bc {
+            } else if 4 + 4 * br + 12 * nnz < 8 * br * bc {
                 value.push(2);
                 value.extend_from_slice(&(nnz as i32).to_be_bytes());
-                for r in 0..br {
-                    let n = (0..bc).filter(|&j| cell(r, j) != 0.0).count();
-                    value.extend_from_slice(&(n as i32).to_be_bytes());
-                    for j in (0..bc).filter(|&j| cell(r, j) != 0.0) {
+                for e in &entries {
+                    value.extend_from_slice(&(e.len() as i32).to_be_bytes());
+                    for &(j, v) in e {
                         value.extend_from_slice(&(j as i32).to_be_bytes());
-                        value.extend_from_slice(&cell(r, j).to_be_bytes());
+                        value.extend_from_slice(&v.to_be_bytes());
                     }
                 }
             } else {
                 value.push(3);
-                for r in 0..br {
-                    for j in 0..bc {
-                        value.extend_from_slice(&cell(r, j).to_be_bytes());
+                let mut row = vec![0.0; bc];
+                for e in &entries {
+                    row.iter_mut().for_each(|x| *x = 0.0);
+                    for &(j, v) in e {
+                        row[j] = v;
+                    }
+                    for v in &row {
+                        value.extend_from_slice(&v.to_be_bytes());
                     }
                 }
             }
@@ -341,9 +375,13 @@ mod tests {
         {
             data[k] = v;
         }
-        let m = Matrix::from_vec(rows, cols, data.clone());
+        let dense = Matrix::from_vec(rows, cols, data.clone());
+        let sparse = dense.clone().examine_format();
+        assert!(sparse.is_sparse());
+        // both representations give the same bytes
+        assert_eq!(written(&dense), written(&sparse));
         let path = dir.join("m.bin");
-        std::fs::write(&path, written(&m)).expect("write");
+        std::fs::write(&path, written(&sparse)).expect("write");
         let back = read(&path, None, Some(rows), Some(cols)).expect("read back");
         assert_eq!((back.rows(), back.cols()), (rows, cols));
         assert_eq!(back.dense_data().as_ref(), data.as_slice());
