@@ -9,6 +9,9 @@
 //! - ASP: the workers push in turn (worker 0, 1, ..., k-1, 0, ...); each push updates the global
 //!   model at once and hands the new model back to that worker only. This is one of the
 //!   interleavings SystemDS's threads may produce; with `k=1` ASP equals BSP.
+//! - SBP (BSP with `num_backup_workers=b`): a round is complete once all but `b` workers have
+//!   pushed; the last `b` workers of each round play the stragglers whose gradients SystemDS
+//!   drops (with `b=0` it is BSP).
 //! - freq BATCH pulls the model before every batch and pushes that batch's gradients; EPOCH
 //!   pulls once per epoch, updates a local copy of the model with `agg` after every batch but
 //!   the last, and pushes the epoch's summed gradients; NBATCHES follows SystemDS 3.4.0, which
@@ -102,6 +105,8 @@ enum Freq {
 enum UType {
     Bsp,
     Asp,
+    /// BSP with backup workers: a round ends once all but `num_backup_workers` have pushed.
+    Sbp,
 }
 
 fn opt_str<'a>(v: &'a Option<Value>, what: &str) -> RtResult<Option<&'a str>> {
@@ -489,8 +494,7 @@ fn paramserv(rt: &Runtime, a: &[Option<Value>]) -> RtResult<Value> {
     let utype = match opt_str(get(arg::UTYPE), "utype")?.unwrap_or("ASP") {
         "BSP" => UType::Bsp,
         "ASP" => UType::Asp,
-        // With no stragglers to drop, synchronous with backup workers is plain BSP.
-        "SBP" => UType::Bsp,
+        "SBP" => UType::Sbp,
         other => return err(format!("paramserv: unsupported update type `{other}` (BSP, ASP or SBP)")),
     };
     let freq = match opt_str(get(arg::FREQ), "freq")?.unwrap_or("EPOCH") {
@@ -526,7 +530,11 @@ fn paramserv(rt: &Runtime, a: &[Option<Value>]) -> RtResult<Value> {
     }
     let seed = opt_int(get(arg::SEED), "seed")?;
     opt_int(get(arg::NBATCHES), "nbatches")?;
-    opt_int(get(arg::NUM_BACKUP_WORKERS), "num_backup_workers")?;
+    let backups = match opt_int(get(arg::NUM_BACKUP_WORKERS), "num_backup_workers")? {
+        None => 0,
+        Some(b) if b >= 0 && (b as usize) < k => b as usize,
+        Some(b) => return err(format!("paramserv: num_backup_workers={b} must be between 0 and k-1")),
+    };
     match get(arg::MODEL_AVG) {
         None | Some(Value::Bool(false)) => {}
         Some(Value::Bool(true)) => return err("paramserv: modelAvg=TRUE is not supported"),
@@ -580,6 +588,7 @@ fn paramserv(rt: &Runtime, a: &[Option<Value>]) -> RtResult<Value> {
     loop {
         let mut any = false;
         let mut round: Option<Value> = None;
+        let mut pushed = 0usize;
         for (w, worker) in workers.iter_mut().enumerate() {
             if done[w] {
                 continue;
@@ -590,6 +599,14 @@ fn paramserv(rt: &Runtime, a: &[Option<Value>]) -> RtResult<Value> {
                     any = true;
                     match utype {
                         UType::Bsp => round = Some(accrue(round.take(), &g)?),
+                        // The last `backups` workers of a round play the stragglers: the
+                        // round is complete without them and their gradients are dropped.
+                        UType::Sbp => {
+                            if pushed < nworkers - backups {
+                                round = Some(accrue(round.take(), &g)?);
+                            }
+                            pushed += 1;
+                        }
                         UType::Asp => {
                             global = server.aggregate(&global, &g)?;
                             worker.received = global.clone();
