@@ -95,6 +95,7 @@ pub static ALIASES: &[(&str, &str)] = &[
     ("ctable", "table"),
     ("centralMoment", "moment"),
     ("groupedAggregate", "aggregate"),
+    ("rcm", "rowClassMeet"),
 ];
 
 pub static BUILTINS: &[BuiltinSpec] = &[
@@ -511,6 +512,43 @@ pub static BUILTINS: &[BuiltinSpec] = &[
     lib("valueSwap", &[p("target", Req), p("schema", Req)], Frame),
     lib("freplicate", &[p("target", Req), p("X", Req)], Frame),
     lib("tokenize", &[p("target", Req), p("spec", Req), p("max_tokens", Opt)], Frame),
+    // --- paramserv, rcm --- (src/runtime/library_pserv.rs)
+    effect(lib(
+        "paramserv",
+        &[
+            p("model", Req),
+            p("features", Req),
+            p("labels", Req),
+            p("val_features", Opt),
+            p("val_labels", Opt),
+            p("upd", Req),
+            p("agg", Req),
+            p("val", Opt),
+            p("mode", Opt),
+            p("utype", Opt),
+            p("freq", Opt),
+            p("epochs", Req),
+            p("batchsize", Opt),
+            p("k", Opt),
+            p("scheme", Opt),
+            p("hyperparams", Opt),
+            p("checkpointing", Opt),
+            p("seed", Opt),
+            p("nbatches", Opt),
+            p("modelAvg", Opt),
+            p("num_backup_workers", Opt),
+        ],
+        List,
+    )),
+    BuiltinSpec {
+        name: "rowClassMeet",
+        params: &[p("X", Req), p("Y", Req)],
+        variadic: false,
+        lower: Library,
+        out: Matrices,
+        nout: 2,
+        side_effect: false,
+    },
     // fused forms chosen by rewrites (not callable under these names from scripts)
     lib(
         "_conv2d_bias_add",

@@ -207,6 +207,56 @@ impl Loader<'_> {
                 _ => {}
             }
         }
+        // paramserv(upd="path/file.dml::f", ...) names a function by the path of its file: load
+        // the file and bind the path as a namespace, here and in the main module (where
+        // run-time lookups by name start).
+        let mut refs = Vec::new();
+        visit_calls(&ast.body, &mut |ns, name, args| {
+            if ns.is_none() {
+                refs.extend(crate::runtime::library_pserv::file_refs(name, args));
+            }
+        });
+        for (path, span) in refs {
+            self.bind_file_namespace(module, &path, span, &base, script_dir);
+        }
+    }
+
+    /// Loads `path` (as `source` would) and binds it under its path as a namespace of `module`
+    /// and of the main module.
+    fn bind_file_namespace(
+        &mut self,
+        module: ModuleId,
+        path: &str,
+        span: ast::Span,
+        base: &Path,
+        script_dir: Option<&Path>,
+    ) {
+        let Some(found) = find_source(path, base, script_dir) else {
+            self.errors.push(
+                Diagnostic::error(format!("cannot find the file `{path}` named in a function reference"))
+                    .with_primary(span, "not found"),
+            );
+            return;
+        };
+        let (key, text, dir) = match found {
+            Found::File(p, text) => {
+                let canon = p.canonicalize().unwrap_or(p.clone());
+                let dir = canon.parent().map(Path::to_path_buf);
+                (canon.to_string_lossy().to_string(), text, dir)
+            }
+            Found::Embedded(name, src) => (name, src.to_string(), None),
+        };
+        let target = match self.by_path.get(&key) {
+            Some(&m) => Some(m),
+            None => self.load_module(&key, &text, dir.as_deref()),
+        };
+        if let Some(t) = target {
+            for m in [module, 0] {
+                if let Some(m) = self.program.modules.get_mut(m as usize) {
+                    m.namespaces.entry(path.to_string()).or_insert(t);
+                }
+            }
+        }
     }
 
     fn add_function(&mut self, module: ModuleId, def: &ast::FunctionDef, span: ast::Span) {
@@ -275,19 +325,30 @@ pub fn load_program_with_vars(
 
 /// Names of unqualified calls anywhere in `stmts`.
 fn calls_in(stmts: &[ast::Stmt], out: &mut Vec<String>) {
+    use ast::ExprKind;
+    visit_calls(stmts, &mut |namespace, name, args| {
+        if namespace.is_none() {
+            out.push(name.to_string());
+            // eval("f", ...) with a constant name loads `f` like a direct call.
+            if (name == "eval" || name == "evalList")
+                && let Some(ExprKind::Str(f)) = args.first().map(|a| &a.value.kind)
+            {
+                out.push(f.clone());
+            }
+        }
+    });
+}
+
+/// A callback for every call anywhere in `stmts`: its namespace, name and arguments.
+type CallVisitor<'a> = dyn FnMut(Option<&str>, &str, &[ast::Arg]) + 'a;
+
+/// Calls `f` for every call expression anywhere in `stmts`, function bodies included.
+fn visit_calls(stmts: &[ast::Stmt], out: &mut CallVisitor<'_>) {
     use ast::{ExprKind, IndexSpec};
-    fn expr(e: &ast::Expr, out: &mut Vec<String>) {
+    fn expr(e: &ast::Expr, out: &mut CallVisitor<'_>) {
         match &e.kind {
             ExprKind::Call { namespace, name, args } => {
-                if namespace.is_none() {
-                    out.push(name.name.clone());
-                    // eval("f", ...) with a constant name loads `f` like a direct call.
-                    if (name.name == "eval" || name.name == "evalList")
-                        && let Some(ExprKind::Str(f)) = args.first().map(|a| &a.value.kind)
-                    {
-                        out.push(f.clone());
-                    }
-                }
+                out(namespace.as_ref().map(|n| n.name.as_str()), &name.name, args);
                 args.iter().for_each(|a| expr(&a.value, out));
             }
             ExprKind::Unary { expr: x, .. } => expr(x, out),
@@ -319,14 +380,14 @@ fn calls_in(stmts: &[ast::Stmt], out: &mut Vec<String>) {
             }
             StmtKind::If { cond, then_body, else_body } => {
                 expr(cond, out);
-                calls_in(then_body, out);
+                visit_calls(then_body, out);
                 if let Some(e) = else_body {
-                    calls_in(e, out);
+                    visit_calls(e, out);
                 }
             }
             StmtKind::While { cond, body } => {
                 expr(cond, out);
-                calls_in(body, out);
+                visit_calls(body, out);
             }
             StmtKind::For { iter, body, .. } | StmtKind::ParFor { iter, body, .. } => {
                 match iter {
@@ -342,7 +403,7 @@ fn calls_in(stmts: &[ast::Stmt], out: &mut Vec<String>) {
                         }
                     }
                 }
-                calls_in(body, out);
+                visit_calls(body, out);
             }
             StmtKind::FunctionDef(f) => {
                 for p in &f.params {
@@ -350,7 +411,7 @@ fn calls_in(stmts: &[ast::Stmt], out: &mut Vec<String>) {
                         expr(d, out);
                     }
                 }
-                calls_in(&f.body, out);
+                visit_calls(&f.body, out);
             }
             _ => {}
         }

@@ -372,6 +372,9 @@ pub fn call(rt: &Runtime, name: &str, args: Vec<Option<Value>>) -> RtResult<Vec<
             if let Some(r) = crate::runtime::library_frame2::call(rt, other, &args) {
                 return r;
             }
+            if let Some(r) = crate::runtime::library_pserv::call(rt, other, &args) {
+                return r;
+            }
             if let Some(r) = crate::runtime::library_frame::call(rt, other, args) {
                 return r;
             }

@@ -12,6 +12,7 @@ pub mod library_dnn;
 pub mod library_ext;
 pub mod library_frame;
 pub mod library_frame2;
+pub mod library_pserv;
 pub mod library_stats;
 pub mod matrix;
 pub mod output;

@@ -1,10 +1,11 @@
-//! Reading and writing matrices and scalars in SystemDS's file formats (text, csv, mm, libsvm)
+//! Reading and writing matrices and scalars in SystemDS's file formats (text, csv, mm, libsvm, binary)
 //! with their `.mtd` metadata, so that files move freely between SystemDS and this engine.
 //!
 //! Writes are atomic (temporary file + rename); reads accept a single file or a directory of part
 //! files. Every malformed input is an [`IoError`] naming the file and line and column.
 
 mod atomic;
+mod binary;
 pub(crate) mod build;
 mod csv;
 mod error;
@@ -131,6 +132,14 @@ pub fn read_matrix(path: &Path, opts: &ReadOptions) -> Result<Matrix, IoError> {
             format!("expected a matrix, found {}", m.data_type),
         ));
     }
+    let binary = match (&opts.format, &meta) {
+        (Some(f), _) => f.eq_ignore_ascii_case("binary"),
+        (None, Some(m)) => m.format == "binary",
+        (None, None) => false,
+    };
+    if binary {
+        return binary::read(path, meta.as_ref(), opts.rows, opts.cols);
+    }
     let parts = source::read_parts(path)?;
     if parts.is_empty() {
         return Err(IoError::invalid(path, "the directory holds no part files"));
@@ -178,7 +187,7 @@ pub fn read_matrix(path: &Path, opts: &ReadOptions) -> Result<Matrix, IoError> {
             return Err(IoError::meta(
                 path,
                 "format",
-                format!("unsupported matrix format \"{other}\" (expected text, csv, mm or libsvm)"),
+                format!("unsupported matrix format \"{other}\" (expected text, csv, mm, libsvm or binary)"),
             ));
         }
     };
@@ -217,11 +226,12 @@ pub fn write_matrix(m: &Matrix, path: &Path, opts: &WriteOptions) -> Result<(), 
             return Ok(());
         }
         "libsvm" => atomic::write_atomic_with(path, |w| libsvm::write(m, w, &opts.sep))?,
+        "binary" => atomic::write_atomic_with(path, |w| binary::write(m, w))?,
         other => {
             return Err(IoError::meta(
                 path,
                 "format",
-                format!("unsupported matrix format \"{other}\" (expected text, csv, mm or libsvm)"),
+                format!("unsupported matrix format \"{other}\" (expected text, csv, mm, libsvm or binary)"),
             ));
         }
     }
@@ -233,6 +243,8 @@ pub fn write_matrix(m: &Matrix, path: &Path, opts: &WriteOptions) -> Result<(), 
         description: opts.description.clone(),
         header: (format == "csv").then_some(opts.header),
         sep: (format == "csv").then(|| opts.sep.clone()),
+        rows_in_block: (format == "binary").then_some(binary::BLOCK),
+        cols_in_block: (format == "binary").then_some(binary::BLOCK),
         ..Mtd::default()
     };
     meta.write_beside(path)

@@ -18,6 +18,24 @@ fn is_part_name(name: &str) -> bool {
 
 /// Reads `path`: the file itself, or every part file of the directory in name order.
 pub(crate) fn read_parts(path: &Path) -> Result<Vec<Part>, IoError> {
+    part_paths(path)?
+        .into_iter()
+        .map(|p| {
+            let bytes = std::fs::read(&p).map_err(|e| IoError::os(&p, e))?;
+            let text = String::from_utf8(bytes).map_err(|e| {
+                let offset = e.utf8_error().valid_up_to();
+                let prefix = &e.as_bytes()[..offset];
+                let line = prefix.iter().filter(|b| **b == b'\n').count() + 1;
+                let col = offset - prefix.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1) + 1;
+                IoError::parse(&p, line, col, "the file is not valid UTF-8 text")
+            })?;
+            Ok(Part { path: p, text })
+        })
+        .collect()
+}
+
+/// The data files of `path`: the file itself, or the part files of the directory in name order.
+pub(crate) fn part_paths(path: &Path) -> Result<Vec<PathBuf>, IoError> {
     let meta = std::fs::metadata(path).map_err(|e| IoError::os(path, e))?;
     let files: Vec<PathBuf> = if meta.is_dir() {
         let mut names = Vec::new();
@@ -33,20 +51,7 @@ pub(crate) fn read_parts(path: &Path) -> Result<Vec<Part>, IoError> {
     } else {
         vec![path.to_path_buf()]
     };
-    files
-        .into_iter()
-        .map(|p| {
-            let bytes = std::fs::read(&p).map_err(|e| IoError::os(&p, e))?;
-            let text = String::from_utf8(bytes).map_err(|e| {
-                let offset = e.utf8_error().valid_up_to();
-                let prefix = &e.as_bytes()[..offset];
-                let line = prefix.iter().filter(|b| **b == b'\n').count() + 1;
-                let col = offset - prefix.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1) + 1;
-                IoError::parse(&p, line, col, "the file is not valid UTF-8 text")
-            })?;
-            Ok(Part { path: p, text })
-        })
-        .collect()
+    Ok(files)
 }
 
 /// Lines of a part with their 1-based numbers, without line terminators (`\n` or `\r\n`).
