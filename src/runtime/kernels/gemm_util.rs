@@ -106,6 +106,12 @@ pub(crate) fn transpose_into(src: &[f64], rows: usize, cols: usize, dst: &mut [M
 
 /// `lhs * rhs` (`m x k` times `k x n`) as a new row-major `m x n` buffer. gemm writes every cell
 /// without reading it, so the buffer is not zeroed first.
+///
+/// A short, wide parallel product (a minibatch times a weight matrix: 64 x 3136 times
+/// 3136 x 512) is split into one block of columns per thread, each a single-threaded gemm:
+/// gemm's own split of such shapes keeps the second core mostly waiting (58 against 100
+/// GFLOP/s measured for the LeNet layer on two cores). Each output cell is the same dot
+/// product either way.
 pub(crate) fn product(
     m: usize,
     n: usize,
@@ -115,6 +121,51 @@ pub(crate) fn product(
     par: Parallelism,
 ) -> Vec<f64> {
     let mut out: Vec<f64> = Vec::with_capacity(m * n);
+    let threads = rayon::current_num_threads();
+    let split = matches!(par, Parallelism::Rayon(_)) && threads > 1 && m <= 128 && n >= 64 * threads;
+    if split {
+        use rayon::prelude::*;
+        // Column blocks of a multiple of 8 cells (whole cache lines of a row).
+        let block = n.div_ceil(threads).div_ceil(8) * 8;
+        /// The output's base pointer, shared by the threads that write disjoint column blocks.
+        #[derive(Clone, Copy)]
+        struct Base(*mut f64);
+        // SAFETY: the threads write disjoint cells (their own column ranges) of one buffer.
+        unsafe impl Send for Base {}
+        unsafe impl Sync for Base {}
+        impl Base {
+            /// Cell `j` of the buffer (a method, so closures capture the whole `Send` wrapper).
+            fn at(self, j: usize) -> *mut f64 {
+                self.0.wrapping_add(j)
+            }
+        }
+        let base = Base(out.as_mut_ptr());
+        rhs.check(k, n, "rhs");
+        (0..n.div_ceil(block)).into_par_iter().for_each(|b| {
+            let (j0, j1) = (b * block, ((b + 1) * block).min(n));
+            let rhs_block = View { data: &rhs.data[j0 * rhs.cs..], rs: rhs.rs, cs: rhs.cs };
+            // SAFETY: columns j0..j1 of the m x n row-major output start at cell j0 and are
+            // written by this block only; the view (row stride n) stays inside the m*n - j0
+            // cells from there; nothing reads them before `set_len` below.
+            unsafe {
+                matmul_raw(
+                    m,
+                    j1 - j0,
+                    k,
+                    base.at(j0),
+                    m * n - j0,
+                    (n, 1),
+                    false,
+                    lhs,
+                    rhs_block,
+                    Parallelism::None,
+                )
+            };
+        });
+        // SAFETY: the blocks cover every column, so every cell has been written.
+        unsafe { out.set_len(m * n) };
+        return out;
+    }
     // SAFETY: `out` has room for the m x n result and nothing else refers to it; with
     // `accumulate == false` the product (or the zero fill when k == 0) writes every cell of the
     // row-major view without reading any, so `set_len` exposes only written cells.

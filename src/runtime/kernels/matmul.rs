@@ -384,4 +384,20 @@ mod tests {
             assert_eq!(got.get(0, 0), f64::INFINITY);
         }
     }
+
+    /// Short, wide products split into per-thread column blocks (three threads, blocks of
+    /// uneven width) give the plain product, also through transposed views.
+    #[test]
+    fn column_block_split_matches_the_naive_product() {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().expect("pool");
+        pool.install(|| {
+            for (m, k, n) in [(64, 300, 517), (5, 700, 200), (128, 50, 1000)] {
+                let (a, b) = (data(m, k, 0.1), data(k, n, 0.9));
+                let want = naive(&a, &b);
+                assert_close(&matmul(&a, &b).unwrap(), &want);
+                let bt = crate::runtime::kernels::reorg::transpose(&b);
+                assert_close(&matmul_t(&a, &bt, false, true).unwrap(), &want);
+            }
+        });
+    }
 }
