@@ -10,6 +10,20 @@ fn power_of_two(n: usize) -> bool {
     n > 0 && n.is_power_of_two()
 }
 
+/// The imaginary part, when given, must have the real part's shape.
+fn check_parts(name: &str, re: &Matrix, im: Option<&Matrix>) -> KResult<()> {
+    match im {
+        Some(im) if im.rows() != re.rows() || im.cols() != re.cols() => Err(KernelError::new(format!(
+            "{name}: the real part is {}x{} but the imaginary part is {}x{}",
+            re.rows(),
+            re.cols(),
+            im.rows(),
+            im.cols()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Transforms `n` contiguous sequences of length `len` in place.
 fn transform_rows(data: &mut [Complex<f64>], len: usize, inverse: bool, planner: &mut FftPlanner<f64>) {
     if len == 0 {
@@ -28,15 +42,7 @@ pub fn fft(re: &Matrix, im: Option<&Matrix>, inverse: bool, linearized: bool) ->
         (true, true) => "ifft_linearized",
     };
     let (rows, cols) = (re.rows(), re.cols());
-    if let Some(im) = im
-        && (im.rows() != rows || im.cols() != cols)
-    {
-        return Err(KernelError::new(format!(
-            "{name}: the real part is {rows}x{cols} but the imaginary part is {}x{}",
-            im.rows(),
-            im.cols()
-        )));
-    }
+    check_parts(name, re, im)?;
     if !power_of_two(cols) || (!linearized && !power_of_two(rows)) {
         return Err(KernelError::new(format!(
             "{name}: only defined for matrices whose dimensions are powers of two, got {rows}x{cols}"
@@ -81,15 +87,7 @@ pub fn fft(re: &Matrix, im: Option<&Matrix>, inverse: bool, linearized: bool) ->
 /// runner fails on `stft`, so the results are checked against direct DFTs).
 pub fn stft(re: &Matrix, im: Option<&Matrix>, window: usize, overlap: usize) -> KResult<(Matrix, Matrix)> {
     let (rows, cols) = (re.rows(), re.cols());
-    if let Some(im) = im
-        && (im.rows() != rows || im.cols() != cols)
-    {
-        return Err(KernelError::new(format!(
-            "stft: the real part is {rows}x{cols} but the imaginary part is {}x{}",
-            im.rows(),
-            im.cols()
-        )));
-    }
+    check_parts("stft", re, im)?;
     if !power_of_two(window) {
         return Err(KernelError::new(format!("stft: the window size must be a power of two, got {window}")));
     }
