@@ -137,14 +137,24 @@ fn learn(f: &Frame, specs: Vec<ColSpec>) -> RtResult<Vec<ColEnc>> {
         }
         let cells = imputed(f, c, &enc);
         if let Some((method, k)) = enc.spec.bin {
+            // A missing cell counts as 0 when the bins are learned (SystemDS 3.4.0 does so: the
+            // values 3 4 5 7 10 and one missing cell give equi-width bins from 0, and the
+            // equi-height boundaries of 0 3 4 5 7 10); the cell itself still encodes as NaN.
             let mut vals = Vec::new();
-            for s in cells.iter().flatten() {
-                let v = numeric(s, c)?;
+            let mut present = 0;
+            for s in cells.iter() {
+                let v = match s {
+                    Some(s) => {
+                        present += 1;
+                        numeric(s, c)?
+                    }
+                    None => 0.0,
+                };
                 if !v.is_nan() {
                     vals.push(v);
                 }
             }
-            if vals.is_empty() {
+            if present == 0 || vals.is_empty() {
                 return err(format!("transform: column {} has no values to bin", c + 1));
             }
             vals.sort_by(|a, b| a.total_cmp(b));
