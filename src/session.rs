@@ -46,7 +46,8 @@ impl Session {
         let vars = self.var_types();
         let program = compiler::prepare_program(&mut self.map, &name, &src, &self.opts, &vars, true)
             .map_err(Failure::Compile)?;
-        let rt = Runtime { program: &program, opts: &self.opts, out, stats: None };
+        let tracer = crate::runtime::lineage::Tracer::for_program(&program);
+        let rt = Runtime { program: &program, opts: &self.opts, out, stats: None, tracer: tracer.as_ref() };
         let mut frame = Frame::new(program.main_vars.len());
         for (i, (n, _)) in vars.iter().enumerate() {
             frame.vals[i] = self.vars.get(n).cloned();
@@ -203,7 +204,14 @@ impl PreparedScript {
                 None => return Err(format!("input `{n}` is not bound")),
             }
         }
-        let rt = Runtime { program: &self.program, opts: &self.opts, out: &self.out, stats: None };
+        let tracer = crate::runtime::lineage::Tracer::for_program(&self.program);
+        let rt = Runtime {
+            program: &self.program,
+            opts: &self.opts,
+            out: &self.out,
+            stats: None,
+            tracer: tracer.as_ref(),
+        };
         rt.run_in(&mut frame)
             .map_err(|e| crate::diagnostics::render_to_string(&self.map, &[e.into_diagnostic()]))?;
         let mut values = BTreeMap::new();

@@ -584,4 +584,8 @@ pub static BUILTINS: &[BuiltinSpec] = &[
     // a*X + b*Y in one pass (rewrite fuse_axpby)
     lib("_axpby", &[p("x", Req), p("y", Req), p("a", Req), p("b", Req)], MatrixLike(0)),
     lib("_matmul_t", &[p("a", Req), p("b", Req), p("ta", Req), p("tb", Req)], Matrix),
+    // Evaluated by the executor from the lineage it traces (runtime::lineage); effects so that
+    // they run where they stand and are never merged.
+    effect(lib("lineage", TARGET, StrScalar)),
+    effect(lib("autoDiff", &[p("output", Req), p("lineage", Opt)], List)),
 ];

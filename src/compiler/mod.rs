@@ -211,11 +211,14 @@ impl Loader<'_> {
         // the file and bind the path as a namespace, here and in the main module (where
         // run-time lookups by name start).
         let mut refs = Vec::new();
+        let mut traces = false;
         visit_calls(&ast.body, &mut |ns, name, args| {
             if ns.is_none() {
                 refs.extend(crate::runtime::library_pserv::file_refs(name, args));
+                traces |= name == "lineage" || name == "autoDiff";
             }
         });
+        self.program.traces_lineage |= traces;
         for (path, span) in refs {
             self.bind_file_namespace(module, &path, span, &base, script_dir);
         }

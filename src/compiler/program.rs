@@ -129,6 +129,9 @@ pub struct Program {
     pub builtin_modules: HashMap<String, ModuleId>,
     /// Name and line-start offsets of every loaded file, by file id (for messages and explain).
     pub files: HashMap<u32, (String, Vec<u32>)>,
+    /// Some code calls `lineage` or `autoDiff`: the executor traces lineage (see
+    /// `runtime::lineage`).
+    pub traces_lineage: bool,
 }
 
 impl Program {

@@ -14,7 +14,8 @@ use crate::diagnostics::Diagnostic;
 use crate::hops::build::{Env, VarInfo};
 use crate::hops::{CastOp, DataGenOp, EffectOp, HopOp, NaryOp, ReorgOp};
 use crate::lower::{Instr, Operand, Plan, TAKE_FROM_FRAME};
-use crate::runtime::kernels::{self, ops::AggDir};
+use crate::runtime::kernels::{self, ops::AggDir, ops::BinOp};
+use crate::runtime::lineage::{self, LinRef, Replay, Tracer};
 use crate::runtime::matrix::Matrix;
 use crate::runtime::scalar::unary_scalar;
 use crate::runtime::value::{ListValue, Value};
@@ -87,11 +88,24 @@ pub type RtResult<T> = Result<T, RtError>;
 #[derive(Clone, Debug)]
 pub struct Frame {
     pub vals: Vec<Option<Value>>,
+    /// The lineage of each variable, while lineage is traced (empty otherwise).
+    pub lin: Vec<Option<LinRef>>,
 }
 
 impl Frame {
     pub fn new(n: usize) -> Self {
-        Frame { vals: vec![None; n] }
+        Frame { vals: vec![None; n], lin: Vec::new() }
+    }
+
+    fn set_lin(&mut self, var: usize, item: Option<LinRef>) {
+        if self.lin.len() <= var {
+            self.lin.resize(self.vals.len().max(var + 1), None);
+        }
+        self.lin[var] = item;
+    }
+
+    fn lin_of(&self, var: usize) -> Option<LinRef> {
+        self.lin.get(var).cloned().flatten()
     }
 }
 
@@ -104,6 +118,8 @@ pub struct Runtime<'p> {
     pub opts: &'p Options,
     pub out: &'p Output,
     pub stats: Option<&'p Stats>,
+    /// Traces lineage when the program calls `lineage` or `autoDiff`.
+    pub tracer: Option<&'p Tracer>,
 }
 
 impl<'p> Runtime<'p> {
@@ -229,7 +245,11 @@ impl<'p> Runtime<'p> {
             return self.run_parfor(scope, f, frame, depth, n, &value_at);
         }
         for k in 0..n {
-            frame.vals[f.var as usize] = Some(value_at(k));
+            let v = value_at(k);
+            if let Some(t) = self.tracer {
+                frame.set_lin(f.var as usize, t.literal(&v));
+            }
+            frame.vals[f.var as usize] = Some(v);
             self.run_blocks(scope, &f.body, frame, depth)?;
         }
         Ok(())
@@ -335,9 +355,15 @@ impl<'p> Runtime<'p> {
     /// Runs a plan's instructions; returns the register file (predicates read their result).
     fn execute(&self, plan: &Plan, frame: &mut Frame, depth: usize) -> RtResult<Vec<Option<Value>>> {
         let mut regs: Vec<Option<Value>> = vec![None; plan.nregs as usize];
+        let mut lins: Vec<Option<LinRef>> =
+            if self.tracer.is_some() { vec![None; plan.nregs as usize] } else { Vec::new() };
         for ins in &plan.instrs {
             let start = self.stats.map(|_| (Instant::now(), super::stats::process_cpu_time()));
-            self.step(ins, &mut regs, frame, depth).map_err(|e| e.at(ins.span))?;
+            match self.tracer {
+                None => self.step(ins, &mut regs, frame, depth),
+                Some(t) => self.step_traced(t, ins, &mut regs, &mut lins, frame, depth),
+            }
+            .map_err(|e| e.at(ins.span))?;
             if let (Some(s), Some((t, cpu))) = (self.stats, start) {
                 s.record(&ins.op, t.elapsed(), super::stats::process_cpu_time().saturating_sub(cpu));
             }
@@ -361,7 +387,221 @@ impl<'p> Runtime<'p> {
         (0..ins.args.len()).map(|i| self.arg(ins, i, regs)).collect()
     }
 
-    fn step(&self, ins: &Instr, regs: &mut [Option<Value>], frame: &mut Frame, depth: usize) -> RtResult<()> {
+    /// The lineage item of an operand (`None` for an absent optional argument).
+    fn operand_lin(
+        t: &Tracer,
+        op: &Operand,
+        regs: &[Option<Value>],
+        lins: &mut [Option<LinRef>],
+    ) -> Option<LinRef> {
+        match op {
+            Operand::Const(v) => Some(t.literal(v).unwrap_or_else(|| t.untraced(v))),
+            Operand::Absent => None,
+            Operand::Reg(r) => {
+                let r = *r as usize;
+                if lins[r].is_none()
+                    && let Some(v) = &regs[r]
+                {
+                    lins[r] = Some(t.untraced(v));
+                }
+                lins[r].clone()
+            }
+        }
+    }
+
+    /// [`Runtime::step`] while tracing lineage: runs the instruction and gives each output an item.
+    fn step_traced(
+        &self,
+        t: &Tracer,
+        ins: &Instr,
+        regs: &mut [Option<Value>],
+        lins: &mut [Option<LinRef>],
+        frame: &mut Frame,
+        depth: usize,
+    ) -> RtResult<()> {
+        let out = ins.out as usize;
+        match &ins.op {
+            HopOp::Literal(_) | HopOp::Extract(_) | HopOp::Effect(_) => {
+                return self.step(ins, regs, frame, depth);
+            }
+            HopOp::Read(var) => {
+                self.step(ins, regs, frame, depth)?;
+                let item = match frame.lin_of(*var as usize) {
+                    Some(item) => item,
+                    None => {
+                        let item = regs[out].as_ref().map(|v| t.untraced(v));
+                        frame.set_lin(*var as usize, item.clone());
+                        match item {
+                            Some(i) => i,
+                            None => return Ok(()),
+                        }
+                    }
+                };
+                lins[out] = Some(item);
+                return Ok(());
+            }
+            HopOp::Write(var) => {
+                let item = Self::operand_lin(t, &ins.args[0], regs, lins);
+                self.step(ins, regs, frame, depth)?;
+                frame.set_lin(*var as usize, item);
+                return Ok(());
+            }
+            HopOp::Call { func, .. } => {
+                let items: Vec<Option<LinRef>> =
+                    ins.args.iter().map(|a| Self::operand_lin(t, a, regs, lins)).collect();
+                let args = self.args(ins, regs)?;
+                let (outs, out_lins) = self.call_function_traced(*func, args, items, depth + 1)?;
+                for (i, (v, l)) in outs.into_iter().zip(out_lins).enumerate() {
+                    regs[out + i] = Some(v);
+                    lins[out + i] = l;
+                }
+                return Ok(());
+            }
+            HopOp::Builtin { id, .. } if matches!(id.name(), "lineage" | "autoDiff") => {
+                let items: Vec<Option<LinRef>> =
+                    ins.args.iter().map(|a| Self::operand_lin(t, a, regs, lins)).collect();
+                let args = self.args(ins, regs)?;
+                let v = if id.name() == "lineage" {
+                    let item = items[0].as_ref().ok_or_else(|| RtError::new("lineage needs a value"))?;
+                    Value::str(lineage::explain(item))
+                } else {
+                    let output = req(args.into_iter().next().flatten())?;
+                    let item = items[0].as_ref().ok_or_else(|| RtError::new("autoDiff needs an output"))?;
+                    super::autodiff::auto_diff(self, item, &output)?
+                };
+                let shown: Vec<LinRef> = items.into_iter().flatten().collect();
+                lins[out] = Some(t.instr(id.name().to_string(), shown, Replay::None, 0));
+                regs[out] = Some(v);
+                return Ok(());
+            }
+            HopOp::DataGen(op) => {
+                let mut args = self.args(ins, regs)?;
+                if let (DataGenOp::Fill, Some(Value::Str(_))) = (op, &args[0]) {
+                    // matrix("1 2 3", rows, cols): SystemDS's `sinit (rows) (cols) (text)`.
+                    let lits: Vec<LinRef> = [1, 2, 0]
+                        .iter()
+                        .filter_map(|&i| args[i].as_ref().and_then(|v| t.literal(v)))
+                        .collect();
+                    let v = library::fill(self.opts, args.clone())?;
+                    let replay = Replay::Const { op: ins.op.clone(), args };
+                    lins[out] = Some(t.instr("sinit".into(), lits, replay, 0));
+                    regs[out] = Some(v);
+                    return Ok(());
+                }
+                if *op == DataGenOp::Rand && args[7].as_ref().and_then(|s| s.as_f64()).is_none_or(|s| s < 0.0)
+                {
+                    // Fix the seed now, so that the trace can generate the same matrix again.
+                    let seed = kernels::datagen::random_seed() & 0x7fff_ffff;
+                    args[7] = Some(Value::Int(seed as i64));
+                }
+                let v = match op {
+                    DataGenOp::Fill => library::fill(self.opts, args.clone())?,
+                    DataGenOp::Rand => library::rand(self.opts, args.clone())?,
+                    DataGenOp::Seq => library::seq(args.clone())?,
+                };
+                let text = lineage::creation_text(*op, &args, &v, rayon::current_num_threads());
+                lins[out] = Some(t.creation(text, Replay::Const { op: ins.op.clone(), args }));
+                regs[out] = Some(v);
+                return Ok(());
+            }
+            _ => {}
+        }
+        if let HopOp::Builtin { id, .. } = &ins.op {
+            if id.name().starts_with("read") {
+                // A read is a creation item of its own, without items for its arguments.
+                let args = self.args(ins, regs)?;
+                let v = library::call(self, *id, args.clone())?;
+                let text = read_text(&args, v.first());
+                for (i, v) in v.into_iter().enumerate() {
+                    regs[out + i] = Some(v);
+                }
+                lins[out] = Some(t.creation(text, Replay::Const { op: ins.op.clone(), args }));
+                return Ok(());
+            }
+            if id.name() == "_matmul_t" {
+                return self.step_traced_matmul_t(t, ins, regs, lins, frame, depth);
+            }
+        }
+        let Some(mut opcode) = lineage::opcode(&ins.op) else {
+            return self.step(ins, regs, frame, depth);
+        };
+        // Shown inputs, and where each argument sits among them (for replay).
+        let mut inputs = Vec::with_capacity(ins.args.len() + 1);
+        let mut slots = Vec::with_capacity(ins.args.len());
+        if let HopOp::Unary(crate::runtime::kernels::ops::UnOp::Neg) = ins.op {
+            // SystemDS traces -x as 0 - x.
+            inputs.extend(t.literal(&Value::Int(0)));
+        }
+        for a in &ins.args {
+            match Self::operand_lin(t, a, regs, lins) {
+                Some(item) => {
+                    slots.push(Some(inputs.len() as u16));
+                    inputs.push(item);
+                }
+                None => slots.push(None),
+            }
+        }
+        if let HopOp::Unary(crate::runtime::kernels::ops::UnOp::Relu) = ins.op {
+            // ... and relu as max(x, 0).
+            inputs.extend(t.literal(&Value::Int(0)));
+        }
+        if let HopOp::Binary(op @ (BinOp::Mul | BinOp::Pow)) = ins.op
+            && matches!(&ins.args[0], Operand::Reg(r) if matches!(regs[*r as usize], Some(Value::Matrix(_))))
+            && matches!(&ins.args[1], Operand::Const(c) if c.as_f64() == Some(2.0))
+        {
+            // X * 2 and X ^ 2 run as SystemDS's special opcodes `*2` and `^2`.
+            opcode = if op == BinOp::Mul { "*2" } else { "^2" }.to_string();
+        }
+        let nout = match ins.op {
+            HopOp::Builtin { nout, .. } => nout.max(1),
+            _ => 1,
+        };
+        self.step(ins, regs, frame, depth)?;
+        for i in 0..nout {
+            let replay = Replay::Op { op: ins.op.clone(), slots: slots.clone(), out: i };
+            lins[out + i as usize] = Some(t.instr(opcode.clone(), inputs.clone(), replay, i));
+        }
+        Ok(())
+    }
+
+    /// Our fused `_matmul_t(a, b, ta, tb)` traces as SystemDS runs it: `r'` of each transposed
+    /// operand, then `ba+*`.
+    fn step_traced_matmul_t(
+        &self,
+        t: &Tracer,
+        ins: &Instr,
+        regs: &mut [Option<Value>],
+        lins: &mut [Option<LinRef>],
+        frame: &mut Frame,
+        depth: usize,
+    ) -> RtResult<()> {
+        let flag = |i: usize| matches!(&ins.args[i], Operand::Const(Value::Bool(true)));
+        let mut operands = Vec::with_capacity(2);
+        for i in 0..2 {
+            let Some(item) = Self::operand_lin(t, &ins.args[i], regs, lins) else {
+                return self.step(ins, regs, frame, depth);
+            };
+            operands.push(if flag(i + 2) {
+                let replay =
+                    Replay::Op { op: HopOp::Reorg(ReorgOp::Transpose), slots: vec![Some(0)], out: 0 };
+                t.instr("r'".into(), vec![item], replay, 0)
+            } else {
+                item
+            });
+        }
+        self.step(ins, regs, frame, depth)?;
+        let replay = Replay::Op { op: HopOp::MatMul, slots: vec![Some(0), Some(1)], out: 0 };
+        lins[ins.out as usize] = Some(t.instr("ba+*".into(), operands, replay, 0));
+        Ok(())
+    }
+
+    pub(crate) fn step(
+        &self,
+        ins: &Instr,
+        regs: &mut [Option<Value>],
+        frame: &mut Frame,
+        depth: usize,
+    ) -> RtResult<()> {
         let out = ins.out as usize;
         let v = match &ins.op {
             HopOp::Read(var) => {
@@ -524,6 +764,18 @@ impl<'p> Runtime<'p> {
 
     /// Calls a user function with arguments in parameter order (`None` = not given).
     pub fn call_function(&self, fid: u32, args: Vec<Option<Value>>, depth: usize) -> RtResult<Vec<Value>> {
+        self.call_function_traced(fid, args, Vec::new(), depth).map(|(outs, _)| outs)
+    }
+
+    /// [`Runtime::call_function`] with the arguments' lineage; returns the outputs' lineage too
+    /// (empty when lineage is not traced).
+    fn call_function_traced(
+        &self,
+        fid: u32,
+        args: Vec<Option<Value>>,
+        arg_lins: Vec<Option<LinRef>>,
+        depth: usize,
+    ) -> RtResult<(Vec<Value>, Vec<Option<LinRef>>)> {
         let func: &Function = &self.program.functions[fid as usize];
         if depth > MAX_CALL_DEPTH {
             return Err(RtError::new(format!(
@@ -542,6 +794,13 @@ impl<'p> Runtime<'p> {
         for (i, a) in args.into_iter().enumerate() {
             if let Some(v) = a {
                 frame.vals[func.param_slots[i] as usize] = Some(to_declared(v, &func.params[i].ty));
+            }
+        }
+        if self.tracer.is_some() {
+            for (i, l) in arg_lins.into_iter().enumerate() {
+                if l.is_some() && i < func.param_slots.len() {
+                    frame.set_lin(func.param_slots[i] as usize, l);
+                }
             }
         }
         for (i, d) in func.defaults.iter().enumerate() {
@@ -563,6 +822,11 @@ impl<'p> Runtime<'p> {
         }
         self.run_blocks(scope, &func.body, &mut frame, depth)?;
         let mut outs = Vec::with_capacity(func.return_slots.len());
+        let out_lins: Vec<Option<LinRef>> = if self.tracer.is_some() {
+            func.return_slots.iter().map(|&s| frame.lin_of(s as usize)).collect()
+        } else {
+            Vec::new()
+        };
         for (i, &slot) in func.return_slots.iter().enumerate() {
             match frame.vals[slot as usize].take() {
                 Some(v) => outs.push(to_declared(v, &func.returns[i].ty)),
@@ -574,8 +838,33 @@ impl<'p> Runtime<'p> {
                 }
             }
         }
-        Ok(outs)
+        Ok((outs, out_lins))
     }
+}
+
+/// SystemDS's creation item of a read: `CP°createvar°pREADxxx°file°...`.
+fn read_text(args: &[Option<Value>], v: Option<&Value>) -> String {
+    let s = |i: usize| match args.get(i).and_then(|a| a.as_ref()) {
+        Some(Value::Str(s)) => s.to_string(),
+        Some(other) => library::print_string(other).unwrap_or_default(),
+        None => String::new(),
+    };
+    let (dt, rows, cols) = match v {
+        Some(Value::Frame(f)) => ("FRAME", f.rows() as i64, f.cols() as i64),
+        Some(Value::Matrix(m)) => ("MATRIX", m.rows() as i64, m.cols() as i64),
+        _ => ("SCALAR", -1, -1),
+    };
+    // The format: given, or from the metadata file, or SystemDS's default.
+    let fmt = match s(1) {
+        f if f.is_empty() => {
+            let path = std::path::PathBuf::from(s(0));
+            crate::runtime::io::mtd::Mtd::read(&crate::runtime::io::mtd::mtd_path(&path))
+                .map(|m| m.format)
+                .unwrap_or_else(|_| "text".into())
+        }
+        f => f,
+    };
+    format!("CP°createvar°pREADxxx°{}°false°{dt}°{fmt}°{rows}°{cols}°-1°-1°copy°false°,°true°0.0°", s(0))
 }
 
 /// Converts a scalar to the value type a function declares for it (int to double and so on).

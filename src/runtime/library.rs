@@ -794,6 +794,9 @@ pub fn call(rt: &Runtime, id: BuiltinId, args: Vec<Option<Value>>) -> RtResult<V
                 _ => Err(RtError::new("_axpby needs four operands")),
             }
         }
+        "lineage" | "autoDiff" => Err(RtError::new(format!(
+            "`{name}` must be called directly (not through eval), so that lineage is traced"
+        ))),
         "toString" => {
             let target = args[0].clone().ok_or_else(|| RtError::new("toString needs a value"))?;
             let opts = ToStringOpts {

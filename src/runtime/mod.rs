@@ -1,4 +1,5 @@
 //! The runtime: values, matrices, kernels and the executor of lowered instruction programs.
+pub mod autodiff;
 pub mod exec;
 pub mod explain;
 pub mod format;
@@ -14,6 +15,7 @@ pub mod library_frame;
 pub mod library_frame2;
 pub mod library_pserv;
 pub mod library_stats;
+pub mod lineage;
 pub mod matrix;
 pub mod output;
 pub mod parfor;

@@ -12,7 +12,7 @@ mod error;
 mod frame_csv;
 mod ijv;
 mod libsvm;
-mod mtd;
+pub mod mtd;
 mod numfmt;
 mod source;
 
