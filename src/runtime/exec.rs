@@ -303,6 +303,12 @@ impl<'p> Runtime<'p> {
         }
         crate::runtime::parfor::merge_results(frame, &base, &workers, &assigned, f.var)
             .map_err(|e| e.at(f.span))?;
+        if self.tracer.is_some() {
+            // Merged results have no single lineage: they start anew as inputs.
+            for &v in &assigned {
+                frame.set_lin(v as usize, None);
+            }
+        }
         frame.vals[f.var as usize] = Some(value_at(n - 1));
         Ok(())
     }
