@@ -680,6 +680,12 @@ impl<'a> Builder<'a> {
                     return self.user_call(f, args, span);
                 }
             }
+            if let Some(why) = unsupported_builtin(&name.name) {
+                return Err(err(
+                    name.span,
+                    format!("`{}` is not supported by this engine: {why}", name.name),
+                ));
+            }
             return Err(err(name.span, format!("unknown function `{}`", name.name))
                 .with_note("not a user function or a builtin; DML-bodied builtins need --builtin-path DIR or DML_BUILTIN_PATH"));
         };
@@ -1446,4 +1452,18 @@ fn out_type(out: Out, tys: &[TypeInfo]) -> TypeInfo {
 /// Whether a scalar of this type is numeric (for messages).
 pub fn numeric(t: &TypeInfo) -> bool {
     t.dt == DType::Scalar && is_numeric(t.vt)
+}
+
+/// SystemDS builtins that need systems this engine does not have (or that SystemDS itself
+/// rejects in scripts), with the reason given to the user.
+fn unsupported_builtin(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "sql" => "it reads from a JDBC database",
+        "federated" => "it needs SystemDS federated workers",
+        "tensor" => {
+            "n-dimensional tensors are an experimental SystemDS feature without single-node support here"
+        }
+        "local" | "quantize_compress" => "SystemDS reserves it for internal use (it is rejected in scripts)",
+        _ => return None,
+    })
 }
