@@ -610,7 +610,13 @@ impl<'a> Builder<'a> {
             let value = self.expr(&arg.value)?;
             match &arg.name {
                 Some(n) => {
-                    let Some(i) = params.iter().position(|(p, _)| *p == n.name) else {
+                    // SystemDS also names table's output dimensions rows= and cols=.
+                    let pname = match (fname, n.name.as_str()) {
+                        ("table" | "ctable", "rows") => "odim1",
+                        ("table" | "ctable", "cols") => "odim2",
+                        (_, other) => other,
+                    };
+                    let Some(i) = params.iter().position(|(p, _)| *p == pname) else {
                         return Err(err(n.span, format!("`{fname}` has no parameter named `{}`", n.name)));
                     };
                     if slots[i].is_some() {
@@ -912,6 +918,13 @@ impl<'a> Builder<'a> {
                 let mut inputs = vec![slots[0].expect("required")];
                 inputs.extend(extra);
                 let tys: Vec<TypeInfo> = inputs.iter().map(|&h| self.ty(h)).collect();
+                if tys.len() == 1
+                    && tys[0].dt == DType::List
+                    && matches!(op, crate::hops::NaryOp::Cbind | crate::hops::NaryOp::Rbind)
+                {
+                    // rbind(L) / cbind(L): the list's matrices, bound together (as SystemDS does).
+                    return Ok(vec![self.add(HopOp::Nary(op), inputs, TypeInfo::matrix(-1, -1), span)]);
+                }
                 if tys.iter().any(|t| t.dt == DType::List) {
                     return Err(err(span, format!("`{name}` of lists: use append")));
                 }

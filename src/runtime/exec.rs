@@ -231,8 +231,10 @@ impl<'p> Runtime<'p> {
             }
             return Ok(());
         }
-        let all_int =
-            [Some(&from), Some(&to), incr.as_ref()].into_iter().flatten().all(|v| matches!(v, Value::Int(_)));
+        // SystemDS's loop variable is an integer whenever its values are whole numbers
+        // (`for (i in 1:n)` with a double n, `for (j in 1.0:2)`), so it prints as `1`, not `1.0`.
+        let integral = |v: f64| v.fract() == 0.0 && v.abs() < 9.0e15;
+        let all_int = integral(a) && integral(step);
         let n = ((b - a) / step + 1e-10).floor() as i64 + 1;
         let value_at = |k: i64| {
             if all_int { Value::Int(a as i64 + k * step as i64) } else { Value::Double(a + k as f64 * step) }

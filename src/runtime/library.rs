@@ -426,7 +426,14 @@ pub fn left_index(mut args: Vec<Option<Value>>) -> RtResult<Value> {
 }
 
 pub fn bind(args: Vec<Option<Value>>, columns: bool) -> RtResult<Value> {
-    let vals: Vec<Value> = args.into_iter().flatten().collect();
+    let mut vals: Vec<Value> = args.into_iter().flatten().collect();
+    if let [Value::List(l)] = vals.as_slice() {
+        // rbind(L) / cbind(L): bind the list's elements.
+        if l.items.is_empty() {
+            return err("cbind/rbind of an empty list");
+        }
+        vals = l.items.clone();
+    }
     if let Some(Value::Frame(_)) = vals.first() {
         return crate::runtime::frame_ops::bind(&vals, columns);
     }

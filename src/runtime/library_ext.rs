@@ -89,6 +89,8 @@ pub fn call(rt: &Runtime, name: &str, args: Vec<Option<Value>>) -> RtResult<Vec<
             // table(A, B, odim1, odim2): with four arguments the third and fourth are the dims.
             let (w, d1, d2) = match (&args[2], &args[3], &args[4]) {
                 (Some(w), Some(d1), None) if w.is_scalar() => (None, Some(w.clone()), Some(d1.clone())),
+                // table(A, B, 3, cols=4): SystemDS takes the scalar third argument as the rows.
+                (Some(w), None, Some(d2)) if w.is_scalar() => (None, Some(w.clone()), Some(d2.clone())),
                 (w, d1, d2) => (w.clone(), d1.clone(), d2.clone()),
             };
             let w = table_arg(&w)?.unwrap_or(TableArgOwned::Scalar(1.0));
