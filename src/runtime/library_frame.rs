@@ -162,6 +162,11 @@ fn as_frame(args: &[Option<Value>]) -> RtResult<Frame> {
             };
             Frame::from_typed(vec![], vec![(ty, col)])
         }
+        // as.frame(L[i]): a one-element list holding a frame gives that frame (SystemDS).
+        Some(Value::List(l)) if matches!(l.items.as_slice(), [Value::Frame(_)]) => match &l.items[0] {
+            Value::Frame(f) => (**f).clone(),
+            _ => unreachable!("matched a frame"),
+        },
         Some(Value::List(l)) => {
             let mut cols = Vec::new();
             for x in &l.items {
