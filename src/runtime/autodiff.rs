@@ -104,7 +104,11 @@ fn run_one(
     out: u8,
 ) -> RtResult<Value> {
     let first_out = regs.len();
-    regs.resize(first_out + 256, None);
+    let nout = match op {
+        crate::hops::HopOp::Builtin { nout, .. } => (*nout as usize).max(1),
+        _ => 1,
+    };
+    regs.resize(first_out + nout, None);
     let ins = Instr {
         op: op.clone(),
         args,

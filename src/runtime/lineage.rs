@@ -197,62 +197,24 @@ pub fn opcode(op: &HopOp) -> Option<String> {
     )
 }
 
+/// SystemDS's opcode where it differs from the DML spelling (`UnOp::name`).
 fn unary_opcode(u: UnOp) -> &'static str {
     match u {
         // SystemDS compiles -x as 0 - x and relu as max(x, 0); the executor adds the literal.
-        UnOp::Neg => "-",
         UnOp::Relu => "max",
-        UnOp::Not => "!",
-        UnOp::Abs => "abs",
-        UnOp::Sign => "sign",
-        UnOp::Sqrt => "sqrt",
-        UnOp::Exp => "exp",
-        UnOp::Log => "log",
-        UnOp::Floor => "floor",
-        UnOp::Ceil => "ceil",
-        UnOp::Round => "round",
-        UnOp::Sin => "sin",
-        UnOp::Cos => "cos",
-        UnOp::Tan => "tan",
-        UnOp::Asin => "asin",
-        UnOp::Acos => "acos",
-        UnOp::Atan => "atan",
-        UnOp::Sinh => "sinh",
-        UnOp::Cosh => "cosh",
-        UnOp::Tanh => "tanh",
-        UnOp::Sigmoid => "sigmoid",
         UnOp::IsNa => "isna",
         UnOp::IsNaN => "isnan",
         UnOp::IsInf => "isinf",
+        other => other.name(),
     }
 }
 
+/// SystemDS's opcode where it differs from the DML spelling (`BinOp::name`).
 fn binary_opcode(b: BinOp) -> &'static str {
     match b {
-        BinOp::Add => "+",
-        BinOp::Sub => "-",
-        BinOp::Mul => "*",
-        BinOp::Div => "/",
-        BinOp::Pow => "^",
-        BinOp::IntDiv => "%/%",
-        BinOp::Mod => "%%",
-        BinOp::Min => "min",
-        BinOp::Max => "max",
-        BinOp::Lt => "<",
-        BinOp::Le => "<=",
-        BinOp::Gt => ">",
-        BinOp::Ge => ">=",
-        BinOp::Eq => "==",
-        BinOp::Ne => "!=",
         BinOp::And => "&&",
         BinOp::Or => "||",
-        BinOp::Xor => "xor",
-        BinOp::BitwAnd => "bitwAnd",
-        BinOp::BitwOr => "bitwOr",
-        BinOp::BitwXor => "bitwXor",
-        BinOp::BitwShiftL => "bitwShiftL",
-        BinOp::BitwShiftR => "bitwShiftR",
-        BinOp::Log => "log",
+        other => other.name(),
     }
 }
 
