@@ -47,7 +47,14 @@ impl Session {
         let program = compiler::prepare_program(&mut self.map, &name, &src, &self.opts, &vars, true)
             .map_err(Failure::Compile)?;
         let tracer = crate::runtime::lineage::Tracer::for_program(&program);
-        let rt = Runtime { program: &program, opts: &self.opts, out, stats: None, tracer: tracer.as_ref() };
+        let rt = Runtime {
+            program: &program,
+            opts: &self.opts,
+            out,
+            stats: None,
+            tracer: tracer.as_ref(),
+            module: 0,
+        };
         let mut frame = Frame::new(program.main_vars.len());
         for (i, (n, _)) in vars.iter().enumerate() {
             frame.vals[i] = self.vars.get(n).cloned();
@@ -211,6 +218,7 @@ impl PreparedScript {
             out: &self.out,
             stats: None,
             tracer: tracer.as_ref(),
+            module: 0,
         };
         rt.run_in(&mut frame)
             .map_err(|e| crate::diagnostics::render_to_string(&self.map, &[e.into_diagnostic()]))?;

@@ -77,6 +77,9 @@ pub enum Out {
     MatrixLike(usize),
     /// A column vector with as many rows as argument `i`.
     ColumnOf(usize),
+    /// A matrix, or a frame when argument `i` is one, of a shape known only at run time
+    /// (`removeEmpty` takes both).
+    KindOf(usize),
     /// A 1x1 matrix.
     OneByOne,
     Frame,

@@ -245,7 +245,7 @@ pub static BUILTINS: &[BuiltinSpec] = &[
     lib(
         "removeEmpty",
         &[p("target", Req), p("margin", Req), p("select", Opt), p("empty.return", B(true))],
-        Matrix,
+        KindOf(0),
     ),
     lib("replace", &[p("target", Req), p("pattern", Req), p("replacement", Req)], MatrixLike(0)),
     lib("outer", &[p("x", Req), p("y", Req), p("op", Req)], Matrix),

@@ -65,12 +65,24 @@ enum Found {
 
 /// Resolves `source(path)`: relative to the working directory (or the last `setwd`) first, then
 /// its `scripts/` folder, as SystemDS does; then relative to the directory of the script that sources it; then the nn
-/// library embedded in the binary. An absolute path is used as it is.
-fn find_source(path: &str, base: &Path, script_dir: Option<&Path>) -> Option<Found> {
+/// library embedded in the binary. An absolute path is used as it is. A `scripts/...` path that is
+/// not found there is looked up in the `scripts` folder holding the builtin directory, as SystemDS
+/// finds such paths (`scripts/builtin/bandit.dml`) inside its jar.
+fn find_source(
+    path: &str,
+    base: &Path,
+    script_dir: Option<&Path>,
+    builtin_dir: Option<&Path>,
+) -> Option<Found> {
     let p = Path::new(path);
     let mut candidates = vec![base.join(p), base.join("scripts").join(p)];
     if let Some(dir) = script_dir {
         candidates.push(dir.join(p));
+    }
+    if let (Some(rest), Some(scripts)) =
+        (path.trim_start_matches("./").strip_prefix("scripts/"), builtin_dir.and_then(Path::parent))
+    {
+        candidates.push(scripts.join(rest));
     }
     for c in candidates {
         if c.is_file()
@@ -86,12 +98,12 @@ fn find_source(path: &str, base: &Path, script_dir: Option<&Path>) -> Option<Fou
 impl Loader<'_> {
     /// Loads `DIR/NAME.dml` for every called name that is neither a user function nor a native
     /// builtin, and again for the names those files call, until nothing new is found.
-    fn load_dml_builtins(&mut self) {
+    fn load_dml_builtins(&mut self, seed: &[String]) {
         let Some(dir) = self.builtin_dir else { return };
         let mut scanned = 0;
-        let mut tried: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let mut tried: std::collections::HashSet<String> = seed.iter().cloned().collect();
+        let mut wanted: Vec<String> = seed.to_vec();
         loop {
-            let mut wanted = Vec::new();
             while scanned < self.program.modules.len() {
                 let path = self.program.modules[scanned].path.clone();
                 let src = self.source_of(&path);
@@ -112,7 +124,7 @@ impl Loader<'_> {
             if wanted.is_empty() {
                 return;
             }
-            for name in wanted {
+            for name in std::mem::take(&mut wanted) {
                 let file = dir.join(format!("{name}.dml"));
                 let Ok(text) = std::fs::read_to_string(&file) else { continue };
                 let key = file.to_string_lossy().to_string();
@@ -165,7 +177,7 @@ impl Loader<'_> {
             match &stmt.kind {
                 StmtKind::SetWd { path } => base = PathBuf::from(path),
                 StmtKind::Source { path, path_span, namespace } => {
-                    let Some(found) = find_source(path, &base, script_dir) else {
+                    let Some(found) = find_source(path, &base, script_dir, self.builtin_dir) else {
                         self.errors.push(
                             Diagnostic::error(format!("cannot find the file `{path}` to source"))
                                 .with_primary(*path_span, "not found")
@@ -234,7 +246,7 @@ impl Loader<'_> {
         base: &Path,
         script_dir: Option<&Path>,
     ) {
-        let Some(found) = find_source(path, base, script_dir) else {
+        let Some(found) = find_source(path, base, script_dir, self.builtin_dir) else {
             self.errors.push(
                 Diagnostic::error(format!("cannot find the file `{path}` named in a function reference"))
                     .with_primary(span, "not found"),
@@ -322,8 +334,43 @@ pub fn load_program_with_vars(
         errors: Vec::new(),
     };
     loader.load_module(name, src, script_dir.as_deref());
-    loader.load_dml_builtins();
+    loader.load_dml_builtins(&[]);
     if loader.errors.is_empty() { Ok(loader.program) } else { Err(loader.errors) }
+}
+
+/// A program whose main part is empty and which holds the DML-bodied builtin `NAME` from
+/// `opts.builtin_path` (and the builtins it calls): what `eval` runs when the name of a builtin
+/// is only known at run time (`gridSearch(train="lm")`). `None` when there is no such file.
+pub fn prepare_builtin_program(name: &str, opts: &Options) -> Option<Result<Program, String>> {
+    let dir = opts.builtin_path.as_deref()?;
+    if !dir.join(format!("{name}.dml")).is_file() {
+        return None;
+    }
+    let mut map = SourceMap::default();
+    let loaded = {
+        let mut loader = Loader {
+            map: &mut map,
+            predefined: &[],
+            builtin_dir: Some(dir),
+            sources: HashMap::new(),
+            program: Program::default(),
+            by_path: HashMap::new(),
+            errors: Vec::new(),
+        };
+        loader.load_module(&format!("<eval {name}>"), "", None);
+        loader.load_dml_builtins(&[name.to_string()]);
+        if loader.errors.is_empty() { Ok(loader.program) } else { Err(loader.errors) }
+    };
+    let checked = loaded.and_then(|mut program| {
+        let validation = validate::validate_with(&program, opts, false, &[]);
+        if !validation.errors.is_empty() {
+            return Err(validation.errors);
+        }
+        liveness::attach_constants(&mut program, &validation.block_consts);
+        liveness::annotate(&mut program, false);
+        Ok(program)
+    });
+    Some(checked.map_err(|diags| crate::diagnostics::render_to_string(&map, &diags)))
 }
 
 /// Names of unqualified calls anywhere in `stmts`.
@@ -343,10 +390,10 @@ fn calls_in(stmts: &[ast::Stmt], out: &mut Vec<String>) {
 }
 
 /// A callback for every call anywhere in `stmts`: its namespace, name and arguments.
-type CallVisitor<'a> = dyn FnMut(Option<&str>, &str, &[ast::Arg]) + 'a;
+pub(crate) type CallVisitor<'a> = dyn FnMut(Option<&str>, &str, &[ast::Arg]) + 'a;
 
 /// Calls `f` for every call expression anywhere in `stmts`, function bodies included.
-fn visit_calls(stmts: &[ast::Stmt], out: &mut CallVisitor<'_>) {
+pub(crate) fn visit_calls(stmts: &[ast::Stmt], out: &mut CallVisitor<'_>) {
     use ast::{ExprKind, IndexSpec};
     fn expr(e: &ast::Expr, out: &mut CallVisitor<'_>) {
         match &e.kind {

@@ -603,20 +603,43 @@ impl<'a> Builder<'a> {
         args: &[Arg],
         span: Span,
     ) -> R<(Vec<Option<HopId>>, Vec<HopId>)> {
+        self.match_args_with(fname, params, variadic, args, span, true)
+    }
+
+    /// [`Self::match_args`]; `builtin` allows SystemDS's positional reading of unknown names.
+    fn match_args_with(
+        &mut self,
+        fname: &str,
+        params: &[(&str, bool)],
+        variadic: bool,
+        args: &[Arg],
+        span: Span,
+        builtin: bool,
+    ) -> R<(Vec<Option<HopId>>, Vec<HopId>)> {
         let mut slots: Vec<Option<HopId>> = vec![None; params.len()];
         let mut extra = Vec::new();
         let mut next_pos = 0;
+        // SystemDS's parser passes a plain builtin's arguments by position once the first one
+        // is unnamed, whatever later ones are called: `ifelse(c, 5, n = ceil(x))` (bandit.dml).
+        let first_positional = builtin && args.first().is_some_and(|a| a.name.is_none());
         for arg in args {
             let value = self.expr(&arg.value)?;
-            match &arg.name {
-                Some(n) => {
-                    // SystemDS also names table's output dimensions rows= and cols=.
-                    let pname = match (fname, n.name.as_str()) {
-                        ("table" | "ctable", "rows") => "odim1",
-                        ("table" | "ctable", "cols") => "odim2",
-                        (_, other) => other,
-                    };
-                    let Some(i) = params.iter().position(|(p, _)| *p == pname) else {
+            // SystemDS also names table's output dimensions rows= and cols=.
+            let named = arg.name.as_ref().map(|n| {
+                let pname = match (fname, n.name.as_str()) {
+                    ("table" | "ctable", "rows") => "odim1",
+                    ("table" | "ctable", "cols") => "odim2",
+                    (_, other) => other,
+                };
+                (n, params.iter().position(|(p, _)| *p == pname))
+            });
+            let named = match named {
+                Some((_, None)) if first_positional => None,
+                other => other,
+            };
+            match named {
+                Some((n, i)) => {
+                    let Some(i) = i else {
                         return Err(err(n.span, format!("`{fname}` has no parameter named `{}`", n.name)));
                     };
                     if slots[i].is_some() {
@@ -702,7 +725,7 @@ impl<'a> Builder<'a> {
         let func = &self.ctx.program.functions[f as usize];
         let params: Vec<(&str, bool)> =
             func.params.iter().map(|p| (p.name.name.as_str(), p.default.is_none())).collect();
-        let (slots, _) = self.match_args(&func.name, &params, false, args, span)?;
+        let (slots, _) = self.match_args_with(&func.name, &params, false, args, span, false)?;
         let mut inputs = Vec::with_capacity(slots.len());
         for (i, s) in slots.into_iter().enumerate() {
             let hop = match s {
@@ -768,6 +791,17 @@ impl<'a> Builder<'a> {
         };
         if stmts.len() > MAX_INLINE_STATEMENTS {
             return Ok(None);
+        }
+        // `eval` resolves names in the file whose code is running; inlined into another file's
+        // code it would look in the wrong one.
+        if func.module != self.module() {
+            let mut calls_eval = false;
+            crate::compiler::visit_calls(stmts, &mut |ns, name, _| {
+                calls_eval |= ns.is_none() && (name == "eval" || name == "evalList");
+            });
+            if calls_eval {
+                return Ok(None);
+            }
         }
         // Arguments whose parameter has a default expression that is not a literal are evaluated
         // by the callee at run time; such calls are not inlined.
@@ -1227,16 +1261,14 @@ impl<'a> Builder<'a> {
                 Ok(Some(self.add(HopOp::Ternary, ins, ty, span)))
             }
             "list" => {
+                // SystemDS allows mixing named and unnamed elements (`list(10, x=2)`); the
+                // unnamed ones get an empty name, which no lookup matches.
                 let mut names = Vec::new();
                 let mut inputs = Vec::new();
-                for (i, a) in args.iter().enumerate() {
-                    if let Some(n) = &a.name {
-                        if i > 0 && names.is_empty() {
-                            return Err(err(n.span, "either every element of a list is named or none is"));
-                        }
-                        names.push(n.name.clone());
-                    } else if !names.is_empty() {
-                        return Err(err(a.value.span, "either every element of a list is named or none is"));
+                let any_named = args.iter().any(|a| a.name.is_some());
+                for a in args {
+                    if any_named {
+                        names.push(a.name.as_ref().map(|n| n.name.clone()).unwrap_or_default());
                     }
                     inputs.push(self.expr(&a.value)?);
                 }
@@ -1373,6 +1405,11 @@ pub fn binary_type(op: BinOp, a: &TypeInfo, b: &TypeInfo) -> Result<TypeInfo, St
                 )),
             }
         }
+        (Frame, Frame)
+            if matches!(op, BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge) =>
+        {
+            Ok(TypeInfo::frame(a.rows, a.cols))
+        }
         (Unknown, _) | (_, Unknown) => Ok(TypeInfo::UNKNOWN),
         _ => Err(format!("operator {} cannot be applied to a {} and a {}", op.name(), a, b)),
     }
@@ -1456,6 +1493,8 @@ fn out_type(out: Out, tys: &[TypeInfo]) -> TypeInfo {
             tys.get(i).map(|t| TypeInfo::matrix(t.rows, 1)).unwrap_or(TypeInfo::matrix(-1, 1))
         }
         Out::OneByOne => TypeInfo::matrix(1, 1),
+        Out::KindOf(i) if tys.get(i).is_some_and(|t| t.dt == DType::Frame) => TypeInfo::frame(-1, -1),
+        Out::KindOf(_) => TypeInfo::matrix(-1, -1),
         Out::Frame => TypeInfo::frame(-1, -1),
         Out::List => TypeInfo::list(-1),
         Out::Nothing | Out::Unknown => TypeInfo::UNKNOWN,

@@ -113,6 +113,7 @@ impl Frame {
 const MAX_CALL_DEPTH: usize = 2000;
 
 /// Everything shared by one execution of a program.
+#[derive(Clone, Copy)]
 pub struct Runtime<'p> {
     pub program: &'p Program,
     pub opts: &'p Options,
@@ -120,6 +121,9 @@ pub struct Runtime<'p> {
     pub stats: Option<&'p Stats>,
     /// Traces lineage when the program calls `lineage` or `autoDiff`.
     pub tracer: Option<&'p Tracer>,
+    /// The module (script file) whose code is running: `eval` resolves a function name first
+    /// among that file's functions, as a direct call there would.
+    pub module: crate::compiler::program::ModuleId,
 }
 
 impl<'p> Runtime<'p> {
@@ -303,7 +307,8 @@ impl<'p> Runtime<'p> {
         for r in results {
             workers.push(r?);
         }
-        crate::runtime::parfor::merge_results(frame, &base, &workers, &assigned, f.var)
+        let whole = crate::runtime::parfor::assigned_whole(&f.body, scope.vars);
+        crate::runtime::parfor::merge_results(frame, &base, &workers, &assigned, &whole, f.var)
             .map_err(|e| e.at(f.span))?;
         if self.tracer.is_some() {
             // Merged results have no single lineage: they start anew as inputs.
@@ -798,6 +803,8 @@ impl<'p> Runtime<'p> {
             )));
         }
         let scope = Scope { module: func.module, vars: &func.vars };
+        let inner = Runtime { module: func.module, ..*self };
+        let this = &inner;
         let mut frame = Frame::new(func.vars.len());
         for (i, a) in args.into_iter().enumerate() {
             if let Some(v) = a {
@@ -816,7 +823,7 @@ impl<'p> Runtime<'p> {
             if frame.vals[slot].is_none() {
                 match d {
                     Some(pred) => {
-                        let v = self.eval_predicate(scope, pred, &mut frame, depth)?;
+                        let v = this.eval_predicate(scope, pred, &mut frame, depth)?;
                         frame.vals[slot] = Some(v);
                     }
                     None => {
@@ -828,16 +835,16 @@ impl<'p> Runtime<'p> {
                 }
             }
         }
-        self.run_blocks(scope, &func.body, &mut frame, depth)?;
+        this.run_blocks(scope, &func.body, &mut frame, depth)?;
         let mut outs = Vec::with_capacity(func.return_slots.len());
-        let out_lins: Vec<Option<LinRef>> = if self.tracer.is_some() {
+        let out_lins: Vec<Option<LinRef>> = if this.tracer.is_some() {
             func.return_slots.iter().map(|&s| frame.lin_of(s as usize)).collect()
         } else {
             Vec::new()
         };
         for (i, &slot) in func.return_slots.iter().enumerate() {
             match frame.vals[slot as usize].take() {
-                Some(v) => outs.push(to_declared(v, &func.returns[i].ty)),
+                Some(v) => outs.push(to_declared_output(v, &func.returns[i].ty)),
                 None => {
                     return Err(RtError::new(format!(
                         "function `{}` ended without assigning its output `{}`",
@@ -873,6 +880,18 @@ fn read_text(args: &[Option<Value>], v: Option<&Value>) -> String {
         f => f,
     };
     format!("CP°createvar°pREADxxx°{}°false°{dt}°{fmt}°{rows}°{cols}°-1°-1°copy°false°,°true°0.0°", s(0))
+}
+
+/// A function's output as its caller sees it. SystemDS rejects, at compile time, an output whose
+/// value type is known and cannot be cast safely to the declared one; where the type is only known
+/// at run time (assigned differently in two branches), it binds the value unchanged. So a double
+/// stays a double even when declared `integer` or `boolean` (knnGraph's `kthSmallest` relies on
+/// it); the safe casts (integer or boolean to double, boolean to integer) still apply.
+fn to_declared_output(v: Value, spec: &crate::syntax::ast::TypeSpec) -> Value {
+    match v {
+        Value::Double(_) => v,
+        v => to_declared(v, spec),
+    }
 }
 
 /// Converts a scalar to the value type a function declares for it (int to double and so on).

@@ -384,3 +384,118 @@ fn set_cell_from(f: &mut Frame, r: usize, c: usize, text: Option<&str>) -> RtRes
     }
     Ok(())
 }
+
+/// `F1 op F2` for a comparison `op`: a boolean frame of the same shape, as SystemDS's frame-frame
+/// relational operators give. Two numeric (or boolean) columns compare as numbers; otherwise the
+/// cells compare as strings, a null below every string.
+pub fn compare(op: crate::runtime::kernels::ops::BinOp, a: &Frame, b: &Frame) -> RtResult<Frame> {
+    use crate::runtime::kernels::ops::BinOp;
+    use std::cmp::Ordering;
+    if a.rows() != b.rows() || a.cols() != b.cols() {
+        return Err(RtError::new(format!(
+            "operator {} needs frames of the same shape, but got {}x{} and {}x{}",
+            op.name(),
+            a.rows(),
+            a.cols(),
+            b.rows(),
+            b.cols()
+        )));
+    }
+    let keep: fn(Ordering) -> bool = match op {
+        BinOp::Eq => |o| o == Ordering::Equal,
+        BinOp::Ne => |o| o != Ordering::Equal,
+        BinOp::Lt => |o| o == Ordering::Less,
+        BinOp::Le => |o| o != Ordering::Greater,
+        BinOp::Gt => |o| o == Ordering::Greater,
+        BinOp::Ge => |o| o != Ordering::Less,
+        _ => {
+            return Err(RtError::new(format!(
+                "operator {} cannot be applied to two frames (only comparisons can)",
+                op.name()
+            )));
+        }
+    };
+    let number = |c: &FrameColumn, r: usize| match c {
+        FrameColumn::Double(v) => Some(v[r]),
+        FrameColumn::Int(v) => Some(v[r] as f64),
+        FrameColumn::Bool(v) => Some(v[r] as i64 as f64),
+        FrameColumn::Str(_) => None,
+    };
+    let columns = (0..a.cols())
+        .map(|c| {
+            let cells = (0..a.rows())
+                .map(|r| {
+                    let ord = match (number(&a.columns[c], r), number(&b.columns[c], r)) {
+                        (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Less),
+                        _ => raw_cell(a, r, c).cmp(&raw_cell(b, r, c)),
+                    };
+                    keep(ord)
+                })
+                .collect();
+            FrameColumn::Bool(cells)
+        })
+        .collect();
+    Ok(Frame::new(columns))
+}
+
+/// `removeEmpty(target=F, margin=...)` of a frame: drops the rows (or columns) whose cells are all
+/// empty, or keeps those `select` marks. As in SystemDS, a cell is empty when it is null, zero,
+/// false or the string `"0"`; kept columns keep their names.
+pub fn remove_empty(f: &Frame, rows_margin: bool, select: Option<&Matrix>) -> RtResult<Frame> {
+    let n = if rows_margin { f.rows() } else { f.cols() };
+    let keep: Vec<usize> = match select {
+        Some(s) => {
+            if s.len() != n || (s.rows() != 1 && s.cols() != 1) {
+                return Err(RtError::new(format!(
+                    "removeEmpty: select must be a vector of {n} cells, found {}x{}",
+                    s.rows(),
+                    s.cols()
+                )));
+            }
+            let sc = s.cols();
+            (0..n).filter(|i| s.get(i / sc, i % sc) != 0.0).collect()
+        }
+        None => {
+            let filled = |c: &FrameColumn, r: usize| match c {
+                FrameColumn::Double(v) => v[r] != 0.0,
+                FrameColumn::Int(v) => v[r] != 0,
+                FrameColumn::Bool(v) => v[r],
+                FrameColumn::Str(v) => v[r].as_deref().is_some_and(|s| s != "0"),
+            };
+            let mut nonempty = vec![false; n];
+            for (c, col) in f.columns.iter().enumerate() {
+                for r in 0..f.rows() {
+                    if filled(col, r) {
+                        nonempty[if rows_margin { r } else { c }] = true;
+                    }
+                }
+            }
+            (0..n).filter(|i| nonempty[*i]).collect()
+        }
+    };
+    if rows_margin {
+        let columns = f
+            .columns
+            .iter()
+            .map(|c| match c {
+                FrameColumn::Double(v) => FrameColumn::Double(keep.iter().map(|&r| v[r]).collect()),
+                FrameColumn::Int(v) => FrameColumn::Int(keep.iter().map(|&r| v[r]).collect()),
+                FrameColumn::Bool(v) => FrameColumn::Bool(keep.iter().map(|&r| v[r]).collect()),
+                FrameColumn::Str(v) => FrameColumn::Str(keep.iter().map(|&r| v[r].clone()).collect()),
+            })
+            .collect();
+        Ok(Frame { columns, ..f.clone() })
+    } else {
+        let pick = |v: &[bool]| if v.is_empty() { vec![] } else { keep.iter().map(|&c| v[c]).collect() };
+        Ok(Frame {
+            names: if keep.len() == n { f.names.clone() } else { keep.iter().map(|&c| f.name(c)).collect() },
+            columns: keep.iter().map(|&c| f.columns[c].clone()).collect(),
+            narrow: pick(&f.narrow),
+            impute: if f.impute.is_empty() {
+                vec![]
+            } else {
+                keep.iter().map(|&c| f.impute[c].clone()).collect()
+            },
+        })
+    }
+}

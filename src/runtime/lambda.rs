@@ -85,7 +85,7 @@ fn lex(s: &str) -> Result<Vec<Tok>, String> {
         } else if c == '!' && cs.get(i + 1) == Some(&'=') {
             out.push(Tok::Punct('≠'));
             i += 2;
-        } else if "+().,[]!&|?:".contains(c) {
+        } else if "+().,[]{}!&|?:".contains(c) {
             out.push(Tok::Punct(c));
             i += 1;
         } else {
@@ -97,7 +97,10 @@ fn lex(s: &str) -> Result<Vec<Tok>, String> {
 
 #[derive(Clone, Debug)]
 enum Expr {
-    Var,
+    /// The lambda's parameter number `i` (`(x, y) -> ...` has two).
+    Var(usize),
+    /// `new String[]{a, b}`: the row a row-wise (`margin=1`) lambda returns.
+    Array(Vec<Expr>),
     Str(String),
     Int(i64),
     Concat(Box<Expr>, Box<Expr>),
@@ -112,12 +115,13 @@ enum Expr {
     Cond(Box<Expr>, Box<Expr>, Box<Expr>),
 }
 
-const CLASSES: &[&str] = &["UtilFunctions", "Integer", "Long", "Double", "String", "Boolean"];
+const CLASSES: &[&str] =
+    &["UtilFunctions", "Integer", "Long", "Double", "String", "Boolean", "PorterStemmer"];
 
 struct Parser {
     toks: Vec<Tok>,
     i: usize,
-    var: String,
+    vars: Vec<String>,
 }
 
 impl Parser {
@@ -231,9 +235,31 @@ impl Parser {
 
     fn primary(&mut self) -> Result<Expr, String> {
         match self.peek().cloned() {
-            Some(Tok::Ident(n)) if n == self.var => {
+            Some(Tok::Ident(n)) if self.vars.contains(&n) => {
                 self.i += 1;
-                Ok(Expr::Var)
+                Ok(Expr::Var(self.vars.iter().position(|v| *v == n).unwrap_or(0)))
+            }
+            Some(Tok::Ident(n)) if n == "new" => {
+                // new String[]{a, b, ...}
+                self.i += 1;
+                if self.peek() != Some(&Tok::Ident("String".into())) {
+                    return Err("only `new String[]{...}` arrays are supported".into());
+                }
+                self.i += 1;
+                self.expect('[')?;
+                self.expect(']')?;
+                self.expect('{')?;
+                let mut items = Vec::new();
+                if !self.eat('}') {
+                    loop {
+                        items.push(self.expr()?);
+                        if self.eat('}') {
+                            break;
+                        }
+                        self.expect(',')?;
+                    }
+                }
+                Ok(Expr::Array(items))
             }
             Some(Tok::Str(s)) => {
                 self.i += 1;
@@ -273,6 +299,8 @@ impl Parser {
 enum Val {
     Str(String),
     Int(i64),
+    /// A Java `double` (printed as `Double.toString` does).
+    Double(f64),
     Bool(bool),
     Arr(Vec<String>),
 }
@@ -282,6 +310,7 @@ impl Val {
         match self {
             Val::Str(s) => s.clone(),
             Val::Int(i) => i.to_string(),
+            Val::Double(d) => crate::runtime::format::format_double(*d),
             Val::Bool(b) => b.to_string(),
             Val::Arr(a) => format!("{a:?}"),
         }
@@ -348,9 +377,12 @@ fn chars_range(s: &str, a: i64, b: i64) -> Result<String, String> {
     Ok(cs[a as usize..b as usize].iter().collect())
 }
 
-fn eval(e: &Expr, x: &str) -> Result<Val, String> {
+fn eval(e: &Expr, x: &[Val]) -> Result<Val, String> {
     Ok(match e {
-        Expr::Var => Val::Str(x.to_string()),
+        Expr::Var(i) => x.get(*i).cloned().ok_or("the lambda has fewer parameters than it uses")?,
+        Expr::Array(items) => {
+            Val::Arr(items.iter().map(|e| eval(e, x).map(|v| v.text())).collect::<Result<_, _>>()?)
+        }
         Expr::Str(s) => Val::Str(s.clone()),
         Expr::Int(i) => Val::Int(*i),
         Expr::Concat(a, b) => {
@@ -409,6 +441,26 @@ fn eval(e: &Expr, x: &str) -> Result<Val, String> {
                     Val::Str(crate::runtime::format::format_double(d))
                 }
                 ("String", "valueOf", [a]) => Val::Str(a.text()),
+                ("UtilFunctions", "toStringArray", [a @ Val::Arr(_)]) => a.clone(),
+                // The character code at a 1-based position, 0 outside the string.
+                ("UtilFunctions", "getAsciiAtIdx", [s, i]) => {
+                    let (s, i) = (as_str(s)?, as_int(i)?);
+                    let units: Vec<u16> = s.encode_utf16().collect();
+                    Val::Int(if i >= 1 && (i as usize) <= units.len() {
+                        units[i as usize - 1] as i64
+                    } else {
+                        0
+                    })
+                }
+                ("PorterStemmer", "stem", [w]) => {
+                    Val::Str(crate::runtime::java::porter_stemmer::stem(&as_str(w)?))
+                }
+                ("UtilFunctions", "getWordErrorRate", [a, b]) => Val::Double(
+                    crate::runtime::java::word_error_rate::word_error_rate(&as_str(a)?, &as_str(b)?),
+                ),
+                ("UtilFunctions", "jaccardSim", [a, b]) => {
+                    Val::Double(jaccard_chars(&as_str(a)?, &as_str(b)?))
+                }
                 ("Boolean", "parseBoolean" | "valueOf", [a]) => {
                     Val::Bool(a.text().eq_ignore_ascii_case("true"))
                 }
@@ -478,50 +530,156 @@ fn eval(e: &Expr, x: &str) -> Result<Val, String> {
     })
 }
 
-/// Parses `x -> expr`.
-fn compile(src: &str) -> Result<(String, Expr), String> {
+/// Parses `x -> expr` or `(x, y) -> expr`; returns the parameter names and the body.
+fn compile(src: &str) -> Result<(Vec<String>, Expr), String> {
     let toks = lex(src)?;
-    let (var, start) = match toks.as_slice() {
-        [Tok::Ident(v), Tok::Punct('→'), ..] => (v.clone(), 2),
-        [Tok::Punct('('), Tok::Ident(v), Tok::Punct(')'), Tok::Punct('→'), ..] => (v.clone(), 4),
-        _ => return Err("expected `x -> expression`".into()),
+    let arrow = toks.iter().position(|t| *t == Tok::Punct('→')).ok_or("expected `x -> expression`")?;
+    let mut vars = Vec::new();
+    let head = &toks[..arrow];
+    let inner = match head {
+        [Tok::Punct('('), rest @ .., Tok::Punct(')')] => rest,
+        other => other,
     };
-    let mut p = Parser { toks, i: start, var: var.clone() };
+    for (k, t) in inner.iter().enumerate() {
+        match (k % 2, t) {
+            (0, Tok::Ident(v)) => vars.push(v.clone()),
+            (1, Tok::Punct(',')) => {}
+            _ => return Err("expected `x -> expression` or `(x, y) -> expression`".into()),
+        }
+    }
+    if vars.is_empty() || vars.len() > 2 {
+        return Err("a lambda takes one or two parameters".into());
+    }
+    let mut p = Parser { toks, i: arrow + 1, vars: vars.clone() };
     let e = p.expr()?;
     if p.i != p.toks.len() {
         return Err("unexpected text after the expression".into());
     }
-    Ok((var, e))
+    Ok((vars, e))
 }
 
-/// `map(F, "x -> expr"[, margin])`: applies the lambda to every non-null cell; the result
-/// is a frame of strings.
+/// SystemDS's `UtilFunctions.jaccardSim`: the Jaccard similarity of the two strings' sets of
+/// characters (UTF-16 code units, case-sensitive).
+fn jaccard_chars(a: &str, b: &str) -> f64 {
+    use std::collections::HashSet;
+    // Java splits "" into one empty string: a set of one element.
+    let set = |s: &str| -> HashSet<u32> {
+        if s.is_empty() { HashSet::from([u32::MAX]) } else { s.encode_utf16().map(u32::from).collect() }
+    };
+    let (sa, sb) = (set(a), set(b));
+    let common = sa.intersection(&sb).count();
+    1.0 / (sa.len() + sb.len() - common) as f64 * common as f64
+}
+
+/// `map(F, lambda[, margin])`. `margin=0` (the default) applies `x -> expr` to every non-null
+/// cell; `margin=1` passes each row as a `String[]` (a null cell as `"null"`) and takes back an
+/// array per row; `margin=2` does the same per column. A two-parameter lambda calling
+/// `jaccardSim` gives SystemDS's pairwise form: an n x n frame whose cell (i, j), j > i, is
+/// the lambda of rows i and j of the first column, and `"0.0"` elsewhere. The result is a frame
+/// of strings.
 pub fn map_builtin(args: &[Option<Value>]) -> RtResult<Value> {
     let f = frame_arg(&args[0], "map")?;
     let src = text(&args[1], "the lambda of map")?;
-    if let Some(m) = &args[2]
-        && m.as_f64() != Some(0.0)
-    {
-        return Err(RtError::new("map: only margin=0 (cell-wise) is supported"));
-    }
+    let margin = match &args[2] {
+        None => 0,
+        Some(m) => match m.as_f64() {
+            Some(v) if v == 0.0 || v == 1.0 || v == 2.0 => v as i64,
+            _ => return Err(RtError::new("map: margin must be 0 (cells), 1 (rows) or 2 (columns)")),
+        },
+    };
     let unsupported = |msg: String| RtError::new(format!("unsupported lambda \"{src}\": {msg}"));
-    let (_, e) = compile(&src).map_err(unsupported)?;
-    let mut cols = Vec::with_capacity(f.cols());
-    for c in 0..f.cols() {
-        let mut cells = Vec::with_capacity(f.rows());
-        for r in 0..f.rows() {
-            cells.push(match cell_string(f, r, c) {
-                None => None,
-                Some(s) => {
-                    Some(eval(&e, &s).map_err(|m| RtError::new(format!("map \"{src}\": {m}")))?.text())
-                }
-            });
+    if !src.contains("->") {
+        return call_frame_helper(f, &src).map_err(unsupported);
+    }
+    let (vars, e) = compile(&src).map_err(unsupported)?;
+    let run = |x: &[Val]| eval(&e, x).map_err(|m| RtError::new(format!("map \"{src}\": {m}")));
+    let (rows, cols) = (f.rows(), f.cols());
+    let mut out: Vec<Vec<Option<String>>> = vec![vec![None; rows]; cols];
+    if vars.len() == 2 {
+        if margin != 0 || !src.contains("jaccardSim") {
+            return Err(unsupported(
+                "two-parameter lambdas are supported for jaccardSim distances only".into(),
+            ));
         }
-        cols.push(FrameColumn::Str(cells));
+        let first: Vec<Option<String>> = (0..rows).map(|r| cell_string(f, r, 0)).collect();
+        let mut dist = vec![vec![Some("0.0".to_string()); rows]; rows];
+        for j in 0..rows {
+            for i in j + 1..rows {
+                if let (Some(a), Some(b)) = (&first[j], &first[i]) {
+                    dist[i][j] = Some(run(&[Val::Str(a.clone()), Val::Str(b.clone())])?.text());
+                }
+            }
+        }
+        return Ok(Value::Frame(Arc::new(Frame::new(dist.into_iter().map(FrameColumn::Str).collect()))));
+    }
+    let as_array = |v: Val| match v {
+        Val::Arr(a) => Ok(a),
+        other => Err(RtError::new(format!(
+            "map \"{src}\": a lambda with margin={margin} must return an array, but gave {}",
+            other.text()
+        ))),
+    };
+    let java_text = |c: Option<String>| c.unwrap_or_else(|| "null".to_string());
+    match margin {
+        1 => {
+            for r in 0..rows {
+                let row = (0..cols).map(|c| java_text(cell_string(f, r, c))).collect();
+                let got = as_array(run(&[Val::Arr(row)])?)?;
+                for (col, v) in out.iter_mut().zip(got) {
+                    col[r] = Some(v);
+                }
+            }
+        }
+        2 => {
+            for (c, col) in out.iter_mut().enumerate() {
+                let column = (0..rows).map(|r| java_text(cell_string(f, r, c))).collect();
+                let got = as_array(run(&[Val::Arr(column)])?)?;
+                for (r, v) in got.into_iter().take(rows).enumerate() {
+                    col[r] = Some(v);
+                }
+            }
+        }
+        _ => {
+            for (c, col) in out.iter_mut().enumerate() {
+                for (r, cell) in col.iter_mut().enumerate() {
+                    if let Some(s) = cell_string(f, r, c) {
+                        *cell = Some(run(&[Val::Str(s)])?.text());
+                    }
+                }
+            }
+        }
     }
     Ok(Value::Frame(Arc::new(Frame {
         names: f.names.clone(),
-        columns: cols,
+        columns: out.into_iter().map(FrameColumn::Str).collect(),
+        narrow: vec![],
+        impute: vec![],
+    })))
+}
+
+/// `map(F, "UtilFunctions.syntacticalPatternDiscovery(THRESHOLD,VALUE)")`: not a lambda but a
+/// whole-frame helper (the `dmv` builtin); the arguments are the text between the parentheses.
+fn call_frame_helper(f: &Frame, src: &str) -> Result<Value, String> {
+    let (Some(open), Some(close)) = (src.find('('), src.find(')')) else {
+        return Err("expected `x -> expression`".into());
+    };
+    let args = &src[open + 1..close.max(open + 1)];
+    if !src.contains("syntacticalPatternDiscovery") {
+        return Err("expected `x -> expression` (of the Java helpers without a lambda, only \
+             UtilFunctions.syntacticalPatternDiscovery is supported)"
+            .into());
+    }
+    let Some((threshold, disguised)) = args.split_once(',') else {
+        return Err("syntacticalPatternDiscovery takes a threshold and a replacement value".into());
+    };
+    let threshold: f64 =
+        threshold.trim().parse().map_err(|_| format!("the threshold \"{threshold}\" is not a number"))?;
+    let columns: Vec<Vec<Option<String>>> =
+        (0..f.cols()).map(|c| (0..f.rows()).map(|r| cell_string(f, r, c)).collect()).collect();
+    let out = crate::runtime::java::dmv::syntactical_pattern_discovery(&columns, threshold, disguised);
+    Ok(Value::Frame(Arc::new(Frame {
+        names: f.names.clone(),
+        columns: out.into_iter().map(FrameColumn::Str).collect(),
         narrow: vec![],
         impute: vec![],
     })))
@@ -533,7 +691,7 @@ mod tests {
 
     fn run(src: &str, x: &str) -> Result<String, String> {
         let (_, e) = compile(src)?;
-        eval(&e, x).map(|v| v.text())
+        eval(&e, &[Val::Str(x.to_string())]).map(|v| v.text())
     }
 
     #[test]

@@ -231,6 +231,9 @@ pub fn binary(op: BinOp, a: Value, b: Value) -> RtResult<Value> {
             Ok(Value::matrix(kernels::elementwise::binary_sm(op, v, &y)))
         }
         (x, y) if x.is_scalar() && y.is_scalar() => Ok(binary_scalar(op, &x, &y)?),
+        (Value::Frame(x), Value::Frame(y)) => {
+            Ok(Value::Frame(Arc::new(crate::runtime::frame_ops::compare(op, &x, &y)?)))
+        }
         (a, b) => {
             err(format!("operator {} cannot be applied to a {} and a {}", op.name(), a.kind(), b.kind()))
         }
@@ -902,9 +905,18 @@ fn append(args: Vec<Option<Value>>) -> RtResult<Value> {
         Value::List(mut l) => {
             let list = Arc::make_mut(&mut l);
             for v in it {
+                // SystemDS adds the element of a one-element list rather than the list itself
+                // (executePipeline appends `list(X=Xtest)` to an argument list); its name is kept
+                // only in a named list.
+                let (name, v) = match v {
+                    Value::List(one) if one.items.len() == 1 => {
+                        (one.names.first().cloned().unwrap_or_default(), one.items[0].clone())
+                    }
+                    v => (String::new(), v),
+                };
                 list.items.push(v);
                 if !list.names.is_empty() {
-                    list.names.push(String::new());
+                    list.names.push(name);
                 }
             }
             Ok(Value::List(l))

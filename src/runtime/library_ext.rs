@@ -118,7 +118,6 @@ pub fn call(rt: &Runtime, name: &str, args: Vec<Option<Value>>) -> RtResult<Vec<
             )?))
         }
         "removeEmpty" => {
-            let x = mat(&args[0], "target")?;
             let margin = text(&args[1], "margin")?;
             let rows = match margin.as_str() {
                 "rows" => true,
@@ -128,6 +127,11 @@ pub fn call(rt: &Runtime, name: &str, args: Vec<Option<Value>>) -> RtResult<Vec<
                 }
             };
             let select = opt_mat(&args[2]);
+            if let Some(Value::Frame(f)) = &args[0] {
+                let out = crate::runtime::frame_ops::remove_empty(f, rows, select.as_deref())?;
+                return one(Value::Frame(std::sync::Arc::new(out)));
+            }
+            let x = mat(&args[0], "target")?;
             one(m(kernels::select::remove_empty(
                 &x,
                 rows,
@@ -160,6 +164,11 @@ pub fn call(rt: &Runtime, name: &str, args: Vec<Option<Value>>) -> RtResult<Vec<
                 "max" => BinOp::Max,
                 other => return err(format!("outer: unknown operator \"{other}\"")),
             };
+            // SystemDS checks the vector shapes only when they are known at compile time; at
+            // run time two matrices of one shape combine cell by cell (mdedup relies on it).
+            if (a.cols() != 1 || b.rows() != 1) && a.rows() == b.rows() && a.cols() == b.cols() {
+                return one(m(kernels::elementwise::binary_mm(op, &a, &b)?));
+            }
             one(m(kernels::ternary::outer(&a, &b, op)?))
         }
         "lower.tri" | "upper.tri" => {

@@ -189,8 +189,9 @@ impl CallArgs {
     }
 
     fn from_list(l: &ListValue) -> CallArgs {
-        let names = if l.is_named() {
-            l.names.iter().map(|n| if n.is_empty() { None } else { Some(n.clone()) }).collect()
+        // SystemDS binds by name only when every element has one; otherwise by position.
+        let names = if l.is_named() && l.names.iter().all(|n| !n.is_empty()) {
+            l.names.iter().map(|n| Some(n.clone())).collect()
         } else {
             vec![None; l.items.len()]
         };
@@ -234,6 +235,16 @@ impl CallArgs {
 /// `eval(fname, args...)` and `evalList(fname, list)`: calls a user function, a DML-bodied
 /// builtin or a native builtin by a name known only at run time. Returns all its outputs.
 fn second_order(rt: &Runtime, name: &str, args: &[Option<Value>]) -> RtResult<Vec<Value>> {
+    second_order_named(rt, name, args).map(|(outs, _)| outs)
+}
+
+/// [`second_order`] with the names of the outputs (a user function's declared outputs; none for
+/// a native builtin): `evalList` returns them as a named list, as SystemDS does.
+fn second_order_named(
+    rt: &Runtime,
+    name: &str,
+    args: &[Option<Value>],
+) -> RtResult<(Vec<Value>, Vec<String>)> {
     let fname = match &args[0] {
         Some(Value::Str(s)) => s.to_string(),
         Some(x) => return err(format!("{name}: the function name must be a string, but got a {}", x.kind())),
@@ -259,8 +270,11 @@ fn second_order(rt: &Runtime, name: &str, args: &[Option<Value>]) -> RtResult<Ve
         Value::List(_) => DType::List,
         _ => DType::Scalar,
     });
+    // As a direct call in the calling file would: its own functions and namespaces, then the
+    // main script's, then the DML-bodied builtins already loaded.
     let user = program
-        .resolve_function(0, ns, short)
+        .resolve_function(rt.module, ns, short)
+        .or_else(|| program.resolve_function(0, ns, short))
         .or_else(|| if ns.is_none() { program.resolve_dml_builtin(short, first_dt) } else { None });
     if let Some(fid) = user {
         let func = &program.functions[fid as usize];
@@ -272,7 +286,7 @@ fn second_order(rt: &Runtime, name: &str, args: &[Option<Value>]) -> RtResult<Ve
         });
         let r = rt.call_function(fid, bound, depth);
         EVAL_DEPTH.with(|d| d.set(d.get() - 1));
-        return r;
+        return r.map(|outs| (outs, func.returns.iter().map(|p| p.name.name.clone()).collect()));
     }
     if ns.is_none()
         && let Some(id) = crate::builtins::lookup(short).filter(|id| !id.name().starts_with('_'))
@@ -280,9 +294,52 @@ fn second_order(rt: &Runtime, name: &str, args: &[Option<Value>]) -> RtResult<Ve
         let spec = id.spec();
         let params: Vec<&str> = spec.params.iter().map(|p| p.name).collect();
         let bound = call_args.bind(&fname, &params)?;
-        return call_native(rt, id, bound);
+        return call_native(rt, id, bound).map(|outs| (outs, Vec::new()));
+    }
+    // A DML-bodied builtin no code names directly (`gridSearch(train="lm")`): loaded now, once.
+    if ns.is_none()
+        && let Some(lazy) = lazy_builtin(rt, short)?
+        && let Some(fid) = lazy.resolve_dml_builtin(short, first_dt)
+    {
+        let func = &lazy.functions[fid as usize];
+        let params: Vec<&str> = func.params.iter().map(|p| p.name.name.as_str()).collect();
+        let bound = call_args.bind(&fname, &params)?;
+        let inner = Runtime { program: lazy, tracer: None, ..*rt };
+        let depth = EVAL_DEPTH.with(|d| {
+            d.set(d.get() + 1);
+            d.get()
+        });
+        let r = inner.call_function(fid, bound, depth);
+        EVAL_DEPTH.with(|d| d.set(d.get() - 1));
+        return r.map(|outs| (outs, func.returns.iter().map(|p| p.name.name.clone()).collect()));
     }
     err(format!("{name}: unknown function `{fname}` (not a user function or a builtin)"))
+}
+
+/// The program holding the DML-bodied builtin `name` of the builtin directory, compiled on first
+/// use and kept for the rest of the process (a handful of builtins at most, so it is leaked
+/// rather than tied to a run).
+fn lazy_builtin(rt: &Runtime, name: &str) -> RtResult<Option<&'static crate::compiler::program::Program>> {
+    use crate::compiler::program::Program;
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    type Cache = Mutex<HashMap<(std::path::PathBuf, String), &'static Program>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let Some(dir) = rt.opts.builtin_path.clone() else { return Ok(None) };
+    let key = (dir, name.to_string());
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(p) = cache.lock().map_err(|_| RtError::new("eval: builtin cache poisoned"))?.get(&key) {
+        return Ok(Some(*p));
+    }
+    match crate::compiler::prepare_builtin_program(name, rt.opts) {
+        None => Ok(None),
+        Some(Err(text)) => err(format!("eval: the builtin `{name}` does not compile:\n{text}")),
+        Some(Ok(program)) => {
+            let leaked: &'static Program = Box::leak(Box::new(program));
+            let mut map = cache.lock().map_err(|_| RtError::new("eval: builtin cache poisoned"))?;
+            Ok(Some(*map.entry(key).or_insert(leaked)))
+        }
+    }
 }
 
 /// A native builtin called through `eval`, with defaults filled in.
@@ -366,8 +423,8 @@ pub fn call(rt: &Runtime, name: &str, args: &[Option<Value>]) -> Option<RtResult
             None => err("eval: the function returns no value"),
         })),
         "evalList" => Some(
-            second_order(rt, name, args)
-                .map(|outs| vec![Value::List(Arc::new(ListValue { items: outs, names: Vec::new() }))]),
+            second_order_named(rt, name, args)
+                .map(|(items, names)| vec![Value::List(Arc::new(ListValue { items, names }))]),
         ),
         "roll" => {
             let x = match matrix(&args[0], "roll: X") {
@@ -377,6 +434,11 @@ pub fn call(rt: &Runtime, name: &str, args: &[Option<Value>]) -> Option<RtResult
             one(number(&args[1], "roll: shift").map(|s| mat(roll(&x, s as i64))))
         }
         "as.list" => one(match &args[0] {
+            // A one-element list holding a list gives the inner list, as in SystemDS
+            // (independentSubnetTrain's `as.list(masks[s])`).
+            Some(Value::List(l)) if l.items.len() == 1 && matches!(l.items[0], Value::List(_)) => {
+                Ok(l.items[0].clone())
+            }
             Some(v @ Value::List(_)) => Ok(v.clone()),
             Some(x) => err(format!("as.list needs a list, but got a {}", x.kind())),
             None => err("as.list needs a list"),

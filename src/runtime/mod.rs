@@ -6,6 +6,7 @@ pub mod format;
 pub mod frame;
 pub mod frame_ops;
 pub mod io;
+pub mod java;
 pub mod kernels;
 pub mod lambda;
 pub mod library;

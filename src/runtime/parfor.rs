@@ -76,6 +76,16 @@ pub fn loop_carried(body: &[Block], vars: &VarTable, loop_var: VarId) -> Option<
     whole.into_iter().find(|w| read_before.contains(w))
 }
 
+/// Variables the body assigns as a whole somewhere (`n = X * g`, not `U[g, 1] = ...`). They are
+/// the iteration's own temporaries, not results: SystemDS merges cell by cell only the variables
+/// the body changes by left indexing, so such a variable ends with the value of the last
+/// iteration, whatever its shape (km.dml reuses a name with a new shape inside a parfor).
+pub fn assigned_whole(body: &[Block], vars: &VarTable) -> Vec<VarId> {
+    let (mut defined, mut whole, mut read_before) = (Vec::new(), Vec::new(), Vec::new());
+    walk(body, &mut defined, &mut whole, &mut read_before);
+    whole.iter().filter_map(|n| vars.get(n)).collect()
+}
+
 fn walk(blocks: &[Block], defined: &mut Vec<String>, whole: &mut Vec<String>, read_before: &mut Vec<String>) {
     for b in blocks {
         match b {
@@ -152,8 +162,8 @@ fn walk(blocks: &[Block], defined: &mut Vec<String>, whole: &mut Vec<String>, re
     }
 }
 
-/// Merges the workers' frames into `frame`: for every variable the body assigns that existed
-/// before the loop as a matrix, the cells a worker changed (relative to `base`) are copied into
+/// Merges the workers' frames into `frame`: for every variable the body changes by left indexing
+/// only that existed before the loop as a matrix, the cells a worker changed (relative to `base`) are copied into
 /// the result. Other variables take the value of the last worker that has one (like the last
 /// iteration of a sequential loop).
 pub fn merge_results(
@@ -161,6 +171,7 @@ pub fn merge_results(
     base: &Frame,
     workers: &[Frame],
     assigned: &[VarId],
+    whole: &[VarId],
     loop_var: VarId,
 ) -> Result<(), RtError> {
     for &v in assigned {
@@ -169,7 +180,7 @@ pub fn merge_results(
         }
         let idx = v as usize;
         match base.vals[idx].as_ref() {
-            Some(Value::Matrix(orig)) => {
+            Some(Value::Matrix(orig)) if !whole.contains(&v) => {
                 let mut result = (**orig).clone();
                 let mut any = false;
                 for w in workers {
