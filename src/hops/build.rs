@@ -619,9 +619,14 @@ impl<'a> Builder<'a> {
         let mut slots: Vec<Option<HopId>> = vec![None; params.len()];
         let mut extra = Vec::new();
         let mut next_pos = 0;
-        // SystemDS's parser passes a plain builtin's arguments by position once the first one
-        // is unnamed, whatever later ones are called: `ifelse(c, 5, n = ceil(x))` (bandit.dml).
-        let first_positional = builtin && args.first().is_some_and(|a| a.name.is_none());
+        // SystemDS's parser passes a plain (not parameterized) builtin's arguments by position
+        // once the first one is unnamed, whatever later ones are called: `ifelse(c, 5, n =
+        // ceil(x))` (bandit.dml). Only for these few, so that a misspelt name of a builtin with
+        // named parameters (`matrix(0, rows=2, colz=3)`) stays an error.
+        const PLAIN: &[&str] =
+            &["ifelse", "min", "max", "round", "abs", "log", "sqrt", "exp", "floor", "ceil"];
+        let first_positional =
+            builtin && PLAIN.contains(&fname) && args.first().is_some_and(|a| a.name.is_none());
         for arg in args {
             let value = self.expr(&arg.value)?;
             // SystemDS also names table's output dimensions rows= and cols=.
