@@ -52,8 +52,15 @@ pub fn run_script(
     let compile_time = start.elapsed();
     let stats = cfg.stats.then(Stats::default);
     let tracer = crate::runtime::lineage::Tracer::for_program(&program);
-    let rt =
-        Runtime { program: &program, opts, out, stats: stats.as_ref(), tracer: tracer.as_ref(), module: 0 };
+    let rt = Runtime {
+        program: &program,
+        opts,
+        out,
+        stats: stats.as_ref(),
+        tracer: tracer.as_ref(),
+        module: 0,
+        script: &program,
+    };
     let result = std::thread::scope(|s| {
         // Deeply recursive scripts need a large stack; run on a thread that has one.
         std::thread::Builder::new()

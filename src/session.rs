@@ -54,6 +54,7 @@ impl Session {
             stats: None,
             tracer: tracer.as_ref(),
             module: 0,
+            script: &program,
         };
         let mut frame = Frame::new(program.main_vars.len());
         for (i, (n, _)) in vars.iter().enumerate() {
@@ -219,6 +220,7 @@ impl PreparedScript {
             stats: None,
             tracer: tracer.as_ref(),
             module: 0,
+            script: &self.program,
         };
         rt.run_in(&mut frame)
             .map_err(|e| crate::diagnostics::render_to_string(&self.map, &[e.into_diagnostic()]))?;

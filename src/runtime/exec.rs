@@ -124,6 +124,9 @@ pub struct Runtime<'p> {
     /// The module (script file) whose code is running: `eval` resolves a function name first
     /// among that file's functions, as a direct call there would.
     pub module: crate::compiler::program::ModuleId,
+    /// The program of the script being run. It differs from `program` while a builtin that
+    /// `eval` compiled on demand runs; `eval` there still finds the script's own functions.
+    pub script: &'p Program,
 }
 
 impl<'p> Runtime<'p> {

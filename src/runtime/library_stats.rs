@@ -272,10 +272,20 @@ fn second_order_named(
     });
     // As a direct call in the calling file would: its own functions and namespaces, then the
     // main script's, then the DML-bodied builtins already loaded.
-    let user = program
+    let mut user = program
         .resolve_function(rt.module, ns, short)
         .or_else(|| program.resolve_function(0, ns, short))
         .or_else(|| if ns.is_none() { program.resolve_dml_builtin(short, first_dt) } else { None });
+    let mut rt = *rt;
+    if user.is_none() && !std::ptr::eq(rt.script, rt.program) {
+        // Inside a builtin compiled on demand: the script's functions come next.
+        user = rt.script.resolve_function(0, ns, short);
+        if user.is_some() {
+            rt = Runtime { program: rt.script, module: 0, ..rt };
+        }
+    }
+    let rt = &rt;
+    let program = rt.program;
     if let Some(fid) = user {
         let func = &program.functions[fid as usize];
         let params: Vec<&str> = func.params.iter().map(|p| p.name.name.as_str()).collect();
