@@ -17,6 +17,10 @@ pub enum IoError {
     /// A file-level problem that has no single line (unknown dimensions, unsupported format).
     #[error("{}: {msg}", path.display())]
     Invalid { path: PathBuf, msg: String },
+    /// A problem whose message already names the file and the place in it (the binary frame
+    /// reader gives `file: byte N: ...`).
+    #[error("{0}")]
+    Located(String),
 }
 
 impl IoError {

@@ -92,10 +92,6 @@ pub fn read_frame(path: &Path, opts: &FrameReadOptions) -> Result<Frame, IoError
             format!("expected a frame, found {}", m.data_type),
         ));
     }
-    let parts = read_parts(path)?;
-    if parts.is_empty() {
-        return Err(IoError::invalid(path, "the directory holds no part files"));
-    }
     let empty = Mtd { data_type: "frame".into(), format: "csv".into(), ..Mtd::default() };
     let m = meta.as_ref().unwrap_or(&empty);
     let format = match &opts.format {
@@ -105,32 +101,13 @@ pub fn read_frame(path: &Path, opts: &FrameReadOptions) -> Result<Frame, IoError
     let schema = opts.schema.clone().or_else(|| m.schema.clone());
     let rows = merge(path, "rows", opts.rows, m.rows)?;
     let cols = merge(path, "cols", opts.cols, m.cols)?;
-    let frame = match format.as_str() {
-        "csv" => {
-            let sep = merge(path, "sep", opts.sep.clone(), m.sep.clone())?.unwrap_or_else(|| ",".into());
-            if sep.is_empty() {
-                return Err(IoError::meta(path, "sep", "the separator must not be empty"));
-            }
-            let header = merge(path, "header", opts.header, m.header)?.unwrap_or(false);
-            let na = if opts.na_strings.is_empty() { m.na_strings.clone() } else { opts.na_strings.clone() };
-            read_csv(&parts, path, &sep, header, &na, schema.as_deref(), cols)?
-        }
-        "text" => {
-            let (Some(r), Some(c)) = (rows, cols) else {
-                return Err(IoError::invalid(
-                    path,
-                    "a text frame needs its dimensions (rows and cols) from the .mtd file or read()",
-                ));
-            };
-            read_text(&parts, path, r, c, schema.as_deref())?
-        }
-        other => {
-            return Err(IoError::meta(
-                path,
-                "format",
-                format!("unsupported frame format \"{other}\" (expected csv or text)"),
-            ));
-        }
+    let frame = if format == "binary" {
+        // The binary format carries its own schema and names.
+        super::frame_binary::read_frame_binary(path)
+            .map(super::frame_binary::to_frame)
+            .map_err(IoError::Located)?
+    } else {
+        read_text_frame(path, opts, m, &format, schema.as_deref(), rows, cols)?
     };
     if rows.is_some_and(|x| x != frame.rows()) || cols.is_some_and(|x| x != frame.cols()) {
         return Err(IoError::invalid(
@@ -145,6 +122,49 @@ pub fn read_frame(path: &Path, opts: &FrameReadOptions) -> Result<Frame, IoError
         ));
     }
     Ok(frame)
+}
+
+/// Reads the csv or text cells of a frame (one file or a directory of parts).
+fn read_text_frame(
+    path: &Path,
+    opts: &FrameReadOptions,
+    m: &Mtd,
+    format: &str,
+    schema: Option<&str>,
+    rows: Option<usize>,
+    cols: Option<usize>,
+) -> Result<Frame, IoError> {
+    let parts = read_parts(path)?;
+    if parts.is_empty() {
+        return Err(IoError::invalid(path, "the directory holds no part files"));
+    }
+    Ok(match format {
+        "csv" => {
+            let sep = merge(path, "sep", opts.sep.clone(), m.sep.clone())?.unwrap_or_else(|| ",".into());
+            if sep.is_empty() {
+                return Err(IoError::meta(path, "sep", "the separator must not be empty"));
+            }
+            let header = merge(path, "header", opts.header, m.header)?.unwrap_or(false);
+            let na = if opts.na_strings.is_empty() { m.na_strings.clone() } else { opts.na_strings.clone() };
+            read_csv(&parts, path, &sep, header, &na, schema, cols)?
+        }
+        "text" => {
+            let (Some(r), Some(c)) = (rows, cols) else {
+                return Err(IoError::invalid(
+                    path,
+                    "a text frame needs its dimensions (rows and cols) from the .mtd file or read()",
+                ));
+            };
+            read_text(&parts, path, r, c, schema)?
+        }
+        other => {
+            return Err(IoError::meta(
+                path,
+                "format",
+                format!("unsupported frame format \"{other}\" (expected csv, text or binary)"),
+            ));
+        }
+    })
 }
 
 fn read_csv(
@@ -292,11 +312,14 @@ pub fn write_frame(
     match format.as_str() {
         "csv" => atomic::write_atomic_with(path, |w| write_csv(f, w, header, sep))?,
         "text" => atomic::write_atomic_with(path, |w| write_text(f, w))?,
+        "binary" => atomic::write_atomic_with(path, |w| {
+            super::frame_binary::write_frame_binary(&super::frame_binary::from_frame(f), w)
+        })?,
         other => {
             return Err(IoError::meta(
                 path,
                 "format",
-                format!("unsupported frame format \"{other}\" (expected csv or text)"),
+                format!("unsupported frame format \"{other}\" (expected csv, text or binary)"),
             ));
         }
     }

@@ -9,6 +9,7 @@ mod binary;
 pub(crate) mod build;
 mod csv;
 mod error;
+pub mod frame_binary;
 mod frame_csv;
 mod ijv;
 mod libsvm;
