@@ -214,6 +214,9 @@ pub fn to_matrix(f: &Frame) -> RtResult<Matrix> {
                     Some(s) => match s.trim() {
                         "TRUE" | "true" => 1.0,
                         "FALSE" | "false" => 0.0,
+                        // SystemDS also takes `inf` and `-inf` in any case (not `+inf`).
+                        t if t.eq_ignore_ascii_case("inf") => f64::INFINITY,
+                        t if t.eq_ignore_ascii_case("-inf") => f64::NEG_INFINITY,
                         t => crate::runtime::io::parse_java_double(t).ok_or_else(|| {
                             RtError::new(format!(
                                 "as.matrix: the frame cell ({}, {}) \"{s}\" is not a number",
