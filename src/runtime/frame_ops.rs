@@ -448,15 +448,7 @@ pub fn remove_empty(f: &Frame, rows_margin: bool, select: Option<&Matrix>) -> Rt
     let n = if rows_margin { f.rows() } else { f.cols() };
     let keep: Vec<usize> = match select {
         Some(s) => {
-            if s.len() != n || (s.rows() != 1 && s.cols() != 1) {
-                return Err(RtError::new(format!(
-                    "removeEmpty: select must be a vector of {n} cells, found {}x{}",
-                    s.rows(),
-                    s.cols()
-                )));
-            }
-            let sc = s.cols();
-            (0..n).filter(|i| s.get(i / sc, i % sc) != 0.0).collect()
+            crate::runtime::kernels::select::selected(s, n).map_err(|e| RtError::new(e.to_string()))?
         }
         None => {
             let filled = |c: &FrameColumn, r: usize| match c {

@@ -285,18 +285,8 @@ fn second_order_named(
         }
     }
     let rt = &rt;
-    let program = rt.program;
     if let Some(fid) = user {
-        let func = &program.functions[fid as usize];
-        let params: Vec<&str> = func.params.iter().map(|p| p.name.name.as_str()).collect();
-        let bound = call_args.bind(&fname, &params)?;
-        let depth = EVAL_DEPTH.with(|d| {
-            d.set(d.get() + 1);
-            d.get()
-        });
-        let r = rt.call_function(fid, bound, depth);
-        EVAL_DEPTH.with(|d| d.set(d.get() - 1));
-        return r.map(|outs| (outs, func.returns.iter().map(|p| p.name.name.clone()).collect()));
+        return call_dml_function(rt, fid, call_args, &fname);
     }
     if ns.is_none()
         && let Some(id) = crate::builtins::lookup(short).filter(|id| !id.name().starts_with('_'))
@@ -311,19 +301,29 @@ fn second_order_named(
         && let Some(lazy) = lazy_builtin(rt, short)?
         && let Some(fid) = lazy.resolve_dml_builtin(short, first_dt)
     {
-        let func = &lazy.functions[fid as usize];
-        let params: Vec<&str> = func.params.iter().map(|p| p.name.name.as_str()).collect();
-        let bound = call_args.bind(&fname, &params)?;
-        let inner = Runtime { program: lazy, tracer: None, ..*rt };
-        let depth = EVAL_DEPTH.with(|d| {
-            d.set(d.get() + 1);
-            d.get()
-        });
-        let r = inner.call_function(fid, bound, depth);
-        EVAL_DEPTH.with(|d| d.set(d.get() - 1));
-        return r.map(|outs| (outs, func.returns.iter().map(|p| p.name.name.clone()).collect()));
+        return call_dml_function(&Runtime { program: lazy, tracer: None, ..*rt }, fid, call_args, &fname);
     }
     err(format!("{name}: unknown function `{fname}` (not a user function or a builtin)"))
+}
+
+/// Calls function `fid` of `rt.program` with `eval`'s arguments; returns its outputs and their
+/// declared names.
+fn call_dml_function(
+    rt: &Runtime,
+    fid: u32,
+    call_args: CallArgs,
+    fname: &str,
+) -> RtResult<(Vec<Value>, Vec<String>)> {
+    let func = &rt.program.functions[fid as usize];
+    let params: Vec<&str> = func.params.iter().map(|p| p.name.name.as_str()).collect();
+    let bound = call_args.bind(fname, &params)?;
+    let depth = EVAL_DEPTH.with(|d| {
+        d.set(d.get() + 1);
+        d.get()
+    });
+    let r = rt.call_function(fid, bound, depth);
+    EVAL_DEPTH.with(|d| d.set(d.get() - 1));
+    r.map(|outs| (outs, func.returns.iter().map(|p| p.name.name.clone()).collect()))
 }
 
 /// The program holding the DML-bodied builtin `name` of the builtin directory, compiled on first

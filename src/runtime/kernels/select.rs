@@ -148,6 +148,19 @@ fn gather_cols(x: &Matrix, idx: &[usize]) -> Matrix {
     Matrix::from_vec(rows, idx.len(), data).examine_format()
 }
 
+/// The positions (of `n`) that removeEmpty's `select` vector marks with a non-zero value.
+pub fn selected(select: &Matrix, n: usize) -> KResult<Vec<usize>> {
+    if select.len() != n || (select.rows() != 1 && select.cols() != 1) {
+        return Err(KernelError::new(format!(
+            "removeEmpty: select must be a vector of {n} cells, found {}x{}",
+            select.rows(),
+            select.cols()
+        )));
+    }
+    let sc = select.cols();
+    Ok((0..n).filter(|i| select.get(i / sc, i % sc) != 0.0).collect())
+}
+
 /// Drops empty rows (or columns), or keeps those where `select` is non-zero.
 ///
 /// Checked with sysds: NaN makes a row non-empty; without `select`, an all-empty input gives one
@@ -161,17 +174,7 @@ pub fn remove_empty(
 ) -> KResult<Matrix> {
     let n = if rows_margin { x.rows() } else { x.cols() };
     let keep: Vec<usize> = match select {
-        Some(s) => {
-            if s.len() != n || (s.rows() != 1 && s.cols() != 1) {
-                return Err(KernelError::new(format!(
-                    "removeEmpty: select must be a vector of {n} cells, found {}x{}",
-                    s.rows(),
-                    s.cols()
-                )));
-            }
-            let sc = s.cols();
-            (0..n).filter(|i| s.get(i / sc, i % sc) != 0.0).collect()
-        }
+        Some(s) => selected(s, n)?,
         None => {
             let mut nonempty = vec![false; n];
             crate::runtime::io::build::for_each_nonzero(x, |r, c, _| {
