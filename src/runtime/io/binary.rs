@@ -25,8 +25,6 @@ pub const BLOCK: usize = 1000;
 
 const KEY_CLASS: &str = "org.apache.sysds.runtime.matrix.data.MatrixIndexes";
 const VALUE_CLASS: &str = "org.apache.sysds.runtime.matrix.data.MatrixBlock";
-/// Our fixed sync marker (any 16 bytes do; readers take it from the header).
-const SYNC: [u8; 16] = *b"dml-binary-sync!";
 
 /// A bounds-checked big-endian reader over one part file.
 struct Cursor<'a> {
@@ -76,17 +74,7 @@ impl<'a> Cursor<'a> {
 
     /// Hadoop's variable-length integer (WritableUtils.readVInt).
     fn vint(&mut self) -> Result<i64, IoError> {
-        let first = self.u8()? as i8;
-        if first >= -112 {
-            return Ok(first as i64);
-        }
-        let negative = first < -120;
-        let len = if negative { -119 - first as i32 } else { -111 - first as i32 } as usize;
-        let mut v: i64 = 0;
-        for _ in 1..len {
-            v = (v << 8) | self.u8()? as i64;
-        }
-        Ok(if negative { !v } else { v })
+        super::seqfile::read_vint(|| self.u8())
     }
 
     fn text(&mut self) -> Result<String, IoError> {
@@ -268,16 +256,7 @@ fn row_entries(m: &Matrix, r: usize, c0: usize, c1: usize, out: &mut Vec<(usize,
 /// Writes `m` as one SequenceFile (blocks of `BLOCK` x `BLOCK`, row-major block order), each
 /// block dense or sparse, whichever is smaller; sparse matrices are never densified whole.
 pub fn write(m: &Matrix, w: &mut dyn Write) -> std::io::Result<()> {
-    let mut head = Vec::new();
-    head.extend_from_slice(b"SEQ\x06");
-    for class in [KEY_CLASS, VALUE_CLASS] {
-        head.push(class.len() as u8);
-        head.extend_from_slice(class.as_bytes());
-    }
-    head.extend_from_slice(&[0, 0]);
-    head.extend_from_slice(&0i32.to_be_bytes());
-    head.extend_from_slice(&SYNC);
-    w.write_all(&head)?;
+    w.write_all(&super::seqfile::header(KEY_CLASS, VALUE_CLASS))?;
     let (rows, cols) = (m.rows(), m.cols());
     let mut value = Vec::new();
     let mut entries: Vec<Vec<(usize, f64)>> = Vec::new();

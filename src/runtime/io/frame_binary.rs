@@ -47,8 +47,6 @@ pub const BLOCK: usize = 1000;
 
 const KEY_CLASS: &str = "org.apache.hadoop.io.LongWritable";
 const VALUE_CLASS: &str = "org.apache.sysds.runtime.frame.data.FrameBlock";
-/// Our fixed sync marker (any 16 bytes do; readers take it from the header).
-const SYNC: [u8; 16] = *b"dml-binary-sync!";
 
 /// One column of a frame. FP32 and INT32 columns are kept in 64 bits; the writer narrows them
 /// (INT32 values must fit). CHARACTER holds Java chars (UTF-16 code units), HASH64/HASH32 the
@@ -272,17 +270,7 @@ impl<'a> Cursor<'a> {
 
     /// Hadoop's variable-length integer (WritableUtils.readVInt).
     fn vint(&mut self) -> Result<i64, String> {
-        let first = self.u8()? as i8;
-        if first >= -112 {
-            return Ok(first as i64);
-        }
-        let negative = first < -120;
-        let len = if negative { -119 - first as i32 } else { -111 - first as i32 } as usize;
-        let mut v: i64 = 0;
-        for _ in 1..len {
-            v = (v << 8) | self.u8()? as i64;
-        }
-        Ok(if negative { !v } else { v })
+        super::seqfile::read_vint(|| self.u8())
     }
 
     /// A Hadoop Text (VInt length, UTF-8 bytes).
@@ -792,8 +780,9 @@ fn assemble(path: &Path, mut blocks: Vec<Block>) -> Result<BinFrame, String> {
     let meta = first.meta.clone();
     let types = first.types.clone();
     let mut blocks: Vec<Block> = blocks.into_iter().filter(|b| b.rows > 0 && !b.types.is_empty()).collect();
-    if blocks.len() == 1 {
-        let b = blocks.pop().expect("one block");
+    if blocks.len() == 1
+        && let Some(b) = blocks.pop()
+    {
         return Ok(BinFrame { names, meta, cols: b.cols });
     }
     let mut cols: Vec<Col> = types.iter().map(|t| t.empty(0)).collect();
@@ -939,16 +928,7 @@ pub fn write_frame_binary(f: &BinFrame, w: &mut dyn Write) -> std::io::Result<()
     let default_meta = f.meta.as_ref().is_none_or(|m| m.iter().all(ColMeta::is_default));
     let default = default_names && default_meta;
 
-    let mut head = Vec::new();
-    head.extend_from_slice(b"SEQ\x06");
-    for class in [KEY_CLASS, VALUE_CLASS] {
-        head.push(class.len() as u8);
-        head.extend_from_slice(class.as_bytes());
-    }
-    head.extend_from_slice(&[0, 0]);
-    head.extend_from_slice(&0i32.to_be_bytes());
-    head.extend_from_slice(&SYNC);
-    w.write_all(&head)?;
+    w.write_all(&super::seqfile::header(KEY_CLASS, VALUE_CLASS))?;
 
     let no_meta = ColMeta::default();
     let mut value = Vec::new();

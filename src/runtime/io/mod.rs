@@ -15,6 +15,7 @@ mod ijv;
 mod libsvm;
 pub mod mtd;
 mod numfmt;
+mod seqfile;
 mod source;
 
 use std::path::Path;

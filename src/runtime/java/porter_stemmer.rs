@@ -180,7 +180,8 @@ fn step1(mut w: W) -> W {
             w = append(&w, "e");
         }
         let m = measure(&w);
-        let last = *w.last().expect("stem keeps a vowel");
+        // (the stem keeps the vowel found before the suffix, so it is never empty)
+        let last = w.last().copied().unwrap_or(0);
         if double_consonant(&w) && !matches!(last, 0x6c | 0x73 | 0x7a) {
             // not l, s, z
             w.pop();
