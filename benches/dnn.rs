@@ -5,8 +5,8 @@
 //! GFLOP/s per CPU-second: on a shared, oversubscribed machine the wall times are noisy, while
 //! the CPU time still shows how efficient a kernel is.
 
-use dml::runtime::kernels::dnn::*;
-use dml::runtime::matrix::Matrix;
+use dml::kernels::dnn::*;
+use dml::types::matrix::Matrix;
 use std::time::Instant;
 
 fn data(rows: usize, cols: usize, seed: f64) -> Matrix {

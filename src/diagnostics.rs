@@ -4,7 +4,6 @@
 //! A diagnostic holds spans into files registered in a [`SourceMap`]; rendering turns them into
 //! the familiar `error: ... --> file.dml:3:7` output with the offending code underlined.
 
-use crate::syntax::ast::{FileId, Span};
 use codespan_reporting::diagnostic::{Diagnostic as CsDiagnostic, Label as CsLabel, LabelStyle};
 use codespan_reporting::files::SimpleFiles;
 use codespan_reporting::term;
@@ -155,4 +154,31 @@ pub fn emit_to_stderr(map: &SourceMap, diags: &[Diagnostic]) {
     let _ = lock.write_all(text.as_bytes());
     let _ = lock.flush();
     let _ = std::io::stderr().is_terminal();
+}
+
+/// Identifies one source file in a [`SourceMap`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileId(pub u32);
+
+/// A byte range in one source file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Span {
+    pub file: FileId,
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Span {
+    pub fn new(file: FileId, start: usize, end: usize) -> Self {
+        Span { file, start: start as u32, end: end as u32 }
+    }
+
+    /// The smallest span that covers both `self` and `other` (same file assumed).
+    pub fn to(self, other: Span) -> Span {
+        Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
+    }
+
+    pub fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
 }

@@ -2,15 +2,15 @@
 //! once and run many times with new inputs (the embedding API, in the spirit of SystemDS's JMLC).
 
 use crate::compiler::program::Program;
-use crate::compiler::types::TypeInfo;
 use crate::compiler::{self, Options};
 use crate::diagnostics::{Diagnostic, SourceMap};
 use crate::driver::Failure;
 use crate::runtime::exec::{Frame, Runtime};
-use crate::runtime::matrix::Matrix;
 use crate::runtime::output::Output;
-use crate::runtime::value::Value;
 use crate::syntax::ast::StmtKind;
+use crate::types::matrix::Matrix;
+use crate::types::type_info::TypeInfo;
+use crate::types::value::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

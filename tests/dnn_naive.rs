@@ -1,8 +1,8 @@
 //! DNN kernels against naive reference loops written here, centered finite differences (f64),
 //! sparse-vs-dense storage, and shape errors.
 
-use dml::runtime::kernels::dnn::*;
-use dml::runtime::matrix::Matrix;
+use dml::kernels::dnn::*;
+use dml::types::matrix::Matrix;
 
 /// A small xorshift generator: deterministic inputs without a dependency.
 struct Rng(u64);

@@ -6,8 +6,8 @@
 //! SystemDS is wrong (overlapping max-pool gradients, the running variance of batch norm) are not
 //! taken from it: see `dnn_naive.rs`.
 
-use dml::runtime::kernels::dnn::*;
-use dml::runtime::matrix::Matrix;
+use dml::kernels::dnn::*;
+use dml::types::matrix::Matrix;
 use std::collections::HashMap;
 
 fn load() -> HashMap<String, Matrix> {

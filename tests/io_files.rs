@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use dml::runtime::io::{self, IoError, Mtd, ReadOptions, ScalarValue, WriteOptions};
-use dml::runtime::matrix::Matrix;
+use dml::types::matrix::Matrix;
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/io/sysds_written").join(name)

@@ -2,10 +2,10 @@
 //! SystemDS 3.4.0 (`/work/shared/reference/sysds`, scripts quoted beside each test) unless a
 //! comment says they were derived by hand.
 
-use dml::runtime::kernels::linalg;
-use dml::runtime::kernels::select::{self, TableArg};
-use dml::runtime::kernels::stats;
-use dml::runtime::matrix::Matrix;
+use dml::kernels::linalg;
+use dml::kernels::select::{self, TableArg};
+use dml::kernels::stats;
+use dml::types::matrix::Matrix;
 
 fn m(rows: usize, cols: usize, v: &[f64]) -> Matrix {
     Matrix::from_vec(rows, cols, v.to_vec())

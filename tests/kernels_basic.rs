@@ -1,16 +1,16 @@
 //! Unit tests of the kernels against hand-derived values and against what SystemDS 3.4.0
 //! printed for the same inputs (the DML is quoted in the comments).
 
-use dml::runtime::kernels::aggregate::{aggregate, aggregate_all, trace};
-use dml::runtime::kernels::cumulative::{cumsumprod, cumulative, rowcumsum};
-use dml::runtime::kernels::datagen::{Pdf, RandSpec, rand, sample, seq};
-use dml::runtime::kernels::elementwise::{binary_mm, binary_ms, binary_sm, unary};
-use dml::runtime::kernels::index::{left_index, left_index_fill, slice};
-use dml::runtime::kernels::matmul::{matmul, tsmm};
-use dml::runtime::kernels::ops::{AggDir, AggOp, BinOp, CumOp, UnOp};
-use dml::runtime::kernels::reorg::{cbind, diag, rbind, reshape, rev, transpose};
-use dml::runtime::kernels::ternary::{Operand, ifelse, outer};
-use dml::runtime::matrix::Matrix;
+use dml::kernels::aggregate::{aggregate, aggregate_all, trace};
+use dml::kernels::cumulative::{cumsumprod, cumulative, rowcumsum};
+use dml::kernels::datagen::{Pdf, RandSpec, rand, sample, seq};
+use dml::kernels::elementwise::{binary_mm, binary_ms, binary_sm, unary};
+use dml::kernels::index::{left_index, left_index_fill, slice};
+use dml::kernels::matmul::{matmul, tsmm};
+use dml::kernels::reorg::{cbind, diag, rbind, reshape, rev, transpose};
+use dml::kernels::ternary::{Operand, ifelse, outer};
+use dml::types::matrix::Matrix;
+use dml::types::ops::{AggDir, AggOp, BinOp, CumOp, UnOp};
 
 fn m(rows: usize, cols: usize, v: &[f64]) -> Matrix {
     Matrix::from_vec(rows, cols, v.to_vec())

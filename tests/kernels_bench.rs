@@ -3,8 +3,8 @@
 
 use std::time::Instant;
 
-use dml::runtime::kernels::datagen::{Pdf, RandSpec, rand};
-use dml::runtime::kernels::matmul::matmul;
+use dml::kernels::datagen::{Pdf, RandSpec, rand};
+use dml::kernels::matmul::matmul;
 
 #[test]
 #[ignore]

@@ -4,8 +4,8 @@
 //! with `RoundingMode.HALF_EVEN`, which is what SystemDS's `toString` uses (its output matched
 //! Java's on every case we compared, including the 0.0005 -> 0.000 quirk).
 
-use dml::runtime::format::{ToStringOpts, format_decimal, format_double, format_int, matrix_to_string};
-use dml::runtime::matrix::Matrix;
+use dml::kernels::format::{ToStringOpts, format_decimal, format_double, format_int, matrix_to_string};
+use dml::types::matrix::Matrix;
 
 #[test]
 fn double_to_string_matches_sysds() {

@@ -1,12 +1,12 @@
 //! Property tests: the dense and sparse paths of each kernel give the same values.
 
-use dml::runtime::kernels::aggregate::aggregate;
-use dml::runtime::kernels::elementwise::{binary_mm, binary_ms, unary};
-use dml::runtime::kernels::index::slice;
-use dml::runtime::kernels::matmul::{matmul, tsmm};
-use dml::runtime::kernels::ops::{AggDir, AggOp, BinOp, UnOp};
-use dml::runtime::kernels::reorg::transpose;
-use dml::runtime::matrix::Matrix;
+use dml::kernels::aggregate::aggregate;
+use dml::kernels::elementwise::{binary_mm, binary_ms, unary};
+use dml::kernels::index::slice;
+use dml::kernels::matmul::{matmul, tsmm};
+use dml::kernels::reorg::transpose;
+use dml::types::matrix::Matrix;
+use dml::types::ops::{AggDir, AggOp, BinOp, UnOp};
 use proptest::prelude::*;
 
 /// A random r x c matrix with about half its cells zero (small integers, so sums are exact).

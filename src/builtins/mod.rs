@@ -7,8 +7,8 @@
 
 mod table;
 
-use crate::hops::{CastOp, NaryOp, ReorgOp};
-use crate::runtime::kernels::ops::{AggDir, AggOp, UnOp};
+use crate::types::ops::{AggDir, AggOp, UnOp};
+use crate::types::ops::{CastOp, NaryOp, ReorgOp};
 pub use table::BUILTINS;
 
 /// Index into [`BUILTINS`].

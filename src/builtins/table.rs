@@ -4,8 +4,8 @@ use super::Def::{self, *};
 use super::Lower::{self, *};
 use super::Out::{self, *};
 use super::{BuiltinSpec, Param};
-use crate::hops::{CastOp, NaryOp, ReorgOp};
-use crate::runtime::kernels::ops::{AggDir, AggOp, UnOp};
+use crate::types::ops::{AggDir, AggOp, UnOp};
+use crate::types::ops::{CastOp, NaryOp, ReorgOp};
 
 const fn p(name: &'static str, default: Def) -> Param {
     Param { name, default }

@@ -2,9 +2,9 @@
 //! `dml -f FILE ...`.
 
 use dml::compiler::Options;
+use dml::compiler::to_hops::CmdArgs;
 use dml::diagnostics::{SourceMap, emit_to_stderr};
 use dml::driver::{Explain, Failure, RunConfig, run_script};
-use dml::hops::build::CmdArgs;
 use dml::runtime::output::Output;
 
 pub const RUN_HELP: &str =

@@ -12,11 +12,11 @@ pub mod liveness;
 pub mod plan_cache;
 pub mod program;
 pub mod stdlib;
-pub mod types;
+pub mod to_hops;
 pub mod validate;
 
+use crate::compiler::to_hops::CmdArgs;
 use crate::diagnostics::{Diagnostic, SourceMap};
-use crate::hops::build::CmdArgs;
 use crate::plan::Budget;
 use crate::rewrite::RewriteConfig;
 use crate::syntax::ast::{self, StmtKind};
@@ -226,7 +226,7 @@ impl Loader<'_> {
         let mut traces = false;
         visit_calls(&ast.body, &mut |ns, name, args| {
             if ns.is_none() {
-                refs.extend(crate::runtime::library_pserv::file_refs(name, args));
+                refs.extend(paramserv_file_refs(name, args));
                 traces |= name == "lineage" || name == "autoDiff";
             }
         });
@@ -480,12 +480,12 @@ pub fn prepare_program(
     name: &str,
     src: &str,
     opts: &Options,
-    vars: &[(String, types::TypeInfo)],
+    vars: &[(String, crate::types::type_info::TypeInfo)],
     keep_vars: bool,
 ) -> Result<Program, Vec<Diagnostic>> {
     let names: Vec<String> = vars.iter().map(|(n, _)| n.clone()).collect();
     let mut program = load_program_with_vars(map, name, src, &names, opts.builtin_path.as_deref())?;
-    let initial: Vec<(u32, types::TypeInfo)> =
+    let initial: Vec<(u32, crate::types::type_info::TypeInfo)> =
         vars.iter().enumerate().map(|(i, (_, t))| (i as u32, *t)).collect();
     let validation = validate::validate_with(&program, opts, false, &initial);
     if !validation.errors.is_empty() {
@@ -501,4 +501,25 @@ pub fn prepare_program(
     }
     liveness::annotate(&mut program, keep_vars);
     Ok(program)
+}
+
+/// The file paths that a call names in function references (`upd="path/file.dml::f"`), with
+/// the spans of those strings: the compiler loads these files like `source` does. A prefix
+/// that is not a path (`"ns::f"`) is left to resolve as a namespace of the main script.
+fn paramserv_file_refs(name: &str, args: &[ast::Arg]) -> Vec<(String, ast::Span)> {
+    if name != "paramserv" {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for a in args {
+        let named = a.name.as_ref().map(|n| n.name.as_str());
+        if matches!(named, Some("upd" | "agg" | "val"))
+            && let ast::ExprKind::Str(s) = &a.value.kind
+            && let Some((path, _)) = s.rsplit_once("::")
+            && (path.ends_with(".dml") || path.contains('/'))
+        {
+            out.push((path.to_string(), a.value.span));
+        }
+    }
+    out
 }

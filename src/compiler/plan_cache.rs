@@ -5,32 +5,9 @@
 //! executions with the same shapes (the usual loop) reuse it at the cost of a few comparisons.
 
 use crate::lower::Plan;
-use crate::runtime::value::{Kind, Value};
+use crate::types::type_info::TypeKey;
+
 use std::sync::{Arc, Mutex};
-
-/// The part of a value's type that a plan depends on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct TypeKey {
-    pub kind: Option<Kind>,
-    pub rows: u64,
-    pub cols: u64,
-}
-
-impl TypeKey {
-    pub fn of(v: Option<&Value>) -> TypeKey {
-        match v {
-            None => TypeKey { kind: None, rows: 0, cols: 0 },
-            Some(Value::Matrix(m)) => {
-                TypeKey { kind: Some(Kind::Matrix), rows: m.rows() as u64, cols: m.cols() as u64 }
-            }
-            Some(Value::Frame(f)) => {
-                TypeKey { kind: Some(Kind::Frame), rows: f.rows() as u64, cols: f.cols() as u64 }
-            }
-            Some(Value::List(l)) => TypeKey { kind: Some(Kind::List), rows: l.items.len() as u64, cols: 1 },
-            Some(v) => TypeKey { kind: Some(v.kind()), rows: 0, cols: 0 },
-        }
-    }
-}
 
 /// At most this many plans are kept per block; beyond it the oldest is dropped.
 const MAX_PLANS: usize = 8;

@@ -150,9 +150,9 @@ impl Program {
     pub fn resolve_dml_builtin(
         &self,
         name: &str,
-        first_arg: Option<crate::compiler::types::DType>,
+        first_arg: Option<crate::types::type_info::DType>,
     ) -> Option<FuncId> {
-        use crate::compiler::types::DType;
+        use crate::types::type_info::DType;
         let m = &self.modules[*self.builtin_modules.get(name)? as usize];
         let prefixed = |p: &str| m.functions.get(&format!("{p}_{name}")).copied();
         let by_type = match first_arg {

@@ -7,15 +7,15 @@
 //! loop's start. Each function body is checked once with the types its parameters declare.
 
 use crate::compiler::Options;
-use crate::compiler::plan_cache::TypeKey;
 use crate::compiler::program::{Block, ModuleId, Program, VarTable};
-use crate::compiler::types::{DType, TypeInfo};
+use crate::compiler::to_hops::{BuildCtx, Builder, Env, VarInfo};
 use crate::diagnostics::Diagnostic;
-use crate::hops::build::{BuildCtx, Builder, Env, VarInfo};
 use crate::hops::explain::explain_dag;
 use crate::hops::{Dag, HopId, VarId};
 use crate::lower::{Plan, lower};
 use crate::syntax::ast::{Expr, Stmt, StmtKind, ValueType};
+use crate::types::type_info::TypeKey;
+use crate::types::type_info::{DType, TypeInfo};
 
 /// The scope blocks are compiled in: the main program or one function.
 #[derive(Clone, Copy)]

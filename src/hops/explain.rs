@@ -2,8 +2,7 @@
 //! inputs before users, each with its output type, shape, memory estimate and backend.
 
 use super::{Dag, HopOp};
-use crate::compiler::types::DType;
-use crate::plan::format_bytes;
+use crate::types::type_info::DType;
 
 /// Short operator name, in the spirit of SystemDS's explain output.
 pub fn op_label(op: &HopOp, var_name: &dyn Fn(u32) -> String, func_name: &dyn Fn(u32) -> String) -> String {
@@ -89,4 +88,19 @@ pub fn explain_dag(dag: &Dag, var_name: &dyn Fn(u32) -> String, func_name: &dyn 
         ));
     }
     out
+}
+
+/// Human form of a byte count for messages.
+pub fn format_bytes(b: f64) -> String {
+    if !b.is_finite() {
+        return "unknown".into();
+    }
+    const UNITS: [&str; 6] = ["B", "KB", "MB", "GB", "TB", "PB"];
+    let mut v = b;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 { format!("{v:.0} {}", UNITS[u]) } else { format!("{v:.1} {}", UNITS[u]) }
 }

@@ -5,14 +5,13 @@
 //! redirecting its parents. Every node carries its output type and shape ([`TypeInfo`]), a memory
 //! estimate and the backend chosen for it; `explain` prints all of that.
 
-pub mod build;
 pub mod explain;
 
 use crate::builtins::BuiltinId;
-use crate::compiler::types::TypeInfo;
-use crate::plan::Backend;
-use crate::runtime::kernels::ops::{AggDir, AggOp, BinOp, UnOp};
 use crate::syntax::ast::Span;
+use crate::types::Backend;
+use crate::types::ops::{AggDir, AggOp, BinOp, CastOp, DataGenOp, EffectOp, NaryOp, ReorgOp, UnOp};
+use crate::types::type_info::TypeInfo;
 use std::fmt;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -56,63 +55,12 @@ impl fmt::Display for Lit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Lit::Int(i) => write!(f, "{i}"),
-            Lit::Double(d) => f.write_str(&crate::runtime::format::format_double(*d)),
+            Lit::Double(d) => f.write_str(&crate::kernels::format::format_double(*d)),
             Lit::Bool(b) => f.write_str(if *b { "TRUE" } else { "FALSE" }),
             Lit::Str(s) => write!(f, "{s:?}"),
             Lit::Absent => f.write_str("<absent>"),
         }
     }
-}
-
-/// Data-generating operators.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum DataGenOp {
-    /// inputs: rows, cols, min, max, sparsity, pdf, lambda, seed
-    Rand,
-    /// inputs: from, to, incr
-    Seq,
-    /// `matrix(value, rows, cols)`: inputs value, rows, cols
-    Fill,
-}
-
-/// Reorganisations that only move cells.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ReorgOp {
-    Transpose,
-    Rev,
-    Diag,
-}
-
-/// Operators with any number of inputs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum NaryOp {
-    Cbind,
-    Rbind,
-    Min,
-    Max,
-}
-
-/// Conversions between data and value types.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum CastOp {
-    AsScalar,
-    AsMatrix,
-    AsDouble,
-    AsInt,
-    AsBool,
-    Nrow,
-    Ncol,
-    Length,
-}
-
-/// Statements with side effects; they are roots of the DAG and run in statement order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum EffectOp {
-    Print,
-    /// `print(fmt, args...)`
-    Printf,
-    Stop,
-    Assert,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -7,11 +7,11 @@
 //! so the executor moves the value out instead of cloning it: a matrix updated by left indexing in
 //! a loop then has a single owner and is updated in place.
 
-use crate::compiler::plan_cache::TypeKey;
 use crate::hops::{Dag, HopId, HopOp, Lit, VarId};
-use crate::plan::Backend;
-use crate::runtime::value::Value;
 use crate::syntax::ast::Span;
+use crate::types::Backend;
+use crate::types::type_info::TypeKey;
+use crate::types::value::Value;
 
 /// Set in `Instr::moves` of a `Read`: the block overwrites the variable, so its value is moved out
 /// of the frame rather than shared (the write at the end of the block puts the new value back).

@@ -7,30 +7,13 @@
 //! estimate is its inputs plus its output. The GPU backend exists in the types in every build but
 //! is chosen only once a GPU backend is compiled in and its budget fits.
 
-use crate::compiler::types::{DType, TypeInfo};
 use crate::diagnostics::Diagnostic;
-use crate::hops::{Dag, DataGenOp, HopOp};
-use crate::runtime::matrix::{SPARSITY_TURN_POINT, estimate_dense_bytes, estimate_sparse_bytes};
-use std::fmt;
-
-/// Where an operator runs and in which format it produces its output.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Backend {
-    CpuDense,
-    CpuSparse,
-    /// Runs on a GPU. Never chosen in a build without GPU support.
-    Gpu,
-}
-
-impl fmt::Display for Backend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Backend::CpuDense => "CPU dense",
-            Backend::CpuSparse => "CPU sparse",
-            Backend::Gpu => "GPU",
-        })
-    }
-}
+use crate::hops::explain::format_bytes;
+use crate::hops::{Dag, HopOp};
+use crate::types::Backend;
+use crate::types::matrix::{SPARSITY_TURN_POINT, estimate_dense_bytes, estimate_sparse_bytes};
+use crate::types::ops::DataGenOp;
+use crate::types::type_info::{DType, TypeInfo};
 
 /// Whether this build can run operators on a GPU.
 pub fn gpu_available() -> bool {
@@ -115,21 +98,6 @@ fn prefers_sparse(ty: &TypeInfo) -> bool {
         }
         _ => false,
     }
-}
-
-/// Human form of a byte count for messages.
-pub fn format_bytes(b: f64) -> String {
-    if !b.is_finite() {
-        return "unknown".into();
-    }
-    const UNITS: [&str; 6] = ["B", "KB", "MB", "GB", "TB", "PB"];
-    let mut v = b;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 { format!("{v:.0} {}", UNITS[u]) } else { format!("{v:.1} {}", UNITS[u]) }
 }
 
 /// Sets the memory estimate and backend of every reachable operator; refuses an operator whose

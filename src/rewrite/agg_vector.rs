@@ -4,7 +4,7 @@
 
 use super::HopRewrite;
 use crate::hops::{Dag, HopId, HopOp};
-use crate::runtime::kernels::ops::{AggDir, AggOp};
+use crate::types::ops::{AggDir, AggOp};
 
 pub struct AggregateOfVector;
 

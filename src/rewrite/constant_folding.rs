@@ -3,9 +3,10 @@
 //! Also folds `nrow`/`ncol`/`length` of matrices whose shape is known.
 
 use super::HopRewrite;
-use crate::hops::{CastOp, Dag, HopId, HopOp, Lit};
-use crate::runtime::scalar::{binary_scalar, unary_scalar};
-use crate::runtime::value::Value;
+use crate::hops::{Dag, HopId, HopOp, Lit};
+use crate::kernels::scalar::{binary_scalar, unary_scalar};
+use crate::types::ops::CastOp;
+use crate::types::value::Value;
 
 pub struct ConstantFolding;
 
@@ -69,15 +70,15 @@ impl HopRewrite for ConstantFolding {
             inputs: vec![],
             ty: literal_type(&lit),
             mem: 8.0,
-            backend: crate::plan::Backend::CpuDense,
+            backend: crate::types::Backend::CpuDense,
             span,
         }))
     }
 }
 
-fn literal_type(l: &Lit) -> crate::compiler::types::TypeInfo {
-    use crate::compiler::types::TypeInfo;
+fn literal_type(l: &Lit) -> crate::types::type_info::TypeInfo {
     use crate::syntax::ast::ValueType;
+    use crate::types::type_info::TypeInfo;
     match l {
         Lit::Int(_) => TypeInfo::scalar(ValueType::Int),
         Lit::Double(_) => TypeInfo::scalar(ValueType::Double),

@@ -5,7 +5,8 @@
 //! fusing into one pass.
 
 use super::HopRewrite;
-use crate::hops::{CastOp, Dag, HopId, HopOp};
+use crate::hops::{Dag, HopId, HopOp};
+use crate::types::ops::CastOp;
 
 pub struct DimsOfCellwise;
 

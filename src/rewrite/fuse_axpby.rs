@@ -11,10 +11,10 @@
 
 use super::{HopRewrite, add_like};
 use crate::builtins;
-use crate::compiler::types::TypeInfo;
 use crate::hops::{Dag, HopId, HopOp, Lit};
-use crate::runtime::kernels::ops::{BinOp, UnOp};
 use crate::syntax::ast::ValueType;
+use crate::types::ops::{BinOp, UnOp};
+use crate::types::type_info::TypeInfo;
 
 pub struct FuseAxpby;
 

@@ -5,7 +5,7 @@
 use super::{HopRewrite, add_like, lit_num};
 use crate::builtins;
 use crate::hops::{Dag, HopId, HopOp};
-use crate::runtime::kernels::ops::BinOp;
+use crate::types::ops::BinOp;
 
 pub struct FuseReluMaxPool;
 

@@ -5,8 +5,8 @@
 //! shared intermediate is lost.
 
 use super::{HopRewrite, add_like};
-use crate::compiler::types::TypeInfo;
 use crate::hops::{Dag, HopId, HopOp};
+use crate::types::type_info::TypeInfo;
 
 pub struct MatMulChain;
 

@@ -4,9 +4,10 @@
 
 use super::{HopRewrite, add_like};
 use crate::builtins;
-use crate::compiler::types::TypeInfo;
-use crate::hops::{Dag, HopId, HopOp, Lit, ReorgOp};
+use crate::hops::{Dag, HopId, HopOp, Lit};
 use crate::syntax::ast::ValueType;
+use crate::types::ops::ReorgOp;
+use crate::types::type_info::TypeInfo;
 
 pub struct FuseTransposeIntoMatMul;
 

@@ -23,10 +23,10 @@ mod sum_distribute;
 mod trace_matmul;
 mod tsmm;
 
-use crate::compiler::types::TypeInfo;
 use crate::hops::{Dag, Hop, HopId, HopOp};
-use crate::plan::Backend;
 use crate::syntax::ast::Span;
+use crate::types::Backend;
+use crate::types::type_info::TypeInfo;
 use std::collections::HashSet;
 
 /// One rewrite rule.

@@ -5,8 +5,9 @@
 //! `x` and a double `1` changes the value type.
 
 use super::{HopRewrite, lit_num};
-use crate::hops::{Dag, HopId, HopOp, ReorgOp};
-use crate::runtime::kernels::ops::BinOp;
+use crate::hops::{Dag, HopId, HopOp};
+use crate::types::ops::BinOp;
+use crate::types::ops::ReorgOp;
 
 pub struct RemoveNoOps;
 
@@ -23,7 +24,7 @@ impl HopRewrite for RemoveNoOps {
                 let (ta, tb) = (dag.get(a).ty, dag.get(b).ty);
                 let (la, lb) = (lit_num(dag, a), lit_num(dag, b));
                 // The surviving input must be a matrix of the result's shape (no broadcast).
-                let same = |t: crate::compiler::types::TypeInfo| {
+                let same = |t: crate::types::type_info::TypeInfo| {
                     t.is_matrix() && t.dims_known() && t.rows == hop.ty.rows && t.cols == hop.ty.cols
                 };
                 let (keep_a, keep_b) = (same(ta), same(tb));

@@ -2,10 +2,10 @@
 //! because the power kernel computes `x^2` as `x*x`.
 
 use super::{HopRewrite, add_like};
-use crate::compiler::types::TypeInfo;
 use crate::hops::{Dag, HopId, HopOp, Lit};
-use crate::runtime::kernels::ops::BinOp;
 use crate::syntax::ast::ValueType;
+use crate::types::ops::BinOp;
+use crate::types::type_info::TypeInfo;
 
 pub struct SelfMultToPow;
 

@@ -3,7 +3,7 @@
 
 use super::{HopRewrite, add_like, lit_num};
 use crate::hops::{Dag, HopId, HopOp};
-use crate::runtime::kernels::ops::{BinOp, UnOp};
+use crate::types::ops::{BinOp, UnOp};
 
 pub struct FuseSigmoid;
 

@@ -2,10 +2,10 @@
 //! no temporary matrix. The value is the same sum, added in another order (within rounding).
 
 use super::{HopRewrite, add_like};
-use crate::compiler::types::TypeInfo;
 use crate::hops::{Dag, HopId, HopOp};
-use crate::runtime::kernels::ops::{AggDir, AggOp, BinOp};
 use crate::syntax::ast::ValueType;
+use crate::types::ops::{AggDir, AggOp, BinOp};
+use crate::types::type_info::TypeInfo;
 
 pub struct DistributeSum;
 

@@ -3,10 +3,11 @@
 //! same products (summed in another order, within rounding).
 
 use super::{HopRewrite, add_like};
-use crate::compiler::types::TypeInfo;
-use crate::hops::{Dag, HopId, HopOp, ReorgOp};
-use crate::runtime::kernels::ops::{AggDir, AggOp, BinOp};
+use crate::hops::{Dag, HopId, HopOp};
 use crate::syntax::ast::ValueType;
+use crate::types::ops::ReorgOp;
+use crate::types::ops::{AggDir, AggOp, BinOp};
+use crate::types::type_info::TypeInfo;
 
 pub struct TraceOfProduct;
 

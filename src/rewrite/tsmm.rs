@@ -3,7 +3,8 @@
 //! dot products.
 
 use super::{HopRewrite, add_like};
-use crate::hops::{Dag, HopId, HopOp, ReorgOp};
+use crate::hops::{Dag, HopId, HopOp};
+use crate::types::ops::ReorgOp;
 
 pub struct TransposeSelfMatMul;
 

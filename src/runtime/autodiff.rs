@@ -7,12 +7,14 @@
 //! rand with its recorded seed, a read, a literal matrix, and the instructions in between); the
 //! `lineage=` argument is accepted for compatibility, the trace kept by the executor is used.
 
+use crate::kernels;
 use crate::lower::{Instr, Operand};
-use crate::plan::Backend;
-use crate::runtime::exec::{Frame, RtError, RtResult, Runtime};
-use crate::runtime::kernels::{self, ops::AggDir, ops::AggOp};
+use crate::runtime::error::{RtError, RtResult};
+use crate::runtime::exec::{Frame, Runtime};
 use crate::runtime::lineage::{LinItem, LinRef, Replay};
-use crate::runtime::value::{ListValue, Value};
+use crate::types::Backend;
+use crate::types::ops::{AggDir, AggOp};
+use crate::types::value::{ListValue, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 

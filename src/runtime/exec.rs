@@ -6,83 +6,26 @@
 //! vector accesses.
 
 use crate::compiler::Options;
-use crate::compiler::plan_cache::{PlanCache, TypeKey};
+use crate::compiler::plan_cache::PlanCache;
 use crate::compiler::program::{Block, ForBlock, Function, Predicate, Program};
-use crate::compiler::types::TypeInfo;
+use crate::compiler::to_hops::{Env, VarInfo};
 use crate::compiler::validate::{Scope, assigned_in, compile_basic, compile_predicate};
 use crate::diagnostics::Diagnostic;
-use crate::hops::build::{Env, VarInfo};
-use crate::hops::{CastOp, DataGenOp, EffectOp, HopOp, NaryOp, ReorgOp};
+use crate::hops::HopOp;
+use crate::kernels;
+use crate::kernels::scalar::unary_scalar;
 use crate::lower::{Instr, Operand, Plan, TAKE_FROM_FRAME};
-use crate::runtime::kernels::{self, ops::AggDir, ops::BinOp};
+use crate::runtime::error::{RtError, RtResult};
 use crate::runtime::lineage::{self, LinRef, Replay, Tracer};
-use crate::runtime::matrix::Matrix;
-use crate::runtime::scalar::unary_scalar;
-use crate::runtime::value::{ListValue, Value};
 use crate::runtime::{library, output::Output, stats::Stats};
-use crate::syntax::ast::Span;
+use crate::types::matrix::Matrix;
+use crate::types::ops::{AggDir, BinOp};
+use crate::types::ops::{CastOp, DataGenOp, EffectOp, NaryOp, ReorgOp};
+use crate::types::type_info::TypeInfo;
+use crate::types::type_info::TypeKey;
+use crate::types::value::{ListValue, Value};
 use std::sync::Arc;
 use std::time::Instant;
-
-/// A run-time failure, with the place in the script when known.
-#[derive(Debug, Clone)]
-pub struct RtError {
-    pub message: String,
-    pub span: Option<Span>,
-    /// Raised by `stop()`: the message is the user's own.
-    pub stopped: bool,
-    pub notes: Vec<String>,
-}
-
-impl RtError {
-    pub fn new(message: impl Into<String>) -> Self {
-        RtError { message: message.into(), span: None, stopped: false, notes: vec![] }
-    }
-
-    pub fn at(mut self, span: Span) -> Self {
-        if self.span.is_none() {
-            self.span = Some(span);
-        }
-        self
-    }
-
-    pub fn into_diagnostic(self) -> Diagnostic {
-        let mut d = Diagnostic::error(self.message.clone());
-        if let Some(s) = self.span {
-            d = d.with_primary(s, if self.stopped { "stopped here" } else { "" });
-        }
-        for n in self.notes {
-            d = d.with_note(n);
-        }
-        d
-    }
-}
-
-impl From<Vec<Diagnostic>> for RtError {
-    fn from(d: Vec<Diagnostic>) -> Self {
-        let first = d.into_iter().next().unwrap_or_else(|| Diagnostic::error("compilation failed"));
-        RtError {
-            message: first.message.clone(),
-            span: first.primary_span(),
-            stopped: false,
-            notes: first.notes,
-        }
-    }
-}
-
-impl From<kernels::KernelError> for RtError {
-    fn from(e: kernels::KernelError) -> Self {
-        RtError::new(e.0)
-    }
-}
-
-impl From<String> for RtError {
-    fn from(e: String) -> Self {
-        RtError::new(e)
-    }
-}
-
-pub type RtResult<T> = Result<T, RtError>;
 
 /// The variables of one scope during execution.
 #[derive(Clone, Debug)]
@@ -544,7 +487,7 @@ impl<'p> Runtime<'p> {
         // Shown inputs, and where each argument sits among them (for replay).
         let mut inputs = Vec::with_capacity(ins.args.len() + 1);
         let mut slots = Vec::with_capacity(ins.args.len());
-        if let HopOp::Unary(crate::runtime::kernels::ops::UnOp::Neg) = ins.op {
+        if let HopOp::Unary(crate::types::ops::UnOp::Neg) = ins.op {
             // SystemDS traces -x as 0 - x.
             inputs.extend(t.literal(&Value::Int(0)));
         }
@@ -557,7 +500,7 @@ impl<'p> Runtime<'p> {
                 None => slots.push(None),
             }
         }
-        if let HopOp::Unary(crate::runtime::kernels::ops::UnOp::Relu) = ins.op {
+        if let HopOp::Unary(crate::types::ops::UnOp::Relu) = ins.op {
             // ... and relu as max(x, 0).
             inputs.extend(t.literal(&Value::Int(0)));
         }

@@ -6,7 +6,7 @@ use crate::lower::{Operand, Plan};
 fn operand(o: &Operand) -> String {
     match o {
         Operand::Reg(r) => format!("r{r}"),
-        Operand::Const(v) => crate::runtime::scalar::scalar_to_string(v),
+        Operand::Const(v) => crate::kernels::scalar::scalar_to_string(v),
         Operand::Absent => "_".into(),
     }
 }

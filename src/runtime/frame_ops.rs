@@ -1,10 +1,10 @@
 //! Operations on frames: slicing, binding, left indexing, conversion, cell parsing and printing.
 
-use crate::runtime::exec::{RtError, RtResult};
-use crate::runtime::format::{ToStringOpts, format_decimal, format_double};
-use crate::runtime::frame::{ColType, Frame, FrameColumn};
-use crate::runtime::matrix::Matrix;
-use crate::runtime::value::Value;
+use crate::kernels::format::{ToStringOpts, format_decimal, format_double};
+use crate::runtime::error::{RtError, RtResult};
+use crate::types::frame::{ColType, Frame, FrameColumn};
+use crate::types::matrix::Matrix;
+use crate::types::value::Value;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -363,7 +363,7 @@ pub fn left_index(f: &mut Frame, rows: Range<usize>, cols: Range<usize>, value: 
             Ok(())
         }
         s if s.is_scalar() => {
-            let text = crate::runtime::scalar::scalar_to_string(s);
+            let text = crate::kernels::scalar::scalar_to_string(s);
             for c in cols {
                 for r in rows.clone() {
                     set_cell_from(f, r, c, Some(&text))?;
@@ -391,8 +391,8 @@ fn set_cell_from(f: &mut Frame, r: usize, c: usize, text: Option<&str>) -> RtRes
 /// `F1 op F2` for a comparison `op`: a boolean frame of the same shape, as SystemDS's frame-frame
 /// relational operators give. Two numeric (or boolean) columns compare as numbers; otherwise the
 /// cells compare as strings, a null below every string.
-pub fn compare(op: crate::runtime::kernels::ops::BinOp, a: &Frame, b: &Frame) -> RtResult<Frame> {
-    use crate::runtime::kernels::ops::BinOp;
+pub fn compare(op: crate::types::ops::BinOp, a: &Frame, b: &Frame) -> RtResult<Frame> {
+    use crate::types::ops::BinOp;
     use std::cmp::Ordering;
     if a.rows() != b.rows() || a.cols() != b.cols() {
         return Err(RtError::new(format!(
@@ -447,9 +447,7 @@ pub fn compare(op: crate::runtime::kernels::ops::BinOp, a: &Frame, b: &Frame) ->
 pub fn remove_empty(f: &Frame, rows_margin: bool, select: Option<&Matrix>) -> RtResult<Frame> {
     let n = if rows_margin { f.rows() } else { f.cols() };
     let keep: Vec<usize> = match select {
-        Some(s) => {
-            crate::runtime::kernels::select::selected(s, n).map_err(|e| RtError::new(e.to_string()))?
-        }
+        Some(s) => crate::kernels::select::selected(s, n).map_err(|e| RtError::new(e.to_string()))?,
         None => {
             let filled = |c: &FrameColumn, r: usize| match c {
                 FrameColumn::Double(v) => v[r] != 0.0,

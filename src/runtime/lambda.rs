@@ -2,10 +2,10 @@
 //! the common Java `String` forms (`x.toUpperCase()`, `x.substring(0, 3)`, `x.split(",")[1]`,
 //! concatenation with `+`, ...). Anything else is a clear "unsupported lambda" error.
 
-use crate::runtime::exec::{RtError, RtResult};
-use crate::runtime::frame::{Frame, FrameColumn};
+use crate::runtime::error::{RtError, RtResult};
 use crate::runtime::library_frame::{cell_string, frame_arg, text};
-use crate::runtime::value::Value;
+use crate::types::frame::{Frame, FrameColumn};
+use crate::types::value::Value;
 use std::sync::Arc;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -310,7 +310,7 @@ impl Val {
         match self {
             Val::Str(s) => s.clone(),
             Val::Int(i) => i.to_string(),
-            Val::Double(d) => crate::runtime::format::format_double(*d),
+            Val::Double(d) => crate::kernels::format::format_double(*d),
             Val::Bool(b) => b.to_string(),
             Val::Arr(a) => format!("{a:?}"),
         }
@@ -438,7 +438,7 @@ fn eval(e: &Expr, x: &[Val]) -> Result<Val, String> {
                     let t = a.text();
                     let d = crate::runtime::io::parse_java_double(&t)
                         .ok_or_else(|| format!("\"{t}\" is not a number"))?;
-                    Val::Str(crate::runtime::format::format_double(d))
+                    Val::Str(crate::kernels::format::format_double(d))
                 }
                 ("String", "valueOf", [a]) => Val::Str(a.text()),
                 ("UtilFunctions", "toStringArray", [a @ Val::Arr(_)]) => a.clone(),

@@ -4,16 +4,15 @@
 
 use crate::builtins::BuiltinId;
 use crate::compiler::Options;
-use crate::hops::CastOp;
-use crate::runtime::exec::{RtError, RtResult, Runtime};
-use crate::runtime::format::{ToStringOpts, format_double, matrix_to_string};
-use crate::runtime::kernels::{
-    self,
-    ops::{AggDir, AggOp, BinOp, CumOp},
-};
-use crate::runtime::matrix::Matrix;
-use crate::runtime::scalar::{binary_scalar, scalar_to_string};
-use crate::runtime::value::{ListValue, Value};
+use crate::kernels;
+use crate::kernels::format::{ToStringOpts, format_double, matrix_to_string};
+use crate::kernels::scalar::{binary_scalar, scalar_to_string};
+use crate::runtime::error::{RtError, RtResult};
+use crate::runtime::exec::Runtime;
+use crate::types::matrix::Matrix;
+use crate::types::ops::CastOp;
+use crate::types::ops::{AggDir, AggOp, BinOp, CumOp};
+use crate::types::value::{ListValue, Value};
 use std::sync::Arc;
 
 fn err<T>(msg: impl Into<String>) -> RtResult<T> {
@@ -83,8 +82,8 @@ pub fn check_budget_cells(opts: &Options, cells: f64) -> RtResult<()> {
     if bytes > opts.budget.bytes {
         return Err(RtError::new(format!(
             "this operation needs an estimated {} of memory, more than the budget of {}",
-            crate::plan::format_bytes(bytes),
-            crate::plan::format_bytes(opts.budget.bytes)
+            crate::hops::explain::format_bytes(bytes),
+            crate::hops::explain::format_bytes(opts.budget.bytes)
         ))
         .with_note("the budget is 70% of physical memory; set DML_MEMORY_BUDGET (e.g. 64G) to change it"));
     }
@@ -241,7 +240,7 @@ pub fn binary(op: BinOp, a: Value, b: Value) -> RtResult<Value> {
 }
 
 /// `op(x)` cellwise on a matrix, in place when this instruction owns it alone.
-pub fn unary_matrix(op: kernels::ops::UnOp, mut m: Arc<Matrix>) -> Value {
+pub fn unary_matrix(op: crate::types::ops::UnOp, mut m: Arc<Matrix>) -> Value {
     if let Some(cells) = owned_dense(&mut m) {
         kernels::elementwise::unary_in_place(op, cells);
         return Value::Matrix(m);

@@ -1,10 +1,10 @@
 //! The runtime side of the deep-learning builtins: shape arguments (`input_shape=[N,C,H,W]`,
 //! `stride=[sh,sw]`, ...) are checked against the actual matrices, then the kernels run.
 
-use crate::runtime::exec::{RtError, RtResult};
-use crate::runtime::kernels::dnn::{self, ConvShape, PoolShape};
-use crate::runtime::matrix::Matrix;
-use crate::runtime::value::Value;
+use crate::kernels::dnn::{self, ConvShape, PoolShape};
+use crate::runtime::error::{RtError, RtResult};
+use crate::types::matrix::Matrix;
+use crate::types::value::Value;
 
 fn err<T>(msg: impl Into<String>) -> RtResult<T> {
     Err(RtError::new(msg))
@@ -183,7 +183,8 @@ pub fn call(name: &str, a: Vec<Option<Value>>) -> RtResult<Vec<Value>> {
             let (x, dout) = (mat(&a[0], "input")?, mat(&a[1], "dout")?);
             if x.rows() != dout.rows() || x.cols() != dout.cols() {
                 // A broadcast: compute the expression the rewrite replaced, `(X > 0) * dout`.
-                use crate::runtime::kernels::{elementwise, ops::BinOp};
+                use crate::kernels::elementwise;
+                use crate::types::ops::BinOp;
                 let mask = elementwise::binary_ms(BinOp::Gt, x, 0.0);
                 return one(elementwise::binary_mm(BinOp::Mul, &mask, dout)?);
             }

@@ -1,11 +1,13 @@
 //! Library builtins for statistics, selection, linear algebra and I/O.
 
-use crate::runtime::exec::{RtError, RtResult, Runtime};
+use crate::kernels::scalar::scalar_to_string;
+use crate::kernels::{self, select::TableArg};
+use crate::runtime::error::{RtError, RtResult};
+use crate::runtime::exec::Runtime;
 use crate::runtime::io;
-use crate::runtime::kernels::{self, ops::BinOp, select::TableArg};
-use crate::runtime::matrix::Matrix;
-use crate::runtime::scalar::scalar_to_string;
-use crate::runtime::value::Value;
+use crate::types::matrix::Matrix;
+use crate::types::ops::BinOp;
+use crate::types::value::Value;
 use std::path::Path;
 use std::sync::Arc;
 

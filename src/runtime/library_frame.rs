@@ -1,12 +1,13 @@
 //! Frame builtins: construction (`frame`, `as.frame`), metadata (`colnames`, `detectSchema`,
 //! `applySchema`), frame reading and writing, the transforms and `map`.
 
-use crate::runtime::exec::{RtError, RtResult, Runtime};
-use crate::runtime::frame::{ColType, Frame, FrameColumn};
+use crate::kernels::scalar::scalar_to_string;
+use crate::runtime::error::{RtError, RtResult};
+use crate::runtime::exec::Runtime;
 use crate::runtime::frame_ops::{self, column_from_strings, column_strings, raw_cell};
 use crate::runtime::io;
-use crate::runtime::scalar::scalar_to_string;
-use crate::runtime::value::Value;
+use crate::types::frame::{ColType, Frame, FrameColumn};
+use crate::types::value::Value;
 use std::path::Path;
 use std::sync::Arc;
 

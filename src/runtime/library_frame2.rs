@@ -1,13 +1,14 @@
 //! More frame builtins: `transformcolmap`, `getCategoricalMask`, `transformmeta`,
 //! `dropInvalidType`, `valueSwap`, `freplicate` and `tokenize`, with SystemDS 3.4.0's semantics.
 
-use crate::runtime::exec::{RtError, RtResult, Runtime};
-use crate::runtime::format::format_double;
-use crate::runtime::frame::{ColType, Frame, FrameColumn};
+use crate::kernels::format::format_double;
+use crate::runtime::error::{RtError, RtResult};
+use crate::runtime::exec::Runtime;
 use crate::runtime::frame_ops::{column_from_strings, column_strings, java_float, raw_cell};
 use crate::runtime::library_frame::{frame_arg, text};
 use crate::runtime::transform::{SEP, colmap, spec};
-use crate::runtime::value::Value;
+use crate::types::frame::{ColType, Frame, FrameColumn};
+use crate::types::value::Value;
 use std::path::Path;
 use std::sync::Arc;
 

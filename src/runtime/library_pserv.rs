@@ -18,43 +18,22 @@
 //!   pulls and pushes every 8 batches (its `nbatches` argument is ignored).
 //!
 //! `upd` and `agg` name a function of the script (`"f"`) or of a file (`"path/file.dml::f"`,
-//! loaded at compile time, see `file_refs`). Their parameters bind by name: `model`,
+//! loaded at compile time, see `compiler::paramserv_file_refs`). Their parameters bind by name: `model`,
 //! `features`, `labels` and `hyperparams` for `upd` (which returns the gradients, a list), and
 //! `model`, `gradients` and `hyperparams` for `agg` (which returns the new model, a list).
 
-use crate::runtime::exec::{RtError, RtResult, Runtime};
-use crate::runtime::kernels::datagen::Rng;
-use crate::runtime::kernels::elementwise::binary_mm;
-use crate::runtime::kernels::index::slice;
-use crate::runtime::kernels::ops::BinOp;
-use crate::runtime::matrix::Matrix;
-use crate::runtime::value::{ListValue, Value};
-use crate::syntax::ast::{self, ExprKind};
+use crate::kernels::datagen::Rng;
+use crate::kernels::elementwise::binary_mm;
+use crate::kernels::index::slice;
+use crate::runtime::error::{RtError, RtResult};
+use crate::runtime::exec::Runtime;
+use crate::types::matrix::Matrix;
+use crate::types::ops::BinOp;
+use crate::types::value::{ListValue, Value};
 use std::sync::Arc;
 
 fn err<T>(msg: impl Into<String>) -> RtResult<T> {
     Err(RtError::new(msg))
-}
-
-/// The file paths that a call names in function references (`upd="path/file.dml::f"`), with
-/// the spans of those strings: the compiler loads these files like `source` does. A prefix
-/// that is not a path (`"ns::f"`) is left to resolve as a namespace of the main script.
-pub fn file_refs(name: &str, args: &[ast::Arg]) -> Vec<(String, ast::Span)> {
-    if name != "paramserv" {
-        return Vec::new();
-    }
-    let mut out = Vec::new();
-    for a in args {
-        let named = a.name.as_ref().map(|n| n.name.as_str());
-        if matches!(named, Some("upd" | "agg" | "val"))
-            && let ExprKind::Str(s) = &a.value.kind
-            && let Some((path, _)) = s.rsplit_once("::")
-            && (path.ends_with(".dml") || path.contains('/'))
-        {
-            out.push((path.to_string(), a.value.span));
-        }
-    }
-    out
 }
 
 /// Dispatches the builtins of this module; `None` when `name` is not one of them.
@@ -298,7 +277,7 @@ impl Server<'_> {
     fn gradients(&self, w: &Worker, model: &Value, j: usize) -> RtResult<Value> {
         let n = w.x.rows();
         let (begin, end) = (j * self.batchsize, ((j + 1) * self.batchsize).min(n));
-        let kerr = |e: crate::runtime::kernels::KernelError| RtError::new(format!("paramserv: {}", e.0));
+        let kerr = |e: crate::kernels::KernelError| RtError::new(format!("paramserv: {}", e.0));
         let bx = Value::matrix(slice(&w.x, begin..end, 0..w.x.cols()).map_err(kerr)?);
         let by = Value::matrix(slice(&w.y, begin..end, 0..w.y.cols()).map_err(kerr)?);
         let mut bound = vec![("model", model), ("features", &bx), ("labels", &by)];

@@ -3,18 +3,19 @@
 //! [`call`]. Arguments arrive in the order of the builtin table's parameters.
 
 use crate::builtins::BuiltinId;
-use crate::compiler::types::DType;
-use crate::runtime::exec::{RtError, RtResult, Runtime};
-use crate::runtime::kernels::distributions::Dist;
-use crate::runtime::matrix::Matrix;
-use crate::runtime::value::{ListValue, Value};
+use crate::kernels::distributions::Dist;
+use crate::runtime::error::{RtError, RtResult};
+use crate::runtime::exec::Runtime;
+use crate::types::matrix::Matrix;
+use crate::types::type_info::DType;
+use crate::types::value::{ListValue, Value};
 use std::sync::Arc;
 
 fn err<T>(msg: impl Into<String>) -> RtResult<T> {
     Err(RtError::new(msg))
 }
 
-fn kerr(e: crate::runtime::kernels::KernelError) -> RtError {
+fn kerr(e: crate::kernels::KernelError) -> RtError {
     RtError::new(e.0)
 }
 
@@ -384,12 +385,12 @@ fn call_native(rt: &Runtime, id: BuiltinId, mut args: Vec<Option<Value>>) -> RtR
         }
         Lower::Unary(op) => match &args[0] {
             Some(Value::Matrix(m)) => Ok(vec![crate::runtime::library::unary_matrix(op, m.clone())]),
-            Some(x) => crate::runtime::scalar::unary_scalar(op, x).map(|v| vec![v]).map_err(RtError::new),
+            Some(x) => crate::kernels::scalar::unary_scalar(op, x).map(|v| vec![v]).map_err(RtError::new),
             None => err(format!("eval: `{}` needs an argument", spec.name)),
         },
         Lower::Reorg(op) => {
-            use crate::hops::ReorgOp;
-            use crate::runtime::kernels::reorg;
+            use crate::kernels::reorg;
+            use crate::types::ops::ReorgOp;
             let x = match &args[0] {
                 Some(Value::Matrix(m)) => m.clone(),
                 _ => return err(format!("eval: `{}` needs a matrix", spec.name)),
@@ -496,7 +497,7 @@ fn roll(x: &Matrix, shift: i64) -> Matrix {
 /// The approximate distinct counts: exact counts here (which is what the KMV sketch gives for
 /// inputs smaller than its sketch size).
 fn count_distinct_approx(name: &str, a: &[Option<Value>]) -> RtResult<Value> {
-    use crate::runtime::kernels::stats::count_distinct;
+    use crate::kernels::stats::count_distinct;
     let x = matrix(&a[0], &format!("{name}: data"))?;
     let dir = match name {
         "rowCountDistinctApprox" => "r".to_string(),
@@ -514,7 +515,7 @@ fn count_distinct_approx(name: &str, a: &[Option<Value>]) -> RtResult<Value> {
             other => {
                 return err(format!(
                     "{name}: unsupported type {} (only \"KMV\")",
-                    crate::runtime::scalar::scalar_to_string(other)
+                    crate::kernels::scalar::scalar_to_string(other)
                 ));
             }
         }
@@ -527,7 +528,7 @@ fn count_distinct_approx(name: &str, a: &[Option<Value>]) -> RtResult<Value> {
 }
 
 fn fft_call(name: &str, a: &[Option<Value>]) -> RtResult<Vec<Value>> {
-    use crate::runtime::kernels::fft;
+    use crate::kernels::fft;
     let re = matrix(&a[0], &format!("{name}: re"))?;
     let im = match a.get(1) {
         Some(Some(_)) => Some(matrix(&a[1], &format!("{name}: im"))?),
@@ -541,7 +542,7 @@ fn fft_call(name: &str, a: &[Option<Value>]) -> RtResult<Vec<Value>> {
 
 /// `ppred(X, Y, op)`: the old spelling of the cellwise comparisons (`X > Y` for op ">").
 fn ppred(a: &[Option<Value>]) -> RtResult<Value> {
-    use crate::runtime::kernels::ops::BinOp;
+    use crate::types::ops::BinOp;
     let op = match a[2].as_ref() {
         Some(Value::Str(s)) => match &**s {
             ">" => BinOp::Gt,
@@ -561,7 +562,7 @@ fn ppred(a: &[Option<Value>]) -> RtResult<Value> {
 }
 
 fn stft_call(a: &[Option<Value>]) -> RtResult<Vec<Value>> {
-    use crate::runtime::kernels::fft;
+    use crate::kernels::fft;
     let re = matrix(&a[0], "stft: input")?;
     // stft(X, window, overlap) or stft(re, im, window, overlap)
     let (im, w, o) = match a.get(3) {
@@ -589,14 +590,14 @@ fn inter_quantile_call(a: &[Option<Value>]) -> RtResult<Vec<Value>> {
         .as_ref()
         .and_then(Value::as_f64)
         .ok_or_else(|| RtError::new("interQuantile: p must be a number"))?;
-    let v = crate::runtime::kernels::stats::inter_quantile(&x, w.as_deref(), p).map_err(kerr)?;
+    let v = crate::kernels::stats::inter_quantile(&x, w.as_deref(), p).map_err(kerr)?;
     Ok(vec![mat(Matrix::from_vec(v.len(), 1, v))])
 }
 
 /// Square root of a symmetric positive semi-definite matrix, V diag(sqrt(w)) V^T from its
 /// eigen-decomposition (SystemDS also supports only symmetric input).
 fn sqrt_symmetric(x: &Matrix) -> RtResult<Matrix> {
-    let (w, v) = crate::runtime::kernels::linalg::eigen(x)
+    let (w, v) = crate::kernels::linalg::eigen(x)
         .map_err(|e| RtError::new(format!("sqrtMatrixJava: {}", e.0.trim_start_matches("eigen: "))))?;
     let n = x.rows();
     let mut out = vec![0.0; n * n];
@@ -626,7 +627,7 @@ fn einsum_call(a: &[Option<Value>]) -> RtResult<Value> {
         })
         .collect::<RtResult<_>>()?;
     let refs: Vec<&Matrix> = ops.iter().map(|m| &**m).collect();
-    let (out, shape) = crate::runtime::kernels::einsum::einsum(&spec, &refs).map_err(kerr)?;
+    let (out, shape) = crate::kernels::einsum::einsum(&spec, &refs).map_err(kerr)?;
     Ok(match shape {
         None => Value::Double(out.get(0, 0)),
         Some(_) => mat(out),

@@ -14,10 +14,11 @@
 //! those of our own plan after rewrites, with SystemDS's opcodes, so a trace equals SystemDS's
 //! when both engines run the same instructions (straight-line code without competing rewrites).
 
-use crate::hops::{CastOp, DataGenOp, HopOp, NaryOp, ReorgOp};
-use crate::runtime::format::format_double;
-use crate::runtime::kernels::ops::{AggDir, AggOp, BinOp, UnOp};
-use crate::runtime::value::Value;
+use crate::hops::HopOp;
+use crate::kernels::format::format_double;
+use crate::types::ops::{AggDir, AggOp, BinOp, UnOp};
+use crate::types::ops::{CastOp, DataGenOp, NaryOp, ReorgOp};
+use crate::types::value::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -1,13 +1,11 @@
-//! The runtime: values, matrices, kernels and the executor of lowered instruction programs.
+//! The runtime: the executor of lowered instruction programs, the builtins' implementations, I/O.
 pub mod autodiff;
+pub mod error;
 pub mod exec;
 pub mod explain;
-pub mod format;
-pub mod frame;
 pub mod frame_ops;
 pub mod io;
 pub mod java;
-pub mod kernels;
 pub mod lambda;
 pub mod library;
 pub mod library_dnn;
@@ -17,11 +15,8 @@ pub mod library_frame2;
 pub mod library_pserv;
 pub mod library_stats;
 pub mod lineage;
-pub mod matrix;
 pub mod output;
 pub mod parfor;
-pub mod scalar;
 pub mod stats;
 pub mod tokenize;
 pub mod transform;
-pub mod value;

@@ -3,9 +3,10 @@
 
 use crate::compiler::program::{Block, VarTable};
 use crate::hops::VarId;
-use crate::runtime::exec::{Frame, RtError};
-use crate::runtime::value::Value;
+use crate::runtime::error::RtError;
+use crate::runtime::exec::Frame;
 use crate::syntax::ast::{AssignTarget, Expr, ExprKind, IndexSpec, Stmt, StmtKind};
+use crate::types::value::Value;
 use std::sync::Arc;
 
 /// Names read by an expression.
@@ -203,12 +204,7 @@ pub fn merge_results(
                             let x = m.get(i, j);
                             let o = orig.get(i, j);
                             if x.to_bits() != o.to_bits() {
-                                crate::runtime::kernels::index::left_index_fill(
-                                    &mut result,
-                                    i..i + 1,
-                                    j..j + 1,
-                                    x,
-                                )?;
+                                crate::kernels::index::left_index_fill(&mut result, i..i + 1, j..j + 1, x)?;
                             }
                         }
                     }

@@ -18,7 +18,7 @@ use std::io::Write;
 use std::path::Path;
 
 use super::{IoError, Mtd};
-use crate::runtime::matrix::Matrix;
+use crate::types::matrix::Matrix;
 
 /// SystemDS's default block size.
 pub const BLOCK: usize = 1000;
@@ -220,7 +220,7 @@ pub fn read(
             format!("the blocks cover {max_r}x{max_c} cells but the matrix is {r}x{cc}"),
         ));
     }
-    Ok(super::build::from_cells(r, cc, cells))
+    Ok(crate::kernels::build::from_cells(r, cc, cells))
 }
 
 /// The non-zero cells of row `r` of `m` in columns `c0..c1`, as (column - c0, value).

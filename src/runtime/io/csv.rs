@@ -3,11 +3,11 @@
 use std::io::Write;
 use std::path::Path;
 
-use super::build::dense_row;
 use super::numfmt::java_double;
 use super::source::{Part, numbered_lines};
 use super::{IoError, parse_java_double};
-use crate::runtime::matrix::Matrix;
+use crate::kernels::build::dense_row;
+use crate::types::matrix::Matrix;
 
 /// Settings that shape how CSV cells are read.
 pub(crate) struct CsvRead<'a> {

@@ -38,7 +38,7 @@
 //! Java's writeUTF is modified UTF-8 of UTF-16 code units: U+0000 is `C0 80`, characters above
 //! U+FFFF are two 3-byte surrogates, and one string holds at most 65535 bytes.
 
-use crate::runtime::frame::{Frame, FrameColumn};
+use crate::types::frame::{Frame, FrameColumn};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use super::source::{Part, numbered_lines, read_parts};
 use super::{IoError, Mtd, atomic, merge, mtd_path, sidecar};
-use crate::runtime::frame::{ColType, Frame};
 use crate::runtime::frame_ops::{CellValue, ColBuilder, parse_typed, raw_cell};
+use crate::types::frame::{ColType, Frame};
 
 /// Arguments of `read(..., data_type="frame")`; unset ones come from the `.mtd` file.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -362,7 +362,7 @@ fn write_csv(f: &Frame, w: &mut dyn Write, header: bool, sep: &str) -> std::io::
 
 /// Text cells `i j value`, skipping nulls, zeros and false as SystemDS does.
 fn write_text(f: &Frame, w: &mut dyn Write) -> std::io::Result<()> {
-    use crate::runtime::frame::FrameColumn;
+    use crate::types::frame::FrameColumn;
     for r in 0..f.rows() {
         for c in 0..f.cols() {
             let skip = match &f.columns[c] {

@@ -3,11 +3,11 @@
 use std::io::Write;
 use std::path::Path;
 
-use super::build::for_each_nonzero;
 use super::numfmt::java_double;
 use super::source::{Part, numbered_lines, tokens};
 use super::{IoError, parse_java_double};
-use crate::runtime::matrix::Matrix;
+use crate::kernels::build::for_each_nonzero;
+use crate::types::matrix::Matrix;
 
 type Cells = Vec<(usize, usize, f64)>;
 

@@ -7,11 +7,11 @@
 
 use std::io::Write;
 
-use super::build::dense_row;
 use super::numfmt::java_double;
 use super::source::{Part, numbered_lines};
 use super::{IoError, parse_java_double};
-use crate::runtime::matrix::Matrix;
+use crate::kernels::build::dense_row;
+use crate::types::matrix::Matrix;
 
 type Cells = Vec<(usize, usize, f64)>;
 

@@ -6,7 +6,6 @@
 
 mod atomic;
 mod binary;
-pub(crate) mod build;
 mod csv;
 mod error;
 pub mod frame_binary;
@@ -25,7 +24,7 @@ pub use error::IoError;
 pub use frame_csv::{FrameReadOptions, is_frame_file, read_frame, write_frame};
 pub use mtd::{Mtd, mtd_path};
 
-use crate::runtime::matrix::Matrix;
+use crate::types::matrix::Matrix;
 
 /// Arguments of `read(...)` that shape how a matrix file is parsed; unset ones come from the
 /// `.mtd` file, then from SystemDS's defaults.
@@ -173,17 +172,17 @@ pub fn read_matrix(path: &Path, opts: &ReadOptions) -> Result<Matrix, IoError> {
         "text" => {
             let dims = rows.zip(cols);
             let (r, c, cells) = ijv::read_text(&parts, dims)?;
-            (r, c, build::from_cells(r, c, cells))
+            (r, c, crate::kernels::build::from_cells(r, c, cells))
         }
         "mm" | "matrixmarket" => {
             let (r, c, cells) = ijv::read_mm(&parts)?;
-            return Ok(build::from_cells(r, c, cells));
+            return Ok(crate::kernels::build::from_cells(r, c, cells));
         }
         "libsvm" => {
             let sep = merge(path, "sep", opts.sep.clone(), m.sep.clone())?.unwrap_or_else(|| ",".into());
             let ind = m.ind_sep.clone().unwrap_or_else(|| ":".into());
             let (r, c, cells) = libsvm::read(&parts, &sep, &ind, cols)?;
-            (r, c, build::from_cells(r, c, cells))
+            (r, c, crate::kernels::build::from_cells(r, c, cells))
         }
         other => {
             return Err(IoError::meta(

@@ -4,10 +4,10 @@
 //! listed in its meta column, or the K buckets of a hashed column.
 
 use super::spec::{self, ColSpec};
-use crate::runtime::exec::{RtError, RtResult};
-use crate::runtime::frame::Frame;
+use crate::runtime::error::{RtError, RtResult};
 use crate::runtime::library_frame::cell_string;
-use crate::runtime::matrix::Matrix;
+use crate::types::frame::Frame;
+use crate::types::matrix::Matrix;
 
 /// The number of output columns that input column `c` becomes.
 fn width(meta: &Frame, c: usize, s: &ColSpec) -> usize {

@@ -3,7 +3,7 @@
 //! `Integer`; booleans hash as 1 and 0): the code is `|hash| mod K + 1`, taken in 64 bits so
 //! that `Integer.MIN_VALUE` stays positive; a null cell has no code (NaN).
 
-use crate::runtime::frame::{Frame, FrameColumn};
+use crate::types::frame::{Frame, FrameColumn};
 
 /// Java's `String.hashCode` (over UTF-16 code units).
 pub fn java_string_hash(s: &str) -> i32 {

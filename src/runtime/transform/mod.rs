@@ -7,12 +7,12 @@ pub mod colmap;
 pub mod hash;
 pub mod spec;
 
-use crate::runtime::exec::{RtError, RtResult};
-use crate::runtime::frame::{ColType, Frame, FrameColumn};
+use crate::runtime::error::{RtError, RtResult};
 use crate::runtime::io::parse_java_double;
 use crate::runtime::library_frame::{cell_string, frame_arg, text};
-use crate::runtime::matrix::Matrix;
-use crate::runtime::value::Value;
+use crate::types::frame::{ColType, Frame, FrameColumn};
+use crate::types::matrix::Matrix;
+use crate::types::value::Value;
 use spec::{BinMethod, ColSpec, Impute};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -48,7 +48,7 @@ pub(crate) fn java_hashmap_order(keys: &[String]) -> Vec<usize> {
 
 /// Java `Double.toString`.
 fn jd(v: f64) -> String {
-    crate::runtime::format::format_double(v)
+    crate::kernels::format::format_double(v)
 }
 
 /// One column's learned encoding.
