@@ -156,6 +156,8 @@ fn check_case(script: &Path) -> Result<(), String> {
     let bin = std::env::var_os("DML_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_dml").into());
     let mut cmd = Command::new(bin);
     cmd.arg("run").arg(&file_name).args(&extra).current_dir(dir).env("DML_TEST_TMP", &tmp.0);
+    // Every rewrite must keep the type and shape of the node it replaces (src/rewrite/mod.rs).
+    cmd.env("DML_CHECK_REWRITES", "1");
     let run = run_with_timeout(cmd, TIMEOUT)?;
 
     let bless = std::env::var_os("DML_BLESS").is_some_and(|v| !v.is_empty() && v != "0");

@@ -45,6 +45,7 @@ fn program(m: String) -> impl Strategy<Value = String> {
 }
 
 fn run(src: &str, rewrites: bool) -> String {
+    dml::rewrite::check_rewrites_strictly();
     let opts = Options {
         rewrites: RewriteConfig { disable_all: !rewrites, ..Default::default() },
         ..Options::default()

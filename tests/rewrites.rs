@@ -6,6 +6,7 @@ use dml::driver::explain_hops;
 use dml::rewrite::{RewriteConfig, rule_names};
 
 fn explain(src: &str, only: Option<&str>) -> String {
+    dml::rewrite::check_rewrites_strictly();
     let rewrites = match only {
         None => RewriteConfig { disable_all: true, ..Default::default() },
         Some(rule) => RewriteConfig {

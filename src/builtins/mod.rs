@@ -106,6 +106,54 @@ pub struct BuiltinSpec {
     pub side_effect: bool,
 }
 
+/// The id of the builtin named `name`, resolved when the program is compiled: code that names a
+/// builtin (a rewrite emitting a fused operator, the executor's special cases) uses these
+/// constants, so a misspelt or removed name is a build error rather than a rule that silently
+/// stops firing. Aliases are not resolved here; use the table's own name.
+pub const fn id(name: &str) -> BuiltinId {
+    let mut i = 0;
+    while i < table::TABLE.len() {
+        if str_eq(table::TABLE[i].name, name) {
+            return BuiltinId(i as u16);
+        }
+        i += 1;
+    }
+    panic!("builtins::id: no builtin of that name in the table")
+}
+
+const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Ids of the builtins that the compiler and the runtime name in code.
+pub mod ids {
+    use super::{BuiltinId, id};
+
+    pub const BIAS_ADD: BuiltinId = id("bias_add");
+    pub const CONV2D: BuiltinId = id("conv2d");
+    pub const CONV2D_BIAS_ADD: BuiltinId = id("_conv2d_bias_add");
+    pub const MAX_POOL: BuiltinId = id("max_pool");
+    pub const MAX_POOL_BACKWARD: BuiltinId = id("max_pool_backward");
+    pub const RELU_MAX_POOL: BuiltinId = id("_relu_max_pool");
+    pub const RELU_BACKWARD: BuiltinId = id("_relu_backward");
+    pub const RELU_MAX_POOL_BACKWARD: BuiltinId = id("_relu_max_pool_backward");
+    pub const MATMUL_T: BuiltinId = id("_matmul_t");
+    pub const AXPBY: BuiltinId = id("_axpby");
+    pub const TRACE: BuiltinId = id("trace");
+    pub const LINEAGE: BuiltinId = id("lineage");
+}
+
 /// Finds a builtin by name (including aliases listed in the table).
 pub fn lookup(name: &str) -> Option<BuiltinId> {
     use std::collections::HashMap;

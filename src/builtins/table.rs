@@ -98,7 +98,8 @@ pub static ALIASES: &[(&str, &str)] = &[
     ("rcm", "rowClassMeet"),
 ];
 
-pub static BUILTINS: &[BuiltinSpec] = &[
+/// The table as a constant, so that [`super::id`] can resolve names at compile time.
+pub(super) const TABLE: &[BuiltinSpec] = &[
     // cellwise math
     unary("abs", UnOp::Abs),
     unary("sign", UnOp::Sign),
@@ -589,3 +590,5 @@ pub static BUILTINS: &[BuiltinSpec] = &[
     effect(lib("lineage", TARGET, StrScalar)),
     effect(lib("autoDiff", &[p("output", Req), p("lineage", Opt)], List)),
 ];
+
+pub static BUILTINS: &[BuiltinSpec] = TABLE;

@@ -41,8 +41,7 @@ impl HopRewrite for CommonSubexpressions {
             let Some(k) = key(dag, id) else { continue };
             match seen.get(&k) {
                 Some(&first) if first != id => {
-                    dag.replace_uses(id, first);
-                    changed = true;
+                    changed |= super::replace_checked(dag, self.name(), id, first);
                 }
                 Some(_) => {}
                 None => {

@@ -84,7 +84,7 @@ impl HopRewrite for FuseAxpby {
         } else {
             b
         };
-        let fused = builtins::lookup("_axpby")?;
+        let fused = builtins::ids::AXPBY;
         Some(add_like(dag, HopOp::Builtin { id: fused, nout: 1 }, vec![x, y, a, b], ty, span))
     }
 }

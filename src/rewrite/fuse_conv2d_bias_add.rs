@@ -16,19 +16,19 @@ impl HopRewrite for FuseConv2dBiasAdd {
     fn rewrite(&self, dag: &mut Dag, id: HopId) -> Option<HopId> {
         let hop = dag.get(id);
         let HopOp::Builtin { id: b, .. } = hop.op else { return None };
-        if b.name() != "bias_add" {
+        if b != builtins::ids::BIAS_ADD {
             return None;
         }
         let conv_id = hop.inputs[0];
         let conv = dag.get(conv_id);
         let HopOp::Builtin { id: c, .. } = conv.op else { return None };
-        if c.name() != "conv2d" || dag.use_counts()[conv_id.index()] != 1 {
+        if c != builtins::ids::CONV2D || dag.use_counts()[conv_id.index()] != 1 {
             return None;
         }
         // conv2d(input, filter, input_shape, filter_shape, stride, padding)
         let ci = conv.inputs.clone();
         let inputs = vec![ci[0], ci[1], hop.inputs[1], ci[2], ci[3], ci[4], ci[5]];
-        let fused = builtins::lookup("_conv2d_bias_add")?;
+        let fused = builtins::ids::CONV2D_BIAS_ADD;
         let (ty, span) = (hop.ty, hop.span);
         Some(add_like(dag, HopOp::Builtin { id: fused, nout: 1 }, inputs, ty, span))
     }

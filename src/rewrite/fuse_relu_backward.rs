@@ -39,7 +39,7 @@ impl HopRewrite for FuseReluBackward {
         if !td.is_matrix() || known_mismatch {
             return None;
         }
-        let fused = builtins::lookup("_relu_backward")?;
+        let fused = builtins::ids::RELU_BACKWARD;
         let (ty, span) = (hop.ty, hop.span);
         Some(add_like(dag, HopOp::Builtin { id: fused, nout: 1 }, vec![x, dout], ty, span))
     }

@@ -17,7 +17,7 @@ impl HopRewrite for FuseReluMaxPool {
     fn rewrite(&self, dag: &mut Dag, id: HopId) -> Option<HopId> {
         let hop = dag.get(id);
         let HopOp::Builtin { id: b, .. } = hop.op else { return None };
-        if b.name() != "max_pool" {
+        if b != builtins::ids::MAX_POOL {
             return None;
         }
         let relu_id = hop.inputs[0];
@@ -34,7 +34,7 @@ impl HopRewrite for FuseReluMaxPool {
         };
         let mut inputs = hop.inputs.clone();
         inputs[0] = x;
-        let fused = builtins::lookup("_relu_max_pool")?;
+        let fused = builtins::ids::RELU_MAX_POOL;
         let (ty, span) = (hop.ty, hop.span);
         Some(add_like(dag, HopOp::Builtin { id: fused, nout: 1 }, inputs, ty, span))
     }

@@ -22,13 +22,13 @@ impl HopRewrite for FuseReluMaxPoolBackward {
     fn rewrite(&self, dag: &mut Dag, id: HopId) -> Option<HopId> {
         let hop = dag.get(id);
         let HopOp::Builtin { id: b, .. } = hop.op else { return None };
-        if b.name() != "_relu_backward" {
+        if b != builtins::ids::RELU_BACKWARD {
             return None;
         }
         let (x, grad) = (hop.inputs[0], hop.inputs[1]);
         let pool = dag.get(grad);
         match pool.op {
-            HopOp::Builtin { id: p, nout: 1 } if p.name() == "max_pool_backward" => {}
+            HopOp::Builtin { id: p, nout: 1 } if p == builtins::ids::MAX_POOL_BACKWARD => {}
             _ => return None,
         }
         if dag.use_counts()[grad.index()] != 1 {
@@ -43,7 +43,7 @@ impl HopRewrite for FuseReluMaxPoolBackward {
         }
         let mut inputs = pool.inputs.clone();
         inputs[0] = x;
-        let fused = builtins::lookup("_relu_max_pool_backward")?;
+        let fused = builtins::ids::RELU_MAX_POOL_BACKWARD;
         let (ty, span) = (hop.ty, hop.span);
         Some(add_like(dag, HopOp::Builtin { id: fused, nout: 1 }, inputs, ty, span))
     }

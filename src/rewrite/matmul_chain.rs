@@ -108,8 +108,9 @@ impl HopRewrite for MatMulChain {
             if cost[0][n - 1] < cur * 0.999 {
                 let span = dag.get(id).span;
                 let new = Self::build(dag, &leaves, &split, 0, n - 1, span);
-                dag.replace_uses(id, new);
-                return true;
+                if super::replace_checked(dag, self.name(), id, new) {
+                    return true;
+                }
             }
         }
         false

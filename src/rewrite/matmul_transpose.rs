@@ -38,7 +38,7 @@ impl HopRewrite for FuseTransposeIntoMatMul {
         let fa = flag(dag, ta.is_some());
         let fb = flag(dag, tb.is_some());
         let inputs = vec![ta.unwrap_or(a), tb.unwrap_or(b), fa, fb];
-        let fused = builtins::lookup("_matmul_t")?;
+        let fused = builtins::ids::MATMUL_T;
         Some(add_like(dag, HopOp::Builtin { id: fused, nout: 1 }, inputs, ty, span))
     }
 }

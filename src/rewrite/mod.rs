@@ -25,8 +25,9 @@ mod tsmm;
 
 use crate::hops::{Dag, Hop, HopId, HopOp};
 use crate::syntax::ast::Span;
+use crate::syntax::ast::ValueType;
 use crate::types::Backend;
-use crate::types::type_info::TypeInfo;
+use crate::types::type_info::{DType, TypeInfo};
 use std::collections::HashSet;
 
 /// One rewrite rule.
@@ -43,8 +44,8 @@ pub trait HopRewrite: Sync {
         for id in dag.topo_order() {
             if let Some(new) = self.rewrite(dag, id)
                 && new != id
+                && replace_checked(dag, self.name(), id, new)
             {
-                dag.replace_uses(id, new);
                 changed = true;
             }
         }
@@ -126,6 +127,57 @@ pub fn optimize(dag: &mut Dag, config: &RewriteConfig) -> Vec<&'static str> {
     fired
 }
 
+/// Redirects every user of `old` to `new`, after checking that the rule kept what the users rely
+/// on: the data type, the value type and every dimension known on both sides (a replacement may
+/// know more than the node it replaces, never something else; non-zero counts are estimates and
+/// may differ). As DataFusion checks that an optimizer rule kept the schema: a rule that breaks
+/// this is a bug, so debug builds and the test suites (`DML_CHECK_REWRITES=1`) stop with the
+/// rule's name; a release build keeps the original operator, which is always correct.
+pub(crate) fn replace_checked(dag: &mut Dag, rule: &'static str, old: HopId, new: HopId) -> bool {
+    let (before, after) = (dag.get(old).ty, dag.get(new).ty);
+    if let Some(why) = type_change(&before, &after) {
+        if strict_checks() {
+            panic!("rewrite rule {rule} changed {why}: {before} became {after}");
+        }
+        return false;
+    }
+    dag.replace_uses(old, new);
+    true
+}
+
+/// What differs between a node's type and its replacement's, if anything the users rely on.
+fn type_change(before: &TypeInfo, after: &TypeInfo) -> Option<&'static str> {
+    let known = |x: i64| x >= 0;
+    if before.dt != after.dt && before.dt != DType::Unknown {
+        Some("the data type")
+    } else if before.vt != after.vt && before.vt != ValueType::Unknown {
+        Some("the value type")
+    } else if before.dt != DType::Scalar
+        && ((known(before.rows) && known(after.rows) && before.rows != after.rows)
+            || (known(before.cols) && known(after.cols) && before.cols != after.cols))
+    {
+        Some("the shape")
+    } else {
+        None
+    }
+}
+
+static STRICT_FOR_TESTS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes a rule that changes a node's type stop the process, as in debug builds; for test suites
+/// that compile in process (those that run the binary set `DML_CHECK_REWRITES=1`).
+pub fn check_rewrites_strictly() {
+    STRICT_FOR_TESTS.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether a broken rule stops the program (debug builds, `DML_CHECK_REWRITES`, or tests).
+fn strict_checks() -> bool {
+    static FROM_ENV: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    cfg!(debug_assertions)
+        || STRICT_FOR_TESTS.load(std::sync::atomic::Ordering::Relaxed)
+        || *FROM_ENV.get_or_init(|| std::env::var_os("DML_CHECK_REWRITES").is_some())
+}
+
 /// Adds a new operator with the given op and inputs, typed like `like`.
 pub(crate) fn add_like(dag: &mut Dag, op: HopOp, inputs: Vec<HopId>, ty: TypeInfo, span: Span) -> HopId {
     dag.add(Hop { op, inputs, ty, mem: 0.0, backend: Backend::CpuDense, span })
@@ -134,4 +186,40 @@ pub(crate) fn add_like(dag: &mut Dag, op: HopOp, inputs: Vec<HopId>, ty: TypeInf
 /// The literal number of an operator, if it is one.
 pub(crate) fn lit_num(dag: &Dag, id: HopId) -> Option<f64> {
     dag.get(id).literal().and_then(|l| l.as_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hops::Lit;
+
+    fn dag_with(a: TypeInfo, b: TypeInfo) -> (Dag, HopId, HopId) {
+        let mut dag = Dag::default();
+        let span = Span::default();
+        let x = add_like(&mut dag, HopOp::Literal(Lit::Double(1.0)), vec![], a, span);
+        let y = add_like(&mut dag, HopOp::Literal(Lit::Double(2.0)), vec![], b, span);
+        (dag, x, y)
+    }
+
+    #[test]
+    fn a_replacement_may_know_more_but_not_differ() {
+        assert_eq!(type_change(&TypeInfo::matrix(-1, 3), &TypeInfo::matrix(4, 3)), None);
+        assert_eq!(type_change(&TypeInfo::matrix(4, 3), &TypeInfo::matrix(3, 4)), Some("the shape"));
+        assert_eq!(
+            type_change(&TypeInfo::scalar(ValueType::Int), &TypeInfo::scalar(ValueType::Double)),
+            Some("the value type")
+        );
+        assert_eq!(
+            type_change(&TypeInfo::matrix(1, 1), &TypeInfo::scalar(ValueType::Double)),
+            Some("the data type")
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "rewrite rule broken_rule changed the shape")]
+    fn the_driver_stops_a_rule_that_changes_the_shape_in_tests() {
+        check_rewrites_strictly();
+        let (mut dag, x, y) = dag_with(TypeInfo::matrix(4, 3), TypeInfo::matrix(3, 4));
+        replace_checked(&mut dag, "broken_rule", x, y);
+    }
 }

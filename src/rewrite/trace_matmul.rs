@@ -3,6 +3,7 @@
 //! same products (summed in another order, within rounding).
 
 use super::{HopRewrite, add_like};
+use crate::builtins;
 use crate::hops::{Dag, HopId, HopOp};
 use crate::syntax::ast::ValueType;
 use crate::types::ops::ReorgOp;
@@ -19,7 +20,7 @@ impl HopRewrite for TraceOfProduct {
     fn rewrite(&self, dag: &mut Dag, id: HopId) -> Option<HopId> {
         let hop = dag.get(id);
         let HopOp::Builtin { id: b, .. } = hop.op else { return None };
-        if b.name() != "trace" {
+        if b != builtins::ids::TRACE {
             return None;
         }
         let mm = dag.get(hop.inputs[0]);

@@ -837,7 +837,8 @@ for k2name, k2shape in [("legacy_h5_keras2_seq", (6, 6, 2)), ("legacy_h5_keras2_
          "gen_keras2_h5.py): 'kernel:0' weight names, list-style inbound_nodes, batch_input_shape, vlen strings "
          "(h5py 3), a 'top_level_model_weights' group. Keras 3.15.1 cannot load it as is (RNN 'time_major' key; "
          "'Custom>SGD'/'Custom>Adam' optimizer_config silently replaced by defaults), so the generator strips "
-         "'time_major' and compiles with the file's optimizer_config; model.keras is Keras 3's re-save of that model. "
+         "'time_major', compiles with the file's optimizer_config, and passes the MeanMetricWrapper metrics by name "
+         "(Keras 3 cannot call their string 'fn'); model.keras is Keras 3's re-save of that model. "
          "float32 weights; references computed in float64 as for float32 cases; pred_tf2 is TensorFlow's own float32 "
          "predict."
          + (" FIXEDLEN: after writing, every string attribute was rewritten with h5py as FIXED-length byte strings "
@@ -1119,6 +1120,20 @@ def load_keras2_h5(path):
     cls = oc["class_name"].split(">")[-1]
     conf = {k: v for k, v in oc["config"].items() if k not in KERAS2_OPT_ONLY_KEYS}
     tc = {**tc, "optimizer_config": {"class_name": cls, "config": conf}}
+
+    # Keras 2 stores compiled metrics as MeanMetricWrapper{name, fn: "categorical_accuracy"}; Keras 3 deserializes
+    # that with fn as a *string* and fails at the first update ("'str' object is not callable").  Use the name.
+    def fix_metric(m):
+        if isinstance(m, dict) and m.get("class_name") == "MeanMetricWrapper":
+            return m["config"]["name"]
+        if isinstance(m, list):
+            return [fix_metric(e) for e in m]
+        return m
+
+    if tc.get("metrics") is not None:
+        tc["metrics"] = fix_metric(tc["metrics"])
+        while isinstance(tc["metrics"], list) and len(tc["metrics"]) == 1 and isinstance(tc["metrics"][0], list):
+            tc["metrics"] = tc["metrics"][0]
     args = saving_utils.compile_args_from_training_config(tc)
     model.compile(**args)
     return model
