@@ -5,6 +5,7 @@
 //! backends) → [`lower`] (instructions) → [`runtime`] (execution). [`driver`] runs the whole road.
 pub mod builtins;
 pub mod compiler;
+pub mod convert;
 pub mod diagnostics;
 pub mod driver;
 pub mod hops;

@@ -1,0 +1,13 @@
+//! Emitters of the embedding and recurrent ops (SimpleRNN, LSTM, GRU, Bidirectional, TimeDistributed).
+
+use super::Cx;
+use crate::convert::error::ConvertError;
+use crate::convert::ir::Node;
+
+pub fn forward(_cx: &mut Cx, node: &Node) -> Result<(), ConvertError> {
+    Err(super::unsupported(node))
+}
+
+pub fn backward(_cx: &mut Cx, node: &Node) -> Result<(), ConvertError> {
+    Err(super::unsupported(node))
+}

@@ -1,0 +1,195 @@
+//! The converter's Rust API: load a model, get its scripts and weights, write them to a folder,
+//! and run them through the embedding session ([`crate::session::PreparedScript`]) without
+//! touching the file system.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use ndarray::Array2;
+
+use crate::convert::error::ConvertError;
+use crate::convert::ir::{Graph, ParamId};
+use crate::convert::keras::{self, KerasFile};
+use crate::convert::script::{self, Io, TrainOptions};
+use crate::session::PreparedScript;
+
+/// A converted model: the graph with its weights in the DML layout.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub graph: Graph,
+    /// The file it came from (for writing trained weights back), when it was a Keras file.
+    pub keras: Option<KerasFile>,
+}
+
+/// Loads and converts a Keras model file (`.keras`, or a legacy `.h5`).
+pub fn load_keras(path: &Path) -> Result<Model, ConvertError> {
+    from_keras_file(keras::open(path)?)
+}
+
+/// Converts a Keras model file already in memory.
+pub fn keras_from_bytes(bytes: Vec<u8>, name: &str) -> Result<Model, ConvertError> {
+    from_keras_file(keras::from_bytes(bytes, name)?)
+}
+
+fn from_keras_file(file: KerasFile) -> Result<Model, ConvertError> {
+    let mut graph = keras::lower::lower(&file)?;
+    crate::convert::layout::assign_layouts(&mut graph)?;
+    Ok(Model { graph, keras: Some(file) })
+}
+
+/// The result of one forward and backward pass.
+#[derive(Debug, Clone)]
+pub struct Gradients {
+    pub loss: f64,
+    /// Gradient of each trainable parameter, in the DML layout, by parameter id.
+    pub grads: BTreeMap<ParamId, Array2<f64>>,
+    /// Non-trainable parameters after the pass (batch normalization's moving statistics).
+    pub updated: BTreeMap<ParamId, Array2<f64>>,
+}
+
+/// Per-epoch values of a training run, by Keras's history keys.
+pub type History = BTreeMap<String, Vec<f64>>;
+
+impl Model {
+    pub fn training_script(&self, opts: &TrainOptions, io: &Io) -> Result<String, ConvertError> {
+        script::training_script(&self.graph, opts, io)
+    }
+
+    pub fn prediction_script(&self, io: &Io, batch_size: usize) -> Result<String, ConvertError> {
+        script::prediction_script(&self.graph, io, batch_size)
+    }
+
+    pub fn gradient_script(&self) -> Result<String, ConvertError> {
+        script::gradient_script(&self.graph)
+    }
+
+    /// Every parameter as `(name, matrix)` in the DML layout, as the weights folder holds them.
+    pub fn weights(&self) -> Vec<(String, Array2<f64>)> {
+        self.graph.params.iter().map(|p| (p.var.clone(), p.value.clone())).collect()
+    }
+
+    fn param_names(&self) -> Vec<String> {
+        self.graph.params.iter().map(|p| p.var.clone()).collect()
+    }
+
+    fn bind_params(&self, ps: &mut PreparedScript) {
+        for p in &self.graph.params {
+            ps.set_matrix(&p.var, p.value.clone());
+        }
+    }
+
+    /// The model's output for each row of `x` (rows flattened in Keras's order), in inference mode.
+    pub fn predict(&self, x: &Array2<f64>, batch_size: usize) -> Result<Array2<f64>, String> {
+        let src = self.prediction_script(&Io::Bound, batch_size).map_err(|e| e.to_string())?;
+        let mut inputs = vec!["X".to_string()];
+        inputs.extend(self.param_names());
+        let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        let mut ps = PreparedScript::compile(&src, &inputs, &[script::OUTPUT_PRED])?;
+        ps.set_matrix("X", x.clone());
+        self.bind_params(&mut ps);
+        let res = ps.execute()?;
+        res.matrix(script::OUTPUT_PRED).ok_or_else(|| "the prediction script left no output".into())
+    }
+
+    /// One training-mode forward and backward pass over all rows of `x` against targets `y`.
+    pub fn gradients(&self, x: &Array2<f64>, y: &Array2<f64>) -> Result<Gradients, String> {
+        let src = self.gradient_script().map_err(|e| e.to_string())?;
+        let g = &self.graph;
+        let mut inputs = vec!["X".to_string(), "y".to_string()];
+        inputs.extend(self.param_names());
+        let trainable = g.trainable_params();
+        let fixed: Vec<ParamId> = (0..g.params.len()).filter(|p| !g.params[*p].trainable).collect();
+        let mut outputs = vec![script::OUTPUT_LOSS.to_string()];
+        outputs.extend(trainable.iter().map(|&p| format!("d_{}", g.params[p].var)));
+        outputs.extend(fixed.iter().map(|&p| g.params[p].var.clone()));
+        let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        let outputs_ref: Vec<&str> = outputs.iter().map(String::as_str).collect();
+        let mut ps = PreparedScript::compile(&src, &inputs, &outputs_ref)?;
+        ps.set_matrix("X", x.clone());
+        ps.set_matrix("y", y.clone());
+        self.bind_params(&mut ps);
+        let res = ps.execute()?;
+        let loss = res.scalar(script::OUTPUT_LOSS).ok_or("the gradient script left no loss")?;
+        let mut grads = BTreeMap::new();
+        for &p in &trainable {
+            let name = format!("d_{}", g.params[p].var);
+            grads.insert(p, res.matrix(&name).ok_or_else(|| format!("no gradient {name}"))?);
+        }
+        let mut updated = BTreeMap::new();
+        for &p in &fixed {
+            updated.insert(p, res.matrix(&g.params[p].var).ok_or("a statistic went missing")?);
+        }
+        Ok(Gradients { loss, grads, updated })
+    }
+
+    /// Trains on `x`, `y` as Keras's `fit` does; the model's parameters become the trained ones.
+    /// Returns the history (per-epoch loss, metrics, validation values, learning rate).
+    pub fn fit(&mut self, x: &Array2<f64>, y: &Array2<f64>, opts: &TrainOptions) -> Result<History, String> {
+        self.fit_with_validation(x, y, None, opts)
+    }
+
+    /// [`Self::fit`] with validation rows given separately (Keras's `validation_data`).
+    pub fn fit_with_validation(
+        &mut self,
+        x: &Array2<f64>,
+        y: &Array2<f64>,
+        validation: Option<(&Array2<f64>, &Array2<f64>)>,
+        opts: &TrainOptions,
+    ) -> Result<History, String> {
+        let mut opts = opts.clone();
+        opts.validation_data = validation.is_some();
+        let src = self.training_script(&opts, &Io::Bound).map_err(|e| e.to_string())?;
+        let g = &self.graph;
+        let mut inputs = vec!["X".to_string(), "y".to_string()];
+        if validation.is_some() {
+            inputs.push("X_val".into());
+            inputs.push("y_val".into());
+        }
+        inputs.extend(self.param_names());
+        let mut outputs = vec![script::OUTPUT_HISTORY.to_string()];
+        outputs.extend(self.param_names());
+        let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        let outputs_ref: Vec<&str> = outputs.iter().map(String::as_str).collect();
+        let mut ps = PreparedScript::compile(&src, &inputs, &outputs_ref)?;
+        ps.set_matrix("X", x.clone());
+        ps.set_matrix("y", y.clone());
+        if let Some((xv, yv)) = validation {
+            ps.set_matrix("X_val", xv.clone());
+            ps.set_matrix("y_val", yv.clone());
+        }
+        self.bind_params(&mut ps);
+        let res = ps.execute()?;
+        let hist = res.matrix(script::OUTPUT_HISTORY).ok_or("the training script left no history")?;
+        let cols = script::history_columns(g, true);
+        let mut history = History::new();
+        for (k, c) in cols.iter().enumerate() {
+            if k < hist.ncols() {
+                history.insert(c.clone(), hist.column(k).to_vec());
+            }
+        }
+        let names = self.param_names();
+        for (p, name) in names.iter().enumerate() {
+            if let Some(m) = res.matrix(name) {
+                self.graph.params[p].value = m;
+            }
+        }
+        Ok(history)
+    }
+
+    /// The value of every parameter in the framework's own layout (row-major data), by parameter.
+    pub fn framework_weights(&self) -> Vec<Vec<f64>> {
+        self.graph.params.iter().map(|p| p.origin.transform.to_framework(&p.value)).collect()
+    }
+
+    /// A text table of the layers with output shapes and parameter counts, as Keras's `summary()`.
+    pub fn summary(&self) -> String {
+        crate::convert::summary::summary(&self.graph)
+    }
+
+    /// Writes `train.dml`, `predict.dml`, `weights/` (one SystemDS binary matrix with `.mtd` per
+    /// parameter) and the converter library files the scripts use into `dir`, atomically: into a
+    /// temporary folder beside it, renamed into place at the end.
+    pub fn write_dir(&self, dir: &Path, opts: &TrainOptions) -> Result<(), ConvertError> {
+        crate::convert::output::write_dir(self, dir, opts)
+    }
+}
