@@ -1,5 +1,6 @@
 //! Command-line interface: argument definitions and one module per subcommand.
 pub mod check;
+pub mod convert;
 pub mod fmt;
 pub mod repl;
 pub mod run;
@@ -42,12 +43,21 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
         words: Vec<String>,
     },
+    /// Convert a model of another framework into DML scripts and weights.
+    #[command(subcommand)]
+    Convert(ConvertCommand),
     /// An interactive session (reads standard input when it is not a terminal).
     Repl {
         /// Directory of DML-bodied builtins.
         #[arg(long)]
         builtin_path: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConvertCommand {
+    /// A Keras model (`.keras` or legacy `.h5`): dml convert keras MODEL --out DIR | --summary
+    Keras(convert::KerasArgs),
 }
 
 /// Reads a script into the source map; on failure prints a clear error and returns `None`.

@@ -181,6 +181,67 @@ impl Model {
         self.graph.params.iter().map(|p| p.origin.transform.to_framework(&p.value)).collect()
     }
 
+    /// Replaces every parameter by the matrix of the same name in `dir` (a weights folder as the
+    /// training script writes it).
+    pub fn read_weights_dir(&mut self, dir: &Path) -> Result<(), ConvertError> {
+        for p in &mut self.graph.params {
+            let path = dir.join(&p.var);
+            let m = crate::runtime::io::read_matrix(&path, &Default::default()).map_err(|e| {
+                ConvertError::Io {
+                    path: path.clone(),
+                    action: "read",
+                    source: std::io::Error::other(e.to_string()),
+                }
+            })?;
+            let dense = m.to_dense();
+            if dense.dim() != p.value.dim() {
+                return Err(ConvertError::Io {
+                    path,
+                    action: "use as a weight",
+                    source: std::io::Error::other(format!(
+                        "it is {}x{}, the model's {} is {}x{}",
+                        dense.nrows(),
+                        dense.ncols(),
+                        p.var,
+                        p.value.nrows(),
+                        p.value.ncols()
+                    )),
+                });
+            }
+            p.value = dense;
+        }
+        Ok(())
+    }
+
+    /// Writes the model with its current weights as a `.keras` file that Keras loads (from a
+    /// legacy `.h5` original too).
+    pub fn save_keras(&self, dst: &Path) -> Result<(), ConvertError> {
+        let Some(file) = &self.keras else {
+            return Err(ConvertError::Io {
+                path: dst.to_path_buf(),
+                action: "write",
+                source: std::io::Error::other("the model did not come from a Keras file"),
+            });
+        };
+        let mut layers: BTreeMap<String, Vec<(usize, keras::Tensor)>> = BTreeMap::new();
+        for p in &self.graph.params {
+            let o = &p.origin;
+            let data = o.transform.to_framework(&p.value);
+            let dtype = if o.float32 { keras::DType::F32 } else { keras::DType::F64 };
+            let t = keras::Tensor { name: o.name.clone(), shape: o.shape.clone(), data, dtype };
+            layers.entry(o.layer_key.clone()).or_default().push((o.index, t));
+        }
+        let new: BTreeMap<String, Vec<keras::Tensor>> = layers
+            .into_iter()
+            .map(|(k, mut v)| {
+                v.sort_by_key(|(i, _)| *i);
+                v.dedup_by_key(|(i, _)| *i);
+                (k, v.into_iter().map(|(_, t)| t).collect())
+            })
+            .collect();
+        keras::write_keras(file, &new, None, dst)
+    }
+
     /// A text table of the layers with output shapes and parameter counts, as Keras's `summary()`.
     pub fn summary(&self) -> String {
         crate::convert::summary::summary(&self.graph)

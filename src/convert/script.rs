@@ -162,9 +162,7 @@ fn forward_pass(cx: &mut Cx, batch: &str) -> Result<(), ConvertError> {
     }
     for id in 0..g.nodes.len() {
         let node = &g.nodes[id];
-        if node.class != "Relayout" || id == 0 || g.nodes[id - 1].layer != node.layer {
-            cx.comment(format!("{} ({}): {}", node.layer, node.class, node.op.describe()));
-        }
+        cx.comment(format!("{} ({}): {}", node.layer, node.class, node.op.describe()));
         emit::forward(cx, id)?;
     }
     Ok(())
@@ -302,7 +300,7 @@ pub fn prediction_script(g: &Graph, io: &Io, batch_size: usize) -> Result<String
     let (lead, last, _) = output_dims(g)?;
     let mut body = Code::default();
     match io {
-        Io::Files { .. } => body.line("X = read($X)"),
+        Io::Files { .. } => body.line("X = read($X, format=ifdef($format, \"csv\"))"),
         Io::Bound => {}
     }
     read_params(&mut body, g, io);
@@ -318,15 +316,13 @@ pub fn prediction_script(g: &Graph, io: &Io, batch_size: usize) -> Result<String
     if let Io::Files { .. } = io {
         body.line(format!("write({OUTPUT_PRED}, $out, format=ifdef($fmt, \"csv\"))"));
     }
-    let usage = "Usage: dml run predict.dml -nvargs X=FILE out=FILE [weights=DIR] [fmt=csv] [batch_size=32]";
-    let mut text = header(g, "Prediction script", usage).text();
-    text.push('\n');
-    text.push_str(&source_lines(&sources).text());
-    text.push('\n');
-    text.push_str(&func.text());
-    text.push('\n');
-    text.push_str(&body.text());
-    Ok(text)
+    let usage = "Usage: dml run predict.dml -nvargs X=FILE out=FILE [format=csv] [weights=DIR] [fmt=csv] [batch_size=32]";
+    Ok(join_parts(&[
+        header(g, "Prediction script", usage).text(),
+        source_lines(&sources).text(),
+        func.text(),
+        body.text(),
+    ]))
 }
 
 /// The gradient script: one training-mode forward and backward pass over all rows of `X`; leaves
@@ -342,10 +338,7 @@ pub fn gradient_script(g: &Graph) -> Result<String, ConvertError> {
     cx.start_grad(out_t);
     backward_pass(&mut cx)?;
     regularization(&mut cx.code, g, OUTPUT_LOSS, true);
-    let mut text = source_lines(&cx.sources).text();
-    text.push('\n');
-    text.push_str(&cx.code.text());
-    Ok(text)
+    Ok(join_parts(&[source_lines(&cx.sources).text(), cx.code.text()]))
 }
 
 /// The training script: Keras's `fit` (see the module doc of [`crate::convert`] for its
@@ -362,8 +355,8 @@ pub fn training_script(g: &Graph, opts: &TrainOptions, io: &Io) -> Result<String
 
     // Settings and data.
     if let Io::Files { .. } = io {
-        b.line("X = read($X)");
-        b.line("y = read($y)");
+        b.line("X = read($X, format=ifdef($format, \"csv\"))");
+        b.line("y = read($y, format=ifdef($format, \"csv\"))");
     }
     setting(&mut b, io, "epochs", &opts.epochs.to_string());
     setting(&mut b, io, "batch_size", &opts.batch_size.to_string());
@@ -399,9 +392,10 @@ pub fn training_script(g: &Graph, opts: &TrainOptions, io: &Io) -> Result<String
         (Io::Bound, true) => b.line("n_val = nrow(X_val)"),
         (Io::Bound, false) => {}
         (Io::Files { .. }, _) => {
-            b.open("if (ifdef($X_val, \"\") != \"\")");
-            b.line("X_val = read($X_val)");
-            b.line("y_val = read($y_val)");
+            b.line("x_val_file = ifdef($X_val, \"\")");
+            b.open("if (x_val_file != \"\")");
+            b.line("X_val = read(x_val_file, format=ifdef($format, \"csv\"))");
+            b.line("y_val = read(ifdef($y_val, \"\"), format=ifdef($format, \"csv\"))");
             b.line("n_val = nrow(X_val)");
             b.close();
         }
@@ -599,11 +593,12 @@ pub fn training_script(g: &Graph, opts: &TrainOptions, io: &Io) -> Result<String
                 b.line(format!("write({v}, weights_out + \"/optimizer/{v}\", format=\"binary\")"));
             }
         }
-        b.open("if (ifdef($history, \"\") != \"\")");
-        b.line("write(history, $history, format=\"csv\")");
+        b.line("history_file = ifdef($history, \"\")");
+        b.open("if (history_file != \"\")");
+        b.line("write(history, history_file, format=\"csv\")");
         b.close();
     }
-    let usage = "Usage: dml run train.dml -nvargs X=FILE y=FILE [epochs=N] [batch_size=B] [validation_split=F] \
+    let usage = "Usage: dml run train.dml -nvargs X=FILE y=FILE [format=csv] [epochs=N] [batch_size=B] [validation_split=F] \
                  [shuffle=TRUE|FALSE] [seed=S] [weights=DIR] [weights_out=DIR] [history=FILE]";
     let mut text = header(g, "Training script", usage).text();
     let ykind = match &t.loss {
@@ -615,13 +610,16 @@ pub fn training_script(g: &Graph, opts: &TrainOptions, io: &Io) -> Result<String
     };
     text.push_str(&format!("# {ykind}\n"));
     text.push_str(&format!("# History columns: {}.\n", cols.join(", ")));
-    text.push('\n');
-    text.push_str(&source_lines(&sources).text());
-    text.push('\n');
-    text.push_str(&func.text());
-    text.push('\n');
-    text.push_str(&b.text());
-    Ok(text)
+    Ok(join_parts(&[text, source_lines(&sources).text(), func.text(), b.text()]))
+}
+
+/// Joins script parts with one blank line between non-empty ones.
+fn join_parts(parts: &[String]) -> String {
+    let kept: Vec<&str> =
+        parts.iter().map(|p| p.trim_end_matches('\n')).filter(|p| !p.trim().is_empty()).collect();
+    let mut s = kept.join("\n\n");
+    s.push('\n');
+    s
 }
 
 /// Nodes in the order they run, for the summary.
