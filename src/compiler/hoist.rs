@@ -8,8 +8,8 @@
 
 use crate::builtins::{self, Lower};
 use crate::compiler::plan_cache::PlanCache;
+use crate::compiler::program::assigned_in;
 use crate::compiler::program::{BasicBlock, Block, Program, VarTable};
-use crate::compiler::validate::assigned_in;
 use crate::hops::VarId;
 use crate::syntax::ast::{AssignOp, AssignTarget, Expr, ExprKind, IndexSpec, Stmt, StmtKind};
 

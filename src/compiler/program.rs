@@ -293,3 +293,45 @@ fn collect_expr_names(e: &Expr, vars: &mut VarTable) {
 pub fn ident_name(i: &Ident) -> &str {
     &i.name
 }
+
+pub fn assigned_names(stmt: &Stmt) -> Vec<String> {
+    match &stmt.kind {
+        ast::StmtKind::Assign { target, .. } => vec![match target {
+            ast::AssignTarget::Var(i) => i.name.clone(),
+            ast::AssignTarget::Indexed { name, .. } => name.name.clone(),
+        }],
+        ast::StmtKind::MultiAssign { targets, .. } => targets.iter().map(|t| t.name.clone()).collect(),
+        _ => vec![],
+    }
+}
+
+/// Every variable a list of blocks may assign.
+pub fn assigned_in(blocks: &[Block], vars: &VarTable, out: &mut Vec<VarId>) {
+    for b in blocks {
+        match b {
+            Block::Basic(bb) => {
+                for s in &bb.stmts {
+                    for n in assigned_names(s) {
+                        if let Some(v) = vars.get(&n)
+                            && !out.contains(&v)
+                        {
+                            out.push(v);
+                        }
+                    }
+                }
+            }
+            Block::If { then_body, else_body, .. } => {
+                assigned_in(then_body, vars, out);
+                assigned_in(else_body, vars, out);
+            }
+            Block::While { body, .. } => assigned_in(body, vars, out),
+            Block::For(f) => {
+                if !out.contains(&f.var) {
+                    out.push(f.var);
+                }
+                assigned_in(&f.preheader, vars, out);
+                assigned_in(&f.body, vars, out);
+            }
+        }
+    }
+}

@@ -6,10 +6,11 @@
 //! vector accesses.
 
 use crate::compiler::Options;
+use crate::compiler::block::{Scope, compile_basic, compile_predicate};
 use crate::compiler::plan_cache::PlanCache;
+use crate::compiler::program::assigned_in;
 use crate::compiler::program::{Block, ForBlock, Function, Predicate, Program};
 use crate::compiler::to_hops::{Env, VarInfo};
-use crate::compiler::validate::{Scope, assigned_in, compile_basic, compile_predicate};
 use crate::diagnostics::Diagnostic;
 use crate::hops::HopOp;
 use crate::kernels;
