@@ -7,6 +7,7 @@ use crate::compiler::program::{Function, Module, ModuleId, Program, VarTable, ma
 use crate::compiler::stdlib;
 use crate::diagnostics::{Diagnostic, SourceMap};
 use crate::syntax::ast::{self, StmtKind};
+use crate::syntax::visit;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -211,7 +212,7 @@ impl<'a> Loader<'a> {
         // run-time lookups by name start).
         let mut refs = Vec::new();
         let mut traces = false;
-        visit_calls(&ast.body, &mut |ns, name, args| {
+        visit::for_each_call(&ast.body, &mut |ns, name, args| {
             if ns.is_none() {
                 refs.extend(paramserv_file_refs(name, args));
                 traces |= name == "lineage" || name == "autoDiff";
@@ -326,7 +327,7 @@ pub(crate) fn load_builtin_program(
 /// Names of unqualified calls anywhere in `stmts`.
 fn calls_in(stmts: &[ast::Stmt], out: &mut Vec<String>) {
     use ast::ExprKind;
-    visit_calls(stmts, &mut |namespace, name, args| {
+    visit::for_each_call(stmts, &mut |namespace, name, args| {
         if namespace.is_none() {
             out.push(name.to_string());
             // eval("f", ...) with a constant name loads `f` like a direct call.
@@ -337,85 +338,6 @@ fn calls_in(stmts: &[ast::Stmt], out: &mut Vec<String>) {
             }
         }
     });
-}
-
-/// A callback for every call anywhere in `stmts`: its namespace, name and arguments.
-pub(crate) type CallVisitor<'a> = dyn FnMut(Option<&str>, &str, &[ast::Arg]) + 'a;
-
-/// Calls `f` for every call expression anywhere in `stmts`, function bodies included.
-pub(crate) fn visit_calls(stmts: &[ast::Stmt], out: &mut CallVisitor<'_>) {
-    use ast::{ExprKind, IndexSpec};
-    fn expr(e: &ast::Expr, out: &mut CallVisitor<'_>) {
-        match &e.kind {
-            ExprKind::Call { namespace, name, args } => {
-                out(namespace.as_ref().map(|n| n.name.as_str()), &name.name, args);
-                args.iter().for_each(|a| expr(&a.value, out));
-            }
-            ExprKind::Unary { expr: x, .. } => expr(x, out),
-            ExprKind::Binary { lhs, rhs, .. } => {
-                expr(lhs, out);
-                expr(rhs, out);
-            }
-            ExprKind::IfDef { default, .. } => expr(default, out),
-            ExprKind::List(items) => items.iter().for_each(|i| expr(i, out)),
-            ExprKind::Index { rows, cols, .. } => {
-                for s in [Some(rows.as_ref()), cols.as_deref()].into_iter().flatten() {
-                    match s {
-                        IndexSpec::Single(x) => expr(x, out),
-                        IndexSpec::Range(a, b) => {
-                            expr(a, out);
-                            expr(b, out);
-                        }
-                        IndexSpec::All => {}
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    for s in stmts {
-        match &s.kind {
-            StmtKind::Assign { value, .. } | StmtKind::MultiAssign { value, .. } | StmtKind::Expr(value) => {
-                expr(value, out)
-            }
-            StmtKind::If { cond, then_body, else_body } => {
-                expr(cond, out);
-                visit_calls(then_body, out);
-                if let Some(e) = else_body {
-                    visit_calls(e, out);
-                }
-            }
-            StmtKind::While { cond, body } => {
-                expr(cond, out);
-                visit_calls(body, out);
-            }
-            StmtKind::For { iter, body, .. } | StmtKind::ParFor { iter, body, .. } => {
-                match iter {
-                    ast::Iterable::Range { from, to } => {
-                        expr(from, out);
-                        expr(to, out);
-                    }
-                    ast::Iterable::Seq { from, to, incr } => {
-                        expr(from, out);
-                        expr(to, out);
-                        if let Some(i) = incr {
-                            expr(i, out);
-                        }
-                    }
-                }
-                visit_calls(body, out);
-            }
-            StmtKind::FunctionDef(f) => {
-                for p in &f.params {
-                    if let Some(d) = &p.default {
-                        expr(d, out);
-                    }
-                }
-                visit_calls(&f.body, out);
-            }
-            _ => {}
-        }
-    }
 }
 
 /// The file paths that a call names in function references (`upd="path/file.dml::f"`), with

@@ -8,12 +8,13 @@
 
 use crate::compiler::Options;
 use crate::compiler::block::{Scope, compile_basic, compile_predicate};
+use crate::compiler::program::assigned_in;
 use crate::compiler::program::{Block, Program, VarTable};
-use crate::compiler::program::{assigned_in, assigned_names};
 use crate::compiler::to_hops::{Env, VarInfo};
 use crate::diagnostics::Diagnostic;
 use crate::hops::VarId;
 use crate::syntax::ast::{Expr, ValueType};
+use crate::syntax::visit;
 use crate::types::type_info::TypeKey;
 use crate::types::type_info::{DType, TypeInfo};
 
@@ -129,13 +130,11 @@ impl Validator<'_> {
                         self.out.errors.extend(e);
                         // Keep going with what the block assigns, so later blocks do not report
                         // every use of those variables as undefined.
-                        for stmt in &bb.stmts {
-                            for name in assigned_names(stmt) {
-                                if let Some(v) = scope.vars.get(&name)
-                                    && env[v as usize].is_none()
-                                {
-                                    set(env, v, VarInfo { ty: TypeInfo::UNKNOWN, konst: None });
-                                }
+                        for a in bb.stmts.iter().flat_map(visit::assigned_vars) {
+                            if let Some(v) = scope.vars.get(&a.name.name)
+                                && env[v as usize].is_none()
+                            {
+                                set(env, v, VarInfo { ty: TypeInfo::UNKNOWN, konst: None });
                             }
                         }
                     }

@@ -136,14 +136,8 @@ impl<'a> Builder<'a> {
     /// After a statement failed, its targets get a placeholder of unknown type, so that later
     /// uses do not report them as undefined (one error per mistake, not a cascade).
     fn poison_targets(&mut self, stmt: &Stmt) {
-        let names: Vec<&str> = match &stmt.kind {
-            StmtKind::Assign { target: AssignTarget::Var(v), .. } => vec![v.name.as_str()],
-            StmtKind::Assign { target: AssignTarget::Indexed { name, .. }, .. } => vec![name.name.as_str()],
-            StmtKind::MultiAssign { targets, .. } => targets.iter().map(|t| t.name.as_str()).collect(),
-            _ => vec![],
-        };
-        for n in names {
-            if let Some(var) = self.vars().get(n) {
+        for a in crate::syntax::visit::assigned_vars(stmt) {
+            if let Some(var) = self.vars().get(&a.name.name) {
                 let h = self.add(HopOp::Literal(Lit::Absent), vec![], TypeInfo::UNKNOWN, stmt.span);
                 self.assign_var(var, h);
             }

@@ -84,7 +84,7 @@ impl<'a> Builder<'a> {
         // code it would look in the wrong one.
         if func.module != self.module() {
             let mut calls_eval = false;
-            crate::compiler::load::visit_calls(stmts, &mut |ns, name, _| {
+            crate::syntax::visit::for_each_call(stmts, &mut |ns, name, _| {
                 calls_eval |= ns.is_none() && (name == "eval" || name == "evalList");
             });
             if calls_eval {
