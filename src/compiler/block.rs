@@ -26,9 +26,30 @@ fn explain_text(program: &Program, vars: &VarTable, dag: &Dag) -> String {
     explain_dag(dag, &var_name, &func_name)
 }
 
-fn optimize_and_plan(_program: &Program, opts: &Options, dag: &mut Dag) -> Result<(), Vec<Diagnostic>> {
+fn optimize_and_plan(opts: &Options, dag: &mut Dag) -> Result<(), Vec<Diagnostic>> {
     crate::rewrite::optimize(dag, &opts.rewrites);
     crate::plan::assign(dag, opts.budget).map_err(|e| vec![e])
+}
+
+/// What the HOP builder knows of a block's surroundings.
+fn build_ctx<'a>(
+    program: &'a Program,
+    opts: &'a Options,
+    scope: Scope<'a>,
+    env: &'a Env,
+    static_mode: bool,
+    live_out: Option<&'a [VarId]>,
+) -> BuildCtx<'a> {
+    BuildCtx {
+        program,
+        module: scope.module,
+        vars: scope.vars,
+        env,
+        args: &opts.args,
+        propagate_constants: static_mode,
+        inline_functions: opts.rewrites.enabled("inline_functions"),
+        live_out,
+    }
 }
 
 /// A variable a block writes, with its type and its value when that is a constant.
@@ -46,19 +67,10 @@ pub fn compile_basic(
     static_mode: bool,
     keys: &dyn Fn(VarId) -> TypeKey,
 ) -> Result<(Plan, Vec<Written>), Vec<Diagnostic>> {
-    let ctx = BuildCtx {
-        program,
-        module: scope.module,
-        vars: scope.vars,
-        env,
-        args: &opts.args,
-        propagate_constants: static_mode,
-        inline_functions: opts.rewrites.enabled("inline_functions"),
-        live_out,
-    };
+    let ctx = build_ctx(program, opts, scope, env, static_mode, live_out);
     let built = Builder::new(&ctx).build_block(stmts)?;
     let mut dag = built.dag;
-    optimize_and_plan(program, opts, &mut dag)?;
+    optimize_and_plan(opts, &mut dag)?;
     let explain = explain_text(program, scope.vars, &dag);
     let key = built.reads.iter().map(|&v| keys(v)).collect();
     Ok((lower(&dag, built.reads, key, None, explain), built.writes))
@@ -74,18 +86,9 @@ pub fn compile_predicate(
     static_mode: bool,
     keys: &dyn Fn(VarId) -> TypeKey,
 ) -> Result<(Plan, TypeInfo), Vec<Diagnostic>> {
-    let ctx = BuildCtx {
-        program,
-        module: scope.module,
-        vars: scope.vars,
-        env,
-        args: &opts.args,
-        propagate_constants: static_mode,
-        inline_functions: opts.rewrites.enabled("inline_functions"),
-        live_out: None,
-    };
+    let ctx = build_ctx(program, opts, scope, env, static_mode, None);
     let (mut dag, reads, root): (Dag, Vec<VarId>, HopId) = Builder::new(&ctx).build_predicate(expr)?;
-    optimize_and_plan(program, opts, &mut dag)?;
+    optimize_and_plan(opts, &mut dag)?;
     // Rewrites may have replaced the root; the root list holds the current one.
     let root = *dag.roots.last().unwrap_or(&root);
     let ty = dag.get(root).ty;
