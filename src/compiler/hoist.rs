@@ -24,7 +24,7 @@ fn pure_call(program: &Program, module: u32, namespace: Option<&str>, name: &str
     if spec.side_effect || spec.nout > 1 || matches!(spec.name, "print" | "stop" | "assert" | "exists") {
         return false;
     }
-    !(spec.lower == Lower::Special && !matches!(spec.name, "matrix" | "seq" | "ifelse" | "log" | "list"))
+    spec.lower != Lower::Special || matches!(spec.name, "matrix" | "seq" | "ifelse" | "log" | "list")
 }
 
 /// The names `e` reads, when it calls only pure builtins; `None` otherwise.
