@@ -5,7 +5,7 @@ use crate::compiler::program::Program;
 use crate::compiler::{self, Options};
 use crate::diagnostics::{Diagnostic, SourceMap};
 use crate::driver::Failure;
-use crate::runtime::exec::{Frame, Runtime};
+use crate::runtime::exec::{Runtime, Slots};
 use crate::runtime::output::Output;
 use crate::syntax::ast::StmtKind;
 use crate::types::matrix::Matrix;
@@ -56,12 +56,12 @@ impl Session {
             module: 0,
             script: &program,
         };
-        let mut frame = Frame::new(program.main_vars.len());
+        let mut slots = Slots::new(program.main_vars.len());
         for (i, (n, _)) in vars.iter().enumerate() {
-            frame.vals[i] = self.vars.get(n).cloned();
+            slots.vals[i] = self.vars.get(n).cloned();
         }
-        rt.run_in(&mut frame).map_err(|e| Failure::Runtime(e.into_diagnostic()))?;
-        for (slot, v) in frame.vals.into_iter().enumerate() {
+        rt.run_in(&mut slots).map_err(|e| Failure::Runtime(e.into_diagnostic()))?;
+        for (slot, v) in slots.vals.into_iter().enumerate() {
             if let Some(v) = v {
                 self.vars.insert(program.main_vars.name(slot as u32).to_string(), v);
             }
@@ -205,10 +205,10 @@ impl PreparedScript {
 
     /// Runs the script with the bound inputs (they stay bound for the next run).
     pub fn execute(&mut self) -> Result<Results, String> {
-        let mut frame = Frame::new(self.program.main_vars.len());
+        let mut slots = Slots::new(self.program.main_vars.len());
         for (i, n) in self.inputs.iter().enumerate() {
             match self.bound.get(n) {
-                Some(v) => frame.vals[i] = Some(v.clone()),
+                Some(v) => slots.vals[i] = Some(v.clone()),
                 None => return Err(format!("input `{n}` is not bound")),
             }
         }
@@ -222,7 +222,7 @@ impl PreparedScript {
             module: 0,
             script: &self.program,
         };
-        rt.run_in(&mut frame)
+        rt.run_in(&mut slots)
             .map_err(|e| crate::diagnostics::render_to_string(&self.map, &[e.into_diagnostic()]))?;
         let mut values = BTreeMap::new();
         for n in &self.outputs {
@@ -230,7 +230,7 @@ impl PreparedScript {
                 .program
                 .main_vars
                 .get(n)
-                .and_then(|slot| frame.vals[slot as usize].clone())
+                .and_then(|slot| slots.vals[slot as usize].clone())
                 .ok_or_else(|| format!("output `{n}` was not assigned by the script"))?;
             values.insert(n.clone(), v);
         }

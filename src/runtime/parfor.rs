@@ -4,7 +4,7 @@
 use crate::compiler::program::{Block, VarTable};
 use crate::hops::VarId;
 use crate::runtime::error::RtError;
-use crate::runtime::exec::Frame;
+use crate::runtime::exec::Slots;
 use crate::syntax::ast::Expr;
 use crate::syntax::visit::{self, ReadRules};
 use crate::types::value::Value;
@@ -88,14 +88,14 @@ fn walk(blocks: &[Block], defined: &mut Vec<String>, whole: &mut Vec<String>, re
     }
 }
 
-/// Merges the workers' frames into `frame`: for every variable the body changes by left indexing
+/// Merges the workers' slots into `slots`: for every variable the body changes by left indexing
 /// only that existed before the loop as a matrix, the cells a worker changed (relative to `base`) are copied into
 /// the result. Other variables take the value of the last worker that has one (like the last
 /// iteration of a sequential loop).
 pub fn merge_results(
-    frame: &mut Frame,
-    base: &Frame,
-    workers: &[Frame],
+    slots: &mut Slots,
+    base: &Slots,
+    workers: &[Slots],
     assigned: &[VarId],
     whole: &[VarId],
     loop_var: VarId,
@@ -135,12 +135,12 @@ pub fn merge_results(
                     }
                 }
                 if any {
-                    frame.vals[idx] = Some(Value::matrix(result));
+                    slots.vals[idx] = Some(Value::matrix(result));
                 }
             }
             _ => {
                 if let Some(last) = workers.iter().rev().find_map(|w| w.vals[idx].clone()) {
-                    frame.vals[idx] = Some(last);
+                    slots.vals[idx] = Some(last);
                 }
             }
         }
