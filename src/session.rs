@@ -5,7 +5,7 @@ use crate::compiler::program::Program;
 use crate::compiler::{self, Options};
 use crate::diagnostics::{Diagnostic, SourceMap};
 use crate::driver::Failure;
-use crate::runtime::exec::{Runtime, Slots};
+use crate::runtime::exec::{Slots, run_program};
 use crate::runtime::output::Output;
 use crate::syntax::ast::StmtKind;
 use crate::types::matrix::Matrix;
@@ -46,21 +46,12 @@ impl Session {
         let vars = self.var_types();
         let program = compiler::prepare_program(&mut self.map, &name, &src, &self.opts, &vars, true)
             .map_err(Failure::Compile)?;
-        let tracer = crate::runtime::lineage::Tracer::for_program(&program);
-        let rt = Runtime {
-            program: &program,
-            opts: &self.opts,
-            out,
-            stats: None,
-            tracer: tracer.as_ref(),
-            module: 0,
-            script: &program,
-        };
         let mut slots = Slots::new(program.main_vars.len());
         for (i, (n, _)) in vars.iter().enumerate() {
             slots.vals[i] = self.vars.get(n).cloned();
         }
-        rt.run_in(&mut slots).map_err(|e| Failure::Runtime(e.into_diagnostic()))?;
+        run_program(&program, &self.opts, out, None, &mut slots)
+            .map_err(|e| Failure::Runtime(e.into_diagnostic()))?;
         for (slot, v) in slots.vals.into_iter().enumerate() {
             if let Some(v) = v {
                 self.vars.insert(program.main_vars.name(slot as u32).to_string(), v);
@@ -212,17 +203,7 @@ impl PreparedScript {
                 None => return Err(format!("input `{n}` is not bound")),
             }
         }
-        let tracer = crate::runtime::lineage::Tracer::for_program(&self.program);
-        let rt = Runtime {
-            program: &self.program,
-            opts: &self.opts,
-            out: &self.out,
-            stats: None,
-            tracer: tracer.as_ref(),
-            module: 0,
-            script: &self.program,
-        };
-        rt.run_in(&mut slots)
+        run_program(&self.program, &self.opts, &self.out, None, &mut slots)
             .map_err(|e| crate::diagnostics::render_to_string(&self.map, &[e.into_diagnostic()]))?;
         let mut values = BTreeMap::new();
         for n in &self.outputs {

@@ -5,6 +5,8 @@
 //! resolved when the program was structured, so executing an instruction costs a match and a few
 //! vector accesses.
 //!
+//! [`run_program`] is the one way in, for the command line, REPL sessions and prepared scripts.
+//!
 //! - [`slots`]: the variables of a scope ([`Slots`]);
 //! - [`control`]: blocks, branches, loops and `parfor`, predicates, the plan cache lookups;
 //! - [`interp`]: the instruction interpreter (the lineage-tracing one is in
@@ -46,16 +48,37 @@ pub struct Runtime<'p> {
     pub script: &'p Program,
 }
 
-impl<'p> Runtime<'p> {
-    /// Runs the main program in fresh slots; returns them at its end.
-    pub fn run_main(&self) -> RtResult<Slots> {
-        let mut slots = Slots::new(self.program.main_vars.len());
-        self.run_in(&mut slots)?;
-        Ok(slots)
-    }
+/// The stack of the thread a program runs on. Deeply recursive scripts need a large one (function
+/// calls nest up to [`MAX_CALL_DEPTH`] deep), and the command line, REPL sessions and prepared
+/// scripts all get the same.
+const STACK_SIZE: usize = 512 * 1024 * 1024;
 
-    /// Runs the main program in existing slots (the REPL keeps its variables this way).
-    pub fn run_in(&self, slots: &mut Slots) -> RtResult<()> {
+/// Runs the main program of `program` in `slots` (which may already hold variables: a REPL
+/// session's, a prepared script's inputs), on a thread of its own with a [`STACK_SIZE`] stack,
+/// tracing lineage when the program calls `lineage` or `autoDiff`. The one way to run a program:
+/// the driver, the REPL and the embedding API all come here.
+pub fn run_program(
+    program: &Program,
+    opts: &Options,
+    out: &Output,
+    stats: Option<&Stats>,
+    slots: &mut Slots,
+) -> RtResult<()> {
+    let tracer = Tracer::for_program(program);
+    let rt = Runtime { program, opts, out, stats, tracer: tracer.as_ref(), module: 0, script: program };
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .stack_size(STACK_SIZE)
+            .spawn_scoped(s, || rt.run_main(slots))
+            .map_err(|e| RtError::new(format!("cannot start the executor: {e}")))?
+            .join()
+            .map_err(|_| RtError::new("internal error: the executor panicked"))?
+    })
+}
+
+impl Runtime<'_> {
+    /// Runs the main program in `slots`, which grow to the program's variables.
+    fn run_main(&self, slots: &mut Slots) -> RtResult<()> {
         let scope = Scope { module: 0, vars: &self.program.main_vars };
         if slots.vals.len() < self.program.main_vars.len() {
             slots.vals.resize(self.program.main_vars.len(), None);
