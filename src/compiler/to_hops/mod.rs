@@ -1,6 +1,12 @@
 //! Building the HOP DAG of one basic block (or one predicate) from its statements, with type and
 //! shape inference and the checks of the validator: undefined variables, unknown functions,
 //! argument lists, and data-type mismatches are reported here with the span of the user's code.
+//!
+//! This file holds the [`Builder`] and its scope (variables read, written and inlined), statements
+//! and expressions; the rest is by concern: `args.rs` (matching arguments to parameters),
+//! `calls.rs` (resolving a call, builtins compiled by their table entry), `special.rs` (builtins
+//! with rules of their own), `user_calls.rs` (user function calls and inlining), `operators.rs`
+//! (operators with their result types) and `types.rs` (type rules).
 
 use crate::compiler::options::CmdArgs;
 use crate::compiler::program::{ModuleId, Program, VarTable};
