@@ -9,6 +9,7 @@ pub mod lexer;
 pub mod parser;
 pub mod pretty;
 pub mod spans;
+pub mod visit;
 
 pub use parser::{parse_program, parse_with_diagnostics};
 
