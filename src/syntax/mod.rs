@@ -10,7 +10,7 @@ pub mod parser;
 pub mod pretty;
 pub mod spans;
 
-pub use parser::{parse_program, parse_with_diagnostics};
+pub use parser::{parse_program, parse_program_with_comments, parse_with_diagnostics};
 
 pub use pretty::{print_expr, print_program};
 pub use spans::{erase_expr_spans, erase_spans};
