@@ -134,6 +134,13 @@ impl<'a> Layout<'a> {
         self.comments.get(self.next).filter(|c| (c.span.start as usize) < before)
     }
 
+    /// Whether a comment not printed yet starts in `from..to`.
+    fn has_comment_in(&self, from: usize, to: usize) -> bool {
+        let rest = &self.comments[self.next..];
+        let i = rest.partition_point(|c| (c.span.start as usize) < from);
+        rest.get(i).is_some_and(|c| (c.span.start as usize) < to)
+    }
+
     /// The braces around a body whose `{` (if any) comes at or after `from`: the first `{` there,
     /// when it comes before the body's first statement (a body without statements is braced).
     fn body_braces(&self, from: usize, body: &[Stmt]) -> Option<(usize, usize)> {
@@ -263,7 +270,7 @@ impl Printer<'_> {
         };
         if body.is_empty() && !has_comments {
             self.out.push_str("{}");
-            self.set_last_end(close.map(|c| c + 1));
+            self.set_last_end(close.map(|c| c.saturating_add(1)));
             return;
         }
         self.out.push('{');
@@ -276,7 +283,7 @@ impl Printer<'_> {
         self.print_block(body, level + 1, close, close.unwrap_or(limit));
         indent(&mut self.out, level);
         self.out.push('}');
-        self.set_last_end(close.map(|c| c + 1));
+        self.set_last_end(close.map(|c| c.saturating_add(1)));
     }
 
     fn set_last_end(&mut self, end: Option<usize>) {
@@ -356,7 +363,7 @@ impl Printer<'_> {
         let then_braces = self.braces_of(start, then_body);
         // Without braces, the last statement's trailing comments end at the `else`.
         let then_end = match then_braces {
-            Some((_, close)) => close + 1,
+            Some((_, close)) => close.saturating_add(1),
             None => match (&self.layout, then_body.last()) {
                 (Some(layout), Some(last)) => layout.stmt_end(last),
                 _ => start,
@@ -380,7 +387,7 @@ impl Printer<'_> {
             {
                 let inner_limit = else_braces.map_or(limit, |(_, close)| close);
                 self.print_if(span.start as usize, cond, then_body, else_body.as_deref(), level, inner_limit);
-                self.set_last_end(else_braces.map(|(_, close)| close + 1));
+                self.set_last_end(else_braces.map(|(_, close)| close.saturating_add(1)));
             }
             body => self.print_braced(body, level, else_braces, limit),
         }
@@ -391,10 +398,7 @@ impl Printer<'_> {
     fn may_flatten(&self, else_braces: Option<(usize, usize)>, inner: &Stmt) -> bool {
         let (Some(layout), Some((open, close))) = (&self.layout, else_braces) else { return true };
         let (start, end) = (inner.span.start as usize, layout.stmt_end(inner));
-        !layout.comments[layout.next..].iter().any(|c| {
-            let at = c.span.start as usize;
-            (open < at && at < start) || (end <= at && at < close)
-        })
+        !(layout.has_comment_in(open + 1, start) || layout.has_comment_in(end, close))
     }
 
     #[allow(clippy::too_many_arguments)]
