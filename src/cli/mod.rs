@@ -31,10 +31,17 @@ pub enum Command {
         #[arg(long)]
         builtin_path: Option<PathBuf>,
     },
-    /// Print a script in canonical formatting.
+    /// Print a script in canonical formatting, comments and blank lines kept.
     Fmt {
-        /// The script to format.
-        file: PathBuf,
+        /// Print nothing; exit with status 1, naming each file, when formatting would change it.
+        #[arg(long, conflicts_with = "in_place")]
+        check: bool,
+        /// Rewrite the files that are not formatted (atomically: temporary file, then rename).
+        #[arg(short = 'i', long)]
+        in_place: bool,
+        /// The scripts to format (one when printing to standard output).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
     /// Run a script: dml run FILE [--stats] [--explain hops|runtime] [--no-rewrites]
     /// [--no-rewrite NAME] [--builtin-path DIR] [-args v1 v2 ...] [-nvargs name=value ...]
