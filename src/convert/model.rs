@@ -37,6 +37,19 @@ fn from_keras_file(file: KerasFile) -> Result<Model, ConvertError> {
     Ok(Model { graph, keras: Some(file) })
 }
 
+/// A generated script in `dml fmt`'s canonical form. A script that does not parse is a bug of the
+/// converter, reported as an error naming the model rather than handed to the user.
+fn formatted(g: &Graph, text: String) -> Result<String, ConvertError> {
+    crate::syntax::format_source(&text, crate::diagnostics::FileId(0)).map_err(|d| ConvertError::Layer {
+        layer: g.name.clone(),
+        class: "model".into(),
+        detail: format!(
+            "internal error: the generated script does not parse ({}); please report it",
+            d.first().map(|d| d.message.as_str()).unwrap_or("?")
+        ),
+    })
+}
+
 /// The result of one forward and backward pass.
 #[derive(Debug, Clone)]
 pub struct Gradients {
@@ -51,16 +64,19 @@ pub struct Gradients {
 pub type History = BTreeMap<String, Vec<f64>>;
 
 impl Model {
+    /// The training script (Keras's `fit`), formatted as `dml fmt` prints it.
     pub fn training_script(&self, opts: &TrainOptions, io: &Io) -> Result<String, ConvertError> {
-        script::training_script(&self.graph, opts, io)
+        formatted(&self.graph, script::training_script(&self.graph, opts, io)?)
     }
 
+    /// The prediction script (Keras's `predict`), formatted as `dml fmt` prints it.
     pub fn prediction_script(&self, io: &Io, batch_size: usize) -> Result<String, ConvertError> {
-        script::prediction_script(&self.graph, io, batch_size)
+        formatted(&self.graph, script::prediction_script(&self.graph, io, batch_size)?)
     }
 
+    /// One training-mode forward and backward pass (the gradients the tests compare with Keras's).
     pub fn gradient_script(&self) -> Result<String, ConvertError> {
-        script::gradient_script(&self.graph)
+        formatted(&self.graph, script::gradient_script(&self.graph)?)
     }
 
     /// Every parameter as `(name, matrix)` in the DML layout, as the weights folder holds them.
