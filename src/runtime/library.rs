@@ -231,7 +231,7 @@ pub fn binary(op: BinOp, a: Value, b: Value) -> RtResult<Value> {
         }
         (x, y) if x.is_scalar() && y.is_scalar() => Ok(binary_scalar(op, &x, &y)?),
         (Value::Frame(x), Value::Frame(y)) => {
-            Ok(Value::Frame(Arc::new(crate::runtime::frame_ops::compare(op, &x, &y)?)))
+            Ok(Value::Frame(Arc::new(crate::runtime::builtins::frame::ops::compare(op, &x, &y)?)))
         }
         (a, b) => {
             err(format!("operator {} cannot be applied to a {} and a {}", op.name(), a.kind(), b.kind()))
@@ -340,7 +340,7 @@ pub fn right_index(args: Vec<Option<Value>>) -> RtResult<Value> {
         Value::Frame(f) => {
             let rows = bounds(&args[1], &args[2], f.rows(), "rows")?;
             let cols = bounds(&args[3], &args[4], f.cols(), "columns")?;
-            Ok(Value::Frame(Arc::new(crate::runtime::frame_ops::slice(f, rows, cols))))
+            Ok(Value::Frame(Arc::new(crate::runtime::builtins::frame::ops::slice(f, rows, cols))))
         }
         other => err(format!("cannot index a {}", other.kind())),
     }
@@ -420,7 +420,7 @@ pub fn left_index(mut args: Vec<Option<Value>>) -> RtResult<Value> {
         Value::Frame(mut f) => {
             let rows = bounds(&args[2], &args[3], f.rows(), "rows")?;
             let cols = bounds(&args[4], &args[5], f.cols(), "columns")?;
-            crate::runtime::frame_ops::left_index(Arc::make_mut(&mut f), rows, cols, &value)?;
+            crate::runtime::builtins::frame::ops::left_index(Arc::make_mut(&mut f), rows, cols, &value)?;
             Ok(Value::Frame(f))
         }
         other => err(format!("cannot assign into an index of a {}", other.kind())),
@@ -437,7 +437,7 @@ pub fn bind(args: Vec<Option<Value>>, columns: bool) -> RtResult<Value> {
         vals = l.items.clone();
     }
     if let Some(Value::Frame(_)) = vals.first() {
-        return crate::runtime::frame_ops::bind(&vals, columns);
+        return crate::runtime::builtins::frame::ops::bind(&vals, columns);
     }
     let mut mats = Vec::with_capacity(vals.len());
     for v in &vals {
@@ -476,7 +476,7 @@ pub fn cast(op: CastOp, x: Value) -> RtResult<Value> {
             }
             Value::List(l) if l.items.len() == 1 => cast(op, l.items[0].clone()),
             Value::Frame(f) if f.rows() == 1 && f.cols() == 1 => {
-                Ok(crate::runtime::frame_ops::cell(&f, 0, 0))
+                Ok(crate::runtime::builtins::frame::ops::cell(&f, 0, 0))
             }
             s if s.is_scalar() => Ok(s),
             other => err(format!("as.scalar cannot convert a {}", other.kind())),
@@ -493,7 +493,7 @@ pub fn cast(op: CastOp, x: Value) -> RtResult<Value> {
                     .collect::<RtResult<_>>()?;
                 Ok(Value::matrix(Matrix::from_vec(cells.len(), 1, cells)))
             }
-            Value::Frame(f) => Ok(Value::matrix(crate::runtime::frame_ops::to_matrix(&f)?)),
+            Value::Frame(f) => Ok(Value::matrix(crate::runtime::builtins::frame::ops::to_matrix(&f)?)),
             s if s.is_scalar() => {
                 let v = s.as_f64().ok_or_else(|| RtError::new("as.matrix cannot convert a string"))?;
                 Ok(Value::matrix(Matrix::scalar(v)))
@@ -643,7 +643,7 @@ pub fn seq(args: Vec<Option<Value>>) -> RtResult<Value> {
 pub fn print_string(v: &Value) -> RtResult<String> {
     Ok(match v {
         Value::Matrix(m) => matrix_to_string(m, &ToStringOpts::default()),
-        Value::Frame(f) => crate::runtime::frame_ops::to_string(f, &ToStringOpts::default()),
+        Value::Frame(f) => crate::runtime::builtins::frame::ops::to_string(f, &ToStringOpts::default()),
         Value::List(l) => list_to_string(l)?,
         s => scalar_to_string(s),
     })
@@ -818,7 +818,7 @@ pub fn call(rt: &Runtime, id: BuiltinId, args: Vec<Option<Value>>) -> RtResult<V
             };
             let s = match &target {
                 Value::Matrix(m) => matrix_to_string(m, &opts),
-                Value::Frame(f) => crate::runtime::frame_ops::to_string(f, &opts),
+                Value::Frame(f) => crate::runtime::builtins::frame::ops::to_string(f, &opts),
                 other => print_string(other)?,
             };
             one(Value::str(s))

@@ -130,7 +130,7 @@ pub fn call(rt: &Runtime, name: &str, args: Vec<Option<Value>>) -> RtResult<Vec<
             };
             let select = opt_mat(&args[2]);
             if let Some(Value::Frame(f)) = &args[0] {
-                let out = crate::runtime::frame_ops::remove_empty(f, rows, select.as_deref())?;
+                let out = crate::runtime::builtins::frame::ops::remove_empty(f, rows, select.as_deref())?;
                 return one(Value::Frame(std::sync::Arc::new(out)));
             }
             let x = mat(&args[0], "target")?;

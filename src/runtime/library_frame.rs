@@ -2,9 +2,11 @@
 //! `applySchema`), frame reading and writing, the transforms and `map`.
 
 use crate::kernels::scalar::scalar_to_string;
+use crate::runtime::builtins::frame::ops::{
+    self as frame_ops, column_from_strings, column_strings, raw_cell,
+};
 use crate::runtime::error::{RtError, RtResult};
 use crate::runtime::exec::Runtime;
-use crate::runtime::frame_ops::{self, column_from_strings, column_strings, raw_cell};
 use crate::runtime::io;
 use crate::types::frame::{ColType, Frame, FrameColumn};
 use crate::types::value::Value;
@@ -91,11 +93,13 @@ pub fn call(rt: &Runtime, name: &str, args: Vec<Option<Value>>) -> Option<RtResu
             .map(|f| vec![fv(frame_ops::string_row((0..f.cols()).map(|c| f.name(c)).collect()))]),
         "detectSchema" => frame_arg(&args[0], "detectSchema").map(|f| vec![fv(detect_schema(f))]),
         "applySchema" => apply_schema(&args).map(|f| vec![fv(f)]),
-        "transformencode" => crate::runtime::transform::encode_builtin(&args),
-        "transformapply" => crate::runtime::transform::apply_builtin(&args).map(|v| vec![v]),
-        "transformdecode" => crate::runtime::transform::decode_builtin(&args).map(|v| vec![v]),
+        "transformencode" => crate::runtime::builtins::frame::transform::encode_builtin(&args),
+        "transformapply" => crate::runtime::builtins::frame::transform::apply_builtin(&args).map(|v| vec![v]),
+        "transformdecode" => {
+            crate::runtime::builtins::frame::transform::decode_builtin(&args).map(|v| vec![v])
+        }
         "dropInvalidLength" => drop_invalid_length(&args).map(|f| vec![fv(f)]),
-        "map" => crate::runtime::lambda::map_builtin(&args).map(|v| vec![v]),
+        "map" => crate::runtime::builtins::frame::lambda::map_builtin(&args).map(|v| vec![v]),
         _ => return None,
     };
     let _ = rt;

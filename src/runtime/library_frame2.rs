@@ -2,11 +2,11 @@
 //! `dropInvalidType`, `valueSwap`, `freplicate` and `tokenize`, with SystemDS 3.4.0's semantics.
 
 use crate::kernels::format::format_double;
+use crate::runtime::builtins::frame::ops::{column_from_strings, column_strings, java_float, raw_cell};
+use crate::runtime::builtins::frame::transform::{SEP, colmap, spec};
 use crate::runtime::error::{RtError, RtResult};
 use crate::runtime::exec::Runtime;
-use crate::runtime::frame_ops::{column_from_strings, column_strings, java_float, raw_cell};
 use crate::runtime::library_frame::{frame_arg, text};
-use crate::runtime::transform::{SEP, colmap, spec};
 use crate::types::frame::{ColType, Frame, FrameColumn};
 use crate::types::value::Value;
 use std::path::Path;
@@ -42,7 +42,7 @@ pub fn call(rt: &Runtime, name: &str, args: &[Option<Value>]) -> Option<RtResult
         "dropInvalidType" => drop_invalid_type(args).map(|f| vec![fv(f)]),
         "valueSwap" => value_swap(args).map(|f| vec![fv(f)]),
         "freplicate" => freplicate(args).map(|f| vec![fv(f)]),
-        "tokenize" => crate::runtime::tokenize::tokenize_builtin(args).map(|f| vec![fv(f)]),
+        "tokenize" => crate::runtime::builtins::frame::tokenize::tokenize_builtin(args).map(|f| vec![fv(f)]),
         _ => return None,
     };
     Some(r)

@@ -1,12 +1,10 @@
 //! The runtime: the executor of lowered instruction programs, the builtins' implementations, I/O.
 pub mod autodiff;
+pub mod builtins;
 pub mod error;
 pub mod exec;
 pub mod explain;
-pub mod frame_ops;
 pub mod io;
-pub mod java;
-pub mod lambda;
 pub mod library;
 pub mod library_dnn;
 pub mod library_ext;
@@ -18,5 +16,3 @@ pub mod lineage;
 pub mod output;
 pub mod parfor;
 pub mod stats;
-pub mod tokenize;
-pub mod transform;

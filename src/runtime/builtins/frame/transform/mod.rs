@@ -433,6 +433,6 @@ mod tests {
             ]
         );
         assert_eq!(java_hash("a"), 97);
-        assert_eq!(crate::runtime::frame_ops::java_float(1.5), "1.5");
+        assert_eq!(crate::runtime::builtins::frame::ops::java_float(1.5), "1.5");
     }
 }

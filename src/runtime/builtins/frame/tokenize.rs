@@ -7,12 +7,12 @@
 //! row) and `hash` (token hash buckets modulo `out_params.num_features`, ascending, with their
 //! counts). `apply_padding` fills every document up to `max_tokens`.
 
+use crate::runtime::builtins::frame::ops::raw_cell;
+use crate::runtime::builtins::frame::transform::hash::java_string_hash;
+use crate::runtime::builtins::frame::transform::java_hashmap_order;
+use crate::runtime::builtins::frame::transform::spec::parse_json;
 use crate::runtime::error::{RtError, RtResult};
-use crate::runtime::frame_ops::raw_cell;
 use crate::runtime::library_frame::{frame_arg, text};
-use crate::runtime::transform::hash::java_string_hash;
-use crate::runtime::transform::java_hashmap_order;
-use crate::runtime::transform::spec::parse_json;
 use crate::types::frame::{ColType, Frame, FrameColumn};
 use crate::types::value::Value;
 use serde_json::{Map, Value as Json};

@@ -1,0 +1,3 @@
+//! The runtime side of the builtins.
+
+pub mod frame;
