@@ -17,7 +17,7 @@ use crate::kernels::scalar::unary_scalar;
 use crate::lower::{Instr, Operand, Plan, TAKE_FROM_FRAME};
 use crate::runtime::error::{RtError, RtResult};
 use crate::runtime::lineage::{self, LinRef, Replay, Tracer};
-use crate::runtime::{library, output::Output, stats::Stats};
+use crate::runtime::{builtins, output::Output, stats::Stats};
 use crate::types::matrix::Matrix;
 use crate::types::ops::{AggDir, BinOp};
 use crate::types::ops::{CastOp, DataGenOp, EffectOp, NaryOp, ReorgOp};
@@ -441,7 +441,7 @@ impl<'p> Runtime<'p> {
                         .iter()
                         .filter_map(|&i| args[i].as_ref().and_then(|v| t.literal(v)))
                         .collect();
-                    let v = library::fill(self.opts, args.clone())?;
+                    let v = builtins::fill(self.opts, args.clone())?;
                     let replay = Replay::Const { op: ins.op.clone(), args };
                     lins[out] = Some(t.instr("sinit".into(), lits, replay, 0));
                     regs[out] = Some(v);
@@ -454,9 +454,9 @@ impl<'p> Runtime<'p> {
                     args[7] = Some(Value::Int(seed as i64));
                 }
                 let v = match op {
-                    DataGenOp::Fill => library::fill(self.opts, args.clone())?,
-                    DataGenOp::Rand => library::rand(self.opts, args.clone())?,
-                    DataGenOp::Seq => library::seq(args.clone())?,
+                    DataGenOp::Fill => builtins::fill(self.opts, args.clone())?,
+                    DataGenOp::Rand => builtins::rand(self.opts, args.clone())?,
+                    DataGenOp::Seq => builtins::seq(args.clone())?,
                 };
                 let text = lineage::creation_text(*op, &args, &v, rayon::current_num_threads());
                 lins[out] = Some(t.creation(text, Replay::Const { op: ins.op.clone(), args }));
@@ -469,7 +469,7 @@ impl<'p> Runtime<'p> {
             if id.name().starts_with("read") {
                 // A read is a creation item of its own, without items for its arguments.
                 let args = self.args(ins, regs)?;
-                let v = library::call(self, *id, args.clone())?;
+                let v = builtins::call(self, *id, args.clone())?;
                 let text = read_text(&args, v.first());
                 for (i, v) in v.into_iter().enumerate() {
                     regs[out + i] = Some(v);
@@ -577,7 +577,7 @@ impl<'p> Runtime<'p> {
             HopOp::Unary(op) => {
                 let x = req(self.arg(ins, 0, regs)?)?;
                 match x {
-                    Value::Matrix(m) => library::unary_matrix(*op, m),
+                    Value::Matrix(m) => builtins::unary_matrix(*op, m),
                     _ if x.is_scalar() => unary_scalar(*op, &x)?,
                     _ => {
                         return Err(RtError::new(format!(
@@ -591,15 +591,15 @@ impl<'p> Runtime<'p> {
             HopOp::Binary(op) => {
                 let a = req(self.arg(ins, 0, regs)?)?;
                 let b = req(self.arg(ins, 1, regs)?)?;
-                library::binary(*op, a, b)?
+                builtins::binary(*op, a, b)?
             }
             HopOp::Ternary => {
                 let args = self.args(ins, regs)?;
-                library::ifelse(args)?
+                builtins::ifelse(args)?
             }
             HopOp::AggUnary(op, dir) => {
                 let x = req(self.arg(ins, 0, regs)?)?;
-                let m = library::matrix_arg(&x, "aggregate")?;
+                let m = builtins::matrix_arg(&x, "aggregate")?;
                 match dir {
                     AggDir::All => Value::Double(kernels::aggregate::aggregate_all(*op, m)?),
                     _ => Value::matrix(kernels::aggregate::aggregate(*op, *dir, m)?),
@@ -608,17 +608,17 @@ impl<'p> Runtime<'p> {
             HopOp::MatMul => {
                 let a = req(self.arg(ins, 0, regs)?)?;
                 let b = req(self.arg(ins, 1, regs)?)?;
-                let (ma, mb) = (library::matrix_arg(&a, "%*%")?, library::matrix_arg(&b, "%*%")?);
-                library::check_budget_cells(self.opts, ma.rows() as f64 * mb.cols() as f64)?;
+                let (ma, mb) = (builtins::matrix_arg(&a, "%*%")?, builtins::matrix_arg(&b, "%*%")?);
+                builtins::check_budget_cells(self.opts, ma.rows() as f64 * mb.cols() as f64)?;
                 Value::matrix(kernels::matmul::matmul(ma, mb)?)
             }
             HopOp::Tsmm { left } => {
                 let x = req(self.arg(ins, 0, regs)?)?;
-                Value::matrix(kernels::matmul::tsmm(library::matrix_arg(&x, "%*%")?, *left))
+                Value::matrix(kernels::matmul::tsmm(builtins::matrix_arg(&x, "%*%")?, *left))
             }
             HopOp::Reorg(op) => {
                 let x = req(self.arg(ins, 0, regs)?)?;
-                let m = library::matrix_arg(&x, "reorganisation")?;
+                let m = builtins::matrix_arg(&x, "reorganisation")?;
                 Value::matrix(match op {
                     ReorgOp::Transpose => kernels::reorg::transpose(m),
                     ReorgOp::Rev => kernels::reorg::rev(m),
@@ -627,33 +627,33 @@ impl<'p> Runtime<'p> {
             }
             HopOp::Reshape { byrow } => {
                 let args = self.args(ins, regs)?;
-                library::reshape(args, *byrow)?
+                builtins::reshape(args, *byrow)?
             }
             HopOp::Index | HopOp::ListIndex => {
                 let args = self.args(ins, regs)?;
-                library::right_index(args)?
+                builtins::right_index(args)?
             }
             HopOp::LeftIndex => {
                 let args = self.args(ins, regs)?;
-                library::left_index(args)?
+                builtins::left_index(args)?
             }
             HopOp::Nary(op) => {
                 let args = self.args(ins, regs)?;
                 match op {
-                    NaryOp::Cbind | NaryOp::Rbind => library::bind(args, *op == NaryOp::Cbind)?,
-                    NaryOp::Min | NaryOp::Max => library::nary_minmax(args, *op == NaryOp::Min)?,
+                    NaryOp::Cbind | NaryOp::Rbind => builtins::bind(args, *op == NaryOp::Cbind)?,
+                    NaryOp::Min | NaryOp::Max => builtins::nary_minmax(args, *op == NaryOp::Min)?,
                 }
             }
             HopOp::Cast(op) => {
                 let x = req(self.arg(ins, 0, regs)?)?;
-                library::cast(*op, x)?
+                builtins::cast(*op, x)?
             }
             HopOp::DataGen(op) => {
                 let args = self.args(ins, regs)?;
                 match op {
-                    DataGenOp::Fill => library::fill(self.opts, args)?,
-                    DataGenOp::Rand => library::rand(self.opts, args)?,
-                    DataGenOp::Seq => library::seq(args)?,
+                    DataGenOp::Fill => builtins::fill(self.opts, args)?,
+                    DataGenOp::Rand => builtins::rand(self.opts, args)?,
+                    DataGenOp::Seq => builtins::seq(args)?,
                 }
             }
             HopOp::MakeList(names) => {
@@ -662,7 +662,7 @@ impl<'p> Runtime<'p> {
             }
             HopOp::Builtin { id, nout } => {
                 let args = self.args(ins, regs)?;
-                let outs = library::call(self, *id, args)?;
+                let outs = builtins::call(self, *id, args)?;
                 if (outs.len() as u8) < (*nout).max(1) && id.spec().out != crate::builtins::Out::Nothing {
                     return Err(RtError::new(format!("`{}` produced too few outputs", id.name())));
                 }
@@ -692,20 +692,20 @@ impl<'p> Runtime<'p> {
         match e {
             EffectOp::Print => {
                 let v = req(args.into_iter().next().flatten())?;
-                let text = library::print_string(&v)?;
+                let text = builtins::print_string(&v)?;
                 self.out.print(&text);
                 Ok(())
             }
             EffectOp::Printf => {
                 let vals: Vec<Value> = args.into_iter().map(req).collect::<RtResult<_>>()?;
-                let text = library::printf(&vals)?;
+                let text = builtins::printf(&vals)?;
                 self.out.print(&text);
                 Ok(())
             }
             EffectOp::Stop => {
                 let v = args.into_iter().next().flatten();
                 let msg = match v {
-                    Some(v) => library::print_string(&v)?,
+                    Some(v) => builtins::print_string(&v)?,
                     None => String::new(),
                 };
                 Err(RtError { message: msg, span: None, stopped: true, notes: vec![] })
@@ -807,7 +807,7 @@ impl<'p> Runtime<'p> {
 fn read_text(args: &[Option<Value>], v: Option<&Value>) -> String {
     let s = |i: usize| match args.get(i).and_then(|a| a.as_ref()) {
         Some(Value::Str(s)) => s.to_string(),
-        Some(other) => library::print_string(other).unwrap_or_default(),
+        Some(other) => builtins::print_string(other).unwrap_or_default(),
         None => String::new(),
     };
     let (dt, rows, cols) = match v {

@@ -1,3 +1,119 @@
-//! The runtime side of the builtins.
+//! The runtime side of the builtins, by topic, and the operators whose behaviour depends on the
+//! kinds of their operands (scalar or matrix, list or frame), which the executor calls.
+//!
+//! Every builtin the compiler turns into a call (`HopOp::Builtin`: the library builtins of
+//! `builtins/table.rs` and `append`) has exactly one implementation, listed with its name in
+//! the `IMPLS` list of its topic's file. [`call`] finds it by the builtin's [`BuiltinId`], an
+//! index into a table built once from those lists; a test checks that every library builtin
+//! of the table has one, and that no list names a builtin the table lacks. Builtins sharing an
+//! implementation (`cumsum`, `cumprod`, ...) each have their row, with the differences in the
+//! row. Implementations read their arguments by parameter name through [`Args`]; those that
+//! call DML functions back (`eval`, `paramserv`) get the executor as a [`Context`].
 
+mod args;
+mod cellwise;
+mod context;
+mod dnn;
+mod eval;
 pub mod frame;
+mod index;
+mod io;
+mod linalg;
+mod matrix;
+mod paramserv;
+mod print;
+mod select;
+mod stats;
+mod values;
+
+#[cfg(test)]
+mod tests;
+
+pub use args::{Args, matrix_arg};
+pub use cellwise::{binary, ifelse, nary_minmax, unary_matrix};
+pub use context::{Context, DmlFunction};
+pub use index::{left_index, right_index};
+pub use matrix::{bind, check_budget_cells, fill, rand, reshape, seq};
+pub use print::{print_string, printf};
+pub use values::cast;
+
+use crate::builtins::{BUILTINS, BuiltinId, lookup};
+use crate::runtime::error::{RtError, RtResult};
+use crate::types::value::Value;
+use std::sync::OnceLock;
+
+/// How a builtin is implemented.
+#[derive(Clone, Copy)]
+pub enum BuiltinFn {
+    /// From its arguments alone.
+    Plain(fn(Args) -> RtResult<Vec<Value>>),
+    /// Calling back into the executor (`eval`, `paramserv`).
+    CallsBack(fn(Args, &dyn Context) -> RtResult<Vec<Value>>),
+}
+
+/// One row of a topic's list: the builtin's name in the table and its implementation.
+type Impl = (&'static str, BuiltinFn);
+
+/// The topics' lists.
+const LISTS: &[&[Impl]] = &[
+    values::IMPLS,
+    print::IMPLS,
+    cellwise::IMPLS,
+    matrix::IMPLS,
+    select::IMPLS,
+    linalg::IMPLS,
+    stats::IMPLS,
+    io::IMPLS,
+    eval::IMPLS,
+    dnn::IMPLS,
+    paramserv::IMPLS,
+    frame::IMPLS,
+];
+
+/// The implementation of each builtin, indexed by [`BuiltinId`].
+fn table() -> &'static [Option<BuiltinFn>] {
+    static TABLE: OnceLock<Vec<Option<BuiltinFn>>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut table = vec![None; BUILTINS.len()];
+        // A name the table lacks, or a builtin listed twice, fails the tests (tests.rs).
+        for (name, f) in LISTS.iter().copied().flatten() {
+            if let Some(id) = lookup(name) {
+                table[id.0 as usize] = Some(*f);
+            }
+        }
+        table
+    })
+}
+
+/// The implementation of builtin `id`, if it has one.
+pub fn implementation(id: BuiltinId) -> Option<BuiltinFn> {
+    table().get(id.0 as usize).copied().flatten()
+}
+
+/// Calls builtin `id` with its arguments in parameter order; returns its outputs.
+pub fn call(ctx: &dyn Context, id: BuiltinId, args: Vec<Option<Value>>) -> RtResult<Vec<Value>> {
+    match implementation(id) {
+        Some(BuiltinFn::Plain(f)) => f(Args::new(id, args)),
+        Some(BuiltinFn::CallsBack(f)) => f(Args::new(id, args), ctx),
+        None => err(format!("internal error: the builtin `{}` has no implementation", id.name())),
+    }
+}
+
+/// The arguments of a builtin the executor runs as an operator of its own (`matrix`, `rand`,
+/// `seq`), whose operands are that builtin's parameters in order.
+fn operator_args(name: &str, vals: Vec<Option<Value>>) -> RtResult<Args> {
+    match lookup(name) {
+        Some(id) => Ok(Args::new(id, vals)),
+        None => err(format!("internal error: no builtin `{name}`")),
+    }
+}
+
+/// An error with `msg`.
+pub(crate) fn err<T>(msg: impl Into<String>) -> RtResult<T> {
+    Err(RtError::new(msg))
+}
+
+/// The outputs of a builtin with one output.
+fn one(v: Value) -> RtResult<Vec<Value>> {
+    Ok(vec![v])
+}

@@ -2,8 +2,9 @@
 //! the common Java `String` forms (`x.toUpperCase()`, `x.substring(0, 3)`, `x.split(",")[1]`,
 //! concatenation with `+`, ...). Anything else is a clear "unsupported lambda" error.
 
+use super::ops::raw_cell;
+use crate::runtime::builtins::Args;
 use crate::runtime::error::{RtError, RtResult};
-use crate::runtime::library_frame::{cell_string, frame_arg, text};
 use crate::types::frame::{Frame, FrameColumn};
 use crate::types::value::Value;
 use std::sync::Arc;
@@ -268,21 +269,26 @@ fn jaccard_chars(a: &str, b: &str) -> f64 {
 /// `jaccardSim` gives SystemDS's pairwise form: an n x n frame whose cell (i, j), j > i, is
 /// the lambda of rows i and j of the first column, and `"0.0"` elsewhere. The result is a frame
 /// of strings.
-pub fn map_builtin(args: &[Option<Value>]) -> RtResult<Value> {
-    let f = frame_arg(&args[0], "map")?;
-    let src = text(&args[1], "the lambda of map")?;
-    let margin = match &args[2] {
+pub fn map_builtin(a: Args) -> RtResult<Vec<Value>> {
+    let f = a.frame("target")?;
+    let src = a.text("lambda")?;
+    let margin = match a.get("margin")? {
         None => 0,
         Some(m) => match m.as_f64() {
             Some(v) if v == 0.0 || v == 1.0 || v == 2.0 => v as i64,
             _ => return Err(RtError::new("map: margin must be 0 (cells), 1 (rows) or 2 (columns)")),
         },
     };
+    Ok(vec![map_frame(f, &src, margin)?])
+}
+
+/// `map` of the lambda (or Java helper) `src` over the cells, rows or columns of `f`.
+fn map_frame(f: &Frame, src: &str, margin: i64) -> RtResult<Value> {
     let unsupported = |msg: String| RtError::new(format!("unsupported lambda \"{src}\": {msg}"));
     if !src.contains("->") {
-        return call_frame_helper(f, &src).map_err(unsupported);
+        return call_frame_helper(f, src).map_err(unsupported);
     }
-    let (vars, e) = compile(&src).map_err(unsupported)?;
+    let (vars, e) = compile(src).map_err(unsupported)?;
     let run = |x: &[Val]| eval(&e, x).map_err(|m| RtError::new(format!("map \"{src}\": {m}")));
     let (rows, cols) = (f.rows(), f.cols());
     let mut out: Vec<Vec<Option<String>>> = vec![vec![None; rows]; cols];
@@ -292,7 +298,7 @@ pub fn map_builtin(args: &[Option<Value>]) -> RtResult<Value> {
                 "two-parameter lambdas are supported for jaccardSim distances only".into(),
             ));
         }
-        let first: Vec<Option<String>> = (0..rows).map(|r| cell_string(f, r, 0)).collect();
+        let first: Vec<Option<String>> = (0..rows).map(|r| raw_cell(f, r, 0)).collect();
         let mut dist = vec![vec![Some("0.0".to_string()); rows]; rows];
         for j in 0..rows {
             for i in j + 1..rows {
@@ -314,7 +320,7 @@ pub fn map_builtin(args: &[Option<Value>]) -> RtResult<Value> {
     match margin {
         1 => {
             for r in 0..rows {
-                let row = (0..cols).map(|c| java_text(cell_string(f, r, c))).collect();
+                let row = (0..cols).map(|c| java_text(raw_cell(f, r, c))).collect();
                 let got = as_array(run(&[Val::Arr(row)])?)?;
                 for (col, v) in out.iter_mut().zip(got) {
                     col[r] = Some(v);
@@ -323,7 +329,7 @@ pub fn map_builtin(args: &[Option<Value>]) -> RtResult<Value> {
         }
         2 => {
             for (c, col) in out.iter_mut().enumerate() {
-                let column = (0..rows).map(|r| java_text(cell_string(f, r, c))).collect();
+                let column = (0..rows).map(|r| java_text(raw_cell(f, r, c))).collect();
                 let got = as_array(run(&[Val::Arr(column)])?)?;
                 for (r, v) in got.into_iter().take(rows).enumerate() {
                     col[r] = Some(v);
@@ -333,7 +339,7 @@ pub fn map_builtin(args: &[Option<Value>]) -> RtResult<Value> {
         _ => {
             for (c, col) in out.iter_mut().enumerate() {
                 for (r, cell) in col.iter_mut().enumerate() {
-                    if let Some(s) = cell_string(f, r, c) {
+                    if let Some(s) = raw_cell(f, r, c) {
                         *cell = Some(run(&[Val::Str(s)])?.text());
                     }
                 }
@@ -366,7 +372,7 @@ fn call_frame_helper(f: &Frame, src: &str) -> Result<Value, String> {
     let threshold: f64 =
         threshold.trim().parse().map_err(|_| format!("the threshold \"{threshold}\" is not a number"))?;
     let columns: Vec<Vec<Option<String>>> =
-        (0..f.cols()).map(|c| (0..f.rows()).map(|r| cell_string(f, r, c)).collect()).collect();
+        (0..f.cols()).map(|c| (0..f.rows()).map(|r| raw_cell(f, r, c)).collect()).collect();
     let out = crate::runtime::builtins::frame::java::dmv::syntactical_pattern_discovery(
         &columns, threshold, disguised,
     );

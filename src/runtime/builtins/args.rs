@@ -1,0 +1,298 @@
+//! [`Args`]: the arguments of one builtin call, read by parameter name.
+//!
+//! The compiler passes a library builtin its arguments in the order of its parameters in
+//! `builtins/table.rs` (defaults filled in, extra positional ones after them for the variadic
+//! builtins). The readers find a parameter by its name in the builtin's [`BuiltinSpec`], so an
+//! implementation never depends on that order, and check its kind with a message that names the
+//! builtin and the parameter (`order: \`by\` must be a scalar, but got a frame`). A name the
+//! builtin does not have is a bug of the implementation: it fails a debug assertion, and in a
+//! release build the call fails with an internal error, whether or not the argument was given.
+//!
+//! [`BuiltinSpec`]: crate::builtins::BuiltinSpec
+
+use crate::builtins::BuiltinId;
+use crate::kernels::format::format_double;
+use crate::kernels::scalar::scalar_to_string;
+use crate::runtime::error::{RtError, RtResult};
+use crate::types::frame::Frame;
+use crate::types::matrix::Matrix;
+use crate::types::value::{ListValue, Value};
+use std::borrow::Cow;
+use std::sync::Arc;
+
+/// The arguments of one call of a builtin.
+pub struct Args {
+    id: BuiltinId,
+    vals: Vec<Option<Value>>,
+}
+
+/// Why a value does not fit a reader, completing "`{builtin}: \`{param}\` ...`".
+type Why = String;
+
+impl Args {
+    /// The arguments `vals` of a call of `id`, in its parameter order.
+    pub fn new(id: BuiltinId, vals: Vec<Option<Value>>) -> Args {
+        Args { id, vals }
+    }
+
+    pub fn id(&self) -> BuiltinId {
+        self.id
+    }
+
+    /// The builtin's name in the table (an alias such as `rcm` reads as `rowClassMeet`).
+    pub fn name(&self) -> &'static str {
+        self.id.name()
+    }
+
+    /// An error whose message starts with the builtin's name: `"{name}: {msg}"`.
+    pub fn error(&self, msg: impl std::fmt::Display) -> RtError {
+        RtError::new(format!("{}: {msg}", self.name()))
+    }
+
+    /// The position of `param` among the builtin's parameters.
+    fn slot(&self, param: &str) -> RtResult<usize> {
+        match self.id.spec().params.iter().position(|p| p.name == param) {
+            Some(i) => Ok(i),
+            None => {
+                debug_assert!(false, "the builtin `{}` has no parameter `{param}`", self.name());
+                Err(RtError::new(format!(
+                    "internal error: the builtin `{}` has no parameter `{param}`",
+                    self.name()
+                )))
+            }
+        }
+    }
+
+    /// The value given for `param`, `None` when it was left out (an optional parameter).
+    pub fn get(&self, param: &str) -> RtResult<Option<&Value>> {
+        let i = self.slot(param)?;
+        Ok(self.vals.get(i).and_then(Option::as_ref))
+    }
+
+    /// Whether `param` was given.
+    pub fn has(&self, param: &str) -> RtResult<bool> {
+        Ok(self.get(param)?.is_some())
+    }
+
+    /// Moves the value of `param` out (so that a builtin may reuse its storage); it must be given.
+    pub fn take(&mut self, param: &str) -> RtResult<Value> {
+        let i = self.slot(param)?;
+        match self.vals.get_mut(i).and_then(Option::take) {
+            Some(v) => Ok(v),
+            None => Err(self.missing(param)),
+        }
+    }
+
+    /// All arguments, in parameter order (the extra ones of a variadic builtin after them).
+    pub fn into_values(self) -> Vec<Option<Value>> {
+        self.vals
+    }
+
+    /// The extra positional arguments of a variadic builtin, after its parameters.
+    pub fn rest(&self) -> &[Option<Value>] {
+        let n = self.id.spec().params.len().min(self.vals.len());
+        &self.vals[n..]
+    }
+
+    fn missing(&self, param: &str) -> RtError {
+        self.error(format!("`{param}` is missing"))
+    }
+
+    /// Reads the required `param` with `conv`.
+    fn read<'a, T>(&'a self, param: &str, conv: impl FnOnce(&'a Value) -> Result<T, Why>) -> RtResult<T> {
+        match self.get(param)? {
+            Some(v) => conv(v).map_err(|why| self.error(format!("`{param}` {why}"))),
+            None => Err(self.missing(param)),
+        }
+    }
+
+    /// Reads the optional `param` with `conv`; `None` when it was left out.
+    fn read_opt<'a, T>(
+        &'a self,
+        param: &str,
+        conv: impl FnOnce(&'a Value) -> Result<T, Why>,
+    ) -> RtResult<Option<T>> {
+        match self.get(param)? {
+            Some(v) => conv(v).map(Some).map_err(|why| self.error(format!("`{param}` {why}"))),
+            None => Ok(None),
+        }
+    }
+
+    /// Any value; it must be given.
+    pub fn value(&self, param: &str) -> RtResult<&Value> {
+        self.read(param, Ok)
+    }
+
+    pub fn matrix(&self, param: &str) -> RtResult<&Arc<Matrix>> {
+        self.read(param, to_matrix)
+    }
+
+    pub fn opt_matrix(&self, param: &str) -> RtResult<Option<&Arc<Matrix>>> {
+        self.read_opt(param, to_matrix)
+    }
+
+    pub fn frame(&self, param: &str) -> RtResult<&Arc<Frame>> {
+        self.read(param, to_frame)
+    }
+
+    pub fn list(&self, param: &str) -> RtResult<&Arc<ListValue>> {
+        self.read(param, to_list)
+    }
+
+    pub fn opt_list(&self, param: &str) -> RtResult<Option<&Arc<ListValue>>> {
+        self.read_opt(param, to_list)
+    }
+
+    /// A scalar read as a number (`TRUE` is 1, a string must hold a number).
+    pub fn num(&self, param: &str) -> RtResult<f64> {
+        self.read(param, to_num)
+    }
+
+    pub fn opt_num(&self, param: &str) -> RtResult<Option<f64>> {
+        self.read_opt(param, to_num)
+    }
+
+    /// An integer or a double (booleans and strings are refused).
+    pub fn real(&self, param: &str) -> RtResult<f64> {
+        self.read(param, to_real)
+    }
+
+    pub fn opt_real(&self, param: &str) -> RtResult<Option<f64>> {
+        self.read_opt(param, to_real)
+    }
+
+    /// A whole number: an integer, or a double without a fraction.
+    pub fn int(&self, param: &str) -> RtResult<i64> {
+        self.read(param, to_int)
+    }
+
+    pub fn opt_int(&self, param: &str) -> RtResult<Option<i64>> {
+        self.read_opt(param, to_int)
+    }
+
+    /// A non-negative number (a size or a count; a fraction is truncated).
+    pub fn count(&self, param: &str) -> RtResult<usize> {
+        self.read(param, to_count)
+    }
+
+    pub fn opt_count(&self, param: &str) -> RtResult<Option<usize>> {
+        self.read_opt(param, to_count)
+    }
+
+    /// `TRUE` or `FALSE` (numbers are true when non-zero, strings `TRUE`/`true`/`FALSE`/`false`).
+    pub fn flag(&self, param: &str) -> RtResult<bool> {
+        self.read(param, to_flag)
+    }
+
+    pub fn opt_flag(&self, param: &str) -> RtResult<Option<bool>> {
+        self.read_opt(param, to_flag)
+    }
+
+    /// A scalar as text: a string as it is, a number or boolean as `print` shows it.
+    pub fn text(&self, param: &str) -> RtResult<Cow<'_, str>> {
+        self.read(param, to_text)
+    }
+
+    pub fn opt_text(&self, param: &str) -> RtResult<Option<Cow<'_, str>>> {
+        self.read_opt(param, to_text)
+    }
+
+    /// A string value (other scalars are refused).
+    pub fn str(&self, param: &str) -> RtResult<&str> {
+        self.read(param, to_str)
+    }
+
+    pub fn opt_str(&self, param: &str) -> RtResult<Option<&str>> {
+        self.read_opt(param, to_str)
+    }
+}
+
+fn to_matrix(v: &Value) -> Result<&Arc<Matrix>, Why> {
+    match v {
+        Value::Matrix(m) => Ok(m),
+        other => Err(format!("must be a matrix, but got a {}", other.kind())),
+    }
+}
+
+fn to_frame(v: &Value) -> Result<&Arc<Frame>, Why> {
+    match v {
+        Value::Frame(f) => Ok(f),
+        other => Err(format!("must be a frame, but got a {}", other.kind())),
+    }
+}
+
+fn to_list(v: &Value) -> Result<&Arc<ListValue>, Why> {
+    match v {
+        Value::List(l) => Ok(l),
+        other => Err(format!("must be a list, but got a {}", other.kind())),
+    }
+}
+
+fn to_num(v: &Value) -> Result<f64, Why> {
+    if !v.is_scalar() {
+        return Err(format!("must be a scalar, but got a {}", v.kind()));
+    }
+    v.as_f64().ok_or_else(|| "must be a number".to_string())
+}
+
+fn to_real(v: &Value) -> Result<f64, Why> {
+    match v {
+        Value::Int(i) => Ok(*i as f64),
+        Value::Double(d) => Ok(*d),
+        other => Err(format!("must be a number, but got a {}", other.kind())),
+    }
+}
+
+fn to_int(v: &Value) -> Result<i64, Why> {
+    match v {
+        Value::Int(i) => Ok(*i),
+        Value::Double(d) if d.fract() == 0.0 && d.is_finite() => Ok(*d as i64),
+        other => Err(format!("must be an integer, but got {}", scalar_or_kind(other))),
+    }
+}
+
+fn to_count(v: &Value) -> Result<usize, Why> {
+    let x = to_num(v)?;
+    if x.is_nan() || x < 0.0 || !x.is_finite() {
+        return Err(format!("must be a non-negative number, got {}", format_double(x)));
+    }
+    Ok(x as usize)
+}
+
+fn to_flag(v: &Value) -> Result<bool, Why> {
+    v.as_bool().ok_or_else(|| "must be TRUE or FALSE".to_string())
+}
+
+fn to_text(v: &Value) -> Result<Cow<'_, str>, Why> {
+    match v {
+        Value::Str(s) => Ok(Cow::Borrowed(s)),
+        x if x.is_scalar() => Ok(Cow::Owned(scalar_to_string(x))),
+        other => Err(format!("must be a string, but got a {}", other.kind())),
+    }
+}
+
+fn to_str(v: &Value) -> Result<&str, Why> {
+    match v {
+        Value::Str(s) => Ok(s),
+        other => Err(format!("must be a string, but got a {}", other.kind())),
+    }
+}
+
+/// A scalar as `print` shows it, anything else by its kind (`a matrix`).
+fn scalar_or_kind(v: &Value) -> String {
+    if v.is_scalar() { scalar_to_string(v) } else { format!("a {}", v.kind()) }
+}
+
+/// An operand of an executor operator (an index bound) read as a number, as [`Args::num`]
+/// reads an argument.
+pub fn num_operand(v: &Value, what: &str) -> RtResult<f64> {
+    to_num(v).map_err(|why| RtError::new(format!("{what} {why}")))
+}
+
+/// An operand of an operator that must be a matrix (`%*%`, aggregates, reorganisations).
+pub fn matrix_arg<'a>(v: &'a Value, what: &str) -> RtResult<&'a Matrix> {
+    match v {
+        Value::Matrix(m) => Ok(m),
+        other => Err(RtError::new(format!("{what} needs a matrix, but got a {}", other.kind()))),
+    }
+}
