@@ -62,14 +62,14 @@ fn read(a: Args, default_format: Option<&str>) -> RtResult<Vec<Value>> {
 
 fn read_frame(a: &Args, path: &Path, format: Option<String>) -> RtResult<Vec<Value>> {
     // A negative size is SystemDS's "unknown".
-    let size = |p: &str| -> RtResult<Option<usize>> {
-        match a.get(p)? {
+    let size = |param: &str| -> RtResult<Option<usize>> {
+        match a.get(param)? {
             Some(v) if v.as_f64().is_some_and(|x| x < 0.0) => Ok(None),
-            _ => a.opt_count(p),
+            _ => a.opt_count(param),
         }
     };
-    let items = |p: &str| -> RtResult<Option<Vec<String>>> {
-        a.get(p)?.map(|v| super::frame::string_items(v, p)).transpose()
+    let items = |param: &str| -> RtResult<Option<Vec<String>>> {
+        a.get(param)?.map(|v| super::frame::string_items(v, param)).transpose()
     };
     let opts = io::FrameReadOptions {
         format,

@@ -120,10 +120,10 @@ fn distribution(a: Args, dist: Option<&str>, inverse: bool) -> RtResult<Vec<Valu
         },
     };
     // A parameter the distribution needs, given by name.
-    let need = |p: &str, what: &str| -> RtResult<f64> {
-        match a.opt_real(p)? {
+    let need = |param: &str, what: &str| -> RtResult<f64> {
+        match a.opt_real(param)? {
             Some(v) => Ok(v),
-            None => err(format!("{name}: the {what} distribution needs the parameter `{p}`")),
+            None => err(format!("{name}: the {what} distribution needs the parameter `{param}`")),
         }
     };
     let d = match dist {
