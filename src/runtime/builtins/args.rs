@@ -122,89 +122,46 @@ impl Args {
     pub fn value(&self, param: &str) -> RtResult<&Value> {
         self.read(param, Ok)
     }
+}
 
-    pub fn matrix(&self, param: &str) -> RtResult<&Arc<Matrix>> {
-        self.read(param, to_matrix)
-    }
+/// The typed readers, each in two forms: `name` for a parameter that must be given, `opt_name`
+/// for one that may be left out (`None`). Each checks the value with its conversion below.
+macro_rules! readers {
+    ($($(#[$doc:meta])* $req:ident, $opt:ident -> $t:ty = $conv:ident;)*) => {
+        impl Args {
+            $(
+                $(#[$doc])*
+                pub fn $req(&self, param: &str) -> RtResult<$t> {
+                    self.read(param, $conv)
+                }
 
-    pub fn opt_matrix(&self, param: &str) -> RtResult<Option<&Arc<Matrix>>> {
-        self.read_opt(param, to_matrix)
-    }
+                $(#[$doc])*
+                pub fn $opt(&self, param: &str) -> RtResult<Option<$t>> {
+                    self.read_opt(param, $conv)
+                }
+            )*
+        }
+    };
+}
 
-    pub fn frame(&self, param: &str) -> RtResult<&Arc<Frame>> {
-        self.read(param, to_frame)
-    }
-
-    pub fn list(&self, param: &str) -> RtResult<&Arc<ListValue>> {
-        self.read(param, to_list)
-    }
-
-    pub fn opt_list(&self, param: &str) -> RtResult<Option<&Arc<ListValue>>> {
-        self.read_opt(param, to_list)
-    }
-
+readers! {
+    matrix, opt_matrix -> &Arc<Matrix> = to_matrix;
+    frame, opt_frame -> &Arc<Frame> = to_frame;
+    list, opt_list -> &Arc<ListValue> = to_list;
     /// A scalar read as a number (`TRUE` is 1, a string must hold a number).
-    pub fn num(&self, param: &str) -> RtResult<f64> {
-        self.read(param, to_num)
-    }
-
-    pub fn opt_num(&self, param: &str) -> RtResult<Option<f64>> {
-        self.read_opt(param, to_num)
-    }
-
+    num, opt_num -> f64 = to_num;
     /// An integer or a double (booleans and strings are refused).
-    pub fn real(&self, param: &str) -> RtResult<f64> {
-        self.read(param, to_real)
-    }
-
-    pub fn opt_real(&self, param: &str) -> RtResult<Option<f64>> {
-        self.read_opt(param, to_real)
-    }
-
+    real, opt_real -> f64 = to_real;
     /// A whole number: an integer, or a double without a fraction.
-    pub fn int(&self, param: &str) -> RtResult<i64> {
-        self.read(param, to_int)
-    }
-
-    pub fn opt_int(&self, param: &str) -> RtResult<Option<i64>> {
-        self.read_opt(param, to_int)
-    }
-
+    int, opt_int -> i64 = to_int;
     /// A non-negative number (a size or a count; a fraction is truncated).
-    pub fn count(&self, param: &str) -> RtResult<usize> {
-        self.read(param, to_count)
-    }
-
-    pub fn opt_count(&self, param: &str) -> RtResult<Option<usize>> {
-        self.read_opt(param, to_count)
-    }
-
+    count, opt_count -> usize = to_count;
     /// `TRUE` or `FALSE` (numbers are true when non-zero, strings `TRUE`/`true`/`FALSE`/`false`).
-    pub fn flag(&self, param: &str) -> RtResult<bool> {
-        self.read(param, to_flag)
-    }
-
-    pub fn opt_flag(&self, param: &str) -> RtResult<Option<bool>> {
-        self.read_opt(param, to_flag)
-    }
-
+    flag, opt_flag -> bool = to_flag;
     /// A scalar as text: a string as it is, a number or boolean as `print` shows it.
-    pub fn text(&self, param: &str) -> RtResult<Cow<'_, str>> {
-        self.read(param, to_text)
-    }
-
-    pub fn opt_text(&self, param: &str) -> RtResult<Option<Cow<'_, str>>> {
-        self.read_opt(param, to_text)
-    }
-
+    text, opt_text -> Cow<'_, str> = to_text;
     /// A string value (other scalars are refused).
-    pub fn str(&self, param: &str) -> RtResult<&str> {
-        self.read(param, to_str)
-    }
-
-    pub fn opt_str(&self, param: &str) -> RtResult<Option<&str>> {
-        self.read_opt(param, to_str)
-    }
+    str, opt_str -> &str = to_str;
 }
 
 fn to_matrix(v: &Value) -> Result<&Arc<Matrix>, Why> {

@@ -54,7 +54,7 @@ fn dispatch_finds_each_implementation_by_id() {
 }
 
 /// The readers of [`super::Args`] that take a parameter name.
-const READERS: &str = "get|has|take|value|matrix|opt_matrix|frame|list|opt_list|num|opt_num|real|opt_real|\
+const READERS: &str = "get|has|take|value|matrix|opt_matrix|frame|opt_frame|list|opt_list|num|opt_num|real|opt_real|\
                        int|opt_int|count|opt_count|flag|opt_flag|text|opt_text|str|opt_str";
 
 /// The source files of the implementations, with their paths.
