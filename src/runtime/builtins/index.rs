@@ -31,6 +31,7 @@ fn bounds(lo: &Option<Value>, hi: &Option<Value>, n: usize, what: &str) -> RtRes
     Ok(l as usize - 1..h as usize)
 }
 
+/// `X[rows, cols]` of a matrix, list or frame (`L["name"]` of a named list).
 pub fn right_index(args: Vec<Option<Value>>) -> RtResult<Value> {
     let target = args[0].clone().ok_or_else(|| RtError::new("nothing to index"))?;
     match &target {
@@ -65,6 +66,8 @@ fn sub_list(l: &ListValue, r: std::ops::Range<usize>) -> ListValue {
     }
 }
 
+/// `X[rows, cols] = value` into a matrix, list or frame; the target is updated in place when
+/// this instruction owns it.
 pub fn left_index(mut args: Vec<Option<Value>>) -> RtResult<Value> {
     let target = args[0].take().ok_or_else(|| RtError::new("nothing to assign into"))?;
     let value = args[1].take().ok_or_else(|| RtError::new("no value to assign"))?;

@@ -166,6 +166,7 @@ pub fn reshape(args: Vec<Option<Value>>, byrow: bool) -> RtResult<Value> {
     Ok(Value::matrix(kernels::reorg::reshape(m, r, c, byrow)?))
 }
 
+/// `cbind`/`rbind` (with `columns`) of matrices and scalars, of a list's elements, or of frames.
 pub fn bind(args: Vec<Option<Value>>, columns: bool) -> RtResult<Value> {
     let mut vals: Vec<Value> = args.into_iter().flatten().collect();
     if let [Value::List(l)] = vals.as_slice() {

@@ -24,6 +24,8 @@ pub(super) const IMPLS: &[Impl] = &[
     ("autoDiff", Plain(traced_only)),
 ];
 
+/// The cast operators: `as.scalar`, `as.matrix`, `as.double`, `as.integer`, `as.logical`,
+/// `nrow`, `ncol` and `length`.
 pub fn cast(op: CastOp, x: Value) -> RtResult<Value> {
     match op {
         CastOp::AsScalar => match x {

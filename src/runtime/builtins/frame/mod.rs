@@ -4,12 +4,12 @@
 
 mod clean;
 mod construct;
-pub mod java;
-pub mod lambda;
+mod java;
+mod lambda;
 mod meta;
 pub mod ops;
-pub mod tokenize;
-pub mod transform;
+mod tokenize;
+mod transform;
 
 pub(crate) use construct::{string_items, type_of};
 
