@@ -31,6 +31,7 @@ type Why = String;
 
 impl Args {
     /// The arguments `vals` of a call of `id`, in its parameter order.
+    #[inline]
     pub fn new(id: BuiltinId, vals: Vec<Option<Value>>) -> Args {
         Args { id, vals }
     }
@@ -50,8 +51,9 @@ impl Args {
     }
 
     /// The position of `param` among the builtin's parameters.
+    #[inline]
     fn slot(&self, param: &str) -> RtResult<usize> {
-        match self.id.spec().params.iter().position(|p| p.name == param) {
+        match self.id.spec().params.iter().position(|p| same_name(p.name, param)) {
             Some(i) => Ok(i),
             None => {
                 debug_assert!(false, "the builtin `{}` has no parameter `{param}`", self.name());
@@ -64,6 +66,7 @@ impl Args {
     }
 
     /// The value given for `param`, `None` when it was left out (an optional parameter).
+    #[inline]
     pub fn get(&self, param: &str) -> RtResult<Option<&Value>> {
         let i = self.slot(param)?;
         Ok(self.vals.get(i).and_then(Option::as_ref))
@@ -75,6 +78,7 @@ impl Args {
     }
 
     /// Moves the value of `param` out (so that a builtin may reuse its storage); it must be given.
+    #[inline]
     pub fn take(&mut self, param: &str) -> RtResult<Value> {
         let i = self.slot(param)?;
         match self.vals.get_mut(i).and_then(Option::take) {
@@ -119,6 +123,7 @@ impl Args {
     }
 
     /// Any value; it must be given.
+    #[inline]
     pub fn value(&self, param: &str) -> RtResult<&Value> {
         self.read(param, Ok)
     }
@@ -131,11 +136,13 @@ macro_rules! readers {
         impl Args {
             $(
                 $(#[$doc])*
+                #[inline]
                 pub fn $req(&self, param: &str) -> RtResult<$t> {
                     self.read(param, $conv)
                 }
 
                 $(#[$doc])*
+                #[inline]
                 pub fn $opt(&self, param: &str) -> RtResult<Option<$t>> {
                     self.read_opt(param, $conv)
                 }
@@ -164,6 +171,7 @@ readers! {
     str, opt_str -> &str = to_str;
 }
 
+#[inline]
 fn to_matrix(v: &Value) -> Result<&Arc<Matrix>, Why> {
     match v {
         Value::Matrix(m) => Ok(m),
@@ -171,6 +179,7 @@ fn to_matrix(v: &Value) -> Result<&Arc<Matrix>, Why> {
     }
 }
 
+#[inline]
 fn to_frame(v: &Value) -> Result<&Arc<Frame>, Why> {
     match v {
         Value::Frame(f) => Ok(f),
@@ -178,6 +187,7 @@ fn to_frame(v: &Value) -> Result<&Arc<Frame>, Why> {
     }
 }
 
+#[inline]
 fn to_list(v: &Value) -> Result<&Arc<ListValue>, Why> {
     match v {
         Value::List(l) => Ok(l),
@@ -185,6 +195,7 @@ fn to_list(v: &Value) -> Result<&Arc<ListValue>, Why> {
     }
 }
 
+#[inline]
 fn to_num(v: &Value) -> Result<f64, Why> {
     if !v.is_scalar() {
         return Err(format!("must be a scalar, but got a {}", v.kind()));
@@ -192,6 +203,7 @@ fn to_num(v: &Value) -> Result<f64, Why> {
     v.as_f64().ok_or_else(|| "must be a number".to_string())
 }
 
+#[inline]
 fn to_real(v: &Value) -> Result<f64, Why> {
     match v {
         Value::Int(i) => Ok(*i as f64),
@@ -200,6 +212,7 @@ fn to_real(v: &Value) -> Result<f64, Why> {
     }
 }
 
+#[inline]
 fn to_int(v: &Value) -> Result<i64, Why> {
     match v {
         Value::Int(i) => Ok(*i),
@@ -208,6 +221,7 @@ fn to_int(v: &Value) -> Result<i64, Why> {
     }
 }
 
+#[inline]
 fn to_count(v: &Value) -> Result<usize, Why> {
     let x = to_num(v)?;
     if x.is_nan() || x < 0.0 || !x.is_finite() {
@@ -216,10 +230,12 @@ fn to_count(v: &Value) -> Result<usize, Why> {
     Ok(x as usize)
 }
 
+#[inline]
 fn to_flag(v: &Value) -> Result<bool, Why> {
     v.as_bool().ok_or_else(|| "must be TRUE or FALSE".to_string())
 }
 
+#[inline]
 fn to_text(v: &Value) -> Result<Cow<'_, str>, Why> {
     match v {
         Value::Str(s) => Ok(Cow::Borrowed(s)),
@@ -228,6 +244,7 @@ fn to_text(v: &Value) -> Result<Cow<'_, str>, Why> {
     }
 }
 
+#[inline]
 fn to_str(v: &Value) -> Result<&str, Why> {
     match v {
         Value::Str(s) => Ok(s),
@@ -238,6 +255,13 @@ fn to_str(v: &Value) -> Result<&str, Why> {
 /// A scalar as `print` shows it, anything else by its kind (`a matrix`).
 fn scalar_or_kind(v: &Value) -> String {
     if v.is_scalar() { scalar_to_string(v) } else { format!("a {}", v.kind()) }
+}
+
+/// Whether two parameter names are equal: a byte loop, which for names of a few letters is
+/// cheaper than the `memcmp` call of `==` (the readers compare names on every call).
+#[inline]
+pub(super) fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }
 
 /// An operand of an executor operator (an index bound) read as a number, as [`Args::num`]

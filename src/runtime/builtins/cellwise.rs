@@ -89,7 +89,7 @@ fn scalar_operand(s: &Value, op: BinOp) -> RtResult<f64> {
 /// `x` or `y` when this instruction owns one of them (rewrite `fuse_axpby`). Per cell it is
 /// exactly `(a*x) + (b*y)`, what the unfused operators compute. Operands of other shapes or
 /// kinds (sparse, a broadcast the compiler could not see) take the unfused operators.
-pub fn axpby(x: Value, y: Value, a: &Value, b: &Value) -> RtResult<Value> {
+fn axpby(x: Value, y: Value, a: &Value, b: &Value) -> RtResult<Value> {
     let (sa, sb) = (scalar_operand(a, BinOp::Mul)?, scalar_operand(b, BinOp::Mul)?);
     let fusable = match (&x, &y) {
         (Value::Matrix(mx), Value::Matrix(my)) => {
@@ -173,6 +173,7 @@ pub fn unary_matrix(op: crate::types::ops::UnOp, mut m: Arc<Matrix>) -> Value {
     Value::matrix(kernels::elementwise::unary(op, &m))
 }
 
+/// `ifelse(test, yes, no)` of scalars, or cellwise when any of them is a matrix.
 pub fn ifelse(args: Vec<Option<Value>>) -> RtResult<Value> {
     use kernels::ternary::Operand;
     let vals: Vec<Value> = args
@@ -196,6 +197,7 @@ pub fn ifelse(args: Vec<Option<Value>>) -> RtResult<Value> {
     Ok(Value::matrix(kernels::ternary::ifelse(op(&vals[0])?, op(&vals[1])?, op(&vals[2])?)?))
 }
 
+/// `min(a, b, ...)` or `max(a, b, ...)` of scalars and matrices, cell by cell.
 pub fn nary_minmax(args: Vec<Option<Value>>, min: bool) -> RtResult<Value> {
     let op = if min { BinOp::Min } else { BinOp::Max };
     let mut it = args.into_iter().flatten();
@@ -207,9 +209,9 @@ pub fn nary_minmax(args: Vec<Option<Value>>, min: bool) -> RtResult<Value> {
 }
 
 /// `xor(x, y)`, `bitwAnd(x, y)`, ...: the operator `op` on two scalars or matrices.
-fn cellwise(mut a: Args, op: BinOp) -> RtResult<Vec<Value>> {
-    let (x, y) = (a.take("x")?, a.take("y")?);
-    one(binary(op, x, y)?)
+#[inline]
+fn cellwise(a: Args, op: BinOp) -> RtResult<Vec<Value>> {
+    one(binary(op, a.value("x")?.clone(), a.value("y")?.clone())?)
 }
 
 /// `ppred(X, Y, op)`: the old spelling of the cellwise comparisons (`X > Y` for op ">").

@@ -71,6 +71,7 @@ const LISTS: &[&[Impl]] = &[
 ];
 
 /// The implementation of each builtin, indexed by [`BuiltinId`].
+#[inline]
 fn table() -> &'static [Option<BuiltinFn>] {
     static TABLE: OnceLock<Vec<Option<BuiltinFn>>> = OnceLock::new();
     TABLE.get_or_init(|| {
@@ -86,11 +87,13 @@ fn table() -> &'static [Option<BuiltinFn>] {
 }
 
 /// The implementation of builtin `id`, if it has one.
+#[inline]
 pub fn implementation(id: BuiltinId) -> Option<BuiltinFn> {
     table().get(id.0 as usize).copied().flatten()
 }
 
 /// Calls builtin `id` with its arguments in parameter order; returns its outputs.
+#[inline]
 pub fn call(ctx: &dyn Context, id: BuiltinId, args: Vec<Option<Value>>) -> RtResult<Vec<Value>> {
     match implementation(id) {
         Some(BuiltinFn::Plain(f)) => f(Args::new(id, args)),
@@ -99,12 +102,18 @@ pub fn call(ctx: &dyn Context, id: BuiltinId, args: Vec<Option<Value>>) -> RtRes
     }
 }
 
-/// The arguments of a builtin the executor runs as an operator of its own (`matrix`, `rand`,
-/// `seq`), whose operands are that builtin's parameters in order.
+/// The builtins the executor runs as operators of its own (`HopOp::DataGen`, `HopOp::Reshape`).
+const OPERATORS: [&str; 3] = ["matrix", "rand", "seq"];
+
+/// The arguments of one of the [`OPERATORS`], whose operands are that builtin's parameters in
+/// order (their ids are looked up once, not at every call).
+#[inline]
 fn operator_args(name: &str, vals: Vec<Option<Value>>) -> RtResult<Args> {
-    match lookup(name) {
+    static IDS: OnceLock<[Option<BuiltinId>; 3]> = OnceLock::new();
+    let ids = IDS.get_or_init(|| OPERATORS.map(lookup));
+    match OPERATORS.iter().position(|n| args::same_name(n, name)).and_then(|i| ids[i]) {
         Some(id) => Ok(Args::new(id, vals)),
-        None => err(format!("internal error: no builtin `{name}`")),
+        None => err(format!("internal error: `{name}` is not a builtin run as an operator")),
     }
 }
 
