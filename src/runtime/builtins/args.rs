@@ -55,14 +55,15 @@ impl Args {
     fn slot(&self, param: &str) -> RtResult<usize> {
         match self.id.spec().params.iter().position(|p| same_name(p.name, param)) {
             Some(i) => Ok(i),
-            None => {
-                debug_assert!(false, "the builtin `{}` has no parameter `{param}`", self.name());
-                Err(RtError::new(format!(
-                    "internal error: the builtin `{}` has no parameter `{param}`",
-                    self.name()
-                )))
-            }
+            None => Err(self.unknown(param)),
         }
+    }
+
+    /// A parameter name the builtin does not have: a bug of its implementation.
+    #[cold]
+    fn unknown(&self, param: &str) -> RtError {
+        debug_assert!(false, "the builtin `{}` has no parameter `{param}`", self.name());
+        RtError::new(format!("internal error: the builtin `{}` has no parameter `{param}`", self.name()))
     }
 
     /// The value given for `param`, `None` when it was left out (an optional parameter).
@@ -98,26 +99,41 @@ impl Args {
         &self.vals[n..]
     }
 
+    #[cold]
     fn missing(&self, param: &str) -> RtError {
         self.error(format!("`{param}` is missing"))
     }
 
+    /// The error of a value that does not fit a reader: `"{name}: \`{param}\` {why}"`.
+    #[cold]
+    fn unfit(&self, param: &str, why: Why) -> RtError {
+        self.error(format!("`{param}` {why}"))
+    }
+
     /// Reads the required `param` with `conv`.
+    #[inline(always)]
     fn read<'a, T>(&'a self, param: &str, conv: impl FnOnce(&'a Value) -> Result<T, Why>) -> RtResult<T> {
         match self.get(param)? {
-            Some(v) => conv(v).map_err(|why| self.error(format!("`{param}` {why}"))),
+            Some(v) => match conv(v) {
+                Ok(x) => Ok(x),
+                Err(why) => Err(self.unfit(param, why)),
+            },
             None => Err(self.missing(param)),
         }
     }
 
     /// Reads the optional `param` with `conv`; `None` when it was left out.
+    #[inline(always)]
     fn read_opt<'a, T>(
         &'a self,
         param: &str,
         conv: impl FnOnce(&'a Value) -> Result<T, Why>,
     ) -> RtResult<Option<T>> {
         match self.get(param)? {
-            Some(v) => conv(v).map(Some).map_err(|why| self.error(format!("`{param}` {why}"))),
+            Some(v) => match conv(v) {
+                Ok(x) => Ok(Some(x)),
+                Err(why) => Err(self.unfit(param, why)),
+            },
             None => Ok(None),
         }
     }

@@ -2,7 +2,7 @@
 //! cumulative aggregates and `roll`, with the memory budget check of large outputs.
 
 use super::frame::ops as frame_ops;
-use super::{Args, BuiltinFn::Plain, Impl, err, one, operator_args};
+use super::{Args, BuiltinFn::Plain, Impl, err, one, operator_id};
 use crate::compiler::Options;
 use crate::kernels;
 use crate::kernels::format::format_double;
@@ -40,7 +40,7 @@ pub fn check_budget_cells(opts: &Options, cells: f64) -> RtResult<()> {
 /// `matrix(value, rows, cols)`: a constant, or numbers parsed from a string.
 /// The operands are those of the builtin `matrix`: `data`, `rows`, `cols`.
 pub fn fill(opts: &Options, args: Vec<Option<Value>>) -> RtResult<Value> {
-    let a = operator_args("matrix", args)?;
+    let a = Args::new(operator_id("matrix")?, args);
     let data = a.value("data")?;
     if let Value::Str(s) = data {
         let values: Vec<f64> = s
@@ -81,7 +81,7 @@ pub fn fill(opts: &Options, args: Vec<Option<Value>>) -> RtResult<Value> {
 /// The operands are the parameters of the builtin `rand`, in order.
 pub fn rand(opts: &Options, args: Vec<Option<Value>>) -> RtResult<Value> {
     use kernels::datagen::{Pdf, RandSpec};
-    let a = operator_args("rand", args)?;
+    let a = Args::new(operator_id("rand")?, args);
     let rows = a.count("rows")?;
     let cols = a.count("cols")?;
     let min = a.num("min")?;
@@ -117,7 +117,7 @@ pub fn rand(opts: &Options, args: Vec<Option<Value>>) -> RtResult<Value> {
 
 /// The operands are those of the builtin `seq`: `from`, `to`, `incr`.
 pub fn seq(args: Vec<Option<Value>>) -> RtResult<Value> {
-    let a = operator_args("seq", args)?;
+    let a = Args::new(operator_id("seq")?, args);
     let from = a.num("from")?;
     let to = a.num("to")?;
     let incr = match a.opt_num("incr")? {
@@ -136,7 +136,7 @@ pub fn seq(args: Vec<Option<Value>>) -> RtResult<Value> {
 /// `matrix(X, rows, cols, byrow)` of a matrix or a list of numbers; the operands are those of
 /// the builtin `matrix`: `data`, `rows`, `cols`.
 pub fn reshape(args: Vec<Option<Value>>, byrow: bool) -> RtResult<Value> {
-    let a = operator_args("matrix", args)?;
+    let a = Args::new(operator_id("matrix")?, args);
     let from_list;
     let m: &Matrix = match a.value("data")? {
         Value::List(l) => {

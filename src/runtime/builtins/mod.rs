@@ -102,17 +102,17 @@ pub fn call(ctx: &dyn Context, id: BuiltinId, args: Vec<Option<Value>>) -> RtRes
     }
 }
 
-/// The builtins the executor runs as operators of its own (`HopOp::DataGen`, `HopOp::Reshape`).
+/// The builtins the executor runs as operators of its own (`HopOp::DataGen`, `HopOp::Reshape`),
+/// whose operands are those builtins' parameters in order, read through [`Args`].
 const OPERATORS: [&str; 3] = ["matrix", "rand", "seq"];
 
-/// The arguments of one of the [`OPERATORS`], whose operands are that builtin's parameters in
-/// order (their ids are looked up once, not at every call).
+/// The id of one of the [`OPERATORS`] (looked up once, not at every call).
 #[inline]
-fn operator_args(name: &str, vals: Vec<Option<Value>>) -> RtResult<Args> {
+fn operator_id(name: &str) -> RtResult<BuiltinId> {
     static IDS: OnceLock<[Option<BuiltinId>; 3]> = OnceLock::new();
     let ids = IDS.get_or_init(|| OPERATORS.map(lookup));
     match OPERATORS.iter().position(|n| args::same_name(n, name)).and_then(|i| ids[i]) {
-        Some(id) => Ok(Args::new(id, vals)),
+        Some(id) => Ok(id),
         None => err(format!("internal error: `{name}` is not a builtin run as an operator")),
     }
 }

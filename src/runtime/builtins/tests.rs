@@ -125,7 +125,7 @@ fn implementations_read_only_their_parameters() {
     };
     let row = regex::Regex::new(r#"\("([^"]+)",\s*(?:Plain|CallsBack)\("#).unwrap();
     let taking_a_name = regex::Regex::new(r"fn (\w+)\(a: &?Args, param: &str").unwrap();
-    let operator = regex::Regex::new(r#"operator_args\("([^"]+)""#).unwrap();
+    let operator = regex::Regex::new(r#"operator_id\("([^"]+)""#).unwrap();
     // `Plain(path::f)` names `f`; a closure calls functions: `f(a, ...)`.
     let called = regex::Regex::new(r"(?:(?:Plain|CallsBack)\((?:\w+::)*(\w+)\)|\b(\w+)\()").unwrap();
     let files = sources();
