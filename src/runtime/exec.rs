@@ -343,7 +343,11 @@ impl<'p> Runtime<'p> {
     }
 
     fn args(&self, ins: &Instr, regs: &mut [Option<Value>]) -> RtResult<Vec<Option<Value>>> {
-        (0..ins.args.len()).map(|i| self.arg(ins, i, regs)).collect()
+        let mut out = Vec::with_capacity(ins.args.len());
+        for i in 0..ins.args.len() {
+            out.push(self.arg(ins, i, regs)?);
+        }
+        Ok(out)
     }
 
     /// The lineage item of an operand (`None` for an absent optional argument).
