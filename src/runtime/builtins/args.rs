@@ -187,34 +187,31 @@ readers! {
     str, opt_str -> &str = to_str;
 }
 
+/// Why `v` does not fit: it must be `what`.
+#[cold]
+fn must_be(what: &str, v: &Value) -> Why {
+    format!("must be {what}, but got a {}", v.kind())
+}
+
 #[inline]
 fn to_matrix(v: &Value) -> Result<&Arc<Matrix>, Why> {
-    match v {
-        Value::Matrix(m) => Ok(m),
-        other => Err(format!("must be a matrix, but got a {}", other.kind())),
-    }
+    if let Value::Matrix(m) = v { Ok(m) } else { Err(must_be("a matrix", v)) }
 }
 
 #[inline]
 fn to_frame(v: &Value) -> Result<&Arc<Frame>, Why> {
-    match v {
-        Value::Frame(f) => Ok(f),
-        other => Err(format!("must be a frame, but got a {}", other.kind())),
-    }
+    if let Value::Frame(f) = v { Ok(f) } else { Err(must_be("a frame", v)) }
 }
 
 #[inline]
 fn to_list(v: &Value) -> Result<&Arc<ListValue>, Why> {
-    match v {
-        Value::List(l) => Ok(l),
-        other => Err(format!("must be a list, but got a {}", other.kind())),
-    }
+    if let Value::List(l) = v { Ok(l) } else { Err(must_be("a list", v)) }
 }
 
 #[inline]
 fn to_num(v: &Value) -> Result<f64, Why> {
     if !v.is_scalar() {
-        return Err(format!("must be a scalar, but got a {}", v.kind()));
+        return Err(must_be("a scalar", v));
     }
     v.as_f64().ok_or_else(|| "must be a number".to_string())
 }
@@ -224,7 +221,7 @@ fn to_real(v: &Value) -> Result<f64, Why> {
     match v {
         Value::Int(i) => Ok(*i as f64),
         Value::Double(d) => Ok(*d),
-        other => Err(format!("must be a number, but got a {}", other.kind())),
+        other => Err(must_be("a number", other)),
     }
 }
 
@@ -256,16 +253,13 @@ fn to_text(v: &Value) -> Result<Cow<'_, str>, Why> {
     match v {
         Value::Str(s) => Ok(Cow::Borrowed(s)),
         x if x.is_scalar() => Ok(Cow::Owned(scalar_to_string(x))),
-        other => Err(format!("must be a string, but got a {}", other.kind())),
+        other => Err(must_be("a string", other)),
     }
 }
 
 #[inline]
 fn to_str(v: &Value) -> Result<&str, Why> {
-    match v {
-        Value::Str(s) => Ok(s),
-        other => Err(format!("must be a string, but got a {}", other.kind())),
-    }
+    if let Value::Str(s) = v { Ok(s) } else { Err(must_be("a string", v)) }
 }
 
 /// A scalar as `print` shows it, anything else by its kind (`a matrix`).

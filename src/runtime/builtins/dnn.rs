@@ -3,7 +3,7 @@
 //! row-major. The fused forms chosen by rewrites (`_conv2d_bias_add`, `_relu_max_pool`, ...)
 //! are here too.
 
-use super::{Args, BuiltinFn::Plain, Impl, err, one};
+use super::{Args, BuiltinFn::Plain, Impl, err, matrices_out, matrix_out};
 use crate::kernels::KResult;
 use crate::kernels::dnn::{self, ConvShape, PoolShape};
 use crate::runtime::error::{RtError, RtResult};
@@ -29,14 +29,6 @@ pub(super) const IMPLS: &[Impl] = &[
     ("batch_norm2d", Plain(batch_norm2d)),
     ("batch_norm2d_backward", Plain(batch_norm2d_backward)),
 ];
-
-fn matrix(m: Matrix) -> RtResult<Vec<Value>> {
-    one(Value::matrix(m))
-}
-
-fn matrices<const N: usize>(ms: [Matrix; N]) -> Vec<Value> {
-    ms.into_iter().map(Value::matrix).collect()
-}
 
 /// The shape list `param` such as `[N, C, H, W]` (or a single number for a square stride or
 /// pool), of `len` entries; `default` fills every entry when it is left out.
@@ -135,27 +127,27 @@ fn conv2d(a: Args) -> RtResult<Vec<Value>> {
     let (x, w) = (a.matrix("input")?, a.matrix("filter")?);
     let s = conv_shape(&a)?;
     check_input(x, s.n, s.c * s.h * s.w)?;
-    matrix(dnn::conv2d(x, w, &s)?)
+    matrix_out(dnn::conv2d(x, w, &s)?)
 }
 
 fn conv2d_bias_add(a: Args) -> RtResult<Vec<Value>> {
     let (x, w, b) = (a.matrix("input")?, a.matrix("filter")?, a.matrix("bias")?);
     let s = conv_shape(&a)?;
     check_input(x, s.n, s.c * s.h * s.w)?;
-    matrix(dnn::conv2d_bias_add(x, w, b, &s)?)
+    matrix_out(dnn::conv2d_bias_add(x, w, b, &s)?)
 }
 
 fn conv2d_backward_filter(a: Args) -> RtResult<Vec<Value>> {
     let (x, dout) = (a.matrix("input")?, a.matrix("dout")?);
     let s = conv_shape(&a)?;
     check_input(x, s.n, s.c * s.h * s.w)?;
-    matrix(dnn::conv2d_backward_filter(x, dout, &s)?)
+    matrix_out(dnn::conv2d_backward_filter(x, dout, &s)?)
 }
 
 fn conv2d_backward_data(a: Args) -> RtResult<Vec<Value>> {
     let (w, dout) = (a.matrix("filter")?, a.matrix("dout")?);
     let s = conv_shape(&a)?;
-    matrix(dnn::conv2d_backward_data(w, dout, &s)?)
+    matrix_out(dnn::conv2d_backward_data(w, dout, &s)?)
 }
 
 /// `max_pool`, `avg_pool` and `_relu_max_pool`, computed by `kernel`.
@@ -163,7 +155,7 @@ fn pool(a: Args, kernel: fn(&Matrix, &PoolShape) -> KResult<Matrix>) -> RtResult
     let x = a.matrix("input")?;
     let s = pool_shape(&a)?;
     check_input(x, s.n, s.c * s.h * s.w)?;
-    matrix(kernel(x, &s)?)
+    matrix_out(kernel(x, &s)?)
 }
 
 /// The gradients of the pools, computed by `kernel`.
@@ -174,7 +166,7 @@ fn pool_backward(
     let (x, dout) = (a.matrix("input")?, a.matrix("dout")?);
     let s = pool_shape(&a)?;
     check_input(x, s.n, s.c * s.h * s.w)?;
-    matrix(kernel(x, dout, &s)?)
+    matrix_out(kernel(x, dout, &s)?)
 }
 
 /// `_relu_backward(X, dout)`: `(X > 0) * dout` (rewrite `fuse_relu_backward`).
@@ -185,16 +177,16 @@ fn relu_backward(a: Args) -> RtResult<Vec<Value>> {
         use crate::kernels::elementwise;
         use crate::types::ops::BinOp;
         let mask = elementwise::binary_ms(BinOp::Gt, x, 0.0);
-        return matrix(elementwise::binary_mm(BinOp::Mul, &mask, dout)?);
+        return matrix_out(elementwise::binary_mm(BinOp::Mul, &mask, dout)?);
     }
-    matrix(dnn::relu_backward(x, dout)?)
+    matrix_out(dnn::relu_backward(x, dout)?)
 }
 
 /// `bias_add(input, bias)` and `bias_multiply(input, bias)`, computed by `kernel`, with one
 /// bias per channel.
 fn bias(a: Args, kernel: fn(&Matrix, &Matrix, usize) -> KResult<Matrix>) -> RtResult<Vec<Value>> {
     let (x, b) = (a.matrix("input")?, a.matrix("bias")?);
-    matrix(kernel(x, b, b.rows())?)
+    matrix_out(kernel(x, b, b.rows())?)
 }
 
 fn lstm(a: Args) -> RtResult<Vec<Value>> {
@@ -206,7 +198,7 @@ fn lstm(a: Args) -> RtResult<Vec<Value>> {
         a.matrix("c0")?,
         a.flag("return_sequences")?,
     )?;
-    Ok(matrices([r.out, r.c, r.cache_out, r.cache_c, r.cache_ifog]))
+    Ok(matrices_out([r.out, r.c, r.cache_out, r.cache_c, r.cache_ifog]))
 }
 
 fn lstm_backward(a: Args) -> RtResult<Vec<Value>> {
@@ -223,7 +215,7 @@ fn lstm_backward(a: Args) -> RtResult<Vec<Value>> {
         a.matrix("cache_c")?,
         a.matrix("cache_ifog")?,
     )?;
-    Ok(matrices([g.dx, g.dw, g.db, g.dout0, g.dc0]))
+    Ok(matrices_out([g.dx, g.dw, g.db, g.dout0, g.dc0]))
 }
 
 fn batch_norm2d(a: Args) -> RtResult<Vec<Value>> {
@@ -247,7 +239,7 @@ fn batch_norm2d(a: Args) -> RtResult<Vec<Value>> {
         a.num("momentum")?,
         gamma.rows(),
     )?;
-    Ok(matrices([r.out, r.ema_mean, r.ema_var, r.cache_mean, r.cache_inv_var]))
+    Ok(matrices_out([r.out, r.ema_mean, r.ema_var, r.cache_mean, r.cache_inv_var]))
 }
 
 fn batch_norm2d_backward(a: Args) -> RtResult<Vec<Value>> {
@@ -261,5 +253,5 @@ fn batch_norm2d_backward(a: Args) -> RtResult<Vec<Value>> {
         a.matrix("cache_inv_var")?,
         gamma.rows(),
     )?;
-    Ok(matrices([dx, dg, db]))
+    Ok(matrices_out([dx, dg, db]))
 }

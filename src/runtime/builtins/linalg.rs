@@ -1,7 +1,7 @@
 //! Linear algebra: solving, inverses and decompositions, `trace`, `einsum`, the symmetric
 //! square root, and the fused transposed product `_matmul_t`.
 
-use super::{Args, BuiltinFn::Plain, Impl, err, one};
+use super::{Args, BuiltinFn::Plain, Impl, err, matrices_out, matrix_out, one};
 use crate::kernels;
 use crate::runtime::error::{RtError, RtResult};
 use crate::types::matrix::Matrix;
@@ -9,9 +9,9 @@ use crate::types::value::Value;
 
 pub(super) const IMPLS: &[Impl] = &[
     ("trace", Plain(|a| one(Value::Double(kernels::aggregate::trace(a.matrix("x")?)?)))),
-    ("solve", Plain(|a| matrix(kernels::linalg::solve(a.matrix("a")?, a.matrix("b")?)?))),
-    ("inv", Plain(|a| matrix(kernels::linalg::inverse(a.matrix("x")?)?))),
-    ("cholesky", Plain(|a| matrix(kernels::linalg::cholesky(a.matrix("x")?)?))),
+    ("solve", Plain(|a| matrix_out(kernels::linalg::solve(a.matrix("a")?, a.matrix("b")?)?))),
+    ("inv", Plain(|a| matrix_out(kernels::linalg::inverse(a.matrix("x")?)?))),
+    ("cholesky", Plain(|a| matrix_out(kernels::linalg::cholesky(a.matrix("x")?)?))),
     ("det", Plain(|a| one(Value::Double(kernels::linalg::det(a.matrix("x")?)?)))),
     ("eigen", Plain(eigen)),
     ("svd", Plain(svd)),
@@ -22,43 +22,31 @@ pub(super) const IMPLS: &[Impl] = &[
     ("einsum", Plain(einsum)),
 ];
 
-fn matrix(m: Matrix) -> RtResult<Vec<Value>> {
-    one(Value::matrix(m))
-}
-
-fn matrices<const N: usize>(ms: [Matrix; N]) -> RtResult<Vec<Value>> {
-    Ok(ms.into_iter().map(Value::matrix).collect())
-}
-
 /// `[values, vectors] = eigen(X)`.
 fn eigen(a: Args) -> RtResult<Vec<Value>> {
-    let (w, v) = kernels::linalg::eigen(a.matrix("x")?)?;
-    matrices([w, v])
+    Ok(kernels::linalg::eigen(a.matrix("x")?).map(|(w, v)| matrices_out([w, v]))?)
 }
 
 /// `[U, S, V] = svd(X)`.
 fn svd(a: Args) -> RtResult<Vec<Value>> {
-    let (u, s, v) = kernels::linalg::svd(a.matrix("x")?)?;
-    matrices([u, s, v])
+    Ok(kernels::linalg::svd(a.matrix("x")?).map(|(u, s, v)| matrices_out([u, s, v]))?)
 }
 
 /// `[H, R] = qr(X)`.
 fn qr(a: Args) -> RtResult<Vec<Value>> {
-    let (h, r) = kernels::linalg::qr(a.matrix("x")?)?;
-    matrices([h, r])
+    Ok(kernels::linalg::qr(a.matrix("x")?).map(|(h, r)| matrices_out([h, r]))?)
 }
 
 /// `[P, L, U] = lu(X)`.
 fn lu(a: Args) -> RtResult<Vec<Value>> {
-    let (p, l, u) = kernels::linalg::lu(a.matrix("x")?)?;
-    matrices([p, l, u])
+    Ok(kernels::linalg::lu(a.matrix("x")?).map(|(p, l, u)| matrices_out([p, l, u]))?)
 }
 
 /// `_matmul_t(A, B, ta, tb)`: `t(A) %*% B` and the other transposed products in one pass
 /// (rewrite `matmul_transpose`).
 fn matmul_t(a: Args) -> RtResult<Vec<Value>> {
     let (x, y) = (a.matrix("a")?, a.matrix("b")?);
-    matrix(kernels::matmul::matmul_t(x, y, a.flag("ta")?, a.flag("tb")?)?)
+    matrix_out(kernels::matmul::matmul_t(x, y, a.flag("ta")?, a.flag("tb")?)?)
 }
 
 /// `sqrtMatrixJava(X)`: the square root of a symmetric positive semi-definite matrix,
@@ -79,7 +67,7 @@ fn sqrt_matrix(a: Args) -> RtResult<Vec<Value>> {
             }
         }
     }
-    matrix(Matrix::from_vec(n, n, out))
+    matrix_out(Matrix::from_vec(n, n, out))
 }
 
 /// `einsum(equation, X, Y, ...)`: a scalar for an equation without outputs, else a matrix.

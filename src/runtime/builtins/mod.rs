@@ -39,6 +39,7 @@ pub use values::cast;
 
 use crate::builtins::{BUILTINS, BuiltinId, lookup};
 use crate::runtime::error::{RtError, RtResult};
+use crate::types::matrix::Matrix;
 use crate::types::value::Value;
 use std::sync::OnceLock;
 
@@ -125,4 +126,14 @@ pub(crate) fn err<T>(msg: impl Into<String>) -> RtResult<T> {
 /// The outputs of a builtin with one output.
 fn one(v: Value) -> RtResult<Vec<Value>> {
     Ok(vec![v])
+}
+
+/// The outputs of a builtin whose one output is the matrix `m`.
+fn matrix_out(m: Matrix) -> RtResult<Vec<Value>> {
+    one(Value::matrix(m))
+}
+
+/// The outputs of a builtin with several matrices.
+fn matrices_out<const N: usize>(ms: [Matrix; N]) -> Vec<Value> {
+    ms.into_iter().map(Value::matrix).collect()
 }

@@ -61,17 +61,9 @@ struct UserFn<'a> {
 }
 
 impl<'a> UserFn<'a> {
+    /// The `what` function `fname` (`upd`, `agg`, `val`) of the main script, which must have the
+    /// parameters `required`, may have `optional` ones, and must return `nout` values.
     fn resolve(
-        ctx: &'a dyn Context,
-        what: &str,
-        fname: &str,
-        required: &[&str],
-        optional: &[&str],
-    ) -> RtResult<UserFn<'a>> {
-        Self::resolve_n(ctx, what, fname, required, optional, 1)
-    }
-
-    fn resolve_n(
         ctx: &'a dyn Context,
         what: &str,
         fname: &str,
@@ -444,12 +436,13 @@ fn paramserv(a: Args, ctx: &dyn Context) -> RtResult<Vec<Value>> {
         Some(Value::Bool(true)) => return err("paramserv: modelAvg=TRUE is not supported"),
         Some(x) => return err(format!("paramserv: `modelAvg` must be a boolean, but got a {}", x.kind())),
     }
-    let upd = UserFn::resolve(ctx, "upd", a.str("upd")?, &["model", "features", "labels"], &["hyperparams"])?;
-    let agg = UserFn::resolve(ctx, "agg", a.str("agg")?, &["model", "gradients"], &["hyperparams"])?;
+    let upd =
+        UserFn::resolve(ctx, "upd", a.str("upd")?, &["model", "features", "labels"], &["hyperparams"], 1)?;
+    let agg = UserFn::resolve(ctx, "agg", a.str("agg")?, &["model", "gradients"], &["hyperparams"], 1)?;
     // As SystemDS: validation runs only with a function and both validation inputs.
     let val = match (a.opt_str("val")?, val_x, val_y) {
         (Some(name), Some(x), Some(y)) => {
-            let f = UserFn::resolve_n(
+            let f = UserFn::resolve(
                 ctx,
                 "val",
                 name,

@@ -1,10 +1,10 @@
 //! The meta frames of the transforms: `transformcolmap` and `getCategoricalMask` read one,
 //! `transformmeta` builds one from SystemDS's file-based layout.
 
+use super::frame_out;
 use super::transform::{SEP, colmap, spec};
-use super::{frame_out, matrix_out};
 use crate::kernels::format::format_double;
-use crate::runtime::builtins::{Args, err};
+use crate::runtime::builtins::{Args, err, matrix_out};
 use crate::runtime::error::{RtError, RtResult};
 use crate::types::frame::{Frame, FrameColumn};
 use crate::types::value::Value;

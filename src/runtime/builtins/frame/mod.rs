@@ -16,7 +16,6 @@ pub(crate) use construct::{string_items, type_of};
 use super::{BuiltinFn::Plain, Impl, one};
 use crate::runtime::error::RtResult;
 use crate::types::frame::Frame;
-use crate::types::matrix::Matrix;
 use crate::types::value::Value;
 use std::sync::Arc;
 
@@ -47,9 +46,4 @@ fn fv(f: Frame) -> Value {
 /// The outputs of a builtin whose one output is the frame `f`.
 fn frame_out(f: Frame) -> RtResult<Vec<Value>> {
     one(fv(f))
-}
-
-/// The outputs of a builtin whose one output is the matrix `m`.
-fn matrix_out(m: Matrix) -> RtResult<Vec<Value>> {
-    one(Value::matrix(m))
 }
