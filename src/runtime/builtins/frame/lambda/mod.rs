@@ -2,298 +2,15 @@
 //! the common Java `String` forms (`x.toUpperCase()`, `x.substring(0, 3)`, `x.split(",")[1]`,
 //! concatenation with `+`, ...). Anything else is a clear "unsupported lambda" error.
 
+use super::ops::raw_cell;
+use crate::runtime::builtins::Args;
 use crate::runtime::error::{RtError, RtResult};
-use crate::runtime::library_frame::{cell_string, frame_arg, text};
 use crate::types::frame::{Frame, FrameColumn};
 use crate::types::value::Value;
 use std::sync::Arc;
 
-#[derive(Clone, Debug, PartialEq)]
-enum Tok {
-    Ident(String),
-    Str(String),
-    Char(char),
-    Int(i64),
-    Punct(char),
-}
-
-fn lex(s: &str) -> Result<Vec<Tok>, String> {
-    let cs: Vec<char> = s.chars().collect();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < cs.len() {
-        let c = cs[i];
-        if c.is_whitespace() {
-            i += 1;
-        } else if c.is_alphabetic() || c == '_' {
-            let st = i;
-            while i < cs.len() && (cs[i].is_alphanumeric() || cs[i] == '_') {
-                i += 1;
-            }
-            out.push(Tok::Ident(cs[st..i].iter().collect()));
-        } else if c.is_ascii_digit() {
-            let st = i;
-            while i < cs.len() && cs[i].is_ascii_digit() {
-                i += 1;
-            }
-            let t: String = cs[st..i].iter().collect();
-            out.push(Tok::Int(t.parse().map_err(|_| format!("bad number {t}"))?));
-        } else if c == '"' || c == '\'' {
-            i += 1;
-            let mut t = String::new();
-            while i < cs.len() && cs[i] != c {
-                if cs[i] == '\\' && i + 1 < cs.len() {
-                    i += 1;
-                    match cs[i] {
-                        'n' => t.push('\n'),
-                        't' => t.push('\t'),
-                        q @ ('"' | '\'' | '\\') => t.push(q),
-                        // Not a Java escape (e.g. `\p` after the DML string already lost
-                        // one backslash): keep it for the regular expression.
-                        other => {
-                            t.push('\\');
-                            t.push(other);
-                        }
-                    }
-                } else {
-                    t.push(cs[i]);
-                }
-                i += 1;
-            }
-            if i >= cs.len() {
-                return Err("unterminated string".into());
-            }
-            i += 1;
-            if c == '\'' {
-                let mut it = t.chars();
-                match (it.next(), it.next()) {
-                    (Some(ch), None) => out.push(Tok::Char(ch)),
-                    _ => out.push(Tok::Str(t)),
-                }
-            } else {
-                out.push(Tok::Str(t));
-            }
-        } else if c == '-' && cs.get(i + 1) == Some(&'>') {
-            out.push(Tok::Punct('→'));
-            i += 2;
-        } else if (c == '&' || c == '|') && cs.get(i + 1) == Some(&c) {
-            out.push(Tok::Punct(c));
-            i += 2;
-        } else if c == '=' && cs.get(i + 1) == Some(&'=') {
-            out.push(Tok::Punct('='));
-            i += 2;
-        } else if c == '!' && cs.get(i + 1) == Some(&'=') {
-            out.push(Tok::Punct('≠'));
-            i += 2;
-        } else if "+().,[]{}!&|?:".contains(c) {
-            out.push(Tok::Punct(c));
-            i += 1;
-        } else {
-            return Err(format!("unexpected character '{c}'"));
-        }
-    }
-    Ok(out)
-}
-
-#[derive(Clone, Debug)]
-enum Expr {
-    /// The lambda's parameter number `i` (`(x, y) -> ...` has two).
-    Var(usize),
-    /// `new String[]{a, b}`: the row a row-wise (`margin=1`) lambda returns.
-    Array(Vec<Expr>),
-    Str(String),
-    Int(i64),
-    Concat(Box<Expr>, Box<Expr>),
-    Method(Box<Expr>, String, Vec<Expr>),
-    /// `Class.method(args)`: a few static helpers (`Integer.valueOf`, `UtilFunctions...`).
-    Static(String, String, Vec<Expr>),
-    Index(Box<Expr>, Box<Expr>),
-    Not(Box<Expr>),
-    And(Box<Expr>, Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
-    Eq(Box<Expr>, Box<Expr>, bool),
-    Cond(Box<Expr>, Box<Expr>, Box<Expr>),
-}
-
-const CLASSES: &[&str] =
-    &["UtilFunctions", "Integer", "Long", "Double", "String", "Boolean", "PorterStemmer"];
-
-struct Parser {
-    toks: Vec<Tok>,
-    i: usize,
-    vars: Vec<String>,
-}
-
-impl Parser {
-    fn peek(&self) -> Option<&Tok> {
-        self.toks.get(self.i)
-    }
-
-    fn eat(&mut self, p: char) -> bool {
-        if self.peek() == Some(&Tok::Punct(p)) {
-            self.i += 1;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn expect(&mut self, p: char) -> Result<(), String> {
-        if self.eat(p) { Ok(()) } else { Err(format!("expected '{p}'")) }
-    }
-
-    fn expr(&mut self) -> Result<Expr, String> {
-        let c = self.or()?;
-        if self.eat('?') {
-            let a = self.expr()?;
-            self.expect(':')?;
-            let b = self.expr()?;
-            return Ok(Expr::Cond(Box::new(c), Box::new(a), Box::new(b)));
-        }
-        Ok(c)
-    }
-
-    fn or(&mut self) -> Result<Expr, String> {
-        let mut e = self.and()?;
-        while self.eat('|') {
-            let r = self.and()?;
-            e = Expr::Or(Box::new(e), Box::new(r));
-        }
-        Ok(e)
-    }
-
-    fn and(&mut self) -> Result<Expr, String> {
-        let mut e = self.eq()?;
-        while self.eat('&') {
-            let r = self.eq()?;
-            e = Expr::And(Box::new(e), Box::new(r));
-        }
-        Ok(e)
-    }
-
-    fn eq(&mut self) -> Result<Expr, String> {
-        let e = self.unary()?;
-        if self.eat('=') {
-            return Ok(Expr::Eq(Box::new(e), Box::new(self.unary()?), true));
-        }
-        if self.eat('≠') {
-            return Ok(Expr::Eq(Box::new(e), Box::new(self.unary()?), false));
-        }
-        Ok(e)
-    }
-
-    fn unary(&mut self) -> Result<Expr, String> {
-        if self.eat('!') {
-            return Ok(Expr::Not(Box::new(self.unary()?)));
-        }
-        self.concat()
-    }
-
-    fn concat(&mut self) -> Result<Expr, String> {
-        let mut e = self.postfix()?;
-        while self.eat('+') {
-            let r = self.postfix()?;
-            e = Expr::Concat(Box::new(e), Box::new(r));
-        }
-        Ok(e)
-    }
-
-    fn args(&mut self) -> Result<Vec<Expr>, String> {
-        self.expect('(')?;
-        let mut args = Vec::new();
-        if !self.eat(')') {
-            loop {
-                args.push(self.expr()?);
-                if self.eat(')') {
-                    break;
-                }
-                self.expect(',')?;
-            }
-        }
-        Ok(args)
-    }
-
-    fn postfix(&mut self) -> Result<Expr, String> {
-        let mut e = self.primary()?;
-        loop {
-            if self.eat('.') {
-                let Some(Tok::Ident(m)) = self.peek().cloned() else {
-                    return Err("expected a method name after '.'".into());
-                };
-                self.i += 1;
-                let args = self.args()?;
-                e = Expr::Method(Box::new(e), m, args);
-            } else if self.eat('[') {
-                let ix = self.expr()?;
-                self.expect(']')?;
-                e = Expr::Index(Box::new(e), Box::new(ix));
-            } else {
-                return Ok(e);
-            }
-        }
-    }
-
-    fn primary(&mut self) -> Result<Expr, String> {
-        match self.peek().cloned() {
-            Some(Tok::Ident(n)) if self.vars.contains(&n) => {
-                self.i += 1;
-                Ok(Expr::Var(self.vars.iter().position(|v| *v == n).unwrap_or(0)))
-            }
-            Some(Tok::Ident(n)) if n == "new" => {
-                // new String[]{a, b, ...}
-                self.i += 1;
-                if self.peek() != Some(&Tok::Ident("String".into())) {
-                    return Err("only `new String[]{...}` arrays are supported".into());
-                }
-                self.i += 1;
-                self.expect('[')?;
-                self.expect(']')?;
-                self.expect('{')?;
-                let mut items = Vec::new();
-                if !self.eat('}') {
-                    loop {
-                        items.push(self.expr()?);
-                        if self.eat('}') {
-                            break;
-                        }
-                        self.expect(',')?;
-                    }
-                }
-                Ok(Expr::Array(items))
-            }
-            Some(Tok::Str(s)) => {
-                self.i += 1;
-                Ok(Expr::Str(s))
-            }
-            Some(Tok::Char(c)) => {
-                self.i += 1;
-                Ok(Expr::Str(c.to_string()))
-            }
-            Some(Tok::Int(v)) => {
-                self.i += 1;
-                Ok(Expr::Int(v))
-            }
-            Some(Tok::Punct('(')) => {
-                self.i += 1;
-                let e = self.expr()?;
-                self.expect(')')?;
-                Ok(e)
-            }
-            Some(Tok::Ident(n)) if CLASSES.contains(&n.as_str()) => {
-                self.i += 1;
-                self.expect('.')?;
-                let Some(Tok::Ident(m)) = self.peek().cloned() else {
-                    return Err(format!("expected a method of {n}"));
-                };
-                self.i += 1;
-                let args = self.args()?;
-                Ok(Expr::Static(n, m, args))
-            }
-            Some(Tok::Ident(n)) => Err(format!("unknown name `{n}`")),
-            _ => Err("expected an expression".into()),
-        }
-    }
-}
+mod parse;
+use parse::{Expr, compile};
 
 #[derive(Clone, Debug)]
 enum Val {
@@ -453,11 +170,14 @@ fn eval(e: &Expr, x: &[Val]) -> Result<Val, String> {
                     })
                 }
                 ("PorterStemmer", "stem", [w]) => {
-                    Val::Str(crate::runtime::java::porter_stemmer::stem(&as_str(w)?))
+                    Val::Str(crate::runtime::builtins::frame::java::porter_stemmer::stem(&as_str(w)?))
                 }
-                ("UtilFunctions", "getWordErrorRate", [a, b]) => Val::Double(
-                    crate::runtime::java::word_error_rate::word_error_rate(&as_str(a)?, &as_str(b)?),
-                ),
+                ("UtilFunctions", "getWordErrorRate", [a, b]) => {
+                    Val::Double(crate::runtime::builtins::frame::java::word_error_rate::word_error_rate(
+                        &as_str(a)?,
+                        &as_str(b)?,
+                    ))
+                }
                 ("UtilFunctions", "jaccardSim", [a, b]) => {
                     Val::Double(jaccard_chars(&as_str(a)?, &as_str(b)?))
                 }
@@ -530,34 +250,6 @@ fn eval(e: &Expr, x: &[Val]) -> Result<Val, String> {
     })
 }
 
-/// Parses `x -> expr` or `(x, y) -> expr`; returns the parameter names and the body.
-fn compile(src: &str) -> Result<(Vec<String>, Expr), String> {
-    let toks = lex(src)?;
-    let arrow = toks.iter().position(|t| *t == Tok::Punct('→')).ok_or("expected `x -> expression`")?;
-    let mut vars = Vec::new();
-    let head = &toks[..arrow];
-    let inner = match head {
-        [Tok::Punct('('), rest @ .., Tok::Punct(')')] => rest,
-        other => other,
-    };
-    for (k, t) in inner.iter().enumerate() {
-        match (k % 2, t) {
-            (0, Tok::Ident(v)) => vars.push(v.clone()),
-            (1, Tok::Punct(',')) => {}
-            _ => return Err("expected `x -> expression` or `(x, y) -> expression`".into()),
-        }
-    }
-    if vars.is_empty() || vars.len() > 2 {
-        return Err("a lambda takes one or two parameters".into());
-    }
-    let mut p = Parser { toks, i: arrow + 1, vars: vars.clone() };
-    let e = p.expr()?;
-    if p.i != p.toks.len() {
-        return Err("unexpected text after the expression".into());
-    }
-    Ok((vars, e))
-}
-
 /// SystemDS's `UtilFunctions.jaccardSim`: the Jaccard similarity of the two strings' sets of
 /// characters (UTF-16 code units, case-sensitive).
 fn jaccard_chars(a: &str, b: &str) -> f64 {
@@ -577,21 +269,26 @@ fn jaccard_chars(a: &str, b: &str) -> f64 {
 /// `jaccardSim` gives SystemDS's pairwise form: an n x n frame whose cell (i, j), j > i, is
 /// the lambda of rows i and j of the first column, and `"0.0"` elsewhere. The result is a frame
 /// of strings.
-pub fn map_builtin(args: &[Option<Value>]) -> RtResult<Value> {
-    let f = frame_arg(&args[0], "map")?;
-    let src = text(&args[1], "the lambda of map")?;
-    let margin = match &args[2] {
+pub fn map_builtin(a: Args) -> RtResult<Vec<Value>> {
+    let f = a.frame("target")?;
+    let src = a.text("lambda")?;
+    let margin = match a.get("margin")? {
         None => 0,
         Some(m) => match m.as_f64() {
             Some(v) if v == 0.0 || v == 1.0 || v == 2.0 => v as i64,
             _ => return Err(RtError::new("map: margin must be 0 (cells), 1 (rows) or 2 (columns)")),
         },
     };
+    Ok(vec![map_frame(f, &src, margin)?])
+}
+
+/// `map` of the lambda (or Java helper) `src` over the cells, rows or columns of `f`.
+fn map_frame(f: &Frame, src: &str, margin: i64) -> RtResult<Value> {
     let unsupported = |msg: String| RtError::new(format!("unsupported lambda \"{src}\": {msg}"));
     if !src.contains("->") {
-        return call_frame_helper(f, &src).map_err(unsupported);
+        return call_frame_helper(f, src).map_err(unsupported);
     }
-    let (vars, e) = compile(&src).map_err(unsupported)?;
+    let (vars, e) = compile(src).map_err(unsupported)?;
     let run = |x: &[Val]| eval(&e, x).map_err(|m| RtError::new(format!("map \"{src}\": {m}")));
     let (rows, cols) = (f.rows(), f.cols());
     let mut out: Vec<Vec<Option<String>>> = vec![vec![None; rows]; cols];
@@ -601,7 +298,7 @@ pub fn map_builtin(args: &[Option<Value>]) -> RtResult<Value> {
                 "two-parameter lambdas are supported for jaccardSim distances only".into(),
             ));
         }
-        let first: Vec<Option<String>> = (0..rows).map(|r| cell_string(f, r, 0)).collect();
+        let first: Vec<Option<String>> = (0..rows).map(|r| raw_cell(f, r, 0)).collect();
         let mut dist = vec![vec![Some("0.0".to_string()); rows]; rows];
         for j in 0..rows {
             for i in j + 1..rows {
@@ -623,7 +320,7 @@ pub fn map_builtin(args: &[Option<Value>]) -> RtResult<Value> {
     match margin {
         1 => {
             for r in 0..rows {
-                let row = (0..cols).map(|c| java_text(cell_string(f, r, c))).collect();
+                let row = (0..cols).map(|c| java_text(raw_cell(f, r, c))).collect();
                 let got = as_array(run(&[Val::Arr(row)])?)?;
                 for (col, v) in out.iter_mut().zip(got) {
                     col[r] = Some(v);
@@ -632,7 +329,7 @@ pub fn map_builtin(args: &[Option<Value>]) -> RtResult<Value> {
         }
         2 => {
             for (c, col) in out.iter_mut().enumerate() {
-                let column = (0..rows).map(|r| java_text(cell_string(f, r, c))).collect();
+                let column = (0..rows).map(|r| java_text(raw_cell(f, r, c))).collect();
                 let got = as_array(run(&[Val::Arr(column)])?)?;
                 for (r, v) in got.into_iter().take(rows).enumerate() {
                     col[r] = Some(v);
@@ -642,7 +339,7 @@ pub fn map_builtin(args: &[Option<Value>]) -> RtResult<Value> {
         _ => {
             for (c, col) in out.iter_mut().enumerate() {
                 for (r, cell) in col.iter_mut().enumerate() {
-                    if let Some(s) = cell_string(f, r, c) {
+                    if let Some(s) = raw_cell(f, r, c) {
                         *cell = Some(run(&[Val::Str(s)])?.text());
                     }
                 }
@@ -675,8 +372,10 @@ fn call_frame_helper(f: &Frame, src: &str) -> Result<Value, String> {
     let threshold: f64 =
         threshold.trim().parse().map_err(|_| format!("the threshold \"{threshold}\" is not a number"))?;
     let columns: Vec<Vec<Option<String>>> =
-        (0..f.cols()).map(|c| (0..f.rows()).map(|r| cell_string(f, r, c)).collect()).collect();
-    let out = crate::runtime::java::dmv::syntactical_pattern_discovery(&columns, threshold, disguised);
+        (0..f.cols()).map(|c| (0..f.rows()).map(|r| raw_cell(f, r, c)).collect()).collect();
+    let out = crate::runtime::builtins::frame::java::dmv::syntactical_pattern_discovery(
+        &columns, threshold, disguised,
+    );
     Ok(Value::Frame(Arc::new(Frame {
         names: f.names.clone(),
         columns: out.into_iter().map(FrameColumn::Str).collect(),

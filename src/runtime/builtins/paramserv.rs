@@ -22,56 +22,21 @@
 //! `features`, `labels` and `hyperparams` for `upd` (which returns the gradients, a list), and
 //! `model`, `gradients` and `hyperparams` for `agg` (which returns the new model, a list).
 
+use super::{Args, BuiltinFn::CallsBack, BuiltinFn::Plain, Context, DmlFunction, Impl, err, one};
 use crate::kernels::datagen::Rng;
 use crate::kernels::elementwise::binary_mm;
 use crate::kernels::index::slice;
 use crate::runtime::error::{RtError, RtResult};
-use crate::runtime::exec::Runtime;
 use crate::types::matrix::Matrix;
 use crate::types::ops::BinOp;
 use crate::types::value::{ListValue, Value};
 use std::sync::Arc;
 
-fn err<T>(msg: impl Into<String>) -> RtResult<T> {
-    Err(RtError::new(msg))
-}
-
-/// Dispatches the builtins of this module; `None` when `name` is not one of them.
-pub fn call(rt: &Runtime, name: &str, args: &[Option<Value>]) -> Option<RtResult<Vec<Value>>> {
-    match name {
-        "paramserv" => Some(paramserv(rt, args).map(|v| vec![v])),
-        "rowClassMeet" | "rcm" => Some(row_class_meet(args)),
-        _ => None,
-    }
-}
+pub(super) const IMPLS: &[Impl] =
+    &[("paramserv", CallsBack(paramserv)), ("rowClassMeet", Plain(row_class_meet))];
 
 // ---------------------------------------------------------------------------------------------
 // paramserv
-
-/// The order of `paramserv`'s parameters in the builtin table.
-mod arg {
-    pub const MODEL: usize = 0;
-    pub const FEATURES: usize = 1;
-    pub const LABELS: usize = 2;
-    pub const VAL_FEATURES: usize = 3;
-    pub const VAL_LABELS: usize = 4;
-    pub const UPD: usize = 5;
-    pub const AGG: usize = 6;
-    pub const VAL: usize = 7;
-    pub const MODE: usize = 8;
-    pub const UTYPE: usize = 9;
-    pub const FREQ: usize = 10;
-    pub const EPOCHS: usize = 11;
-    pub const BATCHSIZE: usize = 12;
-    pub const K: usize = 13;
-    pub const SCHEME: usize = 14;
-    pub const HYPERPARAMS: usize = 15;
-    pub const CHECKPOINTING: usize = 16;
-    pub const SEED: usize = 17;
-    pub const NBATCHES: usize = 18;
-    pub const MODEL_AVG: usize = 19;
-    pub const NUM_BACKUP_WORKERS: usize = 20;
-}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Freq {
@@ -88,77 +53,43 @@ enum UType {
     Sbp,
 }
 
-fn opt_str<'a>(v: &'a Option<Value>, what: &str) -> RtResult<Option<&'a str>> {
-    match v {
-        None => Ok(None),
-        Some(Value::Str(s)) => Ok(Some(s)),
-        Some(x) => err(format!("paramserv: `{what}` must be a string, but got a {}", x.kind())),
-    }
-}
-
-fn opt_int(v: &Option<Value>, what: &str) -> RtResult<Option<i64>> {
-    match v {
-        None => Ok(None),
-        Some(Value::Int(i)) => Ok(Some(*i)),
-        Some(Value::Double(d)) if d.fract() == 0.0 && d.is_finite() => Ok(Some(*d as i64)),
-        Some(x) => err(format!("paramserv: `{what}` must be an integer, but got {}", x.kind())),
-    }
-}
-
-fn matrix_arg(v: &Option<Value>, what: &str) -> RtResult<Arc<Matrix>> {
-    match v {
-        Some(Value::Matrix(m)) => Ok(m.clone()),
-        Some(x) => err(format!("paramserv: `{what}` must be a matrix, but got a {}", x.kind())),
-        None => err(format!("paramserv: the argument `{what}` is missing")),
-    }
-}
-
 /// A user function called by name with arguments bound by parameter name.
-struct UserFn {
-    fid: u32,
+struct UserFn<'a> {
+    f: DmlFunction<'a>,
     label: String,
-    params: Vec<String>,
+    params: Vec<&'a str>,
 }
 
-impl UserFn {
+impl<'a> UserFn<'a> {
+    /// The `what` function `fname` (`upd`, `agg`, `val`) of the main script, which must have the
+    /// parameters `required`, may have `optional` ones, and must return `nout` values.
     fn resolve(
-        rt: &Runtime,
-        what: &str,
-        fname: &str,
-        required: &[&str],
-        optional: &[&str],
-    ) -> RtResult<UserFn> {
-        Self::resolve_n(rt, what, fname, required, optional, 1)
-    }
-
-    fn resolve_n(
-        rt: &Runtime,
+        ctx: &'a dyn Context,
         what: &str,
         fname: &str,
         required: &[&str],
         optional: &[&str],
         nout: usize,
-    ) -> RtResult<UserFn> {
-        let program = rt.program;
+    ) -> RtResult<UserFn<'a>> {
         let (ns, short) = match fname.rsplit_once("::") {
             Some((ns, f)) => (Some(ns), f),
             None => (None, fname),
         };
-        let Some(fid) = program.resolve_function(0, ns, short) else {
+        let Some(f) = ctx.find_main_function(ns, short) else {
             return err(format!("paramserv: the `{what}` function `{fname}` is not defined"));
         };
-        let func = &program.functions[fid as usize];
-        let params: Vec<String> = func.params.iter().map(|p| p.name.name.clone()).collect();
+        let func = f.def();
+        let params = f.params();
         for r in required {
-            if !params.iter().any(|p| p == r) {
+            if !params.contains(r) {
                 return err(format!(
                     "paramserv: the `{what}` function `{fname}` must have a parameter named `{r}`"
                 ));
             }
         }
-        for p in &params {
-            if !required.contains(&p.as_str()) && !optional.contains(&p.as_str()) {
-                let has_default = func.params.iter().any(|q| &q.name.name == p && q.default.is_some());
+        for &p in &params {
+            if !required.contains(&p) && !optional.contains(&p) {
+                let has_default = func.params.iter().any(|q| q.name.name == p && q.default.is_some());
                 if !has_default {
                     return err(format!(
                         "paramserv: the parameter `{p}` of the `{what}` function `{fname}` has no value (allowed: {})",
@@ -174,11 +105,11 @@ impl UserFn {
                 format!("paramserv: the `{what}` function `{fname}` must return {nout} values")
             });
         }
-        Ok(UserFn { fid, label: fname.to_string(), params })
+        Ok(UserFn { f, label: fname.to_string(), params })
     }
 
-    fn call(&self, rt: &Runtime, bound: &[(&str, &Value)]) -> RtResult<Value> {
-        match self.call_all(rt, bound)?.into_iter().next() {
+    fn call(&self, ctx: &dyn Context, bound: &[(&str, &Value)]) -> RtResult<Value> {
+        match self.call_all(ctx, bound)?.into_iter().next() {
             Some(v @ Value::List(_)) => Ok(v),
             Some(v) => {
                 err(format!("paramserv: `{}` must return a list, but returned a {}", self.label, v.kind()))
@@ -187,7 +118,7 @@ impl UserFn {
         }
     }
 
-    fn call_all(&self, rt: &Runtime, bound: &[(&str, &Value)]) -> RtResult<Vec<Value>> {
+    fn call_all(&self, ctx: &dyn Context, bound: &[(&str, &Value)]) -> RtResult<Vec<Value>> {
         let args: Vec<Option<Value>> = self
             .params
             .iter()
@@ -197,7 +128,7 @@ impl UserFn {
             d.set(d.get() + 1);
             d.get()
         });
-        let r = rt.call_function(self.fid, args, depth);
+        let r = ctx.call(self.f, args, depth);
         DEPTH.with(|d| d.set(d.get() - 1));
         r
     }
@@ -262,11 +193,11 @@ struct Worker {
 }
 
 struct Server<'a> {
-    rt: &'a Runtime<'a>,
-    upd: UserFn,
-    agg: UserFn,
+    ctx: &'a dyn Context,
+    upd: UserFn<'a>,
+    agg: UserFn<'a>,
     /// The validation function with the validation features and labels.
-    val: Option<(UserFn, Value, Value)>,
+    val: Option<(UserFn<'a>, Value, Value)>,
     hyper: Option<Value>,
     freq: Freq,
     epochs: usize,
@@ -284,7 +215,7 @@ impl Server<'_> {
         if let Some(h) = &self.hyper {
             bound.push(("hyperparams", h));
         }
-        self.upd.call(self.rt, &bound)
+        self.upd.call(self.ctx, &bound)
     }
 
     fn aggregate(&self, model: &Value, grads: &Value) -> RtResult<Value> {
@@ -292,7 +223,7 @@ impl Server<'_> {
         if let Some(h) = &self.hyper {
             bound.push(("hyperparams", h));
         }
-        self.agg.call(self.rt, &bound)
+        self.agg.call(self.ctx, &bound)
     }
 
     /// Calls the validation function (if any) on the global model at the end of an epoch;
@@ -303,7 +234,7 @@ impl Server<'_> {
         if let Some(h) = &self.hyper {
             bound.push(("hyperparams", h));
         }
-        let outs = f.call_all(self.rt, &bound)?;
+        let outs = f.call_all(self.ctx, &bound)?;
         if outs.iter().any(|v| !v.is_scalar()) {
             return err(format!("paramserv: the validation function `{}` must return two scalars", f.label));
         }
@@ -444,39 +375,26 @@ fn partition(
     }
 }
 
-fn paramserv(rt: &Runtime, a: &[Option<Value>]) -> RtResult<Value> {
-    let get = |i: usize| a.get(i).unwrap_or(&None);
-    let model = match get(arg::MODEL) {
-        Some(v @ Value::List(_)) => v.clone(),
-        Some(x) => return err(format!("paramserv: `model` must be a list, but got a {}", x.kind())),
-        None => return err("paramserv: the argument `model` is missing"),
-    };
-    let x = matrix_arg(get(arg::FEATURES), "features")?;
-    let y = matrix_arg(get(arg::LABELS), "labels")?;
+fn paramserv(a: Args, ctx: &dyn Context) -> RtResult<Vec<Value>> {
+    let model = Value::List(a.list("model")?.clone());
+    let x = a.matrix("features")?.clone();
+    let y = a.matrix("labels")?.clone();
     if x.rows() != y.rows() {
         return err(format!("paramserv: `features` has {} rows but `labels` has {}", x.rows(), y.rows()));
     }
-    for (i, what) in [(arg::VAL_FEATURES, "val_features"), (arg::VAL_LABELS, "val_labels")] {
-        if get(i).is_some() {
-            matrix_arg(get(i), what)?;
-        }
-    }
-    let hyper = match get(arg::HYPERPARAMS) {
-        None => None,
-        Some(v @ Value::List(_)) => Some(v.clone()),
-        Some(x) => return err(format!("paramserv: `hyperparams` must be a list, but got a {}", x.kind())),
-    };
-    let mode = opt_str(get(arg::MODE), "mode")?.unwrap_or("LOCAL");
+    let (val_x, val_y) = (a.opt_matrix("val_features")?, a.opt_matrix("val_labels")?);
+    let hyper = a.opt_list("hyperparams")?.map(|h| Value::List(h.clone()));
+    let mode = a.opt_str("mode")?.unwrap_or("LOCAL");
     if !matches!(mode, "LOCAL" | "REMOTE_SPARK") {
         return err(format!("paramserv: unknown mode `{mode}` (LOCAL or REMOTE_SPARK)"));
     }
-    let utype = match opt_str(get(arg::UTYPE), "utype")?.unwrap_or("ASP") {
+    let utype = match a.opt_str("utype")?.unwrap_or("ASP") {
         "BSP" => UType::Bsp,
         "ASP" => UType::Asp,
         "SBP" => UType::Sbp,
         other => return err(format!("paramserv: unsupported update type `{other}` (BSP, ASP or SBP)")),
     };
-    let freq = match opt_str(get(arg::FREQ), "freq")?.unwrap_or("EPOCH") {
+    let freq = match a.opt_str("freq")?.unwrap_or("EPOCH") {
         "BATCH" => Freq::Batch,
         "EPOCH" => Freq::Epoch,
         "NBATCHES" => Freq::NBatches,
@@ -486,57 +404,53 @@ fn paramserv(rt: &Runtime, a: &[Option<Value>]) -> RtResult<Value> {
             ));
         }
     };
-    let epochs = match opt_int(get(arg::EPOCHS), "epochs")? {
-        Some(e) if e > 0 => e as usize,
-        Some(_) => return err("paramserv: `epochs` must be at least 1"),
-        None => return err("paramserv: the argument `epochs` is missing"),
+    let epochs = match a.int("epochs")? {
+        e if e > 0 => e as usize,
+        _ => return err("paramserv: `epochs` must be at least 1"),
     };
-    let batchsize = match opt_int(get(arg::BATCHSIZE), "batchsize")? {
+    let batchsize = match a.opt_int("batchsize")? {
         Some(b) if b > 0 => b as usize,
         Some(_) => return err("paramserv: `batchsize` must be at least 1"),
         None => 64,
     };
-    let k = match opt_int(get(arg::K), "k")? {
+    let k = match a.opt_int("k")? {
         Some(k) if k > 0 => k as usize,
         Some(_) => return err("paramserv: `k` must be at least 1"),
         None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
     };
-    let scheme = opt_str(get(arg::SCHEME), "scheme")?.unwrap_or("DISJOINT_CONTIGUOUS");
-    if let Some(c) = opt_str(get(arg::CHECKPOINTING), "checkpointing")?
+    let scheme = a.opt_str("scheme")?.unwrap_or("DISJOINT_CONTIGUOUS");
+    if let Some(c) = a.opt_str("checkpointing")?
         && !matches!(c, "NONE" | "EPOCH" | "EPOCH10")
     {
         return err(format!("paramserv: unknown checkpointing `{c}` (NONE, EPOCH or EPOCH10)"));
     }
-    let seed = opt_int(get(arg::SEED), "seed")?;
-    opt_int(get(arg::NBATCHES), "nbatches")?;
-    let backups = match opt_int(get(arg::NUM_BACKUP_WORKERS), "num_backup_workers")? {
+    let seed = a.opt_int("seed")?;
+    a.opt_int("nbatches")?;
+    let backups = match a.opt_int("num_backup_workers")? {
         None => 0,
         Some(b) if b >= 0 && (b as usize) < k => b as usize,
         Some(b) => return err(format!("paramserv: num_backup_workers={b} must be between 0 and k-1")),
     };
-    match get(arg::MODEL_AVG) {
+    match a.get("modelAvg")? {
         None | Some(Value::Bool(false)) => {}
         Some(Value::Bool(true)) => return err("paramserv: modelAvg=TRUE is not supported"),
         Some(x) => return err(format!("paramserv: `modelAvg` must be a boolean, but got a {}", x.kind())),
     }
-    let upd_name = opt_str(get(arg::UPD), "upd")?
-        .ok_or_else(|| RtError::new("paramserv: the argument `upd` is missing"))?;
-    let agg_name = opt_str(get(arg::AGG), "agg")?
-        .ok_or_else(|| RtError::new("paramserv: the argument `agg` is missing"))?;
-    let upd = UserFn::resolve(rt, "upd", upd_name, &["model", "features", "labels"], &["hyperparams"])?;
-    let agg = UserFn::resolve(rt, "agg", agg_name, &["model", "gradients"], &["hyperparams"])?;
+    let upd =
+        UserFn::resolve(ctx, "upd", a.str("upd")?, &["model", "features", "labels"], &["hyperparams"], 1)?;
+    let agg = UserFn::resolve(ctx, "agg", a.str("agg")?, &["model", "gradients"], &["hyperparams"], 1)?;
     // As SystemDS: validation runs only with a function and both validation inputs.
-    let val = match (opt_str(get(arg::VAL), "val")?, get(arg::VAL_FEATURES), get(arg::VAL_LABELS)) {
+    let val = match (a.opt_str("val")?, val_x, val_y) {
         (Some(name), Some(x), Some(y)) => {
-            let f = UserFn::resolve_n(
-                rt,
+            let f = UserFn::resolve(
+                ctx,
                 "val",
                 name,
                 &["model", "val_features", "val_labels"],
                 &["hyperparams"],
                 2,
             )?;
-            Some((f, x.clone(), y.clone()))
+            Some((f, Value::Matrix(x.clone()), Value::Matrix(y.clone())))
         }
         _ => None,
     };
@@ -559,7 +473,7 @@ fn paramserv(rt: &Runtime, a: &[Option<Value>]) -> RtResult<Value> {
         .collect();
     // Batches per epoch, as SystemDS counts them for validation: those of the first worker.
     let epoch_batches = workers.first().map_or(0, |w| w.batches);
-    let server = Server { rt, upd, agg, val, hyper, freq, epochs, batchsize };
+    let server = Server { ctx, upd, agg, val, hyper, freq, epochs, batchsize };
     let nworkers = workers.len();
     let mut syncs = 0usize;
     let mut global = model;
@@ -623,7 +537,7 @@ fn paramserv(rt: &Runtime, a: &[Option<Value>]) -> RtResult<Value> {
             }
         }
     }
-    Ok(global)
+    one(global)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -638,13 +552,8 @@ fn paramserv(rt: &Runtime, a: &[Option<Value>]) -> RtResult<Value> {
 /// `java.util.HashMap` keyed by the pair with hash `31*(31+a)+b`, so the order is by hash
 /// bucket, then by first appearance, for a table that doubles as it fills (and is reused,
 /// never shrunk, from row to row). `JavaHashOrder` reproduces that order.
-fn row_class_meet(args: &[Option<Value>]) -> RtResult<Vec<Value>> {
-    let get = |i: usize, what: &str| match args.get(i) {
-        Some(Some(Value::Matrix(m))) => Ok(m.clone()),
-        Some(Some(x)) => err(format!("rowClassMeet: `{what}` must be a matrix, but got a {}", x.kind())),
-        _ => err(format!("rowClassMeet: the argument `{what}` is missing")),
-    };
-    let (a, b) = (get(0, "X")?, get(1, "Y")?);
+fn row_class_meet(args: Args) -> RtResult<Vec<Value>> {
+    let (a, b) = (args.matrix("X")?, args.matrix("Y")?);
     let nr = a.rows().max(b.rows());
     let nc = a.cols().max(b.cols());
     let common = a.cols().min(b.cols());

@@ -7,9 +7,10 @@ pub mod colmap;
 pub mod hash;
 pub mod spec;
 
+use super::ops::raw_cell;
+use crate::runtime::builtins::{Args, err};
 use crate::runtime::error::{RtError, RtResult};
 use crate::runtime::io::parse_java_double;
-use crate::runtime::library_frame::{cell_string, frame_arg, text};
 use crate::types::frame::{ColType, Frame, FrameColumn};
 use crate::types::matrix::Matrix;
 use crate::types::value::Value;
@@ -19,10 +20,6 @@ use std::sync::Arc;
 
 /// The separator SystemDS puts between a token and its code in meta frames.
 pub const SEP: char = '\u{b7}';
-
-fn err<T>(msg: impl Into<String>) -> RtResult<T> {
-    Err(RtError::new(msg))
-}
 
 fn names(f: &Frame) -> Vec<String> {
     (0..f.cols()).map(|c| f.name(c)).collect()
@@ -85,7 +82,7 @@ impl ColEnc {
 /// A column's cells after imputation.
 fn imputed(f: &Frame, c: usize, enc: &ColEnc) -> Vec<Option<String>> {
     (0..f.rows())
-        .map(|r| match cell_string(f, r, c) {
+        .map(|r| match raw_cell(f, r, c) {
             Some(s) if !s.is_empty() => Some(s),
             _ => enc.impute_value.clone(),
         })
@@ -100,7 +97,7 @@ fn numeric(s: &str, c: usize) -> RtResult<f64> {
 
 fn learn_impute(f: &Frame, c: usize, how: &Impute) -> RtResult<Option<String>> {
     let vals: Vec<String> =
-        (0..f.rows()).filter_map(|r| cell_string(f, r, c)).filter(|s| !s.is_empty()).collect();
+        (0..f.rows()).filter_map(|r| raw_cell(f, r, c)).filter(|s| !s.is_empty()).collect();
     Ok(match how {
         Impute::Constant(v) => Some(v.clone()),
         Impute::Mean => {
@@ -203,7 +200,7 @@ fn bin_of(bins: &[(f64, f64)], v: f64) -> f64 {
 fn hash_code(f: &Frame, r: usize, c: usize, enc: &ColEnc) -> f64 {
     let k = enc.spec.hash.unwrap_or(1);
     if let Some(v) = &enc.impute_value
-        && cell_string(f, r, c).is_none_or(|s| s.is_empty())
+        && raw_cell(f, r, c).is_none_or(|s| s.is_empty())
     {
         return hash::bucket(java_hash(v), k);
     }
@@ -279,7 +276,7 @@ fn from_meta(meta: &Frame, specs: Vec<ColSpec>) -> RtResult<Vec<ColEnc>> {
     let mut encs = Vec::with_capacity(specs.len());
     for (c, spec) in specs.into_iter().enumerate() {
         let mut enc = ColEnc { spec, ..Default::default() };
-        let entries: Vec<String> = (0..meta.rows()).filter_map(|r| cell_string(meta, r, c)).collect();
+        let entries: Vec<String> = (0..meta.rows()).filter_map(|r| raw_cell(meta, r, c)).collect();
         if enc.spec.hash.is_some() {
             // The meta frame's K wins over the spec's, as in SystemDS.
             if let Some(k) = entries.first().and_then(|e| e.trim().parse::<u64>().ok()).filter(|k| *k > 0) {
@@ -320,25 +317,25 @@ fn from_meta(meta: &Frame, specs: Vec<ColSpec>) -> RtResult<Vec<ColEnc>> {
     Ok(encs)
 }
 
-fn spec_arg(args: &[Option<Value>], i: usize, f_names: &[String]) -> RtResult<Vec<ColSpec>> {
-    let s = text(&args[i], "spec")?;
-    spec::resolve(&s, f_names).map_err(RtError::new)
+/// The column specs of the argument `spec` for the columns `f_names`.
+fn spec_arg(a: &Args, f_names: &[String]) -> RtResult<Vec<ColSpec>> {
+    spec::resolve(&a.text("spec")?, f_names).map_err(RtError::new)
 }
 
 /// `[X, M] = transformencode(target=F, spec=...)`.
-pub fn encode_builtin(args: &[Option<Value>]) -> RtResult<Vec<Value>> {
-    let f = frame_arg(&args[0], "target")?;
-    let specs = spec_arg(args, 1, &names(f))?;
+pub fn encode_builtin(a: Args) -> RtResult<Vec<Value>> {
+    let f = a.frame("target")?;
+    let specs = spec_arg(&a, &names(f))?;
     let encs = learn(f, specs)?;
     let x = encode_matrix(f, &encs)?;
     Ok(vec![Value::matrix(x), Value::Frame(Arc::new(meta_frame(f, &encs)))])
 }
 
 /// `transformapply(target=F, spec=..., meta=M)`.
-pub fn apply_builtin(args: &[Option<Value>]) -> RtResult<Value> {
-    let f = frame_arg(&args[0], "target")?;
-    let meta = frame_arg(&args[2], "meta")?;
-    let specs = spec_arg(args, 1, &names(meta))?;
+pub fn apply_builtin(a: Args) -> RtResult<Vec<Value>> {
+    let f = a.frame("target")?;
+    let meta = a.frame("meta")?;
+    let specs = spec_arg(&a, &names(meta))?;
     let encs = from_meta(meta, specs)?;
     if encs.len() != f.cols() {
         return err(format!(
@@ -347,17 +344,14 @@ pub fn apply_builtin(args: &[Option<Value>]) -> RtResult<Value> {
             encs.len()
         ));
     }
-    Ok(Value::matrix(encode_matrix(f, &encs)?))
+    Ok(vec![Value::matrix(encode_matrix(f, &encs)?)])
 }
 
 /// `transformdecode(target=X, spec=..., meta=M)`.
-pub fn decode_builtin(args: &[Option<Value>]) -> RtResult<Value> {
-    let x = match &args[0] {
-        Some(Value::Matrix(m)) => m.clone(),
-        _ => return err("transformdecode: target must be a matrix"),
-    };
-    let meta = frame_arg(&args[2], "meta")?;
-    let specs = spec_arg(args, 1, &names(meta))?;
+pub fn decode_builtin(a: Args) -> RtResult<Vec<Value>> {
+    let x = a.matrix("target")?;
+    let meta = a.frame("meta")?;
+    let specs = spec_arg(&a, &names(meta))?;
     let encs = from_meta(meta, specs)?;
     let width: usize = encs.iter().map(|e| e.width()).sum();
     if width != x.cols() {
@@ -407,7 +401,7 @@ pub fn decode_builtin(args: &[Option<Value>]) -> RtResult<Value> {
         }
         off += enc.width();
     }
-    Ok(Value::Frame(Arc::new(Frame::from_typed(meta.names.clone(), typed))))
+    Ok(vec![Value::Frame(Arc::new(Frame::from_typed(meta.names.clone(), typed)))])
 }
 
 #[cfg(test)]
@@ -433,6 +427,6 @@ mod tests {
             ]
         );
         assert_eq!(java_hash("a"), 97);
-        assert_eq!(crate::runtime::frame_ops::java_float(1.5), "1.5");
+        assert_eq!(crate::runtime::builtins::frame::ops::java_float(1.5), "1.5");
     }
 }

@@ -7,20 +7,16 @@
 //! row) and `hash` (token hash buckets modulo `out_params.num_features`, ascending, with their
 //! counts). `apply_padding` fills every document up to `max_tokens`.
 
+use super::ops::raw_cell;
+use super::transform::hash::java_string_hash;
+use super::transform::java_hashmap_order;
+use super::transform::spec::parse_json;
+use crate::runtime::builtins::{Args, err};
 use crate::runtime::error::{RtError, RtResult};
-use crate::runtime::frame_ops::raw_cell;
-use crate::runtime::library_frame::{frame_arg, text};
-use crate::runtime::transform::hash::java_string_hash;
-use crate::runtime::transform::java_hashmap_order;
-use crate::runtime::transform::spec::parse_json;
 use crate::types::frame::{ColType, Frame, FrameColumn};
 use crate::types::value::Value;
 use serde_json::{Map, Value as Json};
 use std::collections::{BTreeMap, HashMap};
-
-fn err<T>(msg: impl Into<String>) -> RtResult<T> {
-    Err(RtError::new(msg))
-}
 
 /// A token: one word, or an n-gram of words (printed as `"('w1', 'w2')"`), with the UTF-16
 /// start offset of its first word.
@@ -274,10 +270,11 @@ fn java_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     a.encode_utf16().cmp(b.encode_utf16())
 }
 
-pub fn tokenize_builtin(args: &[Option<Value>]) -> RtResult<Frame> {
-    let f = frame_arg(&args[0], "tokenize: target")?;
-    let spec = parse_spec(&text(&args[1], "tokenize: spec")?, f.cols())?;
-    let max_tokens = match &args[2] {
+/// `tokenize(target=F, spec=, max_tokens=)`.
+pub fn tokenize_builtin(a: Args) -> RtResult<Vec<Value>> {
+    let f = a.frame("target")?;
+    let spec = parse_spec(&a.text("spec")?, f.cols())?;
+    let max_tokens = match a.get("max_tokens")? {
         None => return err("tokenize needs max_tokens"),
         Some(v) => match v.as_f64() {
             Some(x) if x >= 0.0 && x.fract() == 0.0 && x < 1e8 => x as usize,
@@ -408,7 +405,7 @@ pub fn tokenize_builtin(args: &[Option<Value>]) -> RtResult<Frame> {
             Col::Int(v) => (ColType::Int64, FrameColumn::Int(v)),
         })
         .collect();
-    Ok(Frame::from_typed(vec![], typed))
+    Ok(vec![Value::Frame(std::sync::Arc::new(Frame::from_typed(vec![], typed)))])
 }
 
 #[cfg(test)]

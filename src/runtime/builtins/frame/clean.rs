@@ -1,52 +1,13 @@
-//! More frame builtins: `transformcolmap`, `getCategoricalMask`, `transformmeta`,
-//! `dropInvalidType`, `valueSwap`, `freplicate` and `tokenize`, with SystemDS 3.4.0's semantics.
+//! Cleaning frames by the types and lengths of their values: `dropInvalidType`, `valueSwap`,
+//! `freplicate` and `dropInvalidLength`, with SystemDS 3.4.0's semantics.
 
+use super::frame_out;
+use super::ops::{column_from_strings, column_strings, java_float, raw_cell};
 use crate::kernels::format::format_double;
-use crate::runtime::error::{RtError, RtResult};
-use crate::runtime::exec::Runtime;
-use crate::runtime::frame_ops::{column_from_strings, column_strings, java_float, raw_cell};
-use crate::runtime::library_frame::{frame_arg, text};
-use crate::runtime::transform::{SEP, colmap, spec};
+use crate::runtime::builtins::{Args, err};
+use crate::runtime::error::RtResult;
 use crate::types::frame::{ColType, Frame, FrameColumn};
 use crate::types::value::Value;
-use std::path::Path;
-use std::sync::Arc;
-
-fn err<T>(msg: impl Into<String>) -> RtResult<T> {
-    Err(RtError::new(msg))
-}
-
-fn fv(f: Frame) -> Value {
-    Value::Frame(Arc::new(f))
-}
-
-/// Tries the builtins of this module; `None` when `name` is not one of them.
-pub fn call(rt: &Runtime, name: &str, args: &[Option<Value>]) -> Option<RtResult<Vec<Value>>> {
-    let _ = rt;
-    let r = match name {
-        "transformcolmap" => (|| {
-            let meta = frame_arg(&args[0], "transformcolmap: target")?;
-            let spec = text(&args[1], "transformcolmap: spec")?;
-            colmap::colmap(meta, &spec).map(|m| vec![Value::matrix(m)])
-        })(),
-        "getCategoricalMask" => (|| {
-            let meta = frame_arg(&args[0], "getCategoricalMask: the meta frame")?;
-            let spec = text(&args[1], "getCategoricalMask: spec")?;
-            colmap::categorical_mask(meta, &spec).map(|m| vec![Value::matrix(m)])
-        })(),
-        "transformmeta" => (|| {
-            let spec = text(&args[0], "transformmeta: spec")?;
-            let path = text(&args[1], "transformmeta: transformPath")?;
-            transform_meta(&spec, Path::new(&path)).map(|f| vec![fv(f)])
-        })(),
-        "dropInvalidType" => drop_invalid_type(args).map(|f| vec![fv(f)]),
-        "valueSwap" => value_swap(args).map(|f| vec![fv(f)]),
-        "freplicate" => freplicate(args).map(|f| vec![fv(f)]),
-        "tokenize" => crate::runtime::tokenize::tokenize_builtin(args).map(|f| vec![fv(f)]),
-        _ => return None,
-    };
-    Some(r)
-}
 
 /// The value type SystemDS's `FrameUtil.isType` sees in a (trimmed, lowercased) string.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,9 +119,10 @@ fn normalized(s: &str) -> String {
     s.trim().replace('"', "").to_lowercase()
 }
 
-/// The schema row (first row of a frame) as strings.
-fn schema_row(v: &Option<Value>, cols: usize, what: &str) -> RtResult<Vec<String>> {
-    let s = frame_arg(v, what)?;
+/// The schema row (first row of the frame `schema`) as strings.
+fn schema_row(a: &Args, cols: usize) -> RtResult<Vec<String>> {
+    let s = a.frame("schema")?;
+    let what = a.name();
     if s.cols() != cols {
         return err(format!("{what}: the schema has {} columns but the frame has {cols}", s.cols()));
     }
@@ -179,9 +141,9 @@ fn set_column(f: &mut Frame, c: usize, cells: &[Option<String>]) -> RtResult<()>
 
 /// `dropInvalidType(F, schema)`: cells whose value does not look like the column's schema type
 /// become null. STRING columns are left alone; booleans pass as integers and floats.
-fn drop_invalid_type(args: &[Option<Value>]) -> RtResult<Frame> {
-    let f = frame_arg(&args[0], "dropInvalidType")?;
-    let schema = schema_row(&args[1], f.cols(), "dropInvalidType")?;
+pub(super) fn drop_invalid_type(a: Args) -> RtResult<Vec<Value>> {
+    let f = a.frame("target")?;
+    let schema = schema_row(&a, f.cols())?;
     let mut out = (**f).clone();
     for (c, sc) in schema.iter().enumerate() {
         let want = if sc.contains("FP") {
@@ -208,7 +170,7 @@ fn drop_invalid_type(args: &[Option<Value>]) -> RtResult<Frame> {
             set_column(&mut out, c, &cells)?;
         }
     }
-    Ok(out)
+    frame_out(out)
 }
 
 /// `valueSwap(F, schema)`: SystemDS's heuristic that moves a value found in a column of the
@@ -218,9 +180,9 @@ fn drop_invalid_type(args: &[Option<Value>]) -> RtResult<Frame> {
 /// start), and stays in place but normalized (trimmed, unquoted, lowercased) when that is its
 /// own column. Every column must hold strings.
 #[allow(clippy::needless_range_loop)]
-fn value_swap(args: &[Option<Value>]) -> RtResult<Frame> {
-    let f = frame_arg(&args[0], "valueSwap")?;
-    let schema: Vec<String> = schema_row(&args[1], f.cols(), "valueSwap")?
+pub(super) fn value_swap(a: Args) -> RtResult<Vec<Value>> {
+    let f = a.frame("target")?;
+    let schema: Vec<String> = schema_row(&a, f.cols())?
         .into_iter()
         .map(|s| s.chars().filter(|c| !c.is_ascii_digit()).collect())
         .collect();
@@ -278,15 +240,15 @@ fn value_swap(args: &[Option<Value>]) -> RtResult<Frame> {
         }
     }
     let typed = cols.into_iter().map(|c| (ColType::String, FrameColumn::Str(c))).collect();
-    Ok(Frame::from_typed(f.names.clone(), typed))
+    frame_out(Frame::from_typed(f.names.clone(), typed))
 }
 
 /// `freplicate(F, X)`: with a 1-row frame `X`, every row of `F` becomes that row; with a
 /// matrix of maximum lengths (one per column, -1 for none), longer cells become null.
-fn freplicate(args: &[Option<Value>]) -> RtResult<Frame> {
-    let f = frame_arg(&args[0], "freplicate")?;
+pub(super) fn freplicate(a: Args) -> RtResult<Vec<Value>> {
+    let f = a.frame("target")?;
     let mut out = (**f).clone();
-    match &args[1] {
+    match a.get("X")? {
         Some(Value::Frame(row)) => {
             if row.cols() != f.cols() {
                 return err(format!(
@@ -332,113 +294,35 @@ fn freplicate(args: &[Option<Value>]) -> RtResult<Frame> {
         Some(x) => return err(format!("freplicate: the second argument cannot be a {}", x.kind())),
         None => return err("freplicate needs a second argument"),
     }
-    Ok(out)
+    frame_out(out)
 }
 
-fn read_text(path: &Path) -> RtResult<Option<String>> {
-    match std::fs::read_to_string(path) {
-        Ok(s) => Ok(Some(s)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => err(format!("transformmeta: cannot read {}: {e}", path.display())),
-    }
-}
-
-/// One recode map line, `"token",id,count` (the token may be quoted to hold commas).
-fn recode_entry(line: &str) -> RtResult<(String, String)> {
-    let bad = || RtError::new(format!("transformmeta: bad recode map entry \"{line}\""));
-    let (token, rest) = match line.rfind('"') {
-        Some(q) if line.starts_with('"') && q > 0 => (&line[1..q], line.get(q + 2..).ok_or_else(bad)?),
-        _ => {
-            let (t, r) = line.split_once(',').ok_or_else(bad)?;
-            (t, r)
-        }
+/// `dropInvalidLength(F, L)`: string cells longer than column `c`'s limit `L[1, c]` become null.
+pub(super) fn drop_invalid_length(a: Args) -> RtResult<Vec<Value>> {
+    let f = a.frame("target")?;
+    let lens = match a.get("lengths")? {
+        Some(Value::Matrix(m)) => m.clone(),
+        _ => return err("dropInvalidLength needs a matrix of maximum lengths"),
     };
-    let id = rest.split(',').next().ok_or_else(bad)?.trim();
-    if id.is_empty() {
-        return Err(bad());
+    if lens.rows() * lens.cols() != f.cols() {
+        return err(format!(
+            "dropInvalidLength: {} lengths for a frame of {} columns",
+            lens.rows() * lens.cols(),
+            f.cols()
+        ));
     }
-    Ok((token.to_string(), id.to_string()))
-}
-
-/// `transformmeta(spec=, transformPath=)`: the meta frame from the file-based layout
-/// (`column.names`; `Recode/<col>.map`, `.ndistinct`; `Bin/<col>.bin`; `Impute/<col>.impute`).
-fn transform_meta(spec_text: &str, dir: &Path) -> RtResult<Frame> {
-    let names_file = dir.join("column.names");
-    let names_text = read_text(&names_file)?
-        .ok_or_else(|| RtError::new(format!("transformmeta: {} does not exist", names_file.display())))?;
-    let names: Vec<String> = names_text.trim().split(',').map(|s| s.to_string()).collect();
-    let specs = spec::resolve(spec_text, &names).map_err(RtError::new)?;
-    let n = names.len();
-    let mut cols: Vec<Vec<String>> = vec![Vec::new(); n];
-    let mut impute: Vec<Option<String>> = vec![None; n];
-    // As SystemDS, the frame has as many rows as the largest domain found in the directory,
-    // whether or not the spec uses that column.
-    let mut rows = 0usize;
-    for name in &names {
-        let nd = dir.join("Recode").join(format!("{name}.ndistinct"));
-        if dir.join("Recode").join(format!("{name}.map")).exists()
-            && let Some(t) = read_text(&nd)?
-        {
-            let k = t.trim().parse::<usize>().map_err(|_| {
-                RtError::new(format!("transformmeta: bad distinct count in {}", nd.display()))
-            })?;
-            rows = rows.max(k);
-        }
-        if let Some(t) = read_text(&dir.join("Bin").join(format!("{name}.bin")))? {
-            let nb = t.trim().split(',').nth(4).and_then(|x| x.trim().parse::<f64>().ok());
-            rows = rows.max(nb.filter(|x| (0.0..=1e7).contains(x)).unwrap_or(0.0) as usize);
-        }
-    }
-    for (c, name) in names.iter().enumerate() {
-        let s = &specs[c];
-        if let Some((_, k)) = s.bin {
-            let file = dir.join("Bin").join(format!("{name}.bin"));
-            let map = read_text(&file)?.ok_or_else(|| {
-                RtError::new(format!("transformmeta: the binning map of column \"{name}\" does not exist"))
-            })?;
-            let fields: Vec<&str> = map.trim().split(',').collect();
-            let num = |i: usize| -> RtResult<f64> {
-                fields.get(i).and_then(|x| x.trim().parse::<f64>().ok()).ok_or_else(|| {
-                    RtError::new(format!("transformmeta: bad binning map for column \"{name}\": {map}"))
-                })
-            };
-            let (min, width, nbins) = (num(1)?, num(3)?, num(4)?);
-            let _ = k;
-            if !(0.0..=1e7).contains(&nbins) {
-                return err(format!("transformmeta: bad number of bins for column \"{name}\""));
-            }
-            for i in 0..nbins as usize {
-                let lo = min + i as f64 * width;
-                let hi = min + (i + 1) as f64 * width;
-                cols[c].push(format!("{}{SEP}{}", format_double(lo), format_double(hi)));
-            }
-        } else if s.recode || s.dummy {
-            let file = dir.join("Recode").join(format!("{name}.map"));
-            let map = read_text(&file)?.ok_or_else(|| {
-                RtError::new(format!("transformmeta: the recode map of column \"{name}\" does not exist"))
-            })?;
-            for line in map.lines().filter(|l| !l.is_empty()) {
-                let (tok, id) = recode_entry(line)?;
-                cols[c].push(format!("{tok}{SEP}{id}"));
+    let mut out = (**f).clone();
+    for c in 0..f.cols() {
+        let limit = lens.get(c / lens.cols(), c % lens.cols());
+        if let FrameColumn::Str(cells) = &mut out.columns[c] {
+            for cell in cells.iter_mut() {
+                if cell.as_ref().is_some_and(|s| s.chars().count() as f64 > limit) {
+                    *cell = None;
+                }
             }
         }
-        let file = dir.join("Impute").join(format!("{name}.impute"));
-        if let Some(v) = read_text(&file)? {
-            let v = v.trim_end_matches(['\n', '\r']);
-            impute[c] = Some(v.split_once(',').map_or(v, |(_, b)| b).to_string());
-        }
     }
-    let rows = cols.iter().map(|c| c.len()).max().unwrap_or(0).max(rows);
-    let columns = cols
-        .into_iter()
-        .map(|mut c| {
-            let mut cells: Vec<Option<String>> = c.drain(..).map(Some).collect();
-            cells.resize(rows, None);
-            FrameColumn::Str(cells)
-        })
-        .collect();
-    let impute = if impute.iter().any(|i| i.is_some()) { impute } else { vec![] };
-    Ok(Frame { names, columns, narrow: vec![], impute })
+    frame_out(out)
 }
 
 #[cfg(test)]
@@ -459,7 +343,5 @@ mod tests {
         assert_eq!(seen_type("x"), SeenType::Character);
         assert_eq!(seen_type("xy"), SeenType::String);
         assert_eq!(seen_type("."), SeenType::Character);
-        assert_eq!(recode_entry("\"a,b\",3,7").unwrap(), ("a,b".to_string(), "3".to_string()));
-        assert_eq!(recode_entry("x,2,1").unwrap(), ("x".to_string(), "2".to_string()));
     }
 }

@@ -4,8 +4,8 @@
 //! listed in its meta column, or the K buckets of a hashed column.
 
 use super::spec::{self, ColSpec};
+use crate::runtime::builtins::frame::ops::raw_cell;
 use crate::runtime::error::{RtError, RtResult};
-use crate::runtime::library_frame::cell_string;
 use crate::types::frame::Frame;
 use crate::types::matrix::Matrix;
 
@@ -15,10 +15,10 @@ fn width(meta: &Frame, c: usize, s: &ColSpec) -> usize {
         return 1;
     }
     if let Some(k) = s.hash {
-        let from_meta = cell_string(meta, 0, c).and_then(|v| v.trim().parse::<u64>().ok()).filter(|k| *k > 0);
+        let from_meta = raw_cell(meta, 0, c).and_then(|v| v.trim().parse::<u64>().ok()).filter(|k| *k > 0);
         return from_meta.unwrap_or(k) as usize;
     }
-    (0..meta.rows()).filter(|&r| cell_string(meta, r, c).is_some()).count()
+    (0..meta.rows()).filter(|&r| raw_cell(meta, r, c).is_some()).count()
 }
 
 fn resolve(meta: &Frame, spec_text: &str) -> RtResult<Vec<ColSpec>> {
