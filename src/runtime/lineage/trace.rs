@@ -5,9 +5,9 @@
 use crate::hops::HopOp;
 use crate::kernels;
 use crate::lower::{Instr, Operand};
+use crate::runtime::builtins;
 use crate::runtime::error::{RtError, RtResult};
 use crate::runtime::exec::{Runtime, Slots, req};
-use crate::runtime::builtins;
 use crate::runtime::lineage::{self, LinRef, Replay, Tracer};
 use crate::types::ops::{BinOp, DataGenOp, ReorgOp};
 use crate::types::value::Value;
