@@ -99,7 +99,12 @@ impl Direction {
     fn new(cx: &Cx, node: &Node, op: &Op, first: usize, suffix: &str, out: String) -> Self {
         let shape = cx.in_shape(node, 0);
         let (steps, features) = (shape[0], shape.get(1).copied().unwrap_or(1));
-        let use_bias = matches!(op, Op::SimpleRnn { use_bias: true, .. } | Op::Lstm { use_bias: true, .. } | Op::Gru { use_bias: true, .. });
+        let use_bias = matches!(
+            op,
+            Op::SimpleRnn { use_bias: true, .. }
+                | Op::Lstm { use_bias: true, .. }
+                | Op::Gru { use_bias: true, .. }
+        );
         let grad = |k: usize| cx.param_trained(node, first + k).then(|| cx.param_grad(node, first + k));
         Direction {
             op: op.clone(),
@@ -129,7 +134,9 @@ impl Direction {
     fn reversed(&self) -> bool {
         matches!(
             &self.op,
-            Op::SimpleRnn { go_backwards: true, .. } | Op::Lstm { go_backwards: true, .. } | Op::Gru { go_backwards: true, .. }
+            Op::SimpleRnn { go_backwards: true, .. }
+                | Op::Lstm { go_backwards: true, .. }
+                | Op::Gru { go_backwards: true, .. }
         )
     }
 
@@ -338,7 +345,8 @@ fn backward_op(op: &Op) -> Op {
 fn directions(cx: &Cx, node: &Node, inner: &Op) -> (Direction, Direction) {
     let n = param_count(inner);
     let fwd = Direction::new(cx, node, inner, 0, "forward", format!("{}_forward_out", node.name));
-    let bwd = Direction::new(cx, node, &backward_op(inner), n, "backward", format!("{}_backward_out", node.name));
+    let bwd =
+        Direction::new(cx, node, &backward_op(inner), n, "backward", format!("{}_backward_out", node.name));
     (fwd, bwd)
 }
 
@@ -393,8 +401,7 @@ fn bidirectional_backward(cx: &mut Cx, node: &Node, inner: &Op, merge: BiMerge) 
     let m = fwd.units();
     let t = fwd.steps;
     let (d_fwd, d_bwd) = (cx.cache(node, "d_forward"), cx.cache(node, "d_backward"));
-    let y_bwd_aligned =
-        if bwd.return_sequences() { cx.cache(node, "backward_seq") } else { bwd.out.clone() };
+    let y_bwd_aligned = if bwd.return_sequences() { cx.cache(node, "backward_seq") } else { bwd.out.clone() };
     match merge {
         BiMerge::Concat if fwd.return_sequences() => {
             let rows = cx.cache(node, "dout_steps");

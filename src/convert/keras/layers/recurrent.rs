@@ -85,10 +85,8 @@ pub(crate) fn bidirectional(
     let fwd_entry = layer.get("layer").ok_or_else(|| layer.err("the wrapped `layer` is missing"))?;
     let fwd = sub_ctx(layer, fwd_entry);
     let kind = kind_of(&fwd).ok_or_else(|| {
-        layer.err(format!(
-            "not supported: Bidirectional over {} (supported: LSTM, GRU, SimpleRNN)",
-            fwd.class
-        ))
+        layer
+            .err(format!("not supported: Bidirectional over {} (supported: LSTM, GRU, SimpleRNN)", fwd.class))
     })?;
     let merge = match layer.get("merge_mode").map(|v| v.as_str()) {
         Some(Some("concat")) => BiMerge::Concat,
@@ -96,9 +94,9 @@ pub(crate) fn bidirectional(
         Some(Some("mul")) => BiMerge::Mul,
         Some(Some("ave")) => BiMerge::Ave,
         None => {
-            return Err(layer.err(
-                "not supported: merge_mode=None (two outputs); supported: concat, sum, mul, ave",
-            ));
+            return Err(
+                layer.err("not supported: merge_mode=None (two outputs); supported: concat, sum, mul, ave")
+            );
         }
         Some(_) => {
             return Err(layer.err(format!(
@@ -125,7 +123,15 @@ pub(crate) fn bidirectional(
             "a backward_layer that differs from the forward layer in more than go_backwards",
         )?;
     }
-    let node = cx.add_node(layer, &layer.name, Op::Bidirectional { inner: Box::new(op.clone()), merge }, &[x])?;
+    let wrapper = LayerCtx {
+        name: layer.name.clone(),
+        class: layer.class.clone(),
+        config: layer.config,
+        weight_key: layer.weight_key.clone(),
+        frozen: fwd.frozen,
+    };
+    let node =
+        cx.add_node(&wrapper, &layer.name, Op::Bidirectional { inner: Box::new(op.clone()), merge }, &[x])?;
     let n = var_count(&op);
     let ws = cx.take_weights(layer, 2 * n)?;
     recurrent_params(cx, &fwd, node, &op, d, &ws[..n], 0, "forward_")?;
@@ -207,10 +213,15 @@ fn kind_of(layer: &LayerCtx) -> Option<Kind> {
 
 /// A wrapped layer's context: its own class and config, the wrapper's name (the DML names stem
 /// from it) and variables (Keras keeps a wrapper's variables under the wrapper).
+///
+/// Frozen is what the wrapped layer's config says, not the wrapper's: Keras 3 freezes a wrapper's
+/// variables only through the `trainable` setter, which also writes `trainable: false` into the
+/// wrapped layer's config; `Bidirectional(..., trainable=False)` as a constructor argument (the
+/// wrapper's config alone says false) leaves every variable trainable (checked on Keras 3.15.1).
 fn sub_ctx<'a>(outer: &LayerCtx, entry: &'a Json) -> LayerCtx<'a> {
     let class = entry.get("class_name").and_then(Json::as_str).unwrap_or("").to_string();
     let config = entry.get("config").unwrap_or(&Json::Null);
-    let frozen = outer.frozen || config.get("trainable").and_then(Json::as_bool) == Some(false);
+    let frozen = config.get("trainable").and_then(Json::as_bool) == Some(false);
     LayerCtx { name: outer.name.clone(), class, config, weight_key: outer.weight_key.clone(), frozen }
 }
 
@@ -253,13 +264,17 @@ fn recurrent_op(layer: &LayerCtx, kind: Kind) -> Result<Op, ConvertError> {
     let go_backwards = layer.bool_or("go_backwards", false)?;
     let use_bias = layer.bool_or("use_bias", true)?;
     layer.require(!layer.bool_or("return_state", false)?, "return_state=True (only the output)")?;
-    layer.require(!layer.bool_or("stateful", false)?, "stateful=True (states start at zero in every batch)")?;
+    layer
+        .require(!layer.bool_or("stateful", false)?, "stateful=True (states start at zero in every batch)")?;
     layer.require(!layer.bool_or("time_major", false)?, "time_major=True (only batch-major sequences)")?;
     for key in ["dropout", "recurrent_dropout"] {
         let rate = layer.f64_or(key, 0.0)?;
         layer.require(rate == 0.0, format!("{key}={rate} (only 0)"))?;
     }
-    no_constraints(layer, &["kernel_constraint", "recurrent_constraint", "bias_constraint", "activity_regularizer"])?;
+    no_constraints(
+        layer,
+        &["kernel_constraint", "recurrent_constraint", "bias_constraint", "activity_regularizer"],
+    )?;
     // An absent activation is the layer's default (tanh); `null` is Keras's None (linear).
     let activation = match layer.config.get("activation") {
         None => Activation::Tanh,
@@ -364,7 +379,16 @@ fn recurrent_params(
     if use_bias {
         // GRU with reset_after: (2, 3M), row 0 the input bias, row 1 the recurrent bias.
         let (shape, rows) = if bias_rows == 2 { (vec![2, g], 2) } else { (vec![g], 1) };
-        let b = cx.add_param(layer, node, &ws[2], first + 2, &format!("{prefix}bias"), &shape, transform(rows), true)?;
+        let b = cx.add_param(
+            layer,
+            node,
+            &ws[2],
+            first + 2,
+            &format!("{prefix}bias"),
+            &shape,
+            transform(rows),
+            true,
+        )?;
         cx.set_regularizer(layer, b, "bias_regularizer")?;
     }
     Ok(())
