@@ -283,17 +283,23 @@ fn recurrent_op(layer: &LayerCtx, kind: Kind) -> Result<Op, ConvertError> {
     if kind == Kind::Simple {
         let ok = matches!(activation, Activation::Tanh | Activation::Sigmoid | Activation::Linear)
             || activation == Activation::RELU;
-        layer.require(ok, format!("activation {activation:?} (supported: tanh, sigmoid, relu, linear)"))?;
+        layer.require(
+            ok,
+            format!("activation {} (supported: tanh, sigmoid, relu, linear)", shown(layer, "activation")),
+        )?;
         return Ok(Op::SimpleRnn { units, return_sequences, activation, use_bias, go_backwards });
     }
-    layer.require(activation == Activation::Tanh, format!("activation {activation:?} (only tanh)"))?;
+    layer.require(
+        activation == Activation::Tanh,
+        format!("activation {} (only tanh)", shown(layer, "activation")),
+    )?;
     let recurrent = match layer.config.get("recurrent_activation") {
         None => Activation::Sigmoid,
         Some(v) => parse_activation(layer, Some(v))?,
     };
     layer.require(
         recurrent == Activation::Sigmoid,
-        format!("recurrent_activation {recurrent:?} (only sigmoid)"),
+        format!("recurrent_activation {} (only sigmoid)", shown(layer, "recurrent_activation")),
     )?;
     Ok(match kind {
         Kind::Lstm => Op::Lstm { units, return_sequences, use_bias, go_backwards },
@@ -302,6 +308,11 @@ fn recurrent_op(layer: &LayerCtx, kind: Kind) -> Result<Op, ConvertError> {
             Op::Gru { units, return_sequences, reset_after, use_bias, go_backwards }
         }
     })
+}
+
+/// A config value as the message about it shows it (`"relu"`).
+fn shown(layer: &LayerCtx, key: &str) -> String {
+    layer.config.get(key).map(|v| v.to_string()).unwrap_or_else(|| "(default)".into())
 }
 
 /// The same layer run in the other direction (a Bidirectional's backward layer).
@@ -392,4 +403,108 @@ fn recurrent_params(
         cx.set_regularizer(layer, b, "bias_regularizer")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use crate::convert::ir::{Graph, Op};
+    use crate::convert::keras::{DType, KerasFile, KerasFormat, Origin, Tensor};
+
+    fn tensor(shape: &[usize]) -> Tensor {
+        let n = shape.iter().product::<usize>();
+        Tensor {
+            name: String::new(),
+            shape: shape.to_vec(),
+            data: (0..n).map(|v| v as f64).collect(),
+            dtype: DType::F64,
+        }
+    }
+
+    /// A Sequential of one layer on `input` ([T, D] or [T]), with the given variables.
+    fn lower_one(input: &[usize], layer: serde_json::Value, vars: Vec<Tensor>) -> Result<Graph, String> {
+        let mut batch = vec![json!(null)];
+        batch.extend(input.iter().map(|&d| json!(d)));
+        let name = layer["config"]["name"].as_str().unwrap_or("l").to_string();
+        let config = json!({"class_name": "Sequential", "config": {"name": "m", "layers": [
+            {"class_name": "InputLayer", "config": {"name": "in", "batch_shape": batch}},
+            layer
+        ]}});
+        let file = KerasFile {
+            format: KerasFormat::Keras3,
+            config,
+            compile: None,
+            keras_version: Some("3.15.1".into()),
+            layer_weights: BTreeMap::from([(name, vars)]),
+            optimizer: Vec::new(),
+            origin: Origin::LegacyH5 { name: "test".into() },
+        };
+        crate::convert::keras::lower::lower(&file).map_err(|e| e.to_string())
+    }
+
+    fn lstm(extra: serde_json::Value) -> serde_json::Value {
+        let mut cfg =
+            json!({"name": "rnn", "units": 2, "activation": "tanh", "recurrent_activation": "sigmoid"});
+        if let (Some(c), Some(e)) = (cfg.as_object_mut(), extra.as_object()) {
+            c.extend(e.clone());
+        }
+        json!({"class_name": "LSTM", "config": cfg})
+    }
+
+    #[test]
+    fn lstm_gate_columns_move_to_nn_order_in_the_transform() {
+        let g = lower_one(&[4, 3], lstm(json!({})), vec![tensor(&[3, 8]), tensor(&[2, 8]), tensor(&[8])])
+            .unwrap();
+        // Keras blocks [i, f, c, o] of 2 columns; nn's [i, f, o, g] = Keras blocks 0, 1, 3, 2.
+        let bias = &g.params[2];
+        assert_eq!(bias.value.row(0).to_vec(), vec![0.0, 1.0, 2.0, 3.0, 6.0, 7.0, 4.0, 5.0]);
+        assert_eq!(g.params[0].value.row(1).to_vec(), vec![8.0, 9.0, 10.0, 11.0, 14.0, 15.0, 12.0, 13.0]);
+        // And back: the framework data is unchanged.
+        let back = bias.origin.transform.to_framework(&bias.value);
+        assert_eq!(back, (0..8).map(f64::from).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn refused_settings_name_the_layer_and_the_setting() {
+        let vars = || vec![tensor(&[3, 8]), tensor(&[2, 8]), tensor(&[8])];
+        for (extra, what) in [
+            (json!({"dropout": 0.2}), "dropout=0.2"),
+            (json!({"recurrent_dropout": 0.1}), "recurrent_dropout=0.1"),
+            (json!({"stateful": true}), "stateful=True"),
+            (json!({"return_state": true}), "return_state=True"),
+            (json!({"recurrent_activation": "hard_sigmoid"}), "recurrent_activation \"hard_sigmoid\""),
+            (json!({"activation": "relu"}), "only tanh"),
+        ] {
+            let e = lower_one(&[4, 3], lstm(extra), vars()).unwrap_err();
+            assert!(e.contains("`rnn`") && e.contains("LSTM") && e.contains(what), "{e}");
+        }
+        let emb = json!({"class_name": "Embedding",
+                         "config": {"name": "emb", "input_dim": 5, "output_dim": 2, "mask_zero": true}});
+        let e = lower_one(&[4], emb, vec![tensor(&[5, 2])]).unwrap_err();
+        assert!(e.contains("`emb`") && e.contains("mask_zero=True"), "{e}");
+    }
+
+    #[test]
+    fn bidirectional_defaults_its_backward_layer_and_refuses_two_outputs() {
+        let bi = |merge: serde_json::Value| json!({"class_name": "Bidirectional", "config": {"name": "bi", "merge_mode": merge, "layer": lstm(json!({}))}});
+        let vars = || {
+            vec![
+                tensor(&[3, 8]),
+                tensor(&[2, 8]),
+                tensor(&[8]),
+                tensor(&[3, 8]),
+                tensor(&[2, 8]),
+                tensor(&[8]),
+            ]
+        };
+        let g = lower_one(&[4, 3], bi(json!("ave")), vars()).unwrap();
+        assert!(matches!(&g.nodes[0].op, Op::Bidirectional { inner, .. }
+            if matches!(**inner, Op::Lstm { go_backwards: false, .. })));
+        assert_eq!(g.params.len(), 6);
+        let e = lower_one(&[4, 3], bi(json!(null)), vars()).unwrap_err();
+        assert!(e.contains("merge_mode=None"), "{e}");
+    }
 }
