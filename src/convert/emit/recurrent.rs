@@ -49,7 +49,8 @@ pub fn backward(cx: &mut Cx, node: &Node) -> Result<(), ConvertError> {
     }
 }
 
-/// Number of ids per example (the input's width) as Keras's `(N, T)` token ids.
+/// Token ids (Keras's 0-based ids, as doubles, the input's width per example) to rows of the
+/// embedding table, as a product with their one-hot rows (kept for the backward pass).
 fn embedding_forward(cx: &mut Cx, node: &Node, vocab: usize, dim: usize) {
     let (x, out) = (cx.input(node, 0), cx.output(node, 0));
     let table = cx.param(node, 0);
