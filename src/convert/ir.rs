@@ -334,12 +334,15 @@ pub enum Op {
         return_sequences: bool,
         activation: Activation,
         use_bias: bool,
+        /// Runs over the reversed sequence; the output sequence stays in processing order (Keras).
+        go_backwards: bool,
     },
     /// Params: kernel `(D, 4M)`, recurrent `(M, 4M)`, bias `(1, 4M)`, gate columns in nn's order.
     Lstm {
         units: usize,
         return_sequences: bool,
         use_bias: bool,
+        go_backwards: bool,
     },
     /// Params: kernel `(D, 3M)`, recurrent `(M, 3M)`, bias `(1, 3M)` or `(2, 3M)` (reset_after).
     Gru {
@@ -347,8 +350,11 @@ pub enum Op {
         return_sequences: bool,
         reset_after: bool,
         use_bias: bool,
+        go_backwards: bool,
     },
-    /// The inner op run forward and on the reversed sequence; params: forward's then backward's.
+    /// The inner (recurrent) op is the forward layer; the backward layer is the same op with
+    /// `go_backwards` flipped, and its output sequence is reversed back to time order before the
+    /// merge (Keras). Params: the forward layer's, then the backward layer's.
     Bidirectional {
         inner: Box<Op>,
         merge: BiMerge,

@@ -100,6 +100,24 @@ impl<'g> Cx<'g> {
         }
     }
 
+    /// A context for a sub-graph that an emitter builds around an inner op (TimeDistributed
+    /// applies one to every time step): `seeds` are the sub-graph's inputs whose gradient the
+    /// enclosing node needs.
+    pub fn with_grad_inputs(g: &'g Graph, mode: Mode, seeds: &[TensorId]) -> Self {
+        let mut cx = Cx::new(g, mode);
+        for &t in seeds {
+            cx.need_grad[t] = true;
+        }
+        for node in &g.nodes {
+            if node.inputs.iter().any(|&t| cx.need_grad[t]) {
+                for &o in &node.outputs {
+                    cx.need_grad[o] = true;
+                }
+            }
+        }
+        cx
+    }
+
     /// Records a library file and returns its namespace alias.
     pub fn src(&mut self, path: &str, alias: &str) -> String {
         self.sources.insert((path.to_string(), alias.to_string()));

@@ -507,6 +507,42 @@ case("time_distributed_dense", S(SEQ, lambda: [L.TimeDistributed(L.Dense(4, acti
      D(SEQ), compile=CLS)
 case("time_distributed_conv2d", S((3, 5, 5, 2), lambda: [L.TimeDistributed(L.Conv2D(2, 3))] + head(flat=True)),
      D((3, 5, 5, 2)), compile=CLS, notes="TimeDistributed(Conv2D(2,3)) on (N,3,5,5,2).")
+case("rnn_go_backwards_nobias", S(SEQ, lambda: [
+    L.LSTM(4, go_backwards=True, return_sequences=True, use_bias=False),
+    L.GRU(3, reset_after=False, go_backwards=True, use_bias=False, return_sequences=True),
+    L.SimpleRNN(3, activation="sigmoid", go_backwards=True)] + head()), D(SEQ), compile=CLS,
+     notes="go_backwards on LSTM, GRU (reset_after=False) and SimpleRNN(sigmoid), stacked: each reads its input "
+     "last step first and returns its sequence in that processing order; LSTM and GRU without bias.")
+case("simple_rnn_relu_linear", S(SEQ, lambda: [
+    L.SimpleRNN(4, activation="relu", return_sequences=True),
+    L.SimpleRNN(3, activation="linear", use_bias=False)] + head()), D(SEQ), compile=CLS,
+     notes="SimpleRNN with relu, then linear without bias.")
+case("bidirectional_stack_merges", S(SEQ, lambda: [
+    L.Bidirectional(L.GRU(3, return_sequences=True), merge_mode="mul"),
+    L.Bidirectional(L.SimpleRNN(2, return_sequences=True), merge_mode="ave"),
+    L.Bidirectional(L.LSTM(2))] + head()), D(SEQ), compile=CLS,
+     notes="Bidirectional merge modes mul (GRU), ave (SimpleRNN), concat (LSTM), stacked: gradients flow through "
+     "both directions of each.")
+
+
+def _frozen(layer):
+    layer.trainable = False
+    return layer
+
+
+case("rnn_frozen", S((6,), lambda: [
+    L.Embedding(15, 4), _frozen(L.Bidirectional(L.LSTM(3, return_sequences=True))), L.GRU(3, use_bias=False)]
+    + head(), dtype="int32"), D((6,), vocab=15), compile=CLS,
+     notes="A Bidirectional frozen with the trainable setter (which freezes the wrapped layers; the constructor "
+     "argument trainable=False would not) between a trained Embedding and a GRU: gradients pass through it.")
+case("time_distributed_lstm_reg", S((2, 5, 3), lambda: [
+    L.TimeDistributed(L.LSTM(3, kernel_regularizer=keras.regularizers.L2(0.05),
+                             recurrent_regularizer=keras.regularizers.L1(0.02),
+                             bias_regularizer=keras.regularizers.L2(0.03)))] + head(flat=True)),
+     D((2, 5, 3)), compile=CLS, notes="TimeDistributed(LSTM) over (N,2,5,3), the LSTM with L2/L1/L2 regularizers.")
+case("lstm_time_distributed_dense", S(SEQ, lambda: [
+    L.LSTM(4, return_sequences=True), L.TimeDistributed(L.Dense(2, activation="relu"))] + head(flat=True)),
+     D(SEQ), compile=CLS, notes="TimeDistributed(Dense) after an LSTM: its input gradient feeds the LSTM.")
 
 
 # ------------------------------------------------------------------ functional
