@@ -11,7 +11,6 @@ use crate::convert::ir::{Graph, Layout, MergeKind, Node, NodeId, Op, TensorId, T
 
 /// What layout an op needs for input `i` (`None`: any, the output follows the input).
 fn required(op: &Op, i: usize, shape: &[usize], given: &Layout) -> Option<Layout> {
-    let image = shape.len() == 3;
     match op {
         Op::Activation(a) => match a {
             crate::convert::ir::Activation::Softmax | crate::convert::ir::Activation::LogSoftmax => {
@@ -36,7 +35,28 @@ fn required(op: &Op, i: usize, shape: &[usize], given: &Layout) -> Option<Layout
         | Op::ZeroPadding2D { .. }
         | Op::Cropping2D { .. }
         | Op::UpSampling2D { .. } => Some(Layout::ChannelsFirst),
-        Op::BatchNorm { .. } | Op::SpatialDropout { .. } if image => Some(Layout::ChannelsFirst),
+        // Per channel (statistics, dropped channels): channels-first rows and row-major tensors
+        // (channels fastest) both keep each channel findable; a flattened image's features are
+        // no channels.
+        Op::BatchNorm { .. } | Op::SpatialDropout { .. } => match given {
+            Layout::FlatChannelsFirst { .. } => Some(Layout::RowMajor),
+            _ => None,
+        },
+        // A per-channel alpha broadcasts over channels-first rows as well.
+        Op::PRelu { alpha_shape } if *given == Layout::ChannelsFirst && per_channel(alpha_shape) => None,
+        // Keeping the channels as the last axis keeps the channels-first order of the cells; a
+        // reshape to a vector flattens (as Flatten does).
+        Op::Reshape { target } => match given {
+            Layout::ChannelsFirst
+                if target.len() == 1 || (target.last() == shape.last() && target.len() > 1) =>
+            {
+                None
+            }
+            Layout::FlatChannelsFirst { .. } if target.len() == 1 => None,
+            _ => Some(Layout::RowMajor),
+        },
+        // The permutation is composed with the channels-first order.
+        Op::Permute { .. } if *given == Layout::ChannelsFirst => None,
         Op::Merge(kind) => {
             let _ = (kind, i);
             // Decided for all inputs together in `merge_layout`.
@@ -47,13 +67,27 @@ fn required(op: &Op, i: usize, shape: &[usize], given: &Layout) -> Option<Layout
     }
 }
 
+/// Whether a PReLU alpha of this logical shape has one value per channel (every axis but the
+/// last shared).
+fn per_channel(alpha_shape: &[usize]) -> bool {
+    alpha_shape.split_last().is_some_and(|(_, lead)| lead.iter().all(|&d| d == 1))
+}
+
 /// The layout of a node's output given its (converted) input layouts.
 fn produced(op: &Op, inputs: &[&Layout], in_shape: &[usize]) -> Layout {
     let first = inputs.first().copied().cloned().unwrap_or(Layout::RowMajor);
     match op {
-        Op::Activation(_) | Op::Dropout { .. } | Op::GaussianNoise { .. } | Op::GaussianDropout { .. } => {
-            first
-        }
+        Op::Activation(_)
+        | Op::Dropout { .. }
+        | Op::GaussianNoise { .. }
+        | Op::GaussianDropout { .. }
+        | Op::PRelu { .. } => first,
+        Op::Reshape { target } => match first {
+            Layout::ChannelsFirst if target.len() == 1 => {
+                Layout::FlatChannelsFirst { channels: in_shape.last().copied().unwrap_or(1) }
+            }
+            other => other,
+        },
         Op::Flatten => match first {
             Layout::ChannelsFirst => {
                 Layout::FlatChannelsFirst { channels: in_shape.last().copied().unwrap_or(1) }

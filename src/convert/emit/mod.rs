@@ -244,7 +244,7 @@ pub fn forward(cx: &mut Cx, id: NodeId) -> Result<(), ConvertError> {
         | Op::GaussianNoise { .. }
         | Op::GaussianDropout { .. }
         | Op::SpatialDropout { .. }
-        | Op::PRelu => norm::forward(cx, node),
+        | Op::PRelu { .. } => norm::forward(cx, node),
         Op::Reshape { .. } | Op::Permute { .. } | Op::RepeatVector { .. } => shape::forward(cx, node),
     }
 }
@@ -285,7 +285,7 @@ pub fn backward(cx: &mut Cx, id: NodeId) -> Result<(), ConvertError> {
         | Op::GaussianNoise { .. }
         | Op::GaussianDropout { .. }
         | Op::SpatialDropout { .. }
-        | Op::PRelu => norm::backward(cx, node),
+        | Op::PRelu { .. } => norm::backward(cx, node),
         Op::Reshape { .. } | Op::Permute { .. } | Op::RepeatVector { .. } => shape::backward(cx, node),
     }
 }
