@@ -4,10 +4,10 @@
 //! back row-major), and folds the permutation of a `Flatten` of an image into the rows of the
 //! next `Dense` kernel, so the common `Conv -> Flatten -> Dense` moves no data at run time.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::convert::error::ConvertError;
-use crate::convert::ir::{Graph, Layout, MergeKind, Node, NodeId, Op, TensorId, TensorInfo};
+use crate::convert::ir::{Graph, Layout, MergeKind, Node, NodeId, Op, ParamId, TensorId, TensorInfo};
 
 /// What layout an op needs for input `i` (`None`: any, the output follows the input).
 fn required(op: &Op, i: usize, shape: &[usize], given: &Layout) -> Option<Layout> {
@@ -132,6 +132,9 @@ fn merge_layout(kind: MergeKind, layouts: &[&Layout], rank: usize) -> Layout {
 /// Runs the pass on a lowered graph.
 pub fn assign_layouts(g: &mut Graph) -> Result<(), ConvertError> {
     let old_nodes = std::mem::take(&mut g.nodes);
+    let mut uses = vec![0usize; g.params.len()];
+    old_nodes.iter().flat_map(|n| &n.params).for_each(|&p| uses[p] += 1);
+    let shared: HashSet<ParamId> = (0..uses.len()).filter(|&p| uses[p] > 1).collect();
     // (tensor, layout) -> the tensor holding it in that layout.
     let mut converted: HashMap<(TensorId, String), TensorId> = HashMap::new();
     let mut remap: Vec<NodeId> = Vec::with_capacity(old_nodes.len());
@@ -143,6 +146,11 @@ pub fn assign_layouts(g: &mut Graph) -> Result<(), ConvertError> {
                 let ls: Vec<&Layout> = node.inputs.iter().map(|&t| &g.tensors[t].layout).collect();
                 let l = merge_layout(*kind, &ls, in_shapes[0].len());
                 vec![Some(l); node.inputs.len()]
+            }
+            // A Dense whose kernel another node shares (a shared layer) cannot permute its rows
+            // for one caller: it takes row-major input.
+            Op::Dense { .. } if node.params.first().is_some_and(|p| shared.contains(p)) => {
+                vec![Some(Layout::RowMajor)]
             }
             op => node
                 .inputs
