@@ -209,9 +209,12 @@ pub enum Op {
         use_bias: bool,
     },
     Activation(Activation),
-    /// PReLU: `max(x, 0) + alpha * min(x, 0)`, alpha shaped like the input (shared axes resolved
-    /// at import). Params: alpha `(1, width)`.
-    PRelu,
+    /// PReLU: `max(x, 0) - alpha * max(-x, 0)`. `alpha_shape` is the logical input shape with
+    /// Keras's `shared_axes` set to 1 (alpha broadcasts along them). Params: alpha
+    /// `(1, prod(alpha_shape))`, its cells in row-major order.
+    PRelu {
+        alpha_shape: Vec<usize>,
+    },
     /// Any rank to `[width]`.
     Flatten,
     Reshape {
@@ -308,8 +311,9 @@ pub enum Op {
     UpSampling2D {
         size: [usize; 2],
     },
-    /// Over the last axis. Params: gamma, beta (if `scale`/`center`), moving mean, moving
-    /// variance, each `(C, 1)` for an image, `(1, D)` otherwise.
+    /// Over the last axis (statistics over the batch and every other axis). Params: gamma, beta
+    /// (if `scale`/`center`), moving mean, moving variance, each a `(C, 1)` column (C: the size of
+    /// the last axis), as the engine's `batch_norm2d` takes them.
     BatchNorm {
         momentum: f64,
         epsilon: f64,
