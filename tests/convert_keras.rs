@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use dml::convert::ir::Graph;
 use dml::convert::npz::{NpyArray, read_npz};
-use dml::convert::script::{EarlyStopping, TrainOptions};
+use dml::convert::script::{EarlyStopping, MonitorMode, ReduceLrOnPlateau, TrainOptions};
 use libtest_mimic::{Arguments, Failed, Trial};
 use ndarray::Array2;
 use serde_json::Value as Json;
@@ -128,6 +128,14 @@ fn param_map(g: &Graph, manifest: &Json) -> Result<Vec<usize>, String> {
     Ok((0..vars.len()).collect())
 }
 
+fn mode(v: &Json) -> MonitorMode {
+    match v.as_str() {
+        Some("min") => MonitorMode::Min,
+        Some("max") => MonitorMode::Max,
+        _ => MonitorMode::Auto,
+    }
+}
+
 fn load(dir: &Path, manifest: &Json) -> Result<dml::convert::Model, String> {
     let file = if manifest["legacy_h5"].as_bool() == Some(true) && dir.join("model.h5").exists() {
         dir.join("model.h5")
@@ -206,6 +214,21 @@ fn run_check(dir: &Path, check: &str) -> Result<(), Failed> {
                             patience: c["patience"].as_u64().unwrap_or(0) as usize,
                             min_delta: c["min_delta"].as_f64().unwrap_or(0.0),
                             restore_best_weights: c["restore_best_weights"].as_bool().unwrap_or(false),
+                            mode: mode(&c["mode"]),
+                            baseline: c["baseline"].as_f64(),
+                            start_from_epoch: c["start_from_epoch"].as_u64().unwrap_or(0) as usize,
+                        })
+                    }
+                    Some("ReduceLROnPlateau") => {
+                        let d = ReduceLrOnPlateau::default();
+                        opts.reduce_lr = Some(ReduceLrOnPlateau {
+                            monitor: c["monitor"].as_str().unwrap_or("val_loss").into(),
+                            factor: c["factor"].as_f64().unwrap_or(d.factor),
+                            patience: c["patience"].as_u64().map_or(d.patience, |p| p as usize),
+                            mode: mode(&c["mode"]),
+                            min_delta: c["min_delta"].as_f64().unwrap_or(d.min_delta),
+                            cooldown: c["cooldown"].as_u64().unwrap_or(0) as usize,
+                            min_lr: c["min_lr"].as_f64().unwrap_or(0.0),
                         })
                     }
                     other => return Err(format!("callback {other:?} is not handled by the test").into()),
@@ -225,6 +248,22 @@ fn run_check(dir: &Path, check: &str) -> Result<(), Failed> {
             for (key, want) in npz.iter().filter_map(|(k, v)| k.strip_prefix("hist_").map(|k| (k, v))) {
                 let ours = history.get(key).ok_or_else(|| format!("our history has no {key}"))?;
                 close(ours, &want.data, 1e-7, &format!("history {key}"))?;
+            }
+            let keys: BTreeSet<&String> = history.keys().collect();
+            let theirs: BTreeSet<String> =
+                npz.keys().filter_map(|k| k.strip_prefix("hist_")).map(str::to_string).collect();
+            if keys.len() != theirs.len() {
+                return Err(format!("history keys: ours {keys:?}, Keras {theirs:?}").into());
+            }
+            // The optimizer state after fit, in Keras's order (`model.optimizer.variables`).
+            let state = model.keras_optimizer_variables();
+            let n_opt = npz.keys().filter(|k| k.starts_with("opt_")).count();
+            if state.len() != n_opt {
+                return Err(format!("{} optimizer variables, Keras has {n_opt}", state.len()).into());
+            }
+            for (k, v) in state.iter().enumerate() {
+                let want = &npz[&format!("opt_{k}")];
+                close(&v.data, &want.data, 1e-7, &format!("optimizer variable {k} ({})", v.name))?;
             }
         }
         _ => unreachable!(),

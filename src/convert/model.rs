@@ -7,18 +7,25 @@ use std::path::Path;
 
 use ndarray::Array2;
 
+use crate::convert::emit::optim::{self, OptimizerState, StateVar};
 use crate::convert::error::ConvertError;
 use crate::convert::ir::{Graph, ParamId};
-use crate::convert::keras::{self, KerasFile};
-use crate::convert::script::{self, Io, TrainOptions};
+use crate::convert::keras::{self, DType, KerasFile, Tensor};
+use crate::convert::script::{self, Io, TestAlgo, TrainOptions};
 use crate::session::PreparedScript;
 
-/// A converted model: the graph with its weights in the DML layout.
+/// A converted model: the graph with its weights in the DML layout, and its optimizer's state.
 #[derive(Debug, Clone)]
 pub struct Model {
     pub graph: Graph,
     /// The file it came from (for writing trained weights back), when it was a Keras file.
     pub keras: Option<KerasFile>,
+    /// The optimizer's state that training continues from (Keras's saved state when the file has
+    /// one, else a fresh one); `None` for a model without compile settings. Training updates it.
+    pub optimizer: Option<OptimizerState>,
+    /// Why the file's optimizer state could not be mapped onto the model's variables (training
+    /// then refuses until [`Model::reset_optimizer`]).
+    optimizer_problem: Option<String>,
 }
 
 /// Loads and converts a Keras model file (`.keras`, or a legacy `.h5`).
@@ -34,7 +41,18 @@ pub fn keras_from_bytes(bytes: Vec<u8>, name: &str) -> Result<Model, ConvertErro
 fn from_keras_file(file: KerasFile) -> Result<Model, ConvertError> {
     let mut graph = keras::lower::lower(&file)?;
     crate::convert::layout::assign_layouts(&mut graph)?;
-    Ok(Model { graph, keras: Some(file) })
+    let (mut optimizer, mut optimizer_problem) = (None, None);
+    if let Some(t) = &graph.training {
+        let saved: Vec<Vec<f64>> = file.optimizer.iter().map(|v| v.data.clone()).collect();
+        match OptimizerState::from_keras(&graph, &t.optimizer, &saved) {
+            Ok(st) => optimizer = Some(st),
+            Err(e) => {
+                optimizer = Some(OptimizerState::fresh(&graph, &t.optimizer));
+                optimizer_problem = Some(e);
+            }
+        }
+    }
+    Ok(Model { graph, keras: Some(file), optimizer, optimizer_problem })
 }
 
 /// The result of one forward and backward pass.
@@ -50,6 +68,12 @@ pub struct Gradients {
 /// Per-epoch values of a training run, by Keras's history keys.
 pub type History = BTreeMap<String, Vec<f64>>;
 
+/// A value of the optimizer state bound into a training script.
+enum StateValue {
+    Scalar(f64),
+    Matrix(Array2<f64>),
+}
+
 impl Model {
     pub fn training_script(&self, opts: &TrainOptions, io: &Io) -> Result<String, ConvertError> {
         script::training_script(&self.graph, opts, io)
@@ -57,6 +81,83 @@ impl Model {
 
     pub fn prediction_script(&self, io: &Io, batch_size: usize) -> Result<String, ConvertError> {
         script::prediction_script(&self.graph, io, batch_size)
+    }
+
+    /// The prediction script with a `test_algo` default.
+    pub fn prediction_script_with(
+        &self,
+        io: &Io,
+        batch_size: usize,
+        test_algo: TestAlgo,
+    ) -> Result<String, ConvertError> {
+        script::prediction_script_with(&self.graph, io, batch_size, test_algo)
+    }
+
+    /// Starts the optimizer afresh (no step taken, the compiled learning rate).
+    pub fn reset_optimizer(&mut self) {
+        if let Some(t) = &self.graph.training {
+            self.optimizer = Some(OptimizerState::fresh(&self.graph, &t.optimizer));
+        }
+        self.optimizer_problem = None;
+    }
+
+    /// The optimizer's state as Keras's `optimizer.variables` (what `model.optimizer.variables`
+    /// holds after Keras's `fit`, and a `.keras` file saves): `iterations`, `learning_rate` (absent
+    /// with a schedule), then the slots in Keras's order ([`optim::keras_order`]), each in the
+    /// Keras variable's shape. Empty without compile settings.
+    pub fn keras_optimizer_variables(&self) -> Vec<Tensor> {
+        let (Some(t), Some(st)) = (&self.graph.training, &self.optimizer) else { return Vec::new() };
+        let g = &self.graph;
+        let float = if g.params.iter().any(|p| p.origin.float32) { DType::F32 } else { DType::F64 };
+        let order = optim::keras_order(g, &t.optimizer);
+        order
+            .iter()
+            .zip(st.to_keras(g, &t.optimizer))
+            .map(|(v, data)| {
+                let (shape, dtype) = match v {
+                    StateVar::Iterations => (Vec::new(), DType::I64),
+                    StateVar::Slot { param, .. } => (g.params[*param].origin.shape.clone(), float),
+                    _ => (Vec::new(), float),
+                };
+                Tensor { name: format!("optimizer/{}", v.var(g)), shape, data, dtype }
+            })
+            .collect()
+    }
+
+    /// The optimizer state as the training script's files `weights/optimizer/<name>` (scalars as
+    /// 1x1 matrices): `iterations`, `learning_rate`, `<param>_<slot>`, `nadam_u_product`.
+    pub fn optimizer_matrices(&self) -> Result<Vec<(String, Array2<f64>)>, String> {
+        Ok(self
+            .state_values()?
+            .into_iter()
+            .map(|(n, v)| match v {
+                StateValue::Scalar(s) => (n, Array2::from_elem((1, 1), s)),
+                StateValue::Matrix(m) => (n, m),
+            })
+            .collect())
+    }
+
+    /// The optimizer state's variables in the training script, with their values.
+    fn state_values(&self) -> Result<Vec<(String, StateValue)>, String> {
+        if let Some(e) = &self.optimizer_problem {
+            return Err(format!("the model file's optimizer state cannot be used: {e} (reset_optimizer starts afresh)"));
+        }
+        let (Some(t), Some(st)) = (&self.graph.training, &self.optimizer) else { return Ok(Vec::new()) };
+        let g = &self.graph;
+        let mut out = Vec::new();
+        for v in optim::keras_order(g, &t.optimizer) {
+            let name = v.var(g);
+            let value = match &v {
+                StateVar::Iterations => StateValue::Scalar(st.iterations),
+                StateVar::LearningRate => StateValue::Scalar(st.learning_rate.unwrap_or(0.0)),
+                StateVar::UProduct => StateValue::Scalar(st.u_product.unwrap_or(1.0)),
+                StateVar::Slot { param, init, .. } => StateValue::Matrix(st.slots.get(&name).cloned().unwrap_or_else(
+                    || Array2::from_elem(g.params[*param].value.dim(), *init),
+                )),
+            };
+            out.push((name, value));
+        }
+        Ok(out)
     }
 
     pub fn gradient_script(&self) -> Result<String, ConvertError> {
@@ -128,7 +229,9 @@ impl Model {
         self.fit_with_validation(x, y, None, opts)
     }
 
-    /// [`Self::fit`] with validation rows given separately (Keras's `validation_data`).
+    /// [`Self::fit`] with validation rows given separately (Keras's `validation_data`). The history
+    /// has Keras's keys: `loss`, the metrics, `val_` of each when validating, and `learning_rate`
+    /// with ReduceLROnPlateau; a resumed run's history includes the epochs before the checkpoint.
     pub fn fit_with_validation(
         &mut self,
         x: &Array2<f64>,
@@ -139,6 +242,7 @@ impl Model {
         let mut opts = opts.clone();
         opts.validation_data = validation.is_some();
         let src = self.training_script(&opts, &Io::Bound).map_err(|e| e.to_string())?;
+        let state = self.state_values()?;
         let g = &self.graph;
         let mut inputs = vec!["X".to_string(), "y".to_string()];
         if validation.is_some() {
@@ -146,8 +250,10 @@ impl Model {
             inputs.push("y_val".into());
         }
         inputs.extend(self.param_names());
-        let mut outputs = vec![script::OUTPUT_HISTORY.to_string()];
+        inputs.extend(state.iter().map(|(n, _)| n.clone()));
+        let mut outputs = vec![script::OUTPUT_HISTORY.to_string(), script::OUTPUT_EPOCHS_RUN.to_string()];
         outputs.extend(self.param_names());
+        outputs.extend(state.iter().map(|(n, _)| n.clone()));
         let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
         let outputs_ref: Vec<&str> = outputs.iter().map(String::as_str).collect();
         let mut ps = PreparedScript::compile(&src, &inputs, &outputs_ref)?;
@@ -158,19 +264,52 @@ impl Model {
             ps.set_matrix("y_val", yv.clone());
         }
         self.bind_params(&mut ps);
+        for (name, v) in &state {
+            match v {
+                StateValue::Scalar(s) => ps.set_scalar(name, *s),
+                StateValue::Matrix(m) => ps.set_matrix(name, m.clone()),
+            }
+        }
         let res = ps.execute()?;
+        if opts.verbose && !res.printed.is_empty() {
+            print!("{}", res.printed);
+        }
+        let runs = res.scalar(script::OUTPUT_EPOCHS_RUN).unwrap_or(0.0) as usize;
         let hist = res.matrix(script::OUTPUT_HISTORY).ok_or("the training script left no history")?;
         let cols = script::history_columns(g, true);
+        let ntrain = 1 + g.training.as_ref().map_or(0, |t| t.metrics.len());
+        let validated = validation.is_some() || opts.validation_split > 0.0;
         let mut history = History::new();
         for (k, c) in cols.iter().enumerate() {
-            if k < hist.ncols() {
-                history.insert(c.clone(), hist.column(k).to_vec());
+            let is_val = k >= ntrain && k + 1 < cols.len();
+            let is_lr = k + 1 == cols.len();
+            if (is_val && !validated) || (is_lr && opts.reduce_lr.is_none()) || k >= hist.ncols() {
+                continue;
             }
+            history.insert(c.clone(), hist.column(k).iter().take(runs).copied().collect());
         }
         let names = self.param_names();
         for (p, name) in names.iter().enumerate() {
             if let Some(m) = res.matrix(name) {
                 self.graph.params[p].value = m;
+            }
+        }
+        if let Some(st) = self.optimizer.as_mut() {
+            for (name, v) in &state {
+                match v {
+                    StateValue::Scalar(_) => {
+                        let value = res.scalar(name).ok_or_else(|| format!("the training script left no {name}"))?;
+                        match name.as_str() {
+                            "iterations" => st.iterations = value,
+                            "learning_rate" => st.learning_rate = Some(value),
+                            _ => st.u_product = Some(value),
+                        }
+                    }
+                    StateValue::Matrix(_) => {
+                        let m = res.matrix(name).ok_or_else(|| format!("the training script left no {name}"))?;
+                        st.slots.insert(name.clone(), m);
+                    }
+                }
             }
         }
         Ok(history)
