@@ -104,6 +104,7 @@ class Case:
     randomize: Optional[Callable] = None  # custom randomizer(model, rng)
     notes: str = ""
     keras2: bool = False  # model.h5 written by tf.keras 2 (helper script)
+    pretrain: Optional[dict] = None  # fit kwargs run BEFORE saving: the file then holds a trained optimizer state
 
 
 CASES: dict = {}
@@ -782,6 +783,16 @@ case("fit_reduce_lr_cooldown", OPT_NET, es_data, compile=CC(opt=lambda: O.SGD(0.
      "rising val_loss: reductions 0.1 -> 0.05 -> 0.025 -> 0.02 with a cooldown epoch after each; at 0.02 Keras "
      "still 'reduces' (lr > float32(min_lr)), which restarts the cooldown.")
 
+for _name, _opt, _what in [
+        ("rmsprop", lambda: O.RMSprop(0.01, momentum=0.5, centered=True),
+         "RMSprop(momentum=0.5, centered=True): slot blocks velocities, momentums, average gradients"),
+        ("amsgrad", lambda: O.Adam(0.01, amsgrad=True), "Adam(amsgrad=True): m,v interleaved, then velocity_hat"),
+        ("nadam", lambda: O.Nadam(0.01), "Nadam: m,v interleaved, then u_product ('variable')")]:
+    case(f"fit_saved_optimizer_{_name}", OPT_NET, D((5,), n=10), compile=CC(opt=_opt),
+         fit=dict(epochs=2, batch_size=4, validation_split=0.0), pretrain=dict(epochs=1, batch_size=4),
+         notes=f"Trained for one epoch (3 steps) BEFORE saving, so model.keras holds the weights and the optimizer "
+         f"state after it ({_what}); pred/grad/fit start from there and fit continues that state.")
+
 # ---------------------------------------------------------------- whole models
 case("lenet", S((28, 28, 1), lambda: [
     L.Conv2D(4, 5, activation="relu"), L.MaxPooling2D(2),
@@ -1251,6 +1262,8 @@ def run_case(c, tf2_python=TF2_PYTHON_DEFAULT):
     else:
         model = build_case_model(c)
         (c.randomize or randomize_model)(model, rng)
+        if c.pretrain:
+            model.fit(keras_inputs(model, x), np.asarray(y, dtype="float64"), shuffle=False, verbose=0, **c.pretrain)
         model.save(out / "model.keras")
         if c.legacy_h5:
             model.save(out / "model.h5")
