@@ -515,7 +515,9 @@ impl TrainingConfig {
         self.metrics
             .iter()
             .enumerate()
-            .map(|(i, m)| self.metric_names.get(i).cloned().filter(|n| !n.is_empty()).unwrap_or_else(|| m.key()))
+            .map(|(i, m)| {
+                self.metric_names.get(i).cloned().filter(|n| !n.is_empty()).unwrap_or_else(|| m.key())
+            })
             .collect()
     }
 }

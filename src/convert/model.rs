@@ -140,7 +140,9 @@ impl Model {
     /// The optimizer state's variables in the training script, with their values.
     fn state_values(&self) -> Result<Vec<(String, StateValue)>, String> {
         if let Some(e) = &self.optimizer_problem {
-            return Err(format!("the model file's optimizer state cannot be used: {e} (reset_optimizer starts afresh)"));
+            return Err(format!(
+                "the model file's optimizer state cannot be used: {e} (reset_optimizer starts afresh)"
+            ));
         }
         let (Some(t), Some(st)) = (&self.graph.training, &self.optimizer) else { return Ok(Vec::new()) };
         let g = &self.graph;
@@ -151,9 +153,12 @@ impl Model {
                 StateVar::Iterations => StateValue::Scalar(st.iterations),
                 StateVar::LearningRate => StateValue::Scalar(st.learning_rate.unwrap_or(0.0)),
                 StateVar::UProduct => StateValue::Scalar(st.u_product.unwrap_or(1.0)),
-                StateVar::Slot { param, init, .. } => StateValue::Matrix(st.slots.get(&name).cloned().unwrap_or_else(
-                    || Array2::from_elem(g.params[*param].value.dim(), *init),
-                )),
+                StateVar::Slot { param, init, .. } => StateValue::Matrix(
+                    st.slots
+                        .get(&name)
+                        .cloned()
+                        .unwrap_or_else(|| Array2::from_elem(g.params[*param].value.dim(), *init)),
+                ),
             };
             out.push((name, value));
         }
@@ -298,7 +303,8 @@ impl Model {
             for (name, v) in &state {
                 match v {
                     StateValue::Scalar(_) => {
-                        let value = res.scalar(name).ok_or_else(|| format!("the training script left no {name}"))?;
+                        let value =
+                            res.scalar(name).ok_or_else(|| format!("the training script left no {name}"))?;
                         match name.as_str() {
                             "iterations" => st.iterations = value,
                             "learning_rate" => st.learning_rate = Some(value),
@@ -306,7 +312,8 @@ impl Model {
                         }
                     }
                     StateValue::Matrix(_) => {
-                        let m = res.matrix(name).ok_or_else(|| format!("the training script left no {name}"))?;
+                        let m =
+                            res.matrix(name).ok_or_else(|| format!("the training script left no {name}"))?;
                         st.slots.insert(name.clone(), m);
                     }
                 }

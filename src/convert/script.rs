@@ -652,7 +652,8 @@ fn monitor_function(g: &Graph, cols: &[String]) -> Code {
     c.open("monitor_column = function(String name, String mode) return (Double col, Double sign)");
     c.line("col = 0");
     c.line("sign = 1");
-    let named: Vec<(usize, &String)> = cols.iter().enumerate().filter(|(_, k)| *k != "learning_rate").collect();
+    let named: Vec<(usize, &String)> =
+        cols.iter().enumerate().filter(|(_, k)| *k != "learning_rate").collect();
     for (i, (k, key)) in named.iter().enumerate() {
         let head = format!("if (name == \"{}\")", escape(key));
         if i == 0 {
@@ -743,9 +744,12 @@ pub fn training_script(g: &Graph, opts: &TrainOptions, io: &Io) -> Result<String
         ));
     }
     if let Some(r) = &opts.reduce_lr
-        && !(r.factor < 1.0)
+        && (r.factor >= 1.0 || r.factor.is_nan())
     {
-        return Err(gen_err("ReduceLROnPlateau", format!("factor {} must be below 1 (as in Keras)", r.factor)));
+        return Err(gen_err(
+            "ReduceLROnPlateau",
+            format!("factor {} must be below 1 (as in Keras)", r.factor),
+        ));
     }
     if opts.algo.grouped() && opts.parallel_batches == 0 {
         return Err(gen_err("fit", "parallel_batches must be at least 1".into()));
@@ -758,7 +762,10 @@ pub fn training_script(g: &Graph, opts: &TrainOptions, io: &Io) -> Result<String
         if let Some(m) = monitor
             && (m == "learning_rate" || !cols.contains(m))
         {
-            return Err(gen_err(class, format!("monitor `{m}` is none of the history keys {}", cols.join(", "))));
+            return Err(gen_err(
+                class,
+                format!("monitor `{m}` is none of the history keys {}", cols.join(", ")),
+            ));
         }
     }
     let with_es = files || opts.early_stopping.is_some();
@@ -952,9 +959,10 @@ pub fn training_script(g: &Graph, opts: &TrainOptions, io: &Io) -> Result<String
         Io::Bound if opts.validation_data => b.line("n_val = nrow(X_val)"),
         Io::Bound => split(&mut b, "if (validation_split > 0)"),
         Io::Files { .. } => {
-            b.open("if (ifdef($X_val, \"\") != \"\")");
-            b.line("X_val = read($X_val)");
-            b.line("y_val = read($y_val)");
+            b.line("X_val_file = ifdef($X_val, \"\")");
+            b.open("if (X_val_file != \"\")");
+            b.line("X_val = read(X_val_file)");
+            b.line("y_val = read(ifdef($y_val, \"\"))");
             b.line("n_val = nrow(X_val)");
             b.close();
             split(&mut b, "else if (validation_split > 0)");
@@ -1040,12 +1048,15 @@ pub fn training_script(g: &Graph, opts: &TrainOptions, io: &Io) -> Result<String
         TrainAlgo::LoopedMinibatch | TrainAlgo::AllreduceParallelBatches => {
             let stats = updated_params(g, &step);
             let parallel = opts.algo == TrainAlgo::AllreduceParallelBatches;
-            b.comment(format!(
-                "train_algo={}: groups of parallel_batches mini-batches; their gradients (computed {}",
-                opts.algo.name(),
-                if parallel { "in parallel" } else { "one after the other" }
-            ));
-            b.comment("from the same weights) averaged, weighted by their rows, into one update.");
+            comment_wrapped(
+                &mut b,
+                &format!(
+                    "train_algo={}: groups of parallel_batches mini-batches; their gradients (computed {} \
+                     from the same weights) averaged, weighted by their rows, into one update.",
+                    opts.algo.name(),
+                    if parallel { "in parallel" } else { "one after the other" }
+                ),
+            );
             b.line("n_batches = ceil(N / batch_size)");
             b.open("for (group in 1:ceil(n_batches / parallel_batches))");
             b.line("first = (group - 1) * parallel_batches + 1");
@@ -1090,7 +1101,9 @@ pub fn training_script(g: &Graph, opts: &TrainOptions, io: &Io) -> Result<String
             b.close();
             for &p in &trainable {
                 let v = &g.params[p].var;
-                b.line(format!("d_{v} = matrix(colSums(G_{v}), rows=nrow({v}), cols=ncol({v})) / group_rows"));
+                b.line(format!(
+                    "d_{v} = matrix(colSums(G_{v}), rows=nrow({v}), cols=ncol({v})) / group_rows"
+                ));
             }
             for &p in &stats {
                 let v = &g.params[p].var;
@@ -1122,7 +1135,8 @@ pub fn training_script(g: &Graph, opts: &TrainOptions, io: &Io) -> Result<String
     b.line("yv = y_val[beg:end, ]");
     b.line(format!("pv = {}", predict_call(g, "X_val[beg:end, ]")));
     let (plead, plast, _) = output_dims(g)?;
-    let vars = loss::LossVars { pred: "pv", y: "yv", value: "val_batch_loss", grad: None, lead: plead, last: plast };
+    let vars =
+        loss::LossVars { pred: "pv", y: "yv", value: "val_batch_loss", grad: None, lead: plead, last: plast };
     loss::emit(&mut b, &t.loss, &vars);
     regularization(&mut b, g, "val_batch_loss", false);
     b.line("val_loss_total = val_loss_total + val_batch_loss * nrow(yv)");
@@ -1208,7 +1222,9 @@ pub fn training_script(g: &Graph, opts: &TrainOptions, io: &Io) -> Result<String
     // ReduceLROnPlateau, Keras 3's rule.
     if with_rlr {
         b.comment("ReduceLROnPlateau (Keras 3): an improvement (by more than lr_min_delta) resets the wait;");
-        b.comment("after lr_patience epochs without one, outside a cooldown, the rate is multiplied by factor");
+        b.comment(
+            "after lr_patience epochs without one, outside a cooldown, the rate is multiplied by factor",
+        );
         b.comment("(not below min_lr) and a cooldown of `cooldown` epochs starts.");
         b.open(format!("if (reduce_lr != \"\" & (rlr_col <= {train_cols} | n_val > 0))"));
         b.line("rlr_current = as.scalar(history[epoch, rlr_col])");
@@ -1238,8 +1254,12 @@ pub fn training_script(g: &Graph, opts: &TrainOptions, io: &Io) -> Result<String
     // EarlyStopping, Keras 3's rule.
     if with_es {
         b.comment("EarlyStopping (Keras 3): from epoch start_from_epoch (counted from 0) on, an improvement");
-        b.comment("(by more than min_delta) records the best value (and weights); it resets the wait when it");
-        b.comment("also beats the baseline; patience epochs without one stop training (not after the first).");
+        b.comment(
+            "(by more than min_delta) records the best value (and weights); it resets the wait when it",
+        );
+        b.comment(
+            "also beats the baseline; patience epochs without one stop training (not after the first).",
+        );
         b.open(format!(
             "if (early_stopping != \"\" & epoch - 1 >= start_from_epoch & (es_col <= {train_cols} | n_val > 0))"
         ));
@@ -1297,7 +1317,10 @@ pub fn training_script(g: &Graph, opts: &TrainOptions, io: &Io) -> Result<String
         b.line(format!("log_text = \"{header}\\n\""));
         b.open("for (e in 1:epoch)");
         let row: Vec<String> = cells.clone();
-        b.line(format!("log_text = log_text + as.integer(e - 1) + \",\" + {} + \"\\n\"", row.join(" + \",\" + ")));
+        b.line(format!(
+            "log_text = log_text + as.integer(e - 1) + \",\" + {} + \"\\n\"",
+            row.join(" + \",\" + ")
+        ));
         b.close();
         b.close();
     }
@@ -1307,7 +1330,7 @@ pub fn training_script(g: &Graph, opts: &TrainOptions, io: &Io) -> Result<String
     // Checkpoint.
     b.open("if (checkpoint != \"\")");
     b.comment("A checkpoint into the slot that `latest` does not name; `latest` is written after it.");
-    b.line("ckpt_slot = epoch %% 2");
+    b.line("ckpt_slot = as.integer(epoch %% 2)");
     b.line("ckpt = checkpoint + \"/slot\" + ckpt_slot");
     write_state(&mut b, "ckpt");
     b.line(format!("state = matrix(0, rows=1, cols={})", CALLBACK_STATE.len()));
@@ -1341,7 +1364,9 @@ pub fn training_script(g: &Graph, opts: &TrainOptions, io: &Io) -> Result<String
         b.open("if (es_stopped_epoch > 0 & verbose)");
         b.line("print(\"Epoch \" + es_stopped_epoch + \": early stopping\")");
         b.close();
-        b.comment("Keras 3 restores the best weights at the end of training, whether it stopped early or not.");
+        b.comment(
+            "Keras 3 restores the best weights at the end of training, whether it stopped early or not.",
+        );
         b.open("if (restore_best_weights & es_have_best_weights)");
         b.open("if (verbose)");
         b.line("print(\"Restoring model weights from the end of the best epoch: \" + es_best_epoch + \".\")");
@@ -1358,15 +1383,19 @@ pub fn training_script(g: &Graph, opts: &TrainOptions, io: &Io) -> Result<String
         b.blank();
         b.comment("Trained weights and optimizer state.");
         write_state(&mut b, "weights_out");
-        b.open("if (ifdef($history, \"\") != \"\" & epochs_run > 0)");
-        b.line("write(history, $history, format=\"csv\")");
+        b.line("history_file = ifdef($history, \"\")");
+        b.open("if (history_file != \"\" & epochs_run > 0)");
+        b.line("write(history, history_file, format=\"csv\")");
         b.close();
     }
 
     // ---------------------------------------------------------------- header
-    let mut h = header(g, "Training script", "Usage: dml run train.dml -nvargs X=FILE y=FILE [setting=value ...]");
+    let mut h =
+        header(g, "Training script", "Usage: dml run train.dml -nvargs X=FILE y=FILE [setting=value ...]");
     let ykind = match &t.loss {
-        Loss::SparseCategoricalCrossentropy { .. } => "y: one row per example, the 0-based class id(s).".to_string(),
+        Loss::SparseCategoricalCrossentropy { .. } => {
+            "y: one row per example, the 0-based class id(s).".to_string()
+        }
         Loss::CategoricalCrossentropy { .. } => "y: one row per example, the one-hot class.".to_string(),
         l => format!("y: one row per example, the targets of the {} loss.", loss_key(l)),
     };
@@ -1382,7 +1411,7 @@ pub fn training_script(g: &Graph, opts: &TrainOptions, io: &Io) -> Result<String
         }
     }
     h.comment("");
-    h.comment(format!("train_algo={}: {}", opts.algo.name(), algo_doc(opts.algo)));
+    comment_wrapped(&mut h, &format!("train_algo={}: {}", opts.algo.name(), algo_doc(opts.algo)));
     h.comment("Every step: the training-mode forward pass, Keras's loss (plus the weight penalties) and");
     h.comment("the backward pass; then Keras's optimizer step: the learning rate of the iteration count,");
     h.comment("gradient clipping, decoupled weight decay, the update; `iterations` counts the steps. An");
@@ -1394,8 +1423,10 @@ pub fn training_script(g: &Graph, opts: &TrainOptions, io: &Io) -> Result<String
     h.comment("and best/) written alternately after each epoch, and `latest`, written last, naming the slot");
     h.comment("of the last complete epoch, so an interrupted run never damages what resume= reads.");
     let mut text = h.text();
-    text.push('\n');
-    text.push_str(&source_lines(&sources).text());
+    if !sources.is_empty() {
+        text.push('\n');
+        text.push_str(&source_lines(&sources).text());
+    }
     text.push('\n');
     text.push_str(&func.text());
     if with_es || with_rlr {
@@ -1413,7 +1444,9 @@ fn algo_doc(algo: TrainAlgo) -> &'static str {
         TrainAlgo::Minibatch => {
             "one update per mini-batch of batch_size rows (the last one partial), as Keras's fit."
         }
-        TrainAlgo::Batch => "one update per epoch from the gradient over all training rows (a mini-batch of N rows).",
+        TrainAlgo::Batch => {
+            "one update per epoch from the gradient over all training rows (a mini-batch of N rows)."
+        }
         TrainAlgo::LoopedMinibatch => {
             "groups of parallel_batches consecutive mini-batches (the last group of an epoch may be \
              smaller): each batch's gradient is computed from the weights at the start of the group, one \
@@ -1437,6 +1470,25 @@ fn bool_text(b: bool) -> &'static str {
 /// A DML string literal.
 fn quote(s: &str) -> String {
     format!("\"{}\"", escape(s))
+}
+
+/// A comment wrapped at about 100 columns.
+fn comment_wrapped(code: &mut Code, text: &str) {
+    let width = 96usize.saturating_sub(2 * code.indent).max(40);
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.len() + 1 + word.len() > width {
+            code.comment(&line);
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        code.comment(&line);
+    }
 }
 
 /// A line of code at `indent` more levels.

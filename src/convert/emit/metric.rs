@@ -52,7 +52,9 @@ pub fn emit(code: &mut Code, m: &Metric, pred: &str, y: &str, sum_var: &str, lea
             // Keras's in_top_k: the rank of the target class's score (1 + the number of larger
             // scores) is at most k; the target is the first arg-max of a one-hot row.
             let class = if *sparse { format!("{t} + 1") } else { argmax(&t) };
-            code.line(format!("metric_target = rowSums({p} * table(seq(1, nrow({p})), {class}, nrow({p}), ncol({p})))"));
+            code.line(format!(
+                "metric_target = rowSums({p} * table(seq(1, nrow({p})), {class}, nrow({p}), ncol({p})))"
+            ));
             code.line(format!("{sum_var} = sum(rowSums({p} > metric_target) + 1 <= {k})"));
         }
         Metric::Loss(l) => {

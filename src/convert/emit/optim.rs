@@ -34,7 +34,9 @@ pub fn slot_groups(opt: &Optimizer) -> Vec<Vec<(&'static str, f64)>> {
             }
             s
         }
-        OptimizerKind::Adagrad { initial_accumulator, .. } => vec![vec![("accumulator", *initial_accumulator)]],
+        OptimizerKind::Adagrad { initial_accumulator, .. } => {
+            vec![vec![("accumulator", *initial_accumulator)]]
+        }
         OptimizerKind::Adadelta { .. } => {
             vec![vec![("accumulated_grad", 0.0), ("accumulated_delta_var", 0.0)]]
         }
@@ -122,7 +124,8 @@ pub struct OptimizerState {
 impl OptimizerState {
     /// The state of an optimizer that has taken no step (Keras's freshly built optimizer).
     pub fn fresh(g: &Graph, opt: &Optimizer) -> OptimizerState {
-        let mut st = OptimizerState { iterations: 0.0, learning_rate: None, slots: BTreeMap::new(), u_product: None };
+        let mut st =
+            OptimizerState { iterations: 0.0, learning_rate: None, slots: BTreeMap::new(), u_product: None };
         for v in keras_order(g, opt) {
             match v {
                 StateVar::Iterations => {}
