@@ -23,8 +23,9 @@ pub struct Model {
     /// The optimizer's state that training continues from (Keras's saved state when the file has
     /// one, else a fresh one); `None` for a model without compile settings. Training updates it.
     pub optimizer: Option<OptimizerState>,
-    /// Why the file's optimizer state could not be mapped onto the model's variables (training
-    /// then refuses until [`Model::reset_optimizer`]).
+    /// Why the file's optimizer state could not be mapped onto the model's variables, when it
+    /// could not: training then starts from a fresh state, as Keras's own loader does (it warns
+    /// and skips such variables).
     optimizer_problem: Option<String>,
 }
 
@@ -93,6 +94,13 @@ impl Model {
         script::prediction_script_with(&self.graph, io, batch_size, test_algo)
     }
 
+    /// Why the model file's optimizer state was not used (training starts from a fresh state), if
+    /// it was not: it does not match what Keras 3 keeps for this optimizer and these variables
+    /// (a trained Keras 2 file, for instance).
+    pub fn optimizer_warning(&self) -> Option<&str> {
+        self.optimizer_problem.as_deref()
+    }
+
     /// Starts the optimizer afresh (no step taken, the compiled learning rate).
     pub fn reset_optimizer(&mut self) {
         if let Some(t) = &self.graph.training {
@@ -126,25 +134,19 @@ impl Model {
 
     /// The optimizer state as the training script's files `weights/optimizer/<name>` (scalars as
     /// 1x1 matrices): `iterations`, `learning_rate`, `<param>_<slot>`, `nadam_u_product`.
-    pub fn optimizer_matrices(&self) -> Result<Vec<(String, Array2<f64>)>, String> {
-        Ok(self
-            .state_values()?
+    pub fn optimizer_matrices(&self) -> Vec<(String, Array2<f64>)> {
+        self.state_values()
             .into_iter()
             .map(|(n, v)| match v {
                 StateValue::Scalar(s) => (n, Array2::from_elem((1, 1), s)),
                 StateValue::Matrix(m) => (n, m),
             })
-            .collect())
+            .collect()
     }
 
     /// The optimizer state's variables in the training script, with their values.
-    fn state_values(&self) -> Result<Vec<(String, StateValue)>, String> {
-        if let Some(e) = &self.optimizer_problem {
-            return Err(format!(
-                "the model file's optimizer state cannot be used: {e} (reset_optimizer starts afresh)"
-            ));
-        }
-        let (Some(t), Some(st)) = (&self.graph.training, &self.optimizer) else { return Ok(Vec::new()) };
+    fn state_values(&self) -> Vec<(String, StateValue)> {
+        let (Some(t), Some(st)) = (&self.graph.training, &self.optimizer) else { return Vec::new() };
         let g = &self.graph;
         let mut out = Vec::new();
         for v in optim::keras_order(g, &t.optimizer) {
@@ -162,7 +164,7 @@ impl Model {
             };
             out.push((name, value));
         }
-        Ok(out)
+        out
     }
 
     pub fn gradient_script(&self) -> Result<String, ConvertError> {
@@ -247,7 +249,7 @@ impl Model {
         let mut opts = opts.clone();
         opts.validation_data = validation.is_some();
         let src = self.training_script(&opts, &Io::Bound).map_err(|e| e.to_string())?;
-        let state = self.state_values()?;
+        let state = self.state_values();
         let g = &self.graph;
         let mut inputs = vec!["X".to_string(), "y".to_string()];
         if validation.is_some() {

@@ -90,11 +90,7 @@ fn fill(model: &Model, tmp: &Path, final_dir: &Path, opts: &TrainOptions) -> Res
     let mut files: Vec<(PathBuf, ndarray::Array2<f64>)> =
         model.weights().into_iter().map(|(name, value)| (weights.join(name), value)).collect();
     if train.is_some() {
-        let state = model.optimizer_matrices().map_err(|e| ConvertError::Layer {
-            layer: model.graph.name.clone(),
-            class: "optimizer".into(),
-            detail: e,
-        })?;
+        let state = model.optimizer_matrices();
         let dir = weights.join("optimizer");
         std::fs::create_dir_all(&dir).map_err(io_err(&dir, "create the folder"))?;
         files.extend(state.into_iter().map(|(name, value)| (dir.join(name), value)));

@@ -975,19 +975,33 @@ pub fn training_script(g: &Graph, opts: &TrainOptions, io: &Io) -> Result<String
     if with_es || with_rlr {
         b.comment("The monitored columns (a val_ key without validation data is skipped, as Keras warns).");
     }
+    let missing = |b: &mut Code, col: &str, what: &str, monitor: &str| {
+        b.open(format!("if ({col} > {train_cols} & n_val == 0)"));
+        b.line(format!(
+            "print(\"Warning: {what} monitors \" + {monitor} + \", which needs validation data; it does nothing\")"
+        ));
+        b.close();
+    };
     if with_es {
         b.line("es_col = 0");
         b.line("es_sign = 1");
         b.open("if (early_stopping != \"\")");
         b.line("[es_col, es_sign] = monitor_column(early_stopping, es_mode)");
+        missing(&mut b, "es_col", "EarlyStopping", "early_stopping");
         b.close();
+        b.line("min_delta = abs(min_delta)");
     }
     if with_rlr {
         b.line("rlr_col = 0");
         b.line("rlr_sign = 1");
         b.open("if (reduce_lr != \"\")");
         b.line("[rlr_col, rlr_sign] = monitor_column(reduce_lr, lr_mode)");
+        missing(&mut b, "rlr_col", "ReduceLROnPlateau", "reduce_lr");
+        b.open("if (factor >= 1)");
+        b.line("stop(\"ReduceLROnPlateau's factor must be below 1, not \" + factor)");
         b.close();
+        b.close();
+        b.line("lr_min_delta = abs(lr_min_delta)");
         b.comment("Keras compares the learning rate with min_lr rounded to float32.");
         b.line("min_lr_f32 = min_lr");
         b.open("if (min_lr > 0)");
