@@ -3,7 +3,7 @@
 
 use crate::compiler::{self, Options};
 use crate::diagnostics::{Diagnostic, SourceMap};
-use crate::runtime::exec::Runtime;
+use crate::runtime::exec::{Slots, run_program};
 use crate::runtime::output::Output;
 use crate::runtime::stats::Stats;
 use std::time::Instant;
@@ -51,25 +51,8 @@ pub fn run_script(
     }
     let compile_time = start.elapsed();
     let stats = cfg.stats.then(Stats::default);
-    let tracer = crate::runtime::lineage::Tracer::for_program(&program);
-    let rt = Runtime {
-        program: &program,
-        opts,
-        out,
-        stats: stats.as_ref(),
-        tracer: tracer.as_ref(),
-        module: 0,
-        script: &program,
-    };
-    let result = std::thread::scope(|s| {
-        // Deeply recursive scripts need a large stack; run on a thread that has one.
-        std::thread::Builder::new()
-            .stack_size(512 * 1024 * 1024)
-            .spawn_scoped(s, || rt.run_main())
-            .map_err(|e| Failure::Runtime(Diagnostic::error(format!("cannot start the executor: {e}"))))?
-            .join()
-            .map_err(|_| Failure::Runtime(Diagnostic::error("internal error: the executor panicked")))
-    })?;
+    let mut slots = Slots::new(program.main_vars.len());
+    let result = run_program(&program, opts, out, stats.as_ref(), &mut slots);
     if cfg.explain == Explain::Runtime {
         report.push_str(&crate::runtime::explain::explain_runtime(&program));
     }

@@ -38,14 +38,16 @@ fn main() -> ExitCode {
             }
             if cli::check::run(&files, parse_only, &opts) { 0 } else { 1 }
         }
-        cli::Command::Fmt { file } => {
-            if cli::fmt::run(&file) {
-                0
-            } else {
-                1
-            }
+        cli::Command::Fmt { check, in_place, files } => {
+            let mode = match (check, in_place) {
+                (true, _) => cli::fmt::Mode::Check,
+                (_, true) => cli::fmt::Mode::InPlace,
+                _ => cli::fmt::Mode::Print,
+            };
+            cli::fmt::run(&files, mode)
         }
         cli::Command::Run { words } => cli::run::run(&words),
+        cli::Command::Convert(cli::ConvertCommand::Keras(args)) => cli::convert::keras(&args),
         cli::Command::Repl { builtin_path } => {
             let mut opts = dml::compiler::Options::default();
             if builtin_path.is_some() {

@@ -5,7 +5,7 @@ use crate::compiler::program::Program;
 use crate::compiler::{self, Options};
 use crate::diagnostics::{Diagnostic, SourceMap};
 use crate::driver::Failure;
-use crate::runtime::exec::{Frame, Runtime};
+use crate::runtime::exec::{Slots, run_program};
 use crate::runtime::output::Output;
 use crate::syntax::ast::StmtKind;
 use crate::types::matrix::Matrix;
@@ -46,22 +46,13 @@ impl Session {
         let vars = self.var_types();
         let program = compiler::prepare_program(&mut self.map, &name, &src, &self.opts, &vars, true)
             .map_err(Failure::Compile)?;
-        let tracer = crate::runtime::lineage::Tracer::for_program(&program);
-        let rt = Runtime {
-            program: &program,
-            opts: &self.opts,
-            out,
-            stats: None,
-            tracer: tracer.as_ref(),
-            module: 0,
-            script: &program,
-        };
-        let mut frame = Frame::new(program.main_vars.len());
+        let mut slots = Slots::new(program.main_vars.len());
         for (i, (n, _)) in vars.iter().enumerate() {
-            frame.vals[i] = self.vars.get(n).cloned();
+            slots.vals[i] = self.vars.get(n).cloned();
         }
-        rt.run_in(&mut frame).map_err(|e| Failure::Runtime(e.into_diagnostic()))?;
-        for (slot, v) in frame.vals.into_iter().enumerate() {
+        run_program(&program, &self.opts, out, None, &mut slots)
+            .map_err(|e| Failure::Runtime(e.into_diagnostic()))?;
+        for (slot, v) in slots.vals.into_iter().enumerate() {
             if let Some(v) = v {
                 self.vars.insert(program.main_vars.name(slot as u32).to_string(), v);
             }
@@ -205,24 +196,14 @@ impl PreparedScript {
 
     /// Runs the script with the bound inputs (they stay bound for the next run).
     pub fn execute(&mut self) -> Result<Results, String> {
-        let mut frame = Frame::new(self.program.main_vars.len());
+        let mut slots = Slots::new(self.program.main_vars.len());
         for (i, n) in self.inputs.iter().enumerate() {
             match self.bound.get(n) {
-                Some(v) => frame.vals[i] = Some(v.clone()),
+                Some(v) => slots.vals[i] = Some(v.clone()),
                 None => return Err(format!("input `{n}` is not bound")),
             }
         }
-        let tracer = crate::runtime::lineage::Tracer::for_program(&self.program);
-        let rt = Runtime {
-            program: &self.program,
-            opts: &self.opts,
-            out: &self.out,
-            stats: None,
-            tracer: tracer.as_ref(),
-            module: 0,
-            script: &self.program,
-        };
-        rt.run_in(&mut frame)
+        run_program(&self.program, &self.opts, &self.out, None, &mut slots)
             .map_err(|e| crate::diagnostics::render_to_string(&self.map, &[e.into_diagnostic()]))?;
         let mut values = BTreeMap::new();
         for n in &self.outputs {
@@ -230,7 +211,7 @@ impl PreparedScript {
                 .program
                 .main_vars
                 .get(n)
-                .and_then(|slot| frame.vals[slot as usize].clone())
+                .and_then(|slot| slots.vals[slot as usize].clone())
                 .ok_or_else(|| format!("output `{n}` was not assigned by the script"))?;
             values.insert(n.clone(), v);
         }

@@ -268,6 +268,54 @@ fn reduce_lr_on_plateau_with_a_schedule_is_refused() {
     assert!(err.contains("val_acc") && err.contains("val_accuracy"), "{err}");
 }
 
+#[test]
+fn the_trained_optimizer_state_is_written_back_into_the_keras_file() {
+    let (mut model, x, y) = fixture("fit_saved_optimizer_nadam");
+    model
+        .fit(
+            &x,
+            &y,
+            &TrainOptions {
+                epochs: 2,
+                batch_size: 4,
+                shuffle: false,
+                verbose: false,
+                ..TrainOptions::default()
+            },
+        )
+        .unwrap();
+    let dir = tmp_dir("save");
+    let file = dir.join("trained.keras");
+    model.save_keras(&file).unwrap();
+    let back = load_keras(&file).unwrap();
+    let (ours, theirs) = (model.keras_optimizer_variables(), back.keras_optimizer_variables());
+    assert_eq!(ours.len(), theirs.len());
+    assert_eq!(theirs[0].data, vec![9.0]);
+    for (a, b) in ours.iter().zip(&theirs) {
+        assert_eq!(a.data, b.data, "{}", a.name);
+    }
+    // A file saved before the first step keeps its two variables: iterations and learning_rate.
+    let (mut model, x, y) = fixture("opt_adam");
+    model
+        .fit(
+            &x,
+            &y,
+            &TrainOptions {
+                epochs: 1,
+                batch_size: 4,
+                shuffle: false,
+                verbose: false,
+                ..TrainOptions::default()
+            },
+        )
+        .unwrap();
+    model.save_keras(&file).unwrap();
+    let back = load_keras(&file).unwrap();
+    assert_eq!(back.keras.as_ref().unwrap().optimizer.len(), 2);
+    assert_eq!(back.keras.as_ref().unwrap().optimizer[0].data, vec![3.0]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn write_bin(path: &Path, m: &Array2<f64>) {
     let wo = WriteOptions { format: "binary".into(), ..WriteOptions::default() };
     write_matrix(&Matrix::from_array(m.clone()), path, &wo).unwrap();
@@ -305,7 +353,11 @@ fn the_files_script_trains_as_the_api_does() {
     write_bin(&dir.join("y"), &y);
     let p = |s: &Path| s.display().to_string();
     let args = |extra: &[String]| -> Vec<String> {
-        let mut a = vec![format!("X={}", p(&dir.join("X"))), format!("y={}", p(&dir.join("y")))];
+        let mut a = vec![
+            format!("X={}", p(&dir.join("X"))),
+            format!("y={}", p(&dir.join("y"))),
+            "format=binary".into(),
+        ];
         a.extend_from_slice(extra);
         a
     };
@@ -347,6 +399,10 @@ fn the_files_script_trains_as_the_api_does() {
         let ours = read_bin(&dir.join("w1/optimizer").join(name));
         assert_eq!(ours, *value, "optimizer {name}");
     }
+    // The folder read back into a model: weights and optimizer state.
+    let mut back = model.clone();
+    back.read_weights_dir(&dir.join("w1")).unwrap();
+    assert_eq!(back.keras_optimizer_variables(), api.keras_optimizer_variables());
     let logged = std::fs::read_to_string(&log).unwrap();
     assert_eq!(logged.lines().count(), 1 + h_api["loss"].len(), "{logged}");
     // Fresh optimizer state (optimizer_state=FALSE) equals the API after reset_optimizer.

@@ -26,3 +26,37 @@ fn unbound_input_and_bad_script_are_errors() {
     let e = ps.execute().err().expect("unbound input is an error");
     assert!(e.contains("`X` is not bound"), "{e}");
 }
+
+/// A recursion as deep as the executor allows (user function calls nest up to 2,000 deep): the
+/// command line runs it, and so do a prepared script and a REPL session, on the same large stack,
+/// even when called from a thread with a small one (a test's, an embedder's).
+const DEEP_RECURSION: &str = "f = function(int n) return (int r) {\n\
+                                if (n == 0) { r = 0 } else { r = 1 + f(n - 1) }\n\
+                              }\n\
+                              y = f(1999)\n\
+                              print(y)\n";
+
+#[test]
+fn deep_recursion_runs_from_the_command_line_a_prepared_script_and_a_session() {
+    let dir = std::env::temp_dir().join(format!("dml_deep_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let script = dir.join("deep.dml");
+    std::fs::write(&script, DEEP_RECURSION).expect("write script");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dml")).arg("run").arg(&script).output();
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = out.expect("run dml");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1999\n");
+
+    // Test threads have a 2 MiB stack; the script needs far more.
+    let mut ps = PreparedScript::compile(DEEP_RECURSION, &[], &["y"]).expect("compiles");
+    let r = ps.execute().expect("runs");
+    assert_eq!(r.scalar("y"), Some(1999.0));
+    assert_eq!(r.printed, "1999\n");
+
+    let mut session = dml::session::Session::new(dml::compiler::Options::default());
+    let printed = dml::runtime::output::Output::buffer();
+    session.execute(DEEP_RECURSION, &printed).map_err(|f| format!("{f:?}")).expect("runs in a session");
+    assert_eq!(session.get("y").and_then(|v| v.as_f64()), Some(1999.0));
+    assert_eq!(printed.take(), "1999\n");
+}

@@ -360,11 +360,16 @@ fn malformed_files_name_file_line_and_column() {
 #[test]
 fn writes_are_atomic() {
     let dir = scratch("atomic");
-    // The destination's directory does not exist: an error, and nothing is created.
-    let missing = dir.join("gone").join("x.csv");
-    let e = io::write_matrix(&x(), &missing, &WriteOptions::default()).unwrap_err();
+    // The destination's folders do not exist: they are created, as SystemDS 3.4.0 creates them
+    // (checked with `sysds`: write(X, "/tmp/new/a/b/x.csv") makes a/ and b/).
+    let missing = dir.join("gone").join("deeper").join("x.csv");
+    io::write_matrix(&x(), &missing, &WriteOptions::default()).unwrap();
+    assert!(missing.exists());
+    // A folder in the way of the destination's parent: an error, and nothing is created.
+    let file_parent = dir.join("plain_file");
+    std::fs::write(&file_parent, "x").unwrap();
+    let e = io::write_matrix(&x(), &file_parent.join("x.csv"), &WriteOptions::default()).unwrap_err();
     assert!(matches!(e, IoError::Os { .. }), "{e}");
-    assert!(!dir.join("gone").exists());
     // The destination is a directory: rejected, no temporary file is left behind.
     let blocker = dir.join("taken.csv");
     std::fs::create_dir(&blocker).unwrap();

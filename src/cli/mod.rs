@@ -1,5 +1,6 @@
 //! Command-line interface: argument definitions and one module per subcommand.
 pub mod check;
+pub mod convert;
 pub mod fmt;
 pub mod repl;
 pub mod run;
@@ -30,10 +31,17 @@ pub enum Command {
         #[arg(long)]
         builtin_path: Option<PathBuf>,
     },
-    /// Print a script in canonical formatting.
+    /// Print a script in canonical formatting, comments and blank lines kept.
     Fmt {
-        /// The script to format.
-        file: PathBuf,
+        /// Print nothing; exit with status 1, naming each file, when formatting would change it.
+        #[arg(long, conflicts_with = "in_place")]
+        check: bool,
+        /// Rewrite the files that are not formatted (atomically: temporary file, then rename).
+        #[arg(short = 'i', long)]
+        in_place: bool,
+        /// The scripts to format (one when printing to standard output).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
     /// Run a script: dml run FILE [--stats] [--explain hops|runtime] [--no-rewrites]
     /// [--no-rewrite NAME] [--builtin-path DIR] [-args v1 v2 ...] [-nvargs name=value ...]
@@ -42,12 +50,21 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
         words: Vec<String>,
     },
+    /// Convert a model of another framework into DML scripts and weights.
+    #[command(subcommand)]
+    Convert(ConvertCommand),
     /// An interactive session (reads standard input when it is not a terminal).
     Repl {
         /// Directory of DML-bodied builtins.
         #[arg(long)]
         builtin_path: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConvertCommand {
+    /// A Keras model (`.keras` or legacy `.h5`): dml convert keras MODEL --out DIR | --summary
+    Keras(convert::KerasArgs),
 }
 
 /// Reads a script into the source map; on failure prints a clear error and returns `None`.

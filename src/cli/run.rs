@@ -1,8 +1,8 @@
 //! `dml run FILE [options] [-args v1 v2 ...] [-nvargs name=value ...]`, and SystemDS's own form
 //! `dml -f FILE ...`.
 
+use dml::compiler::CmdArgs;
 use dml::compiler::Options;
-use dml::compiler::to_hops::CmdArgs;
 use dml::diagnostics::{SourceMap, emit_to_stderr};
 use dml::driver::{Explain, Failure, RunConfig, run_script};
 use dml::runtime::output::Output;

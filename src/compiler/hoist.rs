@@ -8,108 +8,35 @@
 
 use crate::builtins::{self, Lower};
 use crate::compiler::plan_cache::PlanCache;
-use crate::compiler::program::{BasicBlock, Block, Program, VarTable};
-use crate::compiler::validate::assigned_in;
+use crate::compiler::program::{BasicBlock, Block, Program, VarTable, assigned_in};
 use crate::hops::VarId;
-use crate::syntax::ast::{AssignOp, AssignTarget, Expr, ExprKind, IndexSpec, Stmt, StmtKind};
+use crate::syntax::ast::{AssignOp, AssignTarget, Expr, Stmt, StmtKind};
+use crate::syntax::visit::{self, ReadRules};
 
-fn pure_reads(e: &Expr, program: &Program, module: u32, out: &mut Vec<String>) -> bool {
-    match &e.kind {
-        ExprKind::Int(_)
-        | ExprKind::Double(_)
-        | ExprKind::Bool(_)
-        | ExprKind::Str(_)
-        | ExprKind::CmdArg(_) => true,
-        ExprKind::Ident(n) => {
-            out.push(n.clone());
-            true
-        }
-        ExprKind::IfDef { default, .. } => pure_reads(default, program, module, out),
-        ExprKind::Unary { expr, .. } => pure_reads(expr, program, module, out),
-        ExprKind::Binary { lhs, rhs, .. } => {
-            pure_reads(lhs, program, module, out) && pure_reads(rhs, program, module, out)
-        }
-        ExprKind::Index { name, rows, cols } => {
-            out.push(name.name.clone());
-            [Some(rows.as_ref()), cols.as_deref()].into_iter().flatten().all(|s| match s {
-                IndexSpec::All => true,
-                IndexSpec::Single(x) => pure_reads(x, program, module, out),
-                IndexSpec::Range(a, b) => {
-                    pure_reads(a, program, module, out) && pure_reads(b, program, module, out)
-                }
-            })
-        }
-        ExprKind::List(items) => items.iter().all(|i| pure_reads(i, program, module, out)),
-        ExprKind::Call { namespace, name, args } => {
-            if namespace.is_some() || program.resolve_function(module, None, &name.name).is_some() {
-                return false;
-            }
-            let Some(id) = builtins::lookup(&name.name) else { return false };
-            let spec = id.spec();
-            if spec.side_effect
-                || spec.nout > 1
-                || matches!(spec.name, "print" | "stop" | "assert" | "exists")
-            {
-                return false;
-            }
-            if spec.lower == Lower::Special
-                && !matches!(spec.name, "matrix" | "seq" | "ifelse" | "log" | "list")
-            {
-                return false;
-            }
-            args.iter().all(|a| pure_reads(&a.value, program, module, out))
-        }
+/// Whether a call may be hoisted: a builtin without side effects and with one output, never a
+/// user function or a namespaced call.
+fn pure_call(program: &Program, module: u32, namespace: Option<&str>, name: &str) -> bool {
+    if namespace.is_some() || program.resolve_function(module, None, name).is_some() {
+        return false;
     }
+    let Some(id) = builtins::lookup(name) else { return false };
+    let spec = id.spec();
+    if spec.side_effect || spec.nout > 1 || matches!(spec.name, "print" | "stop" | "assert" | "exists") {
+        return false;
+    }
+    spec.lower != Lower::Special || matches!(spec.name, "matrix" | "seq" | "ifelse" | "log" | "list")
 }
 
-fn stmt_reads(s: &Stmt, out: &mut Vec<String>) {
-    fn expr(e: &Expr, out: &mut Vec<String>) {
-        match &e.kind {
-            ExprKind::Ident(n) => out.push(n.clone()),
-            ExprKind::IfDef { default, .. } => expr(default, out),
-            ExprKind::Unary { expr: x, .. } => expr(x, out),
-            ExprKind::Binary { lhs, rhs, .. } => {
-                expr(lhs, out);
-                expr(rhs, out);
-            }
-            ExprKind::Index { name, rows, cols } => {
-                out.push(name.name.clone());
-                for s in [Some(rows.as_ref()), cols.as_deref()].into_iter().flatten() {
-                    spec(s, out);
-                }
-            }
-            ExprKind::List(items) => items.iter().for_each(|i| expr(i, out)),
-            ExprKind::Call { args, .. } => args.iter().for_each(|a| expr(&a.value, out)),
-            _ => {}
-        }
+/// The names `e` reads, when it calls only pure builtins; `None` otherwise.
+fn pure_reads(e: &Expr, program: &Program, module: u32) -> Option<Vec<String>> {
+    let mut pure = true;
+    visit::for_each_call_in(e, &mut |ns, name, _| pure &= pure_call(program, module, ns, name));
+    if !pure {
+        return None;
     }
-    fn spec(s: &IndexSpec, out: &mut Vec<String>) {
-        match s {
-            IndexSpec::All => {}
-            IndexSpec::Single(x) => expr(x, out),
-            IndexSpec::Range(a, b) => {
-                expr(a, out);
-                expr(b, out);
-            }
-        }
-    }
-    match &s.kind {
-        StmtKind::Assign { target, value, op } => {
-            expr(value, out);
-            match target {
-                AssignTarget::Var(v) if *op == AssignOp::PlusEq => out.push(v.name.clone()),
-                AssignTarget::Var(_) => {}
-                AssignTarget::Indexed { name, rows, cols } => {
-                    out.push(name.name.clone());
-                    for s in [Some(rows), cols.as_ref()].into_iter().flatten() {
-                        spec(s, out);
-                    }
-                }
-            }
-        }
-        StmtKind::MultiAssign { value, .. } | StmtKind::Expr(value) => expr(value, out),
-        _ => {}
-    }
+    let mut reads = Vec::new();
+    visit::for_each_var_read(e, ReadRules::HOIST, &mut |n| reads.push(n.to_string()));
+    Some(reads)
 }
 
 /// Counts how often each variable is assigned in a list of blocks (any depth).
@@ -117,21 +44,9 @@ fn assignment_counts(blocks: &[Block], vars: &VarTable, counts: &mut Vec<u32>) {
     for b in blocks {
         match b {
             Block::Basic(bb) => {
-                for s in &bb.stmts {
-                    let names: Vec<&str> = match &s.kind {
-                        StmtKind::Assign { target: AssignTarget::Var(v), .. } => vec![v.name.as_str()],
-                        StmtKind::Assign { target: AssignTarget::Indexed { name, .. }, .. } => {
-                            vec![name.name.as_str()]
-                        }
-                        StmtKind::MultiAssign { targets, .. } => {
-                            targets.iter().map(|t| t.name.as_str()).collect()
-                        }
-                        _ => vec![],
-                    };
-                    for n in names {
-                        if let Some(v) = vars.get(n) {
-                            counts[v as usize] += 1;
-                        }
+                for a in bb.stmts.iter().flat_map(visit::assigned_vars) {
+                    if let Some(v) = vars.get(&a.name.name) {
+                        counts[v as usize] += 1;
                     }
                 }
             }
@@ -179,12 +94,11 @@ fn hoist_in(blocks: &mut [Block], program: &Program, module: u32, vars: &VarTabl
                                 op: AssignOp::Eq | AssignOp::Arrow,
                                 value,
                             } => {
-                                let mut reads = Vec::new();
-                                let pure = pure_reads(value, program, module, &mut reads);
+                                let invariant = pure_reads(value, program, module).is_some_and(|reads| {
+                                    reads.iter().all(|r| vars.get(r).is_none_or(|v| !assigned.contains(&v)))
+                                });
                                 let slot = vars.get(&x.name);
-                                let invariant =
-                                    reads.iter().all(|r| vars.get(r).is_none_or(|v| !assigned.contains(&v)));
-                                pure && invariant
+                                invariant
                                     && slot.is_some_and(|v| counts[v as usize] == 1)
                                     && !read_so_far.contains(&x.name)
                             }
@@ -199,7 +113,9 @@ fn hoist_in(blocks: &mut [Block], program: &Program, module: u32, vars: &VarTabl
                             }
                             hoisted.push(s);
                         } else {
-                            stmt_reads(&s, &mut read_so_far);
+                            visit::for_each_stmt_read(&s, ReadRules::HOIST, &mut |n| {
+                                read_so_far.push(n.to_string())
+                            });
                             keep.push(s);
                         }
                     }

@@ -6,95 +6,33 @@
 
 use crate::compiler::program::{Block, Program, VarTable};
 use crate::hops::VarId;
-use crate::syntax::ast::{AssignOp, AssignTarget, Expr, ExprKind, IndexSpec, Stmt, StmtKind};
+use crate::syntax::ast::{Expr, Stmt};
+use crate::syntax::visit::{self, ReadRules};
 use std::collections::BTreeSet;
 
 type Set = BTreeSet<VarId>;
 
+/// Adds the variables `e` reads (`exists("x")` reads `x`, see [`ReadRules::LIVENESS`]).
 fn expr_reads(e: &Expr, vars: &VarTable, out: &mut Set) {
-    match &e.kind {
-        ExprKind::Ident(n) => {
-            if let Some(v) = vars.get(n) {
-                out.insert(v);
-            }
+    visit::for_each_var_read(e, ReadRules::LIVENESS, &mut |n| {
+        if let Some(v) = vars.get(n) {
+            out.insert(v);
         }
-        ExprKind::Index { name, rows, cols } => {
-            if let Some(v) = vars.get(&name.name) {
-                out.insert(v);
-            }
-            for s in [Some(rows.as_ref()), cols.as_deref()].into_iter().flatten() {
-                spec_reads(s, vars, out);
-            }
-        }
-        ExprKind::Unary { expr, .. } => expr_reads(expr, vars, out),
-        ExprKind::Binary { lhs, rhs, .. } => {
-            expr_reads(lhs, vars, out);
-            expr_reads(rhs, vars, out);
-        }
-        ExprKind::Call { name, args, .. } => {
-            // exists("x") names a variable in a string.
-            if name.name == "exists"
-                && let Some(ExprKind::Str(s)) = args.first().map(|a| &a.value.kind)
-                && let Some(v) = vars.get(s)
-            {
-                out.insert(v);
-            }
-            args.iter().for_each(|a| expr_reads(&a.value, vars, out));
-        }
-        ExprKind::IfDef { default, .. } => expr_reads(default, vars, out),
-        ExprKind::List(items) => items.iter().for_each(|i| expr_reads(i, vars, out)),
-        _ => {}
-    }
+    });
 }
 
-fn spec_reads(s: &IndexSpec, vars: &VarTable, out: &mut Set) {
-    match s {
-        IndexSpec::All => {}
-        IndexSpec::Single(x) => expr_reads(x, vars, out),
-        IndexSpec::Range(a, b) => {
-            expr_reads(a, vars, out);
-            expr_reads(b, vars, out);
-        }
-    }
-}
-
-/// Variables a statement reads and the ones it (re)defines.
+/// Variables a statement reads and the ones it (re)defines. Left indexing reads the old value
+/// and writes the new one.
 fn stmt_uses_defs(s: &Stmt, vars: &VarTable, uses: &mut Set, defs: &mut Set) {
-    match &s.kind {
-        StmtKind::Assign { target, value, op } => {
-            expr_reads(value, vars, uses);
-            match target {
-                AssignTarget::Var(i) => {
-                    if let Some(v) = vars.get(&i.name) {
-                        if *op == AssignOp::PlusEq {
-                            uses.insert(v);
-                        }
-                        defs.insert(v);
-                    }
-                }
-                AssignTarget::Indexed { name, rows, cols } => {
-                    spec_reads(rows, vars, uses);
-                    if let Some(c) = cols {
-                        spec_reads(c, vars, uses);
-                    }
-                    // Left indexing reads the old value and writes the new one.
-                    if let Some(v) = vars.get(&name.name) {
-                        uses.insert(v);
-                        defs.insert(v);
-                    }
-                }
-            }
+    visit::for_each_stmt_read(s, ReadRules::LIVENESS, &mut |n| {
+        if let Some(v) = vars.get(n) {
+            uses.insert(v);
         }
-        StmtKind::MultiAssign { targets, value } => {
-            expr_reads(value, vars, uses);
-            for t in targets {
-                if let Some(v) = vars.get(&t.name) {
-                    defs.insert(v);
-                }
-            }
+    });
+    for a in visit::assigned_vars(s) {
+        if let Some(v) = vars.get(&a.name.name) {
+            defs.insert(v);
         }
-        StmtKind::Expr(e) => expr_reads(e, vars, uses),
-        _ => {}
     }
 }
 

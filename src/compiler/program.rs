@@ -9,6 +9,7 @@
 use crate::compiler::plan_cache::PlanCache;
 use crate::hops::{FuncId, VarId};
 use crate::syntax::ast::{self, Arg, Expr, Ident, Span, Stmt};
+use crate::syntax::visit;
 use std::collections::HashMap;
 
 /// Variable names of one scope (the main program or a function) and their slots.
@@ -251,45 +252,59 @@ pub fn make_blocks(stmts: &[Stmt], vars: &mut VarTable) -> Vec<Block> {
     blocks
 }
 
+/// Allocates slots for the variables a simple statement assigns and for a variable its value is
+/// (`y = x`, `y = X[i, ]`). Names read deeper in the value are not allocated here: a name never
+/// assigned has no slot, and its read is reported as undefined.
 fn collect_names(stmt: &Stmt, vars: &mut VarTable) {
-    match &stmt.kind {
-        ast::StmtKind::Assign { target, value, .. } => {
-            match target {
-                ast::AssignTarget::Var(id) => {
-                    vars.slot(&id.name);
-                }
-                ast::AssignTarget::Indexed { name, .. } => {
-                    vars.slot(&name.name);
-                }
-            }
-            collect_expr_names(value, vars);
-        }
-        ast::StmtKind::MultiAssign { targets, value } => {
-            for t in targets {
-                vars.slot(&t.name);
-            }
-            collect_expr_names(value, vars);
-        }
-        ast::StmtKind::Expr(e) => collect_expr_names(e, vars),
-        _ => {}
+    for a in visit::assigned_vars(stmt) {
+        vars.slot(&a.name.name);
     }
-}
-
-fn collect_expr_names(e: &Expr, vars: &mut VarTable) {
-    match &e.kind {
-        ast::ExprKind::Ident(name) => {
-            vars.slot(name);
+    if let ast::StmtKind::Assign { value, .. }
+    | ast::StmtKind::MultiAssign { value, .. }
+    | ast::StmtKind::Expr(value) = &stmt.kind
+    {
+        match &value.kind {
+            ast::ExprKind::Ident(name) => {
+                vars.slot(name);
+            }
+            ast::ExprKind::Index { name, .. } => {
+                vars.slot(&name.name);
+            }
+            _ => {}
         }
-        ast::ExprKind::Index { name, .. } => {
-            vars.slot(&name.name);
-        }
-        _ => {}
     }
-    // Nested names are allocated lazily by the builder when seen; reads of names never assigned
-    // are errors anyway.
 }
 
 /// Name of an identifier, for messages.
 pub fn ident_name(i: &Ident) -> &str {
     &i.name
+}
+
+/// Every variable a list of blocks may assign.
+pub fn assigned_in(blocks: &[Block], vars: &VarTable, out: &mut Vec<VarId>) {
+    for b in blocks {
+        match b {
+            Block::Basic(bb) => {
+                for a in bb.stmts.iter().flat_map(visit::assigned_vars) {
+                    if let Some(v) = vars.get(&a.name.name)
+                        && !out.contains(&v)
+                    {
+                        out.push(v);
+                    }
+                }
+            }
+            Block::If { then_body, else_body, .. } => {
+                assigned_in(then_body, vars, out);
+                assigned_in(else_body, vars, out);
+            }
+            Block::While { body, .. } => assigned_in(body, vars, out),
+            Block::For(f) => {
+                if !out.contains(&f.var) {
+                    out.push(f.var);
+                }
+                assigned_in(&f.preheader, vars, out);
+                assigned_in(&f.body, vars, out);
+            }
+        }
+    }
 }

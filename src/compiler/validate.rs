@@ -1,5 +1,5 @@
-//! Compiling blocks (shared by the static validator and the run-time compiler) and the static
-//! validation pass over the whole program.
+//! The static validation pass over the whole program (the blocks are compiled by
+//! [`block`](crate::compiler::block), as at run time).
 //!
 //! The static pass walks the program's blocks in order with an environment of variable types
 //! (and constants, which it propagates into later blocks as SystemDS does outside of conditional
@@ -7,96 +7,16 @@
 //! loop's start. Each function body is checked once with the types its parameters declare.
 
 use crate::compiler::Options;
-use crate::compiler::program::{Block, ModuleId, Program, VarTable};
-use crate::compiler::to_hops::{BuildCtx, Builder, Env, VarInfo};
+use crate::compiler::block::{Scope, compile_basic, compile_predicate};
+use crate::compiler::program::assigned_in;
+use crate::compiler::program::{Block, Program, VarTable};
+use crate::compiler::to_hops::{Env, VarInfo};
 use crate::diagnostics::Diagnostic;
-use crate::hops::explain::explain_dag;
-use crate::hops::{Dag, HopId, VarId};
-use crate::lower::{Plan, lower};
-use crate::syntax::ast::{Expr, Stmt, StmtKind, ValueType};
+use crate::hops::VarId;
+use crate::syntax::ast::{Expr, ValueType};
+use crate::syntax::visit;
 use crate::types::type_info::TypeKey;
 use crate::types::type_info::{DType, TypeInfo};
-
-/// The scope blocks are compiled in: the main program or one function.
-#[derive(Clone, Copy)]
-pub struct Scope<'a> {
-    pub module: ModuleId,
-    pub vars: &'a VarTable,
-}
-
-fn explain_text(program: &Program, vars: &VarTable, dag: &Dag) -> String {
-    let var_name = |v: u32| vars.name(v).to_string();
-    let func_name = |f: u32| program.functions[f as usize].name.clone();
-    explain_dag(dag, &var_name, &func_name)
-}
-
-fn optimize_and_plan(_program: &Program, opts: &Options, dag: &mut Dag) -> Result<(), Vec<Diagnostic>> {
-    crate::rewrite::optimize(dag, &opts.rewrites);
-    crate::plan::assign(dag, opts.budget).map_err(|e| vec![e])
-}
-
-/// A variable a block writes, with its type and its value when that is a constant.
-pub type Written = (VarId, TypeInfo, Option<crate::hops::Lit>);
-
-/// Compiles a basic block for the given input environment.
-#[allow(clippy::too_many_arguments)]
-pub fn compile_basic(
-    program: &Program,
-    opts: &Options,
-    scope: Scope,
-    env: &Env,
-    stmts: &[Stmt],
-    live_out: Option<&[VarId]>,
-    static_mode: bool,
-    keys: &dyn Fn(VarId) -> TypeKey,
-) -> Result<(Plan, Vec<Written>), Vec<Diagnostic>> {
-    let ctx = BuildCtx {
-        program,
-        module: scope.module,
-        vars: scope.vars,
-        env,
-        args: &opts.args,
-        propagate_constants: static_mode,
-        inline_functions: opts.rewrites.enabled("inline_functions"),
-        live_out,
-    };
-    let built = Builder::new(&ctx).build_block(stmts)?;
-    let mut dag = built.dag;
-    optimize_and_plan(program, opts, &mut dag)?;
-    let explain = explain_text(program, scope.vars, &dag);
-    let key = built.reads.iter().map(|&v| keys(v)).collect();
-    Ok((lower(&dag, built.reads, key, None, explain), built.writes))
-}
-
-/// Compiles a predicate (or a loop bound, or a default value) to a plan with a result.
-pub fn compile_predicate(
-    program: &Program,
-    opts: &Options,
-    scope: Scope,
-    env: &Env,
-    expr: &Expr,
-    static_mode: bool,
-    keys: &dyn Fn(VarId) -> TypeKey,
-) -> Result<(Plan, TypeInfo), Vec<Diagnostic>> {
-    let ctx = BuildCtx {
-        program,
-        module: scope.module,
-        vars: scope.vars,
-        env,
-        args: &opts.args,
-        propagate_constants: static_mode,
-        inline_functions: opts.rewrites.enabled("inline_functions"),
-        live_out: None,
-    };
-    let (mut dag, reads, root): (Dag, Vec<VarId>, HopId) = Builder::new(&ctx).build_predicate(expr)?;
-    optimize_and_plan(program, opts, &mut dag)?;
-    // Rewrites may have replaced the root; the root list holds the current one.
-    let root = *dag.roots.last().unwrap_or(&root);
-    let ty = dag.get(root).ty;
-    let explain = explain_text(program, scope.vars, &dag);
-    let key = reads.iter().map(|&v| keys(v)).collect();
-    Ok((lower(&dag, reads, key, Some(root), explain), ty))
-}
 
 /// The result of the static pass: every problem found, and the explain text of every block.
 #[derive(Default)]
@@ -210,13 +130,11 @@ impl Validator<'_> {
                         self.out.errors.extend(e);
                         // Keep going with what the block assigns, so later blocks do not report
                         // every use of those variables as undefined.
-                        for stmt in &bb.stmts {
-                            for name in assigned_names(stmt) {
-                                if let Some(v) = scope.vars.get(&name)
-                                    && env[v as usize].is_none()
-                                {
-                                    set(env, v, VarInfo { ty: TypeInfo::UNKNOWN, konst: None });
-                                }
+                        for a in bb.stmts.iter().flat_map(visit::assigned_vars) {
+                            if let Some(v) = scope.vars.get(&a.name.name)
+                                && env[v as usize].is_none()
+                            {
+                                set(env, v, VarInfo { ty: TypeInfo::UNKNOWN, konst: None });
                             }
                         }
                     }
@@ -298,48 +216,6 @@ fn merge(env: &mut Env, a: &Env, b: &Env) {
             (Some(x), None) | (None, Some(x)) => Some(VarInfo { ty: x.ty, konst: None }),
             (None, None) => None,
         };
-    }
-}
-
-fn assigned_names(stmt: &Stmt) -> Vec<String> {
-    match &stmt.kind {
-        StmtKind::Assign { target, .. } => vec![match target {
-            crate::syntax::ast::AssignTarget::Var(i) => i.name.clone(),
-            crate::syntax::ast::AssignTarget::Indexed { name, .. } => name.name.clone(),
-        }],
-        StmtKind::MultiAssign { targets, .. } => targets.iter().map(|t| t.name.clone()).collect(),
-        _ => vec![],
-    }
-}
-
-/// Every variable a list of blocks may assign.
-pub fn assigned_in(blocks: &[Block], vars: &VarTable, out: &mut Vec<VarId>) {
-    for b in blocks {
-        match b {
-            Block::Basic(bb) => {
-                for s in &bb.stmts {
-                    for n in assigned_names(s) {
-                        if let Some(v) = vars.get(&n)
-                            && !out.contains(&v)
-                        {
-                            out.push(v);
-                        }
-                    }
-                }
-            }
-            Block::If { then_body, else_body, .. } => {
-                assigned_in(then_body, vars, out);
-                assigned_in(else_body, vars, out);
-            }
-            Block::While { body, .. } => assigned_in(body, vars, out),
-            Block::For(f) => {
-                if !out.contains(&f.var) {
-                    out.push(f.var);
-                }
-                assigned_in(&f.preheader, vars, out);
-                assigned_in(&f.body, vars, out);
-            }
-        }
     }
 }
 

@@ -27,6 +27,10 @@ pub(crate) struct Extent {
     pub(crate) dtype: DType,
 }
 
+/// Deepest group nesting walked. Keras nests a few levels per nested model
+/// (`layers/sequential/layers/bidirectional/forward_layer/cell/vars`).
+const MAX_DEPTH: usize = 64;
+
 /// HDF5's signature, at offset 0 or after a user block of 512, 1024, 2048, ... bytes.
 const SIGNATURE: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
 
@@ -73,13 +77,29 @@ impl<'a> H5<'a> {
     }
 
     /// The child groups and datasets of a group, each list in the file's (name) order.
+    ///
+    /// Refuses groups nested deeper than [`MAX_DEPTH`]: a damaged file can link a group to its
+    /// own ancestor, and every walk over a file's groups goes through here.
     pub(crate) fn children(&self, path: &str) -> Result<(Vec<String>, Vec<String>), ConvertError> {
+        if path.split('/').filter(|p| !p.is_empty()).count() > MAX_DEPTH {
+            return Err(self.ctx.malformed(
+                self.part("group", path),
+                format!("groups nested more than {MAX_DEPTH} deep: a group linked to its own ancestor?"),
+            ));
+        }
         let g = self.group(path)?;
         let part = || self.part("group", path);
         let groups =
             g.groups().map_err(|e| self.ctx.malformed(part(), format!("cannot list groups: {e}")))?;
         let datasets =
             g.datasets().map_err(|e| self.ctx.malformed(part(), format!("cannot list datasets: {e}")))?;
+        // A damaged name ("", ".", "a/b") would make a path that resolves back to this group or
+        // elsewhere, and a walk over the children would never end.
+        if let Some(bad) =
+            groups.iter().chain(&datasets).find(|n| n.is_empty() || *n == "." || n.contains('/'))
+        {
+            return Err(self.ctx.malformed(part(), format!("a member has the invalid name {bad:?}")));
+        }
         Ok((groups, datasets))
     }
 
@@ -155,7 +175,7 @@ impl<'a> H5<'a> {
         let shape = self.shape(&ds, path)?;
         let count = checked_count(&shape).ok_or_else(|| bad(&"the shape overflows"))?;
         let dtype = self.dtype(&ds, path)?;
-        let declared = count.checked_mul(dtype.size()).ok_or_else(|| bad(&"the shape overflows"))?;
+        let declared = count.checked_mul(dtype.dtype.size()).ok_or_else(|| bad(&"the shape overflows"))?;
         // A declared size far beyond the file is a damaged (or hostile) header, not data: refuse
         // it before asking for the memory (Keras guards its loads the same way).
         match ds.layout().map_err(|e| bad(&e))? {
@@ -168,12 +188,9 @@ impl<'a> H5<'a> {
                     )));
                 }
             }
-            Layout::Compact { .. } | Layout::Contiguous { address: None, .. } => {
-                if declared as u64 > self.len.saturating_mul(1000) {
-                    return Err(bad(&format!("declares {declared} bytes in a file of {} bytes", self.len)));
-                }
-            }
-            Layout::Chunked { .. } => {
+            // Compact data lives in the header; unwritten data is a fill value; chunks may be
+            // compressed. Allow what compression could plausibly explain, as Keras does.
+            Layout::Compact { .. } | Layout::Contiguous { address: None, .. } | Layout::Chunked { .. } => {
                 if declared as u64 > self.len.saturating_mul(1000) {
                     return Err(bad(&format!("declares {declared} bytes in a file of {} bytes", self.len)));
                 }
@@ -278,13 +295,6 @@ impl<'a> H5<'a> {
 struct StoredType {
     dtype: DType,
     big_endian: bool,
-}
-
-impl std::ops::Deref for StoredType {
-    type Target = DType;
-    fn deref(&self) -> &DType {
-        &self.dtype
-    }
 }
 
 fn checked_count(shape: &[usize]) -> Option<usize> {

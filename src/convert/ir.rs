@@ -365,14 +365,78 @@ pub enum Op {
 }
 
 impl Op {
-    /// A short description for the summary and comments.
+    /// A short description for the comments of the generated scripts.
     pub fn describe(&self) -> String {
         match self {
-            Op::Activation(a) => format!("{a:?}"),
-            Op::Relayout { to } => format!("relayout to {to:?}"),
+            Op::Dense { units, .. } => format!("dense, {units} units"),
+            Op::Activation(a) => a.name(),
+            Op::Conv2D { filters, kernel, strides, .. } => {
+                format!(
+                    "{filters} filters of {}x{}, stride {}x{}",
+                    kernel[0], kernel[1], strides[0], strides[1]
+                )
+            }
+            Op::Conv1D { filters, kernel, stride, .. } => {
+                format!("{filters} filters of {kernel}, stride {stride}")
+            }
+            Op::Pool2D { kind, pool, strides, .. } => {
+                format!("{kind:?} pooling {}x{}, stride {}x{}", pool[0], pool[1], strides[0], strides[1])
+                    .to_lowercase()
+            }
+            Op::Relayout { to } => match to {
+                Layout::RowMajor => "to Keras's channels-last order".into(),
+                Layout::ChannelsFirst => "to nn's channels-first order".into(),
+                Layout::FlatChannelsFirst { .. } => "to the flattened channels-first order".into(),
+            },
+            Op::Merge(k) => format!("{k:?}").to_lowercase(),
             other => {
                 let s = format!("{other:?}");
-                s.split([' ', '(', '{']).next().unwrap_or("").to_string()
+                let name = s.split([' ', '(', '{']).next().unwrap_or("");
+                let mut out = String::new();
+                for (i, ch) in name.chars().enumerate() {
+                    if ch.is_uppercase() && i > 0 {
+                        out.push(' ');
+                    }
+                    out.extend(ch.to_lowercase());
+                }
+                out
+            }
+        }
+    }
+}
+
+impl Activation {
+    /// Keras's name of the activation.
+    pub fn name(&self) -> String {
+        match self {
+            Activation::Linear => "linear".into(),
+            Activation::Relu { negative_slope, max_value, threshold } => {
+                let mut s = "relu".to_string();
+                if *negative_slope != 0.0 {
+                    s += &format!(", negative slope {negative_slope}");
+                }
+                if let Some(m) = max_value {
+                    s += &format!(", max {m}");
+                }
+                if *threshold != 0.0 {
+                    s += &format!(", threshold {threshold}");
+                }
+                s
+            }
+            Activation::Elu { alpha } => format!("elu, alpha {alpha}"),
+            Activation::Gelu { approximate } => {
+                if *approximate { "gelu (tanh approximation)" } else { "gelu" }.into()
+            }
+            other => {
+                let s = format!("{other:?}");
+                let mut out = String::new();
+                for (i, ch) in s.chars().enumerate() {
+                    if ch.is_uppercase() && i > 0 {
+                        out.push('_');
+                    }
+                    out.extend(ch.to_lowercase());
+                }
+                out
             }
         }
     }

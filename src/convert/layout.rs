@@ -19,7 +19,11 @@ fn required(op: &Op, i: usize, shape: &[usize], given: &Layout) -> Option<Layout
             }
             _ => None,
         },
-        Op::Dropout { .. } | Op::GaussianNoise { .. } | Op::GaussianDropout { .. } | Op::Flatten => None,
+        Op::Dropout { .. }
+        | Op::SpatialDropout { .. }
+        | Op::GaussianNoise { .. }
+        | Op::GaussianDropout { .. }
+        | Op::Flatten => None,
         // A vector Dense takes the flattened channels-first order by permuting its kernel rows.
         Op::Dense { .. } if shape.len() == 1 => match given {
             Layout::FlatChannelsFirst { .. } => None,
@@ -36,7 +40,7 @@ fn required(op: &Op, i: usize, shape: &[usize], given: &Layout) -> Option<Layout
         | Op::ZeroPadding2D { .. }
         | Op::Cropping2D { .. }
         | Op::UpSampling2D { .. } => Some(Layout::ChannelsFirst),
-        Op::BatchNorm { .. } | Op::SpatialDropout { .. } if image => Some(Layout::ChannelsFirst),
+        Op::BatchNorm { .. } if image => Some(Layout::ChannelsFirst),
         Op::Merge(kind) => {
             let _ = (kind, i);
             // Decided for all inputs together in `merge_layout`.

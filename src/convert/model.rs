@@ -56,6 +56,19 @@ fn from_keras_file(file: KerasFile) -> Result<Model, ConvertError> {
     Ok(Model { graph, keras: Some(file), optimizer, optimizer_problem })
 }
 
+/// A generated script in `dml fmt`'s canonical form. A script that does not parse is a bug of the
+/// converter, reported as an error naming the model rather than handed to the user.
+fn formatted(g: &Graph, text: String) -> Result<String, ConvertError> {
+    crate::syntax::format_source(&text, crate::diagnostics::FileId(0)).map_err(|d| ConvertError::Layer {
+        layer: g.name.clone(),
+        class: "model".into(),
+        detail: format!(
+            "internal error: the generated script does not parse ({}); please report it",
+            d.first().map(|d| d.message.as_str()).unwrap_or("?")
+        ),
+    })
+}
+
 /// The result of one forward and backward pass.
 #[derive(Debug, Clone)]
 pub struct Gradients {
@@ -76,12 +89,14 @@ enum StateValue {
 }
 
 impl Model {
+    /// The training script (Keras's `fit`), formatted as `dml fmt` prints it.
     pub fn training_script(&self, opts: &TrainOptions, io: &Io) -> Result<String, ConvertError> {
-        script::training_script(&self.graph, opts, io)
+        formatted(&self.graph, script::training_script(&self.graph, opts, io)?)
     }
 
+    /// The prediction script (Keras's `predict`), formatted as `dml fmt` prints it.
     pub fn prediction_script(&self, io: &Io, batch_size: usize) -> Result<String, ConvertError> {
-        script::prediction_script(&self.graph, io, batch_size)
+        formatted(&self.graph, script::prediction_script(&self.graph, io, batch_size)?)
     }
 
     /// The prediction script with a `test_algo` default.
@@ -91,7 +106,7 @@ impl Model {
         batch_size: usize,
         test_algo: TestAlgo,
     ) -> Result<String, ConvertError> {
-        script::prediction_script_with(&self.graph, io, batch_size, test_algo)
+        formatted(&self.graph, script::prediction_script_with(&self.graph, io, batch_size, test_algo)?)
     }
 
     /// Why the model file's optimizer state was not used (training starts from a fresh state), if
@@ -167,8 +182,9 @@ impl Model {
         out
     }
 
+    /// One training-mode forward and backward pass (the gradients the tests compare with Keras's).
     pub fn gradient_script(&self) -> Result<String, ConvertError> {
-        script::gradient_script(&self.graph)
+        formatted(&self.graph, script::gradient_script(&self.graph)?)
     }
 
     /// Every parameter as `(name, matrix)` in the DML layout, as the weights folder holds them.
@@ -327,6 +343,123 @@ impl Model {
     /// The value of every parameter in the framework's own layout (row-major data), by parameter.
     pub fn framework_weights(&self) -> Vec<Vec<f64>> {
         self.graph.params.iter().map(|p| p.origin.transform.to_framework(&p.value)).collect()
+    }
+
+    /// Replaces every parameter by the matrix of the same name in `dir` (a weights folder as the
+    /// training script writes it).
+    pub fn read_weights_dir(&mut self, dir: &Path) -> Result<(), ConvertError> {
+        for p in &mut self.graph.params {
+            let path = dir.join(&p.var);
+            let m = crate::runtime::io::read_matrix(&path, &Default::default()).map_err(|e| {
+                ConvertError::Io {
+                    path: path.clone(),
+                    action: "read",
+                    source: std::io::Error::other(e.to_string()),
+                }
+            })?;
+            let dense = m.to_dense();
+            if dense.dim() != p.value.dim() {
+                return Err(ConvertError::Io {
+                    path,
+                    action: "use as a weight",
+                    source: std::io::Error::other(format!(
+                        "it is {}x{}, the model's {} is {}x{}",
+                        dense.nrows(),
+                        dense.ncols(),
+                        p.var,
+                        p.value.nrows(),
+                        p.value.ncols()
+                    )),
+                });
+            }
+            p.value = dense;
+        }
+        // The optimizer state the training script writes beside them, when there is one.
+        let opt_dir = dir.join("optimizer");
+        if opt_dir.is_dir() {
+            let mut state = self.optimizer.clone();
+            for (name, old) in self.optimizer_matrices() {
+                let path = opt_dir.join(&name);
+                let m = crate::runtime::io::read_matrix(&path, &Default::default())
+                    .map_err(|e| ConvertError::Io {
+                        path: path.clone(),
+                        action: "read",
+                        source: std::io::Error::other(e.to_string()),
+                    })?
+                    .to_dense();
+                if m.dim() != old.dim() {
+                    return Err(ConvertError::Io {
+                        path,
+                        action: "use as optimizer state",
+                        source: std::io::Error::other(format!(
+                            "it is {}x{}, the model's {name} is {}x{}",
+                            m.nrows(),
+                            m.ncols(),
+                            old.nrows(),
+                            old.ncols()
+                        )),
+                    });
+                }
+                if let Some(st) = state.as_mut() {
+                    match name.as_str() {
+                        "iterations" => st.iterations = m[[0, 0]],
+                        "learning_rate" => st.learning_rate = Some(m[[0, 0]]),
+                        optim::NADAM_U_PRODUCT => st.u_product = Some(m[[0, 0]]),
+                        _ => {
+                            st.slots.insert(name, m);
+                        }
+                    }
+                }
+            }
+            self.optimizer = state;
+            self.optimizer_problem = None;
+        }
+        Ok(())
+    }
+
+    /// Writes the model with its current weights as a `.keras` file that Keras loads (from a
+    /// legacy `.h5` original too).
+    pub fn save_keras(&self, dst: &Path) -> Result<(), ConvertError> {
+        let Some(file) = &self.keras else {
+            return Err(ConvertError::Io {
+                path: dst.to_path_buf(),
+                action: "write",
+                source: std::io::Error::other("the model did not come from a Keras file"),
+            });
+        };
+        let mut layers: BTreeMap<String, Vec<(usize, keras::Tensor)>> = BTreeMap::new();
+        for p in &self.graph.params {
+            let o = &p.origin;
+            let data = o.transform.to_framework(&p.value);
+            let dtype = if o.float32 { keras::DType::F32 } else { keras::DType::F64 };
+            let t = keras::Tensor { name: o.name.clone(), shape: o.shape.clone(), data, dtype };
+            layers.entry(o.layer_key.clone()).or_default().push((o.index, t));
+        }
+        let new: BTreeMap<String, Vec<keras::Tensor>> = layers
+            .into_iter()
+            .map(|(k, mut v)| {
+                v.sort_by_key(|(i, _)| *i);
+                v.dedup_by_key(|(i, _)| *i);
+                (k, v.into_iter().map(|(_, t)| t).collect())
+            })
+            .collect();
+        // The optimizer state in Keras's order. The writer keeps the original's variable count: a
+        // file saved after training gets the whole state; one saved before the first step (only
+        // iterations and learning_rate) gets those two.
+        let ours = self.keras_optimizer_variables();
+        let n = file.optimizer.len();
+        let opt: Option<Vec<keras::Tensor>> = (n > 0 && (n == ours.len() || (n <= 2 && n < ours.len())))
+            .then(|| {
+                ours.into_iter()
+                    .zip(&file.optimizer)
+                    .map(|(mut t, o)| {
+                        t.name = o.name.clone();
+                        t.dtype = o.dtype;
+                        t
+                    })
+                    .collect()
+            });
+        keras::write_keras(file, &new, opt.as_deref(), dst)
     }
 
     /// A text table of the layers with output shapes and parameter counts, as Keras's `summary()`.

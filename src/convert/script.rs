@@ -323,9 +323,7 @@ fn forward_pass(cx: &mut Cx, batch: &str) -> Result<(), ConvertError> {
     }
     for id in 0..g.nodes.len() {
         let node = &g.nodes[id];
-        if node.class != "Relayout" || id == 0 || g.nodes[id - 1].layer != node.layer {
-            cx.comment(format!("{} ({}): {}", node.layer, node.class, node.op.describe()));
-        }
+        cx.comment(format!("{} ({}): {}", node.layer, node.class, node.op.describe()));
         emit::forward(cx, id)?;
     }
     Ok(())
@@ -455,7 +453,7 @@ pub fn prediction_script_with(
     let (lead, last, _) = output_dims(g)?;
     let mut body = Code::default();
     match io {
-        Io::Files { .. } => body.line("X = read($X)"),
+        Io::Files { .. } => body.line("X = read($X, format=ifdef($format, \"csv\"))"),
         Io::Bound => {}
     }
     read_params(&mut body, g, io);
@@ -476,15 +474,14 @@ pub fn prediction_script_with(
     if let Io::Files { .. } = io {
         body.line(format!("write({OUTPUT_PRED}, $out, format=ifdef($fmt, \"csv\"))"));
     }
-    let usage = "Usage: dml run predict.dml -nvargs X=FILE out=FILE [weights=DIR] [fmt=csv] [batch_size=32] [test_algo=minibatch|batch]";
-    let mut text = header(g, "Prediction script", usage).text();
-    text.push('\n');
-    text.push_str(&source_lines(&sources).text());
-    text.push('\n');
-    text.push_str(&func.text());
-    text.push('\n');
-    text.push_str(&body.text());
-    Ok(text)
+    let usage = "Usage: dml run predict.dml -nvargs X=FILE out=FILE [format=csv] [weights=DIR] [fmt=csv] [batch_size=32] \
+                 [test_algo=minibatch|batch]";
+    Ok(join_parts(&[
+        header(g, "Prediction script", usage).text(),
+        source_lines(&sources).text(),
+        func.text(),
+        body.text(),
+    ]))
 }
 
 /// The gradient script: one training-mode forward and backward pass over all rows of `X`; leaves
@@ -500,10 +497,7 @@ pub fn gradient_script(g: &Graph) -> Result<String, ConvertError> {
     cx.start_grad(out_t);
     backward_pass(&mut cx)?;
     regularization(&mut cx.code, g, OUTPUT_LOSS, true);
-    let mut text = source_lines(&cx.sources).text();
-    text.push('\n');
-    text.push_str(&cx.code.text());
-    Ok(text)
+    Ok(join_parts(&[source_lines(&cx.sources).text(), cx.code.text()]))
 }
 
 /// Variables of the metrics' running sums (`<var>_total`): the history key made an identifier.
@@ -622,6 +616,7 @@ const BOOLEAN_STATE: [&str; 4] = ["stop_training", "es_has_best", "es_have_best_
 /// The `-nvargs` of a training script with their meaning, for its header.
 const TRAIN_USAGE: &[(&str, &str)] = &[
     ("X=FILE y=FILE", "the training rows and their targets"),
+    ("format=csv", "the format of X, y, X_val and y_val"),
     ("X_val=FILE y_val=FILE", "validation rows (Keras's validation_data; overrides validation_split)"),
     ("epochs=N batch_size=B", "Keras's fit arguments"),
     ("validation_split=F", "the LAST rows (taken before shuffling) validate"),
@@ -784,8 +779,8 @@ pub fn training_script(g: &Graph, opts: &TrainOptions, io: &Io) -> Result<String
     // ---------------------------------------------------------------- settings
     b.comment("Settings.");
     if files {
-        b.line("X = read($X)");
-        b.line("y = read($y)");
+        b.line("X = read($X, format=ifdef($format, \"csv\"))");
+        b.line("y = read($y, format=ifdef($format, \"csv\"))");
     }
     setting(&mut b, io, "epochs", &opts.epochs.to_string());
     setting(&mut b, io, "batch_size", &opts.batch_size.to_string());
@@ -961,8 +956,8 @@ pub fn training_script(g: &Graph, opts: &TrainOptions, io: &Io) -> Result<String
         Io::Files { .. } => {
             b.line("X_val_file = ifdef($X_val, \"\")");
             b.open("if (X_val_file != \"\")");
-            b.line("X_val = read(X_val_file)");
-            b.line("y_val = read(ifdef($y_val, \"\"))");
+            b.line("X_val = read(X_val_file, format=ifdef($format, \"csv\"))");
+            b.line("y_val = read(ifdef($y_val, \"\"), format=ifdef($format, \"csv\"))");
             b.line("n_val = nrow(X_val)");
             b.close();
             split(&mut b, "else if (validation_split > 0)");
@@ -1436,20 +1431,17 @@ pub fn training_script(g: &Graph, opts: &TrainOptions, io: &Io) -> Result<String
     h.comment("binary matrices); a checkpoint folder holds slot0/ and slot1/ (the same, plus state, history");
     h.comment("and best/) written alternately after each epoch, and `latest`, written last, naming the slot");
     h.comment("of the last complete epoch, so an interrupted run never damages what resume= reads.");
-    let mut text = h.text();
-    if !sources.is_empty() {
-        text.push('\n');
-        text.push_str(&source_lines(&sources).text());
-    }
-    text.push('\n');
-    text.push_str(&func.text());
-    if with_es || with_rlr {
-        text.push('\n');
-        text.push_str(&monitor_function(g, &cols).text());
-    }
-    text.push('\n');
-    text.push_str(&b.text());
-    Ok(text)
+    let monitor = if with_es || with_rlr { monitor_function(g, &cols).text() } else { String::new() };
+    Ok(join_parts(&[h.text(), source_lines(&sources).text(), func.text(), monitor, b.text()]))
+}
+
+/// Joins script parts with one blank line between non-empty ones.
+fn join_parts(parts: &[String]) -> String {
+    let kept: Vec<&str> =
+        parts.iter().map(|p| p.trim_end_matches('\n')).filter(|p| !p.trim().is_empty()).collect();
+    let mut s = kept.join("\n\n");
+    s.push('\n');
+    s
 }
 
 /// What each `train_algo` computes, for the script's header.

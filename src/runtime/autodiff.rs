@@ -10,7 +10,7 @@
 use crate::kernels;
 use crate::lower::{Instr, Operand};
 use crate::runtime::error::{RtError, RtResult};
-use crate::runtime::exec::{Frame, Runtime};
+use crate::runtime::exec::{Runtime, Slots};
 use crate::runtime::lineage::{LinItem, LinRef, Replay};
 use crate::types::Backend;
 use crate::types::ops::{AggDir, AggOp};
@@ -119,8 +119,8 @@ fn run_one(
         span: Default::default(),
         backend: Backend::CpuDense,
     };
-    let mut frame = Frame::new(0);
-    rt.step(&ins, &mut regs, &mut frame, 0)?;
+    let mut slots = Slots::new(0);
+    rt.step(&ins, &mut regs, &mut slots, 0)?;
     regs[first_out + out as usize]
         .take()
         .ok_or_else(|| RtError::new("autoDiff: an instruction gave no value"))

@@ -293,11 +293,6 @@ pub fn call(rt: &Runtime, name: &str, args: Vec<Option<Value>>) -> RtResult<Vec<
                     some => Some(text(some, "description")?),
                 },
             };
-            // SystemDS's file system (Hadoop's `FileSystem.create`) creates missing parent folders.
-            if let Some(parent) = Path::new(&file).parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| RtError::new(format!("{file}: cannot create its folder: {e}")))?;
-            }
             match &value {
                 Value::Matrix(x) => {
                     io::write_matrix(x, Path::new(&file), &opts).map_err(|e| RtError::new(e.to_string()))?

@@ -4,68 +4,11 @@
 use crate::compiler::program::{Block, VarTable};
 use crate::hops::VarId;
 use crate::runtime::error::RtError;
-use crate::runtime::exec::Frame;
-use crate::syntax::ast::{AssignTarget, Expr, ExprKind, IndexSpec, Stmt, StmtKind};
+use crate::runtime::exec::Slots;
+use crate::syntax::ast::Expr;
+use crate::syntax::visit::{self, ReadRules};
 use crate::types::value::Value;
 use std::sync::Arc;
-
-/// Names read by an expression.
-fn reads(e: &Expr, out: &mut Vec<String>) {
-    match &e.kind {
-        ExprKind::Ident(n) => out.push(n.clone()),
-        ExprKind::Index { name, rows, cols } => {
-            out.push(name.name.clone());
-            for spec in [Some(rows.as_ref()), cols.as_deref()].into_iter().flatten() {
-                match spec {
-                    IndexSpec::Single(x) => reads(x, out),
-                    IndexSpec::Range(a, b) => {
-                        reads(a, out);
-                        reads(b, out);
-                    }
-                    IndexSpec::All => {}
-                }
-            }
-        }
-        ExprKind::Unary { expr, .. } => reads(expr, out),
-        ExprKind::Binary { lhs, rhs, .. } => {
-            reads(lhs, out);
-            reads(rhs, out);
-        }
-        ExprKind::Call { args, .. } => args.iter().for_each(|a| reads(&a.value, out)),
-        ExprKind::IfDef { default, .. } => reads(default, out),
-        ExprKind::List(items) => items.iter().for_each(|i| reads(i, out)),
-        _ => {}
-    }
-}
-
-fn stmt_reads(s: &Stmt, out: &mut Vec<String>) {
-    match &s.kind {
-        StmtKind::Assign { target, value, op } => {
-            reads(value, out);
-            if let AssignTarget::Indexed { rows, cols, name } = target {
-                for spec in [Some(rows), cols.as_ref()].into_iter().flatten() {
-                    match spec {
-                        IndexSpec::Single(x) => reads(x, out),
-                        IndexSpec::Range(a, b) => {
-                            reads(a, out);
-                            reads(b, out);
-                        }
-                        IndexSpec::All => {}
-                    }
-                }
-                if *op == crate::syntax::ast::AssignOp::PlusEq {
-                    out.push(name.name.clone());
-                }
-            } else if *op == crate::syntax::ast::AssignOp::PlusEq
-                && let AssignTarget::Var(v) = target
-            {
-                out.push(v.name.clone());
-            }
-        }
-        StmtKind::MultiAssign { value, .. } | StmtKind::Expr(value) => reads(value, out),
-        _ => {}
-    }
-}
 
 /// Walks the body in order: a variable assigned as a whole (not by left indexing) that is read
 /// before it is assigned in an iteration carries a value across iterations. Returns its name.
@@ -87,41 +30,35 @@ pub fn assigned_whole(body: &[Block], vars: &VarTable) -> Vec<VarId> {
     whole.iter().filter_map(|n| vars.get(n)).collect()
 }
 
+/// Notes a name read before the iteration has defined it (once).
+fn note_read(name: &str, defined: &[String], read_before: &mut Vec<String>) {
+    if !defined.iter().any(|d| d == name) && !read_before.iter().any(|r| r == name) {
+        read_before.push(name.to_string());
+    }
+}
+
+/// Notes the names an expression reads before they are defined ([`ReadRules::PARFOR`]).
+fn expr_reads(e: &Expr, defined: &[String], read_before: &mut Vec<String>) {
+    visit::for_each_var_read(e, ReadRules::PARFOR, &mut |n| note_read(n, defined, read_before));
+}
+
 fn walk(blocks: &[Block], defined: &mut Vec<String>, whole: &mut Vec<String>, read_before: &mut Vec<String>) {
     for b in blocks {
         match b {
             Block::Basic(bb) => {
                 for s in &bb.stmts {
-                    let mut r = Vec::new();
-                    stmt_reads(s, &mut r);
-                    for name in r {
-                        if !defined.contains(&name) && !read_before.contains(&name) {
-                            read_before.push(name);
-                        }
-                    }
-                    match &s.kind {
-                        StmtKind::Assign { target: AssignTarget::Var(v), .. } => {
-                            defined.push(v.name.clone());
-                            whole.push(v.name.clone());
-                        }
-                        StmtKind::MultiAssign { targets, .. } => {
-                            for t in targets {
-                                defined.push(t.name.clone());
-                                whole.push(t.name.clone());
-                            }
-                        }
-                        _ => {}
+                    // `U[g, 1] = x` does not read `U` (ReadRules::PARFOR).
+                    visit::for_each_stmt_read(s, ReadRules::PARFOR, &mut |n| {
+                        note_read(n, defined, read_before)
+                    });
+                    for a in visit::assigned_vars(s).into_iter().filter(|a| !a.indexed) {
+                        defined.push(a.name.name.clone());
+                        whole.push(a.name.name.clone());
                     }
                 }
             }
             Block::If { cond, then_body, else_body, .. } => {
-                let mut r = Vec::new();
-                reads(&cond.expr, &mut r);
-                for name in r {
-                    if !defined.contains(&name) && !read_before.contains(&name) {
-                        read_before.push(name);
-                    }
-                }
+                expr_reads(&cond.expr, defined, read_before);
                 let mut d1 = defined.clone();
                 walk(then_body, &mut d1, whole, read_before);
                 let mut d2 = defined.clone();
@@ -133,13 +70,7 @@ fn walk(blocks: &[Block], defined: &mut Vec<String>, whole: &mut Vec<String>, re
                 }
             }
             Block::While { cond, body, .. } => {
-                let mut r = Vec::new();
-                reads(&cond.expr, &mut r);
-                for name in r {
-                    if !defined.contains(&name) && !read_before.contains(&name) {
-                        read_before.push(name);
-                    }
-                }
+                expr_reads(&cond.expr, defined, read_before);
                 let mut d = defined.clone();
                 walk(body, &mut d, whole, read_before);
             }
@@ -148,13 +79,7 @@ fn walk(blocks: &[Block], defined: &mut Vec<String>, whole: &mut Vec<String>, re
                     .into_iter()
                     .flatten()
                 {
-                    let mut r = Vec::new();
-                    reads(e, &mut r);
-                    for name in r {
-                        if !defined.contains(&name) && !read_before.contains(&name) {
-                            read_before.push(name);
-                        }
-                    }
+                    expr_reads(e, defined, read_before);
                 }
                 let mut d = defined.clone();
                 walk(&f.body, &mut d, whole, read_before);
@@ -163,14 +88,14 @@ fn walk(blocks: &[Block], defined: &mut Vec<String>, whole: &mut Vec<String>, re
     }
 }
 
-/// Merges the workers' frames into `frame`: for every variable the body changes by left indexing
+/// Merges the workers' slots into `slots`: for every variable the body changes by left indexing
 /// only that existed before the loop as a matrix, the cells a worker changed (relative to `base`) are copied into
 /// the result. Other variables take the value of the last worker that has one (like the last
 /// iteration of a sequential loop).
 pub fn merge_results(
-    frame: &mut Frame,
-    base: &Frame,
-    workers: &[Frame],
+    slots: &mut Slots,
+    base: &Slots,
+    workers: &[Slots],
     assigned: &[VarId],
     whole: &[VarId],
     loop_var: VarId,
@@ -210,12 +135,12 @@ pub fn merge_results(
                     }
                 }
                 if any {
-                    frame.vals[idx] = Some(Value::matrix(result));
+                    slots.vals[idx] = Some(Value::matrix(result));
                 }
             }
             _ => {
                 if let Some(last) = workers.iter().rev().find_map(|w| w.vals[idx].clone()) {
-                    frame.vals[idx] = Some(last);
+                    slots.vals[idx] = Some(last);
                 }
             }
         }

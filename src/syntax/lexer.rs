@@ -19,9 +19,13 @@ use std::fmt;
 /// The tokens logos recognises; values are extracted later by [`Lexer`].
 #[derive(Logos, Clone, Copy, Debug, PartialEq, Eq)]
 #[logos(skip r"[ \t\r\n\f]+")]
-#[logos(skip(r"#[^\n]*", allow_greedy = true))]
-#[logos(skip r"/\*([^*]|\*+[^*/])*\*+/")]
 enum RawTok {
+    // Comments are tokens of logos so that their place is known; [`Lexer`] never passes them to
+    // the parser, and keeps them on a side list only when asked to ([`Lexer::keep_comments`]).
+    #[regex(r"#[^\n]*", allow_greedy = true)]
+    LineComment,
+    #[regex(r"/\*([^*]|\*+[^*/])*\*+/")]
+    BlockComment,
     #[regex(r"/\*([^*]|\*+[^*/])*\**", allow_greedy = true)]
     UnterminatedComment,
 
@@ -373,6 +377,26 @@ impl SyntaxError {
 /// One token with its byte range, as LALRPOP expects it.
 pub type Spanned<'a> = (usize, Tok<'a>, usize);
 
+/// The two kinds of DML comment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommentKind {
+    /// `# ...` up to the end of the line.
+    Line,
+    /// `/* ... */`, possibly over several lines.
+    Block,
+}
+
+/// A comment, kept beside the token stream (the parser never sees comments).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Comment {
+    pub kind: CommentKind,
+    /// The byte range of the comment in its source, from `#` or `/*` to the end of the text.
+    pub span: Span,
+    /// The comment as written, with its `#` or `/* */`. A line comment's trailing white space
+    /// (a `\r` of a CRLF file included) is left out; a block comment is verbatim.
+    pub text: String,
+}
+
 /// Lexes a whole source text. Errors are collected, not returned early: see [`Lexer::errors`].
 pub struct Lexer<'a> {
     inner: logos::Lexer<'a, RawTok>,
@@ -381,11 +405,32 @@ pub struct Lexer<'a> {
     errors: Vec<SyntaxError>,
     /// End offset of the previous token, when it was an identifier (for index brackets).
     prev_ident_end: Option<usize>,
+    /// The comments seen so far, when asked for with [`Lexer::keep_comments`].
+    comments: Option<Vec<Comment>>,
 }
 
 impl<'a> Lexer<'a> {
     pub fn new(source: &'a str, file: FileId) -> Self {
-        Lexer { inner: RawTok::lexer(source), source, file, errors: vec![], prev_ident_end: None }
+        Lexer {
+            inner: RawTok::lexer(source),
+            source,
+            file,
+            errors: vec![],
+            prev_ident_end: None,
+            comments: None,
+        }
+    }
+
+    /// Also collect the comments, for [`Lexer::take_comments`]. Tokens are unchanged: comments
+    /// are skipped either way; without this call they are not even copied.
+    pub fn keep_comments(mut self) -> Self {
+        self.comments = Some(vec![]);
+        self
+    }
+
+    /// The comments seen so far, in source order (empty unless [`Lexer::keep_comments`] was set).
+    pub fn take_comments(&mut self) -> Vec<Comment> {
+        self.comments.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// The lexical errors found so far.
@@ -395,6 +440,15 @@ impl<'a> Lexer<'a> {
 
     pub fn into_errors(self) -> Vec<SyntaxError> {
         self.errors
+    }
+
+    fn comment(&mut self, kind: CommentKind, start: usize, end: usize) {
+        if let Some(comments) = &mut self.comments {
+            let raw = &self.source[start..end];
+            let text = if kind == CommentKind::Line { raw.trim_end() } else { raw };
+            let span = Span::new(self.file, start, start + text.len());
+            comments.push(Comment { kind, span, text: text.to_string() });
+        }
     }
 
     fn span(&self, start: usize, end: usize) -> Span {
@@ -410,6 +464,7 @@ impl<'a> Lexer<'a> {
     fn convert(&mut self, raw: RawTok, start: usize, end: usize) -> Tok<'a> {
         let text = &self.source[start..end];
         match raw {
+            RawTok::LineComment | RawTok::BlockComment => unreachable!("next() keeps comments apart"),
             RawTok::Ident => Tok::Ident(text),
             RawTok::NsIdent => Tok::NsIdent(text),
             RawTok::CmdArg => Tok::CmdArg(&text[1..]),
@@ -560,6 +615,8 @@ impl<'a> Iterator for Lexer<'a> {
             let range = self.inner.span();
             let (start, end) = (range.start, range.end);
             match raw {
+                Ok(RawTok::LineComment) => self.comment(CommentKind::Line, start, end),
+                Ok(RawTok::BlockComment) => self.comment(CommentKind::Block, start, end),
                 Ok(raw) => break (self.convert(raw, start, end), start, end),
                 // Like SystemDS's ANTLR lexer: report the character and skip it. A shipped builtin
                 // (`sliceLineExtract.dml`) has a stray `.` that SystemDS accepts this way.
@@ -624,6 +681,18 @@ pub fn tokenize(source: &str, file: FileId) -> (Vec<Spanned<'_>>, Vec<SyntaxErro
     (tokens, lexer.into_errors())
 }
 
+/// Like [`tokenize`], and also returns every comment in source order.
+pub fn tokenize_with_comments(
+    source: &str,
+    file: FileId,
+) -> (Vec<Spanned<'_>>, Vec<Comment>, Vec<SyntaxError>) {
+    let mut lexer = Lexer::new(source, file).keep_comments();
+    let mut tokens = vec![];
+    tokens.extend(lexer.by_ref().flatten());
+    let comments = lexer.take_comments();
+    (tokens, comments, lexer.into_errors())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -686,6 +755,25 @@ mod tests {
         assert_eq!(unescape(r"c\\").0, "c\\\\");
         assert_eq!(unescape(r#"q\"x\tz"#).0, "q\"x\tz");
         assert_eq!(unescape(r"a\qb").1, vec![(1, 2)]);
+    }
+
+    #[test]
+    fn comments_are_kept_apart_from_tokens() {
+        let src = "x = 1 # one  \r\n/* two\n lines */ y # three\n[a] = f() /**/";
+        let (tokens, comments, errs) = tokenize_with_comments(src, FileId(0));
+        assert!(errs.is_empty());
+        assert_eq!(tokens, tokenize(src, FileId(0)).0);
+        let texts: Vec<&str> = comments.iter().map(|c| c.text.as_str()).collect();
+        assert_eq!(texts, ["# one", "/* two\n lines */", "# three", "/**/"]);
+        let kinds: Vec<CommentKind> = comments.iter().map(|c| c.kind).collect();
+        use CommentKind::{Block, Line};
+        assert_eq!(kinds, [Line, Block, Line, Block]);
+        for c in &comments {
+            assert_eq!(&src[c.span.range()], c.text);
+        }
+        // A comment between a name and `[` on the next line does not make the `[` an index.
+        assert_eq!(toks("y # c\n[a]")[1], Tok::LBracket);
+        assert_eq!(toks("y /* c */[a]")[1], Tok::LIndex);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use crate::diagnostics::Diagnostic;
 use crate::syntax::ast::{FileId, Program, Span};
-use crate::syntax::lexer::{Spanned, SyntaxError, Tok, tokenize};
+use crate::syntax::lexer::{Comment, Spanned, SyntaxError, Tok, tokenize, tokenize_with_comments};
 use lalrpop_util::{ErrorRecovery, ParseError};
 
 lalrpop_util::lalrpop_mod!(
@@ -31,11 +31,45 @@ pub fn parse_program(src: &str, file: FileId) -> Result<Program, Vec<Diagnostic>
     }
 }
 
+/// Parses one DML script and also returns its comments, in source order (see
+/// [`crate::syntax::pretty::print_program_with_comments`]). The tree is the one
+/// [`parse_program`] gives: comments never reach the parser.
+pub fn parse_program_with_comments(
+    src: &str,
+    file: FileId,
+) -> Result<(Program, Vec<Comment>), Vec<Diagnostic>> {
+    match parse(src, file, true) {
+        (Some(program), _, comments) => Ok((program, comments)),
+        (None, diags, _) => Err(diags),
+    }
+}
+
 /// Parses one DML script and returns every diagnostic, warnings included. The program is `Some`
 /// exactly when no diagnostic is an error.
 pub fn parse_with_diagnostics(src: &str, file: FileId) -> (Option<Program>, Vec<Diagnostic>) {
+    let (program, diags, _) = parse(src, file, false);
+    (program, diags)
+}
+
+/// The parser behind the public entry points; the comments are collected only when asked for.
+fn parse(src: &str, file: FileId, keep_comments: bool) -> (Option<Program>, Vec<Diagnostic>, Vec<Comment>) {
+    let (tokens, comments, lex_errors) = if keep_comments {
+        tokenize_with_comments(src, file)
+    } else {
+        let (tokens, lex_errors) = tokenize(src, file);
+        (tokens, vec![], lex_errors)
+    };
+    let (program, diags) = parse_tokens(src, file, tokens, lex_errors);
+    (program, diags, comments)
+}
+
+fn parse_tokens<'a>(
+    src: &'a str,
+    file: FileId,
+    tokens: Vec<Spanned<'a>>,
+    lex_errors: Vec<SyntaxError>,
+) -> (Option<Program>, Vec<Diagnostic>) {
     let mut recovered: Vec<Recovered<'_>> = vec![];
-    let (tokens, lex_errors) = tokenize(src, file);
     if let Some(too_deep) = nesting_guard(src, &tokens, file) {
         return (None, vec![to_diagnostic(too_deep)]);
     }

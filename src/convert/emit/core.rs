@@ -184,6 +184,8 @@ fn relayout_expr(
     };
     let alias = cx.src("keras/layout.dml", "keras_layout");
     Ok(match (channels(from), channels(to)) {
+        // One channel, or one position: both orders are the same.
+        (Some(c), None) | (None, Some(c)) if c == 1 || c == width => x.to_string(),
         (Some(c), None) => format!("{alias}::channels_first_to_last({x}, {c}, {})", width / c.max(1)),
         (None, Some(c)) => format!("{alias}::channels_last_to_first({x}, {c}, {})", width / c.max(1)),
         (Some(a), Some(b)) if a == b => x.to_string(),

@@ -232,7 +232,8 @@ pub fn forward(cx: &mut Cx, id: NodeId) -> Result<(), ConvertError> {
         | Op::GlobalPool { .. }
         | Op::ZeroPadding2D { .. }
         | Op::Cropping2D { .. }
-        | Op::UpSampling2D { .. } => conv::forward(cx, node),
+        | Op::UpSampling2D { .. }
+        | Op::SpatialDropout { .. } => conv::forward(cx, node),
         Op::Embedding { .. }
         | Op::SimpleRnn { .. }
         | Op::Lstm { .. }
@@ -243,7 +244,6 @@ pub fn forward(cx: &mut Cx, id: NodeId) -> Result<(), ConvertError> {
         | Op::LayerNorm { .. }
         | Op::GaussianNoise { .. }
         | Op::GaussianDropout { .. }
-        | Op::SpatialDropout { .. }
         | Op::PRelu => norm::forward(cx, node),
         Op::Reshape { .. } | Op::Permute { .. } | Op::RepeatVector { .. } => shape::forward(cx, node),
     }
@@ -273,7 +273,8 @@ pub fn backward(cx: &mut Cx, id: NodeId) -> Result<(), ConvertError> {
         | Op::GlobalPool { .. }
         | Op::ZeroPadding2D { .. }
         | Op::Cropping2D { .. }
-        | Op::UpSampling2D { .. } => conv::backward(cx, node),
+        | Op::UpSampling2D { .. }
+        | Op::SpatialDropout { .. } => conv::backward(cx, node),
         Op::Embedding { .. }
         | Op::SimpleRnn { .. }
         | Op::Lstm { .. }
@@ -284,7 +285,6 @@ pub fn backward(cx: &mut Cx, id: NodeId) -> Result<(), ConvertError> {
         | Op::LayerNorm { .. }
         | Op::GaussianNoise { .. }
         | Op::GaussianDropout { .. }
-        | Op::SpatialDropout { .. }
         | Op::PRelu => norm::backward(cx, node),
         Op::Reshape { .. } | Op::Permute { .. } | Op::RepeatVector { .. } => shape::backward(cx, node),
     }

@@ -90,7 +90,11 @@ fn from_members(members: Vec<(String, Vec<u8>)>, name: &str) -> Result<KerasFile
             .map(str::to_string),
         None => None,
     };
-    let compile = config.get("compile_config").filter(|c| !c.is_null()).cloned();
+    // An uncompiled model has "compile_config": {} (Keras 3.15), not an absent key.
+    let compile = config
+        .get("compile_config")
+        .filter(|c| !c.is_null() && c.as_object().is_none_or(|o| !o.is_empty()))
+        .cloned();
     let Some(weights) = member(&members, WEIGHTS) else {
         if member(&members, "model.weights.npz").is_some() {
             return Err(
@@ -124,7 +128,7 @@ fn join(a: &str, b: &str) -> String {
 
 /// The group holding a model's layers: `layers`, or `_layer_checkpoint_dependencies` in files of
 /// tf.keras 2.13–2.15 (Keras 3 reads those the same way: saving_lib.py H5IOStore.get).
-pub(crate) fn layer_container(h5: &H5<'_>, model_group: &str) -> Result<Option<String>, ConvertError> {
+fn layer_container(h5: &H5<'_>, model_group: &str) -> Result<Option<String>, ConvertError> {
     let (groups, _) = h5.children(model_group)?;
     Ok(["layers", "_layer_checkpoint_dependencies"]
         .into_iter()
@@ -241,7 +245,7 @@ fn check_name(h5: &H5<'_>, vars: &str, expected: &str, class: Option<&str>) -> R
 
 /// A layer's variables: its own `vars`, then its sub-objects' (an RNN's `cell`, a
 /// Bidirectional's `forward_layer` and `backward_layer`, ...), depth first.
-pub(crate) fn read_layer(h5: &H5<'_>, group: &str) -> Result<Vec<Tensor>, ConvertError> {
+fn read_layer(h5: &H5<'_>, group: &str) -> Result<Vec<Tensor>, ConvertError> {
     let (mut groups, _) = h5.children(group)?;
     let mut out = Vec::new();
     if groups.iter().any(|g| g == "vars") {
@@ -257,7 +261,7 @@ pub(crate) fn read_layer(h5: &H5<'_>, group: &str) -> Result<Vec<Tensor>, Conver
 
 /// The datasets of a `vars` group, which Keras names "0", "1", ... (sorted numerically: a plain
 /// listing puts "10" before "2").
-pub(crate) fn read_vars(h5: &H5<'_>, vars: &str) -> Result<Vec<Tensor>, ConvertError> {
+fn read_vars(h5: &H5<'_>, vars: &str) -> Result<Vec<Tensor>, ConvertError> {
     let (_, datasets) = h5.children(vars)?;
     let mut numbered = Vec::with_capacity(datasets.len());
     for d in &datasets {

@@ -53,7 +53,7 @@ pub(super) fn read(bytes: Vec<u8>, name: &str) -> Result<KerasFile, ConvertError
                 format!("layer {layer:?} is listed in layer_names but has no group"),
             ));
         }
-        let tensors = read_listed(&h5, format!("{weights_group}/{layer}").trim_start_matches('/'))?;
+        let tensors = read_listed(&h5, &join(weights_group, layer))?;
         if tensors.is_empty() {
             continue;
         }
@@ -68,8 +68,7 @@ pub(super) fn read(bytes: Vec<u8>, name: &str) -> Result<KerasFile, ConvertError
     if groups.iter().any(|g| g == "top_level_model_weights")
         && !layer_names.iter().any(|l| l == "top_level_model_weights")
     {
-        let own =
-            read_listed(&h5, format!("{weights_group}/top_level_model_weights").trim_start_matches('/'))?;
+        let own = read_listed(&h5, &join(weights_group, "top_level_model_weights"))?;
         if !own.is_empty() {
             layer_weights.insert(String::new(), own);
         }
@@ -85,6 +84,10 @@ pub(super) fn read(bytes: Vec<u8>, name: &str) -> Result<KerasFile, ConvertError
         optimizer,
         origin: Origin::LegacyH5 { name: name.to_string() },
     })
+}
+
+fn join(group: &str, name: &str) -> String {
+    if group.is_empty() { name.to_string() } else { format!("{group}/{name}") }
 }
 
 /// The datasets a group's `weight_names` attribute lists, in that order.

@@ -144,8 +144,10 @@ pub struct KerasFile {
     /// A legacy `.h5` keeps a nested model's variables under the nested model's name, all in one
     /// list, as the file does. Variables the model object itself owns (rare) have the key `""`.
     pub layer_weights: BTreeMap<String, Vec<Tensor>>,
-    /// The optimizer's variables in saved order (`iterations`, `learning_rate`, then the slots
-    /// of each trainable variable in turn, such as Adam's m and v), or empty when none were saved.
+    /// The optimizer's variables in saved order, or empty when none were saved: Keras 3 saves
+    /// `iterations` (int32), `learning_rate`, then the slots of each trainable variable in turn
+    /// (Adam: m, v); tf.keras 2.11–2.15 saves `iterations` (int64) and the slots, with no
+    /// `learning_rate`.
     pub optimizer: Vec<Tensor>,
     /// What write_keras needs from the original besides the above.
     pub(crate) origin: Origin,

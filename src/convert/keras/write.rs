@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use hdf5_pure::{AttrValue, FileBuilder, GroupBuilder};
+use hdf5_pure::{AttrValue, FileBuilder, GroupBuilder, LibVer};
 use serde_json::{Value, json};
 
 use super::keras3::{CONFIG, METADATA, WEIGHTS};
@@ -32,7 +32,10 @@ use crate::convert::h5::{self, H5};
 /// into a Keras 3 `compile_config`, and `model.weights.h5` is built in the Keras 3 layout from
 /// the config. That needs to know where a layer's sub-objects keep their variables, so it covers
 /// plain layers, recurrent layers (`cell`), Bidirectional and TimeDistributed, and refuses a
-/// nested model that has weights.
+/// nested model that has weights. The config is not translated: a Keras 2 config loads in Keras 3
+/// only where Keras 3 reads it (it cannot, for example, read tf.keras 2.15's LSTM, not even from
+/// the original `.h5`). The optimizer state is written as the `.h5` had it; tf.keras 2 saved no
+/// learning rate among it, so Keras 3 skips it with a warning.
 ///
 /// The file appears whole or not at all: it is written to a temporary file in `dst`'s folder,
 /// then renamed over `dst`.
@@ -57,10 +60,7 @@ pub fn write_keras(
         Origin::LegacyH5 { name } => {
             let src = FileCtx { file: name };
             let weights = built_weights(original, src, new_layer_weights, new_optimizer)?;
-            let mut config = original.config.clone();
-            if let (Some(obj), Some(compile)) = (config.as_object_mut(), compile_config(original)) {
-                obj.insert("compile_config".to_string(), compile);
-            }
+            let config = keras3_config(original);
             let metadata = json!({
                 "keras_version": original.keras_version.clone().unwrap_or_else(|| "unknown".to_string()),
                 "date_saved": date_saved(),
@@ -241,6 +241,9 @@ fn built_weights(
         root.vars("optimizer", &opt_name, optimizer);
     }
     let mut fb = FileBuilder::new();
+    // The oldest format hdf5-pure writes (HDF5 1.8: version 2 superblock); h5py writes version 0,
+    // which this crate cannot, and every h5py Keras ships with reads 1.8 files.
+    fb.with_libver_bounds(LibVer::Earliest, LibVer::V18);
     for (name, node) in &root.groups {
         let mut g = fb.create_group(name);
         emit(node, &mut g, src)?;
@@ -318,10 +321,21 @@ fn place_layer(
             }
             // The legacy file lists the forward layer's weights, then the backward layer's.
             let (fwd, bwd) = tensors.split_at(tensors.len() / 2);
+            // Keras 3 configs hold the forward layer ("forward_lstm"), Keras 2 ones the wrapped
+            // layer ("lstm"); Bidirectional names its copies forward_<name> and backward_<name>.
+            let base = inner_name.strip_prefix("forward_").unwrap_or(inner_name);
+            let backward = layer
+                .entry
+                .get("config")
+                .and_then(|c| c.get("backward_layer"))
+                .and_then(|b| b.get("config"))
+                .and_then(|c| c.get("name"))
+                .and_then(Value::as_str)
+                .map_or_else(|| format!("backward_{base}"), str::to_string);
             node.vars("", &layer.name, &[]);
-            node.vars("forward_layer", &format!("forward_{inner_name}"), &[]);
+            node.vars("forward_layer", &format!("forward_{base}"), &[]);
             node.vars("forward_layer/cell", &cell_name(inner_class), fwd);
-            node.vars("backward_layer", &format!("backward_{inner_name}"), &[]);
+            node.vars("backward_layer", &backward, &[]);
             node.vars("backward_layer/cell", &cell_name(inner_class), bwd);
         }
         "TimeDistributed" => {
@@ -384,13 +398,43 @@ fn emit(node: &Node, g: &mut GroupBuilder, src: FileCtx<'_>) -> Result<(), Conve
     Ok(())
 }
 
+/// `config.json` for a model read from a legacy `.h5`: its `model_config`, plus what Keras 3's
+/// `.keras` loader needs and a legacy config lacks. The loader resolves the top object by its
+/// `module` (serialization_lib.py `_retrieve_class_or_fn`: without one a built-in class is "not
+/// found"); the layers below it are fine without, since Sequential and Functional read legacy
+/// layer entries themselves. The `training_config` becomes a `compile_config`.
+fn keras3_config(original: &KerasFile) -> Value {
+    let mut config = original.config.clone();
+    let compile = compile_config(original);
+    if let Some(obj) = config.as_object_mut() {
+        let module = match obj.get("class_name").and_then(Value::as_str) {
+            Some("Sequential") => Some("keras"),
+            Some("Functional" | "Model") => {
+                obj.insert("class_name".to_string(), json!("Functional"));
+                Some("keras.src.models.functional")
+            }
+            _ => None,
+        };
+        if let Some(m) = module {
+            obj.entry("module").or_insert_with(|| json!(m));
+            obj.entry("registered_name").or_insert(Value::Null);
+        }
+        if let Some(c) = compile {
+            obj.insert("compile_config".to_string(), c);
+        }
+    }
+    config
+}
+
 /// A Keras 3 `compile_config` from a legacy `training_config`: the optimizer moves from
 /// `optimizer_config` to `optimizer` in Keras 3's serialized form; loss and metrics stay.
 fn compile_config(original: &KerasFile) -> Option<Value> {
     let training = original.compile.as_ref()?.as_object()?;
     let mut out = training.clone();
     let opt = out.remove("optimizer_config")?;
-    let class = opt.get("class_name")?.as_str()?.to_string();
+    // tf.keras 2.11+ names its optimizers "Custom>Adam".
+    let class = opt.get("class_name")?.as_str()?;
+    let class = class.strip_prefix("Custom>").unwrap_or(class).to_string();
     let config = opt.get("config").cloned().unwrap_or_else(|| json!({}));
     out.insert(
         "optimizer".to_string(),

@@ -38,6 +38,10 @@ pub fn write_atomic_with(
     }
     let tmp = temp_sibling(dest);
     let result = (|| {
+        // As SystemDS (Hadoop's file system) does, a missing parent folder is created.
+        if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
         let file = std::fs::File::create(&tmp)?;
         let mut w = std::io::BufWriter::new(file);
         fill(&mut w)?;

@@ -354,6 +354,33 @@ case("depthwise_conv2d_dm2", S(IMG, lambda: [L.DepthwiseConv2D(3, depth_multipli
      D(IMG), compile=CLS, notes="depth_multiplier=2: output channel c*2+m.")
 case("separable_conv2d", S(IMG, lambda: [L.SeparableConv2D(4, 3, depth_multiplier=2, activation="relu")] + head(flat=True)),
      D(IMG), compile=CLS)
+# The same convolutions after a 1x1 conv, so that their input gradient (through the explicit
+# uneven 'same' padding, or the transposed convolution's output window) is exercised too.
+C1 = lambda: L.Conv2D(2, 1)  # noqa: E731
+case("conv2d_same_asym_inner", S((8, 8, 2), lambda: [C1(), L.Conv2D(3, 3, strides=2, padding="same")] + head(flat=True)),
+     D((8, 8, 2)), compile=CLS, notes="1x1 conv, then k=3 s=2 same on 8x8 (pad (0,1) per axis): its input gradient.")
+case("conv1d_causal", S((8, 3), lambda: [L.Conv1D(2, 1), L.Conv1D(3, 3, padding="causal", activation="tanh")]
+                        + head(flat=True)), D((8, 3)), compile=CLS,
+     notes="Conv1D padding='causal' (k-1 = 2 steps on the left) after a 1x1 Conv1D.")
+case("conv2d_transpose_outpad_same",
+     S((4, 4, 2), lambda: [C1(), L.Conv2DTranspose(3, 3, strides=2, padding="same", output_padding=(0, 1))]
+       + head(flat=True)), D((4, 4, 2)), compile=CLS,
+     notes="Conv2DTranspose k=3 s=2 same, output_padding (0,1): 4x4 -> 7x8.")
+case("conv2d_transpose_outpad_valid",
+     S((3, 4, 2), lambda: [C1(), L.Conv2DTranspose(2, (2, 3), strides=(3, 2), output_padding=(2, 1))]
+       + head(flat=True)), D((3, 4, 2)), compile=CLS,
+     notes="Conv2DTranspose valid, kernel (2,3), strides (3,2), output_padding (2,1): 3x4 -> 10x10; output rows and "
+     "columns no input reaches (bias only).")
+case("conv2d_transpose_k4s2_same",
+     S((3, 3, 2), lambda: [C1(), L.Conv2DTranspose(2, 4, strides=2, padding="same", activation="relu")]
+       + head(flat=True)), D((3, 3, 2)), compile=CLS, notes="Conv2DTranspose k=4 s=2 same: 3x3 -> 6x6.")
+case("depthwise_conv2d_s2_same",
+     S((8, 8, 2), lambda: [C1(), L.DepthwiseConv2D(3, strides=2, depth_multiplier=2, padding="same")]
+       + head(flat=True)), D((8, 8, 2)), compile=CLS,
+     notes="DepthwiseConv2D k=3 s=2 same on 8x8 (pad (0,1)) after a 1x1 conv.")
+case("separable_conv2d_same",
+     S(IMG, lambda: [C1(), L.SeparableConv2D(3, 2, depth_multiplier=2, padding="same")] + head(flat=True)),
+     D(IMG), compile=CLS, notes="SeparableConv2D k=2 same (pad (0,1)) after a 1x1 conv.")
 
 # --------------------------------------------------------------------- pooling
 PRE = lambda: L.Conv2D(3, 1)  # noqa: E731  (1x1 conv so the pool's backward is exercised)
@@ -410,6 +437,8 @@ case("upsampling2d", S((3, 3, 2), lambda: [PRE(), L.UpSampling2D(2), L.Conv2D(2,
      D((3, 3, 2)), compile=CLS, notes="UpSampling2D(2), nearest.")
 case("upsampling2d_rect", S((3, 2, 2), lambda: [PRE(), L.UpSampling2D((2, 3))] + head(flat=True)),
      D((3, 2, 2)), compile=CLS, notes="UpSampling2D((2,3)), nearest, non-square factors.")
+case("upsampling2d_width", S((3, 2, 2), lambda: [PRE(), L.UpSampling2D((1, 2))] + head(flat=True)),
+     D((3, 2, 2)), compile=CLS, notes="UpSampling2D((1,2)): the width only.")
 
 # --------------------------------------------------------------------- dropout
 case("dropout_rate0", S((5,), lambda: [L.Dense(6, activation="relu"), L.Dropout(0.0)] + head()), D((5,)),

@@ -4,7 +4,8 @@
 //! Tracing is on only for programs that call `lineage` or `autoDiff` (the loader sets
 //! [`Program::traces_lineage`](crate::compiler::program::Program)), so other scripts pay nothing.
 //! While it is on, the executor keeps one [`LinRef`] beside every register and variable; each
-//! executed instruction gets an item whose inputs are the items of its operands.
+//! executed instruction gets an item whose inputs are the items of its operands. The
+//! executor's traced interpreter, which does this, is in `trace.rs`.
 //!
 //! The text form follows SystemDS 3.4.0's `lineage()` output, one item a line:
 //! `(id) (L) 2·SCALAR·INT64·true` for a literal, `(id) (I) ba+* (3) (5)` for an instruction,
@@ -13,6 +14,8 @@
 //! items that are structurally equal print once, under the smallest id. The instructions are
 //! those of our own plan after rewrites, with SystemDS's opcodes, so a trace equals SystemDS's
 //! when both engines run the same instructions (straight-line code without competing rewrites).
+
+mod trace;
 
 use crate::hops::HopOp;
 use crate::kernels::format::format_double;

@@ -1,0 +1,98 @@
+//! Compiling one basic block, or one predicate, to an instruction plan: AST to HOPs, rewrites,
+//! memory estimates and backends, lowering. The static validator calls it once per block with
+//! the types known statically; the executor calls it again whenever a block runs with input
+//! types it has no cached plan for (dynamic recompilation).
+
+use crate::compiler::Options;
+use crate::compiler::program::{ModuleId, Program, VarTable};
+use crate::compiler::to_hops::{BuildCtx, Builder, Env};
+use crate::diagnostics::Diagnostic;
+use crate::hops::explain::explain_dag;
+use crate::hops::{Dag, HopId, VarId};
+use crate::lower::{Plan, lower};
+use crate::syntax::ast::{Expr, Stmt};
+use crate::types::type_info::{TypeInfo, TypeKey};
+
+/// The scope blocks are compiled in: the main program or one function.
+#[derive(Clone, Copy)]
+pub struct Scope<'a> {
+    pub module: ModuleId,
+    pub vars: &'a VarTable,
+}
+
+fn explain_text(program: &Program, vars: &VarTable, dag: &Dag) -> String {
+    let var_name = |v: u32| vars.name(v).to_string();
+    let func_name = |f: u32| program.functions[f as usize].name.clone();
+    explain_dag(dag, &var_name, &func_name)
+}
+
+fn optimize_and_plan(opts: &Options, dag: &mut Dag) -> Result<(), Vec<Diagnostic>> {
+    crate::rewrite::optimize(dag, &opts.rewrites);
+    crate::plan::assign(dag, opts.budget).map_err(|e| vec![e])
+}
+
+/// What the HOP builder knows of a block's surroundings.
+fn build_ctx<'a>(
+    program: &'a Program,
+    opts: &'a Options,
+    scope: Scope<'a>,
+    env: &'a Env,
+    static_mode: bool,
+    live_out: Option<&'a [VarId]>,
+) -> BuildCtx<'a> {
+    BuildCtx {
+        program,
+        module: scope.module,
+        vars: scope.vars,
+        env,
+        args: &opts.args,
+        propagate_constants: static_mode,
+        inline_functions: opts.rewrites.enabled("inline_functions"),
+        live_out,
+    }
+}
+
+/// A variable a block writes, with its type and its value when that is a constant.
+pub type Written = (VarId, TypeInfo, Option<crate::hops::Lit>);
+
+/// Compiles a basic block for the given input environment.
+#[allow(clippy::too_many_arguments)]
+pub fn compile_basic(
+    program: &Program,
+    opts: &Options,
+    scope: Scope,
+    env: &Env,
+    stmts: &[Stmt],
+    live_out: Option<&[VarId]>,
+    static_mode: bool,
+    keys: &dyn Fn(VarId) -> TypeKey,
+) -> Result<(Plan, Vec<Written>), Vec<Diagnostic>> {
+    let ctx = build_ctx(program, opts, scope, env, static_mode, live_out);
+    let built = Builder::new(&ctx).build_block(stmts)?;
+    let mut dag = built.dag;
+    optimize_and_plan(opts, &mut dag)?;
+    let explain = explain_text(program, scope.vars, &dag);
+    let key = built.reads.iter().map(|&v| keys(v)).collect();
+    Ok((lower(&dag, built.reads, key, None, explain), built.writes))
+}
+
+/// Compiles a predicate (or a loop bound, or a default value) to a plan with a result.
+pub fn compile_predicate(
+    program: &Program,
+    opts: &Options,
+    scope: Scope,
+    env: &Env,
+    expr: &Expr,
+    static_mode: bool,
+    keys: &dyn Fn(VarId) -> TypeKey,
+) -> Result<(Plan, TypeInfo), Vec<Diagnostic>> {
+    let ctx = build_ctx(program, opts, scope, env, static_mode, None);
+    let (mut dag, reads, root): (Dag, Vec<VarId>, HopId) = Builder::new(&ctx).build_predicate(expr)?;
+    optimize_and_plan(opts, &mut dag)?;
+    // Rewrites may have replaced the root; the root list holds the current one.
+    let root = *dag.roots.last().unwrap_or(&root);
+    let ty = dag.get(root).ty;
+    let explain = explain_text(program, scope.vars, &dag);
+    let key = reads.iter().map(|&v| keys(v)).collect();
+    Ok((lower(&dag, reads, key, Some(root), explain), ty))
+}

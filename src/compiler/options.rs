@@ -1,0 +1,52 @@
+//! Settings of a compilation and run: the command-line parameters of the script (`$name`,
+//! `$1`), the rewrite switches, the memory budget and where DML-bodied builtins live.
+
+use crate::hops::Lit;
+use crate::plan::Budget;
+use crate::rewrite::RewriteConfig;
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// Settings that shape compilation and execution.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub args: CmdArgs,
+    pub rewrites: RewriteConfig,
+    pub budget: Budget,
+    /// Directory of DML-bodied builtins (`NAME.dml`), as SystemDS's `scripts/builtin`.
+    pub builtin_path: Option<PathBuf>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            args: CmdArgs::default(),
+            rewrites: RewriteConfig::default(),
+            budget: Budget::from_env(),
+            builtin_path: std::env::var_os("DML_BUILTIN_PATH").map(PathBuf::from),
+        }
+    }
+}
+
+/// Command-line parameters: `$name` and `$1`, already typed as SystemDS does.
+#[derive(Clone, Debug, Default)]
+pub struct CmdArgs {
+    pub values: HashMap<String, Lit>,
+}
+
+impl CmdArgs {
+    /// Types a raw argument as SystemDS does: integer, then double, then boolean, else string.
+    pub fn parse_value(raw: &str) -> Lit {
+        if let Ok(i) = raw.parse::<i64>() {
+            return Lit::Int(i);
+        }
+        if let Ok(d) = raw.parse::<f64>() {
+            return Lit::Double(d);
+        }
+        match raw {
+            "TRUE" | "true" => Lit::Bool(true),
+            "FALSE" | "false" => Lit::Bool(false),
+            _ => Lit::Str(raw.trim_matches('"').to_string()),
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! The instruction interpreter: runs a plan's instructions over its registers, reading and
+//! writing the scope's variable slots. With lineage traced each instruction goes through
+//! [`Runtime::step_traced`](crate::runtime::lineage) instead, which calls [`Runtime::step`].
+
+use crate::hops::HopOp;
+use crate::kernels;
+use crate::kernels::scalar::unary_scalar;
+use crate::lower::{Instr, Operand, Plan, TAKE_FROM_FRAME};
+use crate::runtime::error::{RtError, RtResult};
+use crate::runtime::exec::{Runtime, Slots, req};
+use crate::runtime::library;
+use crate::runtime::lineage::LinRef;
+use crate::types::ops::{AggDir, DataGenOp, EffectOp, NaryOp, ReorgOp};
+use crate::types::value::{ListValue, Value};
+use std::sync::Arc;
+use std::time::Instant;
+
+impl Runtime<'_> {
+    /// Runs a plan's instructions; returns the register file (predicates read their result).
+    pub(super) fn execute(
+        &self,
+        plan: &Plan,
+        slots: &mut Slots,
+        depth: usize,
+    ) -> RtResult<Vec<Option<Value>>> {
+        let mut regs: Vec<Option<Value>> = vec![None; plan.nregs as usize];
+        let mut lins: Vec<Option<LinRef>> =
+            if self.tracer.is_some() { vec![None; plan.nregs as usize] } else { Vec::new() };
+        for ins in &plan.instrs {
+            let start = self.stats.map(|_| (Instant::now(), crate::runtime::stats::process_cpu_time()));
+            match self.tracer {
+                None => self.step(ins, &mut regs, slots, depth),
+                Some(t) => self.step_traced(t, ins, &mut regs, &mut lins, slots, depth),
+            }
+            .map_err(|e| e.at(ins.span))?;
+            if let (Some(s), Some((t, cpu))) = (self.stats, start) {
+                s.record(&ins.op, t.elapsed(), crate::runtime::stats::process_cpu_time().saturating_sub(cpu));
+            }
+        }
+        Ok(regs)
+    }
+
+    fn arg(&self, ins: &Instr, i: usize, regs: &mut [Option<Value>]) -> RtResult<Option<Value>> {
+        match &ins.args[i] {
+            Operand::Const(v) => Ok(Some(v.clone())),
+            Operand::Absent => Ok(None),
+            Operand::Reg(r) => {
+                let slot = &mut regs[*r as usize];
+                let v = if ins.moves & (1 << i) != 0 { slot.take() } else { slot.clone() };
+                v.map(Some).ok_or_else(|| RtError::new("internal error: register read before it was written"))
+            }
+        }
+    }
+
+    pub(crate) fn args(&self, ins: &Instr, regs: &mut [Option<Value>]) -> RtResult<Vec<Option<Value>>> {
+        (0..ins.args.len()).map(|i| self.arg(ins, i, regs)).collect()
+    }
+
+    pub(crate) fn step(
+        &self,
+        ins: &Instr,
+        regs: &mut [Option<Value>],
+        slots: &mut Slots,
+        depth: usize,
+    ) -> RtResult<()> {
+        let out = ins.out as usize;
+        let v = match &ins.op {
+            HopOp::Read(var) => {
+                let slot = &mut slots.vals[*var as usize];
+                let v = if ins.moves & TAKE_FROM_FRAME != 0 { slot.take() } else { slot.clone() };
+                v.ok_or_else(|| RtError::new("variable has no value at this point"))?
+            }
+            HopOp::Write(var) => {
+                let v = req(self.arg(ins, 0, regs)?)?;
+                slots.vals[*var as usize] = Some(v);
+                return Ok(());
+            }
+            HopOp::Literal(_) | HopOp::Extract(_) => return Ok(()),
+            HopOp::Unary(op) => {
+                let x = req(self.arg(ins, 0, regs)?)?;
+                match x {
+                    Value::Matrix(m) => library::unary_matrix(*op, m),
+                    _ if x.is_scalar() => unary_scalar(*op, &x)?,
+                    _ => {
+                        return Err(RtError::new(format!(
+                            "{} cannot be applied to a {}",
+                            op.name(),
+                            x.kind()
+                        )));
+                    }
+                }
+            }
+            HopOp::Binary(op) => {
+                let a = req(self.arg(ins, 0, regs)?)?;
+                let b = req(self.arg(ins, 1, regs)?)?;
+                library::binary(*op, a, b)?
+            }
+            HopOp::Ternary => {
+                let args = self.args(ins, regs)?;
+                library::ifelse(args)?
+            }
+            HopOp::AggUnary(op, dir) => {
+                let x = req(self.arg(ins, 0, regs)?)?;
+                let m = library::matrix_arg(&x, "aggregate")?;
+                match dir {
+                    AggDir::All => Value::Double(kernels::aggregate::aggregate_all(*op, m)?),
+                    _ => Value::matrix(kernels::aggregate::aggregate(*op, *dir, m)?),
+                }
+            }
+            HopOp::MatMul => {
+                let a = req(self.arg(ins, 0, regs)?)?;
+                let b = req(self.arg(ins, 1, regs)?)?;
+                let (ma, mb) = (library::matrix_arg(&a, "%*%")?, library::matrix_arg(&b, "%*%")?);
+                library::check_budget_cells(self.opts, ma.rows() as f64 * mb.cols() as f64)?;
+                Value::matrix(kernels::matmul::matmul(ma, mb)?)
+            }
+            HopOp::Tsmm { left } => {
+                let x = req(self.arg(ins, 0, regs)?)?;
+                Value::matrix(kernels::matmul::tsmm(library::matrix_arg(&x, "%*%")?, *left))
+            }
+            HopOp::Reorg(op) => {
+                let x = req(self.arg(ins, 0, regs)?)?;
+                let m = library::matrix_arg(&x, "reorganisation")?;
+                Value::matrix(match op {
+                    ReorgOp::Transpose => kernels::reorg::transpose(m),
+                    ReorgOp::Rev => kernels::reorg::rev(m),
+                    ReorgOp::Diag => kernels::reorg::diag(m)?,
+                })
+            }
+            HopOp::Reshape { byrow } => {
+                let args = self.args(ins, regs)?;
+                library::reshape(args, *byrow)?
+            }
+            HopOp::Index | HopOp::ListIndex => {
+                let args = self.args(ins, regs)?;
+                library::right_index(args)?
+            }
+            HopOp::LeftIndex => {
+                let args = self.args(ins, regs)?;
+                library::left_index(args)?
+            }
+            HopOp::Nary(op) => {
+                let args = self.args(ins, regs)?;
+                match op {
+                    NaryOp::Cbind | NaryOp::Rbind => library::bind(args, *op == NaryOp::Cbind)?,
+                    NaryOp::Min | NaryOp::Max => library::nary_minmax(args, *op == NaryOp::Min)?,
+                }
+            }
+            HopOp::Cast(op) => {
+                let x = req(self.arg(ins, 0, regs)?)?;
+                library::cast(*op, x)?
+            }
+            HopOp::DataGen(op) => {
+                let args = self.args(ins, regs)?;
+                match op {
+                    DataGenOp::Fill => library::fill(self.opts, args)?,
+                    DataGenOp::Rand => library::rand(self.opts, args)?,
+                    DataGenOp::Seq => library::seq(args)?,
+                }
+            }
+            HopOp::MakeList(names) => {
+                let items = self.args(ins, regs)?.into_iter().map(req).collect::<RtResult<Vec<_>>>()?;
+                Value::List(Arc::new(ListValue { items, names: names.clone() }))
+            }
+            HopOp::Builtin { id, nout } => {
+                let args = self.args(ins, regs)?;
+                let outs = library::call(self, *id, args)?;
+                if (outs.len() as u8) < (*nout).max(1) && id.spec().out != crate::builtins::Out::Nothing {
+                    return Err(RtError::new(format!("`{}` produced too few outputs", id.name())));
+                }
+                for (i, v) in outs.into_iter().enumerate() {
+                    regs[out + i] = Some(v);
+                }
+                return Ok(());
+            }
+            HopOp::Call { func, .. } => {
+                let args = self.args(ins, regs)?;
+                let outs = self.call_function(*func, args, depth + 1)?;
+                for (i, v) in outs.into_iter().enumerate() {
+                    regs[out + i] = Some(v);
+                }
+                return Ok(());
+            }
+            HopOp::Effect(e) => {
+                let args = self.args(ins, regs)?;
+                return self.effect(*e, args);
+            }
+        };
+        regs[out] = Some(v);
+        Ok(())
+    }
+
+    fn effect(&self, e: EffectOp, args: Vec<Option<Value>>) -> RtResult<()> {
+        match e {
+            EffectOp::Print => {
+                let v = req(args.into_iter().next().flatten())?;
+                let text = library::print_string(&v)?;
+                self.out.print(&text);
+                Ok(())
+            }
+            EffectOp::Printf => {
+                let vals: Vec<Value> = args.into_iter().map(req).collect::<RtResult<_>>()?;
+                let text = library::printf(&vals)?;
+                self.out.print(&text);
+                Ok(())
+            }
+            EffectOp::Stop => {
+                let v = args.into_iter().next().flatten();
+                let msg = match v {
+                    Some(v) => library::print_string(&v)?,
+                    None => String::new(),
+                };
+                Err(RtError { message: msg, span: None, stopped: true, notes: vec![] })
+            }
+            EffectOp::Assert => {
+                let v = req(args.into_iter().next().flatten())?;
+                match v.as_bool() {
+                    Some(true) => Ok(()),
+                    Some(false) => Err(RtError::new("assertion failed")),
+                    None => Err(RtError::new(format!("assert needs a boolean, got a {}", v.kind()))),
+                }
+            }
+        }
+    }
+}
