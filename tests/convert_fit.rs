@@ -206,7 +206,8 @@ fn allreduce_parallel_batches_is_minibatch_with_k_times_the_batch() {
             let (ar, har) = fit_with(case, &opts);
             assert_same(&ar, &mb, &har, &hmb, 1e-10);
         }
-        // Groups that are not a multiple of the batch: 3 batches of 1 row and one of 1 row.
+        // Three mini-batches of one row per update against batches of three rows (the last group
+        // and the last batch partial alike).
         let opts = TrainOptions {
             algo: TrainAlgo::AllreduceParallelBatches,
             batch_size: 1,
