@@ -577,6 +577,23 @@ pub struct TrainingConfig {
     pub loss: Loss,
     pub optimizer: Optimizer,
     pub metrics: Vec<Metric>,
+    /// The name of each metric of `metrics` (same positions), which keys the history: the string
+    /// the model was compiled with (`'mae'`, `'acc'`) or the metric object's `name` (`'top2'`).
+    /// Missing entries fall back to [`Metric::key`].
+    pub metric_names: Vec<String>,
+}
+
+impl TrainingConfig {
+    /// The history key of each metric, in order.
+    pub fn metric_keys(&self) -> Vec<String> {
+        self.metrics
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                self.metric_names.get(i).cloned().filter(|n| !n.is_empty()).unwrap_or_else(|| m.key())
+            })
+            .collect()
+    }
 }
 
 /// Losses with Keras's reductions (sum over the batch's per-sample values divided by their count).
