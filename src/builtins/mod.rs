@@ -152,6 +152,10 @@ pub mod ids {
     pub const AXPBY: BuiltinId = id("_axpby");
     pub const TRACE: BuiltinId = id("trace");
     pub const LINEAGE: BuiltinId = id("lineage");
+    pub const AUTO_DIFF: BuiltinId = id("autoDiff");
+    pub const READ: BuiltinId = id("read");
+    pub const READ_MM: BuiltinId = id("readMM");
+    pub const READ_CSV: BuiltinId = id("read.csv");
 }
 
 /// Finds a builtin by name (including aliases listed in the table).

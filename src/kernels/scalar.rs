@@ -103,15 +103,7 @@ pub fn binary_scalar(op: BinOp, a: &Value, b: &Value) -> Result<Value, String> {
                 _ => x.wrapping_shr(y as u32),
             }))
         }
-        BinOp::Lt
-        | BinOp::Le
-        | BinOp::Gt
-        | BinOp::Ge
-        | BinOp::Eq
-        | BinOp::Ne
-        | BinOp::And
-        | BinOp::Or
-        | BinOp::Xor => {
+        _ if op.is_boolean_valued() => {
             let r = op.apply(num(a, "comparison")?, num(b, "comparison")?);
             Ok(Value::Bool(r != 0.0))
         }

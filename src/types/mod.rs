@@ -4,6 +4,7 @@
 //! depend on it without depending on each other.
 
 pub mod backend;
+pub mod bind;
 pub mod frame;
 pub mod matrix;
 pub mod ops;

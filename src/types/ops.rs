@@ -32,6 +32,25 @@ pub enum BinOp {
     Log,
 }
 
+impl BinOp {
+    /// Comparisons and logical operators: their value is a boolean (`TRUE`/`FALSE` for
+    /// scalars, 1/0 in matrices).
+    pub fn is_boolean_valued(self) -> bool {
+        matches!(
+            self,
+            BinOp::Lt
+                | BinOp::Le
+                | BinOp::Gt
+                | BinOp::Ge
+                | BinOp::Eq
+                | BinOp::Ne
+                | BinOp::And
+                | BinOp::Or
+                | BinOp::Xor
+        )
+    }
+}
+
 /// Unary cellwise operators.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum UnOp {

@@ -5,6 +5,7 @@ use super::{Builder, R, err};
 use crate::builtins::Def;
 use crate::hops::{HopId, Lit};
 use crate::syntax::ast::{Arg, Span};
+use crate::types::bind::{BindError, bind_args};
 
 impl Builder<'_> {
     /// Matches call arguments to parameters (positional, then named), as R does.
@@ -29,9 +30,6 @@ impl Builder<'_> {
         span: Span,
         builtin: bool,
     ) -> R<(Vec<Option<HopId>>, Vec<HopId>)> {
-        let mut slots: Vec<Option<HopId>> = vec![None; params.len()];
-        let mut extra = Vec::new();
-        let mut next_pos = 0;
         // SystemDS's parser passes a plain (not parameterized) builtin's arguments by position
         // once the first one is unnamed, whatever later ones are called: `ifelse(c, 5, n =
         // ceil(x))` (bandit.dml). Only for these few, so that a misspelt name of a builtin with
@@ -40,52 +38,35 @@ impl Builder<'_> {
             &["ifelse", "min", "max", "round", "abs", "log", "sqrt", "exp", "floor", "ceil"];
         let first_positional =
             builtin && PLAIN.contains(&fname) && args.first().is_some_and(|a| a.name.is_none());
+        let names: Vec<&str> = params.iter().map(|(p, _)| *p).collect();
+        let mut bound_args = Vec::with_capacity(args.len());
         for arg in args {
             let value = self.expr(&arg.value)?;
             // SystemDS also names table's output dimensions rows= and cols=.
-            let named = arg.name.as_ref().map(|n| {
-                let pname = match (fname, n.name.as_str()) {
-                    ("table" | "ctable", "rows") => "odim1",
-                    ("table" | "ctable", "cols") => "odim2",
-                    (_, other) => other,
-                };
-                (n, params.iter().position(|(p, _)| *p == pname))
+            let name = arg.name.as_ref().map(|n| match (fname, n.name.as_str()) {
+                ("table" | "ctable", "rows") => "odim1",
+                ("table" | "ctable", "cols") => "odim2",
+                (_, other) => other,
             });
-            let named = match named {
-                Some((_, None)) if first_positional => None,
-                other => other,
-            };
-            match named {
-                Some((n, i)) => {
-                    let Some(i) = i else {
-                        return Err(err(n.span, format!("`{fname}` has no parameter named `{}`", n.name)));
-                    };
-                    if slots[i].is_some() {
-                        return Err(err(
-                            n.span,
-                            format!("parameter `{}` of `{fname}` is given twice", n.name),
-                        ));
-                    }
-                    slots[i] = Some(value);
-                }
-                None => {
-                    while next_pos < params.len() && slots[next_pos].is_some() {
-                        next_pos += 1;
-                    }
-                    if next_pos < params.len() {
-                        slots[next_pos] = Some(value);
-                        next_pos += 1;
-                    } else if variadic {
-                        extra.push(value);
-                    } else {
-                        return Err(err(
-                            arg.value.span,
-                            format!("too many arguments for `{fname}` (it takes {})", params.len()),
-                        ));
-                    }
-                }
-            }
+            let name = name.filter(|n| !first_positional || names.contains(n));
+            bound_args.push((name, value));
         }
+        // The name an error points at (only named arguments are unknown or given twice).
+        let named = |arg: usize| args[arg].name.as_ref().map_or((span, ""), |n| (n.span, n.name.as_str()));
+        let (slots, extra) = bind_args(&names, bound_args, variadic).map_err(|e| match e {
+            BindError::UnknownName { arg } => {
+                let (at, n) = named(arg);
+                err(at, format!("`{fname}` has no parameter named `{n}`"))
+            }
+            BindError::GivenTwice { arg, .. } => {
+                let (at, n) = named(arg);
+                err(at, format!("parameter `{n}` of `{fname}` is given twice"))
+            }
+            BindError::TooMany { arg } => err(
+                args[arg].value.span,
+                format!("too many arguments for `{fname}` (it takes {})", params.len()),
+            ),
+        })?;
         for (i, (pname, required)) in params.iter().enumerate() {
             if slots[i].is_none() && *required {
                 return Err(err(span, format!("missing argument `{pname}` in the call of `{fname}`")));

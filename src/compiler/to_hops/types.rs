@@ -104,15 +104,7 @@ pub fn binary_type(op: BinOp, a: &TypeInfo, b: &TypeInfo) -> Result<TypeInfo, St
             let both_int =
                 is_intlike(va) && is_intlike(vb) && (va != ValueType::Unknown && vb != ValueType::Unknown);
             let vt = match op {
-                BinOp::Lt
-                | BinOp::Le
-                | BinOp::Gt
-                | BinOp::Ge
-                | BinOp::Eq
-                | BinOp::Ne
-                | BinOp::And
-                | BinOp::Or
-                | BinOp::Xor => ValueType::Boolean,
+                _ if op.is_boolean_valued() => ValueType::Boolean,
                 BinOp::Div | BinOp::Pow | BinOp::Log => ValueType::Double,
                 _ if va == ValueType::Unknown || vb == ValueType::Unknown => ValueType::Unknown,
                 _ if both_int => ValueType::Int,

@@ -7,6 +7,7 @@ use crate::builtins::{BuiltinId, Def, Lower};
 use crate::compiler::program::Program;
 use crate::kernels;
 use crate::runtime::error::{RtError, RtResult};
+use crate::types::bind::{BindError, bind_args};
 use crate::types::matrix::Matrix;
 use crate::types::ops::{AggDir, ReorgOp};
 use crate::types::type_info::DType;
@@ -64,35 +65,20 @@ impl CallArgs {
 
     /// Binds to parameters in order; `None` for the ones not given.
     fn bind(self, fname: &str, params: &[&str]) -> RtResult<Vec<Option<Value>>> {
-        let mut slots: Vec<Option<Value>> = vec![None; params.len()];
-        let mut next = 0;
-        for (v, n) in self.values.into_iter().zip(self.names) {
-            match n {
-                Some(n) => {
-                    let Some(i) = params.iter().position(|p| *p == n) else {
-                        return err(format!("eval: `{fname}` has no parameter named `{n}`"));
-                    };
-                    if slots[i].is_some() {
-                        return err(format!("eval: parameter `{n}` of `{fname}` is given twice"));
-                    }
-                    slots[i] = Some(v);
-                }
-                None => {
-                    while next < params.len() && slots[next].is_some() {
-                        next += 1;
-                    }
-                    if next == params.len() {
-                        return err(format!(
-                            "eval: too many arguments for `{fname}` (it takes {})",
-                            params.len()
-                        ));
-                    }
-                    slots[next] = Some(v);
-                    next += 1;
-                }
+        let args = self.names.iter().map(|n| n.as_deref()).zip(self.values);
+        match bind_args(params, args, false) {
+            Ok((slots, _)) => Ok(slots),
+            Err(BindError::UnknownName { arg }) => {
+                let n = self.names[arg].as_deref().unwrap_or("");
+                err(format!("eval: `{fname}` has no parameter named `{n}`"))
+            }
+            Err(BindError::GivenTwice { param, .. }) => {
+                err(format!("eval: parameter `{}` of `{fname}` is given twice", params[param]))
+            }
+            Err(BindError::TooMany { .. }) => {
+                err(format!("eval: too many arguments for `{fname}` (it takes {})", params.len()))
             }
         }
-        Ok(slots)
     }
 }
 

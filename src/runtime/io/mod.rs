@@ -13,7 +13,7 @@ mod frame_csv;
 mod ijv;
 mod libsvm;
 pub mod mtd;
-mod numfmt;
+pub(crate) mod numfmt;
 mod seqfile;
 mod source;
 

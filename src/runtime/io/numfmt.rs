@@ -1,29 +1,42 @@
 //! Java `Double.toString` formatting, which SystemDS uses for every number it writes to a file.
 //!
-//! Kept private to the I/O module: the shared value formatter lives elsewhere, and files must not
-//! change when that one changes. Digits are the shortest round-trip digits (Rust's `{:e}`),
-//! which is what Java 19+ prints and what Java 17 prints for all but rare edge cases.
+//! Files must not change when `print`'s formatter (`kernels::format`) changes, so the I/O module
+//! keeps its own; frames' FP32 cells use its float form. Digits are the shortest round-trip
+//! digits (Rust's `{:e}`), which is what Java 19+ prints and what Java 17 prints for all but rare
+//! edge cases.
 
 /// Formats `v` as Java's `Double.toString` does: `1.0`, `0.001`, `1.0E7`, `1.0E-20`, `NaN`.
 pub(crate) fn java_double(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "Infinity".into() } else { "-Infinity".into() };
-    }
-    if v == 0.0 {
-        return if v.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
-    }
-    // `{:e}` gives the shortest digits as `d.ddde<exp>`.
-    let sci = format!("{:e}", v.abs());
-    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    special(v).unwrap_or_else(|| java_style(&format!("{:e}", v.abs()), v < 0.0, v.abs()))
+}
+
+/// Formats `v`, rounded to f32, as Java's `Float.toString` does: `1.5`, `3.0`, `1.0E10`.
+pub(crate) fn java_float(v: f64) -> String {
+    let f = v as f32;
+    special(f as f64).unwrap_or_else(|| java_style(&format!("{:e}", f.abs()), f < 0.0, f.abs() as f64))
+}
+
+/// The strings of NaN, the infinities and the zeros; `None` for other values.
+fn special(v: f64) -> Option<String> {
+    Some(match v {
+        _ if v.is_nan() => "NaN".into(),
+        f64::INFINITY => "Infinity".into(),
+        f64::NEG_INFINITY => "-Infinity".into(),
+        0.0 if v.is_sign_negative() => "-0.0".into(),
+        0.0 => "0.0".into(),
+        _ => return None,
+    })
+}
+
+/// Java's layout of the shortest digits `sci` (Rust's `{:e}` of the magnitude, `d.ddde<exp>`):
+/// plain decimal notation with at least one digit after the point for 1e-3 <= |v| < 1e7, else
+/// `d.dddE<exp>`.
+fn java_style(sci: &str, negative: bool, abs: f64) -> String {
+    let (mant, exp) = sci.split_once('e').unwrap_or((sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
     let digits: String = mant.chars().filter(|c| *c != '.').collect();
-    let sign = if v < 0.0 { "-" } else { "" };
-    let abs = v.abs();
+    let sign = if negative { "-" } else { "" };
     if (1e-3..1e7).contains(&abs) {
-        // Plain decimal notation with at least one digit after the point.
         let point = exp + 1; // digits before the decimal point
         let body = if point <= 0 {
             format!("0.{}{}", "0".repeat((-point) as usize), digits)

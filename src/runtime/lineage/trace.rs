@@ -2,6 +2,7 @@
 //! ([`Runtime::step`]) and gives each of its outputs a lineage item whose inputs are the items of
 //! its operands, with SystemDS's opcodes and creation texts.
 
+use crate::builtins::ids;
 use crate::hops::HopOp;
 use crate::kernels;
 use crate::lower::{Instr, Operand};
@@ -83,11 +84,11 @@ impl Runtime<'_> {
                 }
                 return Ok(());
             }
-            HopOp::Builtin { id, .. } if matches!(id.name(), "lineage" | "autoDiff") => {
+            HopOp::Builtin { id, .. } if matches!(*id, ids::LINEAGE | ids::AUTO_DIFF) => {
                 let items: Vec<Option<LinRef>> =
                     ins.args.iter().map(|a| Self::operand_lin(t, a, regs, lins)).collect();
                 let args = self.args(ins, regs)?;
-                let v = if id.name() == "lineage" {
+                let v = if *id == ids::LINEAGE {
                     let item = items[0].as_ref().ok_or_else(|| RtError::new("lineage needs a value"))?;
                     Value::str(lineage::explain(item))
                 } else {
@@ -133,7 +134,7 @@ impl Runtime<'_> {
             _ => {}
         }
         if let HopOp::Builtin { id, .. } = &ins.op {
-            if id.name().starts_with("read") {
+            if matches!(*id, ids::READ | ids::READ_MM | ids::READ_CSV) {
                 // A read is a creation item of its own, without items for its arguments.
                 let args = self.args(ins, regs)?;
                 let v = builtins::call(self, *id, args.clone())?;
@@ -144,7 +145,7 @@ impl Runtime<'_> {
                 lins[out] = Some(t.creation(text, Replay::Const { op: ins.op.clone(), args }));
                 return Ok(());
             }
-            if id.name() == "_matmul_t" {
+            if *id == ids::MATMUL_T {
                 return self.step_traced_matmul_t(t, ins, regs, lins, slots, depth);
             }
         }

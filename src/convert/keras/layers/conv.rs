@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 use super::core::{parse_activation, with_activation};
 use super::single_input;
 use crate::convert::error::ConvertError;
-use crate::convert::ir::{NodeId, Op, Pads, ParamTransform, PoolKind, TensorId};
+use crate::convert::ir::{Activation, NodeId, Op, Pads, ParamTransform, PoolKind, TensorId};
 use crate::convert::keras::Tensor;
 use crate::convert::keras::lower::{LayerCtx, Lowering, json_usize};
 use crate::convert::shapes::same_pads;
@@ -118,6 +118,30 @@ fn bias_param(
     cx.set_regularizer(layer, b, "bias_regularizer")
 }
 
+/// The kernel (Keras variable 0, `shape` in Keras's order, `transform` to nn's layout, its
+/// regularizer read from `regularizer`), the bias of `bias_len` values when the layer has one,
+/// and the layer's activation after `node`: the tail every convolution shares.
+#[allow(clippy::too_many_arguments)]
+fn kernel_bias_activation(
+    cx: &mut Lowering,
+    layer: &LayerCtx,
+    node: NodeId,
+    use_bias: bool,
+    shape: &[usize],
+    transform: ParamTransform,
+    regularizer: &str,
+    bias_len: usize,
+    act: Activation,
+) -> Result<Vec<TensorId>, ConvertError> {
+    let ws = cx.take_weights(layer, if use_bias { 2 } else { 1 })?;
+    let k = cx.add_param(layer, node, &ws[0], 0, "kernel", shape, transform, true)?;
+    cx.set_regularizer(layer, k, regularizer)?;
+    if use_bias {
+        bias_param(cx, layer, node, &ws[1], 1, bias_len)?;
+    }
+    Ok(vec![with_activation(cx, layer, cx.out(node), act)?])
+}
+
 /// A depthwise kernel `(kh, kw, C, dm)` as nn's `(C, dm*kh*kw)`: row `c`, column `m*kh*kw +
 /// i*kw + j` holds `K[i, j, c, m]`.
 fn depthwise_transform(kh: usize, kw: usize, c: usize, dm: usize) -> ParamTransform {
@@ -148,19 +172,13 @@ pub(crate) fn conv2d(
     let act = parse_activation(layer, layer.get("activation"))?;
     let node =
         cx.add_node(layer, &layer.name, Op::Conv2D { filters, kernel, strides, pads, use_bias }, &[x])?;
-    let ws = cx.take_weights(layer, if use_bias { 2 } else { 1 })?;
     let [kh, kw] = kernel;
     let f = filters;
     let t = ParamTransform::gather_fn(f, c * kh * kw, move |row, col| {
         let (ch, tap) = (col / (kh * kw), col % (kh * kw));
         (tap * c + ch) * f + row
     });
-    let k = cx.add_param(layer, node, &ws[0], 0, "kernel", &[kh, kw, c, f], t, true)?;
-    cx.set_regularizer(layer, k, "kernel_regularizer")?;
-    if use_bias {
-        bias_param(cx, layer, node, &ws[1], 1, f)?;
-    }
-    Ok(vec![with_activation(cx, layer, cx.out(node), act)?])
+    kernel_bias_activation(cx, layer, node, use_bias, &[kh, kw, c, f], t, "kernel_regularizer", f, act)
 }
 
 /// `Conv1D` over `[T, C]`: conv2d with a height of 1. Kernel `(k, C, F)` as `(F, C*k)`; `'causal'`
@@ -183,15 +201,9 @@ pub(crate) fn conv1d(
     let act = parse_activation(layer, layer.get("activation"))?;
     let node =
         cx.add_node(layer, &layer.name, Op::Conv1D { filters, kernel, stride, pads, use_bias }, &[x])?;
-    let ws = cx.take_weights(layer, if use_bias { 2 } else { 1 })?;
     let (k, f) = (kernel, filters);
     let tr = ParamTransform::gather_fn(f, c * k, move |row, col| ((col % k) * c + col / k) * f + row);
-    let kp = cx.add_param(layer, node, &ws[0], 0, "kernel", &[k, c, f], tr, true)?;
-    cx.set_regularizer(layer, kp, "kernel_regularizer")?;
-    if use_bias {
-        bias_param(cx, layer, node, &ws[1], 1, f)?;
-    }
-    Ok(vec![with_activation(cx, layer, cx.out(node), act)?])
+    kernel_bias_activation(cx, layer, node, use_bias, &[k, c, f], tr, "kernel_regularizer", f, act)
 }
 
 /// `Conv2DTranspose`: the adjoint of a cross-correlation, as Keras (JAX `conv_transpose` with a
@@ -258,19 +270,13 @@ pub(crate) fn conv2d_transpose(
     let act = parse_activation(layer, layer.get("activation"))?;
     let op = Op::Conv2DTranspose { filters, kernel, strides, pads, out_hw, use_bias };
     let node = cx.add_node(layer, &layer.name, op, &[x])?;
-    let ws = cx.take_weights(layer, if use_bias { 2 } else { 1 })?;
     let [kh, kw] = kernel;
     let f = filters;
     let tr = ParamTransform::gather_fn(c, f * kh * kw, move |row, col| {
         let (fo, tap) = (col / (kh * kw), col % (kh * kw));
         (tap * f + fo) * c + row
     });
-    let kp = cx.add_param(layer, node, &ws[0], 0, "kernel", &[kh, kw, f, c], tr, true)?;
-    cx.set_regularizer(layer, kp, "kernel_regularizer")?;
-    if use_bias {
-        bias_param(cx, layer, node, &ws[1], 1, f)?;
-    }
-    Ok(vec![with_activation(cx, layer, cx.out(node), act)?])
+    kernel_bias_activation(cx, layer, node, use_bias, &[kh, kw, f, c], tr, "kernel_regularizer", f, act)
 }
 
 /// `DepthwiseConv2D(kernel_size, depth_multiplier)`: output channel `c*dm + m` is input channel
@@ -294,15 +300,10 @@ pub(crate) fn depthwise_conv2d(
     let act = parse_activation(layer, layer.get("activation"))?;
     let op = Op::DepthwiseConv2D { depth_multiplier: dm, kernel, strides, pads, use_bias };
     let node = cx.add_node(layer, &layer.name, op, &[x])?;
-    let ws = cx.take_weights(layer, if use_bias { 2 } else { 1 })?;
     let [kh, kw] = kernel;
     let tr = depthwise_transform(kh, kw, c, dm);
-    let kp = cx.add_param(layer, node, &ws[0], 0, "kernel", &[kh, kw, c, dm], tr, true)?;
-    cx.set_regularizer(layer, kp, "depthwise_regularizer")?;
-    if use_bias {
-        bias_param(cx, layer, node, &ws[1], 1, c * dm)?;
-    }
-    Ok(vec![with_activation(cx, layer, cx.out(node), act)?])
+    let shape = [kh, kw, c, dm];
+    kernel_bias_activation(cx, layer, node, use_bias, &shape, tr, "depthwise_regularizer", c * dm, act)
 }
 
 /// `SeparableConv2D`: a depthwise convolution (no bias) then a 1x1 convolution. Pointwise kernel
