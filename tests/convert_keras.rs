@@ -9,13 +9,15 @@
 //!
 //! `tests/data/keras/PENDING` lists cases (or `case:check`) that are expected to fail for now,
 //! with the reason; they run as ignored tests, and one that passes is reported so the line can go.
+//! `tests/data/keras/REFUSED` lists cases the converter must refuse, each with a text its error
+//! must contain (a model whose file does not say what it computes); they run as `case:refused`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use dml::convert::ir::Graph;
 use dml::convert::npz::{NpyArray, read_npz};
-use dml::convert::script::{EarlyStopping, TrainOptions};
+use dml::convert::script::{EarlyStopping, MonitorMode, ReduceLrOnPlateau, TrainOptions};
 use libtest_mimic::{Arguments, Failed, Trial};
 use ndarray::Array2;
 use serde_json::Value as Json;
@@ -25,7 +27,12 @@ fn root() -> PathBuf {
 }
 
 fn read_pending() -> BTreeMap<String, String> {
-    let text = std::fs::read_to_string(root().join("PENDING")).unwrap_or_default();
+    read_list("PENDING")
+}
+
+/// `case  # text the error must contain` lines of a list file.
+fn read_list(file: &str) -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(root().join(file)).unwrap_or_default();
     text.lines()
         .map(|l| l.trim())
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
@@ -36,9 +43,21 @@ fn read_pending() -> BTreeMap<String, String> {
         .collect()
 }
 
+/// A refused case: converting it fails, and the error names what it cannot convert.
+fn run_refused(dir: &Path, expect: &str) -> Result<(), Failed> {
+    let manifest: Json =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    match load(dir, &manifest) {
+        Ok(_) => Err("the converter accepted a model it should refuse".into()),
+        Err(e) if e.contains(expect) => Ok(()),
+        Err(e) => Err(format!("refused, but the error does not contain `{expect}`: {e}").into()),
+    }
+}
+
 fn main() {
     let args = Arguments::from_args();
     let pending = read_pending();
+    let refused = read_list("REFUSED");
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(root().join("cases"))
         .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.join("manifest.json").exists()).collect())
         .unwrap_or_default();
@@ -47,6 +66,12 @@ fn main() {
     let mut known = BTreeSet::new();
     for dir in dirs {
         let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        if let Some(expect) = refused.get(&name) {
+            let (d, e) = (dir.clone(), expect.clone());
+            trials.push(Trial::test(format!("{name}:refused"), move || run_refused(&d, &e)));
+            known.insert(name);
+            continue;
+        }
         for check in ["pred", "grad", "fit"] {
             let id = format!("{name}:{check}");
             known.insert(id.clone());
@@ -128,6 +153,14 @@ fn param_map(g: &Graph, manifest: &Json) -> Result<Vec<usize>, String> {
     Ok((0..vars.len()).collect())
 }
 
+fn mode(v: &Json) -> MonitorMode {
+    match v.as_str() {
+        Some("min") => MonitorMode::Min,
+        Some("max") => MonitorMode::Max,
+        _ => MonitorMode::Auto,
+    }
+}
+
 fn load(dir: &Path, manifest: &Json) -> Result<dml::convert::Model, String> {
     let file = if manifest["legacy_h5"].as_bool() == Some(true) && dir.join("model.h5").exists() {
         dir.join("model.h5")
@@ -206,6 +239,21 @@ fn run_check(dir: &Path, check: &str) -> Result<(), Failed> {
                             patience: c["patience"].as_u64().unwrap_or(0) as usize,
                             min_delta: c["min_delta"].as_f64().unwrap_or(0.0),
                             restore_best_weights: c["restore_best_weights"].as_bool().unwrap_or(false),
+                            mode: mode(&c["mode"]),
+                            baseline: c["baseline"].as_f64(),
+                            start_from_epoch: c["start_from_epoch"].as_u64().unwrap_or(0) as usize,
+                        })
+                    }
+                    Some("ReduceLROnPlateau") => {
+                        let d = ReduceLrOnPlateau::default();
+                        opts.reduce_lr = Some(ReduceLrOnPlateau {
+                            monitor: c["monitor"].as_str().unwrap_or("val_loss").into(),
+                            factor: c["factor"].as_f64().unwrap_or(d.factor),
+                            patience: c["patience"].as_u64().map_or(d.patience, |p| p as usize),
+                            mode: mode(&c["mode"]),
+                            min_delta: c["min_delta"].as_f64().unwrap_or(d.min_delta),
+                            cooldown: c["cooldown"].as_u64().unwrap_or(0) as usize,
+                            min_lr: c["min_lr"].as_f64().unwrap_or(0.0),
                         })
                     }
                     other => return Err(format!("callback {other:?} is not handled by the test").into()),
@@ -225,6 +273,22 @@ fn run_check(dir: &Path, check: &str) -> Result<(), Failed> {
             for (key, want) in npz.iter().filter_map(|(k, v)| k.strip_prefix("hist_").map(|k| (k, v))) {
                 let ours = history.get(key).ok_or_else(|| format!("our history has no {key}"))?;
                 close(ours, &want.data, 1e-7, &format!("history {key}"))?;
+            }
+            let keys: BTreeSet<&String> = history.keys().collect();
+            let theirs: BTreeSet<String> =
+                npz.keys().filter_map(|k| k.strip_prefix("hist_")).map(str::to_string).collect();
+            if keys.len() != theirs.len() {
+                return Err(format!("history keys: ours {keys:?}, Keras {theirs:?}").into());
+            }
+            // The optimizer state after fit, in Keras's order (`model.optimizer.variables`).
+            let state = model.keras_optimizer_variables();
+            let n_opt = npz.keys().filter(|k| k.starts_with("opt_")).count();
+            if state.len() != n_opt {
+                return Err(format!("{} optimizer variables, Keras has {n_opt}", state.len()).into());
+            }
+            for (k, v) in state.iter().enumerate() {
+                let want = &npz[&format!("opt_{k}")];
+                close(&v.data, &want.data, 1e-7, &format!("optimizer variable {k} ({})", v.name))?;
             }
         }
         _ => unreachable!(),

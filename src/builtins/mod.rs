@@ -58,7 +58,7 @@ pub enum Lower {
     Nary(NaryOp),
     /// Compiled by the HOP builder by name (matrix, rand, seq, ifelse, print, ...).
     Special,
-    /// Evaluated by the runtime library function of the same name.
+    /// Evaluated by its implementation in `runtime/builtins/`, found by [`BuiltinId`].
     Library,
 }
 

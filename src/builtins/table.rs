@@ -457,7 +457,7 @@ pub(super) const TABLE: &[BuiltinSpec] = &[
         ],
         3,
     ),
-    // frames and transforms (src/runtime/library_frame.rs, transform/, lambda.rs)
+    // frames and transforms (src/runtime/builtins/frame/)
     lib("frame", &[p("data", Req), p("rows", Opt), p("cols", Opt), p("schema", Opt)], Frame),
     lib("as.frame", &[p("x", Req), p("colnames", Opt)], Frame),
     lib("colnames", TARGET, Frame),
@@ -476,7 +476,7 @@ pub(super) const TABLE: &[BuiltinSpec] = &[
     lib("transformdecode", &[p("target", Req), p("spec", Req), p("meta", Req)], Frame),
     lib("map", &[p("target", Req), p("lambda", Req), p("margin", Opt)], Frame),
     lib("dropInvalidLength", &[p("target", Req), p("lengths", Req)], Frame),
-    // distributions, signal processing and assorted statistics (library_stats.rs)
+    // distributions, signal processing and assorted statistics (src/runtime/builtins/stats.rs, ...)
     lib("cdf", CDF, DoubleScalar),
     lib("icdf", ICDF, DoubleScalar),
     lib("pnorm", &[p("target", Req), p("mean", Opt), p("sd", Opt), p("lower.tail", B(true))], DoubleScalar),
@@ -506,7 +506,7 @@ pub(super) const TABLE: &[BuiltinSpec] = &[
     variadic(lib("einsum", &[p("equation", Req)], Unknown)),
     effect(lib("readMM", READ, Unknown)),
     effect(lib("read.csv", READ, Unknown)),
-    // --- frames 2 --- (src/runtime/library_frame2.rs, transform/colmap.rs, tokenize.rs)
+    // more frame builtins (src/runtime/builtins/frame/)
     lib("transformcolmap", &[p("target", Req), p("spec", Req)], Matrix),
     lib("transformmeta", &[p("spec", Req), p("transformPath", Req)], Frame),
     lib("getCategoricalMask", &[p("target", Req), p("spec", Req)], Matrix),
@@ -514,7 +514,7 @@ pub(super) const TABLE: &[BuiltinSpec] = &[
     lib("valueSwap", &[p("target", Req), p("schema", Req)], Frame),
     lib("freplicate", &[p("target", Req), p("X", Req)], Frame),
     lib("tokenize", &[p("target", Req), p("spec", Req), p("max_tokens", Opt)], Frame),
-    // --- paramserv, rcm --- (src/runtime/library_pserv.rs)
+    // paramserv and rowClassMeet (src/runtime/builtins/paramserv.rs)
     effect(lib(
         "paramserv",
         &[

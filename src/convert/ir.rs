@@ -209,9 +209,12 @@ pub enum Op {
         use_bias: bool,
     },
     Activation(Activation),
-    /// PReLU: `max(x, 0) + alpha * min(x, 0)`, alpha shaped like the input (shared axes resolved
-    /// at import). Params: alpha `(1, width)`.
-    PRelu,
+    /// PReLU: `max(x, 0) - alpha * max(-x, 0)`. `alpha_shape` is the logical input shape with
+    /// Keras's `shared_axes` set to 1 (alpha broadcasts along them). Params: alpha
+    /// `(1, prod(alpha_shape))`, its cells in row-major order.
+    PRelu {
+        alpha_shape: Vec<usize>,
+    },
     /// Any rank to `[width]`.
     Flatten,
     Reshape {
@@ -308,8 +311,9 @@ pub enum Op {
     UpSampling2D {
         size: [usize; 2],
     },
-    /// Over the last axis. Params: gamma, beta (if `scale`/`center`), moving mean, moving
-    /// variance, each `(C, 1)` for an image, `(1, D)` otherwise.
+    /// Over the last axis (statistics over the batch and every other axis). Params: gamma, beta
+    /// (if `scale`/`center`), moving mean, moving variance, each a `(C, 1)` column (C: the size of
+    /// the last axis), as the engine's `batch_norm2d` takes them.
     BatchNorm {
         momentum: f64,
         epsilon: f64,
@@ -334,12 +338,15 @@ pub enum Op {
         return_sequences: bool,
         activation: Activation,
         use_bias: bool,
+        /// Runs over the reversed sequence; the output sequence stays in processing order (Keras).
+        go_backwards: bool,
     },
     /// Params: kernel `(D, 4M)`, recurrent `(M, 4M)`, bias `(1, 4M)`, gate columns in nn's order.
     Lstm {
         units: usize,
         return_sequences: bool,
         use_bias: bool,
+        go_backwards: bool,
     },
     /// Params: kernel `(D, 3M)`, recurrent `(M, 3M)`, bias `(1, 3M)` or `(2, 3M)` (reset_after).
     Gru {
@@ -347,8 +354,11 @@ pub enum Op {
         return_sequences: bool,
         reset_after: bool,
         use_bias: bool,
+        go_backwards: bool,
     },
-    /// The inner op run forward and on the reversed sequence; params: forward's then backward's.
+    /// The inner (recurrent) op is the forward layer; the backward layer is the same op with
+    /// `go_backwards` flipped, and its output sequence is reversed back to time order before the
+    /// merge (Keras). Params: the forward layer's, then the backward layer's.
     Bidirectional {
         inner: Box<Op>,
         merge: BiMerge,
@@ -567,6 +577,23 @@ pub struct TrainingConfig {
     pub loss: Loss,
     pub optimizer: Optimizer,
     pub metrics: Vec<Metric>,
+    /// The name of each metric of `metrics` (same positions), which keys the history: the string
+    /// the model was compiled with (`'mae'`, `'acc'`) or the metric object's `name` (`'top2'`).
+    /// Missing entries fall back to [`Metric::key`].
+    pub metric_names: Vec<String>,
+}
+
+impl TrainingConfig {
+    /// The history key of each metric, in order.
+    pub fn metric_keys(&self) -> Vec<String> {
+        self.metrics
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                self.metric_names.get(i).cloned().filter(|n| !n.is_empty()).unwrap_or_else(|| m.key())
+            })
+            .collect()
+    }
 }
 
 /// Losses with Keras's reductions (sum over the batch's per-sample values divided by their count).

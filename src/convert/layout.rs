@@ -4,14 +4,13 @@
 //! back row-major), and folds the permutation of a `Flatten` of an image into the rows of the
 //! next `Dense` kernel, so the common `Conv -> Flatten -> Dense` moves no data at run time.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::convert::error::ConvertError;
-use crate::convert::ir::{Graph, Layout, MergeKind, Node, NodeId, Op, TensorId, TensorInfo};
+use crate::convert::ir::{Graph, Layout, MergeKind, Node, NodeId, Op, ParamId, TensorId, TensorInfo};
 
 /// What layout an op needs for input `i` (`None`: any, the output follows the input).
 fn required(op: &Op, i: usize, shape: &[usize], given: &Layout) -> Option<Layout> {
-    let image = shape.len() == 3;
     match op {
         Op::Activation(a) => match a {
             crate::convert::ir::Activation::Softmax | crate::convert::ir::Activation::LogSoftmax => {
@@ -40,7 +39,28 @@ fn required(op: &Op, i: usize, shape: &[usize], given: &Layout) -> Option<Layout
         | Op::ZeroPadding2D { .. }
         | Op::Cropping2D { .. }
         | Op::UpSampling2D { .. } => Some(Layout::ChannelsFirst),
-        Op::BatchNorm { .. } if image => Some(Layout::ChannelsFirst),
+        // Per channel (statistics, dropped channels): channels-first rows and row-major tensors
+        // (channels fastest) both keep each channel findable; a flattened image's features are
+        // no channels.
+        Op::BatchNorm { .. } => match given {
+            Layout::FlatChannelsFirst { .. } => Some(Layout::RowMajor),
+            _ => None,
+        },
+        // A per-channel alpha broadcasts over channels-first rows as well.
+        Op::PRelu { alpha_shape } if *given == Layout::ChannelsFirst && per_channel(alpha_shape) => None,
+        // Keeping the channels as the last axis keeps the channels-first order of the cells; a
+        // reshape to a vector flattens (as Flatten does).
+        Op::Reshape { target } => match given {
+            Layout::ChannelsFirst
+                if target.len() == 1 || (target.last() == shape.last() && target.len() > 1) =>
+            {
+                None
+            }
+            Layout::FlatChannelsFirst { .. } if target.len() == 1 => None,
+            _ => Some(Layout::RowMajor),
+        },
+        // The permutation is composed with the channels-first order.
+        Op::Permute { .. } if *given == Layout::ChannelsFirst => None,
         Op::Merge(kind) => {
             let _ = (kind, i);
             // Decided for all inputs together in `merge_layout`.
@@ -51,13 +71,27 @@ fn required(op: &Op, i: usize, shape: &[usize], given: &Layout) -> Option<Layout
     }
 }
 
+/// Whether a PReLU alpha of this logical shape has one value per channel (every axis but the
+/// last shared).
+fn per_channel(alpha_shape: &[usize]) -> bool {
+    alpha_shape.split_last().is_some_and(|(_, lead)| lead.iter().all(|&d| d == 1))
+}
+
 /// The layout of a node's output given its (converted) input layouts.
 fn produced(op: &Op, inputs: &[&Layout], in_shape: &[usize]) -> Layout {
     let first = inputs.first().copied().cloned().unwrap_or(Layout::RowMajor);
     match op {
-        Op::Activation(_) | Op::Dropout { .. } | Op::GaussianNoise { .. } | Op::GaussianDropout { .. } => {
-            first
-        }
+        Op::Activation(_)
+        | Op::Dropout { .. }
+        | Op::GaussianNoise { .. }
+        | Op::GaussianDropout { .. }
+        | Op::PRelu { .. } => first,
+        Op::Reshape { target } => match first {
+            Layout::ChannelsFirst if target.len() == 1 => {
+                Layout::FlatChannelsFirst { channels: in_shape.last().copied().unwrap_or(1) }
+            }
+            other => other,
+        },
         Op::Flatten => match first {
             Layout::ChannelsFirst => {
                 Layout::FlatChannelsFirst { channels: in_shape.last().copied().unwrap_or(1) }
@@ -102,6 +136,9 @@ fn merge_layout(kind: MergeKind, layouts: &[&Layout], rank: usize) -> Layout {
 /// Runs the pass on a lowered graph.
 pub fn assign_layouts(g: &mut Graph) -> Result<(), ConvertError> {
     let old_nodes = std::mem::take(&mut g.nodes);
+    let mut uses = vec![0usize; g.params.len()];
+    old_nodes.iter().flat_map(|n| &n.params).for_each(|&p| uses[p] += 1);
+    let shared: HashSet<ParamId> = (0..uses.len()).filter(|&p| uses[p] > 1).collect();
     // (tensor, layout) -> the tensor holding it in that layout.
     let mut converted: HashMap<(TensorId, String), TensorId> = HashMap::new();
     let mut remap: Vec<NodeId> = Vec::with_capacity(old_nodes.len());
@@ -113,6 +150,11 @@ pub fn assign_layouts(g: &mut Graph) -> Result<(), ConvertError> {
                 let ls: Vec<&Layout> = node.inputs.iter().map(|&t| &g.tensors[t].layout).collect();
                 let l = merge_layout(*kind, &ls, in_shapes[0].len());
                 vec![Some(l); node.inputs.len()]
+            }
+            // A Dense whose kernel another node shares (a shared layer) cannot permute its rows
+            // for one caller: it takes row-major input.
+            Op::Dense { .. } if node.params.first().is_some_and(|p| shared.contains(p)) => {
+                vec![Some(Layout::RowMajor)]
             }
             op => node
                 .inputs

@@ -7,18 +7,26 @@ use std::path::Path;
 
 use ndarray::Array2;
 
+use crate::convert::emit::optim::{self, OptimizerState, StateVar};
 use crate::convert::error::ConvertError;
 use crate::convert::ir::{Graph, ParamId};
-use crate::convert::keras::{self, KerasFile};
-use crate::convert::script::{self, Io, TrainOptions};
+use crate::convert::keras::{self, DType, KerasFile, Tensor};
+use crate::convert::script::{self, Io, TestAlgo, TrainOptions};
 use crate::session::PreparedScript;
 
-/// A converted model: the graph with its weights in the DML layout.
+/// A converted model: the graph with its weights in the DML layout, and its optimizer's state.
 #[derive(Debug, Clone)]
 pub struct Model {
     pub graph: Graph,
     /// The file it came from (for writing trained weights back), when it was a Keras file.
     pub keras: Option<KerasFile>,
+    /// The optimizer's state that training continues from (Keras's saved state when the file has
+    /// one, else a fresh one); `None` for a model without compile settings. Training updates it.
+    pub optimizer: Option<OptimizerState>,
+    /// Why the file's optimizer state could not be mapped onto the model's variables, when it
+    /// could not: training then starts from a fresh state, as Keras's own loader does (it warns
+    /// and skips such variables).
+    optimizer_problem: Option<String>,
 }
 
 /// Loads and converts a Keras model file (`.keras`, or a legacy `.h5`).
@@ -31,10 +39,22 @@ pub fn keras_from_bytes(bytes: Vec<u8>, name: &str) -> Result<Model, ConvertErro
     from_keras_file(keras::from_bytes(bytes, name)?)
 }
 
-fn from_keras_file(file: KerasFile) -> Result<Model, ConvertError> {
+/// Converts a Keras model file already read (its config may have been edited by the caller).
+pub fn from_keras_file(file: KerasFile) -> Result<Model, ConvertError> {
     let mut graph = keras::lower::lower(&file)?;
     crate::convert::layout::assign_layouts(&mut graph)?;
-    Ok(Model { graph, keras: Some(file) })
+    let (mut optimizer, mut optimizer_problem) = (None, None);
+    if let Some(t) = &graph.training {
+        let saved: Vec<Vec<f64>> = file.optimizer.iter().map(|v| v.data.clone()).collect();
+        match OptimizerState::from_keras(&graph, &t.optimizer, &saved) {
+            Ok(st) => optimizer = Some(st),
+            Err(e) => {
+                optimizer = Some(OptimizerState::fresh(&graph, &t.optimizer));
+                optimizer_problem = Some(e);
+            }
+        }
+    }
+    Ok(Model { graph, keras: Some(file), optimizer, optimizer_problem })
 }
 
 /// A generated script in `dml fmt`'s canonical form. A script that does not parse is a bug of the
@@ -63,6 +83,12 @@ pub struct Gradients {
 /// Per-epoch values of a training run, by Keras's history keys.
 pub type History = BTreeMap<String, Vec<f64>>;
 
+/// A value of the optimizer state bound into a training script.
+enum StateValue {
+    Scalar(f64),
+    Matrix(Array2<f64>),
+}
+
 impl Model {
     /// The training script (Keras's `fit`), formatted as `dml fmt` prints it.
     pub fn training_script(&self, opts: &TrainOptions, io: &Io) -> Result<String, ConvertError> {
@@ -72,6 +98,89 @@ impl Model {
     /// The prediction script (Keras's `predict`), formatted as `dml fmt` prints it.
     pub fn prediction_script(&self, io: &Io, batch_size: usize) -> Result<String, ConvertError> {
         formatted(&self.graph, script::prediction_script(&self.graph, io, batch_size)?)
+    }
+
+    /// The prediction script with a `test_algo` default.
+    pub fn prediction_script_with(
+        &self,
+        io: &Io,
+        batch_size: usize,
+        test_algo: TestAlgo,
+    ) -> Result<String, ConvertError> {
+        formatted(&self.graph, script::prediction_script_with(&self.graph, io, batch_size, test_algo)?)
+    }
+
+    /// Why the model file's optimizer state was not used (training starts from a fresh state), if
+    /// it was not: it does not match what Keras 3 keeps for this optimizer and these variables
+    /// (a trained Keras 2 file, for instance).
+    pub fn optimizer_warning(&self) -> Option<&str> {
+        self.optimizer_problem.as_deref()
+    }
+
+    /// Starts the optimizer afresh (no step taken, the compiled learning rate).
+    pub fn reset_optimizer(&mut self) {
+        if let Some(t) = &self.graph.training {
+            self.optimizer = Some(OptimizerState::fresh(&self.graph, &t.optimizer));
+        }
+        self.optimizer_problem = None;
+    }
+
+    /// The optimizer's state as Keras's `optimizer.variables` (what `model.optimizer.variables`
+    /// holds after Keras's `fit`, and a `.keras` file saves): `iterations`, `learning_rate` (absent
+    /// with a schedule), then the slots in Keras's order ([`optim::keras_order`]), each in the
+    /// Keras variable's shape. Empty without compile settings.
+    pub fn keras_optimizer_variables(&self) -> Vec<Tensor> {
+        let (Some(t), Some(st)) = (&self.graph.training, &self.optimizer) else { return Vec::new() };
+        let g = &self.graph;
+        let float = if g.params.iter().any(|p| p.origin.float32) { DType::F32 } else { DType::F64 };
+        let order = optim::keras_order(g, &t.optimizer);
+        order
+            .iter()
+            .zip(st.to_keras(g, &t.optimizer))
+            .map(|(v, data)| {
+                let (shape, dtype) = match v {
+                    StateVar::Iterations => (Vec::new(), DType::I64),
+                    StateVar::Slot { param, .. } => (g.params[*param].origin.shape.clone(), float),
+                    _ => (Vec::new(), float),
+                };
+                Tensor { name: format!("optimizer/{}", v.var(g)), shape, data, dtype }
+            })
+            .collect()
+    }
+
+    /// The optimizer state as the training script's files `weights/optimizer/<name>` (scalars as
+    /// 1x1 matrices): `iterations`, `learning_rate`, `<param>_<slot>`, `nadam_u_product`.
+    pub fn optimizer_matrices(&self) -> Vec<(String, Array2<f64>)> {
+        self.state_values()
+            .into_iter()
+            .map(|(n, v)| match v {
+                StateValue::Scalar(s) => (n, Array2::from_elem((1, 1), s)),
+                StateValue::Matrix(m) => (n, m),
+            })
+            .collect()
+    }
+
+    /// The optimizer state's variables in the training script, with their values.
+    fn state_values(&self) -> Vec<(String, StateValue)> {
+        let (Some(t), Some(st)) = (&self.graph.training, &self.optimizer) else { return Vec::new() };
+        let g = &self.graph;
+        let mut out = Vec::new();
+        for v in optim::keras_order(g, &t.optimizer) {
+            let name = v.var(g);
+            let value = match &v {
+                StateVar::Iterations => StateValue::Scalar(st.iterations),
+                StateVar::LearningRate => StateValue::Scalar(st.learning_rate.unwrap_or(0.0)),
+                StateVar::UProduct => StateValue::Scalar(st.u_product.unwrap_or(1.0)),
+                StateVar::Slot { param, init, .. } => StateValue::Matrix(
+                    st.slots
+                        .get(&name)
+                        .cloned()
+                        .unwrap_or_else(|| Array2::from_elem(g.params[*param].value.dim(), *init)),
+                ),
+            };
+            out.push((name, value));
+        }
+        out
     }
 
     /// One training-mode forward and backward pass (the gradients the tests compare with Keras's).
@@ -144,7 +253,9 @@ impl Model {
         self.fit_with_validation(x, y, None, opts)
     }
 
-    /// [`Self::fit`] with validation rows given separately (Keras's `validation_data`).
+    /// [`Self::fit`] with validation rows given separately (Keras's `validation_data`). The history
+    /// has Keras's keys: `loss`, the metrics, `val_` of each when validating, and `learning_rate`
+    /// with ReduceLROnPlateau; a resumed run's history includes the epochs before the checkpoint.
     pub fn fit_with_validation(
         &mut self,
         x: &Array2<f64>,
@@ -155,6 +266,7 @@ impl Model {
         let mut opts = opts.clone();
         opts.validation_data = validation.is_some();
         let src = self.training_script(&opts, &Io::Bound).map_err(|e| e.to_string())?;
+        let state = self.state_values();
         let g = &self.graph;
         let mut inputs = vec!["X".to_string(), "y".to_string()];
         if validation.is_some() {
@@ -162,8 +274,10 @@ impl Model {
             inputs.push("y_val".into());
         }
         inputs.extend(self.param_names());
-        let mut outputs = vec![script::OUTPUT_HISTORY.to_string()];
+        inputs.extend(state.iter().map(|(n, _)| n.clone()));
+        let mut outputs = vec![script::OUTPUT_HISTORY.to_string(), script::OUTPUT_EPOCHS_RUN.to_string()];
         outputs.extend(self.param_names());
+        outputs.extend(state.iter().map(|(n, _)| n.clone()));
         let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
         let outputs_ref: Vec<&str> = outputs.iter().map(String::as_str).collect();
         let mut ps = PreparedScript::compile(&src, &inputs, &outputs_ref)?;
@@ -174,19 +288,54 @@ impl Model {
             ps.set_matrix("y_val", yv.clone());
         }
         self.bind_params(&mut ps);
+        for (name, v) in &state {
+            match v {
+                StateValue::Scalar(s) => ps.set_scalar(name, *s),
+                StateValue::Matrix(m) => ps.set_matrix(name, m.clone()),
+            }
+        }
         let res = ps.execute()?;
+        if opts.verbose && !res.printed.is_empty() {
+            print!("{}", res.printed);
+        }
+        let runs = res.scalar(script::OUTPUT_EPOCHS_RUN).unwrap_or(0.0) as usize;
         let hist = res.matrix(script::OUTPUT_HISTORY).ok_or("the training script left no history")?;
         let cols = script::history_columns(g, true);
+        let ntrain = 1 + g.training.as_ref().map_or(0, |t| t.metrics.len());
+        let validated = validation.is_some() || opts.validation_split > 0.0;
         let mut history = History::new();
         for (k, c) in cols.iter().enumerate() {
-            if k < hist.ncols() {
-                history.insert(c.clone(), hist.column(k).to_vec());
+            let is_val = k >= ntrain && k + 1 < cols.len();
+            let is_lr = k + 1 == cols.len();
+            if (is_val && !validated) || (is_lr && opts.reduce_lr.is_none()) || k >= hist.ncols() {
+                continue;
             }
+            history.insert(c.clone(), hist.column(k).iter().take(runs).copied().collect());
         }
         let names = self.param_names();
         for (p, name) in names.iter().enumerate() {
             if let Some(m) = res.matrix(name) {
                 self.graph.params[p].value = m;
+            }
+        }
+        if let Some(st) = self.optimizer.as_mut() {
+            for (name, v) in &state {
+                match v {
+                    StateValue::Scalar(_) => {
+                        let value =
+                            res.scalar(name).ok_or_else(|| format!("the training script left no {name}"))?;
+                        match name.as_str() {
+                            "iterations" => st.iterations = value,
+                            "learning_rate" => st.learning_rate = Some(value),
+                            _ => st.u_product = Some(value),
+                        }
+                    }
+                    StateValue::Matrix(_) => {
+                        let m =
+                            res.matrix(name).ok_or_else(|| format!("the training script left no {name}"))?;
+                        st.slots.insert(name.clone(), m);
+                    }
+                }
             }
         }
         Ok(history)
@@ -226,6 +375,46 @@ impl Model {
             }
             p.value = dense;
         }
+        // The optimizer state the training script writes beside them, when there is one.
+        let opt_dir = dir.join("optimizer");
+        if opt_dir.is_dir() {
+            let mut state = self.optimizer.clone();
+            for (name, old) in self.optimizer_matrices() {
+                let path = opt_dir.join(&name);
+                let m = crate::runtime::io::read_matrix(&path, &Default::default())
+                    .map_err(|e| ConvertError::Io {
+                        path: path.clone(),
+                        action: "read",
+                        source: std::io::Error::other(e.to_string()),
+                    })?
+                    .to_dense();
+                if m.dim() != old.dim() {
+                    return Err(ConvertError::Io {
+                        path,
+                        action: "use as optimizer state",
+                        source: std::io::Error::other(format!(
+                            "it is {}x{}, the model's {name} is {}x{}",
+                            m.nrows(),
+                            m.ncols(),
+                            old.nrows(),
+                            old.ncols()
+                        )),
+                    });
+                }
+                if let Some(st) = state.as_mut() {
+                    match name.as_str() {
+                        "iterations" => st.iterations = m[[0, 0]],
+                        "learning_rate" => st.learning_rate = Some(m[[0, 0]]),
+                        optim::NADAM_U_PRODUCT => st.u_product = Some(m[[0, 0]]),
+                        _ => {
+                            st.slots.insert(name, m);
+                        }
+                    }
+                }
+            }
+            self.optimizer = state;
+            self.optimizer_problem = None;
+        }
         Ok(())
     }
 
@@ -255,7 +444,23 @@ impl Model {
                 (k, v.into_iter().map(|(_, t)| t).collect())
             })
             .collect();
-        keras::write_keras(file, &new, None, dst)
+        // The optimizer state in Keras's order. The writer keeps the original's variable count: a
+        // file saved after training gets the whole state; one saved before the first step (only
+        // iterations and learning_rate) gets those two.
+        let ours = self.keras_optimizer_variables();
+        let n = file.optimizer.len();
+        let opt: Option<Vec<keras::Tensor>> = (n > 0 && (n == ours.len() || (n <= 2 && n < ours.len())))
+            .then(|| {
+                ours.into_iter()
+                    .zip(&file.optimizer)
+                    .map(|(mut t, o)| {
+                        t.name = o.name.clone();
+                        t.dtype = o.dtype;
+                        t
+                    })
+                    .collect()
+            });
+        keras::write_keras(file, &new, opt.as_deref(), dst)
     }
 
     /// A text table of the layers with output shapes and parameter counts, as Keras's `summary()`.

@@ -77,7 +77,7 @@ fn fill(model: &Model, tmp: &Path, final_dir: &Path, opts: &TrainOptions) -> Res
     let weights = tmp.join("weights");
     std::fs::create_dir_all(&weights).map_err(io_err(&weights, "create the folder"))?;
     let io = Io::Files { weights_dir: final_dir.join("weights").display().to_string() };
-    let predict = model.prediction_script(&io, opts.batch_size)?;
+    let predict = model.prediction_script_with(&io, opts.batch_size, opts.test_algo)?;
     let train = match model.graph.training {
         Some(_) => Some(model.training_script(opts, &io)?),
         None => None,
@@ -86,8 +86,16 @@ fn fill(model: &Model, tmp: &Path, final_dir: &Path, opts: &TrainOptions) -> Res
     if let Some(train) = &train {
         write_text(&tmp.join("train.dml"), train)?;
     }
-    for (name, value) in model.weights() {
-        let path = weights.join(&name);
+    // The optimizer state the training script continues from (weights/optimizer/).
+    let mut files: Vec<(PathBuf, ndarray::Array2<f64>)> =
+        model.weights().into_iter().map(|(name, value)| (weights.join(name), value)).collect();
+    if train.is_some() {
+        let state = model.optimizer_matrices();
+        let dir = weights.join("optimizer");
+        std::fs::create_dir_all(&dir).map_err(io_err(&dir, "create the folder"))?;
+        files.extend(state.into_iter().map(|(name, value)| (dir.join(name), value)));
+    }
+    for (path, value) in files {
         let m = Matrix::from_array(value);
         let wo = crate::runtime::io::WriteOptions { format: "binary".into(), ..Default::default() };
         crate::runtime::io::write_matrix(&m, &path, &wo).map_err(|e| ConvertError::Io {

@@ -19,7 +19,7 @@ pub fn infer(op: &Op, inputs: &[&[usize]]) -> Result<Vec<Vec<usize>>, String> {
             one(out)
         }
         Op::Activation(_)
-        | Op::PRelu
+        | Op::PRelu { .. }
         | Op::Dropout { .. }
         | Op::SpatialDropout { .. }
         | Op::GaussianNoise { .. }

@@ -26,6 +26,11 @@ impl RtError {
         self
     }
 
+    pub fn with_note(mut self, note: impl Into<String>) -> Self {
+        self.notes.push(note.into());
+        self
+    }
+
     pub fn into_diagnostic(self) -> Diagnostic {
         let mut d = Diagnostic::error(self.message.clone());
         if let Some(s) = self.span {

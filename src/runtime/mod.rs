@@ -1,22 +1,12 @@
 //! The runtime: the executor of lowered instruction programs, the builtins' implementations, I/O.
 pub mod autodiff;
+pub mod builtins;
 pub mod error;
 pub mod exec;
+mod exec_context;
 pub mod explain;
-pub mod frame_ops;
 pub mod io;
-pub mod java;
-pub mod lambda;
-pub mod library;
-pub mod library_dnn;
-pub mod library_ext;
-pub mod library_frame;
-pub mod library_frame2;
-pub mod library_pserv;
-pub mod library_stats;
 pub mod lineage;
 pub mod output;
 pub mod parfor;
 pub mod stats;
-pub mod tokenize;
-pub mod transform;

@@ -67,7 +67,7 @@ pub fn emit(code: &mut Code, loss: &Loss, v: &LossVars) {
             };
             if *from_logits {
                 code.line(format!("{T}z = {p} - rowMaxs({p})"));
-                code.line(format!("{T}logp = {T}z - log(rowSums(exp({T}z))))"));
+                code.line(format!("{T}logp = {T}z - log(rowSums(exp({T}z)))"));
                 code.line(format!("{} = -sum({yy} * {T}logp) / {n}", v.value));
                 grad = Some(format!("(exp({T}logp) * rowSums({yy}) - {yy}) / {n}"));
             } else {

@@ -18,6 +18,12 @@ pub fn resolve(m: &Metric, loss: &Loss, last: usize) -> Metric {
     }
 }
 
+/// The 1-based index of each row's FIRST largest value, as `argmax` in Keras (`rowIndexMax`
+/// returns the last one on ties: a multi-label target row, or equal scores).
+fn argmax(m: &str) -> String {
+    format!("(ncol({m}) + 1 - rowIndexMax(t(rev(t({m})))))")
+}
+
 /// Writes `sum_var = <sum over the batch's samples of the metric>`; `pred` is `N x (lead*last)`.
 pub fn emit(code: &mut Code, m: &Metric, pred: &str, y: &str, sum_var: &str, lead: usize, last: usize) {
     let (p, t) = if lead > 1 {
@@ -34,21 +40,21 @@ pub fn emit(code: &mut Code, m: &Metric, pred: &str, y: &str, sum_var: &str, lea
     };
     match m {
         Metric::CategoricalAccuracy => {
-            code.line(format!("{sum_var} = sum(rowIndexMax({p}) == rowIndexMax({t}))"));
+            code.line(format!("{sum_var} = sum({} == {})", argmax(&p), argmax(&t)));
         }
         Metric::SparseCategoricalAccuracy => {
-            code.line(format!("{sum_var} = sum(rowIndexMax({p}) == {t} + 1)"));
+            code.line(format!("{sum_var} = sum({} == {t} + 1)", argmax(&p)));
         }
         Metric::BinaryAccuracy { threshold } => {
             code.line(format!("{sum_var} = sum(rowMeans({t} == ({p} > {})))", super::num(*threshold)));
         }
         Metric::TopK { k, sparse } => {
-            let onehot = if *sparse {
-                format!("table(seq(1, nrow({p})), {t} + 1, nrow({p}), ncol({p}))")
-            } else {
-                t.clone()
-            };
-            code.line(format!("metric_target = rowSums({p} * ({onehot}))"));
+            // Keras's in_top_k: the rank of the target class's score (1 + the number of larger
+            // scores) is at most k; the target is the first arg-max of a one-hot row.
+            let class = if *sparse { format!("{t} + 1") } else { argmax(&t) };
+            code.line(format!(
+                "metric_target = rowSums({p} * table(seq(1, nrow({p})), {class}, nrow({p}), ncol({p})))"
+            ));
             code.line(format!("{sum_var} = sum(rowSums({p} > metric_target) + 1 <= {k})"));
         }
         Metric::Loss(l) => {

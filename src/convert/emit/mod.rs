@@ -20,7 +20,7 @@ pub mod shape;
 use std::collections::{BTreeSet, HashSet};
 
 use crate::convert::error::ConvertError;
-use crate::convert::ir::{Graph, Node, NodeId, Op, TensorId};
+use crate::convert::ir::{Graph, Node, NodeId, Op, ParamId, TensorId};
 
 /// Which forward pass is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +86,10 @@ pub struct Cx<'g> {
     need_grad: Vec<bool>,
     /// Tensors whose gradient variable has been assigned (later contributions add to it).
     grads_started: HashSet<TensorId>,
+    /// For each parameter, how many nodes use it (more than one: a shared layer).
+    param_uses: Vec<usize>,
+    /// Shared parameters whose gradient `d_<param>` has been assigned.
+    param_grads_started: HashSet<ParamId>,
 }
 
 impl<'g> Cx<'g> {
@@ -97,7 +101,27 @@ impl<'g> Cx<'g> {
             sources: BTreeSet::new(),
             need_grad: g.needs_grad(),
             grads_started: HashSet::new(),
+            param_uses: param_uses(g),
+            param_grads_started: HashSet::new(),
         }
+    }
+
+    /// A context for a sub-graph that an emitter builds around an inner op (TimeDistributed
+    /// applies one to every time step): `seeds` are the sub-graph's inputs whose gradient the
+    /// enclosing node needs.
+    pub fn with_grad_inputs(g: &'g Graph, mode: Mode, seeds: &[TensorId]) -> Self {
+        let mut cx = Cx::new(g, mode);
+        for &t in seeds {
+            cx.need_grad[t] = true;
+        }
+        for node in &g.nodes {
+            if node.inputs.iter().any(|&t| cx.need_grad[t]) {
+                for &o in &node.outputs {
+                    cx.need_grad[o] = true;
+                }
+            }
+        }
+        cx
     }
 
     /// Records a library file and returns its namespace alias.
@@ -150,9 +174,42 @@ impl<'g> Cx<'g> {
         node.params.get(k).is_some_and(|&p| self.g.params[p].trainable)
     }
 
-    /// The gradient variable of the node's `k`-th parameter.
+    /// The gradient variable of the node's `k`-th parameter: `d_<param>`, or, when several nodes
+    /// use the parameter (a shared layer), this node's own contribution `d_<param>_<node>`, which
+    /// [`backward`] then adds into `d_<param>` (so an emitter assigns its parameter gradients
+    /// plainly and never needs to know about sharing).
     pub fn param_grad(&self, node: &Node, k: usize) -> String {
-        format!("d_{}", self.param(node, k))
+        let p = node.params[k];
+        if self.param_uses[p] > 1 {
+            format!("d_{}_{}", self.g.params[p].var, node.name)
+        } else {
+            format!("d_{}", self.g.params[p].var)
+        }
+    }
+
+    /// After a node's backward pass: sums its contributions to shared parameters' gradients
+    /// (the first contribution in backward order assigns `d_<param>`, later ones add to it).
+    fn collect_shared_param_grads(&mut self, node: &Node) {
+        let mut commented = false;
+        for k in 0..node.params.len() {
+            let p = node.params[k];
+            if self.param_uses[p] <= 1 || !self.param_trained(node, k) {
+                continue;
+            }
+            if !commented {
+                self.comment(format!(
+                    "{} is shared: its parameter gradients add up over its calls.",
+                    node.layer
+                ));
+                commented = true;
+            }
+            let (total, part) = (format!("d_{}", self.g.params[p].var), self.param_grad(node, k));
+            if self.param_grads_started.insert(p) {
+                self.line(format!("{total} = {part}"));
+            } else {
+                self.line(format!("{total} = {total} + {part}"));
+            }
+        }
     }
 
     /// The upstream gradient of output `i` (what the backward pass starts from).
@@ -244,7 +301,7 @@ pub fn forward(cx: &mut Cx, id: NodeId) -> Result<(), ConvertError> {
         | Op::LayerNorm { .. }
         | Op::GaussianNoise { .. }
         | Op::GaussianDropout { .. }
-        | Op::PRelu => norm::forward(cx, node),
+        | Op::PRelu { .. } => norm::forward(cx, node),
         Op::Reshape { .. } | Op::Permute { .. } | Op::RepeatVector { .. } => shape::forward(cx, node),
     }
 }
@@ -285,9 +342,22 @@ pub fn backward(cx: &mut Cx, id: NodeId) -> Result<(), ConvertError> {
         | Op::LayerNorm { .. }
         | Op::GaussianNoise { .. }
         | Op::GaussianDropout { .. }
-        | Op::PRelu => norm::backward(cx, node),
+        | Op::PRelu { .. } => norm::backward(cx, node),
         Op::Reshape { .. } | Op::Permute { .. } | Op::RepeatVector { .. } => shape::backward(cx, node),
+    }?;
+    cx.collect_shared_param_grads(node);
+    Ok(())
+}
+
+/// For each parameter, the number of nodes that use it.
+fn param_uses(g: &Graph) -> Vec<usize> {
+    let mut uses = vec![0; g.params.len()];
+    for node in &g.nodes {
+        for &p in &node.params {
+            uses[p] += 1;
+        }
     }
+    uses
 }
 
 pub(crate) fn unsupported(node: &Node) -> ConvertError {

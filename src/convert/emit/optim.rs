@@ -2,39 +2,224 @@
 //! learning-rate schedules as functions of the iteration count, gradient clipping and decoupled
 //! weight decay in Keras's order: clip the gradients, decay the variables, then update.
 //!
-//! The state of a parameter `p` lives in `p_<slot>` (`dense_weight_m`); the iteration count (the
-//! number of steps already taken, Keras's `optimizer.iterations`) in `iterations`, the current
-//! learning rate in `lr`.
+//! The state of a parameter `p` lives in `p_<slot>` (`dense_weight_momentum`, Keras's slot names);
+//! the iteration count (the number of steps already taken, Keras's `optimizer.iterations`) in
+//! `iterations`, the optimizer's learning rate (without a schedule) in `learning_rate`, and the
+//! rate of the current step in `lr`. [`OptimizerState`] holds that state outside a script, and
+//! [`keras_order`] maps it to and from Keras's `optimizer.variables`.
+
+use std::collections::BTreeMap;
+
+use ndarray::Array2;
 
 use super::{Code, num};
-use crate::convert::ir::{CaffePolicy, LearningRate, Optimizer, OptimizerKind};
+use crate::convert::ir::{CaffePolicy, Graph, LearningRate, Optimizer, OptimizerKind, ParamId};
 
-/// The per-variable slots Keras keeps, in its saved order, with their initial value.
-pub fn slots(opt: &Optimizer) -> Vec<(&'static str, f64)> {
+/// The per-variable slots Keras keeps, grouped as Keras creates them, with their initial value.
+/// Slots of one group are interleaved per variable in Keras's `optimizer.variables` (Adam:
+/// m and v of the first variable, then of the second, ...); the groups follow each other (RMSprop:
+/// every velocity, then every momentum, then every average gradient; Adam with amsgrad: the
+/// interleaved m, v, then every velocity_hat).
+pub fn slot_groups(opt: &Optimizer) -> Vec<Vec<(&'static str, f64)>> {
     match &opt.kind {
-        OptimizerKind::Sgd { momentum, .. } if *momentum != 0.0 => vec![("momentum", 0.0)],
+        OptimizerKind::Sgd { momentum, .. } if *momentum != 0.0 => vec![vec![("momentum", 0.0)]],
         OptimizerKind::Sgd { .. } => vec![],
         OptimizerKind::RmsProp { momentum, centered, .. } => {
-            let mut s = vec![("velocity", 0.0)];
+            let mut s = vec![vec![("velocity", 0.0)]];
             if *momentum > 0.0 {
-                s.push(("momentum", 0.0));
+                s.push(vec![("momentum", 0.0)]);
             }
             if *centered {
-                s.push(("average_gradient", 0.0));
+                s.push(vec![("average_gradient", 0.0)]);
             }
             s
         }
-        OptimizerKind::Adagrad { initial_accumulator, .. } => vec![("accumulator", *initial_accumulator)],
-        OptimizerKind::Adadelta { .. } => vec![("accumulated_grad", 0.0), ("accumulated_delta_var", 0.0)],
+        OptimizerKind::Adagrad { initial_accumulator, .. } => {
+            vec![vec![("accumulator", *initial_accumulator)]]
+        }
+        OptimizerKind::Adadelta { .. } => {
+            vec![vec![("accumulated_grad", 0.0), ("accumulated_delta_var", 0.0)]]
+        }
         OptimizerKind::Adam { amsgrad, .. } | OptimizerKind::AdamW { amsgrad, .. } => {
-            let mut s = vec![("momentum", 0.0), ("velocity", 0.0)];
+            let mut s = vec![vec![("momentum", 0.0), ("velocity", 0.0)]];
             if *amsgrad {
-                s.push(("velocity_hat", 0.0));
+                s.push(vec![("velocity_hat", 0.0)]);
             }
             s
         }
-        OptimizerKind::Adamax { .. } => vec![("m", 0.0), ("norm", 0.0)],
-        OptimizerKind::Nadam { .. } => vec![("momentum", 0.0), ("velocity", 0.0)],
+        OptimizerKind::Adamax { .. } => vec![vec![("momentum", 0.0), ("norm", 0.0)]],
+        OptimizerKind::Nadam { .. } => vec![vec![("momentum", 0.0), ("velocity", 0.0)]],
+    }
+}
+
+/// The per-variable slots with their initial value (the groups of [`slot_groups`] in turn).
+pub fn slots(opt: &Optimizer) -> Vec<(&'static str, f64)> {
+    slot_groups(opt).into_iter().flatten().collect()
+}
+
+/// The DML variable of Nadam's running product of momentum factors (Keras's optimizer variable
+/// named `variable`).
+pub const NADAM_U_PRODUCT: &str = "nadam_u_product";
+
+/// One variable of an optimizer's state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StateVar {
+    /// The number of steps taken (Keras's `iterations`).
+    Iterations,
+    /// The learning rate of an optimizer without a schedule (ReduceLROnPlateau changes it).
+    LearningRate,
+    /// Slot `slot` of trainable parameter `param`.
+    Slot { param: ParamId, slot: &'static str, init: f64 },
+    /// Nadam's running product of momentum factors.
+    UProduct,
+}
+
+impl StateVar {
+    /// The DML variable (and file name) holding it.
+    pub fn var(&self, g: &Graph) -> String {
+        match self {
+            StateVar::Iterations => "iterations".into(),
+            StateVar::LearningRate => "learning_rate".into(),
+            StateVar::Slot { param, slot, .. } => slot_var(&g.params[*param].var, slot),
+            StateVar::UProduct => NADAM_U_PRODUCT.into(),
+        }
+    }
+}
+
+/// The optimizer's variables in Keras's `optimizer.variables` order (what a `.keras` file saves
+/// and `fit` leaves): `iterations`, `learning_rate` (absent with a schedule), the slot groups, and
+/// Nadam's `variable` last.
+pub fn keras_order(g: &Graph, opt: &Optimizer) -> Vec<StateVar> {
+    let mut out = vec![StateVar::Iterations];
+    if matches!(opt.learning_rate, LearningRate::Constant(_)) {
+        out.push(StateVar::LearningRate);
+    }
+    let trainable = g.trainable_params();
+    for group in slot_groups(opt) {
+        for &param in &trainable {
+            for &(slot, init) in &group {
+                out.push(StateVar::Slot { param, slot, init });
+            }
+        }
+    }
+    if let OptimizerKind::Nadam { .. } = opt.kind {
+        out.push(StateVar::UProduct);
+    }
+    out
+}
+
+/// An optimizer's state in the DML layout: what the training script starts from and leaves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptimizerState {
+    /// The number of steps already taken.
+    pub iterations: f64,
+    /// The current learning rate, for an optimizer without a schedule.
+    pub learning_rate: Option<f64>,
+    /// Every slot by its DML variable (`<param>_<slot>`), in the parameter's DML layout.
+    pub slots: BTreeMap<String, Array2<f64>>,
+    /// Nadam's running product of momentum factors.
+    pub u_product: Option<f64>,
+}
+
+impl OptimizerState {
+    /// The state of an optimizer that has taken no step (Keras's freshly built optimizer).
+    pub fn fresh(g: &Graph, opt: &Optimizer) -> OptimizerState {
+        let mut st =
+            OptimizerState { iterations: 0.0, learning_rate: None, slots: BTreeMap::new(), u_product: None };
+        for v in keras_order(g, opt) {
+            match v {
+                StateVar::Iterations => {}
+                StateVar::LearningRate => {
+                    if let LearningRate::Constant(lr) = opt.learning_rate {
+                        st.learning_rate = Some(lr);
+                    }
+                }
+                StateVar::Slot { param, init, .. } => {
+                    let (r, c) = g.params[param].value.dim();
+                    st.slots.insert(v.var(g), Array2::from_elem((r, c), init));
+                }
+                StateVar::UProduct => st.u_product = Some(1.0),
+            }
+        }
+        st
+    }
+
+    /// The state from Keras's optimizer variables (row-major values, in [`keras_order`]): each
+    /// slot goes through its parameter's transform, as slots are elementwise companions of their
+    /// variable. A freshly compiled model saves only `iterations` and `learning_rate`: the slots
+    /// then start fresh.
+    pub fn from_keras(g: &Graph, opt: &Optimizer, vars: &[Vec<f64>]) -> Result<OptimizerState, String> {
+        let mut st = OptimizerState::fresh(g, opt);
+        if vars.is_empty() {
+            return Ok(st);
+        }
+        let order = keras_order(g, opt);
+        let scalar = |k: usize, what: &str| -> Result<f64, String> {
+            match vars[k].as_slice() {
+                [v] => Ok(*v),
+                other => Err(format!("optimizer variable {k} ({what}) has {} values, not one", other.len())),
+            }
+        };
+        let unbuilt = if st.learning_rate.is_some() { 2 } else { 1 };
+        if vars.len() <= unbuilt {
+            // Saved before the first step: only the iteration count (and learning rate).
+            st.iterations = scalar(0, "iterations")?;
+            if vars.len() == 2 && st.learning_rate.is_some() {
+                st.learning_rate = Some(scalar(1, "learning_rate")?);
+            }
+            return Ok(st);
+        }
+        if vars.len() != order.len() {
+            return Err(format!(
+                "the file holds {} optimizer variables; Keras 3 keeps {} for this optimizer over {} trainable \
+                 variables (iterations{}, then its slots), so they cannot be matched",
+                vars.len(),
+                order.len(),
+                g.trainable_params().len(),
+                if st.learning_rate.is_some() { ", learning_rate" } else { "" }
+            ));
+        }
+        for (k, v) in order.iter().enumerate() {
+            match v {
+                StateVar::Iterations => st.iterations = scalar(k, "iterations")?,
+                StateVar::LearningRate => st.learning_rate = Some(scalar(k, "learning_rate")?),
+                StateVar::UProduct => st.u_product = Some(scalar(k, "Nadam's u_product")?),
+                StateVar::Slot { param, slot, .. } => {
+                    let p = &g.params[*param];
+                    let n: usize = p.origin.shape.iter().product();
+                    if vars[k].len() != n {
+                        return Err(format!(
+                            "optimizer variable {k} ({} of {}) has {} values, the variable {}",
+                            slot,
+                            p.var,
+                            vars[k].len(),
+                            n
+                        ));
+                    }
+                    st.slots.insert(v.var(g), p.origin.transform.to_dml(&vars[k]));
+                }
+            }
+        }
+        Ok(st)
+    }
+
+    /// The state as Keras's optimizer variables (row-major values, in [`keras_order`]).
+    pub fn to_keras(&self, g: &Graph, opt: &Optimizer) -> Vec<Vec<f64>> {
+        keras_order(g, opt)
+            .iter()
+            .map(|v| match v {
+                StateVar::Iterations => vec![self.iterations],
+                StateVar::LearningRate => vec![self.learning_rate.unwrap_or(0.0)],
+                StateVar::UProduct => vec![self.u_product.unwrap_or(1.0)],
+                StateVar::Slot { param, .. } => {
+                    let p = &g.params[*param];
+                    match self.slots.get(&v.var(g)) {
+                        Some(m) => p.origin.transform.to_framework(m),
+                        None => vec![0.0; p.value.len()],
+                    }
+                }
+            })
+            .collect()
     }
 }
 
@@ -72,7 +257,8 @@ pub fn global_step(code: &mut Code, opt: &Optimizer) {
 pub fn learning_rate(code: &mut Code, lr: &LearningRate) {
     let it = "iterations";
     match lr {
-        LearningRate::Constant(v) => code.line(format!("lr = {}", num(*v))),
+        // The optimizer's own variable: ReduceLROnPlateau may have lowered it.
+        LearningRate::Constant(_) => code.line("lr = learning_rate"),
         LearningRate::ExponentialDecay { initial, decay_steps, decay_rate, staircase } => {
             let p = if *staircase {
                 format!("floor({it} / {})", num(*decay_steps))
@@ -302,7 +488,7 @@ pub fn update(code: &mut Code, opt: &Optimizer, p: &str, g: &str) {
             code.line(format!("{p} = {p} - ({m} * adam_alpha) / (sqrt({vv}) + {})", num(*epsilon)));
         }
         OptimizerKind::Adamax { beta_1, beta_2, epsilon } => {
-            let (m, u, b1, b2) = (s("m"), s("norm"), num(*beta_1), num(*beta_2));
+            let (m, u, b1, b2) = (s("momentum"), s("norm"), num(*beta_1), num(*beta_2));
             code.line(format!("{m} = {m} + ({g} - {m}) * (1 - {b1})"));
             code.line(format!("{u} = max({b2} * {u}, abs({g}))"));
             code.line(format!(

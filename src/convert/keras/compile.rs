@@ -23,17 +23,20 @@ pub fn training_config(c: &Json, _format: KerasFormat, model: &str) -> Result<Tr
         .ok_or_else(|| err(model, "the model was compiled without a loss"))?;
     let loss = parse_loss(loss_v).map_err(|e| err(model, e))?;
     let optimizer = parse_optimizer(opt).map_err(|e| err(model, e))?;
-    let mut metrics = Vec::new();
+    let mut named = Vec::new();
     if let Some(ms) = c.get("metrics").filter(|v| !v.is_null()) {
-        collect_metrics(ms, &mut metrics).map_err(|e| err(model, e))?;
+        collect_metrics(ms, &mut named).map_err(|e| err(model, e))?;
     }
+    let (metric_names, metrics) = named.into_iter().unzip();
     if let Some(w) = c.get("loss_weights").filter(|v| !v.is_null()) {
         return Err(err(model, format!("loss_weights {w} are not supported (one output, one loss)")));
     }
-    Ok(TrainingConfig { loss, optimizer, metrics })
+    Ok(TrainingConfig { loss, optimizer, metrics, metric_names })
 }
 
-fn collect_metrics(v: &Json, out: &mut Vec<Metric>) -> Result<(), String> {
+/// Collects `(name, metric)` pairs: the name Keras keys the history with is the string the model
+/// was compiled with, or the serialized metric's configured `name`.
+fn collect_metrics(v: &Json, out: &mut Vec<(String, Metric)>) -> Result<(), String> {
     match v {
         Json::Array(a) => {
             for m in a {
@@ -42,7 +45,14 @@ fn collect_metrics(v: &Json, out: &mut Vec<Metric>) -> Result<(), String> {
             Ok(())
         }
         Json::Object(o) if o.contains_key("class_name") => {
-            out.push(parse_metric(v)?);
+            let m = parse_metric(v)?;
+            let name = v
+                .get("config")
+                .and_then(|c| c.get("name"))
+                .and_then(Json::as_str)
+                .map(str::to_string)
+                .unwrap_or_else(|| m.key());
+            out.push((name, m));
             Ok(())
         }
         Json::Object(o) => {
@@ -52,8 +62,8 @@ fn collect_metrics(v: &Json, out: &mut Vec<Metric>) -> Result<(), String> {
             }
             Ok(())
         }
-        Json::String(_) => {
-            out.push(parse_metric(v)?);
+        Json::String(s) => {
+            out.push((s.clone(), parse_metric(v)?));
             Ok(())
         }
         Json::Null => Ok(()),
@@ -62,11 +72,20 @@ fn collect_metrics(v: &Json, out: &mut Vec<Metric>) -> Result<(), String> {
 }
 
 /// Class name (or string) and config of a serialized Keras object.
+/// tf.keras 2.11 to 2.15 save their optimizers as registered custom objects (`Custom>Adam`) and
+/// their metrics as `MeanMetricWrapper {fn: "categorical_accuracy"}`; both name a built-in.
 fn class_and_config(v: &Json) -> (&str, &Json) {
     match v {
-        Json::String(s) => (s.as_str(), &Json::Null),
+        Json::String(s) => (s.strip_prefix("Custom>").unwrap_or(s), &Json::Null),
         _ => {
-            (v.get("class_name").and_then(Json::as_str).unwrap_or(""), v.get("config").unwrap_or(&Json::Null))
+            let cfg = v.get("config").unwrap_or(&Json::Null);
+            let class = v.get("class_name").and_then(Json::as_str).unwrap_or("");
+            if class == "MeanMetricWrapper"
+                && let Some(f) = cfg.get("fn").and_then(Json::as_str)
+            {
+                return (f, cfg);
+            }
+            (class.strip_prefix("Custom>").unwrap_or(class), cfg)
         }
     }
 }

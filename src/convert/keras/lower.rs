@@ -46,8 +46,12 @@ pub struct Lowering<'f> {
     /// Legacy `.h5` files keep a nested model's variables in one list under its name; layers
     /// inside take them in order.
     nested_queues: HashMap<String, VecDeque<Tensor>>,
-    /// Weight keys already taken (a layer's variables are read once).
-    taken: HashSet<String>,
+    /// The variables each layer (by weight key) took, so that a later call of the same layer
+    /// (a shared layer) gets them again without reading them twice.
+    taken: HashMap<String, Vec<Tensor>>,
+    /// The parameter made of each `(weight key, variable index)`: a shared layer's later calls
+    /// reuse it, so every call's node reads (and trains) the same DML variable.
+    param_of: HashMap<(String, usize), ParamId>,
 }
 
 /// What a layer lowering sees of its layer.
@@ -180,7 +184,8 @@ impl<'f> Lowering<'f> {
             file,
             used_names: HashSet::new(),
             nested_queues: HashMap::new(),
-            taken: HashSet::new(),
+            taken: HashMap::new(),
+            param_of: HashMap::new(),
         }
     }
 
@@ -257,7 +262,20 @@ impl<'f> Lowering<'f> {
     /// gamma, beta, moving mean, moving variance; an RNN's cell: kernel, recurrent kernel, bias).
     /// Legacy `.h5` files keep a nested model's variables in one list under the nested model's
     /// name; its layers take them in layer order.
+    ///
+    /// A layer called again (a shared layer) gets the same variables again.
     pub fn take_weights(&mut self, layer: &LayerCtx, n: usize) -> Result<Vec<Tensor>, ConvertError> {
+        if let Some(ws) = self.taken.get(&layer.weight_key)
+            && ws.len() == n
+        {
+            return Ok(ws.clone());
+        }
+        let ws = self.read_weights(layer, n)?;
+        self.taken.insert(layer.weight_key.clone(), ws.clone());
+        Ok(ws)
+    }
+
+    fn read_weights(&mut self, layer: &LayerCtx, n: usize) -> Result<Vec<Tensor>, ConvertError> {
         if let Some(ws) = self.file.layer_weights.get(&layer.weight_key) {
             if ws.len() != n {
                 return Err(layer.err(format!(
@@ -266,7 +284,6 @@ impl<'f> Lowering<'f> {
                     ws.iter().map(|t| format!("{:?}", t.shape)).collect::<Vec<_>>().join(", ")
                 )));
             }
-            self.taken.insert(layer.weight_key.clone());
             return Ok(ws.clone());
         }
         if n == 0 {
@@ -284,7 +301,6 @@ impl<'f> Lowering<'f> {
                 if q.len() < n {
                     return Err(layer.err(format!("the file holds {} of its {n} variables", q.len())));
                 }
-                self.taken.insert(outer.to_string());
                 return Ok(q.drain(..n).collect());
             }
         }
@@ -294,6 +310,10 @@ impl<'f> Lowering<'f> {
 
     /// Adds a parameter of `node` from framework variable `t` (`index` in its layer's list),
     /// shape-checked against `expect` (the framework shape the op needs).
+    ///
+    /// A layer called again (a shared layer) makes no new parameter: the node of the later call
+    /// gets the parameter the first call made of the same variable, so both calls compute with
+    /// one DML variable and the backward pass sums their gradients into it.
     #[allow(clippy::too_many_arguments)]
     pub fn add_param(
         &mut self,
@@ -311,6 +331,10 @@ impl<'f> Lowering<'f> {
                 "variable {index} ({role}) has shape {:?} in the file; the layer's config implies {:?}",
                 t.shape, expect
             )));
+        }
+        if let Some(&id) = self.param_of.get(&(layer.weight_key.clone(), index)) {
+            self.g.nodes[node].params.push(id);
+            return Ok(id);
         }
         let suffix = match role {
             "kernel" => "weight",
@@ -337,6 +361,7 @@ impl<'f> Lowering<'f> {
             },
         });
         self.g.nodes[node].params.push(id);
+        self.param_of.insert((layer.weight_key.clone(), index), id);
         Ok(id)
     }
 
@@ -482,13 +507,9 @@ impl<'f> Lowering<'f> {
             if layer.class == "InputLayer" {
                 continue;
             }
+            // A layer called more than once (a shared layer) gets a node per call, all on the
+            // same parameters (see `add_param`).
             let calls = inbound_calls(entry.get("inbound_nodes")).map_err(|e| layer.err(e))?;
-            if calls.len() > 1 {
-                return Err(layer.err(format!(
-                    "the layer is called {} times (a shared layer); shared layers are not supported yet",
-                    calls.len()
-                )));
-            }
             let mut outs_per_call = Vec::new();
             for refs in calls {
                 let mut inputs = Vec::new();

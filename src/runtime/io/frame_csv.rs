@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::source::{Part, numbered_lines, read_parts};
 use super::{IoError, Mtd, atomic, merge, mtd_path, sidecar};
-use crate::runtime::frame_ops::{CellValue, ColBuilder, parse_typed, raw_cell};
+use crate::runtime::builtins::frame::ops::{CellValue, ColBuilder, parse_typed, raw_cell};
 use crate::types::frame::{ColType, Frame};
 
 /// Arguments of `read(..., data_type="frame")`; unset ones come from the `.mtd` file.

@@ -5,9 +5,9 @@
 use crate::hops::HopOp;
 use crate::kernels;
 use crate::lower::{Instr, Operand};
+use crate::runtime::builtins;
 use crate::runtime::error::{RtError, RtResult};
 use crate::runtime::exec::{Runtime, Slots, req};
-use crate::runtime::library;
 use crate::runtime::lineage::{self, LinRef, Replay, Tracer};
 use crate::types::ops::{BinOp, DataGenOp, ReorgOp};
 use crate::types::value::Value;
@@ -108,7 +108,7 @@ impl Runtime<'_> {
                         .iter()
                         .filter_map(|&i| args[i].as_ref().and_then(|v| t.literal(v)))
                         .collect();
-                    let v = library::fill(self.opts, args.clone())?;
+                    let v = builtins::fill(self.opts, args.clone())?;
                     let replay = Replay::Const { op: ins.op.clone(), args };
                     lins[out] = Some(t.instr("sinit".into(), lits, replay, 0));
                     regs[out] = Some(v);
@@ -121,9 +121,9 @@ impl Runtime<'_> {
                     args[7] = Some(Value::Int(seed as i64));
                 }
                 let v = match op {
-                    DataGenOp::Fill => library::fill(self.opts, args.clone())?,
-                    DataGenOp::Rand => library::rand(self.opts, args.clone())?,
-                    DataGenOp::Seq => library::seq(args.clone())?,
+                    DataGenOp::Fill => builtins::fill(self.opts, args.clone())?,
+                    DataGenOp::Rand => builtins::rand(self.opts, args.clone())?,
+                    DataGenOp::Seq => builtins::seq(args.clone())?,
                 };
                 let text = lineage::creation_text(*op, &args, &v, rayon::current_num_threads());
                 lins[out] = Some(t.creation(text, Replay::Const { op: ins.op.clone(), args }));
@@ -136,7 +136,7 @@ impl Runtime<'_> {
             if id.name().starts_with("read") {
                 // A read is a creation item of its own, without items for its arguments.
                 let args = self.args(ins, regs)?;
-                let v = library::call(self, *id, args.clone())?;
+                let v = builtins::call(self, *id, args.clone())?;
                 let text = read_text(&args, v.first());
                 for (i, v) in v.into_iter().enumerate() {
                     regs[out + i] = Some(v);
@@ -226,7 +226,7 @@ impl Runtime<'_> {
 fn read_text(args: &[Option<Value>], v: Option<&Value>) -> String {
     let s = |i: usize| match args.get(i).and_then(|a| a.as_ref()) {
         Some(Value::Str(s)) => s.to_string(),
-        Some(other) => library::print_string(other).unwrap_or_default(),
+        Some(other) => builtins::print_string(other).unwrap_or_default(),
         None => String::new(),
     };
     let (dt, rows, cols) = match v {

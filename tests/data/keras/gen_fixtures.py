@@ -104,6 +104,7 @@ class Case:
     randomize: Optional[Callable] = None  # custom randomizer(model, rng)
     notes: str = ""
     keras2: bool = False  # model.h5 written by tf.keras 2 (helper script)
+    pretrain: Optional[dict] = None  # fit kwargs run BEFORE saving: the file then holds a trained optimizer state
 
 
 CASES: dict = {}
@@ -507,6 +508,42 @@ case("time_distributed_dense", S(SEQ, lambda: [L.TimeDistributed(L.Dense(4, acti
      D(SEQ), compile=CLS)
 case("time_distributed_conv2d", S((3, 5, 5, 2), lambda: [L.TimeDistributed(L.Conv2D(2, 3))] + head(flat=True)),
      D((3, 5, 5, 2)), compile=CLS, notes="TimeDistributed(Conv2D(2,3)) on (N,3,5,5,2).")
+case("rnn_go_backwards_nobias", S(SEQ, lambda: [
+    L.LSTM(4, go_backwards=True, return_sequences=True, use_bias=False),
+    L.GRU(3, reset_after=False, go_backwards=True, use_bias=False, return_sequences=True),
+    L.SimpleRNN(3, activation="sigmoid", go_backwards=True)] + head()), D(SEQ), compile=CLS,
+     notes="go_backwards on LSTM, GRU (reset_after=False) and SimpleRNN(sigmoid), stacked: each reads its input "
+     "last step first and returns its sequence in that processing order; LSTM and GRU without bias.")
+case("simple_rnn_relu_linear", S(SEQ, lambda: [
+    L.SimpleRNN(4, activation="relu", return_sequences=True),
+    L.SimpleRNN(3, activation="linear", use_bias=False)] + head()), D(SEQ), compile=CLS,
+     notes="SimpleRNN with relu, then linear without bias.")
+case("bidirectional_stack_merges", S(SEQ, lambda: [
+    L.Bidirectional(L.GRU(3, return_sequences=True), merge_mode="mul"),
+    L.Bidirectional(L.SimpleRNN(2, return_sequences=True), merge_mode="ave"),
+    L.Bidirectional(L.LSTM(2))] + head()), D(SEQ), compile=CLS,
+     notes="Bidirectional merge modes mul (GRU), ave (SimpleRNN), concat (LSTM), stacked: gradients flow through "
+     "both directions of each.")
+
+
+def _frozen(layer):
+    layer.trainable = False
+    return layer
+
+
+case("rnn_frozen", S((6,), lambda: [
+    L.Embedding(15, 4), _frozen(L.Bidirectional(L.LSTM(3, return_sequences=True))), L.GRU(3, use_bias=False)]
+    + head(), dtype="int32"), D((6,), vocab=15), compile=CLS,
+     notes="A Bidirectional frozen with the trainable setter (which freezes the wrapped layers; the constructor "
+     "argument trainable=False would not) between a trained Embedding and a GRU: gradients pass through it.")
+case("time_distributed_lstm_reg", S((2, 5, 3), lambda: [
+    L.TimeDistributed(L.LSTM(3, kernel_regularizer=keras.regularizers.L2(0.05),
+                             recurrent_regularizer=keras.regularizers.L1(0.02),
+                             bias_regularizer=keras.regularizers.L2(0.03)))] + head(flat=True)),
+     D((2, 5, 3)), compile=CLS, notes="TimeDistributed(LSTM) over (N,2,5,3), the LSTM with L2/L1/L2 regularizers.")
+case("lstm_time_distributed_dense", S(SEQ, lambda: [
+    L.LSTM(4, return_sequences=True), L.TimeDistributed(L.Dense(2, activation="relu"))] + head(flat=True)),
+     D(SEQ), compile=CLS, notes="TimeDistributed(Dense) after an LSTM: its input gradient feeds the LSTM.")
 
 
 # ------------------------------------------------------------------ functional
@@ -641,8 +678,10 @@ loss_case("loss_mape", 2, "linear", "positive", "mape", opt=lambda: O.SGD(0.01),
           notes="MAPE = 100*mean(|y-p|/max(|y|,eps)); y in [0.5,2].")
 loss_case("loss_msle", 2, "softplus", "nonneg", "msle",
           notes="MSLE = mean((log(max(p,eps)+1) - log(max(y,eps)+1))^2); softplus output so p > 0.")
-loss_case("loss_huber", 2, "linear", "reg", lambda: LC.Huber(delta=0.7), opt=lambda: O.SGD(0.05), scale=2.0,
-          notes="Huber(delta=0.7); errors both below and above delta.")
+loss_case("loss_huber", 2, "linear", "reg", lambda: LC.Huber(), opt=lambda: O.SGD(0.05), scale=2.0,
+          notes="Huber() (delta=1.0); errors both below and above delta. Keras 3.15.1's Huber.get_config drops "
+          "`delta`: a Huber(delta=0.7) saved in a .keras file reloads as delta=1.0, so only the default survives a "
+          "file (an in-memory 0.7 model's loss/grad would disagree with its own reloaded fit).")
 loss_case("loss_log_cosh", 2, "linear", "reg", "log_cosh", opt=lambda: O.SGD(0.05))
 loss_case("loss_hinge", 3, "linear", "pm1", "hinge", opt=lambda: O.SGD(0.05),
           notes="y in {-1,+1} (Keras also maps {0,1} -> {-1,1}).")
@@ -736,6 +775,24 @@ def rlr_callbacks():
         "mode": "auto"}}]
 
 
+def es_no_stop_callbacks():
+    cb = keras.callbacks.EarlyStopping(monitor="val_loss", patience=10, restore_best_weights=True)
+    return [cb], [{"class_name": "EarlyStopping", "config": {
+        "monitor": "val_loss", "patience": 10, "restore_best_weights": True, "min_delta": 0, "mode": "auto",
+        "baseline": None, "start_from_epoch": 0}}]
+
+
+def es_max_callbacks():
+    cfg = dict(monitor="accuracy", patience=1, min_delta=0.05, baseline=0.6, start_from_epoch=1,
+               restore_best_weights=True, mode="auto")
+    return [keras.callbacks.EarlyStopping(**cfg)], [{"class_name": "EarlyStopping", "config": cfg}]
+
+
+def rlr_cooldown_callbacks():
+    cfg = dict(monitor="val_loss", factor=0.5, patience=1, min_delta=0.0, cooldown=1, min_lr=0.02, mode="auto")
+    return [keras.callbacks.ReduceLROnPlateau(**cfg)], [{"class_name": "ReduceLROnPlateau", "config": cfg}]
+
+
 def es_data(rng):
     # training labels a function of x; validation labels the opposite rule, so val_loss rises once
     # training starts to fit (stops early).
@@ -772,6 +829,34 @@ case("fit_reduce_lr", OPT_NET, D((5,), n=10), compile=CC(opt=lambda: O.SGD(0.1, 
      notes="ReduceLROnPlateau(monitor='loss', factor=0.5, patience=1, min_delta=10, min_lr=0.005): with min_delta=10 only "
      "the first epoch counts as an improvement, so the lr halves at the end of epochs 2,3,4 (0.1->0.05->0.025->0.0125). "
      "hist_learning_rate is logged BEFORE that epoch's reduction.")
+
+case("fit_early_stopping_no_stop", OPT_NET, es_data, compile=CC(opt=lambda: O.Adam(0.05), metrics=("accuracy",)),
+     fit=dict(epochs=4, batch_size=4, validation_split=0.0, validation_data=True),
+     callbacks=es_no_stop_callbacks,
+     notes="EarlyStopping(monitor='val_loss', patience=10, restore_best_weights=True) that never stops in 4 epochs: "
+     "Keras 3 still restores the best epoch's weights at the end of training (fit_* are those, opt_* the state "
+     "after epoch 4).")
+case("fit_early_stopping_max", OPT_NET, D((5,), n=12), compile=CC(opt=lambda: O.Adam(0.05), metrics=("accuracy",)),
+     fit=dict(epochs=8, batch_size=4, validation_split=0.0), callbacks=es_max_callbacks,
+     notes="EarlyStopping(monitor='accuracy', mode='auto' -> max, min_delta=0.05, baseline=0.6, start_from_epoch=1, "
+     "patience=1, restore_best_weights=True): epoch 0 unmonitored; an improvement resets the wait only when it "
+     "also beats the baseline.")
+case("fit_reduce_lr_cooldown", OPT_NET, es_data, compile=CC(opt=lambda: O.SGD(0.1, momentum=0.5)),
+     fit=dict(epochs=7, batch_size=4, validation_split=0.0, validation_data=True),
+     callbacks=rlr_cooldown_callbacks,
+     notes="ReduceLROnPlateau(monitor='val_loss', factor=0.5, patience=1, cooldown=1, min_lr=0.02, min_delta=0) with a "
+     "rising val_loss: reductions 0.1 -> 0.05 -> 0.025 -> 0.02 with a cooldown epoch after each; at 0.02 Keras "
+     "still 'reduces' (lr > float32(min_lr)), which restarts the cooldown.")
+
+for _name, _opt, _what in [
+        ("rmsprop", lambda: O.RMSprop(0.01, momentum=0.5, centered=True),
+         "RMSprop(momentum=0.5, centered=True): slot blocks velocities, momentums, average gradients"),
+        ("amsgrad", lambda: O.Adam(0.01, amsgrad=True), "Adam(amsgrad=True): m,v interleaved, then velocity_hat"),
+        ("nadam", lambda: O.Nadam(0.01), "Nadam: m,v interleaved, then u_product ('variable')")]:
+    case(f"fit_saved_optimizer_{_name}", OPT_NET, D((5,), n=10), compile=CC(opt=_opt),
+         fit=dict(epochs=2, batch_size=4, validation_split=0.0), pretrain=dict(epochs=1, batch_size=4),
+         notes=f"Trained for one epoch (3 steps) BEFORE saving, so model.keras holds the weights and the optimizer "
+         f"state after it ({_what}); pred/grad/fit start from there and fit continues that state.")
 
 # ---------------------------------------------------------------- whole models
 case("lenet", S((28, 28, 1), lambda: [
@@ -1242,6 +1327,8 @@ def run_case(c, tf2_python=TF2_PYTHON_DEFAULT):
     else:
         model = build_case_model(c)
         (c.randomize or randomize_model)(model, rng)
+        if c.pretrain:
+            model.fit(keras_inputs(model, x), np.asarray(y, dtype="float64"), shuffle=False, verbose=0, **c.pretrain)
         model.save(out / "model.keras")
         if c.legacy_h5:
             model.save(out / "model.h5")

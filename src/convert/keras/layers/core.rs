@@ -13,6 +13,21 @@ pub(crate) fn parse_activation(layer: &LayerCtx, v: Option<&Json>) -> Result<Act
     let (name, cfg) = match v {
         None | Some(Json::Null) => return Ok(Activation::Linear),
         Some(Json::String(s)) => (s.as_str(), None),
+        // A serialized function: Keras's own by name, or a user's registered function, whose
+        // code the file does not hold (`{"module": "builtins", "class_name": "function",
+        // "config": "package>name"}`).
+        Some(Json::Object(o)) if o.get("config").is_some_and(Json::is_string) => {
+            let name = o.get("config").and_then(Json::as_str).unwrap_or("");
+            let module = o.get("module").and_then(Json::as_str).unwrap_or("");
+            if !module.starts_with("keras") {
+                return Err(layer.err(format!(
+                    "activation is the custom function `{name}` (module `{module}`): the model file holds only \
+                     the name the user's Python code registered it under, not what it computes; only Keras's \
+                     built-in activations can be converted"
+                )));
+            }
+            (name, None)
+        }
         Some(Json::Object(o)) => {
             let name = o
                 .get("config")

@@ -1,0 +1,267 @@
+//! Cellwise operators on scalars and matrices (in place when this instruction owns the matrix),
+//! `ifelse`, n-ary `min`/`max`, and the builtins that are cellwise operators by name: `xor`,
+//! the `bitw*` family, `ppred`, `outer` and the fused `_axpby`.
+
+use super::frame::ops as frame_ops;
+use super::{Args, BuiltinFn::Plain, Impl, err, one};
+use crate::kernels;
+use crate::kernels::scalar::binary_scalar;
+use crate::runtime::error::{RtError, RtResult};
+use crate::types::matrix::Matrix;
+use crate::types::ops::BinOp;
+use crate::types::value::Value;
+use std::sync::Arc;
+
+pub(super) const IMPLS: &[Impl] = &[
+    ("xor", Plain(|a| cellwise(a, BinOp::Xor))),
+    ("bitwAnd", Plain(|a| cellwise(a, BinOp::BitwAnd))),
+    ("bitwOr", Plain(|a| cellwise(a, BinOp::BitwOr))),
+    ("bitwXor", Plain(|a| cellwise(a, BinOp::BitwXor))),
+    ("bitwShiftL", Plain(|a| cellwise(a, BinOp::BitwShiftL))),
+    ("bitwShiftR", Plain(|a| cellwise(a, BinOp::BitwShiftR))),
+    ("ppred", Plain(ppred)),
+    ("outer", Plain(outer)),
+    ("_axpby", Plain(fused_axpby)),
+];
+
+/// The dense cells of a matrix this instruction owns alone (nobody else holds the `Arc`), so an
+/// elementwise result can be written over them instead of into a new allocation. The executor
+/// moves values out of registers at their last use, which makes this the common case in loops.
+fn owned_dense(m: &mut Arc<Matrix>) -> Option<&mut [f64]> {
+    match Arc::get_mut(m)? {
+        Matrix::Dense(a) => a.as_slice_mut(),
+        Matrix::Sparse(_) => None,
+    }
+}
+
+/// `out[i] = f(out[i], other[i])` (or with the operands swapped), in parallel for large inputs.
+fn zip_in_place(cells: &mut [f64], other: &[f64], swapped: bool, f: impl Fn(f64, f64) -> f64 + Sync) {
+    use rayon::prelude::*;
+    const CHUNK: usize = 1 << 15;
+    let body = |(c, o): (&mut [f64], &[f64])| {
+        if swapped {
+            kernels::simd::zip_in_place(c, o, &|x, y| f(y, x))
+        } else {
+            kernels::simd::zip_in_place(c, o, &f)
+        }
+    };
+    if cells.len() > 2 * CHUNK {
+        cells.par_chunks_mut(CHUNK).zip(other.par_chunks(CHUNK)).for_each(body);
+    } else {
+        body((cells, other));
+    }
+}
+
+/// `cells[i] = cells[i] op other[i]` (or `other[i] op cells[i]` when swapped), specialized for
+/// the common operators so that the loops compile to vector code; the specialized forms compute
+/// exactly what `BinOp::apply` computes.
+fn zip_op(op: BinOp, cells: &mut [f64], other: &[f64], swapped: bool) {
+    match op {
+        BinOp::Add => zip_in_place(cells, other, swapped, |p, q| p + q),
+        BinOp::Sub => zip_in_place(cells, other, swapped, |p, q| p - q),
+        BinOp::Mul => zip_in_place(cells, other, swapped, |p, q| p * q),
+        BinOp::Div => zip_in_place(cells, other, swapped, |p, q| p / q),
+        o => zip_in_place(cells, other, swapped, move |p, q| o.apply(p, q)),
+    }
+}
+
+/// `cells[i] = cells[i] op v` (or `v op cells[i]` when `scalar_left`), specialized likewise.
+fn map_op(op: BinOp, cells: &mut [f64], v: f64, scalar_left: bool) {
+    match (op, scalar_left) {
+        (BinOp::Add, _) => kernels::elementwise::map_in_place(cells, move |p| p + v),
+        (BinOp::Mul, _) => kernels::elementwise::map_in_place(cells, move |p| p * v),
+        (BinOp::Sub, false) => kernels::elementwise::map_in_place(cells, move |p| p - v),
+        (BinOp::Sub, true) => kernels::elementwise::map_in_place(cells, move |p| v - p),
+        (BinOp::Div, false) => kernels::elementwise::map_in_place(cells, move |p| p / v),
+        (BinOp::Div, true) => kernels::elementwise::map_in_place(cells, move |p| v / p),
+        (o, false) => kernels::elementwise::map_in_place(cells, move |p| o.apply(p, v)),
+        (o, true) => kernels::elementwise::map_in_place(cells, move |p| o.apply(v, p)),
+    }
+}
+
+fn scalar_operand(s: &Value, op: BinOp) -> RtResult<f64> {
+    s.as_f64()
+        .filter(|_| !matches!(s, Value::Str(_)))
+        .ok_or_else(|| RtError::new(format!("operator {} cannot combine a matrix and a string", op.name())))
+}
+
+/// `a*x + b*y` for same-shape matrices `x`, `y` and scalars `a`, `b`, in one pass, written over
+/// `x` or `y` when this instruction owns one of them (rewrite `fuse_axpby`). Per cell it is
+/// exactly `(a*x) + (b*y)`, what the unfused operators compute. Operands of other shapes or
+/// kinds (sparse, a broadcast the compiler could not see) take the unfused operators.
+fn axpby(x: Value, y: Value, a: &Value, b: &Value) -> RtResult<Value> {
+    let (sa, sb) = (scalar_operand(a, BinOp::Mul)?, scalar_operand(b, BinOp::Mul)?);
+    let fusable = match (&x, &y) {
+        (Value::Matrix(mx), Value::Matrix(my)) => {
+            !mx.is_sparse() && !my.is_sparse() && mx.rows() == my.rows() && mx.cols() == my.cols()
+        }
+        _ => false,
+    };
+    if !fusable {
+        let ax = binary(BinOp::Mul, a.clone(), x)?;
+        let by = binary(BinOp::Mul, b.clone(), y)?;
+        return binary(BinOp::Add, ax, by);
+    }
+    let (Value::Matrix(mut mx), Value::Matrix(mut my)) = (x, y) else {
+        return Err(RtError::new("_axpby needs two matrices"));
+    };
+    if let Some(cells) = owned_dense(&mut mx) {
+        zip_in_place(cells, &my.dense_data(), false, move |p, q| sa * p + sb * q);
+        return Ok(Value::Matrix(mx));
+    }
+    if let Some(cells) = owned_dense(&mut my) {
+        zip_in_place(cells, &mx.dense_data(), false, move |q, p| sa * p + sb * q);
+        return Ok(Value::Matrix(my));
+    }
+    let (xd, yd) = (mx.dense_data(), my.dense_data());
+    let out = kernels::uninit::zip(&xd, &yd, 1 << 15, xd.len() > 1 << 16, move |p, q| sa * p + sb * q);
+    Ok(Value::matrix(Matrix::from_vec(mx.rows(), mx.cols(), out)))
+}
+
+/// `a op b` for any mix of scalars and matrices. Dense results are computed in place when an
+/// operand of the result's shape is owned by this instruction alone; the cell function is the
+/// same `BinOp::apply` either way.
+pub fn binary(op: BinOp, a: Value, b: Value) -> RtResult<Value> {
+    match (a, b) {
+        (Value::Matrix(mut x), Value::Matrix(mut y)) => {
+            if x.rows() == y.rows() && x.cols() == y.cols() && !x.is_sparse() && !y.is_sparse() {
+                if let Some(cells) = owned_dense(&mut x)
+                    && let Some(other) = y.dense_slice()
+                {
+                    zip_op(op, cells, other, false);
+                    return Ok(Value::Matrix(x));
+                }
+                if let Some(cells) = owned_dense(&mut y)
+                    && let Some(other) = x.dense_slice()
+                {
+                    zip_op(op, cells, other, true);
+                    return Ok(Value::Matrix(y));
+                }
+            }
+            Ok(Value::matrix(kernels::elementwise::binary_mm(op, &x, &y)?))
+        }
+        (Value::Matrix(mut x), s) if s.is_scalar() => {
+            let v = scalar_operand(&s, op)?;
+            if let Some(cells) = owned_dense(&mut x) {
+                map_op(op, cells, v, false);
+                return Ok(Value::Matrix(x));
+            }
+            Ok(Value::matrix(kernels::elementwise::binary_ms(op, &x, v)))
+        }
+        (s, Value::Matrix(mut y)) if s.is_scalar() => {
+            let v = scalar_operand(&s, op)?;
+            if let Some(cells) = owned_dense(&mut y) {
+                map_op(op, cells, v, true);
+                return Ok(Value::Matrix(y));
+            }
+            Ok(Value::matrix(kernels::elementwise::binary_sm(op, v, &y)))
+        }
+        (x, y) if x.is_scalar() && y.is_scalar() => Ok(binary_scalar(op, &x, &y)?),
+        (Value::Frame(x), Value::Frame(y)) => Ok(Value::Frame(Arc::new(frame_ops::compare(op, &x, &y)?))),
+        (a, b) => {
+            err(format!("operator {} cannot be applied to a {} and a {}", op.name(), a.kind(), b.kind()))
+        }
+    }
+}
+
+/// `op(x)` cellwise on a matrix, in place when this instruction owns it alone.
+pub fn unary_matrix(op: crate::types::ops::UnOp, mut m: Arc<Matrix>) -> Value {
+    if let Some(cells) = owned_dense(&mut m) {
+        kernels::elementwise::unary_in_place(op, cells);
+        return Value::Matrix(m);
+    }
+    Value::matrix(kernels::elementwise::unary(op, &m))
+}
+
+/// `ifelse(test, yes, no)` of scalars, or cellwise when any of them is a matrix.
+pub fn ifelse(args: Vec<Option<Value>>) -> RtResult<Value> {
+    use kernels::ternary::Operand;
+    let vals: Vec<Value> = args
+        .into_iter()
+        .map(|a| a.ok_or_else(|| RtError::new("ifelse needs three arguments")))
+        .collect::<RtResult<_>>()?;
+    if vals.iter().all(|v| v.is_scalar()) {
+        let c =
+            vals[0].as_bool().ok_or_else(|| RtError::new("ifelse condition must be a boolean or number"))?;
+        return Ok(if c { vals[1].clone() } else { vals[2].clone() });
+    }
+    fn op(v: &Value) -> RtResult<Operand<'_>> {
+        match v {
+            Value::Matrix(m) => Ok(Operand::Matrix(m)),
+            s if s.is_scalar() => {
+                Ok(Operand::Scalar(s.as_f64().ok_or_else(|| RtError::new("ifelse needs numbers"))?))
+            }
+            other => err(format!("ifelse cannot use a {}", other.kind())),
+        }
+    }
+    Ok(Value::matrix(kernels::ternary::ifelse(op(&vals[0])?, op(&vals[1])?, op(&vals[2])?)?))
+}
+
+/// `min(a, b, ...)` or `max(a, b, ...)` of scalars and matrices, cell by cell.
+pub fn nary_minmax(args: Vec<Option<Value>>, min: bool) -> RtResult<Value> {
+    let op = if min { BinOp::Min } else { BinOp::Max };
+    let mut it = args.into_iter().flatten();
+    let mut acc = it.next().ok_or_else(|| RtError::new("min/max need an argument"))?;
+    for v in it {
+        acc = binary(op, acc, v)?;
+    }
+    Ok(acc)
+}
+
+/// `xor(x, y)`, `bitwAnd(x, y)`, ...: the operator `op` on two scalars or matrices.
+#[inline]
+fn cellwise(a: Args, op: BinOp) -> RtResult<Vec<Value>> {
+    one(binary(op, a.value("x")?.clone(), a.value("y")?.clone())?)
+}
+
+/// `ppred(X, Y, op)`: the old spelling of the cellwise comparisons (`X > Y` for op ">").
+fn ppred(mut a: Args) -> RtResult<Vec<Value>> {
+    let op = match a.str("op") {
+        Ok(">") => BinOp::Gt,
+        Ok(">=") => BinOp::Ge,
+        Ok("<") => BinOp::Lt,
+        Ok("<=") => BinOp::Le,
+        Ok("==") => BinOp::Eq,
+        Ok("!=") => BinOp::Ne,
+        Ok(other) => return err(format!("ppred: unknown comparison \"{other}\" (one of > >= < <= == !=)")),
+        Err(_) => return err("ppred: the comparison must be a string such as \">\""),
+    };
+    let (x, y) = (a.take("x")?, a.take("y")?);
+    one(binary(op, x, y)?)
+}
+
+/// `outer(x, y, op)`: `op` of every element of the column vector `x` with every element of the
+/// row vector `y`.
+fn outer(a: Args) -> RtResult<Vec<Value>> {
+    let (x, y) = (a.matrix("x")?, a.matrix("y")?);
+    let op = match &*a.text("op")? {
+        "*" => BinOp::Mul,
+        "+" => BinOp::Add,
+        "-" => BinOp::Sub,
+        "/" => BinOp::Div,
+        "^" => BinOp::Pow,
+        "%%" => BinOp::Mod,
+        "%/%" => BinOp::IntDiv,
+        "<" => BinOp::Lt,
+        "<=" => BinOp::Le,
+        ">" => BinOp::Gt,
+        ">=" => BinOp::Ge,
+        "==" => BinOp::Eq,
+        "!=" => BinOp::Ne,
+        "min" => BinOp::Min,
+        "max" => BinOp::Max,
+        other => return err(format!("outer: unknown operator \"{other}\"")),
+    };
+    // SystemDS checks the vector shapes only when they are known at compile time; at run time
+    // two matrices of one shape combine cell by cell (mdedup relies on it).
+    if (x.cols() != 1 || y.rows() != 1) && x.rows() == y.rows() && x.cols() == y.cols() {
+        return one(Value::matrix(kernels::elementwise::binary_mm(op, x, y)?));
+    }
+    one(Value::matrix(kernels::ternary::outer(x, y, op)?))
+}
+
+/// `_axpby(x, y, a, b)`: `a*x + b*y` (rewrite `fuse_axpby`).
+fn fused_axpby(mut a: Args) -> RtResult<Vec<Value>> {
+    let (x, y) = (a.take("x")?, a.take("y")?);
+    one(axpby(x, y, a.value("a")?, a.value("b")?)?)
+}
