@@ -6,17 +6,19 @@
 //! The environment is kept in `target/tmp/python-venv` and rebuilt only when the requirement files
 //! or the Python change; the package itself is rebuilt each run (cargo makes that quick when the
 //! engine did not change: it reuses the library this `cargo test` built). It needs Python 3.10+
-//! (`DML_PYTHON` names one, else `python3.11`, `python3`, `python` on the PATH) and access to
-//! PyPI the first time; without a Python the test is skipped with a message, and
-//! `DML_SKIP_PYTHON=1` skips it on purpose.
+//! with `venv` and `pip` (`DML_PYTHON` names one, else `python3.11`, `python3`, `python` on the
+//! PATH) and access to PyPI the first time. Without one the test fails and says what is missing
+//! (a missing Python must not pass as a green suite); `DML_SKIP_PYTHON=1` skips it on purpose.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+/// Whether `exe` is a Python 3.10+ that can make a virtual environment with pip in it
+/// (`ensurepip` is a separate package on some Linux distributions).
 fn python_ok(exe: &Path) -> bool {
     Command::new(exe)
-        .args(["-c", "import sys, venv; sys.exit(0 if sys.version_info >= (3, 10) else 1)"])
+        .args(["-c", "import sys, venv, ensurepip; sys.exit(0 if sys.version_info >= (3, 10) else 1)"])
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false)
@@ -24,7 +26,8 @@ fn python_ok(exe: &Path) -> bool {
 
 fn find_python() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("DML_PYTHON") {
-        return Some(PathBuf::from(p));
+        let p = PathBuf::from(p);
+        return python_ok(&p).then_some(p);
     }
     ["python3.11", "python3", "python"].iter().map(PathBuf::from).find(|p| python_ok(p))
 }
@@ -64,11 +67,12 @@ fn python_package() {
         return;
     }
     let Some(python) = find_python() else {
-        eprintln!(
-            "python_package: skipped: no Python 3.10+ with venv found (set DML_PYTHON to one to run the \
-             Python package's tests)"
+        panic!(
+            "python_package: no Python 3.10+ with venv and pip found (tried $DML_PYTHON, else python3.11, \
+             python3, python on the PATH). The Python package's tests need one: install Python 3.10+ with \
+             its venv module (Debian/Ubuntu: apt-get install python3-venv), or set DML_PYTHON to it; \
+             DML_SKIP_PYTHON=1 skips these tests on purpose."
         );
-        return;
     };
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("python-venv");
@@ -88,6 +92,9 @@ fn python_package() {
     }
     // `pip install ./python`, with the maturin the requirements pinned (no download each run);
     // the venv's bin first on the PATH, as when it is activated (the build backend runs `maturin`).
+    // The extension builds into this test's target folder, so it reuses the engine library
+    // `cargo test --release` has just built.
+    let target_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().expect("target/tmp has a parent");
     let bin = venv.join("bin");
     let path = std::env::var_os("PATH").unwrap_or_default();
     let path =
@@ -97,6 +104,7 @@ fn python_package() {
         Command::new(&vpy)
             .env("PATH", &path)
             .env("VIRTUAL_ENV", &venv)
+            .env("CARGO_TARGET_DIR", target_dir)
             .args([
                 "-m",
                 "pip",

@@ -48,55 +48,40 @@ class Script:
     @property
     def outputs(self) -> list[str]: ...
 
-class KerasModel:
-    """A Keras model converted to DML, with its current weights."""
+class ConvertedModel:
+    """A model converted to DML (a Keras model so far), with its current weights and optimizer state.
+
+    ``settings`` dicts hold the training settings: ``epochs``, ``batch_size``, ``validation_split``,
+    ``shuffle``, ``seed`` (-1: fresh), ``train_algo``, ``parallel_batches``, ``test_algo``,
+    ``early_stopping`` and ``reduce_lr`` (dicts of the Keras callbacks' arguments), ``log``,
+    ``checkpoint``, ``resume``, ``verbose``; Keras's defaults for those left out.
+    """
 
     @staticmethod
-    def load(path: str | PathLike[str]) -> KerasModel: ...
+    def load_keras(path: str | PathLike[str]) -> ConvertedModel: ...
     def info(self) -> dict[str, Any]: ...
     def summary(self) -> str: ...
-    def training_script(
-        self,
-        epochs: int = 1,
-        batch_size: int = 32,
-        validation_split: float = 0.0,
-        shuffle: bool = True,
-        seed: int = -1,
-        train_algo: str = "minibatch",
-        early_stopping: Mapping[str, Any] | None = None,
-        verbose: bool = True,
-        weights_dir: str | None = None,
+    def training_script(self, settings: Mapping[str, Any] | None = None, weights_dir: str | None = None) -> str: ...
+    def prediction_script(
+        self, batch_size: int = 32, test_algo: str = "minibatch", weights_dir: str | None = None
     ) -> str: ...
-    def prediction_script(self, batch_size: int = 32, weights_dir: str | None = None) -> str: ...
     def fit(
         self,
         x: npt.NDArray[np.float64],
         y: npt.NDArray[np.float64],
         x_val: npt.NDArray[np.float64] | None = None,
         y_val: npt.NDArray[np.float64] | None = None,
-        epochs: int = 1,
-        batch_size: int = 32,
-        validation_split: float = 0.0,
-        shuffle: bool = True,
-        seed: int = -1,
-        train_algo: str = "minibatch",
-        early_stopping: Mapping[str, Any] | None = None,
-        verbose: bool = True,
+        settings: Mapping[str, Any] | None = None,
     ) -> dict[str, list[float]]: ...
-    def predict(self, x: npt.NDArray[np.float64], batch_size: int = 32) -> npt.NDArray[np.float64]: ...
+    def predict(
+        self, x: npt.NDArray[np.float64], batch_size: int = 32, test_algo: str = "minibatch"
+    ) -> npt.NDArray[np.float64]: ...
     def evaluate(
         self, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], batch_size: int = 32
     ) -> dict[str, float]: ...
     def weights(self) -> dict[str, npt.NDArray[np.float64]]: ...
     def read_weights(self, dir: str | PathLike[str]) -> None: ...
-    def write_dir(
-        self,
-        dir: str | PathLike[str],
-        epochs: int = 1,
-        batch_size: int = 32,
-        validation_split: float = 0.0,
-        shuffle: bool = True,
-        seed: int = -1,
-        train_algo: str = "minibatch",
-    ) -> None: ...
+    def write_dir(self, dir: str | PathLike[str], settings: Mapping[str, Any] | None = None) -> None: ...
+    def reset_optimizer(self) -> None: ...
+    def optimizer_warning(self) -> str | None: ...
     def save_keras(self, path: str | PathLike[str]) -> None: ...

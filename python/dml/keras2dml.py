@@ -28,8 +28,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from . import _values
-from ._dml import DMLError, KerasModel
+from . import _channels, _values
+from ._dml import DMLError, ConvertedModel
 
 __all__ = ["Keras2DML", "Caffe2DML", "ONNX2DML", "DistributedNotSupportedWarning"]
 
@@ -37,6 +37,10 @@ __all__ = ["Keras2DML", "Caffe2DML", "ONNX2DML", "DistributedNotSupportedWarning
 _CATEGORICAL = {"categorical_crossentropy", "categorical_hinge"}
 _SPARSE = {"sparse_categorical_crossentropy"}
 _BINARY = {"binary_crossentropy", "hinge", "squared_hinge"}
+
+# SystemML's train_algo menu: Keras's fit, one update per epoch, and gradient accumulation over
+# `parallel_batches` mini-batches (one after the other, or in a parfor).
+_TRAIN_ALGOS = ("minibatch", "batch", "looped_minibatch", "allreduce_parallel_batches")
 
 # SystemML options that are accepted (so its code runs) but change nothing here.
 _IGNORED_OPTIONS = {
@@ -112,7 +116,7 @@ class Keras2DML:
     - options (also via :meth:`set` / :meth:`set_params`): ``batch_size`` (32), ``epochs`` (1),
       ``max_iter`` (iterations; overrides ``epochs`` as in SystemML), ``validation_split``,
       ``shuffle`` (True), ``seed`` (None: a fresh one each fit), ``verbose`` (1),
-      ``train_algo`` ('minibatch' or 'batch'), ``test_algo`` ('minibatch', 'batch' or 'allreduce'),
+      ``train_algo`` (SystemML's menu, see :meth:`set`), ``test_algo`` ('minibatch', 'batch' or 'allreduce'),
       ``parallel_batches``, ``perform_one_hot_encoding`` (True: labels are mapped to the model's
       targets), ``input_layout`` ('nhwc' or 'nchw' for 2-D ``X``).
     """
@@ -135,9 +139,10 @@ class Keras2DML:
                 DistributedNotSupportedWarning,
                 stacklevel=2,
             )
-        self._native: KerasModel | None = None
+        self._native: ConvertedModel | None = None
         self._info: dict[str, Any] = {}
         self._nchw = False
+        self._channels_first = False
         self._tmpdir: str | None = None
         self.classes_: np.ndarray | None = None
         self.history_: dict[str, list[float]] = {}
@@ -186,11 +191,8 @@ class Keras2DML:
                     "optimizer, learning-rate schedule and regularizers are used",
                     stacklevel=3,
                 )
-        if "train_algo" in params and params["train_algo"] not in ("minibatch", "batch"):
-            raise NotImplementedError(
-                f"train_algo={params['train_algo']!r} is not available: 'minibatch' (Keras's fit) or 'batch' "
-                "(one update per epoch over all rows); SystemML's parallel variants are not implemented"
-            )
+        if "train_algo" in params and params["train_algo"] not in _TRAIN_ALGOS:
+            raise ValueError(f"train_algo={params['train_algo']!r}: one of {', '.join(map(repr, _TRAIN_ALGOS))}")
         if "test_algo" in params and params["test_algo"] not in ("minibatch", "batch", "allreduce"):
             raise ValueError(f"test_algo={params['test_algo']!r}: 'minibatch', 'batch' or 'allreduce'")
         if "input_layout" in params and params["input_layout"] not in (None, "nhwc", "nchw"):
@@ -214,8 +216,10 @@ class Keras2DML:
     def set(self, **options: Any) -> "Keras2DML":
         """SystemML's ``set(train_algo=, test_algo=, parallel_batches=, ...)``.
 
-        ``train_algo``: 'minibatch' (Keras's fit) or 'batch'; ``test_algo``: 'minibatch', 'batch'
-        (all rows at once) or 'allreduce' (as minibatch); ``perform_one_hot_encoding=False`` passes
+        ``train_algo``: 'minibatch' (Keras's fit), 'batch' (one update per epoch),
+        'looped_minibatch' or 'allreduce_parallel_batches' (one update from the gradients of
+        ``parallel_batches`` mini-batches, computed in turn or in parallel); ``test_algo``:
+        'minibatch', 'batch' (all rows at once) or 'allreduce' (as minibatch); ``perform_one_hot_encoding=False`` passes
         ``y`` to the model as it is. SystemML's other options (debug, parfor_parameters, ...) are
         accepted and change nothing.
         """
@@ -254,6 +258,12 @@ class Keras2DML:
 
     def _convert(self) -> None:
         model = self._params["model"]
+        self._channels_first = False
+        if _is_keras_model(model) and _channels.is_channels_first(model):
+            # SystemML's guides build channels-first models; the converter reads channels-last
+            # ones, so the model's channels-last twin (same weights) is converted.
+            self._channels_first = True
+            model = _channels.to_channels_last(model)
         if isinstance(model, (str, os.PathLike)):
             path = os.fspath(model)
         elif _is_keras_model(model):
@@ -269,8 +279,11 @@ class Keras2DML:
             raise TypeError(
                 f"Keras2DML needs a keras.Model or the path of a .keras/.h5 file, not {type(model).__name__}"
             )
-        self._native = KerasModel.load(path)
+        self._native = ConvertedModel.load_keras(path)
         self._info = dict(self._native.info())
+        problem = self._native.optimizer_warning()
+        if problem:
+            warnings.warn(f"Keras2DML: the saved optimizer state is not used ({problem}); training starts afresh", stacklevel=4)
         if len(self._info["output_shapes"]) != 1:
             raise DMLError("Keras2DML: only models with one output can be converted yet")
         self._check_input_shape()
@@ -284,7 +297,8 @@ class Keras2DML:
     def _check_input_shape(self) -> None:
         shapes = [tuple(s) for s in self._info["input_shapes"]]
         given = self._params["input_shape"]
-        self._nchw = self._params["input_layout"] == "nchw"
+        layout = self._params["input_layout"]
+        self._nchw = layout == "nchw" or (layout is None and self._channels_first)
         if given is None or len(shapes) != 1:
             return
         given = tuple(int(d) for d in given)
@@ -298,7 +312,7 @@ class Keras2DML:
             return
         raise ValueError(f"input_shape={given} does not match the model's input {own} (or its channels-first form)")
 
-    def _model(self) -> KerasModel:
+    def _model(self) -> ConvertedModel:
         if self._native is None:
             raise ValueError("Keras2DML has no model: pass a keras.Model or a model file")
         return self._native
@@ -306,18 +320,25 @@ class Keras2DML:
     def _write_weights_dir(self) -> None:
         weights = self._params["weights"]
         if weights is not None:
-            self._model().write_dir(os.fspath(weights), **self._script_options())
+            self._model().write_dir(os.fspath(weights), self._script_options())
 
     def _script_options(self) -> dict[str, Any]:
-        seed = self._params["seed"]
-        return {
-            "epochs": int(self._params["epochs"]),
-            "batch_size": int(self._params["batch_size"]),
-            "validation_split": float(self._params["validation_split"]),
-            "shuffle": bool(self._params["shuffle"]),
+        """The estimator's settings as the native training settings."""
+        p = self._params
+        seed = p["seed"]
+        out = {
+            "epochs": int(p["epochs"]),
+            "batch_size": int(p["batch_size"]),
+            "validation_split": float(p["validation_split"]),
+            "shuffle": bool(p["shuffle"]),
             "seed": -1 if seed is None else int(seed),
-            "train_algo": self._params["train_algo"],
+            "train_algo": p["train_algo"],
+            "test_algo": p["test_algo"],
+            "verbose": bool(p["verbose"]),
         }
+        if p["parallel_batches"] is not None:
+            out["parallel_batches"] = int(p["parallel_batches"])
+        return out
 
     # ----------------------------------------------------------------------------------------
     # Data
@@ -441,22 +462,29 @@ class Keras2DML:
     # ----------------------------------------------------------------------------------------
     # Training
 
-    def _callbacks(self, callbacks: Iterable[Any] | None) -> tuple[dict[str, Any] | None, list[Any]]:
-        early = None
-        checkpoints = []
+    def _callbacks(self, callbacks: Iterable[Any] | None) -> dict[str, Any]:
+        """Keras callbacks as training settings; checkpoints under ``"_checkpoints"``."""
+        out: dict[str, Any] = {"_checkpoints": []}
         for cb in callbacks or ():
             kind = type(cb).__name__
             if kind == "EarlyStopping":
-                early = _early_stopping(cb)
+                out["early_stopping"] = _early_stopping(cb)
+            elif kind == "ReduceLROnPlateau":
+                out["reduce_lr"] = _reduce_lr(cb)
+            elif kind == "CSVLogger":
+                if getattr(cb, "append", False):
+                    raise NotImplementedError("CSVLogger(append=True) is not supported")
+                out["log"] = os.fspath(cb.filename)
             elif kind == "ModelCheckpoint":
-                checkpoints.append(_checkpoint(cb))
+                out["_checkpoints"].append(_checkpoint(cb))
             elif kind in ("History", "ProgbarLogger"):
                 continue
             else:
                 raise NotImplementedError(
-                    f"callback {kind} is not supported: Keras2DML runs EarlyStopping and ModelCheckpoint"
+                    f"callback {kind} is not supported: Keras2DML runs EarlyStopping, ReduceLROnPlateau, "
+                    "CSVLogger and ModelCheckpoint"
                 )
-        return early, checkpoints
+        return out
 
     def fit(
         self,
@@ -475,12 +503,13 @@ class Keras2DML:
 
         Arguments left out take the estimator's settings (Keras's defaults: batch 32, 1 epoch,
         shuffled). ``validation_split`` takes the last rows, as Keras; ``validation_data`` is
-        ``(X_val, y_val)``. ``callbacks``: ``keras.callbacks.EarlyStopping`` (monitoring a loss,
-        mode 'min') and ``ModelCheckpoint`` (written after training with the final weights;
-        ``save_best_only`` is not supported). Each epoch prints Keras's progress line. The history
-        is ``self.history_`` (``{"loss": [...], "val_loss": [...], ...}``); trained weights stay in
-        the estimator (``predict``, ``save``, ``to_keras``). Ctrl-C stops training and leaves the
-        weights as they were.
+        ``(X_val, y_val)``. ``callbacks``: ``keras.callbacks.EarlyStopping``, ``ReduceLROnPlateau``
+        and ``CSVLogger`` as Keras 3 runs them, and ``ModelCheckpoint`` (one file, written after
+        training with the final weights; ``save_best_only`` is not supported). The optimizer's
+        state (step count, moments) carries over from one ``fit`` to the next, as in Keras. Each
+        epoch prints Keras's progress line. The history is ``self.history_`` (``{"loss": [...],
+        "val_loss": [...], ...}``); trained weights stay in the estimator (``predict``, ``save``,
+        ``to_keras``). Ctrl-C stops training and leaves the weights as they were.
         """
         for k, v in unsupported.items():
             if v is not None and not (k == "initial_epoch" and v == 0):
@@ -508,24 +537,23 @@ class Keras2DML:
             epochs = p["epochs"]
             if p["max_iter"] is not None:
                 n_train = x.shape[0] if x_val is not None else math.floor(x.shape[0] * (1 - validation_split))
-                steps = 1 if p["train_algo"] == "batch" else max(1, math.ceil(n_train / batch_size))
+                steps = max(1, math.ceil(n_train / batch_size))
+                if p["train_algo"] == "batch":
+                    steps = 1
+                elif p["train_algo"] != "minibatch":
+                    steps = max(1, math.ceil(steps / int(p["parallel_batches"] or 4)))
                 epochs = max(1, math.ceil(int(p["max_iter"]) / steps))
-        early, checkpoints = self._callbacks(callbacks)
-        seed = p["seed"]
-        history = native.fit(
-            x,
-            yy,
-            x_val,
-            y_val,
+        settings = self._script_options()
+        settings.update(self._callbacks(callbacks))
+        checkpoints = settings.pop("_checkpoints")
+        settings.update(
             epochs=int(epochs),
             batch_size=batch_size,
             validation_split=validation_split,
             shuffle=shuffle,
-            seed=-1 if seed is None else int(seed),
-            train_algo=p["train_algo"],
-            early_stopping=early,
             verbose=bool(verbose),
         )
+        history = native.fit(x, yy, x_val, y_val, settings)
         self.history_ = {k: list(v) for k, v in history.items()}
         for path in checkpoints:
             self._checkpoint(path)
@@ -560,7 +588,8 @@ class Keras2DML:
         """The model's output for each example (Keras's ``model.predict``: probabilities for a
         softmax or sigmoid output), as an ``(N, outputs)`` float64 array."""
         x = self._x(X)
-        return self._model().predict(x, batch_size=self._test_batch(x.shape[0], batch_size))
+        algo = "batch" if self._params["test_algo"] == "batch" and batch_size is None else "minibatch"
+        return self._model().predict(x, batch_size=self._test_batch(x.shape[0], batch_size), test_algo=algo)
 
     def predict(self, X: Any, batch_size: int | None = None) -> np.ndarray:
         """The predicted class label of each example for a classifier (mapped back to the labels
@@ -624,12 +653,14 @@ class Keras2DML:
         """The DML training script (reads ``$X``, ``$y`` and the weights folder, writes the trained
         weights: runnable with ``dml run train.dml -nvargs X=... y=...``)."""
         weights = os.fspath(self._params["weights"]) + "/weights" if self._params["weights"] else "weights"
-        return self._model().training_script(weights_dir=weights, verbose=True, **self._script_options())
+        return self._model().training_script(self._script_options(), weights_dir=weights)
 
     def get_prediction_script(self) -> str:
         """The DML prediction script (reads ``$X`` and the weights folder, writes ``$out``)."""
         weights = os.fspath(self._params["weights"]) + "/weights" if self._params["weights"] else "weights"
-        return self._model().prediction_script(batch_size=int(self._params["batch_size"]), weights_dir=weights)
+        return self._model().prediction_script(
+            batch_size=int(self._params["batch_size"]), test_algo=self._params["test_algo"], weights_dir=weights
+        )
 
     def save(self, dir: str | os.PathLike[str]) -> "Keras2DML":
         """Writes the model into the folder ``dir``: ``train.dml``, ``predict.dml`` and ``weights/``
@@ -638,7 +669,7 @@ class Keras2DML:
         dir = os.fspath(dir)
         native = self._model()
         os.makedirs(os.path.dirname(os.path.abspath(dir)), exist_ok=True)
-        native.write_dir(dir, **self._script_options())
+        native.write_dir(dir, self._script_options())
         native.save_keras(os.path.join(dir, "model.keras"))
         if self.classes_ is not None:
             with open(os.path.join(dir, "labels.txt"), "w", encoding="utf-8") as f:
@@ -695,7 +726,10 @@ class Keras2DML:
             with warnings.catch_warnings():
                 # The file holds the optimizer as compiled, not a trained one's variables.
                 warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-                return keras.saving.load_model(path)
+                trained = keras.saving.load_model(path)
+            if self._channels_first:
+                return _channels.to_channels_first(self._params["model"], trained)
+            return trained
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
@@ -743,18 +777,28 @@ def _read_labels(labels: Any) -> np.ndarray:
 
 
 def _early_stopping(cb: Any) -> dict[str, Any]:
-    monitor = getattr(cb, "monitor", "val_loss")
-    mode = getattr(cb, "mode", "auto")
-    maximize = mode == "max" or (mode == "auto" and ("acc" in monitor or monitor.endswith("auc")))
-    if maximize:
-        raise NotImplementedError(f"EarlyStopping(monitor={monitor!r}, mode={mode!r}): only minimized monitors (losses)")
-    if getattr(cb, "baseline", None) is not None or getattr(cb, "start_from_epoch", 0):
-        raise NotImplementedError("EarlyStopping(baseline=..., start_from_epoch=...) is not supported")
+    """Keras 3's EarlyStopping as the converter runs it (every argument Keras has but verbose)."""
     return {
-        "monitor": monitor,
-        "patience": int(getattr(cb, "patience", 0)),
-        "min_delta": abs(float(getattr(cb, "min_delta", 0.0))),
-        "restore_best_weights": bool(getattr(cb, "restore_best_weights", False)),
+        "monitor": cb.monitor,
+        "min_delta": abs(float(cb.min_delta)),
+        "patience": int(cb.patience),
+        "mode": getattr(cb, "mode", "auto"),
+        "baseline": None if cb.baseline is None else float(cb.baseline),
+        "restore_best_weights": bool(cb.restore_best_weights),
+        "start_from_epoch": int(getattr(cb, "start_from_epoch", 0)),
+    }
+
+
+def _reduce_lr(cb: Any) -> dict[str, Any]:
+    """Keras 3's ReduceLROnPlateau as the converter runs it."""
+    return {
+        "monitor": cb.monitor,
+        "factor": float(cb.factor),
+        "patience": int(cb.patience),
+        "mode": cb.mode,
+        "min_delta": float(cb.min_delta),
+        "cooldown": int(cb.cooldown),
+        "min_lr": float(cb.min_lr),
     }
 
 

@@ -4,13 +4,14 @@
 //!   with inputs from Python, without the interpreter lock and interruptible by Ctrl-C
 //!   ([`exec`]); values cross in [`values`] (NumPy arrays without a copy where the layout
 //!   allows).
-//! - [`keras::KerasModel`]: the Keras converter ([`dml::convert`]), the one module that uses it.
+//! - [`model::ConvertedModel`]: a model converted by [`dml::convert`] (Keras's so far), the one
+//!   module that uses the converters.
 //!
 //! The user-facing API (`dml.run`, `dml.Script`, `dml.Keras2DML`, the `%%dml` magic) is the
 //! pure-Python layer in `dml/`, which normalizes values before they come here.
 
 mod exec;
-mod keras;
+mod model;
 mod values;
 
 use std::sync::atomic::AtomicBool;
@@ -164,7 +165,7 @@ fn _dml(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Script>()?;
     m.add_class::<values::FrameData>()?;
     m.add_class::<values::CsrData>()?;
-    m.add_class::<keras::KerasModel>()?;
+    m.add_class::<model::ConvertedModel>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

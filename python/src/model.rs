@@ -1,13 +1,15 @@
-//! The Keras converter from Python: the one module of the package that uses `dml::convert`
-//! (load, scripts, summary, weights, the Keras file back), so that the converter's growth touches
-//! only this file. `dml/keras2dml.py` builds the estimator (`Keras2DML`) on [`KerasModel`].
+//! The converters from Python: the one module of the package that uses `dml::convert` (load,
+//! scripts, summary, weights, the Keras file back), so that the converters' growth touches only
+//! this file. [`ConvertedModel`] is a converted model of any frontend (a `dml::convert::Model`);
+//! Keras's is the one loader so far (`load_keras`). A Caffe or ONNX frontend adds its loader here
+//! and its estimator class beside `Keras2DML` in `dml/keras2dml.py` (which raise "not available
+//! yet" until then): training, prediction and the scripts are the same for every frontend.
 //!
 //! Training and prediction run the converter's generated scripts ([`Io::Bound`]) through a
 //! prepared script like `dml.Script`: without the interpreter lock, printing to `sys.stdout`
 //! (the per-epoch line), interruptible by Ctrl-C (an interrupted `fit` leaves the weights as they
 //! were), with the data lent without a copy where the layout allows.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -15,10 +17,11 @@ use std::sync::{Arc, Mutex};
 use dml::compiler::Options;
 use dml::convert::emit::{Code, loss, metric};
 use dml::convert::ir::{Graph, LearningRate, Loss, loss_key};
-use dml::convert::script::{self, EarlyStopping, Io, TrainAlgo, TrainOptions};
+use dml::convert::script::{
+    self, EarlyStopping, Io, MonitorMode, ReduceLrOnPlateau, TestAlgo, TrainAlgo, TrainOptions,
+};
 use dml::convert::{ConvertError, Model};
 use dml::session::PreparedScript;
-use dml::types::value::Value;
 use numpy::PyArray2;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -34,14 +37,14 @@ fn convert_err(e: ConvertError) -> PyErr {
 
 /// A Keras model converted to DML, with its current weights (the native side of `Keras2DML`).
 #[pyclass(module = "dml._dml", frozen)]
-pub struct KerasModel {
+pub struct ConvertedModel {
     model: Mutex<Model>,
     /// The prediction script compiled for a batch size (weights are inputs: it survives `fit`).
-    predictor: Mutex<Option<(usize, PreparedScript)>>,
+    predictor: Mutex<Option<(usize, TestAlgo, PreparedScript)>>,
     interrupt: Arc<AtomicBool>,
 }
 
-impl KerasModel {
+impl ConvertedModel {
     fn model(&self) -> std::sync::MutexGuard<'_, Model> {
         self.model.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -88,60 +91,178 @@ fn bind_params(ps: &mut PreparedScript, g: &Graph) {
 }
 
 fn train_algo(name: &str) -> PyResult<TrainAlgo> {
+    [TrainAlgo::Minibatch, TrainAlgo::Batch, TrainAlgo::LoopedMinibatch, TrainAlgo::AllreduceParallelBatches]
+        .into_iter()
+        .find(|a| a.name() == name)
+        .ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "train_algo='{name}': one of 'minibatch' (Keras's fit), 'batch', 'looped_minibatch', \
+                 'allreduce_parallel_batches'"
+            ))
+        })
+}
+
+fn test_algo(name: &str) -> PyResult<TestAlgo> {
     match name {
-        "minibatch" => Ok(TrainAlgo::Minibatch),
-        "batch" => Ok(TrainAlgo::Batch),
-        other => Err(pyo3::exceptions::PyNotImplementedError::new_err(format!(
-            "train_algo='{other}' is not available: the converter trains with 'minibatch' (Keras's fit) \
-             or 'batch' (one update per epoch over all rows)"
+        "minibatch" | "allreduce" => Ok(TestAlgo::Minibatch),
+        "batch" => Ok(TestAlgo::Batch),
+        other => Err(PyValueError::new_err(format!(
+            "test_algo='{other}': one of 'minibatch', 'batch' (all rows at once), 'allreduce' (as minibatch)"
         ))),
     }
 }
 
-/// Keras's `EarlyStopping` as a dict `{monitor, patience, min_delta, restore_best_weights}`.
+fn monitor_mode(name: &str) -> PyResult<MonitorMode> {
+    [MonitorMode::Auto, MonitorMode::Min, MonitorMode::Max]
+        .into_iter()
+        .find(|m| m.name() == name)
+        .ok_or_else(|| PyValueError::new_err(format!("mode='{name}': one of 'auto', 'min', 'max'")))
+}
+
+/// Reads the settings a dict holds, refusing keys it does not know (a misspelt setting is an
+/// error, not silently a default).
+struct Settings<'a, 'py> {
+    dict: Option<&'a Bound<'py, PyDict>>,
+    what: &'static str,
+    known: &'static [&'static str],
+}
+
+impl<'py> Settings<'_, 'py> {
+    fn check(&self) -> PyResult<()> {
+        if let Some(d) = self.dict {
+            for k in d.keys() {
+                let k: String = k.extract()?;
+                if !self.known.contains(&k.as_str()) {
+                    return Err(PyValueError::new_err(format!(
+                        "{}: unknown setting `{k}` (known: {})",
+                        self.what,
+                        self.known.join(", ")
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn get<T: for<'a> FromPyObject<'a, 'py>>(&self, key: &str) -> PyResult<Option<T>> {
+        let Some(d) = self.dict else { return Ok(None) };
+        match d.get_item(key)? {
+            Some(v) if !v.is_none() => v
+                .extract::<T>()
+                .map(Some)
+                .map_err(|e| PyValueError::new_err(format!("{}: `{key}`: {}", self.what, e.into()))),
+            _ => Ok(None),
+        }
+    }
+
+    fn dict(&self, key: &str) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(d) = self.dict else { return Ok(None) };
+        match d.get_item(key)? {
+            Some(v) if !v.is_none() => Ok(Some(v.cast_into::<PyDict>()?)),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// Keras's `EarlyStopping` from a dict of its arguments (Keras's defaults for those left out).
 fn early_stopping(d: &Bound<'_, PyDict>) -> PyResult<EarlyStopping> {
-    let get = |k: &str| -> PyResult<Bound<'_, PyAny>> {
-        d.get_item(k)?.ok_or_else(|| PyValueError::new_err(format!("early_stopping needs `{k}`")))
+    let s = Settings {
+        dict: Some(d),
+        what: "EarlyStopping",
+        known: &[
+            "monitor",
+            "min_delta",
+            "patience",
+            "mode",
+            "baseline",
+            "restore_best_weights",
+            "start_from_epoch",
+        ],
     };
+    s.check()?;
+    let def = EarlyStopping::default();
     Ok(EarlyStopping {
-        monitor: get("monitor")?.extract()?,
-        patience: get("patience")?.extract()?,
-        min_delta: get("min_delta")?.extract()?,
-        restore_best_weights: get("restore_best_weights")?.extract()?,
+        monitor: s.get("monitor")?.unwrap_or(def.monitor),
+        min_delta: s.get("min_delta")?.unwrap_or(def.min_delta),
+        patience: s.get("patience")?.unwrap_or(def.patience),
+        mode: s.get::<String>("mode")?.map(|m| monitor_mode(&m)).transpose()?.unwrap_or(def.mode),
+        baseline: s.get("baseline")?,
+        restore_best_weights: s.get("restore_best_weights")?.unwrap_or(def.restore_best_weights),
+        start_from_epoch: s.get("start_from_epoch")?.unwrap_or(def.start_from_epoch),
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn train_options(
-    epochs: usize,
-    batch_size: usize,
-    validation_split: f64,
-    shuffle: bool,
-    seed: i64,
-    train_algo_name: &str,
-    early: Option<&Bound<'_, PyDict>>,
-    verbose: bool,
-) -> PyResult<TrainOptions> {
+/// Keras's `ReduceLROnPlateau` from a dict of its arguments.
+fn reduce_lr(d: &Bound<'_, PyDict>) -> PyResult<ReduceLrOnPlateau> {
+    let s = Settings {
+        dict: Some(d),
+        what: "ReduceLROnPlateau",
+        known: &["monitor", "factor", "patience", "mode", "min_delta", "cooldown", "min_lr"],
+    };
+    s.check()?;
+    let def = ReduceLrOnPlateau::default();
+    Ok(ReduceLrOnPlateau {
+        monitor: s.get("monitor")?.unwrap_or(def.monitor),
+        factor: s.get("factor")?.unwrap_or(def.factor),
+        patience: s.get("patience")?.unwrap_or(def.patience),
+        mode: s.get::<String>("mode")?.map(|m| monitor_mode(&m)).transpose()?.unwrap_or(def.mode),
+        min_delta: s.get("min_delta")?.unwrap_or(def.min_delta),
+        cooldown: s.get("cooldown")?.unwrap_or(def.cooldown),
+        min_lr: s.get("min_lr")?.unwrap_or(def.min_lr),
+    })
+}
+
+/// The converter's [`TrainOptions`] from the estimator's settings dict (Keras's `fit` arguments and
+/// SystemML's `train_algo`, `test_algo`, `parallel_batches`); defaults are Keras's.
+fn train_options(settings: Option<&Bound<'_, PyDict>>) -> PyResult<TrainOptions> {
+    let s = Settings {
+        dict: settings,
+        what: "training settings",
+        known: &[
+            "epochs",
+            "batch_size",
+            "validation_split",
+            "shuffle",
+            "seed",
+            "train_algo",
+            "parallel_batches",
+            "test_algo",
+            "early_stopping",
+            "reduce_lr",
+            "log",
+            "checkpoint",
+            "resume",
+            "verbose",
+        ],
+    };
+    s.check()?;
+    let def = TrainOptions::default();
     Ok(TrainOptions {
-        epochs,
-        batch_size: batch_size.max(1),
-        validation_split,
-        shuffle,
-        seed,
-        algo: train_algo(train_algo_name)?,
-        early_stopping: early.map(early_stopping).transpose()?,
-        verbose,
-        ..TrainOptions::default()
+        epochs: s.get("epochs")?.unwrap_or(def.epochs),
+        batch_size: s.get::<usize>("batch_size")?.unwrap_or(def.batch_size).max(1),
+        validation_split: s.get("validation_split")?.unwrap_or(def.validation_split),
+        validation_data: false,
+        shuffle: s.get("shuffle")?.unwrap_or(def.shuffle),
+        seed: s.get("seed")?.unwrap_or(def.seed),
+        algo: s.get::<String>("train_algo")?.map(|a| train_algo(&a)).transpose()?.unwrap_or(def.algo),
+        parallel_batches: s.get::<usize>("parallel_batches")?.unwrap_or(def.parallel_batches).max(1),
+        test_algo: s.get::<String>("test_algo")?.map(|a| test_algo(&a)).transpose()?.unwrap_or(def.test_algo),
+        early_stopping: s.dict("early_stopping")?.as_ref().map(early_stopping).transpose()?,
+        reduce_lr: s.dict("reduce_lr")?.as_ref().map(reduce_lr).transpose()?,
+        log: s.get("log")?,
+        checkpoint: s.get("checkpoint")?,
+        resume: s.get("resume")?,
+        verbose: s.get("verbose")?.unwrap_or(def.verbose),
     })
 }
 
 #[pymethods]
-impl KerasModel {
+impl ConvertedModel {
     /// Loads and converts a Keras model file (`.keras`, or a legacy `.h5`).
     #[staticmethod]
-    fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+    fn load_keras(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
         let model = py.detach(|| dml::convert::load_keras(&path)).map_err(convert_err)?;
-        Ok(KerasModel {
+        Ok(ConvertedModel {
             model: Mutex::new(model),
             predictor: Mutex::new(None),
             interrupt: Arc::new(AtomicBool::new(false)),
@@ -189,33 +310,16 @@ impl KerasModel {
         self.model().summary()
     }
 
-    /// The training script. With `weights_dir` it reads its data and weights from files and writes
-    /// the trained weights (as `dml convert` writes it); without, its inputs are bound variables.
-    #[pyo3(signature = (epochs=1, batch_size=32, validation_split=0.0, shuffle=true, seed=-1,
-                        train_algo="minibatch", early_stopping=None, verbose=true, weights_dir=None))]
-    #[allow(clippy::too_many_arguments)]
+    /// The training script for `settings` (see `train_options`). With `weights_dir` it reads its
+    /// data and weights from files and writes the trained weights (as `dml convert` writes it);
+    /// without, its inputs are bound variables.
+    #[pyo3(signature = (settings=None, weights_dir=None))]
     fn training_script(
         &self,
-        epochs: usize,
-        batch_size: usize,
-        validation_split: f64,
-        shuffle: bool,
-        seed: i64,
-        train_algo: &str,
-        early_stopping: Option<&Bound<'_, PyDict>>,
-        verbose: bool,
+        settings: Option<&Bound<'_, PyDict>>,
         weights_dir: Option<String>,
     ) -> PyResult<String> {
-        let opts = train_options(
-            epochs,
-            batch_size,
-            validation_split,
-            shuffle,
-            seed,
-            train_algo,
-            early_stopping,
-            verbose,
-        )?;
+        let opts = train_options(settings)?;
         let io = match weights_dir {
             Some(weights_dir) => Io::Files { weights_dir },
             None => Io::Bound,
@@ -224,22 +328,27 @@ impl KerasModel {
     }
 
     /// The prediction script (files with `weights_dir`, bound variables without).
-    #[pyo3(signature = (batch_size=32, weights_dir=None))]
-    fn prediction_script(&self, batch_size: usize, weights_dir: Option<String>) -> PyResult<String> {
+    #[pyo3(signature = (batch_size=32, test_algo="minibatch", weights_dir=None))]
+    fn prediction_script(
+        &self,
+        batch_size: usize,
+        test_algo: &str,
+        weights_dir: Option<String>,
+    ) -> PyResult<String> {
         let io = match weights_dir {
             Some(weights_dir) => Io::Files { weights_dir },
             None => Io::Bound,
         };
-        self.model().prediction_script(&io, batch_size.max(1)).map_err(convert_err)
+        let algo = self::test_algo(test_algo)?;
+        self.model().prediction_script_with(&io, batch_size.max(1), algo).map_err(convert_err)
     }
 
     /// Trains on `x`, `y` (rows as the converter takes them: flattened examples, targets as the
-    /// loss wants them) as Keras's `fit`; the weights become the trained ones. Returns the history
-    /// as `{key: [value per epoch]}` with the keys of Keras's `History` (`loss`, the metrics, and
-    /// `val_*` when validating).
-    #[pyo3(signature = (x, y, x_val=None, y_val=None, epochs=1, batch_size=32, validation_split=0.0,
-                        shuffle=true, seed=-1, train_algo="minibatch", early_stopping=None, verbose=true))]
-    #[allow(clippy::too_many_arguments)]
+    /// loss wants them) as Keras's `fit`, continuing the optimizer's state as Keras does across
+    /// `fit` calls; the weights become the trained ones. Returns the history as `{key: [value per
+    /// epoch]}` with the keys of Keras's `History` in its order (`loss`, the metrics, `val_*` when
+    /// validating, `learning_rate` with ReduceLROnPlateau).
+    #[pyo3(signature = (x, y, x_val=None, y_val=None, settings=None))]
     fn fit<'py>(
         &self,
         py: Python<'py>,
@@ -247,25 +356,9 @@ impl KerasModel {
         y: &Bound<'py, PyAny>,
         x_val: Option<&Bound<'py, PyAny>>,
         y_val: Option<&Bound<'py, PyAny>>,
-        epochs: usize,
-        batch_size: usize,
-        validation_split: f64,
-        shuffle: bool,
-        seed: i64,
-        train_algo: &str,
-        early_stopping: Option<&Bound<'py, PyDict>>,
-        verbose: bool,
+        settings: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let mut opts = train_options(
-            epochs,
-            batch_size,
-            validation_split,
-            shuffle,
-            seed,
-            train_algo,
-            early_stopping,
-            verbose,
-        )?;
+        let mut opts = train_options(settings)?;
         let validation = match (x_val, y_val) {
             (Some(xv), Some(yv)) => Some((xv, yv)),
             (None, None) => None,
@@ -278,68 +371,59 @@ impl KerasModel {
             data.push(("X_val", values::to_value(xv, &mut lent)?));
             data.push(("y_val", values::to_value(yv, &mut lent)?));
         }
-        let (mut ps, names, columns) = {
+        let (mut run, columns) = {
             let m = self.model();
-            let src = m.training_script(&opts, &Io::Bound).map_err(convert_err)?;
-            let g = &m.graph;
-            let names = param_names(g);
-            let mut inputs: Vec<String> = data.iter().map(|(n, _)| n.to_string()).collect();
-            inputs.extend(names.iter().cloned());
-            let mut outputs = vec![script::OUTPUT_HISTORY.to_string()];
-            outputs.extend(names.iter().cloned());
-            let mut ps = self.prepared(&src, &inputs, &outputs)?;
-            bind_params(&mut ps, g);
-            (ps, names, script::history_columns(g, true))
+            let run = m.prepare_fit(&opts, self.options()).map_err(|e| {
+                DMLError::new_err(format!(
+                    "internal error: a generated script does not compile; please report it\n{e}"
+                ))
+            })?;
+            (run, script::history_columns(&m.graph, true))
         };
+        run.script.set_output(exec::python_output());
+        run.script.keep_inputs(false);
         for (n, v) in data {
-            ps.set_value(n, v);
+            run.script.set_value(n, v);
         }
-        let result = exec::run_detached(py, &self.interrupt, || ps.execute())?;
-        drop(ps);
-        let mut res = result.map_err(DMLError::new_err)?;
-        let hist = res
-            .matrix(script::OUTPUT_HISTORY)
-            .ok_or_else(|| DMLError::new_err("the training script left no history"))?;
-        let validating = validation.is_some() || validation_split > 0.0;
-        let history = PyDict::new(py);
-        for (k, c) in columns.iter().enumerate() {
-            // Keras's History has no learning rate (only a callback that changes it logs one).
-            let keep = (validating || !c.starts_with("val_")) && c != "learning_rate";
-            if keep && k < hist.ncols() {
-                history.set_item(c, hist.column(k).to_vec())?;
-            }
-        }
-        let mut trained = BTreeMap::new();
-        for n in &names {
-            if let Some(Value::Matrix(w)) = res.take(n) {
-                trained.insert(n.clone(), w.to_dense());
-            }
-        }
+        let result = exec::run_detached(py, &self.interrupt, || run.script.execute())?;
+        let res = result.map_err(DMLError::new_err)?;
+        let history = self.model().finish_fit(&run, &res).map_err(DMLError::new_err)?;
+        drop(res);
+        drop(run);
         drop(lent);
-        let mut m = self.model();
-        for p in &mut m.graph.params {
-            if let Some(w) = trained.remove(&p.var) {
-                p.value = w;
+        let dict = PyDict::new(py);
+        for c in &columns {
+            if let Some(v) = history.get(c) {
+                dict.set_item(c, v.clone())?;
             }
         }
-        Ok(history)
+        Ok(dict)
     }
 
-    /// The model's output for each row of `x`, in inference mode, `batch_size` rows at a time.
-    #[pyo3(signature = (x, batch_size=32))]
-    fn predict<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>, batch_size: usize) -> PyResult<Py<PyAny>> {
+    /// The model's output for each row of `x`, in inference mode, `batch_size` rows at a time
+    /// (all at once with `test_algo="batch"`).
+    #[pyo3(signature = (x, batch_size=32, test_algo="minibatch"))]
+    fn predict<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        batch_size: usize,
+        test_algo: &str,
+    ) -> PyResult<Py<PyAny>> {
         let batch_size = batch_size.max(1);
+        let algo = self::test_algo(test_algo)?;
         let mut lent = Lent::default();
         let xv = values::to_value(x, &mut lent)?;
         let mut slot = self.predictor.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.as_ref().is_none_or(|(b, _)| *b != batch_size) {
+        if slot.as_ref().is_none_or(|(b, a, _)| *b != batch_size || *a != algo) {
             let m = self.model();
-            let src = m.prediction_script(&Io::Bound, batch_size).map_err(convert_err)?;
+            let src = m.prediction_script_with(&Io::Bound, batch_size, algo).map_err(convert_err)?;
             let mut inputs = vec!["X".to_string()];
             inputs.extend(param_names(&m.graph));
-            *slot = Some((batch_size, self.prepared(&src, &inputs, &[script::OUTPUT_PRED.to_string()])?));
+            *slot =
+                Some((batch_size, algo, self.prepared(&src, &inputs, &[script::OUTPUT_PRED.to_string()])?));
         }
-        let (_, ps) = slot.as_mut().expect("compiled above");
+        let (_, _, ps) = slot.as_mut().expect("compiled above");
         bind_params(ps, &self.model().graph);
         ps.set_value("X", xv);
         let result = exec::run_detached(py, &self.interrupt, || {
@@ -443,25 +527,23 @@ impl KerasModel {
         py.detach(|| m.read_weights_dir(&dir)).map_err(convert_err)
     }
 
-    /// Writes `train.dml`, `predict.dml` and `weights/` into `dir` (as `dml convert` does).
-    #[pyo3(signature = (dir, epochs=1, batch_size=32, validation_split=0.0, shuffle=true, seed=-1,
-                        train_algo="minibatch"))]
-    #[allow(clippy::too_many_arguments)]
-    fn write_dir(
-        &self,
-        py: Python<'_>,
-        dir: PathBuf,
-        epochs: usize,
-        batch_size: usize,
-        validation_split: f64,
-        shuffle: bool,
-        seed: i64,
-        train_algo: &str,
-    ) -> PyResult<()> {
-        let opts =
-            train_options(epochs, batch_size, validation_split, shuffle, seed, train_algo, None, true)?;
+    /// Writes `train.dml`, `predict.dml` and `weights/` into `dir` (as `dml convert` does), the
+    /// scripts' defaults from `settings`.
+    #[pyo3(signature = (dir, settings=None))]
+    fn write_dir(&self, py: Python<'_>, dir: PathBuf, settings: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+        let opts = train_options(settings)?;
         let m = self.model();
         py.detach(|| m.write_dir(&dir, &opts)).map_err(convert_err)
+    }
+
+    /// Starts the optimizer afresh (no step taken, the compiled learning rate).
+    fn reset_optimizer(&self) {
+        self.model().reset_optimizer();
+    }
+
+    /// Why the model file's optimizer state was not used, if it was not.
+    fn optimizer_warning(&self) -> Option<String> {
+        self.model().optimizer_warning().map(str::to_string)
     }
 
     /// Writes the model with its current weights as a `.keras` file that Keras loads.

