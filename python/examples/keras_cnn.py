@@ -62,7 +62,7 @@ model = keras.Sequential(
 )
 model.compile(
     loss="categorical_crossentropy",
-    optimizer=keras.optimizers.SGD(learning_rate=0.05, momentum=0.9),
+    optimizer=keras.optimizers.SGD(learning_rate=0.01, momentum=0.9),
     metrics=["accuracy"],
 )
 
