@@ -167,3 +167,49 @@ fn bad_input_is_a_clear_error_and_writes_nothing() {
     assert!(!dir.join("out").exists(), "nothing is written for a broken model");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The training settings given to `dml convert` become the script's defaults: grouped updates of
+/// one mini-batch each (`looped_minibatch`, `--parallel-batches 1`) are Keras's own mini-batch
+/// updates, and `--no-shuffle` keeps Keras's unshuffled order, so the history is Keras's.
+#[test]
+fn convert_settings_become_the_training_defaults() {
+    let name = "fit_validation_split";
+    let dir = scratch("settings");
+    let src = case(name);
+    let npz = read_npz(&src.join("oracle.npz")).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(src.join("manifest.json")).unwrap()).unwrap();
+    let fit = &manifest["fit"];
+    let out = dir.join("model");
+    run_ok(
+        dml()
+            .args(["convert", "keras"])
+            .arg(src.join("model.keras"))
+            .arg("--out")
+            .arg(&out)
+            .args(["--train-algo", "looped_minibatch", "--parallel-batches", "1", "--no-shuffle"])
+            .args(["--epochs", &fit["epochs"].to_string(), "--batch-size", &fit["batch_size"].to_string()])
+            .args(["--validation-split", &fit["validation_split"].as_f64().unwrap_or(0.0).to_string()]),
+    );
+    let script = std::fs::read_to_string(out.join("train.dml")).unwrap();
+    assert!(script.contains("train_algo=looped_minibatch"), "the script says how it trains");
+    write_csv(&npz["x"], &dir.join("x.csv"));
+    write_csv(&npz["y"], &dir.join("y.csv"));
+    run_ok(dml().current_dir(&dir).arg("run").arg(out.join("train.dml")).arg("-nvargs").args([
+        "X=x.csv",
+        "y=y.csv",
+        "weights_out=trained",
+        "history=history.csv",
+    ]));
+    let history = read_csv(&dir.join("history.csv"));
+    let cols = history.len() / fit["epochs"].as_u64().unwrap() as usize;
+    let loss: Vec<f64> = history.chunks(cols).map(|r| r[0]).collect();
+    assert_close(&loss, &npz["hist_loss"].data, 1e-7, "history loss");
+
+    let bad =
+        dml().args(["convert", "keras"]).arg(src.join("model.keras")).args(["--train-algo", "sgd"]).output();
+    let bad = bad.unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("looped_minibatch"), "the error lists the choices");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

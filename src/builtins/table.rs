@@ -199,6 +199,8 @@ pub(super) const TABLE: &[BuiltinSpec] = &[
     variadic(special("list", &[], List)),
     special("exists", &[p("name", Req)], BoolScalar),
     effect(lib("time", &[], IntScalar)),
+    // Ours (not SystemDS's): a progress bar on a terminal, for the converters' training loops.
+    effect(lib("printProgress", &[p("done", Req), p("total", Req), p("text", S(""))], BoolScalar)),
     // statements
     variadic(effect(special("print", &[p("x", Opt)], Nothing))),
     effect(special("stop", &[p("message", S(""))], Nothing)),

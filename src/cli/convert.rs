@@ -3,7 +3,7 @@
 //! `.keras` file Keras loads (`--weights DIR --save NEW.keras`).
 use std::path::PathBuf;
 
-use dml::convert::script::TrainOptions;
+use dml::convert::script::{TestAlgo, TrainAlgo, TrainOptions};
 
 #[derive(clap::Args, Debug)]
 pub struct KerasArgs {
@@ -21,6 +21,25 @@ pub struct KerasArgs {
     /// Default batch size of the scripts (their `batch_size=` overrides it).
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
+    /// How the training script turns mini-batches into updates: minibatch (Keras's fit), batch,
+    /// looped_minibatch or allreduce_parallel_batches (SystemML's train_algo).
+    #[arg(long, default_value = "minibatch", value_parser = parse_train_algo)]
+    pub train_algo: TrainAlgo,
+    /// How validation and prediction batch the rows: minibatch or batch (SystemML's test_algo).
+    #[arg(long, default_value = "minibatch", value_parser = parse_test_algo)]
+    pub test_algo: TestAlgo,
+    /// Default mini-batches per update of the grouped train_algo values.
+    #[arg(long, default_value_t = 4)]
+    pub parallel_batches: usize,
+    /// Default fraction of the rows (the last ones) that validate.
+    #[arg(long, default_value_t = 0.0)]
+    pub validation_split: f64,
+    /// Train on the rows in their order by default (Keras's shuffle=False).
+    #[arg(long)]
+    pub no_shuffle: bool,
+    /// Default seed of the shuffling and dropout (-1: a fresh one each run).
+    #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
+    pub seed: i64,
     /// A folder of trained weights (as `train.dml` writes them) to put back into the model...
     #[arg(long, requires = "save")]
     pub weights: Option<PathBuf>,
@@ -45,8 +64,21 @@ pub fn keras(args: &KerasArgs) -> i32 {
         print!("{}", model.summary());
     }
     if let Some(dir) = &args.out {
-        let opts =
-            TrainOptions { epochs: args.epochs, batch_size: args.batch_size, ..TrainOptions::default() };
+        if !(0.0..1.0).contains(&args.validation_split) || args.parallel_batches == 0 {
+            eprintln!("error: --validation-split must be in [0, 1) and --parallel-batches at least 1");
+            return 2;
+        }
+        let opts = TrainOptions {
+            epochs: args.epochs,
+            batch_size: args.batch_size,
+            algo: args.train_algo,
+            test_algo: args.test_algo,
+            parallel_batches: args.parallel_batches,
+            validation_split: args.validation_split,
+            shuffle: !args.no_shuffle,
+            seed: args.seed,
+            ..TrainOptions::default()
+        };
         if let Err(e) = model.write_dir(dir, &opts) {
             eprintln!("error: {e}");
             return 1;
@@ -65,4 +97,13 @@ pub fn keras(args: &KerasArgs) -> i32 {
         eprintln!("wrote {}", dst.display());
     }
     0
+}
+
+fn parse_train_algo(s: &str) -> Result<TrainAlgo, String> {
+    TrainAlgo::from_name(s)
+        .ok_or_else(|| format!("`{s}`: minibatch, batch, looped_minibatch or allreduce_parallel_batches"))
+}
+
+fn parse_test_algo(s: &str) -> Result<TestAlgo, String> {
+    TestAlgo::from_name(s).ok_or_else(|| format!("`{s}`: minibatch or batch"))
 }

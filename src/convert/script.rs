@@ -59,6 +59,18 @@ impl TrainAlgo {
         }
     }
 
+    /// The algorithm of a `train_algo` name (SystemML's spellings).
+    pub fn from_name(name: &str) -> Option<TrainAlgo> {
+        [
+            TrainAlgo::Minibatch,
+            TrainAlgo::Batch,
+            TrainAlgo::LoopedMinibatch,
+            TrainAlgo::AllreduceParallelBatches,
+        ]
+        .into_iter()
+        .find(|a| a.name() == name)
+    }
+
     fn grouped(self) -> bool {
         matches!(self, TrainAlgo::LoopedMinibatch | TrainAlgo::AllreduceParallelBatches)
     }
@@ -80,6 +92,11 @@ impl TestAlgo {
             TestAlgo::Minibatch => "minibatch",
             TestAlgo::Batch => "batch",
         }
+    }
+
+    /// The algorithm of a `test_algo` name.
+    pub fn from_name(name: &str) -> Option<TestAlgo> {
+        [TestAlgo::Minibatch, TestAlgo::Batch].into_iter().find(|a| a.name() == name)
     }
 }
 
@@ -635,8 +652,18 @@ const TRAIN_USAGE: &[(&str, &str)] = &[
     ("checkpoint=DIR", "a checkpoint after every epoch (weights, optimizer and callback state)"),
     ("resume=DIR", "continue from the last checkpoint in DIR"),
     ("history=FILE", "the history matrix as CSV (columns as listed below)"),
-    ("verbose=TRUE|FALSE", "one line per epoch"),
+    ("verbose=TRUE|FALSE", "one line per epoch, and a progress bar on a terminal"),
 ];
+
+/// The progress bar of an epoch: step `done` of `total`, with the running mean of the loss
+/// (rounded to four places, as Keras shows it). `printProgress` draws only on a terminal.
+fn progress_bar(b: &mut Code, done: &str, total: &str, lead: usize) {
+    b.open("if (verbose)");
+    b.line(format!(
+        "drawn = printProgress({done}, {total}, \"loss: \" + round(loss_total * {lead} / seen * 10000) / 10000)"
+    ));
+    b.close();
+}
 
 /// Writes the `monitor_column` function: a monitored history key to its column and direction.
 fn monitor_function(g: &Graph, cols: &[String]) -> Code {
@@ -1052,6 +1079,7 @@ pub fn training_script(g: &Graph, opts: &TrainOptions, io: &Io) -> Result<String
                 metric_code(&mut b, g, t, k, &out_var, "yb")?;
                 b.line(format!("{v}_total = {v}_total + metric_batch"));
             }
+            progress_bar(&mut b, "i", "ceil(N / step_rows)", lead);
             b.close();
         }
         TrainAlgo::LoopedMinibatch | TrainAlgo::AllreduceParallelBatches => {
@@ -1124,6 +1152,7 @@ pub fn training_script(g: &Graph, opts: &TrainOptions, io: &Io) -> Result<String
             for (k, v) in mvars.iter().enumerate() {
                 b.line(format!("{v}_total = {v}_total + sum(group_sums[, {}])", k + 2));
             }
+            progress_bar(&mut b, "group", "ceil(n_batches / parallel_batches)", lead);
             b.close();
         }
     }

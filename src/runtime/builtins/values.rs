@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 pub(super) const IMPLS: &[Impl] = &[
     ("time", Plain(time)),
+    ("printProgress", Plain(print_progress)),
     ("typeof", Plain(type_of)),
     ("remove", Plain(remove)),
     ("as.list", Plain(as_list)),
@@ -120,6 +121,38 @@ fn time(_: Args) -> RtResult<Vec<Value>> {
     one(Value::Int(ns))
 }
 
+/// `printProgress(done, total, text)`: redraws a progress bar (`12/32 [=====>    ] text`) on
+/// standard error when it is a terminal, and ends the line when `done` reaches `total`; where
+/// standard error is a file or a pipe it draws nothing, so logs keep only the scripts' own
+/// lines. Returns whether it drew.
+fn print_progress(a: Args) -> RtResult<Vec<Value>> {
+    use std::io::{IsTerminal, Write};
+    let (done, total) = (a.num("done")?, a.num("total")?);
+    let mut err = std::io::stderr();
+    if !err.is_terminal() || total <= 0.0 {
+        return one(Value::Bool(false));
+    }
+    let _ = write!(err, "{}", progress_line(done, total, &a.text("text")?));
+    let _ = err.flush();
+    one(Value::Bool(true))
+}
+
+/// The text that redraws a progress bar: back to the line's start, `done/total [===>   ] text`,
+/// a clear to the line's end (of what a longer previous line left), and a newline when done.
+fn progress_line(done: f64, total: f64, text: &str) -> String {
+    const WIDTH: usize = 30;
+    let frac = (done / total).clamp(0.0, 1.0);
+    let filled = (frac * WIDTH as f64).round() as usize;
+    let mut bar = "=".repeat(filled);
+    if filled < WIDTH {
+        bar.push('>');
+        bar.push_str(&" ".repeat(WIDTH - filled - 1));
+    }
+    let digits = format!("{total}").len();
+    let end = if done >= total { "\n" } else { "" };
+    format!("\r{done:>digits$}/{total} [{bar}] {text}\x1b[K{end}")
+}
+
 /// `typeof(x)`: the kind of a value, or for a frame a 1 x n frame of its column types.
 fn type_of(a: Args) -> RtResult<Vec<Value>> {
     one(match a.value("target")? {
@@ -199,4 +232,18 @@ fn pass_on(mut a: Args) -> RtResult<Vec<Value>> {
 
 fn traced_only(a: Args) -> RtResult<Vec<Value>> {
     err(format!("`{}` must be called directly (not through eval), so that lineage is traced", a.name()))
+}
+
+#[cfg(test)]
+mod progress_tests {
+    use super::progress_line;
+
+    #[test]
+    fn the_bar_fills_in_proportion_and_ends_the_line_when_done() {
+        assert_eq!(
+            progress_line(3.0, 10.0, "loss: 1"),
+            format!("\r 3/10 [{}>{}] loss: 1\x1b[K", "=".repeat(9), " ".repeat(20))
+        );
+        assert_eq!(progress_line(10.0, 10.0, ""), format!("\r10/10 [{}] \x1b[K\n", "=".repeat(30)));
+    }
 }
