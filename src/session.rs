@@ -121,6 +121,8 @@ pub struct PreparedScript {
     inputs: Vec<String>,
     outputs: Vec<String>,
     bound: BTreeMap<String, Value>,
+    /// Whether bound inputs stay bound after a run (the default) or move into it.
+    keep_inputs: bool,
     out: Output,
 }
 
@@ -148,6 +150,12 @@ impl Results {
     pub fn scalar(&self, name: &str) -> Option<f64> {
         self.values.get(name).and_then(|v| v.as_f64().filter(|_| v.is_scalar()))
     }
+
+    /// Takes an output out of the results (a matrix the script made is then the caller's alone,
+    /// so it can be handed on without a copy).
+    pub fn take(&mut self, name: &str) -> Option<Value> {
+        self.values.remove(name)
+    }
 }
 
 impl PreparedScript {
@@ -163,12 +171,24 @@ impl PreparedScript {
         outputs: &[&str],
         opts: Options,
     ) -> Result<PreparedScript, String> {
+        Self::compile_named("<prepared script>", src, inputs, outputs, opts)
+    }
+
+    /// [`Self::compile_with`] for a script read from the file `name`: `source` then also looks
+    /// next to it, and diagnostics name it.
+    pub fn compile_named(
+        name: &str,
+        src: &str,
+        inputs: &[&str],
+        outputs: &[&str],
+        opts: Options,
+    ) -> Result<PreparedScript, String> {
         let mut map = SourceMap::new();
         // Inputs are declared as matrices of unknown shape; scalar inputs are fine too because
         // every block is compiled again at run time with the bound values.
         let vars: Vec<(String, TypeInfo)> =
             inputs.iter().map(|n| (n.to_string(), TypeInfo::UNKNOWN)).collect();
-        let program = compiler::prepare_program(&mut map, "<prepared script>", src, &opts, &vars, true)
+        let program = compiler::prepare_program(&mut map, name, src, &opts, &vars, true)
             .map_err(|d| crate::diagnostics::render_to_string(&map, &d))?;
         Ok(PreparedScript {
             program,
@@ -177,8 +197,31 @@ impl PreparedScript {
             inputs: inputs.iter().map(|s| s.to_string()).collect(),
             outputs: outputs.iter().map(|s| s.to_string()).collect(),
             bound: BTreeMap::new(),
+            keep_inputs: true,
             out: Output::buffer(),
         })
+    }
+
+    /// Where the script's `print` output goes (by default a buffer, returned in
+    /// [`Results::printed`]).
+    pub fn set_output(&mut self, out: Output) {
+        self.out = out;
+    }
+
+    /// Whether inputs stay bound after a run (`true`, the default) or move into it, so that the
+    /// script may update a matrix in place instead of copying it first.
+    pub fn keep_inputs(&mut self, keep: bool) {
+        self.keep_inputs = keep;
+    }
+
+    /// Removes a bound input, returning it.
+    pub fn unbind(&mut self, name: &str) -> Option<Value> {
+        self.bound.remove(name)
+    }
+
+    /// The options the script was compiled with (and runs with).
+    pub fn options(&self) -> &Options {
+        &self.opts
     }
 
     pub fn set_matrix(&mut self, name: &str, m: ndarray::Array2<f64>) {
@@ -197,11 +240,11 @@ impl PreparedScript {
     /// Runs the script with the bound inputs (they stay bound for the next run).
     pub fn execute(&mut self) -> Result<Results, String> {
         let mut slots = Slots::new(self.program.main_vars.len());
+        if let Some(n) = self.inputs.iter().find(|n| !self.bound.contains_key(*n)) {
+            return Err(format!("input `{n}` is not bound"));
+        }
         for (i, n) in self.inputs.iter().enumerate() {
-            match self.bound.get(n) {
-                Some(v) => slots.vals[i] = Some(v.clone()),
-                None => return Err(format!("input `{n}` is not bound")),
-            }
+            slots.vals[i] = if self.keep_inputs { self.bound.get(n).cloned() } else { self.bound.remove(n) };
         }
         run_program(&self.program, &self.opts, &self.out, None, &mut slots)
             .map_err(|e| crate::diagnostics::render_to_string(&self.map, &[e.into_diagnostic()]))?;

@@ -60,3 +60,43 @@ fn deep_recursion_runs_from_the_command_line_a_prepared_script_and_a_session() {
     assert_eq!(session.get("y").and_then(|v| v.as_f64()), Some(1999.0));
     assert_eq!(printed.take(), "1999\n");
 }
+
+/// `Options::interrupt` stops a running program at the next block: an endless `while` loop, an
+/// endless recursion-free loop of function calls, and a `for` loop, each within a short time.
+#[test]
+fn interrupt_flag_stops_a_running_script() {
+    use dml::compiler::Options;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+    let scripts = [
+        "i = 0\nwhile (TRUE) { i = i + 1 }\nY = X",
+        "f = function(double x) return (double y) { y = x + 1 }\ni = 0\nwhile (TRUE) { i = f(i) }\nY = X",
+        "s = 0\nfor (i in 1:1e12) { s = s + i }\nY = X",
+    ];
+    for src in scripts {
+        let flag = Arc::new(AtomicBool::new(false));
+        let opts = Options { interrupt: Some(flag.clone()), ..Options::default() };
+        let mut ps = PreparedScript::compile_with(src, &["X"], &["Y"], opts).expect("compiles");
+        ps.set_matrix("X", array![[1.0]]);
+        let setter = {
+            let flag = flag.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(100));
+                flag.store(true, Ordering::Relaxed);
+                Instant::now()
+            })
+        };
+        let e = ps.execute().err().expect("an interrupted run is an error");
+        let set_at = setter.join().expect("setter");
+        assert!(set_at.elapsed() < Duration::from_secs(2), "stopped late: {src}");
+        assert!(e.contains(dml::compiler::options::INTERRUPTED), "{e}");
+        // Cleared, the same prepared script runs again (a script that ends this time).
+        flag.store(false, Ordering::Relaxed);
+    }
+    let flag = Arc::new(AtomicBool::new(false));
+    let opts = Options { interrupt: Some(flag), ..Options::default() };
+    let mut ps = PreparedScript::compile_with("Y = X + 1", &["X"], &["Y"], opts).expect("compiles");
+    ps.set_matrix("X", array![[1.0]]);
+    assert_eq!(ps.execute().expect("runs").matrix("Y").expect("Y"), array![[2.0]]);
+}

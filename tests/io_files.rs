@@ -434,3 +434,26 @@ fn write_samples_for_sysds() {
     io::write_matrix(&s(), &dir.join("s.csv"), &opts).unwrap();
     io::write_scalar(&ScalarValue::Double(0.1 + 0.2), &dir.join("sc.txt"), None).unwrap();
 }
+
+/// `write(X, f, format="csv")` from a script writes a zero as `0`, byte for byte as SystemDS 3.4.0
+/// does for this call (a.csv is its output); only `sparse=TRUE` leaves zero cells empty (checked
+/// with sysds: `1.0,,3.0`).
+#[test]
+fn write_builtin_csv_writes_zeros_unless_sparse() {
+    use dml::driver::{Explain, RunConfig, run_script};
+    let dir = scratch("write-builtin-csv");
+    let (dense, sparse) = (dir.join("a.csv"), dir.join("s.csv"));
+    let src = format!(
+        "X = matrix(\"1 0 3 0 0 0 -2.5 4 1e-20\", rows=3, cols=3)\nwrite(X, \"{}\", format=\"csv\")\n\
+         write(X, \"{}\", format=\"csv\", sparse=TRUE)\n",
+        dense.display(),
+        sparse.display()
+    );
+    let out = dml::runtime::output::Output::buffer();
+    let cfg = RunConfig { explain: Explain::None, stats: false };
+    let mut map = dml::diagnostics::SourceMap::new();
+    run_script(&mut map, "w.dml", &src, &Default::default(), &cfg, &out).expect("runs");
+    let text = |p: &Path| std::fs::read_to_string(p).unwrap();
+    assert_eq!(text(&dense), text(&data("a.csv")));
+    assert_eq!(text(&sparse), "1.0,,3.0\n,,\n-2.5,4.0,1.0E-20\n");
+}

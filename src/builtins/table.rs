@@ -300,7 +300,8 @@ pub(super) const TABLE: &[BuiltinSpec] = &[
             p("format", S("text")),
             p("sep", S(",")),
             p("header", B(false)),
-            p("sparse", B(true)),
+            // SystemDS 3.4.0 writes a zero as `0` unless `sparse=TRUE` is given (checked with it).
+            p("sparse", B(false)),
             p("description", Opt),
             p("rows_in_block", Opt),
             p("cols_in_block", Opt),

@@ -6,6 +6,8 @@ use crate::plan::Budget;
 use crate::rewrite::RewriteConfig;
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Settings that shape compilation and execution.
 #[derive(Clone, Debug)]
@@ -15,6 +17,21 @@ pub struct Options {
     pub budget: Budget,
     /// Directory of DML-bodied builtins (`NAME.dml`), as SystemDS's `scripts/builtin`.
     pub builtin_path: Option<PathBuf>,
+    /// Set from another thread to stop a running program: the executor checks it before each
+    /// block (every loop iteration, every function body) and fails with [`INTERRUPTED`].
+    /// `None` (the default): nothing to check. Embedders use it for Ctrl-C.
+    pub interrupt: Option<Arc<AtomicBool>>,
+}
+
+/// The message of the error a program stops with when [`Options::interrupt`] is set.
+pub const INTERRUPTED: &str = "interrupted";
+
+impl Options {
+    /// Whether [`Options::interrupt`] asks the running program to stop.
+    #[inline]
+    pub fn interrupted(&self) -> bool {
+        self.interrupt.as_ref().is_some_and(|f| f.load(Ordering::Relaxed))
+    }
 }
 
 impl Default for Options {
@@ -24,6 +41,7 @@ impl Default for Options {
             rewrites: RewriteConfig::default(),
             budget: Budget::from_env(),
             builtin_path: std::env::var_os("DML_BUILTIN_PATH").map(PathBuf::from),
+            interrupt: None,
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::convert::error::ConvertError;
 use crate::convert::ir::{Graph, ParamId};
 use crate::convert::keras::{self, DType, KerasFile, Tensor};
 use crate::convert::script::{self, Io, TestAlgo, TrainOptions};
-use crate::session::PreparedScript;
+use crate::session::{PreparedScript, Results};
 
 /// A converted model: the graph with its weights in the DML layout, and its optimizer's state.
 #[derive(Debug, Clone)]
@@ -82,6 +82,17 @@ pub struct Gradients {
 
 /// Per-epoch values of a training run, by Keras's history keys.
 pub type History = BTreeMap<String, Vec<f64>>;
+
+/// A training run compiled and bound by [`Model::prepare_fit`], waiting for its data.
+pub struct PreparedFit {
+    /// The training script; inputs `X`, `y` (and `X_val`, `y_val`) are still to be bound.
+    pub script: PreparedScript,
+    /// The optimizer state's variables (whether each is a scalar), read back by
+    /// [`Model::finish_fit`].
+    state: Vec<(String, bool)>,
+    validated: bool,
+    reduce_lr: bool,
+}
 
 /// A value of the optimizer state bound into a training script.
 enum StateValue {
@@ -263,13 +274,36 @@ impl Model {
         validation: Option<(&Array2<f64>, &Array2<f64>)>,
         opts: &TrainOptions,
     ) -> Result<History, String> {
-        let mut opts = opts.clone();
-        opts.validation_data = validation.is_some();
-        let src = self.training_script(&opts, &Io::Bound).map_err(|e| e.to_string())?;
+        let opts = TrainOptions { validation_data: validation.is_some(), ..opts.clone() };
+        let mut run = self.prepare_fit(&opts, crate::compiler::Options::default())?;
+        run.script.set_matrix("X", x.clone());
+        run.script.set_matrix("y", y.clone());
+        if let Some((xv, yv)) = validation {
+            run.script.set_matrix("X_val", xv.clone());
+            run.script.set_matrix("y_val", yv.clone());
+        }
+        let res = run.script.execute()?;
+        if opts.verbose && !res.printed.is_empty() {
+            print!("{}", res.printed);
+        }
+        self.finish_fit(&run, &res)
+    }
+
+    /// The first half of [`Self::fit_with_validation`] for a caller that runs the training script
+    /// itself (an embedder with its own output, interrupt flag, or data it binds without a copy):
+    /// the script compiled with `engine`'s options, the weights and the optimizer state bound.
+    /// The caller binds `X` and `y` (and `X_val`, `y_val` when `opts.validation_data`), executes
+    /// [`PreparedFit::script`] and hands the results to [`Self::finish_fit`]; a run that fails or
+    /// is interrupted leaves the model as it was.
+    pub fn prepare_fit(
+        &self,
+        opts: &TrainOptions,
+        engine: crate::compiler::Options,
+    ) -> Result<PreparedFit, String> {
+        let src = self.training_script(opts, &Io::Bound).map_err(|e| e.to_string())?;
         let state = self.state_values();
-        let g = &self.graph;
         let mut inputs = vec!["X".to_string(), "y".to_string()];
-        if validation.is_some() {
+        if opts.validation_data {
             inputs.push("X_val".into());
             inputs.push("y_val".into());
         }
@@ -280,64 +314,68 @@ impl Model {
         outputs.extend(state.iter().map(|(n, _)| n.clone()));
         let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
         let outputs_ref: Vec<&str> = outputs.iter().map(String::as_str).collect();
-        let mut ps = PreparedScript::compile(&src, &inputs, &outputs_ref)?;
-        ps.set_matrix("X", x.clone());
-        ps.set_matrix("y", y.clone());
-        if let Some((xv, yv)) = validation {
-            ps.set_matrix("X_val", xv.clone());
-            ps.set_matrix("y_val", yv.clone());
-        }
+        let mut ps = PreparedScript::compile_with(&src, &inputs, &outputs_ref, engine)?;
         self.bind_params(&mut ps);
-        for (name, v) in &state {
+        let mut state_names = Vec::with_capacity(state.len());
+        for (name, v) in state {
+            let scalar = matches!(v, StateValue::Scalar(_));
             match v {
-                StateValue::Scalar(s) => ps.set_scalar(name, *s),
-                StateValue::Matrix(m) => ps.set_matrix(name, m.clone()),
+                StateValue::Scalar(s) => ps.set_scalar(&name, s),
+                StateValue::Matrix(m) => ps.set_matrix(&name, m),
             }
+            state_names.push((name, scalar));
         }
-        let res = ps.execute()?;
-        if opts.verbose && !res.printed.is_empty() {
-            print!("{}", res.printed);
-        }
+        Ok(PreparedFit {
+            script: ps,
+            state: state_names,
+            validated: opts.validation_data || opts.validation_split > 0.0,
+            reduce_lr: opts.reduce_lr.is_some(),
+        })
+    }
+
+    /// The second half of [`Self::prepare_fit`]: the trained weights and optimizer state from the
+    /// run's results into the model, and the history (as [`Self::fit_with_validation`] returns it).
+    pub fn finish_fit(&mut self, run: &PreparedFit, res: &Results) -> Result<History, String> {
+        let g = &self.graph;
         let runs = res.scalar(script::OUTPUT_EPOCHS_RUN).unwrap_or(0.0) as usize;
         let hist = res.matrix(script::OUTPUT_HISTORY).ok_or("the training script left no history")?;
         let cols = script::history_columns(g, true);
         let ntrain = 1 + g.training.as_ref().map_or(0, |t| t.metrics.len());
-        let validated = validation.is_some() || opts.validation_split > 0.0;
         let mut history = History::new();
         for (k, c) in cols.iter().enumerate() {
             let is_val = k >= ntrain && k + 1 < cols.len();
             let is_lr = k + 1 == cols.len();
-            if (is_val && !validated) || (is_lr && opts.reduce_lr.is_none()) || k >= hist.ncols() {
+            if (is_val && !run.validated) || (is_lr && !run.reduce_lr) || k >= hist.ncols() {
                 continue;
             }
             history.insert(c.clone(), hist.column(k).iter().take(runs).copied().collect());
         }
-        let names = self.param_names();
-        for (p, name) in names.iter().enumerate() {
-            if let Some(m) = res.matrix(name) {
-                self.graph.params[p].value = m;
-            }
+        // Everything is read before anything changes, so a result missing leaves the model whole.
+        let mut params = Vec::with_capacity(g.params.len());
+        for p in &g.params {
+            params.push(res.matrix(&p.var).ok_or_else(|| format!("the training script left no {}", p.var))?);
         }
-        if let Some(st) = self.optimizer.as_mut() {
-            for (name, v) in &state {
-                match v {
-                    StateValue::Scalar(_) => {
-                        let value =
-                            res.scalar(name).ok_or_else(|| format!("the training script left no {name}"))?;
-                        match name.as_str() {
-                            "iterations" => st.iterations = value,
-                            "learning_rate" => st.learning_rate = Some(value),
-                            _ => st.u_product = Some(value),
-                        }
+        let mut st = self.optimizer.clone();
+        if let Some(st) = st.as_mut() {
+            for (name, scalar) in &run.state {
+                if *scalar {
+                    let value =
+                        res.scalar(name).ok_or_else(|| format!("the training script left no {name}"))?;
+                    match name.as_str() {
+                        "iterations" => st.iterations = value,
+                        "learning_rate" => st.learning_rate = Some(value),
+                        _ => st.u_product = Some(value),
                     }
-                    StateValue::Matrix(_) => {
-                        let m =
-                            res.matrix(name).ok_or_else(|| format!("the training script left no {name}"))?;
-                        st.slots.insert(name.clone(), m);
-                    }
+                } else {
+                    let m = res.matrix(name).ok_or_else(|| format!("the training script left no {name}"))?;
+                    st.slots.insert(name.clone(), m);
                 }
             }
         }
+        for (p, m) in self.graph.params.iter_mut().zip(params) {
+            p.value = m;
+        }
+        self.optimizer = st;
         Ok(history)
     }
 

@@ -1,11 +1,24 @@
-//! Where `print` goes: standard output for the command line, a buffer for embedders and tests.
+//! Where `print` goes: standard output for the command line, a buffer for embedders and tests,
+//! or a function of the embedder's (the Python package hands each line to `sys.stdout`).
 
 use std::io::Write;
 use std::sync::Mutex;
 
+/// What a line handed to an [`Output::callback`] function is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    /// A line the script printed.
+    Print,
+    /// A warning (without the `warning: ` prefix).
+    Warning,
+}
+
+type LineFn = Box<dyn Fn(Stream, &str) + Send + Sync>;
+
 enum Sink {
     Stdout,
     Buffer(String),
+    Callback(LineFn),
 }
 
 /// The output of a running program. Lines are written whole, so prints from parallel `parfor`
@@ -23,6 +36,11 @@ impl Output {
         Output { sink: Mutex::new(Sink::Buffer(String::new())) }
     }
 
+    /// Hands every line (without its newline) to `f` as it is printed, one line at a time.
+    pub fn callback(f: impl Fn(Stream, &str) + Send + Sync + 'static) -> Self {
+        Output { sink: Mutex::new(Sink::Callback(Box::new(f))) }
+    }
+
     /// Prints one line (a newline is added).
     pub fn print(&self, text: &str) {
         let Ok(mut sink) = self.sink.lock() else { return };
@@ -38,6 +56,7 @@ impl Output {
                 b.push_str(text);
                 b.push('\n');
             }
+            Sink::Callback(f) => f(Stream::Print, text),
         }
     }
 
@@ -51,6 +70,7 @@ impl Output {
                 b.push_str(text);
                 b.push('\n');
             }
+            Sink::Callback(f) => f(Stream::Warning, text),
         }
     }
 
@@ -59,7 +79,7 @@ impl Output {
         match self.sink.lock() {
             Ok(mut sink) => match &mut *sink {
                 Sink::Buffer(b) => std::mem::take(b),
-                Sink::Stdout => String::new(),
+                Sink::Stdout | Sink::Callback(_) => String::new(),
             },
             Err(_) => String::new(),
         }

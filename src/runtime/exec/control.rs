@@ -30,6 +30,10 @@ impl Runtime<'_> {
     }
 
     fn run_block(&self, scope: Scope, block: &Block, slots: &mut Slots, depth: usize) -> RtResult<()> {
+        // Every loop iteration and function body runs blocks: the one place to stop a program.
+        if self.opts.interrupted() {
+            return Err(RtError::new(crate::compiler::options::INTERRUPTED));
+        }
         match block {
             Block::Basic(bb) => {
                 let plan = self.plan_for(&bb.cache, slots, |env, keys| {
@@ -68,6 +72,9 @@ impl Runtime<'_> {
                 }
             }
             Block::While { cond, body, span } => loop {
+                if self.opts.interrupted() {
+                    return Err(RtError::new(crate::compiler::options::INTERRUPTED));
+                }
                 let c = self.eval_predicate(scope, cond, slots, depth)?;
                 let truth = c.as_bool().ok_or_else(|| {
                     RtError::new(format!(
