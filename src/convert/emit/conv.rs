@@ -629,7 +629,7 @@ pub fn backward(cx: &mut Cx, node: &Node) -> Result<(), ConvertError> {
             let p = prepared_again(cx, node, &win);
             let (f, d) = if *kind == PoolKind::Max {
                 ("max_pool_backward", dout.clone())
-            } else if win.pads.iter().any(|&v| v > 0) {
+            } else if *kind == PoolKind::Avg && win.pads.iter().any(|&v| v > 0) {
                 ("avg_pool_backward", format!("{dout} / {}", cx.cache(node, "real")))
             } else {
                 ("avg_pool_backward", dout.clone())
