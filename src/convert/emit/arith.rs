@@ -49,8 +49,18 @@ pub fn forward(cx: &mut Cx, node: &Node) -> Result<(), ConvertError> {
         let v = spread(cx, node, k, arg);
         cx.line(format!("{v} = {} %*% {e}", raw(cx, node, arg)));
     }
-    let a = spread(cx, node, 0, &args[0]);
+    let mut a = spread(cx, node, 0, &args[0]);
     let b = spread(cx, node, 1, &args[1]);
+    // DML broadcasts a row on the right only: a parameter row on the left is spread over the
+    // batch's rows (an exact product with ones).
+    if matches!(args[0].source, ArithSource::Param(_))
+        && let Some(i) = args.iter().find_map(|x| match x.source {
+            ArithSource::Input(i) => Some(i),
+            _ => None,
+        })
+    {
+        a = format!("(matrix(1, rows=nrow({}), cols=1) %*% {a})", cx.input(node, i));
+    }
     let op = match kind {
         ArithKind::Add => "+",
         ArithKind::Sub => "-",
