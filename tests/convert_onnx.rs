@@ -24,13 +24,17 @@ fn oracle(case: &str) -> (Array2<f64>, Array2<f64>, Option<Array2<f64>>) {
 }
 
 fn check_prediction(case: &str) {
-    let model = dml::convert::load_onnx(&data(&format!("{case}.onnx"))).unwrap_or_else(|e| panic!("{case}: {e}"));
+    let model =
+        dml::convert::load_onnx(&data(&format!("{case}.onnx"))).unwrap_or_else(|e| panic!("{case}: {e}"));
     let (x, want, _) = oracle(case);
     let got = model.predict(&x, 3).unwrap_or_else(|e| panic!("{case}: {e}"));
     assert_eq!(got.dim(), want.dim(), "{case}: output shape");
     for ((r, c), w) in want.indexed_iter() {
         let g = got[[r, c]];
-        assert!((g - w).abs() <= 1e-9 * w.abs() + 1e-12, "{case}: row {r} column {c}: ours {g}, onnx.reference {w}");
+        assert!(
+            (g - w).abs() <= 1e-9 * w.abs() + 1e-12,
+            "{case}: row {r} column {c}: ours {g}, onnx.reference {w}"
+        );
     }
 }
 

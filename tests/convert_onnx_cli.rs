@@ -93,15 +93,16 @@ fn cnn_converts_predicts_and_fine_tunes_from_the_command_line() {
     predict_matches("cnn", &dir, &out);
     let npz = read_npz(&data("cnn.npz")).unwrap();
     write_csv(&npz["y"], &dir.join("y.csv"));
-    let printed = run_ok(dml().current_dir(&dir).arg("run").arg(out.join("train.dml")).arg("-nvargs").args([
-        "X=x.csv",
-        "y=y.csv",
-        "epochs=6",
-        "batch_size=4",
-        "shuffle=FALSE",
-        "history=history.csv",
-        "weights_out=trained",
-    ]));
+    let printed =
+        run_ok(dml().current_dir(&dir).arg("run").arg(out.join("train.dml")).arg("-nvargs").args([
+            "X=x.csv",
+            "y=y.csv",
+            "epochs=6",
+            "batch_size=4",
+            "shuffle=FALSE",
+            "history=history.csv",
+            "weights_out=trained",
+        ]));
     assert!(printed.contains("Epoch 1/6"), "no epoch line in:\n{printed}");
     let loss: Vec<f64> = read_csv(&dir.join("history.csv")).iter().map(|r| r[0]).collect();
     assert_eq!(loss.len(), 6);
@@ -126,7 +127,13 @@ fn prediction_only_without_a_loss() {
 fn bad_models_are_errors_that_write_nothing() {
     let dir = scratch("bad");
     let out = dir.join("model");
-    let res = dml().args(["convert", "onnx"]).arg(data("unsupported.onnx")).arg("--out").arg(&out).output().unwrap();
+    let res = dml()
+        .args(["convert", "onnx"])
+        .arg(data("unsupported.onnx"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&res.stderr);
     assert!(!res.status.success());
     assert!(err.contains("cosine") && err.contains("Cos") && err.contains("supported:"), "{err}");

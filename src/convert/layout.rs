@@ -121,7 +121,9 @@ fn produced(op: &Op, inputs: &[&Layout], in_shape: &[usize]) -> Layout {
 
 /// Whether `dims` (1-based) moves the first axis last and keeps the others in order.
 pub fn moves_first_last(dims: &[usize]) -> bool {
-    dims.len() >= 2 && dims[dims.len() - 1] == 1 && dims[..dims.len() - 1].iter().enumerate().all(|(i, &d)| d == i + 2)
+    dims.len() >= 2
+        && dims[dims.len() - 1] == 1
+        && dims[..dims.len() - 1].iter().enumerate().all(|(i, &d)| d == i + 2)
 }
 
 /// The layout an elementwise [`Op::Arith`] computes in: the inputs' common one when every operand

@@ -39,10 +39,16 @@ pub fn forward(cx: &mut Cx, node: &Node) -> Result<(), ConvertError> {
         let e = cx.cache(node, &format!("spread{}", k + 1));
         let terms: Vec<String> = axes
             .iter()
-            .map(|[os, od, ps]| format!("((j %/% {os}) %% {od}) * {ps}", os = int(*os), od = int(*od), ps = int(*ps)))
+            .map(|[os, od, ps]| {
+                format!("((j %/% {os}) %% {od}) * {ps}", os = int(*os), od = int(*od), ps = int(*ps))
+            })
             .collect();
         let j = cx.cache(node, "j");
-        cx.comment(format!("operand {} broadcasts: output cell j reads its cell {}", k + 1, terms.join(" + ")));
+        cx.comment(format!(
+            "operand {} broadcasts: output cell j reads its cell {}",
+            k + 1,
+            terms.join(" + ")
+        ));
         cx.line(format!("{j} = seq(0, {})", int(width - 1)));
         let idx = if terms.is_empty() { "0".to_string() } else { terms.join(" + ").replace('j', &j) };
         cx.line(format!("{e} = table({idx} + 1, {j} + 1, {}, {})", int(*cells), int(width)));

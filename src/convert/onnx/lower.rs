@@ -112,12 +112,15 @@ pub fn lower(model: &ModelProto, file: &str) -> Result<Graph, ConvertError> {
             opset = Some(o.version);
         }
     }
-    let opset = opset.ok_or_else(|| malformed("model", "it imports no version of the default operator set".into()))?;
+    let opset = opset
+        .ok_or_else(|| malformed("model", "it imports no version of the default operator set".into()))?;
     if opset < 7 {
         return Err(ConvertError::Unsupported {
             file: file.to_string(),
             part: "model".into(),
-            detail: format!("operator set {opset}; the importer reads opset 7 and later (13 and later tested)"),
+            detail: format!(
+                "operator set {opset}; the importer reads opset 7 and later (13 and later tested)"
+            ),
         });
     }
     let name = if graph.name.is_empty() { "model".to_string() } else { graph.name.clone() };
@@ -154,7 +157,8 @@ pub fn lower(model: &ModelProto, file: &str) -> Result<Graph, ConvertError> {
         *cx.readers.entry(o.name.clone()).or_default() += 1;
     }
     for t in &graph.initializer {
-        let mut c = decode_tensor(t).map_err(|e| malformed(&format!("initializer `{}`", t.name), format!("it {e}")))?;
+        let mut c = decode_tensor(t)
+            .map_err(|e| malformed(&format!("initializer `{}`", t.name), format!("it {e}")))?;
         c.init = Some(t.name.clone());
         cx.values.insert(t.name.clone(), Value::Const(c));
     }
@@ -171,7 +175,9 @@ pub fn lower(model: &ModelProto, file: &str) -> Result<Graph, ConvertError> {
                     "it is a constant (it does not depend on the input)".into(),
                 ));
             }
-            None => return Err(malformed(&format!("graph output `{}`", o.name), "no node computes it".into())),
+            None => {
+                return Err(malformed(&format!("graph output `{}`", o.name), "no node computes it".into()));
+            }
         };
         let t = cx.plain_for(&v, &o.name)?;
         cx.g.outputs.push(t);
@@ -246,7 +252,11 @@ impl<'m> Lowering<'m> {
     }
 
     pub fn unsupported(&self, part: &str, detail: impl std::fmt::Display) -> ConvertError {
-        ConvertError::Unsupported { file: self.file.clone(), part: part.to_string(), detail: detail.to_string() }
+        ConvertError::Unsupported {
+            file: self.file.clone(),
+            part: part.to_string(),
+            detail: detail.to_string(),
+        }
     }
 
     /// A fresh DML name stem from `base`.
@@ -262,16 +272,28 @@ impl<'m> Lowering<'m> {
     }
 
     /// Adds a node computing `op`; its output shapes come from the op's shape rule.
-    pub fn add_node(&mut self, n: &NodeProto, stem: &str, op: Op, inputs: &[TensorId]) -> Result<NodeId, ConvertError> {
+    pub fn add_node(
+        &mut self,
+        n: &NodeProto,
+        stem: &str,
+        op: Op,
+        inputs: &[TensorId],
+    ) -> Result<NodeId, ConvertError> {
         let in_shapes: Vec<&[usize]> = inputs.iter().map(|&t| self.g.tensors[t].shape.as_slice()).collect();
         let out_shapes = crate::convert::shapes::infer(&op, &in_shapes).map_err(|e| node_err(n, e))?;
         let name = self.unique_name(stem);
         let id = self.g.nodes.len();
         let mut outputs = Vec::new();
         for (k, shape) in out_shapes.iter().enumerate() {
-            let var = if out_shapes.len() == 1 { format!("{name}_out") } else { format!("{name}_out{}", k + 1) };
+            let var =
+                if out_shapes.len() == 1 { format!("{name}_out") } else { format!("{name}_out{}", k + 1) };
             let t = self.g.tensors.len();
-            self.g.tensors.push(TensorInfo { var, shape: shape.clone(), layout: Layout::RowMajor, producer: Some(id) });
+            self.g.tensors.push(TensorInfo {
+                var,
+                shape: shape.clone(),
+                layout: Layout::RowMajor,
+                producer: Some(id),
+            });
             outputs.push(t);
         }
         self.g.nodes.push(Node {
@@ -326,7 +348,15 @@ impl<'m> Lowering<'m> {
     }
 
     /// A parameter reshaped row-major to `(rows, cols)`.
-    pub fn add_reshaped_param(&mut self, node: NodeId, role: &str, c: &Const, rows: usize, cols: usize, trainable: bool) -> ParamId {
+    pub fn add_reshaped_param(
+        &mut self,
+        node: NodeId,
+        role: &str,
+        c: &Const,
+        rows: usize,
+        cols: usize,
+        trainable: bool,
+    ) -> ParamId {
         let t = ParamTransform::Reshape { rows, cols };
         let v = t.to_dml(&c.data);
         self.add_param(node, role, c, v, t, trainable)
@@ -342,12 +372,19 @@ impl<'m> Lowering<'m> {
 
     /// Input `i` of `n` as a tensor of the graph.
     pub fn tensor_input(&self, n: &NodeProto, i: usize) -> Result<TensorVal, ConvertError> {
-        let name = n.input.get(i).filter(|s| !s.is_empty()).ok_or_else(|| node_err(n, format!("input {} is missing", i + 1)))?;
+        let name = n
+            .input
+            .get(i)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| node_err(n, format!("input {} is missing", i + 1)))?;
         match self.value(n, name)? {
             Value::Tensor(v) => Ok(v),
             Value::Const(_) => Err(node_err(
                 n,
-                format!("input {} (`{name}`) is a constant; the importer needs it computed from the model's input", i + 1),
+                format!(
+                    "input {} (`{name}`) is a constant; the importer needs it computed from the model's input",
+                    i + 1
+                ),
             )),
         }
     }
@@ -359,7 +396,10 @@ impl<'m> Lowering<'m> {
             Value::Const(c) => Ok(Some(c)),
             Value::Tensor(_) => Err(node_err(
                 n,
-                format!("input {} (`{name}`) is computed from the model's input; the importer needs a constant (an initializer) there", i + 1),
+                format!(
+                    "input {} (`{name}`) is computed from the model's input; the importer needs a constant (an initializer) there",
+                    i + 1
+                ),
             )),
         }
     }
@@ -423,7 +463,12 @@ impl<'m> Lowering<'m> {
         if v.cl {
             return Ok(v.t);
         }
-        let node = self.add_node(n, &format!("{}_nhwc", layer_name(n)), Op::Permute { dims: vec![2, 3, 1] }, &[v.t])?;
+        let node = self.add_node(
+            n,
+            &format!("{}_nhwc", layer_name(n)),
+            Op::Permute { dims: vec![2, 3, 1] },
+            &[v.t],
+        )?;
         Ok(self.out(node))
     }
 }

@@ -30,8 +30,11 @@ use crate::convert::ir::{Graph, TrainingConfig};
 
 /// Reads and lowers an ONNX model file.
 pub fn load(path: &Path) -> Result<Graph, ConvertError> {
-    let bytes = std::fs::read(path)
-        .map_err(|source| ConvertError::Io { path: path.to_path_buf(), action: "read", source })?;
+    let bytes = std::fs::read(path).map_err(|source| ConvertError::Io {
+        path: path.to_path_buf(),
+        action: "read",
+        source,
+    })?;
     from_bytes(&bytes, &path.display().to_string())
 }
 
@@ -48,7 +51,11 @@ pub fn from_bytes(bytes: &[u8], name: &str) -> Result<Graph, ConvertError> {
 /// Adds the training settings the user chose (an ONNX file has none): a loss and an optimizer
 /// by their Keras names (`"categorical_crossentropy"`, `"adam"`), with the optimizer's learning
 /// rate when given.
-pub fn training_config(loss: &str, optimizer: &str, learning_rate: Option<f64>) -> Result<TrainingConfig, String> {
+pub fn training_config(
+    loss: &str,
+    optimizer: &str,
+    learning_rate: Option<f64>,
+) -> Result<TrainingConfig, String> {
     use serde_json::{Value as Json, json};
     let loss = crate::convert::keras::compile::parse_loss(&Json::String(loss.to_string()))?;
     let opt = match learning_rate {

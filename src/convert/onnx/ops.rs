@@ -103,11 +103,21 @@ fn constant(cx: &mut Lowering, n: &NodeProto, a: &Attrs) -> R<()> {
     } else if let Some(v) = a.get("value_float") {
         Const { shape: vec![], data: vec![v.f as f64], init: None, float32: true }
     } else if let Some(v) = a.get("value_floats") {
-        Const { shape: vec![v.floats.len()], data: v.floats.iter().map(|&f| f as f64).collect(), init: None, float32: true }
+        Const {
+            shape: vec![v.floats.len()],
+            data: v.floats.iter().map(|&f| f as f64).collect(),
+            init: None,
+            float32: true,
+        }
     } else if let Some(v) = a.get("value_int") {
         Const { shape: vec![], data: vec![v.i as f64], init: None, float32: false }
     } else if let Some(v) = a.get("value_ints") {
-        Const { shape: vec![v.ints.len()], data: v.ints.iter().map(|&i| i as f64).collect(), init: None, float32: false }
+        Const {
+            shape: vec![v.ints.len()],
+            data: v.ints.iter().map(|&i| i as f64).collect(),
+            init: None,
+            float32: false,
+        }
     } else {
         return Err(node_err(n, "only value, value_float(s) and value_int(s) constants are supported"));
     };
@@ -150,7 +160,13 @@ fn softmax(cx: &mut Lowering, n: &NodeProto, a: &Attrs, act: Activation) -> R<()
     } else if axis == v.rank() - 1 && v.batch != axis {
         cx.plain(n, &v)?
     } else {
-        return Err(node_err(n, format!("over axis {axis} of {}: only the last axis (or the channels of an image) is supported", describe(&v))));
+        return Err(node_err(
+            n,
+            format!(
+                "over axis {axis} of {}: only the last axis (or the channels of an image) is supported",
+                describe(&v)
+            ),
+        ));
     };
     let node = cx.add_node(n, &layer_name(n), Op::Activation(act), &[t])?;
     let out = cx.out(node);
@@ -301,7 +317,10 @@ fn arith(cx: &mut Lowering, n: &NodeProto, kind: ArithKind) -> R<()> {
         if let Value::Const(c) = v {
             let k = batch as i64 - (r - c.shape.len()) as i64;
             if k >= 0 && c.shape[k as usize] != 1 {
-                return Err(node_err(n, format!("the constant of shape {:?} varies along the batch axis", c.shape)));
+                return Err(node_err(
+                    n,
+                    format!("the constant of shape {:?} varies along the batch axis", c.shape),
+                ));
             }
         }
     }
@@ -415,7 +434,12 @@ fn gemm(cx: &mut Lowering, n: &NodeProto, a: &Attrs) -> R<()> {
             cells if cells == m && c.shape.last() == Some(&m) => {
                 Array2::from_shape_fn((1, m), |(_, j)| beta * c.data[j])
             }
-            _ => return Err(node_err(n, format!("C of shape {:?} is not a bias of the {m} outputs", c.shape))),
+            _ => {
+                return Err(node_err(
+                    n,
+                    format!("C of shape {:?} is not a bias of the {m} outputs", c.shape),
+                ));
+            }
         };
         let t = ParamTransform::gather_fn(1, m, |_, j| if c.cells() == 1 { 0 } else { j });
         cx.add_param(node, "bias", &c, bias, t, true);
@@ -428,10 +452,15 @@ fn gemm(cx: &mut Lowering, n: &NodeProto, a: &Attrs) -> R<()> {
 
 fn matmul(cx: &mut Lowering, n: &NodeProto) -> R<()> {
     let x = cx.tensor_input(n, 0)?;
-    let Some(b) = cx.const_input(n, 1).map_err(|_| node_err(n, "a product of two computed tensors is not supported; B must be a constant (a weight)"))? else {
+    let Some(b) = cx.const_input(n, 1).map_err(|_| {
+        node_err(n, "a product of two computed tensors is not supported; B must be a constant (a weight)")
+    })?
+    else {
         return Err(node_err(n, "input 2 is missing"));
     };
-    let [k, m] = b.shape[..] else { return Err(node_err(n, format!("B must be 2-D (a weight matrix), got {:?}", b.shape))) };
+    let [k, m] = b.shape[..] else {
+        return Err(node_err(n, format!("B must be 2-D (a weight matrix), got {:?}", b.shape)));
+    };
     if x.shape.last() != Some(&k) || x.batch == x.rank() - 1 {
         return Err(node_err(n, format!("A {} does not end in B's {k} rows", describe(&x))));
     }
@@ -463,7 +492,10 @@ fn window_pads(n: &NodeProto, a: &Attrs, hw: [usize; 2], k_eff: [usize; 2], s: [
             let (l, r) = same_pads(hw[1], k_eff[1], s[1]);
             Ok(if mode == "SAME_UPPER" { [t, b, l, r] } else { [b, t, r, l] })
         }
-        other => Err(node_err(n, format!("auto_pad \"{other}\" is not one of NOTSET, VALID, SAME_UPPER, SAME_LOWER"))),
+        other => Err(node_err(
+            n,
+            format!("auto_pad \"{other}\" is not one of NOTSET, VALID, SAME_UPPER, SAME_LOWER"),
+        )),
     }
 }
 
@@ -471,7 +503,9 @@ fn pair(n: &NodeProto, a: &Attrs, name: &str, default: [usize; 2]) -> R<[usize; 
     match a.ints(name) {
         None => Ok(default),
         Some(v) if v.len() == 2 && v.iter().all(|&x| x > 0) => Ok([v[0] as usize, v[1] as usize]),
-        Some(v) => Err(node_err(n, format!("{name} {v:?}: two positive values expected (only 2-D is supported)"))),
+        Some(v) => {
+            Err(node_err(n, format!("{name} {v:?}: two positive values expected (only 2-D is supported)")))
+        }
     }
 }
 
@@ -493,7 +527,10 @@ fn conv(cx: &mut Lowering, n: &NodeProto, a: &Attrs) -> R<()> {
         return Err(node_err(n, format!("kernel_shape {ks:?} does not match W {:?}", wt.shape)));
     }
     if cg * group != c || m % group != 0 {
-        return Err(node_err(n, format!("W {:?} with group={group} does not fit {c} input channels", wt.shape)));
+        return Err(node_err(
+            n,
+            format!("W {:?} with group={group} does not fit {c} input channels", wt.shape),
+        ));
     }
     let k_eff = [(kh - 1) * dil[0] + 1, (kw - 1) * dil[1] + 1];
     let pads = window_pads(n, a, [h, w], k_eff, strides)?;
@@ -567,7 +604,11 @@ fn conv_transpose(cx: &mut Lowering, n: &NodeProto, a: &Attrs) -> R<()> {
             let mut p = [0; 4];
             for (axis, n_in) in [h, w].into_iter().enumerate() {
                 let total = (full[axis] + op_pad[axis]).saturating_sub(n_in * s[axis]);
-                let (lo, hi) = if mode == "SAME_UPPER" { (total / 2, total - total / 2) } else { (total - total / 2, total / 2) };
+                let (lo, hi) = if mode == "SAME_UPPER" {
+                    (total / 2, total - total / 2)
+                } else {
+                    (total - total / 2, total / 2)
+                };
                 p[2 * axis] = lo;
                 p[2 * axis + 1] = hi;
             }
@@ -578,8 +619,17 @@ fn conv_transpose(cx: &mut Lowering, n: &NodeProto, a: &Attrs) -> R<()> {
         (full[0] + op_pad[0]).checked_sub(pads[0] + pads[1]),
         (full[1] + op_pad[1]).checked_sub(pads[2] + pads[3]),
     ];
-    let [Some(oh), Some(ow)] = out_hw else { return Err(node_err(n, "the padding removes the whole output")) };
-    let op = Op::Conv2DTranspose { filters: m, kernel: [kh, kw], strides: s, pads, out_hw: [oh, ow], use_bias: bias.is_some() };
+    let [Some(oh), Some(ow)] = out_hw else {
+        return Err(node_err(n, "the padding removes the whole output"));
+    };
+    let op = Op::Conv2DTranspose {
+        filters: m,
+        kernel: [kh, kw],
+        strides: s,
+        pads,
+        out_hw: [oh, ow],
+        use_bias: bias.is_some(),
+    };
     let node = cx.add_node(n, &layer_name(n), op, &[xt])?;
     cx.add_reshaped_param(node, "weight", &wt, c, m * kh * kw, true);
     if let Some(b) = bias {
@@ -653,7 +703,12 @@ fn global_average_pool(cx: &mut Lowering, n: &NodeProto) -> R<()> {
     let node = cx.add_node(n, &layer_name(n), Op::GlobalPool { kind: PoolKind::Avg, rank: 2 }, &[xt])?;
     let pooled = cx.out(node);
     // ONNX keeps the spatial axes (size 1): [N, C, 1, 1].
-    let r = cx.add_node(n, &format!("{}_keepdims", layer_name(n)), Op::Reshape { target: vec![1, 1, c] }, &[pooled])?;
+    let r = cx.add_node(
+        n,
+        &format!("{}_keepdims", layer_name(n)),
+        Op::Reshape { target: vec![1, 1, c] },
+        &[pooled],
+    )?;
     let out = cx.out(r);
     let val = cx.val(out, 0, true);
     cx.set_output(n, 0, val);
@@ -664,19 +719,32 @@ fn batch_norm(cx: &mut Lowering, n: &NodeProto, a: &Attrs) -> R<()> {
     let x = cx.tensor_input(n, 0)?;
     only_first_output(cx, n)?;
     if a.int("training_mode", 0) != 0 {
-        return Err(node_err(n, "training_mode=1 (a training graph) is not supported; export in inference mode"));
+        return Err(node_err(
+            n,
+            "training_mode=1 (a training graph) is not supported; export in inference mode",
+        ));
     }
     let (t, cl, c) = match x.shape.len() {
         3 => (cx.as_cl(n, &x)?, true, x.shape[0]),
         1 if x.batch == 0 => (x.t, false, x.shape[0]),
-        _ => return Err(node_err(n, format!("input {}: only [N, C] and [N, C, H, W] are supported", describe(&x)))),
+        _ => {
+            return Err(node_err(
+                n,
+                format!("input {}: only [N, C] and [N, C, H, W] are supported", describe(&x)),
+            ));
+        }
     };
     let consts: Vec<Const> =
         (1..5).map(|i| cx.required_const(n, i, ["scale", "B", "mean", "var"][i - 1])).collect::<R<_>>()?;
     if let Some(bad) = consts.iter().find(|k| k.cells() != c) {
         return Err(node_err(n, format!("a statistic of shape {:?} does not fit {c} channels", bad.shape)));
     }
-    let op = Op::BatchNorm { momentum: a.float("momentum", 0.9), epsilon: a.float("epsilon", 1e-5), center: true, scale: true };
+    let op = Op::BatchNorm {
+        momentum: a.float("momentum", 0.9),
+        epsilon: a.float("epsilon", 1e-5),
+        center: true,
+        scale: true,
+    };
     let node = cx.add_node(n, &layer_name(n), op, &[t])?;
     for (k, role) in ["gamma", "beta", "moving_mean", "moving_variance"].into_iter().enumerate() {
         cx.add_reshaped_param(node, role, &consts[k], c, 1, k < 2);
@@ -699,7 +767,10 @@ fn layer_norm(cx: &mut Lowering, n: &NodeProto, a: &Attrs) -> R<()> {
     let bias = cx.const_input(n, 2)?;
     for k in std::iter::once(&scale).chain(bias.iter()) {
         if k.cells() != d {
-            return Err(node_err(n, format!("a parameter of shape {:?} does not fit the last axis ({d})", k.shape)));
+            return Err(node_err(
+                n,
+                format!("a parameter of shape {:?} does not fit the last axis ({d})", k.shape),
+            ));
         }
     }
     let t = cx.plain(n, &x)?;
@@ -719,7 +790,14 @@ fn flatten(cx: &mut Lowering, n: &NodeProto, a: &Attrs) -> R<()> {
     let x = cx.tensor_input(n, 0)?;
     let axis = resolve_axis(n, a.int("axis", 1), x.rank() + 1).unwrap_or(usize::MAX);
     if x.batch != 0 || axis != 1 {
-        return Err(node_err(n, format!("only axis=1 on a batch-first tensor is supported (got axis {} of {})", a.int("axis", 1), describe(&x))));
+        return Err(node_err(
+            n,
+            format!(
+                "only axis=1 on a batch-first tensor is supported (got axis {} of {})",
+                a.int("axis", 1),
+                describe(&x)
+            ),
+        ));
     }
     let t = cx.plain(n, &x)?;
     let node = cx.add_node(n, &layer_name(n), Op::Flatten, &[t])?;
@@ -765,7 +843,9 @@ fn reshape(cx: &mut Lowering, n: &NodeProto, a: &Attrs) -> R<()> {
             }
             0 if !allow_zero => {
                 let src = full_shape(&x);
-                target.push(*src.get(k).ok_or_else(|| node_err(n, format!("shape {shape:?}: 0 copies axis {k}, which the input lacks")))?);
+                target.push(*src.get(k).ok_or_else(|| {
+                    node_err(n, format!("shape {shape:?}: 0 copies axis {k}, which the input lacks"))
+                })?);
             }
             d if d > 0 => target.push(d as usize),
             _ => return Err(node_err(n, format!("shape {shape:?} is not supported"))),
@@ -773,13 +853,16 @@ fn reshape(cx: &mut Lowering, n: &NodeProto, a: &Attrs) -> R<()> {
     }
     if let Some(i) = infer {
         let rest: usize = target.iter().product();
-        if rest == 0 || cells % rest != 0 {
+        if rest == 0 || !cells.is_multiple_of(rest) {
             return Err(node_err(n, format!("cannot reshape {} to {shape:?}", describe(&x))));
         }
         target[i] = cells / rest;
     }
     if target.iter().product::<usize>() != cells {
-        return Err(node_err(n, format!("cannot reshape {} ({cells} cells per example) to {shape:?}", describe(&x))));
+        return Err(node_err(
+            n,
+            format!("cannot reshape {} ({cells} cells per example) to {shape:?}", describe(&x)),
+        ));
     }
     reshape_to(cx, n, &x, target, 0)
 }
@@ -798,7 +881,8 @@ fn transpose(cx: &mut Lowering, n: &NodeProto, a: &Attrs) -> R<()> {
     }
     let batch = perm.iter().position(|&p| p == x.batch).unwrap_or(0);
     // The permutation of the non-batch axes, 1-based.
-    let dims: Vec<usize> = perm.iter().filter(|&&p| p != x.batch).map(|&p| if p > x.batch { p } else { p + 1 }).collect();
+    let dims: Vec<usize> =
+        perm.iter().filter(|&&p| p != x.batch).map(|&p| if p > x.batch { p } else { p + 1 }).collect();
     let identity = dims.iter().enumerate().all(|(i, &d)| d == i + 1);
     if identity {
         let val = TensorVal { batch, ..x };
@@ -868,7 +952,8 @@ fn squeeze(cx: &mut Lowering, n: &NodeProto, a: &Attrs, squeeze: bool) -> R<()> 
             return Err(node_err(n, format!("axis {k} of {} is not of size 1", describe(&x))));
         }
         let batch = x.batch - axes.iter().filter(|&&k| k < x.batch).count();
-        let target: Vec<usize> = (0..r).filter(|k| *k != x.batch && !axes.contains(k)).map(|k| full[k]).collect();
+        let target: Vec<usize> =
+            (0..r).filter(|k| *k != x.batch && !axes.contains(k)).map(|k| full[k]).collect();
         reshape_to(cx, n, &x, target, batch)
     } else {
         let axes = axes.ok_or_else(|| node_err(n, "axes are missing"))?;
@@ -887,19 +972,24 @@ fn squeeze(cx: &mut Lowering, n: &NodeProto, a: &Attrs, squeeze: bool) -> R<()> 
                 out.push(*src.next().unwrap_or(&1));
             }
         }
-        let target: Vec<usize> = out.iter().enumerate().filter(|(k, _)| *k != batch).map(|(_, &d)| d).collect();
+        let target: Vec<usize> =
+            out.iter().enumerate().filter(|(k, _)| *k != batch).map(|(_, &d)| d).collect();
         reshape_to(cx, n, &x, target, batch)
     }
 }
 
 fn gather(cx: &mut Lowering, n: &NodeProto, a: &Attrs) -> R<()> {
-    let data = cx.const_input(n, 0).map_err(|_| node_err(n, "only Gather from a constant table (an embedding) is supported"))?;
+    let data = cx
+        .const_input(n, 0)
+        .map_err(|_| node_err(n, "only Gather from a constant table (an embedding) is supported"))?;
     let data = data.ok_or_else(|| node_err(n, "input 1 is missing"))?;
     let idx = cx.tensor_input(n, 1)?;
     if a.int("axis", 0) != 0 {
         return Err(node_err(n, "only axis=0 (rows of an embedding table) is supported"));
     }
-    let [v, e] = data.shape[..] else { return Err(node_err(n, format!("the table must be 2-D, got {:?}", data.shape))) };
+    let [v, e] = data.shape[..] else {
+        return Err(node_err(n, format!("the table must be 2-D, got {:?}", data.shape)));
+    };
     if idx.batch != 0 {
         return Err(node_err(n, "the indices must have the batch first"));
     }

@@ -42,7 +42,12 @@ fn common(cx: &Lowering, n: &NodeProto, a: &Attrs, gates: usize, acts: &[&str]) 
     if x.batch != want_batch {
         return Err(node_err(
             n,
-            format!("X {} has its batch axis at {}; layout={} needs it at {want_batch}", describe(&x), x.batch, a.int("layout", 0)),
+            format!(
+                "X {} has its batch axis at {}; layout={} needs it at {want_batch}",
+                describe(&x),
+                x.batch,
+                a.int("layout", 0)
+            ),
         ));
     }
     let h = a.int("hidden_size", 0);
@@ -71,17 +76,20 @@ fn common(cx: &Lowering, n: &NodeProto, a: &Attrs, gates: usize, acts: &[&str]) 
         if n.input.get(i).is_some_and(|s| !s.is_empty()) {
             let c = cx.const_input(n, i)?;
             if c.is_some_and(|c| c.data.iter().any(|&v| v != 0.0)) {
-                return Err(node_err(n, format!("a nonzero {what} is not supported (the state starts at zero)")));
+                return Err(node_err(
+                    n,
+                    format!("a nonzero {what} is not supported (the state starts at zero)"),
+                ));
             }
         }
     }
     if n.input.get(7).is_some_and(|s| !s.is_empty()) {
         return Err(node_err(n, "peephole weights (P) are not supported"));
     }
-    if let Some(given) = a.strings("activations") {
-        if given != acts {
-            return Err(node_err(n, format!("activations {given:?}: only the defaults {acts:?} are supported")));
-        }
+    if let Some(given) = a.strings("activations")
+        && given != acts
+    {
+        return Err(node_err(n, format!("activations {given:?}: only the defaults {acts:?} are supported")));
     }
     if a.get("clip").is_some() {
         return Err(node_err(n, "clip is not supported"));
@@ -154,7 +162,12 @@ pub fn lstm(cx: &mut Lowering, n: &NodeProto, a: &Attrs) -> R<()> {
         let v = Array2::from_shape_fn((1, 4 * h), |(_, c)| b.data[onnx_row(c)] + b.data[4 * h + onnx_row(c)]);
         (v, ParamTransform::gather_fn(1, 4 * h, |_, c| onnx_row(c)))
     });
-    let op = Op::Lstm { units: h, return_sequences: rnn.sequences, use_bias: rnn.b.is_some(), go_backwards: rnn.backwards };
+    let op = Op::Lstm {
+        units: h,
+        return_sequences: rnn.sequences,
+        use_bias: rnn.b.is_some(),
+        go_backwards: rnn.backwards,
+    };
     finish(cx, n, &rnn, op, 4, onnx_row, bias)
 }
 

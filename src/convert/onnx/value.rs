@@ -28,7 +28,9 @@ impl Const {
 /// Decodes a tensor. Errors say what is wrong, without the tensor's name (the caller adds it).
 pub fn decode_tensor(t: &TensorProto) -> Result<Const, String> {
     if t.data_location == 1 || !t.external_data.is_empty() {
-        return Err("its data is stored outside the file (external data, models over 2 GB): not supported".into());
+        return Err(
+            "its data is stored outside the file (external data, models over 2 GB): not supported".into()
+        );
     }
     let mut shape = Vec::with_capacity(t.dims.len());
     for &d in &t.dims {
@@ -90,7 +92,9 @@ pub fn decode_tensor(t: &TensorProto) -> Result<Const, String> {
             },
             false,
         ),
-        other => return Err(format!("has element type {other} ({}), which is not supported", type_name(other))),
+        other => {
+            return Err(format!("has element type {other} ({}), which is not supported", type_name(other)));
+        }
     };
     if data.len() != cells {
         return Err(format!("holds {} values for its shape {shape:?} ({cells} cells)", data.len()));
