@@ -155,3 +155,49 @@ fn case_from_the_environment() {
     println!("{}", model.prediction_script(&dml::convert::script::Io::Bound, 3).unwrap());
     assert!(worst < 1e-9, "worst difference {worst}");
 }
+
+#[test]
+fn grouped_and_dilated_convolutions_agree_with_the_reference() {
+    check_prediction("conv_groups");
+}
+
+/// The backward pass of `case` against central finite differences of the loss (mean squared
+/// error against fixed targets), on a sample of each trainable parameter's cells.
+fn gradients_match_finite_differences(case: &str, min_params: usize) {
+    let mut model = dml::convert::load_onnx(&data(&format!("{case}.onnx"))).unwrap();
+    model.set_training(dml::convert::onnx::training_config("mse", "sgd", None).unwrap());
+    let (x, want, _) = oracle(case);
+    let y = want.mapv(|v| (v * 3.0).sin());
+    let g = model.gradients(&x, &y).unwrap();
+    assert!(g.grads.len() >= min_params, "{case}: {} gradients", g.grads.len());
+    let h = 1e-5;
+    for (&p, grad) in &g.grads {
+        let var = model.graph.params[p].var.clone();
+        let cells = grad.len();
+        for k in (0..cells).step_by(cells.div_ceil(7).max(1)) {
+            let (r, c) = (k / grad.ncols(), k % grad.ncols());
+            let orig = model.graph.params[p].value[[r, c]];
+            model.graph.params[p].value[[r, c]] = orig + h;
+            let up = model.gradients(&x, &y).unwrap().loss;
+            model.graph.params[p].value[[r, c]] = orig - h;
+            let down = model.gradients(&x, &y).unwrap().loss;
+            model.graph.params[p].value[[r, c]] = orig;
+            let fd = (up - down) / (2.0 * h);
+            let ours = grad[[r, c]];
+            assert!(
+                (ours - fd).abs() <= 1e-6 * fd.abs().max(1e-3),
+                "{case}: {var}[{r}, {c}]: ours {ours}, finite differences {fd}"
+            );
+        }
+    }
+}
+
+#[test]
+fn grouped_and_dilated_convolution_gradients_match_finite_differences() {
+    gradients_match_finite_differences("conv_groups", 4);
+}
+
+#[test]
+fn broadcast_arithmetic_gradients_match_finite_differences() {
+    gradients_match_finite_differences("arith", 3);
+}

@@ -293,6 +293,18 @@ pub enum Op {
         pads: Pads,
         use_bias: bool,
     },
+    /// A convolution in `groups` groups of channels (each group's filters see only its own
+    /// `C/groups` input channels) with a dilated kernel (ONNX's Conv with `group` and
+    /// `dilations`). Params: W `(F, C/groups*kh*kw)`, b `(F, 1)` if `use_bias`.
+    GroupedConv2D {
+        filters: usize,
+        groups: usize,
+        kernel: [usize; 2],
+        strides: [usize; 2],
+        dilations: [usize; 2],
+        pads: Pads,
+        use_bias: bool,
+    },
     /// Params: W `(C_in, F*kh*kw)` (nn conv2d_transpose), b `(F, 1)`.
     Conv2DTranspose {
         filters: usize,

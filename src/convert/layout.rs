@@ -31,6 +31,7 @@ fn required(op: &Op, i: usize, shape: &[usize], given: &Layout) -> Option<Layout
             _ => Some(Layout::RowMajor),
         },
         Op::Conv2D { .. }
+        | Op::GroupedConv2D { .. }
         | Op::Conv1D { .. }
         | Op::Conv2DTranspose { .. }
         | Op::DepthwiseConv2D { .. }
@@ -101,6 +102,7 @@ fn produced(op: &Op, inputs: &[&Layout], in_shape: &[usize]) -> Layout {
             other => other,
         },
         Op::Conv2D { .. }
+        | Op::GroupedConv2D { .. }
         | Op::Conv1D { .. }
         | Op::Conv2DTranspose { .. }
         | Op::DepthwiseConv2D { .. }

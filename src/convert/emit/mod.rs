@@ -281,6 +281,7 @@ pub fn forward(cx: &mut Cx, id: NodeId) -> Result<(), ConvertError> {
         | Op::Relayout { .. }
         | Op::Merge(_) => core::forward(cx, node),
         Op::Conv2D { .. }
+        | Op::GroupedConv2D { .. }
         | Op::Conv1D { .. }
         | Op::Conv2DTranspose { .. }
         | Op::DepthwiseConv2D { .. }
@@ -323,6 +324,7 @@ pub fn backward(cx: &mut Cx, id: NodeId) -> Result<(), ConvertError> {
         | Op::Relayout { .. }
         | Op::Merge(_) => core::backward(cx, node),
         Op::Conv2D { .. }
+        | Op::GroupedConv2D { .. }
         | Op::Conv1D { .. }
         | Op::Conv2DTranspose { .. }
         | Op::DepthwiseConv2D { .. }

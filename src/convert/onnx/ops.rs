@@ -536,7 +536,18 @@ fn conv(cx: &mut Lowering, n: &NodeProto, a: &Attrs) -> R<()> {
     let pads = window_pads(n, a, [h, w], k_eff, strides)?;
     let use_bias = bias.is_some();
     let node = if dil != [1, 1] || (group > 1 && cg != 1) {
-        return Err(node_err(n, format!("dilations {dil:?} with group={group} are not supported yet")));
+        let op = Op::GroupedConv2D {
+            filters: m,
+            groups: group,
+            kernel: [kh, kw],
+            strides,
+            dilations: dil,
+            pads,
+            use_bias,
+        };
+        let node = cx.add_node(n, &layer_name(n), op, &[xt])?;
+        cx.add_reshaped_param(node, "weight", &wt, m, cg * kh * kw, true);
+        node
     } else if group > 1 {
         // One input channel per group: depthwise, `m / c` filters per channel (output channel
         // `ch * dm + k`, as ONNX orders them).

@@ -163,6 +163,16 @@ m = model("conv_more", [
 # the operator's specification for inference does not.)
 save("conv_more", m, {"x": rng.standard_normal((N, 3, 5, 4))})
 
+# Grouped and dilated convolutions (the kernel dilated by a 0/1 product, groups in a loop).
+m = model("conv_groups", [
+    h.make_node("Conv", ["x", "gk", "gb"], ["c1"], name="grouped", group=2, dilations=[2, 1], pads=[1, 0, 2, 1]),
+    h.make_node("Tanh", ["c1"], ["t1"], name="tanh"),
+    h.make_node("Conv", ["t1", "dk"], ["c2"], name="dilated", dilations=[1, 2], strides=[1, 2]),
+    h.make_node("Conv", ["c2", "ck"], ["p"], name="grouped_3", group=3),
+], [inp("x", "N", 4, 6, 5)], [inp("p", "N", 6, 6, 1)],
+    [w("gk", 6, 2, 2, 3), w("gb", 6), w("dk", 3, 6, 2, 2), w("ck", 6, 1, 1, 1)])
+save("conv_groups", m, {"x": rng.standard_normal((N, 4, 6, 5))})
+
 # Shape ops: Reshape, Transpose, Squeeze/Unsqueeze, Identity, Dropout, Constant, BN on features,
 # LayerNormalization.
 m = model("shapes", [
