@@ -518,6 +518,9 @@ fn conv(cx: &mut Lowering, n: &NodeProto, a: &Attrs) -> R<()> {
     let [m, cg, kh, kw] = wt.shape[..] else {
         return Err(node_err(n, format!("W must be 4-D [M, C/group, kH, kW], got {:?}", wt.shape)));
     };
+    if wt.shape.contains(&0) {
+        return Err(node_err(n, format!("W {:?} is empty", wt.shape)));
+    }
     let group = a.int("group", 1).max(1) as usize;
     let strides = pair(n, a, "strides", [1, 1])?;
     let dil = pair(n, a, "dilations", [1, 1])?;
@@ -583,6 +586,9 @@ fn conv_transpose(cx: &mut Lowering, n: &NodeProto, a: &Attrs) -> R<()> {
     let [wc, m, kh, kw] = wt.shape[..] else {
         return Err(node_err(n, format!("W must be 4-D [C, M/group, kH, kW], got {:?}", wt.shape)));
     };
+    if wt.shape.contains(&0) {
+        return Err(node_err(n, format!("W {:?} is empty", wt.shape)));
+    }
     if a.int("group", 1) != 1 {
         return Err(node_err(n, "group > 1 is not supported for ConvTranspose"));
     }
