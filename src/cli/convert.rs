@@ -1,20 +1,16 @@
 //! `dml convert keras MODEL`: a Keras model becomes DML training and prediction scripts with its
 //! weights (`--out DIR`), its layer table (`--summary`), or, from a folder of trained weights, a
-//! `.keras` file Keras loads (`--weights DIR --save NEW.keras`).
+//! `.keras` file Keras loads (`--weights DIR --save NEW.keras`); `dml convert onnx MODEL.onnx`: an
+//! ONNX model becomes a prediction script with its weights, and a fine-tuning script when a loss
+//! and an optimizer are named.
 use std::path::PathBuf;
 
 use dml::convert::script::{TestAlgo, TrainAlgo, TrainOptions};
 
+/// The defaults of a generated training script (each is also one of its `-nvargs`), shared by
+/// every `dml convert` front end.
 #[derive(clap::Args, Debug)]
-pub struct KerasArgs {
-    /// The model: a Keras 3 `.keras` file or a legacy `.h5` file.
-    pub model: PathBuf,
-    /// Write `train.dml`, `predict.dml` and `weights/` into this folder.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Print the layer table (output shapes and parameter counts), as Keras's summary().
-    #[arg(long)]
-    pub summary: bool,
+pub struct TrainFlags {
     /// Default number of epochs of the training script (its `epochs=` overrides it).
     #[arg(long, default_value_t = 1)]
     pub epochs: usize,
@@ -40,6 +36,43 @@ pub struct KerasArgs {
     /// Default seed of the shuffling and dropout (-1: a fresh one each run).
     #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
     pub seed: i64,
+}
+
+impl TrainFlags {
+    /// The training options, or `None` (after saying why) when a value is out of range.
+    pub fn options(&self) -> Option<TrainOptions> {
+        if !(0.0..1.0).contains(&self.validation_split) || self.parallel_batches == 0 || self.batch_size == 0 {
+            eprintln!(
+                "error: --validation-split must be in [0, 1), --parallel-batches and --batch-size at least 1"
+            );
+            return None;
+        }
+        Some(TrainOptions {
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            algo: self.train_algo,
+            test_algo: self.test_algo,
+            parallel_batches: self.parallel_batches,
+            validation_split: self.validation_split,
+            shuffle: !self.no_shuffle,
+            seed: self.seed,
+            ..TrainOptions::default()
+        })
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct KerasArgs {
+    /// The model: a Keras 3 `.keras` file or a legacy `.h5` file.
+    pub model: PathBuf,
+    /// Write `train.dml`, `predict.dml` and `weights/` into this folder.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print the layer table (output shapes and parameter counts), as Keras's summary().
+    #[arg(long)]
+    pub summary: bool,
+    #[command(flatten)]
+    pub train: TrainFlags,
     /// A folder of trained weights (as `train.dml` writes them) to put back into the model...
     #[arg(long, requires = "save")]
     pub weights: Option<PathBuf>,
@@ -64,21 +97,7 @@ pub fn keras(args: &KerasArgs) -> i32 {
         print!("{}", model.summary());
     }
     if let Some(dir) = &args.out {
-        if !(0.0..1.0).contains(&args.validation_split) || args.parallel_batches == 0 {
-            eprintln!("error: --validation-split must be in [0, 1) and --parallel-batches at least 1");
-            return 2;
-        }
-        let opts = TrainOptions {
-            epochs: args.epochs,
-            batch_size: args.batch_size,
-            algo: args.train_algo,
-            test_algo: args.test_algo,
-            parallel_batches: args.parallel_batches,
-            validation_split: args.validation_split,
-            shuffle: !args.no_shuffle,
-            seed: args.seed,
-            ..TrainOptions::default()
-        };
+        let Some(opts) = args.train.options() else { return 2 };
         if let Err(e) = model.write_dir(dir, &opts) {
             eprintln!("error: {e}");
             return 1;
@@ -95,6 +114,69 @@ pub fn keras(args: &KerasArgs) -> i32 {
             return 1;
         }
         eprintln!("wrote {}", dst.display());
+    }
+    0
+}
+
+#[derive(clap::Args, Debug)]
+pub struct OnnxArgs {
+    /// The model: an `.onnx` file (opset 13 or later).
+    pub model: PathBuf,
+    /// Write `predict.dml` and `weights/` (and `train.dml` with --loss and --optimizer) into this folder.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print the layer table (output shapes and parameter counts).
+    #[arg(long)]
+    pub summary: bool,
+    /// The training loss, by its Keras name (categorical_crossentropy, mse, ...): writes train.dml.
+    #[arg(long, requires = "optimizer")]
+    pub loss: Option<String>,
+    /// The optimizer, by its Keras name (sgd, adam, rmsprop, ...), with Keras's defaults.
+    #[arg(long, requires = "loss")]
+    pub optimizer: Option<String>,
+    /// The optimizer's learning rate (default: Keras's default for the optimizer).
+    #[arg(long, requires = "optimizer")]
+    pub learning_rate: Option<f64>,
+    #[command(flatten)]
+    pub train: TrainFlags,
+}
+
+pub fn onnx(args: &OnnxArgs) -> i32 {
+    if args.out.is_none() && !args.summary {
+        eprintln!("error: nothing to do: give --out DIR or --summary");
+        return 2;
+    }
+    let training = match (&args.loss, &args.optimizer) {
+        (Some(l), Some(o)) => match dml::convert::onnx::training_config(l, o, args.learning_rate) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 2;
+            }
+        },
+        _ => None,
+    };
+    let mut model = match dml::convert::load_onnx(&args.model) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    if let Some(t) = training {
+        model.set_training(t);
+    }
+    if args.summary {
+        print!("{}", model.summary());
+    }
+    if let Some(dir) = &args.out {
+        let Some(opts) = args.train.options() else { return 2 };
+        if let Err(e) = model.write_dir(dir, &opts) {
+            eprintln!("error: {e}");
+            return 1;
+        }
+        let train = if model.graph.training.is_some() { "train.dml, " } else { "" };
+        eprintln!("wrote {}/{train}predict.dml and weights/", dir.display());
     }
     0
 }

@@ -65,6 +65,8 @@ pub enum Command {
 pub enum ConvertCommand {
     /// A Keras model (`.keras` or legacy `.h5`): dml convert keras MODEL --out DIR | --summary
     Keras(convert::KerasArgs),
+    /// An ONNX model: dml convert onnx MODEL.onnx --out DIR [--loss L --optimizer O] | --summary
+    Onnx(convert::OnnxArgs),
 }
 
 /// Reads a script into the source map; on failure prints a clear error and returns `None`.

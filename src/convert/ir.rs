@@ -175,7 +175,43 @@ pub type Pads = [usize; 4];
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PoolKind {
     Max,
+    /// Over the real cells of each window (Keras; ONNX `count_include_pad=0`).
     Avg,
+    /// Over the whole window, padded cells counted as zeros (ONNX `count_include_pad=1`,
+    /// PyTorch's default, and the engine's own `avg_pool`).
+    AvgCountPad,
+}
+
+/// Elementwise arithmetic of [`Op::Arith`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArithKind {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+/// Where an operand of [`Op::Arith`] comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ArithSource {
+    /// The node's input at this position.
+    Input(usize),
+    /// The node's parameter at this position: a `(1, cells)` row, its cells in the operand's
+    /// row-major order.
+    Param(usize),
+    /// A constant.
+    Scalar(f64),
+}
+
+/// One operand of [`Op::Arith`] and how it broadcasts onto the output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArithArg {
+    pub source: ArithSource,
+    /// `None`: the operand has the output's cells (or is a scalar). Otherwise numpy broadcasting,
+    /// over row-major cells: output cell `j` reads operand cell
+    /// `sum((j / out_stride) % out_dim * operand_stride)` over these `[out_stride, out_dim,
+    /// operand_stride]` axes, with `cells` operand cells in all.
+    pub broadcast: Option<(Vec<[usize; 3]>, usize)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -254,6 +290,18 @@ pub enum Op {
         filters: usize,
         kernel: usize,
         stride: usize,
+        pads: Pads,
+        use_bias: bool,
+    },
+    /// A convolution in `groups` groups of channels (each group's filters see only its own
+    /// `C/groups` input channels) with a dilated kernel (ONNX's Conv with `group` and
+    /// `dilations`). Params: W `(F, C/groups*kh*kw)`, b `(F, 1)` if `use_bias`.
+    GroupedConv2D {
+        filters: usize,
+        groups: usize,
+        kernel: [usize; 2],
+        strides: [usize; 2],
+        dilations: [usize; 2],
         pads: Pads,
         use_bias: bool,
     },
@@ -368,6 +416,13 @@ pub enum Op {
         inner: Box<Op>,
     },
     Merge(MergeKind),
+    /// `a <kind> b` with numpy broadcasting (ONNX's Add, Sub, Mul, Div), to `shape`. Operands that
+    /// broadcast, and parameters, are taken in row-major order.
+    Arith {
+        kind: ArithKind,
+        args: Vec<ArithArg>,
+        shape: Vec<usize>,
+    },
     /// Moves a tensor between layouts (inserted by the layout pass).
     Relayout {
         to: Layout,

@@ -7,7 +7,9 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::convert::error::ConvertError;
-use crate::convert::ir::{Graph, Layout, MergeKind, Node, NodeId, Op, ParamId, TensorId, TensorInfo};
+use crate::convert::ir::{
+    ArithArg, ArithSource, Graph, Layout, MergeKind, Node, NodeId, Op, ParamId, TensorId, TensorInfo,
+};
 
 /// What layout an op needs for input `i` (`None`: any, the output follows the input).
 fn required(op: &Op, i: usize, shape: &[usize], given: &Layout) -> Option<Layout> {
@@ -29,6 +31,7 @@ fn required(op: &Op, i: usize, shape: &[usize], given: &Layout) -> Option<Layout
             _ => Some(Layout::RowMajor),
         },
         Op::Conv2D { .. }
+        | Op::GroupedConv2D { .. }
         | Op::Conv1D { .. }
         | Op::Conv2DTranspose { .. }
         | Op::DepthwiseConv2D { .. }
@@ -99,6 +102,7 @@ fn produced(op: &Op, inputs: &[&Layout], in_shape: &[usize]) -> Layout {
             other => other,
         },
         Op::Conv2D { .. }
+        | Op::GroupedConv2D { .. }
         | Op::Conv1D { .. }
         | Op::Conv2DTranspose { .. }
         | Op::DepthwiseConv2D { .. }
@@ -108,8 +112,32 @@ fn produced(op: &Op, inputs: &[&Layout], in_shape: &[usize]) -> Layout {
         | Op::ZeroPadding2D { .. }
         | Op::Cropping2D { .. }
         | Op::UpSampling2D { .. } => Layout::ChannelsFirst,
-        Op::BatchNorm { .. } | Op::SpatialDropout { .. } | Op::Merge(_) => first,
+        Op::BatchNorm { .. } | Op::SpatialDropout { .. } | Op::Merge(_) | Op::Arith { .. } => first,
+        // Moving the first logical axis last (ONNX's `[C, H, W]` to `[H, W, C]`) of a row-major
+        // tensor is a channels-first tensor with the cells where they are.
+        Op::Permute { dims } if first == Layout::RowMajor && moves_first_last(dims) => Layout::ChannelsFirst,
         Op::Relayout { to } => to.clone(),
+        _ => Layout::RowMajor,
+    }
+}
+
+/// Whether `dims` (1-based) moves the first axis last and keeps the others in order.
+pub fn moves_first_last(dims: &[usize]) -> bool {
+    dims.len() >= 2
+        && dims[dims.len() - 1] == 1
+        && dims[..dims.len() - 1].iter().enumerate().all(|(i, &d)| d == i + 2)
+}
+
+/// The layout an elementwise [`Op::Arith`] computes in: the inputs' common one when every operand
+/// has the output's cells or is a scalar; row-major (where broadcasting is defined) otherwise.
+fn arith_layout(args: &[ArithArg], layouts: &[&Layout]) -> Layout {
+    let cellwise = args.iter().all(|a| match a.source {
+        ArithSource::Input(_) => a.broadcast.is_none(),
+        ArithSource::Param(_) => false,
+        ArithSource::Scalar(_) => true,
+    });
+    match layouts.first() {
+        Some(first) if cellwise && layouts.iter().all(|l| l == first) => (*first).clone(),
         _ => Layout::RowMajor,
     }
 }
@@ -150,6 +178,10 @@ pub fn assign_layouts(g: &mut Graph) -> Result<(), ConvertError> {
                 let ls: Vec<&Layout> = node.inputs.iter().map(|&t| &g.tensors[t].layout).collect();
                 let l = merge_layout(*kind, &ls, in_shapes[0].len());
                 vec![Some(l); node.inputs.len()]
+            }
+            Op::Arith { args, .. } => {
+                let ls: Vec<&Layout> = node.inputs.iter().map(|&t| &g.tensors[t].layout).collect();
+                vec![Some(arith_layout(args, &ls)); node.inputs.len()]
             }
             // A Dense whose kernel another node shares (a shared layer) cannot permute its rows
             // for one caller: it takes row-major input.

@@ -19,10 +19,11 @@ pub mod keras;
 pub mod layout;
 pub mod model;
 pub mod npz;
+pub mod onnx;
 pub mod output;
 pub mod script;
 pub mod shapes;
 pub mod summary;
 
 pub use error::ConvertError;
-pub use model::{Model, keras_from_bytes, load_keras};
+pub use model::{Model, keras_from_bytes, load_keras, load_onnx, onnx_from_bytes};

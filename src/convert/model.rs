@@ -34,6 +34,17 @@ pub fn load_keras(path: &Path) -> Result<Model, ConvertError> {
     from_keras_file(keras::open(path)?)
 }
 
+/// Loads and converts an ONNX model file (`.onnx`). It has no training settings: see
+/// [`Model::set_training`] to fine-tune it.
+pub fn load_onnx(path: &Path) -> Result<Model, ConvertError> {
+    Model::from_graph(crate::convert::onnx::load(path)?)
+}
+
+/// Converts an ONNX model already in memory (`name` is used in messages).
+pub fn onnx_from_bytes(bytes: &[u8], name: &str) -> Result<Model, ConvertError> {
+    Model::from_graph(crate::convert::onnx::from_bytes(bytes, name)?)
+}
+
 /// Converts a Keras model file already in memory.
 pub fn keras_from_bytes(bytes: Vec<u8>, name: &str) -> Result<Model, ConvertError> {
     from_keras_file(keras::from_bytes(bytes, name)?)
@@ -101,6 +112,21 @@ enum StateValue {
 }
 
 impl Model {
+    /// A model of a lowered graph that came without a model file to write back into (ONNX):
+    /// layouts assigned, a fresh optimizer when the graph has training settings.
+    pub fn from_graph(mut graph: Graph) -> Result<Model, ConvertError> {
+        crate::convert::layout::assign_layouts(&mut graph)?;
+        let optimizer = graph.training.as_ref().map(|t| OptimizerState::fresh(&graph, &t.optimizer));
+        Ok(Model { graph, keras: None, optimizer, optimizer_problem: None })
+    }
+
+    /// Sets the loss and optimizer (a model file without them, as ONNX files are, can then be
+    /// trained); the optimizer starts afresh.
+    pub fn set_training(&mut self, t: crate::convert::ir::TrainingConfig) {
+        self.graph.training = Some(t);
+        self.reset_optimizer();
+    }
+
     /// The training script (Keras's `fit`), formatted as `dml fmt` prints it.
     pub fn training_script(&self, opts: &TrainOptions, io: &Io) -> Result<String, ConvertError> {
         formatted(&self.graph, script::training_script(&self.graph, opts, io)?)

@@ -309,8 +309,15 @@ fn header(g: &Graph, what: &str, usage: &str) -> Code {
         let which =
             if g.inputs.len() == 1 { "X".to_string() } else { format!("X columns for input {}", k + 1) };
         c.comment(format!(
-            "{which}: one row per example, its {:?} tensor flattened in Keras's row-major order ({} columns).",
+            "{which}: one row per example, its {:?} tensor flattened in {} ({} columns).",
             ti.shape,
+            if ti.layout == crate::convert::ir::Layout::ChannelsFirst {
+                "channels-first order (NCHW)"
+            } else if g.origin.starts_with("ONNX") {
+                "row-major order"
+            } else {
+                "Keras's row-major order"
+            },
             ti.width()
         ));
     }

@@ -54,6 +54,12 @@ pub fn infer(op: &Op, inputs: &[&[usize]]) -> Result<Vec<Vec<usize>>, String> {
             let (p, q) = conv_out([h, w], *kernel, *strides, pads)?;
             one(vec![p, q, *filters])
         }
+        Op::GroupedConv2D { filters, kernel, strides, dilations, pads, .. } => {
+            let [h, w, _c] = image(x()?)?;
+            let k = [(kernel[0] - 1) * dilations[0] + 1, (kernel[1] - 1) * dilations[1] + 1];
+            let (p, q) = conv_out([h, w], k, *strides, pads)?;
+            one(vec![p, q, *filters])
+        }
         Op::Conv1D { filters, kernel, stride, pads, .. } => {
             let [t, _c] = seq(x()?)?;
             let (_, q) = conv_out([1, t], [1, *kernel], [1, *stride], pads)?;
@@ -139,6 +145,7 @@ pub fn infer(op: &Op, inputs: &[&[usize]]) -> Result<Vec<Vec<usize>>, String> {
             one(out)
         }
         Op::Merge(kind) => merge_shape(*kind, inputs).map(|s| vec![s]),
+        Op::Arith { shape, .. } => one(shape.clone()),
     }
 }
 

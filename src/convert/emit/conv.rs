@@ -79,6 +79,11 @@ fn window_of(op: &Op) -> Window {
             Window { k: *kernel, s: *strides, pads: *pads }
         }
         Op::Conv1D { kernel, stride, pads, .. } => Window { k: [1, *kernel], s: [1, *stride], pads: *pads },
+        Op::GroupedConv2D { kernel, strides, dilations, pads, .. } => Window {
+            k: [(kernel[0] - 1) * dilations[0] + 1, (kernel[1] - 1) * dilations[1] + 1],
+            s: *strides,
+            pads: *pads,
+        },
         Op::Pool2D { pool, strides, pads, .. } => Window { k: *pool, s: *strides, pads: *pads },
         Op::Pool1D { pool, stride, pads, .. } => Window { k: [1, *pool], s: [1, *stride], pads: *pads },
         _ => Window { k: [1, 1], s: [1, 1], pads: [0; 4] },
@@ -277,6 +282,38 @@ pub fn forward(cx: &mut Cx, node: &Node) -> Result<(), ConvertError> {
                 cx.line(format!("{out} = {call}"));
             }
         }
+        Op::GroupedConv2D { filters, groups, kernel, dilations, use_bias, .. } => {
+            let win = window_of(&node.op);
+            let p = prepare(cx, node, &win, "0");
+            let wd = dilated_kernel(cx, node, p.geom.c / groups, *kernel, *dilations, true);
+            let call = |xv: &str, wv: &str, c: usize, f: usize| {
+                format!(
+                    "conv2d({xv}, {wv}, input_shape=[nrow({x}), {c}, {}, {}], filter_shape=[{f}, {c}, {}, {}], {})",
+                    p.geom.h,
+                    p.geom.w,
+                    win.k[0],
+                    win.k[1],
+                    p.args(&win)
+                )
+            };
+            let conv = if *use_bias { cx.cache(node, "conv") } else { out.to_string() };
+            if *groups == 1 {
+                cx.line(format!("{conv} = {}", call(&p.var, &wd, p.geom.c, *filters)));
+            } else {
+                let (cg, fg) = (p.geom.c / groups, filters / groups);
+                let (xs, os) = (cg * p.geom.h * p.geom.w, fg * og.h * og.w);
+                cx.comment(format!("{groups} groups: each group's {fg} filters see its own {cg} channels"));
+                cx.line(format!("{conv} = matrix(0, rows=nrow({x}), cols={})", og.cells()));
+                cx.code.open(format!("for (g in 1:{groups})"));
+                let xg = format!("{}[, ((g - 1) * {xs} + 1):(g * {xs})]", p.var);
+                let wg = format!("{wd}[((g - 1) * {fg} + 1):(g * {fg}), ]");
+                cx.line(format!("{conv}[, ((g - 1) * {os} + 1):(g * {os})] = {}", call(&xg, &wg, cg, fg)));
+                cx.code.close();
+            }
+            if *use_bias {
+                cx.line(format!("{out} = bias_add({conv}, {})", cx.param(node, 1)));
+            }
+        }
         Op::Conv2DTranspose { filters, kernel, strides, use_bias, .. } => {
             let t = transpose_geometry(cx, node);
             let wv = cx.param(node, 0);
@@ -404,6 +441,39 @@ pub fn forward(cx: &mut Cx, node: &Node) -> Result<(), ConvertError> {
         _ => return Err(super::unsupported(node)),
     }
     Ok(())
+}
+
+/// The kernel of a [`Op::GroupedConv2D`] spread onto its dilated window (`<node>_wd`, through the
+/// 0/1 matrix `<node>_dilate`, whose transpose brings the gradient back), or the kernel itself.
+/// Writes the two in the forward pass (`write`); returns the variable.
+fn dilated_kernel(cx: &mut Cx, node: &Node, cg: usize, k: [usize; 2], d: [usize; 2], write: bool) -> String {
+    let w = cx.param(node, 0).to_string();
+    if d == [1, 1] {
+        return w;
+    }
+    let (wd, dil, j) = (cx.cache(node, "wd"), cx.cache(node, "dilate"), cx.cache(node, "cell"));
+    if write {
+        let (kh2, kw2) = ((k[0] - 1) * d[0] + 1, (k[1] - 1) * d[1] + 1);
+        let n = cg * k[0] * k[1];
+        cx.comment(format!(
+            "the {}x{} kernel dilated by {}x{}: a {kh2}x{kw2} window with zeros between",
+            k[0], k[1], d[0], d[1]
+        ));
+        cx.line(format!("{j} = seq(0, {})", n - 1));
+        cx.line(format!(
+            "{dil} = table({j} + 1, ({j} %/% {}) * {} + (({j} %/% {}) %% {}) * {} + ({j} %% {}) * {} + 1, {n}, {})",
+            k[0] * k[1],
+            kh2 * kw2,
+            k[1],
+            k[0],
+            d[0] * kw2,
+            k[1],
+            d[1],
+            cg * kh2 * kw2
+        ));
+        cx.line(format!("{wd} = {w} %*% {dil}"));
+    }
+    wd
 }
 
 /// The arguments of `keras_conv::forward` and its backward functions after the tensor argument.
@@ -541,6 +611,76 @@ pub fn backward(cx: &mut Cx, node: &Node) -> Result<(), ConvertError> {
                 input_grad_from_prepared(cx, node, &p, &g);
             }
         }
+        Op::GroupedConv2D { filters, groups, kernel, dilations, use_bias, .. } => {
+            let win = window_of(&node.op);
+            let p = prepared_again(cx, node, &win);
+            let (cg, fg) = (p.geom.c / groups, filters / groups);
+            let wd = dilated_kernel(cx, node, cg, *kernel, *dilations, false);
+            let dilated = *dilations != [1, 1];
+            let (xs, os) = (cg * p.geom.h * p.geom.w, fg * og.h * og.w);
+            let shapes = format!(
+                "input_shape=[nrow({x}), {cg}, {}, {}], filter_shape=[{fg}, {cg}, {}, {}], {}",
+                p.geom.h,
+                p.geom.w,
+                win.k[0],
+                win.k[1],
+                p.args(&win)
+            );
+            let (xg, dg, wg) = if *groups == 1 {
+                (p.var.clone(), dout.clone(), wd.clone())
+            } else {
+                (
+                    format!("{}[, ((g - 1) * {xs} + 1):(g * {xs})]", p.var),
+                    format!("{dout}[, ((g - 1) * {os} + 1):(g * {os})]"),
+                    format!("{wd}[((g - 1) * {fg} + 1):(g * {fg}), ]"),
+                )
+            };
+            let need_w = cx.param_trained(node, 0);
+            let need_x = cx.needs_input_grad(node, 0);
+            let dwd = cx.cache(node, "d_wd");
+            let dxp = cx.cache(node, "d_xpad");
+            if *groups > 1 {
+                if need_w {
+                    cx.line(format!("{dwd} = matrix(0, rows={filters}, cols={})", cg * win.k[0] * win.k[1]));
+                }
+                if need_x {
+                    cx.line(format!("{dxp} = matrix(0, rows=nrow({x}), cols={})", p.geom.cells()));
+                }
+                cx.code.open(format!("for (g in 1:{groups})"));
+            }
+            let (wrow, xcol) = if *groups > 1 {
+                (
+                    format!("[((g - 1) * {fg} + 1):(g * {fg}), ]"),
+                    format!("[, ((g - 1) * {xs} + 1):(g * {xs})]"),
+                )
+            } else {
+                (String::new(), String::new())
+            };
+            if need_w {
+                cx.line(format!("{dwd}{wrow} = conv2d_backward_filter({xg}, {dg}, {shapes})"));
+            }
+            if need_x {
+                cx.line(format!("{dxp}{xcol} = conv2d_backward_data({wg}, {dg}, {shapes})"));
+            }
+            if *groups > 1 {
+                cx.code.close();
+            }
+            if need_w {
+                let dw = cx.param_grad(node, 0);
+                if dilated {
+                    cx.line(format!("{dw} = {dwd} %*% t({})", cx.cache(node, "dilate")));
+                } else {
+                    cx.line(format!("{dw} = {dwd}"));
+                }
+            }
+            if *use_bias && cx.param_trained(node, 1) {
+                let db = cx.param_grad(node, 1);
+                cx.line(format!("{db} = {}", channel_sums(&dout, *filters, og.h * og.w)));
+            }
+            if need_x {
+                input_grad_from_prepared(cx, node, &p, &dxp);
+            }
+        }
         Op::Conv2DTranspose { filters, kernel, strides, use_bias, .. } => {
             let t = transpose_geometry(cx, node);
             let ig = Geom::of(cx.in_shape(node, 0));
@@ -629,7 +769,7 @@ pub fn backward(cx: &mut Cx, node: &Node) -> Result<(), ConvertError> {
             let p = prepared_again(cx, node, &win);
             let (f, d) = if *kind == PoolKind::Max {
                 ("max_pool_backward", dout.clone())
-            } else if win.pads.iter().any(|&v| v > 0) {
+            } else if *kind == PoolKind::Avg && win.pads.iter().any(|&v| v > 0) {
                 ("avg_pool_backward", format!("{dout} / {}", cx.cache(node, "real")))
             } else {
                 ("avg_pool_backward", dout.clone())

@@ -8,6 +8,7 @@
 //! [`Param::var`] (`conv2d_weight`) and its gradient in `d_` + that name, values a backward pass
 //! needs from the forward pass in `<node>_<what>` ([`Cx::cache`]).
 
+pub mod arith;
 pub mod conv;
 pub mod core;
 pub mod loss;
@@ -280,6 +281,7 @@ pub fn forward(cx: &mut Cx, id: NodeId) -> Result<(), ConvertError> {
         | Op::Relayout { .. }
         | Op::Merge(_) => core::forward(cx, node),
         Op::Conv2D { .. }
+        | Op::GroupedConv2D { .. }
         | Op::Conv1D { .. }
         | Op::Conv2DTranspose { .. }
         | Op::DepthwiseConv2D { .. }
@@ -303,6 +305,7 @@ pub fn forward(cx: &mut Cx, id: NodeId) -> Result<(), ConvertError> {
         | Op::GaussianDropout { .. }
         | Op::PRelu { .. } => norm::forward(cx, node),
         Op::Reshape { .. } | Op::Permute { .. } | Op::RepeatVector { .. } => shape::forward(cx, node),
+        Op::Arith { .. } => arith::forward(cx, node),
     }
 }
 
@@ -321,6 +324,7 @@ pub fn backward(cx: &mut Cx, id: NodeId) -> Result<(), ConvertError> {
         | Op::Relayout { .. }
         | Op::Merge(_) => core::backward(cx, node),
         Op::Conv2D { .. }
+        | Op::GroupedConv2D { .. }
         | Op::Conv1D { .. }
         | Op::Conv2DTranspose { .. }
         | Op::DepthwiseConv2D { .. }
@@ -344,6 +348,7 @@ pub fn backward(cx: &mut Cx, id: NodeId) -> Result<(), ConvertError> {
         | Op::GaussianDropout { .. }
         | Op::PRelu { .. } => norm::backward(cx, node),
         Op::Reshape { .. } | Op::Permute { .. } | Op::RepeatVector { .. } => shape::backward(cx, node),
+        Op::Arith { .. } => arith::backward(cx, node),
     }?;
     cx.collect_shared_param_grads(node);
     Ok(())

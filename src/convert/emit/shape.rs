@@ -72,6 +72,14 @@ pub fn backward(cx: &mut Cx, node: &Node) -> Result<(), ConvertError> {
 fn permutation(cx: &Cx, node: &Node, dims: &[usize]) -> Option<(Vec<usize>, Vec<usize>)> {
     let shape = cx.in_shape(node, 0);
     let k = shape.len();
+    // The layout pass gives a row-major tensor whose first axis moves last the channels-first
+    // layout: the cells stay where they are.
+    if cx.g.tensors[node.inputs[0]].layout == Layout::RowMajor
+        && cx.g.tensors[node.outputs[0]].layout == Layout::ChannelsFirst
+        && crate::convert::layout::moves_first_last(dims)
+    {
+        return None;
+    }
     let (from, perm): (Vec<usize>, Vec<usize>) =
         if cx.g.tensors[node.inputs[0]].layout == Layout::ChannelsFirst {
             let mut from = vec![shape[k - 1]];

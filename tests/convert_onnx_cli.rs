@@ -1,0 +1,155 @@
+//! `dml convert onnx` end to end, as a user runs it: convert a fixture of tests/data/onnx into a
+//! folder, run the written `predict.dml` on a CSV file and compare with onnx.reference's output;
+//! with `--loss` and `--optimizer`, run `train.dml` and see the loss fall. Bad input writes
+//! nothing.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use dml::convert::npz::{NpyArray, read_npz};
+
+fn dml() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_dml"))
+}
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/onnx").join(name)
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("dml-convert-onnx-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn write_csv(a: &NpyArray, path: &Path) {
+    let rows = a.shape.first().copied().unwrap_or(1).max(1);
+    let cols = a.data.len() / rows;
+    let mut s = String::new();
+    for r in 0..rows {
+        let line: Vec<String> = a.data[r * cols..(r + 1) * cols].iter().map(|v| format!("{v:?}")).collect();
+        s.push_str(&line.join(","));
+        s.push('\n');
+    }
+    std::fs::write(path, s).unwrap();
+}
+
+fn read_csv(path: &Path) -> Vec<Vec<f64>> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| l.split(',').map(|v| v.trim().parse::<f64>().unwrap_or(f64::NAN)).collect())
+        .collect()
+}
+
+fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{:?} failed:\n{}\n{}",
+        cmd,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn predict_matches(case: &str, dir: &Path, out: &Path) {
+    let npz = read_npz(&data(&format!("{case}.npz"))).unwrap();
+    write_csv(&npz["x"], &dir.join("x.csv"));
+    run_ok(
+        dml()
+            .arg("run")
+            .arg(out.join("predict.dml"))
+            .arg("-nvargs")
+            .arg(format!("X={}", dir.join("x.csv").display()))
+            .arg(format!("out={}", dir.join("pred.csv").display())),
+    );
+    let got: Vec<f64> = read_csv(&dir.join("pred.csv")).concat();
+    let want = &npz["pred"].data;
+    assert_eq!(got.len(), want.len(), "{case}: prediction size");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!((g - w).abs() <= 1e-9 * w.abs() + 1e-12, "{case}: cell {i}: ours {g}, onnx.reference {w}");
+    }
+}
+
+#[test]
+fn cnn_converts_predicts_and_fine_tunes_from_the_command_line() {
+    let dir = scratch("cnn");
+    let out = dir.join("model");
+    run_ok(dml().args(["convert", "onnx"]).arg(data("cnn.onnx")).arg("--out").arg(&out).args([
+        "--loss",
+        "categorical_crossentropy",
+        "--optimizer",
+        "adam",
+        "--learning-rate",
+        "0.01",
+    ]));
+    for f in ["train.dml", "predict.dml", "weights"] {
+        assert!(out.join(f).exists(), "{f} was not written");
+    }
+    run_ok(dml().args(["fmt", "--check"]).arg(out.join("train.dml")).arg(out.join("predict.dml")));
+    predict_matches("cnn", &dir, &out);
+    let npz = read_npz(&data("cnn.npz")).unwrap();
+    write_csv(&npz["y"], &dir.join("y.csv"));
+    let printed =
+        run_ok(dml().current_dir(&dir).arg("run").arg(out.join("train.dml")).arg("-nvargs").args([
+            "X=x.csv",
+            "y=y.csv",
+            "epochs=6",
+            "batch_size=4",
+            "shuffle=FALSE",
+            "history=history.csv",
+            "weights_out=trained",
+        ]));
+    assert!(printed.contains("Epoch 1/6"), "no epoch line in:\n{printed}");
+    let loss: Vec<f64> = read_csv(&dir.join("history.csv")).iter().map(|r| r[0]).collect();
+    assert_eq!(loss.len(), 6);
+    assert!(loss[5] < 0.9 * loss[0], "the loss did not fall: {loss:?}");
+    assert!(dir.join("trained").exists(), "no trained weights");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn prediction_only_without_a_loss() {
+    let dir = scratch("lstm");
+    let out = dir.join("model");
+    run_ok(dml().args(["convert", "onnx"]).arg(data("lstm_seq.onnx")).arg("--out").arg(&out));
+    assert!(out.join("predict.dml").exists() && !out.join("train.dml").exists());
+    predict_matches("lstm_seq", &dir, &out);
+    let summary = run_ok(dml().args(["convert", "onnx"]).arg(data("lstm_seq.onnx")).arg("--summary"));
+    assert!(summary.contains("lstm"), "{summary}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_models_are_errors_that_write_nothing() {
+    let dir = scratch("bad");
+    let out = dir.join("model");
+    let res = dml()
+        .args(["convert", "onnx"])
+        .arg(data("unsupported.onnx"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(!res.status.success());
+    assert!(err.contains("cosine") && err.contains("Cos") && err.contains("supported:"), "{err}");
+    let cut = dir.join("cut.onnx");
+    let bytes = std::fs::read(data("cnn.onnx")).unwrap();
+    std::fs::write(&cut, &bytes[..bytes.len() - 7]).unwrap();
+    let res = dml().args(["convert", "onnx"]).arg(&cut).arg("--out").arg(&out).output().unwrap();
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(!res.status.success() && err.contains("cut.onnx") && err.contains("protobuf"), "{err}");
+    let res = dml()
+        .args(["convert", "onnx"])
+        .arg(data("mlp.onnx"))
+        .args(["--out", "x", "--loss", "no_such_loss", "--optimizer", "adam"])
+        .output()
+        .unwrap();
+    assert!(!res.status.success());
+    assert!(!out.exists(), "a folder was written for a bad model");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
