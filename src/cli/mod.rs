@@ -65,6 +65,8 @@ pub enum Command {
 pub enum ConvertCommand {
     /// A Keras model (`.keras` or legacy `.h5`): dml convert keras MODEL --out DIR | --summary
     Keras(convert::KerasArgs),
+    /// A Caffe model: dml convert caffe NET.prototxt [SOLVER.prototxt] [--weights MODEL.caffemodel] --out DIR
+    Caffe(convert::CaffeArgs),
 }
 
 /// Reads a script into the source map; on failure prints a clear error and returns `None`.

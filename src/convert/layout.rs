@@ -67,6 +67,7 @@ fn required(op: &Op, i: usize, shape: &[usize], given: &Layout) -> Option<Layout
             None
         }
         Op::Relayout { to } => Some(to.clone()),
+        Op::Caffe(op) => Some(op.required(shape)),
         _ => Some(Layout::RowMajor),
     }
 }
@@ -110,6 +111,7 @@ fn produced(op: &Op, inputs: &[&Layout], in_shape: &[usize]) -> Layout {
         | Op::UpSampling2D { .. } => Layout::ChannelsFirst,
         Op::BatchNorm { .. } | Op::SpatialDropout { .. } | Op::Merge(_) => first,
         Op::Relayout { to } => to.clone(),
+        Op::Caffe(op) => op.produced(&first),
         _ => Layout::RowMajor,
     }
 }

@@ -139,6 +139,7 @@ pub fn infer(op: &Op, inputs: &[&[usize]]) -> Result<Vec<Vec<usize>>, String> {
             one(out)
         }
         Op::Merge(kind) => merge_shape(*kind, inputs).map(|s| vec![s]),
+        Op::Caffe(op) => op.infer(inputs),
     }
 }
 

@@ -303,6 +303,7 @@ pub fn forward(cx: &mut Cx, id: NodeId) -> Result<(), ConvertError> {
         | Op::GaussianDropout { .. }
         | Op::PRelu { .. } => norm::forward(cx, node),
         Op::Reshape { .. } | Op::Permute { .. } | Op::RepeatVector { .. } => shape::forward(cx, node),
+        Op::Caffe(op) => crate::convert::caffe::emit::forward(cx, node, op),
     }
 }
 
@@ -344,6 +345,7 @@ pub fn backward(cx: &mut Cx, id: NodeId) -> Result<(), ConvertError> {
         | Op::GaussianDropout { .. }
         | Op::PRelu { .. } => norm::backward(cx, node),
         Op::Reshape { .. } | Op::Permute { .. } | Op::RepeatVector { .. } => shape::backward(cx, node),
+        Op::Caffe(op) => crate::convert::caffe::emit::backward(cx, node, op),
     }?;
     cx.collect_shared_param_grads(node);
     Ok(())
