@@ -322,9 +322,14 @@ fn filler_of(block: &DynamicMessage, field: &str, default: f64) -> Result<Init, 
 
 /// Kernel, stride and pad of a convolution or pooling block: repeated values or the `_h`/`_w` pair.
 fn window(m: Msg, field: &str, default: usize, l: &Layer) -> Result<[usize; 2], ConvertError> {
-    let (h, w) = (format!("{field}_h"), format!("{field}_w"));
+    let stem = field.strip_suffix("_size").unwrap_or(field);
+    let (h, w) = (format!("{stem}_h"), format!("{stem}_w"));
     if m.has(&h) || m.has(&w) {
-        return Ok([m.usize(&h), m.usize(&w)]);
+        let v = [m.usize(&h), m.usize(&w)];
+        if stem != "pad" && v.contains(&0) {
+            return Err(l.err(format!("{h} and {w} must both be given and positive")));
+        }
+        return Ok(v);
     }
     let v = m.f64s(field);
     match v.as_slice() {
@@ -614,6 +619,9 @@ fn lower_layer<'a>(
                 return Err(l.err("convolution_param kernel_size is missing"));
             }
             let strides = window(m, "stride", 1, l)?;
+            if strides.contains(&0) {
+                return Err(l.err("stride must be positive"));
+            }
             let pads = window(m, "pad", 0, l)?;
             let dilation = window(m, "dilation", 1, l)?;
             let group = m.usize("group").max(1);

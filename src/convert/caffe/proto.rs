@@ -64,7 +64,10 @@ pub fn parse_text(file: &str, text: &str, message: &str) -> Result<DynamicMessag
                 let (line, col) = line_col(text, l.offset());
                 format!("line {line}, column {col}")
             })
-            .unwrap_or_else(|| "text".into());
+            .unwrap_or_else(|| {
+                let (line, _) = line_col(text, text.len());
+                format!("line {line} (the end of the file)")
+            });
         let mut detail = e.to_string();
         if let Some(help) = e.help() {
             detail = format!("{detail} ({help})");

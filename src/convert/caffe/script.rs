@@ -379,7 +379,12 @@ pub fn training_script(c: Caffe, io: &Io) -> Result<String, ConvertError> {
 
     // The test function: test_iter batches of the validation rows in inference mode, the test
     // cursor carried over between tests as Caffe's test data layer does.
+    let validation = files || c.bound_validation;
     let test_block = |b: &mut Code| {
+        if !validation {
+            b.comment("No validation rows are bound: the TEST phase does not run.");
+            return;
+        }
         b.open("if (n_val > 0 & test_iter > 0)");
         b.line("print(\"Iteration \" + as.integer(iterations) + \", Testing net (#0)\")");
         b.line("test_loss = 0");
