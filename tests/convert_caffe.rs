@@ -72,7 +72,9 @@ fn conv_net(shape: [usize; 3], body: &str, last: &str, label: usize) -> String {
     let loss = if label == 0 {
         String::new()
     } else {
-        format!("layer {{ name: \"loss\" type: \"EuclideanLoss\" bottom: \"{last}\" bottom: \"label\" top: \"loss\" }}\n")
+        format!(
+            "layer {{ name: \"loss\" type: \"EuclideanLoss\" bottom: \"{last}\" bottom: \"label\" top: \"loss\" }}\n"
+        )
     };
     format!(
         "name: \"t\"\n{}layer {{ name: \"pre\" type: \"Convolution\" bottom: \"data\" top: \"pre\" \
@@ -98,13 +100,19 @@ fn check_layers(shape: [usize; 3], body: &str, last: &str, what: &str) {
 fn convolution_with_groups_and_dilation_matches_finite_differences() {
     check_layers(
         [4, 7, 6],
-        &format!("layer {{ name: \"c\" type: \"Convolution\" bottom: \"pre\" top: \"c\" convolution_param {{ num_output: 6 kernel_size: 3 group: 2 dilation: 2 pad: 1 stride: 2 {} }} }}", gauss(0.5)),
+        &format!(
+            "layer {{ name: \"c\" type: \"Convolution\" bottom: \"pre\" top: \"c\" convolution_param {{ num_output: 6 kernel_size: 3 group: 2 dilation: 2 pad: 1 stride: 2 {} }} }}",
+            gauss(0.5)
+        ),
         "c",
         "grouped dilated convolution",
     );
     check_layers(
         [3, 6, 5],
-        &format!("layer {{ name: \"c\" type: \"Convolution\" bottom: \"pre\" top: \"c\" convolution_param {{ num_output: 2 kernel_h: 3 kernel_w: 2 pad_h: 1 stride_h: 1 stride_w: 2 bias_term: false {} }} }}", gauss(0.5)),
+        &format!(
+            "layer {{ name: \"c\" type: \"Convolution\" bottom: \"pre\" top: \"c\" convolution_param {{ num_output: 2 kernel_h: 3 kernel_w: 2 pad_h: 1 stride_h: 1 stride_w: 2 bias_term: false {} }} }}",
+            gauss(0.5)
+        ),
         "c",
         "plain convolution without bias",
     );
@@ -113,7 +121,10 @@ fn convolution_with_groups_and_dilation_matches_finite_differences() {
 #[test]
 fn deconvolution_has_num_output_channels_and_matches_finite_differences() {
     // Caffe2DML bug 11: the output shape reported the input channels instead of num_output.
-    let body = format!("layer {{ name: \"d\" type: \"Deconvolution\" bottom: \"pre\" top: \"d\" convolution_param {{ num_output: 5 kernel_size: 3 stride: 2 pad: 1 {} }} }}", gauss(0.5));
+    let body = format!(
+        "layer {{ name: \"d\" type: \"Deconvolution\" bottom: \"pre\" top: \"d\" convolution_param {{ num_output: 5 kernel_size: 3 stride: 2 pad: 1 {} }} }}",
+        gauss(0.5)
+    );
     let m = load(&conv_net([2, 4, 3], &body, "d", 0), SGD);
     // (4 - 1) * 2 + 3 - 2 = 7, (3 - 1) * 2 + 3 - 2 = 5, 5 channels.
     assert_eq!(m.graph.tensors[m.graph.outputs[0]].width(), 5 * 7 * 5);
@@ -125,13 +136,17 @@ fn pooling_in_ceil_mode_matches_finite_differences() {
     for pool in ["MAX", "AVE"] {
         check_layers(
             [2, 6, 7],
-            &format!("layer {{ name: \"p\" type: \"Pooling\" bottom: \"pre\" top: \"p\" pooling_param {{ pool: {pool} kernel_size: 3 stride: 2 pad: 1 }} }}"),
+            &format!(
+                "layer {{ name: \"p\" type: \"Pooling\" bottom: \"pre\" top: \"p\" pooling_param {{ pool: {pool} kernel_size: 3 stride: 2 pad: 1 }} }}"
+            ),
             "p",
             &format!("{pool} pooling with padding, ceil mode"),
         );
         check_layers(
             [2, 5, 4],
-            &format!("layer {{ name: \"p\" type: \"Pooling\" bottom: \"pre\" top: \"p\" pooling_param {{ pool: {pool} global_pooling: true }} }}"),
+            &format!(
+                "layer {{ name: \"p\" type: \"Pooling\" bottom: \"pre\" top: \"p\" pooling_param {{ pool: {pool} global_pooling: true }} }}"
+            ),
             "p",
             &format!("global {pool} pooling"),
         );
@@ -139,7 +154,17 @@ fn pooling_in_ceil_mode_matches_finite_differences() {
 }
 
 /// Caffe's pooling forward loop (pooling_layer.cpp), transcribed: NCHW in, NCHW out.
-fn caffe_pool(x: &[f64], c: usize, h: usize, w: usize, k: usize, s: usize, p: usize, max: bool) -> (Vec<f64>, usize, usize) {
+#[allow(clippy::too_many_arguments)]
+fn caffe_pool(
+    x: &[f64],
+    c: usize,
+    h: usize,
+    w: usize,
+    k: usize,
+    s: usize,
+    p: usize,
+    max: bool,
+) -> (Vec<f64>, usize, usize) {
     let out = |n: usize| {
         let mut o = (n + 2 * p - k).div_ceil(s) + 1;
         if p > 0 && (o - 1) * s >= n + p {
@@ -188,7 +213,12 @@ fn pooling_forward_is_caffes_loop() {
     let x = rand(2, c * h * w, 3);
     for (pool, max) in [("MAX", true), ("AVE", false)] {
         for (k, s, p) in [(3, 2, 1), (3, 2, 0), (2, 2, 1), (3, 3, 0)] {
-            let m = forward_only([c, h, w], &format!("layer {{ name: \"p\" type: \"Pooling\" bottom: \"data\" top: \"p\" pooling_param {{ pool: {pool} kernel_size: {k} stride: {s} pad: {p} }} }}"));
+            let m = forward_only(
+                [c, h, w],
+                &format!(
+                    "layer {{ name: \"p\" type: \"Pooling\" bottom: \"data\" top: \"p\" pooling_param {{ pool: {pool} kernel_size: {k} stride: {s} pad: {p} }} }}"
+                ),
+            );
             let got = m.predict(&x, 2).unwrap();
             for r in 0..2 {
                 let (want, _, _) = caffe_pool(&x.row(r).to_vec(), c, h, w, k, s, p, max);
@@ -202,7 +232,10 @@ fn pooling_forward_is_caffes_loop() {
 fn lrn_matches_caffes_formula_and_finite_differences() {
     let (c, h, w) = (5, 2, 3);
     let x = rand(2, c * h * w, 5);
-    let m = forward_only([c, h, w], "layer { name: \"n\" type: \"LRN\" bottom: \"data\" top: \"n\" lrn_param { local_size: 3 alpha: 0.5 beta: 0.75 k: 2 } }");
+    let m = forward_only(
+        [c, h, w],
+        "layer { name: \"n\" type: \"LRN\" bottom: \"data\" top: \"n\" lrn_param { local_size: 3 alpha: 0.5 beta: 0.75 k: 2 } }",
+    );
     let got = m.predict(&x, 2).unwrap();
     for r in 0..2 {
         let xr = x.row(r).to_vec();
@@ -217,14 +250,25 @@ fn lrn_matches_caffes_formula_and_finite_differences() {
         }
         assert_close(&got.row(r).to_vec(), &want, 1e-12, "LRN");
     }
-    check_layers([4, 2, 2], "layer { name: \"n\" type: \"LRN\" bottom: \"pre\" top: \"n\" lrn_param { local_size: 3 alpha: 0.5 beta: 0.75 } }", "n", "LRN");
+    check_layers(
+        [4, 2, 2],
+        "layer { name: \"n\" type: \"LRN\" bottom: \"pre\" top: \"n\" lrn_param { local_size: 3 alpha: 0.5 beta: 0.75 } }",
+        "n",
+        "LRN",
+    );
 }
 
 #[test]
 fn grouped_dilated_convolution_forward_is_caffes_loop() {
     let (c, h, w, f, k, g, d, p, s) = (4, 7, 6, 6, 3, 2, 2, 1, 2);
     let x = rand(2, c * h * w, 9);
-    let m = forward_only([c, h, w], &format!("layer {{ name: \"c\" type: \"Convolution\" bottom: \"data\" top: \"c\" convolution_param {{ num_output: {f} kernel_size: {k} group: {g} dilation: {d} pad: {p} stride: {s} {} }} }}", gauss(0.5)));
+    let m = forward_only(
+        [c, h, w],
+        &format!(
+            "layer {{ name: \"c\" type: \"Convolution\" bottom: \"data\" top: \"c\" convolution_param {{ num_output: {f} kernel_size: {k} group: {g} dilation: {d} pad: {p} stride: {s} {} }} }}",
+            gauss(0.5)
+        ),
+    );
     let wt = &m.graph.params[0].value; // (F, C/g * k * k), Caffe's blob
     let b = &m.graph.params[1].value;
     let got = m.predict(&x, 2).unwrap();
@@ -241,12 +285,14 @@ fn grouped_dilated_convolution_forward_is_caffes_loop() {
                     for ci in 0..cg {
                         for a in 0..k {
                             for bb in 0..k {
-                                let (y, xx) = ((i * s + a * d) as i64 - p as i64, (j * s + bb * d) as i64 - p as i64);
+                                let (y, xx) =
+                                    ((i * s + a * d) as i64 - p as i64, (j * s + bb * d) as i64 - p as i64);
                                 if y < 0 || xx < 0 || y >= h as i64 || xx >= w as i64 {
                                     continue;
                                 }
                                 let ch = grp * cg + ci;
-                                acc += wt[[o, ci * k * k + a * k + bb]] * x[[r, ch * h * w + y as usize * w + xx as usize]];
+                                acc += wt[[o, ci * k * k + a * k + bb]]
+                                    * x[[r, ch * h * w + y as usize * w + xx as usize]];
                             }
                         }
                     }
@@ -261,12 +307,27 @@ fn grouped_dilated_convolution_forward_is_caffes_loop() {
 #[test]
 fn inner_product_activations_and_merges_match_finite_differences() {
     let ip = |name: &str, bottom: &str, n: usize| {
-        format!("layer {{ name: \"{name}\" type: \"InnerProduct\" bottom: \"{bottom}\" top: \"{name}\" inner_product_param {{ num_output: {n} {} }} }}\n", gauss(0.4))
+        format!(
+            "layer {{ name: \"{name}\" type: \"InnerProduct\" bottom: \"{bottom}\" top: \"{name}\" inner_product_param {{ num_output: {n} {} }} }}\n",
+            gauss(0.4)
+        )
     };
     let cases = [
-        ("ReLU leaky", "layer { name: \"a\" type: \"ReLU\" bottom: \"ip\" top: \"ip\" relu_param { negative_slope: 0.1 } }", "ip"),
-        ("PReLU", "layer { name: \"a\" type: \"PReLU\" bottom: \"ip\" top: \"a\" prelu_param { filler { type: \"constant\" value: 0.3 } } }", "a"),
-        ("ELU", "layer { name: \"a\" type: \"ELU\" bottom: \"ip\" top: \"a\" elu_param { alpha: 0.7 } }", "a"),
+        (
+            "ReLU leaky",
+            "layer { name: \"a\" type: \"ReLU\" bottom: \"ip\" top: \"ip\" relu_param { negative_slope: 0.1 } }",
+            "ip",
+        ),
+        (
+            "PReLU",
+            "layer { name: \"a\" type: \"PReLU\" bottom: \"ip\" top: \"a\" prelu_param { filler { type: \"constant\" value: 0.3 } } }",
+            "a",
+        ),
+        (
+            "ELU",
+            "layer { name: \"a\" type: \"ELU\" bottom: \"ip\" top: \"a\" elu_param { alpha: 0.7 } }",
+            "a",
+        ),
         ("Sigmoid", "layer { name: \"a\" type: \"Sigmoid\" bottom: \"ip\" top: \"a\" }", "a"),
         ("TanH", "layer { name: \"a\" type: \"TanH\" bottom: \"ip\" top: \"a\" }", "a"),
         ("Softmax", "layer { name: \"a\" type: \"Softmax\" bottom: \"ip\" top: \"a\" }", "a"),
@@ -285,27 +346,69 @@ fn inner_product_activations_and_merges_match_finite_differences() {
         ("Eltwise PROD", "eltwise_param { operation: PROD }"),
         ("Eltwise MAX", "eltwise_param { operation: MAX }"),
     ] {
-        check_layers([2, 2, 2], &format!("{two}layer {{ name: \"e\" type: \"Eltwise\" bottom: \"u\" bottom: \"v\" top: \"e\" {op} }}"), "e", what);
+        check_layers(
+            [2, 2, 2],
+            &format!(
+                "{two}layer {{ name: \"e\" type: \"Eltwise\" bottom: \"u\" bottom: \"v\" top: \"e\" {op} }}"
+            ),
+            "e",
+            what,
+        );
     }
-    check_layers([2, 2, 2], &format!("{two}layer {{ name: \"e\" type: \"Concat\" bottom: \"u\" bottom: \"v\" top: \"e\" }}"), "e", "Concat of vectors");
+    check_layers(
+        [2, 2, 2],
+        &format!("{two}layer {{ name: \"e\" type: \"Concat\" bottom: \"u\" bottom: \"v\" top: \"e\" }}"),
+        "e",
+        "Concat of vectors",
+    );
 }
 
 #[test]
 fn image_layers_match_finite_differences() {
     let conv = |name: &str, bottom: &str, n: usize| {
-        format!("layer {{ name: \"{name}\" type: \"Convolution\" bottom: \"{bottom}\" top: \"{name}\" convolution_param {{ num_output: {n} kernel_size: 3 pad: 1 {} }} }}\n", gauss(0.4))
+        format!(
+            "layer {{ name: \"{name}\" type: \"Convolution\" bottom: \"{bottom}\" top: \"{name}\" convolution_param {{ num_output: {n} kernel_size: 3 pad: 1 {} }} }}\n",
+            gauss(0.4)
+        )
     };
     // Caffe2DML bug 21: a standalone Scale was an identity with no gradients.
-    check_layers([3, 4, 4], "layer { name: \"sc\" type: \"Scale\" bottom: \"pre\" top: \"sc\" scale_param { bias_term: true filler { type: \"gaussian\" std: 1 } bias_filler { type: \"gaussian\" std: 1 } } }", "sc", "standalone Scale");
+    check_layers(
+        [3, 4, 4],
+        "layer { name: \"sc\" type: \"Scale\" bottom: \"pre\" top: \"sc\" scale_param { bias_term: true filler { type: \"gaussian\" std: 1 } bias_filler { type: \"gaussian\" std: 1 } } }",
+        "sc",
+        "standalone Scale",
+    );
     check_layers(
         [3, 4, 4],
         "layer { name: \"bn\" type: \"BatchNorm\" bottom: \"pre\" top: \"pre\" }\nlayer { name: \"sc\" type: \"Scale\" bottom: \"pre\" top: \"pre\" scale_param { bias_term: true filler { type: \"gaussian\" std: 1 } } }\nlayer { name: \"sq\" type: \"Eltwise\" bottom: \"pre\" bottom: \"pre\" top: \"sq\" eltwise_param { operation: PROD } }",
         "sq",
         "in-place BatchNorm + Scale (batch statistics)",
     );
-    check_layers([2, 3, 4], &format!("{}{}layer {{ name: \"cat\" type: \"Concat\" bottom: \"c1\" bottom: \"c2\" top: \"cat\" }}", conv("c1", "pre", 2), conv("c2", "pre", 3)), "cat", "Concat of channels");
-    check_layers([2, 3, 2], "layer { name: \"u\" type: \"Upsample\" bottom: \"pre\" top: \"u\" upsample_param { size_h: 2 size_w: 3 } }", "u", "Upsample");
-    check_layers([2, 3, 2], &format!("layer {{ name: \"fl\" type: \"Flatten\" bottom: \"pre\" top: \"fl\" }}\nlayer {{ name: \"r\" type: \"Reshape\" bottom: \"fl\" top: \"r\" reshape_param {{ shape {{ dim: 0 dim: 3 dim: -1 dim: 2 }} }} }}\n{}", conv("c", "r", 2)), "c", "Flatten and Reshape in NCHW order");
+    check_layers(
+        [2, 3, 4],
+        &format!(
+            "{}{}layer {{ name: \"cat\" type: \"Concat\" bottom: \"c1\" bottom: \"c2\" top: \"cat\" }}",
+            conv("c1", "pre", 2),
+            conv("c2", "pre", 3)
+        ),
+        "cat",
+        "Concat of channels",
+    );
+    check_layers(
+        [2, 3, 2],
+        "layer { name: \"u\" type: \"Upsample\" bottom: \"pre\" top: \"u\" upsample_param { size_h: 2 size_w: 3 } }",
+        "u",
+        "Upsample",
+    );
+    check_layers(
+        [2, 3, 2],
+        &format!(
+            "layer {{ name: \"fl\" type: \"Flatten\" bottom: \"pre\" top: \"fl\" }}\nlayer {{ name: \"r\" type: \"Reshape\" bottom: \"fl\" top: \"r\" reshape_param {{ shape {{ dim: 0 dim: 3 dim: -1 dim: 2 }} }} }}\n{}",
+            conv("c", "r", 2)
+        ),
+        "c",
+        "Flatten and Reshape in NCHW order",
+    );
 }
 
 /// One training step with full batches equals Caffe's update rule computed here from the
@@ -371,14 +474,20 @@ fn solver_steps(solver_text: &str, decay_l1: bool) {
         }
         m.fit_caffe(&x, &y, None, Some(1), false).unwrap();
         for (p, w) in want.iter().enumerate() {
-            assert_close(&m.graph.params[p].value.iter().copied().collect::<Vec<_>>(), &w.iter().copied().collect::<Vec<_>>(), 1e-12, &format!("{:?} step {it} param {p}", s.kind));
+            assert_close(
+                &m.graph.params[p].value.iter().copied().collect::<Vec<_>>(),
+                &w.iter().copied().collect::<Vec<_>>(),
+                1e-12,
+                &format!("{:?} step {it} param {p}", s.kind),
+            );
         }
     }
 }
 
 #[test]
 fn every_solver_type_updates_as_caffe_with_lr_and_decay_multipliers() {
-    let base = "base_lr: 0.05 lr_policy: \"step\" gamma: 0.5 stepsize: 2 max_iter: 10 display: 0 weight_decay: 0.01";
+    let base =
+        "base_lr: 0.05 lr_policy: \"step\" gamma: 0.5 stepsize: 2 max_iter: 10 display: 0 weight_decay: 0.01";
     solver_steps(&format!("{base} type: \"SGD\" momentum: 0.9"), false);
     solver_steps(&format!("{base} type: \"SGD\" momentum: 0.9 regularization_type: \"L1\""), true);
     solver_steps(&format!("{base} type: \"Nesterov\" momentum: 0.8"), false);
@@ -392,7 +501,12 @@ fn every_solver_type_updates_as_caffe_with_lr_and_decay_multipliers() {
 #[test]
 fn omitted_solver_fields_keep_caffes_defaults() {
     // Caffe2DML bug 13: a missing delta or momentum2 became 0.
-    let m = proto::parse_text("s", "base_lr: 0.1 lr_policy: \"fixed\" type: \"Adam\" momentum: 0.9", "SolverParameter").unwrap();
+    let m = proto::parse_text(
+        "s",
+        "base_lr: 0.1 lr_policy: \"fixed\" type: \"Adam\" momentum: 0.9",
+        "SolverParameter",
+    )
+    .unwrap();
     let s = solver::read(&m, "s").unwrap();
     assert_eq!((s.delta as f32, s.momentum2 as f32, s.rms_decay as f32), (1e-8, 0.999, 0.99));
 }
@@ -403,7 +517,10 @@ fn every_lr_policy_gives_caffes_rate_at_every_iteration() {
     let policies = [
         ("fixed", CaffePolicy::Fixed),
         ("step gamma: 0.5 stepsize: 3", CaffePolicy::Step { gamma: 0.5, stepsize: 3.0 }),
-        ("multistep gamma: 0.1 stepvalue: 2 stepvalue: 5", CaffePolicy::MultiStep { gamma: 0.1, steps: vec![2.0, 5.0] }),
+        (
+            "multistep gamma: 0.1 stepvalue: 2 stepvalue: 5",
+            CaffePolicy::MultiStep { gamma: 0.1, steps: vec![2.0, 5.0] },
+        ),
         ("exp gamma: 0.9", CaffePolicy::Exp { gamma: 0.9 }),
         ("inv gamma: 0.1 power: 0.75", CaffePolicy::Inv { gamma: 0.1, power: 0.75 }),
         ("poly power: 2", CaffePolicy::Poly { power: 2.0, max_iter: 8.0 }),
@@ -430,8 +547,7 @@ fn every_lr_policy_gives_caffes_rate_at_every_iteration() {
     );
     for (text, policy) in policies {
         let (name, rest) = text.split_once(' ').unwrap_or((text, ""));
-        let solver_text = format!("base_lr: 0.2 max_iter: 8 display: 0 lr_policy: \"{name}\" {}", rest.replace(' ', " ").replace(": ", ": "));
-        let solver_text = solver_text.replace("gamma: ", " gamma: ").replace("stepsize: ", " stepsize: ");
+        let solver_text = format!("base_lr: 0.2 max_iter: 8 display: 0 lr_policy: \"{name}\" {rest}");
         let mut m = load(&net, &solver_text);
         let read = m.caffe.as_ref().unwrap().solver.policy.clone();
         assert_eq!(std::mem::discriminant(&read), std::mem::discriminant(&policy), "{name}");
@@ -442,8 +558,14 @@ fn every_lr_policy_gives_caffes_rate_at_every_iteration() {
         for (it, &r) in lr.iter().enumerate() {
             let want = caffe(&policy, it as f64);
             // The solver's numbers are Caffe floats; compare at float precision.
-            assert!((r - want).abs() <= 1e-6 * want.abs().max(1e-12), "{name} iteration {it}: {r} vs Caffe {want}");
-            assert!((r - solver::rate(0.2f32 as f64, &policy, it as f64)).abs() <= 1e-15, "{name}: the script's rate is solver::rate");
+            assert!(
+                (r - want).abs() <= 1e-6 * want.abs().max(1e-12),
+                "{name} iteration {it}: {r} vs Caffe {want}"
+            );
+            assert!(
+                (r - solver::rate(0.2f32 as f64, &policy, it as f64)).abs() <= 1e-15,
+                "{name}: the script's rate is solver::rate"
+            );
         }
     }
 }
@@ -510,20 +632,24 @@ fn lenet_converts_and_its_loss_falls() {
     assert!(l[11] < 0.5 * l[0], "loss fell from {} to {}", l[0], l[11]);
     // The scale 1/256 of the Data layer applies at prediction too (Caffe2DML bug 12).
     let p = m.predict(&x, 64).unwrap();
-    let acc = (0..128).filter(|&r| {
-        let row = p.row(r);
-        let best = (0..10).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap();
-        best as f64 == y[[r, 0]]
-    }).count();
+    let acc = (0..128)
+        .filter(|&r| {
+            let row = p.row(r);
+            let best = (0..10).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap();
+            best as f64 == y[[r, 0]]
+        })
+        .count();
     assert!(acc > 64, "accuracy {acc}/128 after 12 iterations");
 }
 
 #[test]
 fn a_residual_net_with_batchnorm_scale_and_eltwise_trains() {
     let conv = |name: &str, bottom: &str| {
-        format!("layer {{ name: \"{name}\" type: \"Convolution\" bottom: \"{bottom}\" top: \"{name}\" convolution_param {{ num_output: 4 kernel_size: 3 pad: 1 bias_term: false weight_filler {{ type: \"msra\" }} }} }}\n\
+        format!(
+            "layer {{ name: \"{name}\" type: \"Convolution\" bottom: \"{bottom}\" top: \"{name}\" convolution_param {{ num_output: 4 kernel_size: 3 pad: 1 bias_term: false weight_filler {{ type: \"msra\" }} }} }}\n\
                  layer {{ name: \"{name}_bn\" type: \"BatchNorm\" bottom: \"{name}\" top: \"{name}\" }}\n\
-                 layer {{ name: \"{name}_scale\" type: \"Scale\" bottom: \"{name}\" top: \"{name}\" scale_param {{ bias_term: true }} }}\n")
+                 layer {{ name: \"{name}_scale\" type: \"Scale\" bottom: \"{name}\" top: \"{name}\" scale_param {{ bias_term: true }} }}\n"
+        )
     };
     let net = format!(
         "name: \"res\"\nlayer {{ name: \"in\" type: \"Input\" top: \"data\" top: \"label\" input_param {{ shape {{ dim: 8 dim: 1 dim: 6 dim: 6 }} shape {{ dim: 8 dim: 1 }} }} }}\n{}\
@@ -551,7 +677,12 @@ fn a_residual_net_with_batchnorm_scale_and_eltwise_trains() {
             x[[r, c]] += 1.0;
         }
     }
-    fd_check(&m, &x.slice(ndarray::s![0..4, ..]).to_owned(), &y.slice(ndarray::s![0..4, ..]).to_owned(), "residual net");
+    fd_check(
+        &m,
+        &x.slice(ndarray::s![0..4, ..]).to_owned(),
+        &y.slice(ndarray::s![0..4, ..]).to_owned(),
+        "residual net",
+    );
     let h = m.fit_caffe(&x, &y, None, None, false).unwrap();
     let l = &h["loss"];
     let first: f64 = l[..5].iter().sum::<f64>() / 5.0;
@@ -593,7 +724,8 @@ fn a_caffemodel_written_with_prost_reads_back_exactly() {
         blob(&[4], &ib)
     );
     let bytes = proto::parse_text("gen", &text, "NetParameter").unwrap().encode_to_vec();
-    let m = caffe_from_text(("net", &net), None, Some(("w.caffemodel", &bytes)), &NetOptions::default()).unwrap();
+    let m =
+        caffe_from_text(("net", &net), None, Some(("w.caffemodel", &bytes)), &NetOptions::default()).unwrap();
     let p = |v: &str| m.graph.params.iter().find(|p| p.var == v).unwrap().value.clone();
     let f = |x: &[f32]| x.iter().map(|&v| v as f64).collect::<Vec<_>>();
     assert_eq!(p("conv_weight").iter().copied().collect::<Vec<_>>(), f(&cw));
@@ -613,7 +745,18 @@ fn a_caffemodel_written_with_prost_reads_back_exactly() {
     let out = m.predict(&x, 2).unwrap();
     let conv = m.clone();
     let _ = conv;
-    let one = caffe_from_text(("net", &net.replace("layer { name: \"ip\"", "layer { name: \"cut\" type: \"Sigmoid\" bottom: \"x\" top: \"x\" }\nlayer { name: \"ipx\"")), None, None, &NetOptions::default());
+    let one = caffe_from_text(
+        (
+            "net",
+            &net.replace(
+                "layer { name: \"ip\"",
+                "layer { name: \"cut\" type: \"Sigmoid\" bottom: \"x\" top: \"x\" }\nlayer { name: \"ipx\"",
+            ),
+        ),
+        None,
+        None,
+        &NetOptions::default(),
+    );
     let _ = one;
     // ip(bn(conv(x))) with bn = (c - mean/4) / sqrt(var/4 + 1e-5), checked on one output cell.
     let (c, h) = (3, 2);
@@ -630,7 +773,8 @@ fn a_caffemodel_written_with_prost_reads_back_exactly() {
                         }
                     }
                 }
-                conv_out[o * 4 + i * 2 + j] = (acc - mean[o] as f64 / 4.0) / (var[o] as f64 / 4.0 + 1e-5f32 as f64).sqrt();
+                conv_out[o * 4 + i * 2 + j] =
+                    (acc - mean[o] as f64 / 4.0) / (var[o] as f64 / 4.0 + 1e-5f32 as f64).sqrt();
             }
         }
     }
@@ -641,12 +785,20 @@ fn a_caffemodel_written_with_prost_reads_back_exactly() {
 #[test]
 fn bad_files_are_clear_errors() {
     let err = |net: &str, solver: &str| {
-        caffe_from_text(("net.prototxt", net), Some(("solver.prototxt", solver)), None, &NetOptions::default())
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default()
+        caffe_from_text(
+            ("net.prototxt", net),
+            Some(("solver.prototxt", solver)),
+            None,
+            &NetOptions::default(),
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default()
     };
-    let ok_net = format!("{}layer {{ name: \"ip\" type: \"InnerProduct\" bottom: \"data\" top: \"ip\" inner_product_param {{ num_output: 2 }} }}", input(&[3], 2));
+    let ok_net = format!(
+        "{}layer {{ name: \"ip\" type: \"InnerProduct\" bottom: \"data\" top: \"ip\" inner_product_param {{ num_output: 2 }} }}",
+        input(&[3], 2)
+    );
     let e = err(&format!("{ok_net} layer {{ name: \"s\" type: \"SPP\" bottom: \"ip\" top: \"s\" }}"), SGD);
     assert!(e.contains("`s` (SPP)") && e.contains("not supported") && e.contains("Convolution"), "{e}");
     let e = err(&ok_net, "base_lr: 0.1 lr_policy: \"fixed\" momentum_typo: 0.9");
@@ -660,14 +812,28 @@ fn bad_files_are_clear_errors() {
     let e = err(&format!("{ok_net} layer {{ name: \"r\" type: \"ReLU\" bottom: \"nope\" top: \"r\" }}"), SGD);
     assert!(e.contains("`r`") && e.contains("nope"), "{e}");
     // A corrupt .caffemodel.
-    let e = caffe_from_text(("net", &ok_net), None, Some(("bad.caffemodel", &[0x0a, 0xff, 0xff, 0x01, 0x02])), &NetOptions::default())
+    let e = caffe_from_text(
+        ("net", &ok_net),
+        None,
+        Some(("bad.caffemodel", &[0x0a, 0xff, 0xff, 0x01, 0x02])),
+        &NetOptions::default(),
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("bad.caffemodel") && e.contains("protobuf"), "{e}");
+    // Blobs that do not fit the layer.
+    let bytes = proto::parse_text(
+        "gen",
+        "layer { name: \"ip\" blobs { data: 1 data: 2 } blobs { data: 1 data: 2 } }",
+        "NetParameter",
+    )
+    .unwrap()
+    .encode_to_vec();
+    let e = caffe_from_text(("net", &ok_net), None, Some(("w.caffemodel", &bytes)), &NetOptions::default())
         .err()
         .unwrap()
         .to_string();
-    assert!(e.contains("bad.caffemodel") && e.contains("protobuf"), "{e}");
-    // Blobs that do not fit the layer.
-    let bytes = proto::parse_text("gen", "layer { name: \"ip\" blobs { data: 1 data: 2 } blobs { data: 1 data: 2 } }", "NetParameter").unwrap().encode_to_vec();
-    let e = caffe_from_text(("net", &ok_net), None, Some(("w.caffemodel", &bytes)), &NetOptions::default()).err().unwrap().to_string();
     assert!(e.contains("w.caffemodel") && e.contains("ip") && e.contains("expects 6"), "{e}");
 }
 

@@ -60,14 +60,18 @@ pub fn caffe(args: &CaffeArgs) -> i32 {
         return 2;
     }
     let opts = dml::convert::caffe::NetOptions { input_shape: args.input_shape.clone(), seed: 0 };
-    let model =
-        match dml::convert::load_caffe_with(&args.net, args.solver.as_deref(), args.weights.as_deref(), &opts) {
-            Ok(m) => m,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return 1;
-            }
-        };
+    let model = match dml::convert::load_caffe_with(
+        &args.net,
+        args.solver.as_deref(),
+        args.weights.as_deref(),
+        &opts,
+    ) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
     if args.summary {
         print!("{}", model.summary());
     }
@@ -81,7 +85,10 @@ pub fn caffe(args: &CaffeArgs) -> i32 {
         if model.graph.training.is_some() {
             eprintln!("wrote {}/train.dml, predict.dml and weights/", dir.display());
         } else {
-            eprintln!("wrote {}/predict.dml and weights/ (the network has no loss layer: no train.dml)", dir.display());
+            eprintln!(
+                "wrote {}/predict.dml and weights/ (the network has no loss layer: no train.dml)",
+                dir.display()
+            );
         }
     }
     0
@@ -96,7 +103,9 @@ pub fn keras(args: &KerasArgs) -> i32 {
         }
     };
     if args.out.is_none() && !args.summary && args.save.is_none() && args.emit_caffe.is_none() {
-        eprintln!("error: nothing to do: give --out DIR, --summary, --emit-caffe DIR, or --weights DIR --save FILE");
+        eprintln!(
+            "error: nothing to do: give --out DIR, --summary, --emit-caffe DIR, or --weights DIR --save FILE"
+        );
         return 2;
     }
     if let Some(dir) = &args.emit_caffe {

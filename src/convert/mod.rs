@@ -25,6 +25,6 @@ pub mod script;
 pub mod shapes;
 pub mod summary;
 
-pub use error::ConvertError;
 pub use caffe::{load_caffe, load_caffe_with};
+pub use error::ConvertError;
 pub use model::{Model, keras_from_bytes, load_keras};

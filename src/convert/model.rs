@@ -63,7 +63,13 @@ pub fn from_keras_file(file: KerasFile) -> Result<Model, ConvertError> {
 impl Model {
     /// A model from Caffe files (see [`crate::convert::caffe`]): a fresh solver state.
     pub fn from_caffe(graph: Graph, info: crate::convert::caffe::CaffeInfo) -> Model {
-        let mut m = Model { graph, keras: None, optimizer: None, optimizer_problem: None, caffe: Some(Box::new(info)) };
+        let mut m = Model {
+            graph,
+            keras: None,
+            optimizer: None,
+            optimizer_problem: None,
+            caffe: Some(Box::new(info)),
+        };
         m.reset_optimizer();
         m
     }
@@ -195,7 +201,11 @@ impl Model {
             // Caffe's solver state: the iteration and the history blobs.
             let mut out = vec![("iterations".to_string(), StateValue::Scalar(st.iterations))];
             for (p, v) in crate::convert::caffe::script::state_vars(c) {
-                let m = st.slots.get(&v).cloned().unwrap_or_else(|| Array2::zeros(self.graph.params[p].value.dim()));
+                let m = st
+                    .slots
+                    .get(&v)
+                    .cloned()
+                    .unwrap_or_else(|| Array2::zeros(self.graph.params[p].value.dim()));
                 out.push((v, StateValue::Matrix(m)));
             }
             return out;
@@ -404,8 +414,11 @@ impl Model {
             info.solver.max_iter = start as usize + n;
         }
         let view = crate::convert::caffe::Caffe { graph: &self.graph, info: &info };
-        let src = formatted(&self.graph, crate::convert::caffe::script::training_script(view, &Io::Bound).map_err(|e| e.to_string())?)
-            .map_err(|e| e.to_string())?;
+        let src = formatted(
+            &self.graph,
+            crate::convert::caffe::script::training_script(view, &Io::Bound).map_err(|e| e.to_string())?,
+        )
+        .map_err(|e| e.to_string())?;
         let state = self.state_values();
         let mut inputs = vec!["X".to_string(), "y".to_string()];
         if validation.is_some() {
@@ -437,7 +450,9 @@ impl Model {
         if verbose && !res.printed.is_empty() {
             print!("{}", res.printed);
         }
-        let hist = res.matrix(crate::convert::caffe::script::OUTPUT_HISTORY).ok_or("the training script left no history")?;
+        let hist = res
+            .matrix(crate::convert::caffe::script::OUTPUT_HISTORY)
+            .ok_or("the training script left no history")?;
         let end = res.scalar("iterations").unwrap_or(start);
         let runs = (end - start).max(0.0) as usize;
         let mut history = History::new();

@@ -18,12 +18,20 @@ fn chw(shape: &[usize]) -> (usize, usize, usize) {
 
 /// Per-channel sums `(C, 1)` of an `N x (C*P)` matrix.
 fn channel_sums(m: &str, c: usize, p: usize) -> String {
-    if p == 1 { format!("t(colSums({m}))") } else { format!("rowSums(matrix(colSums({m}), rows={c}, cols={p}))") }
+    if p == 1 {
+        format!("t(colSums({m}))")
+    } else {
+        format!("rowSums(matrix(colSums({m}), rows={c}, cols={p}))")
+    }
 }
 
 /// A `(C, 1)` column spread over its channel's positions: a `1 x (C*P)` row that broadcasts.
 fn spread(v: &str, p: usize) -> String {
-    if p == 1 { format!("t({v})") } else { format!("matrix({v} %*% matrix(1, rows=1, cols={p}), rows=1, cols=nrow({v})*{p})") }
+    if p == 1 {
+        format!("t({v})")
+    } else {
+        format!("matrix({v} %*% matrix(1, rows=1, cols={p}), rows=1, cols=nrow({v})*{p})")
+    }
 }
 
 pub fn forward(cx: &mut Cx, node: &Node, op: &CaffeOp) -> Result<(), ConvertError> {
@@ -46,7 +54,9 @@ pub fn forward(cx: &mut Cx, node: &Node, op: &CaffeOp) -> Result<(), ConvertErro
             if *group == 1 {
                 cx.line(format!("{raw} = conv2d({x}, {wd}, {geo})"));
             } else {
-                cx.comment(format!("{group} groups: group g convolves input channels g*{cg}.. with filters g*{fg}.."));
+                cx.comment(format!(
+                    "{group} groups: group g convolves input channels g*{cg}.. with filters g*{fg}.."
+                ));
                 cx.line(format!("{raw} = matrix(0, rows=nrow({x}), cols={})", filters * oh * ow));
                 cx.code.open(format!("for (gi in 1:{group})"));
                 cx.line(format!(
@@ -116,8 +126,11 @@ pub fn forward(cx: &mut Cx, node: &Node, op: &CaffeOp) -> Result<(), ConvertErro
             cx.line(format!("{out} = {x} * {scale}^(-{})", num(*beta)));
         }
         CaffeOp::WeightedSum { coeffs } => {
-            let terms: Vec<String> =
-                coeffs.iter().enumerate().map(|(i, k)| format!("{} * {}", num(*k), cx.input(node, i))).collect();
+            let terms: Vec<String> = coeffs
+                .iter()
+                .enumerate()
+                .map(|(i, k)| format!("{} * {}", num(*k), cx.input(node, i)))
+                .collect();
             cx.line(format!("{out} = {}", terms.join(" + ")));
         }
         CaffeOp::Reshape { .. } => {
@@ -204,7 +217,10 @@ pub fn backward(cx: &mut Cx, node: &Node, op: &CaffeOp) -> Result<(), ConvertErr
                 let dx = cx.cache(node, "dx");
                 cx.comment("The gradient of the zero cells ceil mode added is dropped.");
                 cx.line(format!("{dx} = matrix({dxe}, rows=nrow({x}) * {c}, cols={})", he * we));
-                cx.line(format!("{dx} = matrix({dx}[, 1:{}], rows=nrow({x}) * {c} * {h}, cols={we})", h * we));
+                cx.line(format!(
+                    "{dx} = matrix({dx}[, 1:{}], rows=nrow({x}) * {c} * {h}, cols={we})",
+                    h * we
+                ));
                 cx.line(format!("{dx} = matrix({dx}[, 1:{w}], rows=nrow({x}), cols={})", c * p));
                 cx.add_input_grad(node, 0, &dx);
             }
@@ -217,10 +233,17 @@ pub fn backward(cx: &mut Cx, node: &Node, op: &CaffeOp) -> Result<(), ConvertErr
             } else {
                 let m = format!("{}_m", node.name);
                 let (dm, dxm) = (cx.cache(node, "dmean"), cx.cache(node, "dxhat_mean"));
-                cx.comment("BatchNorm's gradient with batch statistics: (dy - mean(dy) - y * mean(dy * y)) / std.");
+                cx.comment(
+                    "BatchNorm's gradient with batch statistics: (dy - mean(dy) - y * mean(dy * y)) / std.",
+                );
                 cx.line(format!("{dm} = {} / {m}", channel_sums(&dout, c, p)));
                 cx.line(format!("{dxm} = {} / {m}", channel_sums(&format!("({dout} * {out})"), c, p)));
-                let g = format!("({dout} - {} - {out} * {}) * {}", spread(&dm, p), spread(&dxm, p), spread(&inv, p));
+                let g = format!(
+                    "({dout} - {} - {out} * {}) * {}",
+                    spread(&dm, p),
+                    spread(&dxm, p),
+                    spread(&inv, p)
+                );
                 cx.add_input_grad(node, 0, &g);
             }
         }
@@ -271,7 +294,10 @@ fn dilated_kernel(cx: &mut Cx, node: &Node, op: &CaffeOp, cg: usize) -> String {
     let (keh, kew) = (dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1);
     let d = cx.cache(node, "dilation");
     let n = cg * kh * kw;
-    cx.comment(format!("Dilation {}x{}: the {kh}x{kw} kernel spread over {keh}x{kew} cells.", dilation[0], dilation[1]));
+    cx.comment(format!(
+        "Dilation {}x{}: the {kh}x{kw} kernel spread over {keh}x{kew} cells.",
+        dilation[0], dilation[1]
+    ));
     cx.line(format!("{d}_tap = seq(0, {})", n - 1));
     cx.line(format!("{d}_c = floor({d}_tap / {})", kh * kw));
     cx.line(format!("{d}_i = floor(({d}_tap - {d}_c * {}) / {kw})", kh * kw));
@@ -295,7 +321,15 @@ fn extended_hw(op: &CaffeOp, h: usize, w: usize) -> (usize, usize) {
     (h + ext(0, h), w + ext(1, w))
 }
 
-fn extend_bottom_right(cx: &mut Cx, node: &Node, x: &str, c: usize, h: usize, w: usize, op: &CaffeOp) -> (String, usize, usize) {
+fn extend_bottom_right(
+    cx: &mut Cx,
+    node: &Node,
+    x: &str,
+    c: usize,
+    h: usize,
+    w: usize,
+    op: &CaffeOp,
+) -> (String, usize, usize) {
     let (he, we) = extended_hw(op, h, w);
     if (he, we) == (h, w) {
         return (x.to_string(), h, w);
@@ -335,13 +369,25 @@ fn ave_divisor(cx: &mut Cx, node: &Node, op: &CaffeOp, c: usize, h: usize, w: us
         cw.join(" "),
         out[1]
     ));
-    cx.line(format!("{div} = matrix(matrix(1, rows={c}, cols=1) %*% matrix({div}, rows=1, cols={}), rows=1, cols={})", out[0] * out[1], c * out[0] * out[1]));
+    cx.line(format!(
+        "{div} = matrix(matrix(1, rows={c}, cols=1) %*% matrix({div}, rows=1, cols={}), rows=1, cols={})",
+        out[0] * out[1],
+        c * out[0] * out[1]
+    ));
     div
 }
 
 /// Sum over a window of `size` channels around each channel (`adjoint`: the transposed window,
 /// for the backward pass) of an `N x (C*P)` expression.
-fn window_sum(cx: &mut Cx, node: &Node, expr: &str, c: usize, p: usize, size: usize, adjoint: bool) -> String {
+fn window_sum(
+    cx: &mut Cx,
+    node: &Node,
+    expr: &str,
+    c: usize,
+    p: usize,
+    size: usize,
+    adjoint: bool,
+) -> String {
     let pre = (size - 1) / 2;
     let post = size - 1 - pre;
     let (before, after) = if adjoint { (post, pre) } else { (pre, post) };

@@ -8,7 +8,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::convert::error::ConvertError;
-use crate::convert::ir::{Activation, Graph, LearningRate, Loss, MergeKind, Node, Op, OptimizerKind, PoolKind};
+use crate::convert::ir::{
+    Activation, Graph, LearningRate, Loss, MergeKind, Node, Op, OptimizerKind, PoolKind,
+};
 use crate::convert::model::Model;
 
 fn err(g: &Graph, node: Option<&Node>, detail: String) -> ConvertError {
@@ -48,7 +50,9 @@ impl Block {
 
 fn caffe_activation(a: &Activation) -> Option<&'static str> {
     match a {
-        Activation::Relu { negative_slope, max_value: None, threshold } if *negative_slope == 0.0 && *threshold == 0.0 => {
+        Activation::Relu { negative_slope, max_value: None, threshold }
+            if *negative_slope == 0.0 && *threshold == 0.0 =>
+        {
             Some("ReLU")
         }
         Activation::Sigmoid => Some("Sigmoid"),
@@ -85,7 +89,8 @@ pub fn texts(model: &Model) -> Result<(String, String), ConvertError> {
     let last_index = nodes.len().saturating_sub(1);
     let mut loss_bottom: Option<String> = None;
     for (i, n) in nodes.iter().enumerate() {
-        let bottoms: Vec<String> = n.inputs.iter().map(|x| top_of.get(x).cloned().unwrap_or_default()).collect();
+        let bottoms: Vec<String> =
+            n.inputs.iter().map(|x| top_of.get(x).cloned().unwrap_or_default()).collect();
         let name = n.layer.clone();
         let is_last = i == last_index;
         let fused = i > 0 && nodes[i - 1].layer == n.layer && matches!(n.op, Op::Activation(_));
@@ -93,9 +98,19 @@ pub fn texts(model: &Model) -> Result<(String, String), ConvertError> {
         let mut b = match &n.op {
             Op::Activation(a) => {
                 let ty = caffe_activation(a).ok_or_else(|| {
-                    err(g, Some(n), format!("Keras2DML supports the activations relu, sigmoid and softmax, not {}", a.name()))
+                    err(
+                        g,
+                        Some(n),
+                        format!(
+                            "Keras2DML supports the activations relu, sigmoid and softmax, not {}",
+                            a.name()
+                        ),
+                    )
                 })?;
-                if is_last && *a == Activation::Softmax && matches!(t.loss, Loss::CategoricalCrossentropy { .. }) {
+                if is_last
+                    && *a == Activation::Softmax
+                    && matches!(t.loss, Loss::CategoricalCrossentropy { .. })
+                {
                     // The loss layer takes the scores: the softmax is dropped (Keras2DML's rule).
                     loss_bottom = Some(bottoms[0].clone());
                     top_of.insert(out_t, bottoms[0].clone());
@@ -116,13 +131,18 @@ pub fn texts(model: &Model) -> Result<(String, String), ConvertError> {
                     return Err(err(g, Some(n), "Keras2DML requires use_bias=True".into()));
                 }
                 if g.tensors[n.inputs[0]].shape.len() != 1 {
-                    return Err(err(g, Some(n), "Keras2DML needs a 2-D input to Dense (add a Flatten)".into()));
+                    return Err(err(
+                        g,
+                        Some(n),
+                        "Keras2DML needs a 2-D input to Dense (add a Flatten)".into(),
+                    ));
                 }
                 let mut b = Block::new(&name, "InnerProduct", bottoms, &name);
                 b.body = format!("  inner_product_param {{\n    num_output: {units}\n  }}\n");
                 b
             }
-            Op::Conv2D { filters, kernel, strides, pads, use_bias } | Op::Conv2DTranspose { filters, kernel, strides, pads, use_bias, .. } => {
+            Op::Conv2D { filters, kernel, strides, pads, use_bias }
+            | Op::Conv2DTranspose { filters, kernel, strides, pads, use_bias, .. } => {
                 if !use_bias {
                     return Err(err(g, Some(n), "Keras2DML requires use_bias=True".into()));
                 }
@@ -144,13 +164,17 @@ pub fn texts(model: &Model) -> Result<(String, String), ConvertError> {
                 b.body = format!(
                     "  pooling_param {{\n    pool: {}\n    kernel_h: {}\n    kernel_w: {}\n    stride_h: {}\n    stride_w: {}\n    pad_h: {ph}\n    pad_w: {pw}\n  }}\n",
                     if *kind == PoolKind::Max { "MAX" } else { "AVE" },
-                    pool[0], pool[1], strides[0], strides[1]
+                    pool[0],
+                    pool[1],
+                    strides[0],
+                    strides[1]
                 );
                 b
             }
             Op::UpSampling2D { size } => {
                 let mut b = Block::new(&name, "Upsample", bottoms, &name);
-                b.body = format!("  upsample_param {{\n    size_h: {}\n    size_w: {}\n  }}\n", size[0], size[1]);
+                b.body =
+                    format!("  upsample_param {{\n    size_h: {}\n    size_w: {}\n  }}\n", size[0], size[1]);
                 b
             }
             Op::ZeroPadding2D { pads } => {
@@ -183,7 +207,9 @@ pub fn texts(model: &Model) -> Result<(String, String), ConvertError> {
                 }
                 let bn = format!("{name}_1");
                 let mut b1 = Block::new(&bn, "BatchNorm", bottoms, &bn);
-                b1.body = format!("  batch_norm_param {{\n    moving_average_fraction: {momentum}\n    eps: {epsilon}\n  }}\n");
+                b1.body = format!(
+                    "  batch_norm_param {{\n    moving_average_fraction: {momentum}\n    eps: {epsilon}\n  }}\n"
+                );
                 blocks.push(b1);
                 let mut b = Block::new(&name, "Scale", vec![bn], &name);
                 b.body = format!("  scale_param {{\n    bias_term: {center}\n  }}\n");
@@ -192,11 +218,17 @@ pub fn texts(model: &Model) -> Result<(String, String), ConvertError> {
             Op::SimpleRnn { units, return_sequences, .. } | Op::Lstm { units, return_sequences, .. } => {
                 let ty = if matches!(n.op, Op::Lstm { .. }) { "LSTM" } else { "RNN" };
                 let mut b = Block::new(&name, ty, bottoms, &name);
-                b.body = format!("  recurrent_param {{\n    num_output: {units}\n    return_sequences: {return_sequences}\n  }}\n");
+                b.body = format!(
+                    "  recurrent_param {{\n    num_output: {units}\n    return_sequences: {return_sequences}\n  }}\n"
+                );
                 b
             }
             other => {
-                return Err(err(g, Some(n), format!("Unsupported Layers: Keras2DML had no mapping for {}", other.describe())));
+                return Err(err(
+                    g,
+                    Some(n),
+                    format!("Unsupported Layers: Keras2DML had no mapping for {}", other.describe()),
+                ));
             }
         };
         top_of.insert(out_t, name.clone());
@@ -209,13 +241,32 @@ pub fn texts(model: &Model) -> Result<(String, String), ConvertError> {
             let bottom = loss_bottom.ok_or_else(|| {
                 err(g, None, "Unsupported loss layer: categorical_crossentropy needs a softmax last activation in Keras2DML".into())
             })?;
-            blocks.push(Block { name: "loss".into(), ty: "SoftmaxWithLoss", bottoms: vec![bottom, "label".into()], tops: vec!["loss".into()], body: String::new() });
+            blocks.push(Block {
+                name: "loss".into(),
+                ty: "SoftmaxWithLoss",
+                bottoms: vec![bottom, "label".into()],
+                tops: vec!["loss".into()],
+                body: String::new(),
+            });
         }
         Loss::MeanSquaredError => {
-            blocks.push(Block { name: "loss".into(), ty: "EuclideanLoss", bottoms: vec![last, "label".into()], tops: vec!["loss".into()], body: String::new() });
+            blocks.push(Block {
+                name: "loss".into(),
+                ty: "EuclideanLoss",
+                bottoms: vec![last, "label".into()],
+                tops: vec!["loss".into()],
+                body: String::new(),
+            });
         }
         other => {
-            return Err(err(g, None, format!("Unsupported loss layer {}: Keras2DML took categorical_crossentropy and mean_squared_error", crate::convert::ir::loss_key(other))));
+            return Err(err(
+                g,
+                None,
+                format!(
+                    "Unsupported loss layer {}: Keras2DML took categorical_crossentropy and mean_squared_error",
+                    crate::convert::ir::loss_key(other)
+                ),
+            ));
         }
     }
     let mut net = format!("name: \"{}\"\n", g.name);
@@ -225,7 +276,13 @@ pub fn texts(model: &Model) -> Result<(String, String), ConvertError> {
     let o = &t.optimizer;
     let base_lr = match &o.learning_rate {
         LearningRate::Constant(v) => *v,
-        _ => return Err(err(g, None, "Keras2DML read optimizer.lr; a learning-rate schedule has none".into())),
+        _ => {
+            return Err(err(
+                g,
+                None,
+                "Keras2DML read optimizer.lr; a learning-rate schedule has none".into(),
+            ));
+        }
     };
     let (ty, extra) = match &o.kind {
         OptimizerKind::Sgd { momentum, nesterov } => {
@@ -236,7 +293,11 @@ pub fn texts(model: &Model) -> Result<(String, String), ConvertError> {
             ("Adam", format!("momentum: {beta_1}\nmomentum2: {beta_2}\ndelta: {epsilon}\n"))
         }
         _ => {
-            return Err(err(g, None, "Only sgd (with/without momentum/nesterov), Adam and Adagrad supported (Keras2DML)".into()));
+            return Err(err(
+                g,
+                None,
+                "Only sgd (with/without momentum/nesterov), Adam and Adagrad supported (Keras2DML)".into(),
+            ));
         }
     };
     let solver = format!(
@@ -250,13 +311,21 @@ pub fn texts(model: &Model) -> Result<(String, String), ConvertError> {
 /// no half-written file is left); returns their paths.
 pub fn write(model: &Model, dir: &Path) -> Result<Vec<String>, ConvertError> {
     let (net, solver) = texts(model)?;
-    std::fs::create_dir_all(dir).map_err(|source| ConvertError::Io { path: dir.into(), action: "create the folder", source })?;
+    std::fs::create_dir_all(dir).map_err(|source| ConvertError::Io {
+        path: dir.into(),
+        action: "create the folder",
+        source,
+    })?;
     let name = &model.graph.name;
     let mut written = Vec::new();
     for (file, text) in [(format!("{name}.proto"), net), (format!("{name}_solver.proto"), solver)] {
         let path = dir.join(&file);
         let tmp = dir.join(format!(".{file}.tmp-{}", std::process::id()));
-        std::fs::write(&tmp, text).map_err(|source| ConvertError::Io { path: tmp.clone(), action: "write", source })?;
+        std::fs::write(&tmp, text).map_err(|source| ConvertError::Io {
+            path: tmp.clone(),
+            action: "write",
+            source,
+        })?;
         std::fs::rename(&tmp, &path).map_err(|source| {
             let _ = std::fs::remove_file(&tmp);
             ConvertError::Io { path: path.clone(), action: "write", source }

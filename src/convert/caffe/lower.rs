@@ -162,7 +162,8 @@ struct Lowering {
 }
 
 pub fn sanitize(name: &str) -> String {
-    let mut s: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
+    let mut s: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
     if s.is_empty() || !s.starts_with(|c: char| c.is_ascii_alphabetic()) {
         s.insert_str(0, "l_");
     }
@@ -186,7 +187,9 @@ impl Lowering {
             return Err(l.err(format!("reads the label blob `{name}`; only loss and Accuracy layers may")));
         }
         self.blobs.get(name).copied().ok_or_else(|| {
-            l.err(format!("bottom `{name}` is no earlier layer's top (layers must come in the order they run)"))
+            l.err(format!(
+                "bottom `{name}` is no earlier layer's top (layers must come in the order they run)"
+            ))
         })
     }
 
@@ -195,7 +198,14 @@ impl Lowering {
     }
 
     /// Adds a node; its output becomes blob `top` (when given).
-    fn node(&mut self, l: &Layer, stem: &str, op: Op, inputs: &[TensorId], top: Option<&str>) -> Result<NodeId, ConvertError> {
+    fn node(
+        &mut self,
+        l: &Layer,
+        stem: &str,
+        op: Op,
+        inputs: &[TensorId],
+        top: Option<&str>,
+    ) -> Result<NodeId, ConvertError> {
         let shapes: Vec<&[usize]> = inputs.iter().map(|&t| self.g.tensors[t].shape.as_slice()).collect();
         let out = crate::convert::shapes::infer(&op, &shapes).map_err(|e| l.err(e))?;
         let name = self.unique(stem);
@@ -316,7 +326,9 @@ fn filler_of(block: &DynamicMessage, field: &str, default: f64) -> Result<Init, 
     let ty = Msg(&f).str("type");
     match ty.as_str() {
         "" | "constant" | "gaussian" | "uniform" | "xavier" | "msra" => Ok(Init::Filler(f)),
-        other => Err(format!("{field} type `{other}` is not supported (constant, gaussian, uniform, xavier, msra)")),
+        other => Err(format!(
+            "{field} type `{other}` is not supported (constant, gaussian, uniform, xavier, msra)"
+        )),
     }
 }
 
@@ -352,7 +364,8 @@ pub fn lower(net: &DynamicMessage, file: &str, opts: &NetOptions) -> Result<Lowe
         return Err(ConvertError::Unsupported {
             file: file.into(),
             part: "layers".into(),
-            detail: "a V1 network (`layers {}` blocks); upgrade it with Caffe's upgrade_net_proto_text".into(),
+            detail: "a V1 network (`layers {}` blocks); upgrade it with Caffe's upgrade_net_proto_text"
+                .into(),
         });
     }
     let all: Vec<Layer> = n
@@ -473,17 +486,47 @@ pub fn lower(net: &DynamicMessage, file: &str, opts: &NetOptions) -> Result<Lowe
                 LossKind::SoftmaxWithLoss { .. } => {
                     // The probabilities: the deploy network's Softmax, or one added for prediction.
                     match last_out {
-                        Some(t) if lw.g.nodes.last().is_some_and(|nd| nd.inputs == [spec.input] && nd.op == Op::Activation(Activation::Softmax)) => t,
+                        Some(t)
+                            if lw.g.nodes.last().is_some_and(|nd| {
+                                nd.inputs == [spec.input] && nd.op == Op::Activation(Activation::Softmax)
+                            }) =>
+                        {
+                            t
+                        }
                         _ => {
-                            let l = Layer { name: spec.layer.clone(), ty: "SoftmaxWithLoss".into(), bottoms: vec![], tops: vec![], msg: net.clone() };
-                            let id = lw.node(&l, &format!("{}_prob", spec.layer), Op::Activation(Activation::Softmax), &[spec.input], None)?;
+                            let l = Layer {
+                                name: spec.layer.clone(),
+                                ty: "SoftmaxWithLoss".into(),
+                                bottoms: vec![],
+                                tops: vec![],
+                                msg: net.clone(),
+                            };
+                            let id = lw.node(
+                                &l,
+                                &format!("{}_prob", spec.layer),
+                                Op::Activation(Activation::Softmax),
+                                &[spec.input],
+                                None,
+                            )?;
                             lw.out(id)
                         }
                     }
                 }
                 LossKind::SigmoidCrossEntropy => {
-                    let l = Layer { name: spec.layer.clone(), ty: "SigmoidCrossEntropyLoss".into(), bottoms: vec![], tops: vec![], msg: net.clone() };
-                    let id = lw.node(&l, &format!("{}_prob", spec.layer), Op::Activation(Activation::Sigmoid), &[spec.input], None)?;
+                    let l = Layer {
+                        name: spec.layer.clone(),
+                        ty: "SigmoidCrossEntropyLoss".into(),
+                        bottoms: vec![],
+                        tops: vec![],
+                        msg: net.clone(),
+                    };
+                    let id = lw.node(
+                        &l,
+                        &format!("{}_prob", spec.layer),
+                        Op::Activation(Activation::Sigmoid),
+                        &[spec.input],
+                        None,
+                    )?;
                     lw.out(id)
                 }
                 LossKind::Euclidean => spec.input,
@@ -492,7 +535,11 @@ pub fn lower(net: &DynamicMessage, file: &str, opts: &NetOptions) -> Result<Lowe
         }
         None => {
             let Some(t) = last_out else {
-                return Err(ConvertError::Malformed { file: file.into(), part: "network".into(), detail: "has no layers".into() });
+                return Err(ConvertError::Malformed {
+                    file: file.into(),
+                    part: "network".into(),
+                    detail: "has no layers".into(),
+                });
             };
             lw.g.outputs = vec![t];
         }
@@ -510,7 +557,8 @@ pub fn lower(net: &DynamicMessage, file: &str, opts: &NetOptions) -> Result<Lowe
         if ap.i64("axis") != 1 || ap.has("ignore_label") {
             return Err(l.err("accuracy_param axis other than 1 and ignore_label are not supported"));
         }
-        out.accuracy.push((l.tops.first().cloned().unwrap_or_else(|| l.name.clone()), ap.usize("top_k").max(1)));
+        out.accuracy
+            .push((l.tops.first().cloned().unwrap_or_else(|| l.name.clone()), ap.usize("top_k").max(1)));
     }
     out.graph = lw.g;
     out.mults = lw.mults;
@@ -559,8 +607,10 @@ fn lower_layer<'a>(
             let shapes = Msg(&ip).msgs("shape");
             for (k, t) in l.tops.iter().enumerate() {
                 if k == 0 {
-                    let dims: Vec<usize> =
-                        shapes.first().map(|s| s.f64s("dim").iter().map(|&d| d as usize).collect()).unwrap_or_default();
+                    let dims: Vec<usize> = shapes
+                        .first()
+                        .map(|s| s.f64s("dim").iter().map(|&d| d as usize).collect())
+                        .unwrap_or_default();
                     if dims.len() < 2 {
                         return Err(l.err("input_param has no shape (N, C, H, W)"));
                     }
@@ -586,15 +636,28 @@ fn lower_layer<'a>(
             }
             let tp = l.param_block("transform_param");
             let tp = Msg(&tp);
+            // Augmentation and mean subtraction change the data; a disabled setting does not.
             for bad in ["mean_file", "mean_value", "crop_size", "mirror"] {
-                if tp.has(bad) && !(bad == "mirror" && !tp.bool("mirror")) && !(bad == "crop_size" && tp.usize("crop_size") == 0) {
+                let active = match bad {
+                    "mirror" => tp.bool("mirror"),
+                    "crop_size" => tp.usize("crop_size") > 0,
+                    _ => tp.has(bad),
+                };
+                if active {
                     return Err(l.err(format!("transform_param {bad} is not supported (only scale)")));
                 }
             }
-            let scale = if tp.has("scale") { tp.f64("scale") } else { 1.0 } * if dp.has("scale") { dp.f64("scale") } else { 1.0 };
+            let scale = if tp.has("scale") { tp.f64("scale") } else { 1.0 }
+                * if dp.has("scale") { dp.f64("scale") } else { 1.0 };
             if scale != 1.0 {
                 // The input scaling is part of the graph, so prediction applies it too.
-                let id = lw.node(l, &format!("{}_scaled", l.name), Op::Caffe(CaffeOp::WeightedSum { coeffs: vec![scale] }), &[t], Some(data))?;
+                let id = lw.node(
+                    l,
+                    &format!("{}_scaled", l.name),
+                    Op::Caffe(CaffeOp::WeightedSum { coeffs: vec![scale] }),
+                    &[t],
+                    Some(data),
+                )?;
                 let _ = id;
             }
         }
@@ -603,12 +666,18 @@ fn lower_layer<'a>(
             let cp = l.param_block("convolution_param");
             let m = Msg(&cp);
             if m.i64("axis") != 1 || m.bool("force_nd_im2col") {
-                return Err(l.err("convolution_param axis other than 1 and force_nd_im2col are not supported"));
+                return Err(
+                    l.err("convolution_param axis other than 1 and force_nd_im2col are not supported")
+                );
             }
             let x = lw.blob(l, &l.bottoms[0])?;
             let [h, w, c] = match lw.shape(x) {
                 [h, w, c] => [*h, *w, *c],
-                s => return Err(l.err(format!("needs an image input (C, H, W); its input has {} axes", s.len()))),
+                s => {
+                    return Err(
+                        l.err(format!("needs an image input (C, H, W); its input has {} axes", s.len()))
+                    );
+                }
             };
             let filters = m.usize("num_output");
             if filters == 0 {
@@ -650,23 +719,61 @@ fn lower_layer<'a>(
                 };
                 let nd = lw.node(l, &l.name, op, &[x], top)?;
                 let blob = [c, filters, kernel[0], kernel[1]];
-                lw.param(l, nd, 0, "weight", &blob, ParamTransform::Reshape { rows: c, cols: filters * kernel[0] * kernel[1] }, wf);
+                lw.param(
+                    l,
+                    nd,
+                    0,
+                    "weight",
+                    &blob,
+                    ParamTransform::Reshape { rows: c, cols: filters * kernel[0] * kernel[1] },
+                    wf,
+                );
                 if bias {
-                    lw.param(l, nd, 1, "bias", &[filters], ParamTransform::Reshape { rows: filters, cols: 1 }, bf);
+                    lw.param(
+                        l,
+                        nd,
+                        1,
+                        "bias",
+                        &[filters],
+                        ParamTransform::Reshape { rows: filters, cols: 1 },
+                        bf,
+                    );
                 }
                 return Ok(());
             }
             let op = if group == 1 && dilation == [1, 1] {
-                Op::Conv2D { filters, kernel, strides, pads: [pads[0], pads[0], pads[1], pads[1]], use_bias: bias }
+                Op::Conv2D {
+                    filters,
+                    kernel,
+                    strides,
+                    pads: [pads[0], pads[0], pads[1], pads[1]],
+                    use_bias: bias,
+                }
             } else {
                 Op::Caffe(CaffeOp::Conv { filters, kernel, strides, pads, dilation, group, bias })
             };
             let nd = lw.node(l, &l.name, op, &[x], top)?;
             let cg = c / group;
             let blob = [filters, cg, kernel[0], kernel[1]];
-            lw.param(l, nd, 0, "weight", &blob, ParamTransform::Reshape { rows: filters, cols: cg * kernel[0] * kernel[1] }, wf);
+            lw.param(
+                l,
+                nd,
+                0,
+                "weight",
+                &blob,
+                ParamTransform::Reshape { rows: filters, cols: cg * kernel[0] * kernel[1] },
+                wf,
+            );
             if bias {
-                lw.param(l, nd, 1, "bias", &[filters], ParamTransform::Reshape { rows: filters, cols: 1 }, bf);
+                lw.param(
+                    l,
+                    nd,
+                    1,
+                    "bias",
+                    &[filters],
+                    ParamTransform::Reshape { rows: filters, cols: 1 },
+                    bf,
+                );
             }
         }
         "Pooling" => {
@@ -676,7 +783,11 @@ fn lower_layer<'a>(
             let x = lw.blob(l, &l.bottoms[0])?;
             let [h, w, _c] = match lw.shape(x) {
                 [h, w, c] => [*h, *w, *c],
-                s => return Err(l.err(format!("needs an image input (C, H, W); its input has {} axes", s.len()))),
+                s => {
+                    return Err(
+                        l.err(format!("needs an image input (C, H, W); its input has {} axes", s.len()))
+                    );
+                }
             };
             let kind = match m.enum_name("pool").as_str() {
                 "MAX" => PoolKind::Max,
@@ -700,7 +811,9 @@ fn lower_layer<'a>(
             ];
             let op = match kind {
                 PoolKind::Max => {
-                    let extra = |a: usize, n: usize| ((o[a] - 1) * strides[a] + kernel[a]).saturating_sub(n + 2 * pads[a]);
+                    let extra = |a: usize, n: usize| {
+                        ((o[a] - 1) * strides[a] + kernel[a]).saturating_sub(n + 2 * pads[a])
+                    };
                     Op::Pool2D {
                         kind,
                         pool: kernel,
@@ -727,7 +840,13 @@ fn lower_layer<'a>(
             let d: usize = lw.shape(x).iter().product();
             if lw.shape(x).len() > 1 {
                 // Caffe flattens (C, H, W) in its own order; so does this reshape.
-                let f = lw.node(l, &format!("{}_flat", l.name), Op::Caffe(CaffeOp::Reshape { target: vec![d] }), &[x], None)?;
+                let f = lw.node(
+                    l,
+                    &format!("{}_flat", l.name),
+                    Op::Caffe(CaffeOp::Reshape { target: vec![d] }),
+                    &[x],
+                    None,
+                )?;
                 x = lw.out(f);
             }
             let bias = m.bool("bias_term");
@@ -735,7 +854,15 @@ fn lower_layer<'a>(
             let bf = filler_of(&ip, "bias_filler", 0.0).map_err(|e| l.err(e))?;
             let nd = lw.node(l, &l.name, Op::Dense { units, use_bias: bias }, &[x], top)?;
             if m.bool("transpose") {
-                lw.param(l, nd, 0, "weight", &[d, units], ParamTransform::Reshape { rows: d, cols: units }, wf);
+                lw.param(
+                    l,
+                    nd,
+                    0,
+                    "weight",
+                    &[d, units],
+                    ParamTransform::Reshape { rows: d, cols: units },
+                    wf,
+                );
             } else {
                 let t = ParamTransform::gather_fn(d, units, |r, c| c * d + r);
                 lw.param(l, nd, 0, "weight", &[units, d], t, wf);
@@ -747,7 +874,10 @@ fn lower_layer<'a>(
         "ReLU" => {
             let rp = l.param_block("relu_param");
             let slope = Msg(&rp).f64("negative_slope");
-            simple(lw, Op::Activation(Activation::Relu { negative_slope: slope, max_value: None, threshold: 0.0 }))?;
+            simple(
+                lw,
+                Op::Activation(Activation::Relu { negative_slope: slope, max_value: None, threshold: 0.0 }),
+            )?;
         }
         "ELU" => {
             let ep = l.param_block("elu_param");
@@ -801,16 +931,42 @@ fn lower_layer<'a>(
             let x = lw.blob(l, &l.bottoms[0])?;
             let c = *lw.shape(x).last().unwrap_or(&1);
             let nd = lw.node(l, &l.name, Op::Caffe(op), &[x], top)?;
-            lw.param(l, nd, 0, "mean", &[c], ParamTransform::Reshape { rows: c, cols: 1 }, Init::Constant(0.0));
-            lw.param(l, nd, 1, "variance", &[c], ParamTransform::Reshape { rows: c, cols: 1 }, Init::Constant(0.0));
-            lw.param(l, nd, 2, "factor", &[1], ParamTransform::Reshape { rows: 1, cols: 1 }, Init::Constant(0.0));
+            lw.param(
+                l,
+                nd,
+                0,
+                "mean",
+                &[c],
+                ParamTransform::Reshape { rows: c, cols: 1 },
+                Init::Constant(0.0),
+            );
+            lw.param(
+                l,
+                nd,
+                1,
+                "variance",
+                &[c],
+                ParamTransform::Reshape { rows: c, cols: 1 },
+                Init::Constant(0.0),
+            );
+            lw.param(
+                l,
+                nd,
+                2,
+                "factor",
+                &[1],
+                ParamTransform::Reshape { rows: 1, cols: 1 },
+                Init::Constant(0.0),
+            );
         }
         "Scale" => {
             l.require_bottoms(1)?;
             let sp = l.param_block("scale_param");
             let m = Msg(&sp);
             if m.i64("axis") != 1 || m.i64("num_axes") != 1 {
-                return Err(l.err("scale_param axis and num_axes other than 1 (per channel) are not supported"));
+                return Err(
+                    l.err("scale_param axis and num_axes other than 1 (per channel) are not supported")
+                );
             }
             let x = lw.blob(l, &l.bottoms[0])?;
             let c = *lw.shape(x).last().unwrap_or(&1);
@@ -833,7 +989,10 @@ fn lower_layer<'a>(
             if size % 2 == 0 {
                 return Err(l.err(format!("local_size {size} must be odd (as Caffe requires)")));
             }
-            simple(lw, Op::Caffe(CaffeOp::Lrn { size, alpha: m.f64("alpha"), beta: m.f64("beta"), k: m.f64("k") }))?;
+            simple(
+                lw,
+                Op::Caffe(CaffeOp::Lrn { size, alpha: m.f64("alpha"), beta: m.f64("beta"), k: m.f64("k") }),
+            )?;
         }
         "Eltwise" => {
             if l.bottoms.len() < 2 {
@@ -860,9 +1019,17 @@ fn lower_layer<'a>(
         "Concat" => {
             let cp = l.param_block("concat_param");
             let m = Msg(&cp);
-            let axis = if m.has("axis") { m.i64("axis") } else if m.has("concat_dim") { m.i64("concat_dim") } else { 1 };
+            let axis = if m.has("axis") {
+                m.i64("axis")
+            } else if m.has("concat_dim") {
+                m.i64("concat_dim")
+            } else {
+                1
+            };
             if axis != 1 {
-                return Err(l.err(format!("Concat along axis {axis}; only the channels (axis 1) are supported")));
+                return Err(
+                    l.err(format!("Concat along axis {axis}; only the channels (axis 1) are supported"))
+                );
             }
             let xs: Vec<TensorId> = l.bottoms.iter().map(|b| lw.blob(l, b)).collect::<Result<_, _>>()?;
             lw.node(l, &l.name, Op::Merge(MergeKind::Concatenate(-1)), &xs, top)?;
@@ -878,7 +1045,9 @@ fn lower_layer<'a>(
             let fp = l.param_block("flatten_param");
             let m = Msg(&fp);
             if m.i64("axis") != 1 || m.i64("end_axis") != -1 {
-                return Err(l.err("Flatten with axis other than 1 or end_axis other than -1 is not supported"));
+                return Err(
+                    l.err("Flatten with axis other than 1 or end_axis other than -1 is not supported")
+                );
             }
             l.require_bottoms(1)?;
             let x = lw.blob(l, &l.bottoms[0])?;
@@ -890,12 +1059,15 @@ fn lower_layer<'a>(
             let rp = l.param_block("reshape_param");
             let m = Msg(&rp);
             if m.i64("axis") != 0 || m.i64("num_axes") != -1 {
-                return Err(l.err("reshape_param axis and num_axes are not supported (the whole shape is given)"));
+                return Err(
+                    l.err("reshape_param axis and num_axes are not supported (the whole shape is given)")
+                );
             }
             let x = lw.blob(l, &l.bottoms[0])?;
             let have = super::ops::caffe_shape(lw.shape(x));
             let total: usize = have.iter().product();
-            let dims: Vec<i64> = m.msg("shape").map(|s| s.f64s("dim").iter().map(|&d| d as i64).collect()).unwrap_or_default();
+            let dims: Vec<i64> =
+                m.msg("shape").map(|s| s.f64s("dim").iter().map(|&d| d as i64).collect()).unwrap_or_default();
             let Some((&first, rest)) = dims.split_first() else {
                 return Err(l.err("reshape_param has no shape"));
             };
@@ -905,7 +1077,10 @@ fn lower_layer<'a>(
             let mut target: Vec<i64> = Vec::new();
             for (i, &d) in rest.iter().enumerate() {
                 target.push(match d {
-                    0 => *have.get(i).ok_or_else(|| l.err(format!("dim {} copies an axis the input lacks", i + 1)))? as i64,
+                    0 => *have
+                        .get(i)
+                        .ok_or_else(|| l.err(format!("dim {} copies an axis the input lacks", i + 1)))?
+                        as i64,
                     d => d,
                 });
             }
@@ -939,7 +1114,9 @@ fn lower_layer<'a>(
             } else if lw.labels.contains(a) && t == "EuclideanLoss" {
                 (b, a)
             } else {
-                return Err(l.err(format!("its second bottom `{b}` is not a label blob (a Data or Input layer's second top)")));
+                return Err(l.err(format!(
+                    "its second bottom `{b}` is not a label blob (a Data or Input layer's second top)"
+                )));
             };
             let _ = label;
             let input = lw.blob(l, pred)?;
@@ -967,7 +1144,9 @@ fn lower_layer<'a>(
                     if Msg(&sp).i64("axis") != 1 || lw.shape(input).len() != 1 {
                         return Err(l.err("SoftmaxWithLoss over a (C, H, W) blob (per-pixel labels) is not supported; its scores must be a vector"));
                     }
-                    LossKind::SoftmaxWithLoss { ignore_label: m.has("ignore_label").then(|| m.i64("ignore_label")) }
+                    LossKind::SoftmaxWithLoss {
+                        ignore_label: m.has("ignore_label").then(|| m.i64("ignore_label")),
+                    }
                 }
                 "EuclideanLoss" => LossKind::Euclidean,
                 _ => LossKind::SigmoidCrossEntropy,
@@ -979,8 +1158,11 @@ fn lower_layer<'a>(
             out.loss = Some(LossSpec { layer: l.name.clone(), kind, input, weight, normalization });
         }
         "LSTM" | "RNN" => {
-            return Err(l.err(format!("{} layers are not supported yet (Caffe's time-major T x N x D blobs and \
-                 sequence-continuation input need their own lowering); supported: {SUPPORTED}", l.ty)));
+            return Err(l.err(format!(
+                "{} layers are not supported yet (Caffe's time-major T x N x D blobs and \
+                 sequence-continuation input need their own lowering); supported: {SUPPORTED}",
+                l.ty
+            )));
         }
         other => {
             return Err(l.err(format!("layer type {other} is not supported; supported: {SUPPORTED}")));

@@ -23,7 +23,9 @@ pub mod solver;
 use std::path::Path;
 
 use crate::convert::error::ConvertError;
-use crate::convert::ir::{Graph, Layout, Loss, Metric, Op, Optimizer, OptimizerKind, LearningRate, TrainingConfig};
+use crate::convert::ir::{
+    Graph, Layout, LearningRate, Loss, Metric, Op, Optimizer, OptimizerKind, TrainingConfig,
+};
 use crate::convert::model::Model;
 pub use lower::{LossKind, LossSpec, NetOptions};
 pub use solver::{Solver, SolverType};
@@ -59,7 +61,11 @@ impl std::ops::Deref for Caffe<'_> {
 }
 
 fn read_text(path: &Path) -> Result<String, ConvertError> {
-    std::fs::read_to_string(path).map_err(|source| ConvertError::Io { path: path.to_path_buf(), action: "read", source })
+    std::fs::read_to_string(path).map_err(|source| ConvertError::Io {
+        path: path.to_path_buf(),
+        action: "read",
+        source,
+    })
 }
 
 /// Loads a Caffe network (`NET.prototxt`), with its solver and trained weights when given.
@@ -82,7 +88,11 @@ pub fn load_caffe_with(
     let weights_bytes = match weights {
         Some(p) => Some((
             p.display().to_string(),
-            std::fs::read(p).map_err(|source| ConvertError::Io { path: p.to_path_buf(), action: "read", source })?,
+            std::fs::read(p).map_err(|source| ConvertError::Io {
+                path: p.to_path_buf(),
+                action: "read",
+                source,
+            })?,
         )),
         None => None,
     };
@@ -171,9 +181,13 @@ fn training_config(loss: &LossSpec, s: &Solver, accuracy: bool) -> TrainingConfi
         SolverType::Sgd => OptimizerKind::Sgd { momentum: s.momentum, nesterov: false },
         SolverType::Nesterov => OptimizerKind::Sgd { momentum: s.momentum, nesterov: true },
         SolverType::AdaGrad => OptimizerKind::Adagrad { initial_accumulator: 0.0, epsilon: s.delta },
-        SolverType::RmsProp => OptimizerKind::RmsProp { rho: s.rms_decay, momentum: 0.0, epsilon: s.delta, centered: false },
+        SolverType::RmsProp => {
+            OptimizerKind::RmsProp { rho: s.rms_decay, momentum: 0.0, epsilon: s.delta, centered: false }
+        }
         SolverType::AdaDelta => OptimizerKind::Adadelta { rho: s.momentum, epsilon: s.delta },
-        SolverType::Adam => OptimizerKind::Adam { beta_1: s.momentum, beta_2: s.momentum2, epsilon: s.delta, amsgrad: false },
+        SolverType::Adam => {
+            OptimizerKind::Adam { beta_1: s.momentum, beta_2: s.momentum2, epsilon: s.delta, amsgrad: false }
+        }
     };
     TrainingConfig {
         loss,

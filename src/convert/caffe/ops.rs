@@ -13,7 +13,15 @@ use crate::convert::ir::Layout;
 pub enum CaffeOp {
     /// Convolution with groups and dilation (the plain case is the shared `Conv2D`). Params:
     /// W `(F, (C/group)*kh*kw)` (Caffe's blob as is), b `(F, 1)` if `bias`.
-    Conv { filters: usize, kernel: [usize; 2], strides: [usize; 2], pads: [usize; 2], dilation: [usize; 2], group: usize, bias: bool },
+    Conv {
+        filters: usize,
+        kernel: [usize; 2],
+        strides: [usize; 2],
+        pads: [usize; 2],
+        dilation: [usize; 2],
+        group: usize,
+        bias: bool,
+    },
     /// Average pooling as Caffe computes it: windows start at `-pad`, the divisor counts the
     /// window's cells inside the padded frame (`H + 2*pad`), not those past it that ceil mode adds.
     AvePool { kernel: [usize; 2], strides: [usize; 2], pads: [usize; 2], out: [usize; 2] },
@@ -45,13 +53,18 @@ impl CaffeOp {
             CaffeOp::Conv { filters, kernel, strides, pads, dilation, group, .. } => {
                 let [h, w, c] = image()?;
                 if c % group != 0 || filters % group != 0 {
-                    return Err(format!("group {group} divides neither the {c} input channels nor the {filters} outputs"));
+                    return Err(format!(
+                        "group {group} divides neither the {c} input channels nor the {filters} outputs"
+                    ));
                 }
                 let mut out = [0; 2];
                 for (a, n) in [h, w].into_iter().enumerate() {
                     let ke = dilation[a] * (kernel[a] - 1) + 1;
                     if n + 2 * pads[a] < ke {
-                        return Err(format!("the dilated kernel ({ke}) is larger than the padded input ({})", n + 2 * pads[a]));
+                        return Err(format!(
+                            "the dilated kernel ({ke}) is larger than the padded input ({})",
+                            n + 2 * pads[a]
+                        ));
                     }
                     out[a] = (n + 2 * pads[a] - ke) / strides[a] + 1;
                 }

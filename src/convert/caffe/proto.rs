@@ -28,7 +28,8 @@ fn pool() -> Result<&'static DescriptorPool, String> {
     static POOL: OnceLock<Result<DescriptorPool, String>> = OnceLock::new();
     POOL.get_or_init(|| {
         let mut c = protox::Compiler::with_file_resolver(SchemaFile);
-        c.open_file("caffe.proto").map_err(|e| format!("internal error: the Caffe schema does not compile: {e}"))?;
+        c.open_file("caffe.proto")
+            .map_err(|e| format!("internal error: the Caffe schema does not compile: {e}"))?;
         Ok(c.descriptor_pool())
     })
     .as_ref()
@@ -36,7 +37,11 @@ fn pool() -> Result<&'static DescriptorPool, String> {
 }
 
 fn descriptor(message: &str) -> Result<MessageDescriptor, ConvertError> {
-    let pool = pool().map_err(|e| ConvertError::Malformed { file: "caffe.proto".into(), part: "schema".into(), detail: e })?;
+    let pool = pool().map_err(|e| ConvertError::Malformed {
+        file: "caffe.proto".into(),
+        part: "schema".into(),
+        detail: e,
+    })?;
     pool.get_message_by_name(&format!("caffe.{message}")).ok_or_else(|| ConvertError::Malformed {
         file: "caffe.proto".into(),
         part: "schema".into(),
@@ -72,7 +77,11 @@ pub fn parse_text(file: &str, text: &str, message: &str) -> Result<DynamicMessag
         if let Some(help) = e.help() {
             detail = format!("{detail} ({help})");
         }
-        ConvertError::Malformed { file: file.into(), part: place, detail: format!("{detail} (as a Caffe {message})") }
+        ConvertError::Malformed {
+            file: file.into(),
+            part: place,
+            detail: format!("{detail} (as a Caffe {message})"),
+        }
     })
 }
 
@@ -194,9 +203,10 @@ impl<'a> Msg<'a> {
 
     pub fn strs(&self, name: &str) -> Vec<String> {
         match self.value(name).as_deref() {
-            Some(Value::List(l)) => {
-                l.iter().filter_map(|v| if let Value::String(s) = v { Some(s.clone()) } else { None }).collect()
-            }
+            Some(Value::List(l)) => l
+                .iter()
+                .filter_map(|v| if let Value::String(s) = v { Some(s.clone()) } else { None })
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -225,7 +235,9 @@ mod tests {
 
     #[test]
     fn an_unknown_field_is_an_error_with_its_line() {
-        let e = parse_text("s.prototxt", "base_lr: 0.1\nbogus_field: 3\n", "SolverParameter").unwrap_err().to_string();
+        let e = parse_text("s.prototxt", "base_lr: 0.1\nbogus_field: 3\n", "SolverParameter")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("s.prototxt") && e.contains("line 2") && e.contains("bogus_field"), "{e}");
     }
 }

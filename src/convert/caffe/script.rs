@@ -12,14 +12,15 @@
 
 use std::collections::BTreeSet;
 
+use super::Caffe;
 use super::lower::{LossKind, LossSpec, Normalization};
 use super::solver::{SolverType, slots};
-use super::Caffe;
 use crate::convert::emit::{Code, Cx, Mode, num, optim};
 use crate::convert::error::ConvertError;
 use crate::convert::ir::{Graph, LearningRate};
 use crate::convert::script::{
-    Io, backward_pass, escape, forward_pass, join_parts, predict_call, predict_function, setting, source_lines,
+    Io, backward_pass, escape, forward_pass, join_parts, predict_call, predict_function, setting,
+    source_lines,
 };
 
 /// The matrix of per-iteration values a training run leaves (columns: iteration, loss, rate).
@@ -52,7 +53,9 @@ fn loss_code(code: &mut Code, g: &Graph, loss: &LossSpec, yb: &str, value: &str)
             match ignore_label {
                 Some(ign) => {
                     code.line(format!("loss_valid = {yb} != {}", num(*ign as f64)));
-                    code.line(format!("loss_t = table(seq(1, loss_n), {yb} * loss_valid + 1, loss_n, {width}) * loss_valid"));
+                    code.line(format!(
+                        "loss_t = table(seq(1, loss_n), {yb} * loss_valid + 1, loss_n, {width}) * loss_valid"
+                    ));
                 }
                 None => {
                     code.line("loss_valid = matrix(1, rows=loss_n, cols=1)");
@@ -261,7 +264,10 @@ const USAGE: &[(&str, &str)] = &[
     ("display=N", "print the loss and rate every N iterations (0: never)"),
     ("test_interval=N test_iter=N", "test test_iter batches every N iterations (0: never)"),
     ("snapshot=N snapshot_prefix=P", "write a snapshot folder P_iter_<iteration> every N iterations"),
-    ("shuffle=TRUE|FALSE seed=S", "reorder the rows at each pass over the data (Caffe's Data layer does not)"),
+    (
+        "shuffle=TRUE|FALSE seed=S",
+        "reorder the rows at each pass over the data (Caffe's Data layer does not)",
+    ),
     ("weights=DIR", "the starting weights (default: the folder written with this script)"),
     ("weights_out=DIR", "where the trained weights and solver state go (default: weights)"),
     ("resume=DIR", "continue from a snapshot folder (weights, solver state, iteration)"),
@@ -371,7 +377,7 @@ pub fn training_script(c: Caffe, io: &Io) -> Result<String, ConvertError> {
     b.line("ye = y");
     b.line("pass = 0");
     b.line("start_iter = iterations");
-    b.line(format!("history = matrix(0, rows=max(max_iter - start_iter, 1), cols=3)"));
+    b.line("history = matrix(0, rows=max(max_iter - start_iter, 1), cols=3)");
     b.line(format!("recent = matrix(0, rows={}, cols=1)", s.average_loss));
     b.line("recent_n = 0");
     b.line("smoothed_loss = 0");
@@ -403,9 +409,13 @@ pub fn training_script(c: Caffe, io: &Io) -> Result<String, ConvertError> {
         b.line("test_loss = test_loss + batch_test_loss / test_iter");
         for (k, (_, top_k)) in c.accuracy.iter().enumerate() {
             if *top_k == 1 {
-                b.line(format!("test_accuracy_{k} = test_accuracy_{k} + mean(rowIndexMax(out) == yt + 1) / test_iter"));
+                b.line(format!(
+                    "test_accuracy_{k} = test_accuracy_{k} + mean(rowIndexMax(out) == yt + 1) / test_iter"
+                ));
             } else {
-                b.comment(format!("Top-{top_k}: the label's probability is among the {top_k} largest (fewer larger ones)."));
+                b.comment(format!(
+                    "Top-{top_k}: the label's probability is among the {top_k} largest (fewer larger ones)."
+                ));
                 b.line("label_p = rowSums(out * table(seq(1, tb), yt + 1, tb, ncol(out)))");
                 b.line(format!(
                     "test_accuracy_{k} = test_accuracy_{k} + mean(rowSums(out > label_p) < {top_k}) / test_iter"
@@ -415,7 +425,10 @@ pub fn training_script(c: Caffe, io: &Io) -> Result<String, ConvertError> {
         b.close();
         let mut k_out = 0;
         for (k, (name, _)) in c.accuracy.iter().enumerate() {
-            b.line(format!("print(\"    Test net output #{k_out}: {} = \" + test_accuracy_{k})", escape(name)));
+            b.line(format!(
+                "print(\"    Test net output #{k_out}: {} = \" + test_accuracy_{k})",
+                escape(name)
+            ));
             k_out += 1;
         }
         b.line(format!(
@@ -462,14 +475,18 @@ pub fn training_script(c: Caffe, io: &Io) -> Result<String, ConvertError> {
     b.comment("The loss smoothed over the last average_loss iterations (Caffe's display value).");
     b.line(format!("recent[(iterations %% {}) + 1, 1] = batch_loss", s.average_loss));
     b.line(format!("recent_n = min(recent_n + 1, {})", s.average_loss));
-    b.line(format!("smoothed_loss = sum(recent) / recent_n"));
+    b.line("smoothed_loss = sum(recent) / recent_n");
     b.comment("The policy's rate at this iteration.");
     let mut lr_code = Code::default();
     optim::learning_rate(&mut lr_code, &LearningRate::Caffe { policy: s.policy.clone(), base_lr: s.base_lr });
     b.lines.extend(lr_code.lines.iter().map(|l| format!("  {l}")));
     b.open("if (display > 0 & iterations %% display == 0)");
     b.line("print(\"Iteration \" + as.integer(iterations) + \", loss = \" + smoothed_loss)");
-    b.line(format!("print(\"    Train net output #0: {} = \" + batch_loss + \" (* {} = \" + batch_loss + \" loss)\")", escape(&loss.layer), num(loss.weight)));
+    b.line(format!(
+        "print(\"    Train net output #0: {} = \" + batch_loss + \" (* {} = \" + batch_loss + \" loss)\")",
+        escape(&loss.layer),
+        num(loss.weight)
+    ));
     b.line("print(\"Iteration \" + as.integer(iterations) + \", lr = \" + lr)");
     b.close();
     b.comment(format!("Solver update ({:?}).", s.kind));
@@ -512,7 +529,9 @@ pub fn training_script(c: Caffe, io: &Io) -> Result<String, ConvertError> {
         g.tensors[g.inputs[0]].width()
     ));
     h.comment(match loss.kind {
-        LossKind::SoftmaxWithLoss { .. } => "y: one row per example, the 0-based class id (Caffe's label blob).".to_string(),
+        LossKind::SoftmaxWithLoss { .. } => {
+            "y: one row per example, the 0-based class id (Caffe's label blob).".to_string()
+        }
         _ => format!("y: one row per example, the {} targets of the loss.", c.label_width),
     });
     h.comment(format!(

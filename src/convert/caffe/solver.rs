@@ -80,8 +80,16 @@ impl Default for Solver {
 /// errors naming them.
 pub fn read(m: &DynamicMessage, file: &str) -> Result<Solver, ConvertError> {
     let s = Msg(m);
-    let err = |field: &str, detail: String| ConvertError::Unsupported { file: file.into(), part: field.into(), detail };
-    let bad = |field: &str, detail: String| ConvertError::Malformed { file: file.into(), part: field.into(), detail };
+    let err = |field: &str, detail: String| ConvertError::Unsupported {
+        file: file.into(),
+        part: field.into(),
+        detail,
+    };
+    let bad = |field: &str, detail: String| ConvertError::Malformed {
+        file: file.into(),
+        part: field.into(),
+        detail,
+    };
     for f in ["train_net", "test_net"] {
         if s.has(f) {
             return Err(err(f, "separate train/test network files; give one `net` with phase rules".into()));
@@ -135,9 +143,17 @@ pub fn read(m: &DynamicMessage, file: &str) -> Result<Solver, ConvertError> {
             need("stepsize")?;
             CaffePolicy::Sigmoid { gamma, stepsize }
         }
-        "" => return Err(bad("lr_policy", "is missing (Caffe requires one: fixed, step, multistep, exp, inv, poly, sigmoid)".into())),
+        "" => {
+            return Err(bad(
+                "lr_policy",
+                "is missing (Caffe requires one: fixed, step, multistep, exp, inv, poly, sigmoid)".into(),
+            ));
+        }
         other => {
-            return Err(err("lr_policy", format!("`{other}` (supported: fixed, step, multistep, exp, inv, poly, sigmoid)")));
+            return Err(err(
+                "lr_policy",
+                format!("`{other}` (supported: fixed, step, multistep, exp, inv, poly, sigmoid)"),
+            ));
         }
     };
     let kind = if s.has("type") {
@@ -148,7 +164,12 @@ pub fn read(m: &DynamicMessage, file: &str) -> Result<Solver, ConvertError> {
             "rmsprop" => SolverType::RmsProp,
             "adadelta" => SolverType::AdaDelta,
             "adam" => SolverType::Adam,
-            other => return Err(err("type", format!("solver type `{other}` (SGD, Nesterov, AdaGrad, RMSProp, AdaDelta, Adam)"))),
+            other => {
+                return Err(err(
+                    "type",
+                    format!("solver type `{other}` (SGD, Nesterov, AdaGrad, RMSProp, AdaDelta, Adam)"),
+                ));
+            }
         }
     } else {
         match s.enum_name("solver_type").as_str() {
@@ -177,7 +198,11 @@ pub fn read(m: &DynamicMessage, file: &str) -> Result<Solver, ConvertError> {
         return Err(bad("base_lr", "must not be negative".into()));
     }
     Ok(Solver {
-        base_lr: if s.has("base_lr") { f("base_lr") } else { return Err(bad("base_lr", "is missing".into())) },
+        base_lr: if s.has("base_lr") {
+            f("base_lr")
+        } else {
+            return Err(bad("base_lr", "is missing".into()));
+        },
         policy,
         kind,
         momentum: f("momentum"),
@@ -213,7 +238,9 @@ pub fn rate(base_lr: f64, policy: &CaffePolicy, iter: f64) -> f64 {
         CaffePolicy::Exp { gamma } => base_lr * gamma.powf(iter),
         CaffePolicy::Inv { gamma, power } => base_lr * (1.0 + gamma * iter).powf(-power),
         CaffePolicy::Poly { power, max_iter } => base_lr * (1.0 - iter / max_iter).powf(*power),
-        CaffePolicy::Sigmoid { gamma, stepsize } => base_lr * (1.0 / (1.0 + (-gamma * (iter - stepsize)).exp())),
+        CaffePolicy::Sigmoid { gamma, stepsize } => {
+            base_lr * (1.0 / (1.0 + (-gamma * (iter - stepsize)).exp()))
+        }
     }
 }
 
