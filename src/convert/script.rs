@@ -291,6 +291,14 @@ fn header(g: &Graph, what: &str, usage: &str) -> Code {
         let ti = g.tensor(t);
         let which =
             if g.inputs.len() == 1 { "X".to_string() } else { format!("X columns for input {}", k + 1) };
+        if g.origin.starts_with("Caffe") {
+            // Caffe models read and write Caffe's own blob order.
+            c.comment(format!(
+                "{which}: one row per example, its (C, H, W) blob flattened in Caffe's NCHW order ({} columns).",
+                ti.width()
+            ));
+            continue;
+        }
         c.comment(format!(
             "{which}: one row per example, its {:?} tensor flattened in Keras's row-major order ({} columns).",
             ti.shape,
