@@ -49,6 +49,7 @@ fn main() -> ExitCode {
         cli::Command::Run { words } => cli::run::run(&words),
         cli::Command::Convert(cli::ConvertCommand::Keras(args)) => cli::convert::keras(&args),
         cli::Command::Convert(cli::ConvertCommand::Onnx(args)) => cli::convert::onnx(&args),
+        cli::Command::Convert(cli::ConvertCommand::Caffe(args)) => cli::convert::caffe(&args),
         cli::Command::Repl { builtin_path } => {
             let mut opts = dml::compiler::Options::default();
             if builtin_path.is_some() {

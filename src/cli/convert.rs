@@ -41,7 +41,8 @@ pub struct TrainFlags {
 impl TrainFlags {
     /// The training options, or `None` (after saying why) when a value is out of range.
     pub fn options(&self) -> Option<TrainOptions> {
-        if !(0.0..1.0).contains(&self.validation_split) || self.parallel_batches == 0 || self.batch_size == 0 {
+        if !(0.0..1.0).contains(&self.validation_split) || self.parallel_batches == 0 || self.batch_size == 0
+        {
             eprintln!(
                 "error: --validation-split must be in [0, 1), --parallel-batches and --batch-size at least 1"
             );
@@ -79,6 +80,71 @@ pub struct KerasArgs {
     /// ...saved as this `.keras` file, which Keras loads with the trained weights.
     #[arg(long, requires = "weights")]
     pub save: Option<PathBuf>,
+    /// Write the network prototxt and solver that SystemML's Keras2DML would have written for
+    /// the model into this folder (`<name>.proto`, `<name>_solver.proto`).
+    #[arg(long)]
+    pub emit_caffe: Option<PathBuf>,
+}
+
+/// `dml convert caffe NET.prototxt [SOLVER.prototxt] [--weights MODEL.caffemodel] --out DIR`.
+#[derive(clap::Args, Debug)]
+pub struct CaffeArgs {
+    /// The network (text `NetParameter`, as Caffe's `.prototxt`).
+    pub net: PathBuf,
+    /// The solver (text `SolverParameter`); without it, SGD at a fixed rate 0.01 for 1000 iterations.
+    pub solver: Option<PathBuf>,
+    /// Trained weights (binary `.caffemodel`) to start from.
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// Write `train.dml`, `predict.dml` and `weights/` into this folder.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The data's shape `C,H,W` for a Data layer (its database holds it, not the prototxt).
+    #[arg(long, value_delimiter = ',')]
+    pub input_shape: Option<Vec<usize>>,
+    /// Print the layer table (output shapes and parameter counts).
+    #[arg(long)]
+    pub summary: bool,
+}
+
+pub fn caffe(args: &CaffeArgs) -> i32 {
+    if args.out.is_none() && !args.summary {
+        eprintln!("error: nothing to do: give --out DIR or --summary");
+        return 2;
+    }
+    let opts = dml::convert::caffe::NetOptions { input_shape: args.input_shape.clone(), seed: 0 };
+    let model = match dml::convert::load_caffe_with(
+        &args.net,
+        args.solver.as_deref(),
+        args.weights.as_deref(),
+        &opts,
+    ) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    if args.summary {
+        print!("{}", model.summary());
+    }
+    if let Some(dir) = &args.out {
+        let batch = model.caffe.as_ref().and_then(|c| c.batch_size).unwrap_or(64);
+        let opts = TrainOptions { batch_size: batch, ..TrainOptions::default() };
+        if let Err(e) = model.write_dir(dir, &opts) {
+            eprintln!("error: {e}");
+            return 1;
+        }
+        if model.graph.training.is_some() {
+            eprintln!("wrote {}/train.dml, predict.dml and weights/", dir.display());
+        } else {
+            eprintln!(
+                "wrote {}/predict.dml and weights/ (the network has no loss layer: no train.dml)",
+                dir.display()
+            );
+        }
+    }
+    0
 }
 
 pub fn keras(args: &KerasArgs) -> i32 {
@@ -89,9 +155,20 @@ pub fn keras(args: &KerasArgs) -> i32 {
             return 1;
         }
     };
-    if args.out.is_none() && !args.summary && args.save.is_none() {
-        eprintln!("error: nothing to do: give --out DIR, --summary, or --weights DIR --save FILE");
+    if args.out.is_none() && !args.summary && args.save.is_none() && args.emit_caffe.is_none() {
+        eprintln!(
+            "error: nothing to do: give --out DIR, --summary, --emit-caffe DIR, or --weights DIR --save FILE"
+        );
         return 2;
+    }
+    if let Some(dir) = &args.emit_caffe {
+        match dml::convert::caffe::emit_keras::write(&model, dir) {
+            Ok(files) => eprintln!("wrote {}", files.join(", ")),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 1;
+            }
+        }
     }
     if args.summary {
         print!("{}", model.summary());

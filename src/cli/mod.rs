@@ -67,6 +67,8 @@ pub enum ConvertCommand {
     Keras(convert::KerasArgs),
     /// An ONNX model: dml convert onnx MODEL.onnx --out DIR [--loss L --optimizer O] | --summary
     Onnx(convert::OnnxArgs),
+    /// A Caffe model: dml convert caffe NET.prototxt [SOLVER.prototxt] [--weights MODEL.caffemodel] --out DIR
+    Caffe(convert::CaffeArgs),
 }
 
 /// Reads a script into the source map; on failure prints a clear error and returns `None`.

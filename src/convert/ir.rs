@@ -427,6 +427,8 @@ pub enum Op {
     Relayout {
         to: Layout,
     },
+    /// Caffe's layers whose semantics no op above has (see [`crate::convert::caffe::ops`]).
+    Caffe(crate::convert::caffe::ops::CaffeOp),
 }
 
 impl Op {

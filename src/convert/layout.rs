@@ -70,6 +70,7 @@ fn required(op: &Op, i: usize, shape: &[usize], given: &Layout) -> Option<Layout
             None
         }
         Op::Relayout { to } => Some(to.clone()),
+        Op::Caffe(op) => Some(op.required(shape)),
         _ => Some(Layout::RowMajor),
     }
 }
@@ -117,6 +118,7 @@ fn produced(op: &Op, inputs: &[&Layout], in_shape: &[usize]) -> Layout {
         // tensor is a channels-first tensor with the cells where they are.
         Op::Permute { dims } if first == Layout::RowMajor && moves_first_last(dims) => Layout::ChannelsFirst,
         Op::Relayout { to } => to.clone(),
+        Op::Caffe(op) => op.produced(&first),
         _ => Layout::RowMajor,
     }
 }

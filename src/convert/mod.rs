@@ -11,6 +11,7 @@
 //!   [`output`]: the folder `dml convert` writes.
 //!
 //! Everything is pure Rust (no libhdf5), so the converter builds wherever the engine builds.
+pub mod caffe;
 pub mod emit;
 pub mod error;
 mod h5;
@@ -25,5 +26,6 @@ pub mod script;
 pub mod shapes;
 pub mod summary;
 
+pub use caffe::{load_caffe, load_caffe_with};
 pub use error::ConvertError;
 pub use model::{Model, keras_from_bytes, load_keras, load_onnx, onnx_from_bytes};

@@ -27,6 +27,9 @@ pub struct Model {
     /// could not: training then starts from a fresh state, as Keras's own loader does (it warns
     /// and skips such variables).
     optimizer_problem: Option<String>,
+    /// The Caffe settings (solver, loss layer, multipliers) of a model from Caffe files: its
+    /// scripts are Caffe's solver loop, its optimizer state Caffe's history blobs.
+    pub caffe: Option<Box<crate::convert::caffe::CaffeInfo>>,
 }
 
 /// Loads and converts a Keras model file (`.keras`, or a legacy `.h5`).
@@ -65,7 +68,26 @@ pub fn from_keras_file(file: KerasFile) -> Result<Model, ConvertError> {
             }
         }
     }
-    Ok(Model { graph, keras: Some(file), optimizer, optimizer_problem })
+    Ok(Model { graph, keras: Some(file), optimizer, optimizer_problem, caffe: None })
+}
+
+impl Model {
+    /// A model from Caffe files (see [`crate::convert::caffe`]): a fresh solver state.
+    pub fn from_caffe(graph: Graph, info: crate::convert::caffe::CaffeInfo) -> Model {
+        let mut m = Model {
+            graph,
+            keras: None,
+            optimizer: None,
+            optimizer_problem: None,
+            caffe: Some(Box::new(info)),
+        };
+        m.reset_optimizer();
+        m
+    }
+
+    fn caffe_view(&self) -> Option<crate::convert::caffe::Caffe<'_>> {
+        self.caffe.as_deref().map(|info| crate::convert::caffe::Caffe { graph: &self.graph, info })
+    }
 }
 
 /// A generated script in `dml fmt`'s canonical form. A script that does not parse is a bug of the
@@ -117,7 +139,7 @@ impl Model {
     pub fn from_graph(mut graph: Graph) -> Result<Model, ConvertError> {
         crate::convert::layout::assign_layouts(&mut graph)?;
         let optimizer = graph.training.as_ref().map(|t| OptimizerState::fresh(&graph, &t.optimizer));
-        Ok(Model { graph, keras: None, optimizer, optimizer_problem: None })
+        Ok(Model { graph, keras: None, caffe: None, optimizer, optimizer_problem: None })
     }
 
     /// Sets the loss and optimizer (a model file without them, as ONNX files are, can then be
@@ -129,6 +151,9 @@ impl Model {
 
     /// The training script (Keras's `fit`), formatted as `dml fmt` prints it.
     pub fn training_script(&self, opts: &TrainOptions, io: &Io) -> Result<String, ConvertError> {
+        if let Some(c) = self.caffe_view() {
+            return formatted(&self.graph, crate::convert::caffe::script::training_script(c, io)?);
+        }
         formatted(&self.graph, script::training_script(&self.graph, opts, io)?)
     }
 
@@ -156,6 +181,16 @@ impl Model {
 
     /// Starts the optimizer afresh (no step taken, the compiled learning rate).
     pub fn reset_optimizer(&mut self) {
+        if let Some(c) = self.caffe_view() {
+            let slots = crate::convert::caffe::script::state_vars(c)
+                .into_iter()
+                .map(|(p, v)| (v, Array2::zeros(self.graph.params[p].value.dim())))
+                .collect();
+            self.optimizer =
+                Some(OptimizerState { iterations: 0.0, learning_rate: None, slots, u_product: None });
+            self.optimizer_problem = None;
+            return;
+        }
         if let Some(t) = &self.graph.training {
             self.optimizer = Some(OptimizerState::fresh(&self.graph, &t.optimizer));
         }
@@ -199,6 +234,19 @@ impl Model {
 
     /// The optimizer state's variables in the training script, with their values.
     fn state_values(&self) -> Vec<(String, StateValue)> {
+        if let (Some(c), Some(st)) = (self.caffe_view(), &self.optimizer) {
+            // Caffe's solver state: the iteration and the history blobs.
+            let mut out = vec![("iterations".to_string(), StateValue::Scalar(st.iterations))];
+            for (p, v) in crate::convert::caffe::script::state_vars(c) {
+                let m = st
+                    .slots
+                    .get(&v)
+                    .cloned()
+                    .unwrap_or_else(|| Array2::zeros(self.graph.params[p].value.dim()));
+                out.push((v, StateValue::Matrix(m)));
+            }
+            return out;
+        }
         let (Some(t), Some(st)) = (&self.graph.training, &self.optimizer) else { return Vec::new() };
         let g = &self.graph;
         let mut out = Vec::new();
@@ -222,6 +270,9 @@ impl Model {
 
     /// One training-mode forward and backward pass (the gradients the tests compare with Keras's).
     pub fn gradient_script(&self) -> Result<String, ConvertError> {
+        if let Some(c) = self.caffe_view() {
+            return formatted(&self.graph, crate::convert::caffe::script::gradient_script(c)?);
+        }
         formatted(&self.graph, script::gradient_script(&self.graph)?)
     }
 
@@ -300,6 +351,9 @@ impl Model {
         validation: Option<(&Array2<f64>, &Array2<f64>)>,
         opts: &TrainOptions,
     ) -> Result<History, String> {
+        if self.caffe.is_some() {
+            return self.fit_caffe(x, y, validation, None, opts.verbose);
+        }
         let opts = TrainOptions { validation_data: validation.is_some(), ..opts.clone() };
         let mut run = self.prepare_fit(&opts, crate::compiler::Options::default())?;
         run.script.set_matrix("X", x.clone());
@@ -402,6 +456,89 @@ impl Model {
             p.value = m;
         }
         self.optimizer = st;
+        Ok(history)
+    }
+
+    /// Trains a Caffe model with its solver's loop for `max_iter` iterations (default: the
+    /// solver's), continuing its solver state. The history has `iteration`, `loss` (each
+    /// iteration's batch loss) and `lr`.
+    pub fn fit_caffe(
+        &mut self,
+        x: &Array2<f64>,
+        y: &Array2<f64>,
+        validation: Option<(&Array2<f64>, &Array2<f64>)>,
+        max_iter: Option<usize>,
+        verbose: bool,
+    ) -> Result<History, String> {
+        let Some(info) = self.caffe.as_deref() else { return Err("not a Caffe model".into()) };
+        let mut info = info.clone();
+        info.bound_validation = validation.is_some();
+        let start = self.optimizer.as_ref().map_or(0.0, |s| s.iterations);
+        if let Some(n) = max_iter {
+            info.solver.max_iter = start as usize + n;
+        }
+        let view = crate::convert::caffe::Caffe { graph: &self.graph, info: &info };
+        let src = formatted(
+            &self.graph,
+            crate::convert::caffe::script::training_script(view, &Io::Bound).map_err(|e| e.to_string())?,
+        )
+        .map_err(|e| e.to_string())?;
+        let state = self.state_values();
+        let mut inputs = vec!["X".to_string(), "y".to_string()];
+        if validation.is_some() {
+            inputs.push("X_val".into());
+            inputs.push("y_val".into());
+        }
+        inputs.extend(self.param_names());
+        inputs.extend(state.iter().map(|(n, _)| n.clone()));
+        let mut outputs = vec![crate::convert::caffe::script::OUTPUT_HISTORY.to_string()];
+        outputs.extend(self.param_names());
+        outputs.extend(state.iter().map(|(n, _)| n.clone()));
+        let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        let outputs_ref: Vec<&str> = outputs.iter().map(String::as_str).collect();
+        let mut ps = PreparedScript::compile(&src, &inputs, &outputs_ref)?;
+        ps.set_matrix("X", x.clone());
+        ps.set_matrix("y", y.clone());
+        if let Some((xv, yv)) = validation {
+            ps.set_matrix("X_val", xv.clone());
+            ps.set_matrix("y_val", yv.clone());
+        }
+        self.bind_params(&mut ps);
+        for (name, v) in &state {
+            match v {
+                StateValue::Scalar(s) => ps.set_scalar(name, *s),
+                StateValue::Matrix(m) => ps.set_matrix(name, m.clone()),
+            }
+        }
+        let res = ps.execute()?;
+        if verbose && !res.printed.is_empty() {
+            print!("{}", res.printed);
+        }
+        let hist = res
+            .matrix(crate::convert::caffe::script::OUTPUT_HISTORY)
+            .ok_or("the training script left no history")?;
+        let end = res.scalar("iterations").unwrap_or(start);
+        let runs = (end - start).max(0.0) as usize;
+        let mut history = History::new();
+        for (k, key) in ["iteration", "loss", "lr"].iter().enumerate() {
+            history.insert(key.to_string(), hist.column(k).iter().take(runs).copied().collect());
+        }
+        let names = self.param_names();
+        for (p, name) in names.iter().enumerate() {
+            if let Some(m) = res.matrix(name) {
+                self.graph.params[p].value = m;
+            }
+        }
+        if let Some(st) = self.optimizer.as_mut() {
+            st.iterations = end;
+            for (name, v) in &state {
+                if let StateValue::Matrix(_) = v
+                    && let Some(m) = res.matrix(name)
+                {
+                    st.slots.insert(name.clone(), m);
+                }
+            }
+        }
         Ok(history)
     }
 

@@ -308,6 +308,14 @@ fn header(g: &Graph, what: &str, usage: &str) -> Code {
         let ti = g.tensor(t);
         let which =
             if g.inputs.len() == 1 { "X".to_string() } else { format!("X columns for input {}", k + 1) };
+        if g.origin.starts_with("Caffe") {
+            // Caffe models read and write Caffe's own blob order.
+            c.comment(format!(
+                "{which}: one row per example, its (C, H, W) blob flattened in Caffe's NCHW order ({} columns).",
+                ti.width()
+            ));
+            continue;
+        }
         c.comment(format!(
             "{which}: one row per example, its {:?} tensor flattened in {} ({} columns).",
             ti.shape,
@@ -325,7 +333,7 @@ fn header(g: &Graph, what: &str, usage: &str) -> Code {
 }
 
 /// The nvargs lines of a Files script, or nothing for Bound.
-fn setting(code: &mut Code, io: &Io, name: &str, default: &str) {
+pub(crate) fn setting(code: &mut Code, io: &Io, name: &str, default: &str) {
     match io {
         Io::Files { .. } => code.line(format!("{name} = ifdef(${name}, {default})")),
         Io::Bound => code.line(format!("{name} = {default}")),
@@ -333,7 +341,7 @@ fn setting(code: &mut Code, io: &Io, name: &str, default: &str) {
 }
 
 /// Writes the model's forward pass for a batch `Xb` (the model inputs are sliced from its columns).
-fn forward_pass(cx: &mut Cx, batch: &str) -> Result<(), ConvertError> {
+pub(crate) fn forward_pass(cx: &mut Cx, batch: &str) -> Result<(), ConvertError> {
     let g = cx.g;
     let mut col = 1;
     for &t in &g.inputs {
@@ -354,7 +362,7 @@ fn forward_pass(cx: &mut Cx, batch: &str) -> Result<(), ConvertError> {
 }
 
 /// Writes the backward pass, from `d_<output>` down to the parameters' gradients.
-fn backward_pass(cx: &mut Cx) -> Result<(), ConvertError> {
+pub(crate) fn backward_pass(cx: &mut Cx) -> Result<(), ConvertError> {
     for id in (0..cx.g.nodes.len()).rev() {
         emit::backward(cx, id)?;
     }
@@ -408,7 +416,7 @@ fn params(g: &Graph) -> Vec<ParamId> {
 }
 
 /// The inference function `predict_batch(X, params...)`, shared by validation and prediction.
-fn predict_function(
+pub(crate) fn predict_function(
     g: &Graph,
     sources: &mut std::collections::BTreeSet<(String, String)>,
 ) -> Result<Code, ConvertError> {
@@ -431,13 +439,13 @@ fn predict_function(
     Ok(code)
 }
 
-fn predict_call(g: &Graph, x: &str) -> String {
+pub(crate) fn predict_call(g: &Graph, x: &str) -> String {
     let mut args = vec![x.to_string()];
     args.extend(params(g).iter().map(|&p| g.params[p].var.clone()));
     format!("predict_batch({})", args.join(", "))
 }
 
-fn source_lines(sources: &std::collections::BTreeSet<(String, String)>) -> Code {
+pub(crate) fn source_lines(sources: &std::collections::BTreeSet<(String, String)>) -> Code {
     let mut c = Code::default();
     for (path, alias) in sources {
         c.line(format!("source(\"{path}\") as {alias}"));
@@ -455,7 +463,7 @@ fn read_params(code: &mut Code, g: &Graph, io: &Io) {
     }
 }
 
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
@@ -1472,7 +1480,7 @@ pub fn training_script(g: &Graph, opts: &TrainOptions, io: &Io) -> Result<String
 }
 
 /// Joins script parts with one blank line between non-empty ones.
-fn join_parts(parts: &[String]) -> String {
+pub(crate) fn join_parts(parts: &[String]) -> String {
     let kept: Vec<&str> =
         parts.iter().map(|p| p.trim_end_matches('\n')).filter(|p| !p.trim().is_empty()).collect();
     let mut s = kept.join("\n\n");

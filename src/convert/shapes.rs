@@ -146,6 +146,7 @@ pub fn infer(op: &Op, inputs: &[&[usize]]) -> Result<Vec<Vec<usize>>, String> {
         }
         Op::Merge(kind) => merge_shape(*kind, inputs).map(|s| vec![s]),
         Op::Arith { shape, .. } => one(shape.clone()),
+        Op::Caffe(op) => op.infer(inputs),
     }
 }
 

@@ -306,6 +306,7 @@ pub fn forward(cx: &mut Cx, id: NodeId) -> Result<(), ConvertError> {
         | Op::PRelu { .. } => norm::forward(cx, node),
         Op::Reshape { .. } | Op::Permute { .. } | Op::RepeatVector { .. } => shape::forward(cx, node),
         Op::Arith { .. } => arith::forward(cx, node),
+        Op::Caffe(op) => crate::convert::caffe::emit::forward(cx, node, op),
     }
 }
 
@@ -349,6 +350,7 @@ pub fn backward(cx: &mut Cx, id: NodeId) -> Result<(), ConvertError> {
         | Op::PRelu { .. } => norm::backward(cx, node),
         Op::Reshape { .. } | Op::Permute { .. } | Op::RepeatVector { .. } => shape::backward(cx, node),
         Op::Arith { .. } => arith::backward(cx, node),
+        Op::Caffe(op) => crate::convert::caffe::emit::backward(cx, node, op),
     }?;
     cx.collect_shared_param_grads(node);
     Ok(())
