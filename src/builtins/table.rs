@@ -430,6 +430,34 @@ pub(super) const TABLE: &[BuiltinSpec] = &[
         ],
         5,
     ),
+    // Not SystemDS builtins: the fused kernels behind nn/layers/rnn.dml and the Keras
+    // converter's SimpleRNN (`activation` is "tanh", "sigmoid", "relu" or "linear").
+    multi(
+        "rnn",
+        &[
+            p("input", Req),
+            p("W", Req),
+            p("bias", Req),
+            p("out0", Req),
+            p("return_sequences", B(true)),
+            p("activation", S("tanh")),
+        ],
+        2,
+    ),
+    multi(
+        "rnn_backward",
+        &[
+            p("input", Req),
+            p("W", Req),
+            p("bias", Req),
+            p("out0", Req),
+            p("given_sequences", B(true)),
+            p("dout", Req),
+            p("cache_out", Req),
+            p("activation", S("tanh")),
+        ],
+        4,
+    ),
     multi(
         "batch_norm2d",
         &[

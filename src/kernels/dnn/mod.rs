@@ -1,4 +1,4 @@
-//! Deep-learning kernels: convolution, pooling, bias, LSTM and batch normalization.
+//! Deep-learning kernels: convolution, pooling, bias, LSTM, simple RNN and batch normalization.
 //!
 //! Images are row-major `N x (C*H*W)` matrices in NCHW order, as in SystemDS. Each kernel checks
 //! its shapes up front and returns a [`KernelError`] naming them, so bad user input never panics.
@@ -12,6 +12,8 @@ mod conv;
 mod im2col;
 mod lstm;
 mod pool;
+mod recurrent;
+mod rnn;
 
 pub use batchnorm::{BatchNormOut, batch_norm2d, batch_norm2d_backward};
 pub use bias::{bias_add, bias_multiply, relu_backward};
@@ -20,6 +22,7 @@ pub use lstm::{LstmGrads, LstmOut, lstm, lstm_backward};
 pub use pool::{
     avg_pool, avg_pool_backward, max_pool, max_pool_backward, relu_max_pool, relu_max_pool_backward,
 };
+pub use rnn::{RnnActivation, RnnGrads, RnnOut, rnn, rnn_backward};
 
 use super::{KResult, KernelError};
 use crate::types::matrix::Matrix;
