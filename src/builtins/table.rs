@@ -458,6 +458,36 @@ pub(super) const TABLE: &[BuiltinSpec] = &[
         ],
         4,
     ),
+    // Not a SystemDS builtin: the fused kernels behind the Keras converter's GRU
+    // (keras/gru.dml, whose caches H and G they produce and take).
+    multi(
+        "gru",
+        &[
+            p("input", Req),
+            p("W", Req),
+            p("U", Req),
+            p("bias_x", Req),
+            p("bias_h", Req),
+            p("reset_after", B(true)),
+            p("return_sequences", B(true)),
+        ],
+        3,
+    ),
+    multi(
+        "gru_backward",
+        &[
+            p("dout", Req),
+            p("input", Req),
+            p("W", Req),
+            p("U", Req),
+            p("reset_after", B(true)),
+            p("given_sequences", B(true)),
+            p("H", Req),
+            p("G", Req),
+            p("need_dX", B(true)),
+        ],
+        5,
+    ),
     multi(
         "batch_norm2d",
         &[

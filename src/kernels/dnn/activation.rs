@@ -49,20 +49,7 @@ pub(crate) fn exp(x: f64) -> f64 {
     p * pow2(n1) * pow2(n - n1)
 }
 
-/// `1 / (1 + e^{-x})` in place.
-pub(crate) fn sigmoid_in_place(v: &mut [f64]) {
-    for x in v.iter_mut() {
-        *x = 1.0 / (1.0 + exp(-*x));
-    }
-}
-
-/// `tanh(x) = sign(x) * (1 - 2/(e^{2|x|} + 1))` in place.
-pub(crate) fn tanh_in_place(v: &mut [f64]) {
-    for x in v.iter_mut() {
-        *x = tanh(*x);
-    }
-}
-
+/// `tanh(x) = sign(x) * (1 - 2/(e^{2|x|} + 1))`.
 #[inline(always)]
 pub(crate) fn tanh(x: f64) -> f64 {
     let a = 1.0 - 2.0 / (exp(2.0 * x.abs()) + 1.0);

@@ -18,10 +18,12 @@
 //!   block of rows per thread and each block runs all `T` steps on its own: one fork and join
 //!   per call, not per step. Buffers are allocated once per call, never per step.
 
-use super::activation::{sigmoid_in_place, tanh, tanh_in_place};
-use super::recurrent::{Dims, StepBlocks, permute_batch_to_steps, permute_steps_to_batch, row_blocks};
+use super::recurrent::{
+    Dims, StepBlocks, lstm_cells, lstm_cells_backward, permute_batch_to_steps, permute_steps_to_batch,
+    row_blocks,
+};
 use super::{dense, dense_values, expect_shape};
-use crate::kernels::gemm_util::{View, matmul, par_for};
+use crate::kernels::gemm_util::{View, matmul, par_for, product};
 use crate::kernels::{KResult, KernelError};
 use crate::types::matrix::Matrix;
 use gemm::Parallelism;
@@ -105,10 +107,9 @@ pub fn lstm(
     let mut w_aug = Vec::with_capacity(k * g4);
     w_aug.extend_from_slice(&wv[..d * g4]);
     w_aug.extend_from_slice(&bv[..g4]);
-    let mut cache_ifog = vec![0.0; t * n * g4];
     let rows_all = t * n;
-    let par = par_for(rows_all, g4, k);
-    matmul(rows_all, g4, k, &mut cache_ifog, g4, false, View::rows(&xs, k), View::rows(&w_aug, g4), par);
+    let mut cache_ifog =
+        product(rows_all, g4, k, View::rows(&xs, k), View::rows(&w_aug, g4), par_for(rows_all, g4, k));
     drop(xs);
 
     let mut cache_out = vec![0.0; t * n * m];
@@ -181,22 +182,9 @@ fn forward_rows(
         let (h_new, c_new) = (&mut *rest_o[0], &mut *rest_c[0]);
         let gates = &mut *ifog.0[step];
         matmul(rows, g4, m, gates, g4, true, View::rows(h_prev, m), View::rows(s.wh, g4), Parallelism::None);
-        for r in 0..rows {
-            let row = &mut gates[r * g4..(r + 1) * g4];
-            sigmoid_in_place(&mut row[..3 * m]);
-            tanh_in_place(&mut row[3 * m..]);
-            let (ifo, g) = row.split_at(3 * m);
-            let (i, fo) = ifo.split_at(m);
-            let (f, o) = fo.split_at(m);
-            let cp = &c_prev[r * m..(r + 1) * m];
-            let cn = &mut c_new[r * m..(r + 1) * m];
-            let hn = &mut h_new[r * m..(r + 1) * m];
-            for j in 0..m {
-                let c = f[j] * cp[j] + i[j] * g[j];
-                cn[j] = c;
-                hn[j] = o[j] * tanh(c);
-            }
-            if !seq.is_empty() {
+        lstm_cells(gates, c_prev, c_new, h_new, m);
+        if !seq.is_empty() {
+            for (r, hn) in h_new.chunks_exact(m).enumerate() {
                 seq[(r * t + step) * m..(r * t + step + 1) * m].copy_from_slice(hn);
             }
         }
@@ -281,9 +269,8 @@ pub fn lstm_backward(
     for row in dgates.chunks_exact(g4) {
         db.iter_mut().zip(row).for_each(|(acc, v)| *acc += v);
     }
-    let mut dxs = vec![0.0; rows_all * d];
     let wx_t = View::transposed(&wv[..d * g4], g4);
-    matmul(rows_all, d, g4, &mut dxs, d, false, View::rows(&dgates, g4), wx_t, par_for(rows_all, d, g4));
+    let dxs = product(rows_all, d, g4, View::rows(&dgates, g4), wx_t, par_for(rows_all, d, g4));
     let dx = permute_steps_to_batch(&dxs, n, t, d);
     Ok(LstmGrads {
         dx: dense(n, t * d, dx),
@@ -326,29 +313,18 @@ fn backward_rows(s: &BackSrc<'_>, r0: usize, mut dgates: StepBlocks<'_>, dh: &mu
         let dg = &mut *dgates.0[step];
         for r in 0..rows {
             let rr = r0 + r;
-            let gate = &gates[r * g4..(r + 1) * g4];
-            let dgr = &mut dg[r * g4..(r + 1) * g4];
-            let dhr = &mut dh[r * m..(r + 1) * m];
-            if s.return_sequences {
-                let given = &s.dout[(rr * t + step) * m..(rr * t + step + 1) * m];
-                dhr.iter_mut().zip(given).for_each(|(h, g)| *h += g);
+            let given = if s.return_sequences {
+                Some(&s.dout[(rr * t + step) * m..(rr * t + step + 1) * m])
             } else if step == t - 1 {
-                let given = &s.dout[rr * m..(rr + 1) * m];
-                dhr.iter_mut().zip(given).for_each(|(h, g)| *h += g);
-            }
-            for j in 0..m {
-                let k = r * m + j;
-                let (i, f, o, g) = (gate[j], gate[m + j], gate[2 * m + j], gate[3 * m + j]);
-                let dhk = dhr[j];
-                let tc = tanh(ct[k]);
-                let dcell = dct[k] + dhk * o * (1.0 - tc * tc);
-                dgr[j] = dcell * g * i * (1.0 - i);
-                dgr[m + j] = dcell * cprev[k] * f * (1.0 - f);
-                dgr[2 * m + j] = dhk * tc * o * (1.0 - o);
-                dgr[3 * m + j] = dcell * i * (1.0 - g * g);
-                dct[k] = dcell * f;
+                Some(&s.dout[rr * m..(rr + 1) * m])
+            } else {
+                None
+            };
+            if let Some(given) = given {
+                dh[r * m..(r + 1) * m].iter_mut().zip(given).for_each(|(h, g)| *h += g);
             }
         }
+        lstm_cells_backward(gates, ct, cprev, dh, dct, dg, m);
         // The gradient at the previous output: dgates * W_h^T.
         matmul(rows, m, g4, dh, m, false, View::rows(dg, g4), View::transposed(s.wh, g4), Parallelism::None);
     }

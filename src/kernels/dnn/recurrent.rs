@@ -1,6 +1,9 @@
 //! Pieces shared by the recurrent kernels (LSTM, simple RNN): sizes, the split of a batch into
 //! blocks of rows that run the whole recurrence on their own thread, and the permutation between
-//! the batch-major layout of `X` (`N x T*D`) and the step-major layout of the caches.
+//! the batch-major layout of `X` (`N x T*D`) and the step-major layout of the caches; and
+//! the per-step cell passes, compiled for the widest vector instructions the CPU has.
+
+use super::activation::{exp, tanh};
 
 /// Sizes of a recurrent layer: batch `n`, steps `t`, input features `d`, units `m`.
 #[derive(Clone, Copy, Debug)]
@@ -89,4 +92,154 @@ pub(crate) fn permute_steps_to_batch(xs: &[f64], n: usize, t: usize, d: usize) -
         }
     }
     out
+}
+
+/// Defines `$name`, which runs the `#[inline(always)]` loop `$body` compiled for AVX-512, for
+/// AVX2 with FMA or for the baseline, whichever the CPU supports (see `kernels/simd.rs`: the
+/// crate is built for baseline x86-64, where the branch-free `exp` of the gates stays scalar).
+/// Without `fast-math` the compiler does not fuse multiply-adds, so every variant gives the
+/// same cells.
+macro_rules! best_simd {
+    ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) => $body:ident) => {
+        $(#[$doc])*
+        pub(crate) fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                /// # Safety
+                /// The CPU must support AVX-512F and AVX-512DQ.
+                #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
+                unsafe fn wide($($arg: $ty),*) {
+                    $body($($arg),*)
+                }
+                /// # Safety
+                /// The CPU must support AVX2 and FMA.
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn medium($($arg: $ty),*) {
+                    $body($($arg),*)
+                }
+                match crate::kernels::simd::level() {
+                    // SAFETY: `level` detected the features each variant is compiled for.
+                    2 => return unsafe { wide($($arg),*) },
+                    // SAFETY: as above.
+                    1 => return unsafe { medium($($arg),*) },
+                    _ => {}
+                }
+            }
+            $body($($arg),*)
+        }
+    };
+}
+
+pub(crate) use best_simd;
+
+/// `1 / (1 + e^{-x})` with the branch-free `exp`.
+#[inline(always)]
+pub(crate) fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + exp(-x))
+}
+
+#[inline(always)]
+fn lstm_cells_loop(gates: &mut [f64], c_prev: &[f64], c_new: &mut [f64], h_new: &mut [f64], m: usize) {
+    let g4 = 4 * m;
+    for (((row, cp), cn), hn) in gates
+        .chunks_exact_mut(g4)
+        .zip(c_prev.chunks_exact(m))
+        .zip(c_new.chunks_exact_mut(m))
+        .zip(h_new.chunks_exact_mut(m))
+    {
+        let (ifo, g) = row.split_at_mut(3 * m);
+        for x in ifo.iter_mut() {
+            *x = sigmoid(*x);
+        }
+        for x in g.iter_mut() {
+            *x = tanh(*x);
+        }
+        let (i, fo) = ifo.split_at(m);
+        let (f, o) = fo.split_at(m);
+        for j in 0..m {
+            let c = f[j] * cp[j] + i[j] * g[j];
+            cn[j] = c;
+            hn[j] = o[j] * tanh(c);
+        }
+    }
+}
+
+best_simd! {
+    /// One LSTM step for a block of rows after the gate products: `gates` (rows x 4M, the
+    /// pre-activations of `[i, f, o, g]`) is activated in place, then `c = f*c_prev + i*g` and
+    /// `h = o*tanh(c)` (rows x M each).
+    fn lstm_cells(gates: &mut [f64], c_prev: &[f64], c_new: &mut [f64], h_new: &mut [f64], m: usize) => lstm_cells_loop
+}
+
+#[inline(always)]
+fn lstm_cells_backward_loop(
+    gates: &[f64],
+    c: &[f64],
+    c_prev: &[f64],
+    dh: &[f64],
+    dc: &mut [f64],
+    dgates: &mut [f64],
+    m: usize,
+) {
+    let g4 = 4 * m;
+    let rows = gates.chunks_exact(g4).zip(dgates.chunks_exact_mut(g4));
+    let cells =
+        c.chunks_exact(m).zip(c_prev.chunks_exact(m)).zip(dh.chunks_exact(m)).zip(dc.chunks_exact_mut(m));
+    for ((gate, dg), (((ct, cp), dhr), dcr)) in rows.zip(cells) {
+        let (i, rest) = gate.split_at(m);
+        let (f, rest) = rest.split_at(m);
+        let (o, g) = rest.split_at(m);
+        let (di, rest) = dg.split_at_mut(m);
+        let (df, rest) = rest.split_at_mut(m);
+        let (d_o, dgg) = rest.split_at_mut(m);
+        for j in 0..m {
+            // The operations of nn/layers/lstm.dml::backward, in its order.
+            let tc = tanh(ct[j]);
+            let dcell = dcr[j] + dhr[j] * o[j] * (1.0 - tc * tc);
+            di[j] = dcell * g[j] * i[j] * (1.0 - i[j]);
+            df[j] = dcell * cp[j] * f[j] * (1.0 - f[j]);
+            d_o[j] = dhr[j] * tc * o[j] * (1.0 - o[j]);
+            dgg[j] = dcell * i[j] * (1.0 - g[j] * g[j]);
+            dcr[j] = dcell * f[j];
+        }
+    }
+}
+
+best_simd! {
+    /// One LSTM step backward for a block of rows: from the activated `gates` (rows x 4M), the
+    /// cells `c` and `c_prev` and the output gradient `dh` (rows x M each), the gradients at the
+    /// gate inputs `dgates` (rows x 4M); `dc` goes from the gradient at `c` to the one at `c_prev`.
+    fn lstm_cells_backward(
+        gates: &[f64],
+        c: &[f64],
+        c_prev: &[f64],
+        dh: &[f64],
+        dc: &mut [f64],
+        dgates: &mut [f64],
+        m: usize
+    ) => lstm_cells_backward_loop
+}
+
+#[inline(always)]
+fn tanh_loop(v: &mut [f64]) {
+    for x in v.iter_mut() {
+        *x = tanh(*x);
+    }
+}
+
+#[inline(always)]
+fn sigmoid_loop(v: &mut [f64]) {
+    for x in v.iter_mut() {
+        *x = sigmoid(*x);
+    }
+}
+
+best_simd! {
+    /// `tanh` in place, vectorized.
+    fn tanh_cells(v: &mut [f64]) => tanh_loop
+}
+
+best_simd! {
+    /// The logistic sigmoid in place, vectorized.
+    fn sigmoid_cells(v: &mut [f64]) => sigmoid_loop
 }

@@ -12,10 +12,11 @@
 //! gradient at every step's activation input and makes `dW`, `db` and `dX` products over all
 //! steps. Rows of a batch run the whole recurrence on their own thread (see `recurrent.rs`).
 
-use super::activation::{sigmoid_in_place, tanh_in_place};
-use super::recurrent::{Dims, StepBlocks, permute_batch_to_steps, permute_steps_to_batch, row_blocks};
+use super::recurrent::{
+    Dims, StepBlocks, permute_batch_to_steps, permute_steps_to_batch, row_blocks, sigmoid_cells, tanh_cells,
+};
 use super::{dense, dense_values, expect_shape};
-use crate::kernels::gemm_util::{View, matmul, par_for};
+use crate::kernels::gemm_util::{View, matmul, par_for, product};
 use crate::kernels::{KResult, KernelError};
 use crate::types::matrix::Matrix;
 use gemm::Parallelism;
@@ -45,8 +46,8 @@ impl RnnActivation {
 
     fn apply(self, v: &mut [f64]) {
         match self {
-            RnnActivation::Tanh => tanh_in_place(v),
-            RnnActivation::Sigmoid => sigmoid_in_place(v),
+            RnnActivation::Tanh => tanh_cells(v),
+            RnnActivation::Sigmoid => sigmoid_cells(v),
             RnnActivation::Relu => v.iter_mut().for_each(|x| *x = x.max(0.0)),
             RnnActivation::Linear => {}
         }
@@ -275,9 +276,8 @@ pub fn rnn_backward(
     for row in da.chunks_exact(m) {
         db.iter_mut().zip(row).for_each(|(acc, v)| *acc += v);
     }
-    let mut dxs = vec![0.0; rows_all * d];
     let wx_t = View::transposed(&wv[..d * m], m);
-    matmul(rows_all, d, m, &mut dxs, d, false, View::rows(&da, m), wx_t, par_for(rows_all, d, m));
+    let dxs = product(rows_all, d, m, View::rows(&da, m), wx_t, par_for(rows_all, d, m));
     Ok(RnnGrads {
         dx: dense(n, t * d, permute_steps_to_batch(&dxs, n, t, d)),
         dw: dense(d + m, m, dw),

@@ -28,6 +28,8 @@ pub(super) const IMPLS: &[Impl] = &[
     ("lstm_backward", Plain(lstm_backward)),
     ("rnn", Plain(rnn)),
     ("rnn_backward", Plain(rnn_backward)),
+    ("gru", Plain(gru)),
+    ("gru_backward", Plain(gru_backward)),
     ("batch_norm2d", Plain(batch_norm2d)),
     ("batch_norm2d_backward", Plain(batch_norm2d_backward)),
 ];
@@ -259,6 +261,34 @@ fn rnn_backward(a: Args) -> RtResult<Vec<Value>> {
         rnn_activation(&a)?,
     )?;
     Ok(matrices_out([g.dx, g.dw, g.db, g.dout0]))
+}
+
+fn gru(a: Args) -> RtResult<Vec<Value>> {
+    let r = dnn::gru(
+        a.matrix("input")?,
+        a.matrix("W")?,
+        a.matrix("U")?,
+        a.matrix("bias_x")?,
+        a.matrix("bias_h")?,
+        a.flag("reset_after")?,
+        a.flag("return_sequences")?,
+    )?;
+    Ok(matrices_out([r.out, r.h, r.g]))
+}
+
+fn gru_backward(a: Args) -> RtResult<Vec<Value>> {
+    let g = dnn::gru_backward(
+        a.matrix("dout")?,
+        a.matrix("input")?,
+        a.matrix("W")?,
+        a.matrix("U")?,
+        a.flag("reset_after")?,
+        a.flag("given_sequences")?,
+        a.matrix("H")?,
+        a.matrix("G")?,
+        a.flag("need_dX")?,
+    )?;
+    Ok(matrices_out([g.dx, g.dw, g.du, g.dbx, g.dbh]))
 }
 
 fn batch_norm2d(a: Args) -> RtResult<Vec<Value>> {
