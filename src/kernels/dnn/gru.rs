@@ -140,6 +140,7 @@ best_simd! {
 }
 
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn update_loop(
     a: &[f64],
     add: &[f64],

@@ -241,9 +241,8 @@ pub fn lstm_backward(
     let blocks = row_blocks(n, t * n * m * g4);
     let parts = StepBlocks::split(&mut dgates, dm, g4, blocks);
     let jobs = parts.into_iter().zip(dh.chunks_mut(blocks * m)).zip(dct.chunks_mut(blocks * m)).enumerate();
-    let run = |(bi, ((dg, dh_b), dc_b)): (usize, ((StepBlocks<'_>, &mut [f64]), &mut [f64]))| {
-        backward_rows(&src, bi * blocks, dg, dh_b, dc_b)
-    };
+    let run =
+        |(bi, ((dg, dh_b), dc_b)): (usize, BackBlock<'_>)| backward_rows(&src, bi * blocks, dg, dh_b, dc_b);
     if blocks < n {
         jobs.collect::<Vec<_>>().into_par_iter().for_each(run);
     } else {
@@ -280,6 +279,10 @@ pub fn lstm_backward(
         dc0: dense(n, m, dct),
     })
 }
+
+/// One block of rows in the backward pass: its per-step slices of the gate gradients, and its
+/// rows of `dout0` and `dc0`.
+type BackBlock<'a> = ((StepBlocks<'a>, &'a mut [f64]), &'a mut [f64]);
 
 /// The read-only inputs of the backward recurrence, as row-major slices.
 struct BackSrc<'a> {

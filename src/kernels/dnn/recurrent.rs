@@ -102,18 +102,21 @@ pub(crate) fn permute_steps_to_batch(xs: &[f64], n: usize, t: usize, d: usize) -
 macro_rules! best_simd {
     ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) => $body:ident) => {
         $(#[$doc])*
+        #[allow(clippy::too_many_arguments)]
         pub(crate) fn $name($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
                 /// # Safety
                 /// The CPU must support AVX-512F and AVX-512DQ.
                 #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
                 unsafe fn wide($($arg: $ty),*) {
                     $body($($arg),*)
                 }
                 /// # Safety
                 /// The CPU must support AVX2 and FMA.
                 #[target_feature(enable = "avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
                 unsafe fn medium($($arg: $ty),*) {
                     $body($($arg),*)
                 }
