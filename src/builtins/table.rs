@@ -433,6 +433,64 @@ pub(super) const TABLE: &[BuiltinSpec] = &[
         ],
         5,
     ),
+    // Not SystemDS builtins: the fused kernels behind nn/layers/rnn.dml and the Keras
+    // converter's SimpleRNN (`activation` is "tanh", "sigmoid", "relu" or "linear").
+    multi(
+        "rnn",
+        &[
+            p("input", Req),
+            p("W", Req),
+            p("bias", Req),
+            p("out0", Req),
+            p("return_sequences", B(true)),
+            p("activation", S("tanh")),
+        ],
+        2,
+    ),
+    multi(
+        "rnn_backward",
+        &[
+            p("input", Req),
+            p("W", Req),
+            p("bias", Req),
+            p("out0", Req),
+            p("given_sequences", B(true)),
+            p("dout", Req),
+            p("cache_out", Req),
+            p("activation", S("tanh")),
+        ],
+        4,
+    ),
+    // Not a SystemDS builtin: the fused kernels behind the Keras converter's GRU
+    // (keras/gru.dml, whose caches H and G they produce and take).
+    multi(
+        "gru",
+        &[
+            p("input", Req),
+            p("W", Req),
+            p("U", Req),
+            p("bias_x", Req),
+            p("bias_h", Req),
+            p("reset_after", B(true)),
+            p("return_sequences", B(true)),
+        ],
+        3,
+    ),
+    multi(
+        "gru_backward",
+        &[
+            p("dout", Req),
+            p("input", Req),
+            p("W", Req),
+            p("U", Req),
+            p("reset_after", B(true)),
+            p("given_sequences", B(true)),
+            p("H", Req),
+            p("G", Req),
+            p("need_dX", B(true)),
+        ],
+        5,
+    ),
     multi(
         "batch_norm2d",
         &[

@@ -10,7 +10,7 @@ use std::mem::MaybeUninit;
 use std::sync::OnceLock;
 
 /// 2: AVX-512F and DQ; 1: AVX2 and FMA; 0: baseline.
-fn level() -> u8 {
+pub(crate) fn level() -> u8 {
     static LEVEL: OnceLock<u8> = OnceLock::new();
     *LEVEL.get_or_init(|| {
         #[cfg(target_arch = "x86_64")]

@@ -49,20 +49,7 @@ pub(crate) fn exp(x: f64) -> f64 {
     p * pow2(n1) * pow2(n - n1)
 }
 
-/// `1 / (1 + e^{-x})` in place.
-pub(crate) fn sigmoid_in_place(v: &mut [f64]) {
-    for x in v.iter_mut() {
-        *x = 1.0 / (1.0 + exp(-*x));
-    }
-}
-
-/// `tanh(x) = sign(x) * (1 - 2/(e^{2|x|} + 1))` in place.
-pub(crate) fn tanh_in_place(v: &mut [f64]) {
-    for x in v.iter_mut() {
-        *x = tanh(*x);
-    }
-}
-
+/// `tanh(x) = sign(x) * (1 - 2/(e^{2|x|} + 1))`.
 #[inline(always)]
 pub(crate) fn tanh(x: f64) -> f64 {
     let a = 1.0 - 2.0 / (exp(2.0 * x.abs()) + 1.0);
@@ -137,7 +124,7 @@ mod tests {
             worst.1 = worst.1.max((tanh(x) - x.tanh()).abs());
             let s = 1.0 / (1.0 + (-x).exp());
             let mut v = [x];
-            sigmoid_in_place(&mut v);
+            crate::kernels::dnn::recurrent::sigmoid_cells(&mut v);
             worst.2 = worst.2.max((v[0] - s).abs());
         }
         assert!(worst.0 < 1e-15, "exp relative error {}", worst.0);

@@ -1,4 +1,4 @@
-//! Deep-learning kernels: convolution, pooling, bias, LSTM and batch normalization.
+//! Deep-learning kernels: convolution, pooling, bias, LSTM, simple RNN, GRU and batch normalization.
 //!
 //! Images are row-major `N x (C*H*W)` matrices in NCHW order, as in SystemDS. Each kernel checks
 //! its shapes up front and returns a [`KernelError`] naming them, so bad user input never panics.
@@ -9,17 +9,22 @@ pub(crate) mod activation;
 mod batchnorm;
 mod bias;
 mod conv;
+mod gru;
 mod im2col;
 mod lstm;
 mod pool;
+mod recurrent;
+mod rnn;
 
 pub use batchnorm::{BatchNormOut, batch_norm2d, batch_norm2d_backward};
 pub use bias::{bias_add, bias_multiply, relu_backward};
 pub use conv::{conv2d, conv2d_backward_data, conv2d_backward_filter, conv2d_bias_add};
+pub use gru::{GruGrads, GruOut, gru, gru_backward};
 pub use lstm::{LstmGrads, LstmOut, lstm, lstm_backward};
 pub use pool::{
     avg_pool, avg_pool_backward, max_pool, max_pool_backward, relu_max_pool, relu_max_pool_backward,
 };
+pub use rnn::{RnnActivation, RnnGrads, RnnOut, rnn, rnn_backward};
 
 use super::{KResult, KernelError};
 use crate::types::matrix::Matrix;

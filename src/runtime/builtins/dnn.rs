@@ -26,6 +26,10 @@ pub(super) const IMPLS: &[Impl] = &[
     ("bias_multiply", Plain(|a| bias(a, dnn::bias_multiply))),
     ("lstm", Plain(lstm)),
     ("lstm_backward", Plain(lstm_backward)),
+    ("rnn", Plain(rnn)),
+    ("rnn_backward", Plain(rnn_backward)),
+    ("gru", Plain(gru)),
+    ("gru_backward", Plain(gru_backward)),
     ("batch_norm2d", Plain(batch_norm2d)),
     ("batch_norm2d_backward", Plain(batch_norm2d_backward)),
 ];
@@ -216,6 +220,75 @@ fn lstm_backward(a: Args) -> RtResult<Vec<Value>> {
         a.matrix("cache_ifog")?,
     )?;
     Ok(matrices_out([g.dx, g.dw, g.db, g.dout0, g.dc0]))
+}
+
+/// The `activation` argument of `rnn` / `rnn_backward` (tanh when left out).
+fn rnn_activation(a: &Args) -> RtResult<dnn::RnnActivation> {
+    match a.opt_str("activation")? {
+        None => Ok(dnn::RnnActivation::Tanh),
+        Some(name) => dnn::RnnActivation::parse(name).map_or_else(
+            || {
+                err(format!(
+                    "activation must be \"tanh\", \"sigmoid\", \"relu\" or \"linear\", got \"{name}\""
+                ))
+            },
+            Ok,
+        ),
+    }
+}
+
+fn rnn(a: Args) -> RtResult<Vec<Value>> {
+    let r = dnn::rnn(
+        a.matrix("input")?,
+        a.matrix("W")?,
+        a.matrix("bias")?,
+        a.matrix("out0")?,
+        a.flag("return_sequences")?,
+        rnn_activation(&a)?,
+    )?;
+    Ok(matrices_out([r.out, r.cache_out]))
+}
+
+fn rnn_backward(a: Args) -> RtResult<Vec<Value>> {
+    let g = dnn::rnn_backward(
+        a.matrix("input")?,
+        a.matrix("W")?,
+        a.matrix("bias")?,
+        a.matrix("out0")?,
+        a.flag("given_sequences")?,
+        a.matrix("dout")?,
+        a.matrix("cache_out")?,
+        rnn_activation(&a)?,
+    )?;
+    Ok(matrices_out([g.dx, g.dw, g.db, g.dout0]))
+}
+
+fn gru(a: Args) -> RtResult<Vec<Value>> {
+    let r = dnn::gru(
+        a.matrix("input")?,
+        a.matrix("W")?,
+        a.matrix("U")?,
+        a.matrix("bias_x")?,
+        a.matrix("bias_h")?,
+        a.flag("reset_after")?,
+        a.flag("return_sequences")?,
+    )?;
+    Ok(matrices_out([r.out, r.h, r.g]))
+}
+
+fn gru_backward(a: Args) -> RtResult<Vec<Value>> {
+    let g = dnn::gru_backward(
+        a.matrix("dout")?,
+        a.matrix("input")?,
+        a.matrix("W")?,
+        a.matrix("U")?,
+        a.flag("reset_after")?,
+        a.flag("given_sequences")?,
+        a.matrix("H")?,
+        a.matrix("G")?,
+        a.flag("need_dX")?,
+    )?;
+    Ok(matrices_out([g.dx, g.dw, g.du, g.dbx, g.dbh]))
 }
 
 fn batch_norm2d(a: Args) -> RtResult<Vec<Value>> {
