@@ -10,8 +10,16 @@ use dml::kernels::matmul::matmul;
 #[ignore]
 fn matmul_2000_gflops() {
     let n = 2000;
-    let spec =
-        RandSpec { rows: n, cols: n, min: -1.0, max: 1.0, sparsity: 1.0, pdf: Pdf::Uniform, seed: Some(1) };
+    let spec = RandSpec {
+        rows: n,
+        cols: n,
+        min: -1.0,
+        max: 1.0,
+        sparsity: 1.0,
+        pdf: Pdf::Uniform,
+        seed: Some(1),
+        sparse: false,
+    };
     let a = rand(&spec).unwrap();
     let b = rand(&RandSpec { seed: Some(2), ..spec }).unwrap();
     let _ = matmul(&a, &b).unwrap();

@@ -158,8 +158,8 @@ impl Runtime<'_> {
             HopOp::DataGen(op) => {
                 let args = self.args(ins, regs)?;
                 match op {
-                    DataGenOp::Fill => builtins::fill(self.opts, args)?,
-                    DataGenOp::Rand => builtins::rand(self.opts, args)?,
+                    DataGenOp::Fill => builtins::fill(self.opts, args, ins.format)?,
+                    DataGenOp::Rand => builtins::rand(self.opts, args, ins.format)?,
                     DataGenOp::Seq => builtins::seq(args)?,
                 }
             }
