@@ -60,8 +60,11 @@ impl HopRewrite for EmptyMatrix {
                     let t = dag.get(x).ty;
                     t.is_matrix() && t.dims_known() && t.rows == ty.rows && t.cols == ty.cols
                 };
-                let empty_b = certainly_empty(dag, b) && dag.get(b).ty.is_matrix();
-                let empty_a = certainly_empty(dag, a) && dag.get(a).ty.is_matrix();
+                // The zero operand must have the result's shape too: a broadcast zero vector is
+                // left alone (it still names a parameter of the operation, as `autoDiff` over
+                // the lineage of `X %*% W + b` with `b = 0` expects its gradient).
+                let empty_b = certainly_empty(dag, b) && keeps(b);
+                let empty_a = certainly_empty(dag, a) && keeps(a);
                 if empty_b && keeps(a) {
                     Some(a)
                 } else if op == BinOp::Add && empty_a && keeps(b) {

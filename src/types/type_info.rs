@@ -111,9 +111,11 @@ impl TypeInfo {
     }
 }
 
-/// Dense matrices of at most this many cells are counted at dynamic recompilation; larger ones
-/// are taken as dense (unknown count, the dense estimate), which is how they are stored.
-const LIVE_COUNT_MAX_DENSE_CELLS: usize = 1 << 20;
+/// Dense matrices of at most this many cells are counted at dynamic recompilation (every matrix
+/// variable in scope is, at each compilation, so the count must stay cheap); larger ones are
+/// taken as dense (unknown count, the dense estimate), which is how they are stored: the runtime
+/// keeps a matrix dense only above SystemDS's turn point.
+const LIVE_COUNT_MAX_DENSE_CELLS: usize = 1 << 16;
 
 /// The exact non-zeros of a live matrix for the planner: a sparse matrix's stored non-zeros
 /// (proportional to its non-zeros), a small dense matrix's counted cells, -1 for a large dense one.
