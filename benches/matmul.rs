@@ -8,8 +8,16 @@ use dml::kernels::matmul::matmul;
 
 fn main() {
     let n = 2000;
-    let spec =
-        RandSpec { rows: n, cols: n, min: -1.0, max: 1.0, sparsity: 1.0, pdf: Pdf::Uniform, seed: Some(1) };
+    let spec = RandSpec {
+        rows: n,
+        cols: n,
+        min: -1.0,
+        max: 1.0,
+        sparsity: 1.0,
+        pdf: Pdf::Uniform,
+        seed: Some(1),
+        sparse: false,
+    };
     let a = rand(&spec).expect("rand");
     let b = rand(&RandSpec { seed: Some(2), ..spec }).expect("rand");
     let _ = matmul(&a, &b).expect("matmul");

@@ -18,6 +18,9 @@ fn stats_report_counts_instructions_and_their_cpu_time() {
         .arg("run")
         .arg(&script)
         .arg("--stats")
+        // Keep the products: `sum(A %*% A)` would otherwise become column and row sums.
+        .arg("--no-rewrite")
+        .arg("sum_of_product")
         .output()
         .expect("run dml");
     let _ = std::fs::remove_dir_all(&dir);

@@ -350,6 +350,7 @@ fn rand_and_sample() {
         sparsity: 1.0,
         pdf: Pdf::Uniform,
         seed: Some(7),
+        sparse: false,
     };
     let a = rand(&spec).unwrap();
     let b = rand(&spec).unwrap();
@@ -357,7 +358,7 @@ fn rand_and_sample() {
     assert!(vals(&a).iter().all(|v| (-2.0..3.0).contains(v)));
     let mean = aggregate_all(AggOp::Mean, &a).unwrap();
     assert!((mean - 0.5).abs() < 0.05, "{mean}");
-    let sp = rand(&RandSpec { sparsity: 0.05, min: 1.0, max: 2.0, ..spec.clone() }).unwrap();
+    let sp = rand(&RandSpec { sparsity: 0.05, min: 1.0, max: 2.0, sparse: true, ..spec.clone() }).unwrap();
     assert!(sp.is_sparse());
     let frac = sp.nnz() as f64 / sp.len() as f64;
     assert!((frac - 0.05).abs() < 0.01, "{frac}");
@@ -393,6 +394,7 @@ fn parallel_paths_match_cellwise_definition() {
         sparsity: 1.0,
         pdf: Pdf::Uniform,
         seed: Some(11),
+        sparse: false,
     };
     let a = rand(&spec).unwrap();
     let b = rand(&RandSpec { seed: Some(12), ..spec }).unwrap();

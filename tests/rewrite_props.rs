@@ -27,6 +27,11 @@ fn matrix_expr() -> impl Strategy<Value = String> {
             inner.clone().prop_map(|a| format!("(1 / (1 + exp(-{a})))")),
             inner.clone().prop_map(|a| format!("({a} / (abs({a}) + 1))")),
             inner.clone().prop_map(|a| format!("(t({a}) %*% {a})")),
+            inner.clone().prop_map(|a| format!("({a} + {a})")),
+            inner.clone().prop_map(|a| format!("(-(-{a}))")),
+            inner.clone().prop_map(|a| format!("(matrix(0, rows=4, cols=4) + {a})")),
+            inner.clone().prop_map(|a| format!("({a} - t(matrix(0, rows=4, cols=4)))")),
+            inner.clone().prop_map(|a| format!("(t(colSums(t({a}))) %*% t(rowSums(t({a}))))")),
             (inner.clone(), inner.clone(), inner).prop_map(|(a, b, c)| format!("({a} %*% {b} %*% {c})")),
         ]
     })
@@ -41,6 +46,12 @@ fn program(m: String) -> impl Strategy<Value = String> {
         Just(format!("r = sum(rowSums({m}))")),
         Just(format!("M = {m}\nr = as.scalar(M[2, 3])")),
         Just(format!("r = sum(colSums({m}) %*% rowSums({m}))")),
+        Just(format!("r = sum({m} %*% {m}) + sum({m} ^ 2) + sum(t({m}))")),
+        Just(format!("r = max(t({m})) - min(t({m})) + sum(rowSums(matrix(0, rows=4, cols=4)))")),
+        Just(format!("C = colSums(t({m}))\nr = as.scalar(C[1, 3])")),
+        Just(format!("C = rowMeans(t({m}))\nr = as.scalar(C[2, 1])")),
+        Just(format!("M = {m}\nN = M[1:4, ]\nr = as.scalar(N[3, 2])")),
+        Just(format!("M = {m}\nN = X\nN[, 1:4] = M\nr = as.scalar(N[2, 4])")),
     ]
 }
 

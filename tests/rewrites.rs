@@ -173,3 +173,49 @@ fn fuse_axpby() {
     );
     insta::assert_snapshot!(before_after("fuse_axpby", &src));
 }
+
+#[test]
+fn remove_whole_index() {
+    insta::assert_snapshot!(before_after(
+        "remove_whole_index",
+        &format!("{X}A = X[1:10, ]\nB = Y\nB[, 1:10] = X\nprint(sum(A) + sum(B))\n")
+    ));
+}
+
+#[test]
+fn empty_matrix() {
+    insta::assert_snapshot!(before_after(
+        "empty_matrix",
+        &format!(
+            "{X}E = matrix(0, rows=10, cols=10)\nA = X + E\nB = t(E) - Y\nprint(sum(A) + sum(B) + sum(E) + sum(colSums(E)))\n"
+        )
+    ));
+}
+
+#[test]
+fn double_negation() {
+    insta::assert_snapshot!(before_after("double_negation", &format!("{X}Z = -(-X)\nprint(sum(Z))\n")));
+}
+
+#[test]
+fn self_add_to_mult() {
+    insta::assert_snapshot!(before_after("self_add_to_mult", &format!("{X}Z = X + X\nprint(sum(Z))\n")));
+}
+
+#[test]
+fn sum_of_product() {
+    insta::assert_snapshot!(before_after("sum_of_product", &format!("{X}s = sum(X %*% Y)\nprint(s)\n")));
+}
+
+#[test]
+fn sum_sq() {
+    insta::assert_snapshot!(before_after("sum_sq", &format!("{X}s = sum(X ^ 2)\nprint(s)\n")));
+}
+
+#[test]
+fn agg_of_transpose() {
+    insta::assert_snapshot!(before_after(
+        "agg_of_transpose",
+        &format!("{X}s = sum(t(X))\nc = colSums(t(X))\nr = rowMaxs(t(Y))\nprint(s + sum(c) + sum(r))\n")
+    ));
+}

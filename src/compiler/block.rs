@@ -73,7 +73,25 @@ pub fn compile_basic(
     optimize_and_plan(opts, &mut dag)?;
     let explain = explain_text(program, scope.vars, &dag);
     let key = built.reads.iter().map(|&v| keys(v)).collect();
-    Ok((lower(&dag, built.reads, key, None, explain), built.writes))
+    let mut writes = built.writes;
+    carry_nnz_estimates(&dag, &mut writes);
+    Ok((lower(&dag, built.reads, key, None, explain), writes))
+}
+
+/// Copies the planner's non-zero estimates of the written values into the types the later
+/// blocks start from, so the estimates flow across blocks (and into functions) statically too.
+fn carry_nnz_estimates(dag: &Dag, writes: &mut [Written]) {
+    for &root in &dag.roots {
+        let hop = dag.get(root);
+        if let crate::hops::HopOp::Write(v) = hop.op
+            && let Some(w) = writes.iter_mut().find(|w| w.0 == v)
+            && w.1.dt == hop.ty.dt
+            && w.1.rows == hop.ty.rows
+            && w.1.cols == hop.ty.cols
+        {
+            w.1.nnz = hop.ty.nnz;
+        }
+    }
 }
 
 /// Compiles a predicate (or a loop bound, or a default value) to a plan with a result.

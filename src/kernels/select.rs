@@ -128,9 +128,24 @@ pub fn order(x: &Matrix, by: &[usize], decreasing: bool, index_return: bool) -> 
     Ok(gather_rows(x, &idx))
 }
 
-/// The rows of `x` at `idx`, in that order.
+/// The rows of `x` at `idx`, in that order. A sparse `x` gives a CSR result built from its
+/// stored cells (no dense buffer of the output's size), dense a dense one.
 fn gather_rows(x: &Matrix, idx: &[usize]) -> Matrix {
     let cols = x.cols();
+    if x.is_sparse() {
+        let csr = x.csr();
+        let mut indptr = Vec::with_capacity(idx.len() + 1);
+        indptr.push(0);
+        let (mut indices, mut data) = (Vec::new(), Vec::new());
+        for &r in idx {
+            if let Some(row) = csr.outer_view(r) {
+                indices.extend_from_slice(row.indices());
+                data.extend_from_slice(row.data());
+            }
+            indptr.push(indices.len());
+        }
+        return Matrix::from_csr_parts(idx.len(), cols, indptr, indices, data).examine_format();
+    }
     let mut data = Vec::with_capacity(idx.len() * cols);
     for &r in idx {
         data.extend((0..cols).map(|c| x.get(r, c)));
@@ -138,9 +153,30 @@ fn gather_rows(x: &Matrix, idx: &[usize]) -> Matrix {
     Matrix::from_vec(idx.len(), cols, data).examine_format()
 }
 
-/// The columns of `x` at `idx`, in that order.
+/// The columns of `x` at `idx`, in that order; CSR from the stored cells for a sparse `x`.
 fn gather_cols(x: &Matrix, idx: &[usize]) -> Matrix {
     let rows = x.rows();
+    if x.is_sparse() {
+        // New position of every kept column (each kept once, as removeEmpty keeps them).
+        let mut pos = vec![usize::MAX; x.cols()];
+        for (k, &c) in idx.iter().enumerate() {
+            pos[c] = k;
+        }
+        let csr = x.csr();
+        let mut indptr = Vec::with_capacity(rows + 1);
+        indptr.push(0);
+        let (mut indices, mut data) = (Vec::new(), Vec::new());
+        let mut row_cells: Vec<(usize, f64)> = Vec::new();
+        for row in csr.outer_iterator() {
+            row_cells.clear();
+            row_cells.extend(row.iter().filter(|(c, _)| pos[*c] != usize::MAX).map(|(c, v)| (pos[c], *v)));
+            row_cells.sort_unstable_by_key(|e| e.0);
+            indices.extend(row_cells.iter().map(|e| e.0));
+            data.extend(row_cells.iter().map(|e| e.1));
+            indptr.push(indices.len());
+        }
+        return Matrix::from_csr_parts(rows, idx.len(), indptr, indices, data).examine_format();
+    }
     let mut data = Vec::with_capacity(idx.len() * rows);
     for r in 0..rows {
         data.extend(idx.iter().map(|&c| x.get(r, c)));

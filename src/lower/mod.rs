@@ -10,6 +10,7 @@
 use crate::hops::{Dag, HopId, HopOp, Lit, VarId};
 use crate::syntax::ast::Span;
 use crate::types::Backend;
+use crate::types::backend::Format;
 use crate::types::type_info::TypeKey;
 use crate::types::value::Value;
 
@@ -36,6 +37,9 @@ pub struct Instr {
     pub moves: u64,
     pub span: Span,
     pub backend: Backend,
+    /// The output format the planner picked (`crate::plan::planned_format`); kernels that build
+    /// a new matrix build it in this format, and decide from the data only when it is `None`.
+    pub format: Option<Format>,
 }
 
 /// A compiled block.
@@ -98,7 +102,8 @@ impl Lowerer<'_> {
         self.nregs += nout;
         self.reg[id.index()] = Some(out);
         let op = hop.op.clone();
-        self.instrs.push(Instr { op, args, out, moves: 0, span: hop.span, backend: hop.backend });
+        let format = crate::plan::planned_format(hop);
+        self.instrs.push(Instr { op, args, out, moves: 0, span: hop.span, backend: hop.backend, format });
         out
     }
 }

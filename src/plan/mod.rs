@@ -6,11 +6,19 @@
 //! when its sparsity is below 0.4 and that is smaller than dense (8 bytes a cell); an operator's
 //! estimate is its inputs plus its output. The GPU backend exists in the types in every build but
 //! is chosen only once a GPU backend is compiled in and its budget fits.
+//!
+//! The non-zero counts behind the estimates come from [`nnz`]; the format picked here travels
+//! with the lowered instruction ([`planned_format`]) so the kernels that build a new matrix build
+//! it directly in that format, and an operator is refused only when it does not fit in its best
+//! format.
+
+pub mod nnz;
 
 use crate::diagnostics::Diagnostic;
 use crate::hops::explain::format_bytes;
-use crate::hops::{Dag, HopOp};
+use crate::hops::{Dag, Hop, HopOp};
 use crate::types::Backend;
+use crate::types::backend::Format;
 use crate::types::matrix::{SPARSITY_TURN_POINT, estimate_dense_bytes, estimate_sparse_bytes};
 use crate::types::ops::DataGenOp;
 use crate::types::type_info::{DType, TypeInfo};
@@ -100,11 +108,39 @@ fn prefers_sparse(ty: &TypeInfo) -> bool {
     }
 }
 
-/// Sets the memory estimate and backend of every reachable operator; refuses an operator whose
-/// known estimate exceeds the budget.
+/// An all-zero `matrix(0, ...)` of at most this many cells is planned dense although sparse is
+/// smaller: such matrices are almost always filled by left indexing next, which is fastest on
+/// dense storage (the runtime made the same choice before the planner did).
+const DENSE_ZEROS_MAX_CELLS: f64 = 4.0e6;
+
+/// The output format the planner picked for an operator: `None` when it could not know (unknown
+/// shape or non-zeros, or not a matrix), and the kernel decides from the data.
+pub fn planned_format(hop: &Hop) -> Option<Format> {
+    let ty = &hop.ty;
+    if ty.dt != DType::Matrix || !ty.dims_known() || ty.nnz < 0 {
+        return None;
+    }
+    if matches!(hop.op, HopOp::DataGen(DataGenOp::Fill)) && ty.nnz == 0 {
+        let big = ty.cells().is_some_and(|c| c > DENSE_ZEROS_MAX_CELLS) && ty.cols > 1;
+        return Some(if big { Format::Sparse } else { Format::Dense });
+    }
+    Some(if prefers_sparse(ty) { Format::Sparse } else { Format::Dense })
+}
+
+/// Bytes of an operator's output in the format the planner picked for it.
+fn planned_estimate(hop: &Hop) -> f64 {
+    match planned_format(hop) {
+        Some(Format::Dense) => estimate_dense_bytes(hop.ty.rows as usize, hop.ty.cols as usize),
+        _ => output_estimate(&hop.ty),
+    }
+}
+
+/// Estimates the non-zeros of every operator, then sets its memory estimate and backend; refuses
+/// an operator whose known estimate, in its best format, exceeds the budget.
 pub fn assign(dag: &mut Dag, budget: Budget) -> Result<(), Diagnostic> {
+    nnz::estimate(dag);
     for id in dag.topo_order() {
-        let out = output_estimate(&dag.get(id).ty);
+        let out = planned_estimate(dag.get(id));
         let inputs: f64 = dag
             .get(id)
             .inputs
@@ -121,10 +157,10 @@ pub fn assign(dag: &mut Dag, budget: Budget) -> Result<(), Diagnostic> {
         let total = if is_data { out } else { out + inputs };
         let hop = dag.get_mut(id);
         hop.mem = out;
-        hop.backend = if prefers_sparse(&hop.ty) { Backend::CpuSparse } else { Backend::CpuDense };
-        if matches!(hop.op, HopOp::DataGen(DataGenOp::Fill)) && hop.ty.nnz == 0 {
-            hop.backend = Backend::CpuSparse;
-        }
+        hop.backend = match planned_format(hop) {
+            Some(Format::Sparse) => Backend::CpuSparse,
+            _ => Backend::CpuDense,
+        };
         if total.is_finite() && total > budget.bytes && !is_data {
             return Err(memory_error(total, budget, hop.span));
         }

@@ -5,10 +5,13 @@
 //! node. Rules must never change a value: each one's doc comment says why it is exact. Every rule
 //! can be switched off by name (`--no-rewrite NAME`), or all at once (`--no-rewrites`).
 
+mod agg_of_transpose;
 mod agg_vector;
 mod constant_folding;
 mod cse;
 mod dims_of_cellwise;
+mod double_negation;
+mod empty_matrix;
 mod fuse_axpby;
 mod fuse_conv2d_bias_add;
 mod fuse_relu_backward;
@@ -17,9 +20,13 @@ mod fuse_relu_max_pool_backward;
 mod matmul_chain;
 mod matmul_transpose;
 mod remove_noop;
+mod remove_whole_index;
+mod self_add_to_mult;
 mod self_mult_to_pow;
 mod sigmoid;
 mod sum_distribute;
+mod sum_of_product;
+mod sum_sq;
 mod trace_matmul;
 mod tsmm;
 
@@ -74,10 +81,17 @@ pub fn all_rules() -> Vec<&'static dyn HopRewrite> {
         &constant_folding::ConstantFolding,
         &cse::CommonSubexpressions,
         &remove_noop::RemoveNoOps,
+        &remove_whole_index::RemoveWholeIndex,
+        &empty_matrix::EmptyMatrix,
+        &double_negation::DoubleNegation,
+        &self_add_to_mult::SelfAddToMult,
         &self_mult_to_pow::SelfMultToPow,
         &sigmoid::FuseSigmoid,
         &trace_matmul::TraceOfProduct,
         &sum_distribute::DistributeSum,
+        &sum_of_product::SumOfProduct,
+        &sum_sq::SumOfSquares,
+        &agg_of_transpose::AggregateOfTranspose,
         &agg_vector::AggregateOfVector,
         &tsmm::TransposeSelfMatMul,
         &matmul_chain::MatMulChain,

@@ -118,6 +118,7 @@ fn run_one(
         moves: 0,
         span: Default::default(),
         backend: Backend::CpuDense,
+        format: None,
     };
     let mut slots = Slots::new(0);
     rt.step(&ins, &mut regs, &mut slots, 0)?;

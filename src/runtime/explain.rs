@@ -25,6 +25,10 @@ fn blocks(program: &Program, bs: &[Block], out: &mut String) {
             Block::Basic(bb) => {
                 for p in bb.cache.plans() {
                     out.push_str(&format!("--- block ({})\n", program.describe_span(bb.span)));
+                    // The HOPs as planned with the live sizes and non-zeros, then the instructions.
+                    for line in p.explain.lines() {
+                        out.push_str(&format!("  # {line}\n"));
+                    }
                     plan_text(&p, out);
                 }
             }

@@ -21,3 +21,10 @@ impl fmt::Display for Backend {
         })
     }
 }
+
+/// The storage format of a matrix the planner picked for an operator's output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
+    Dense,
+    Sparse,
+}

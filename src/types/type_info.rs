@@ -73,7 +73,7 @@ impl TypeInfo {
             Value::Double(_) => TypeInfo::scalar(ValueType::Double),
             Value::Bool(_) => TypeInfo::scalar(ValueType::Boolean),
             Value::Str(_) => TypeInfo::scalar(ValueType::String),
-            Value::Matrix(m) => TypeInfo::matrix(m.rows() as i64, m.cols() as i64),
+            Value::Matrix(m) => TypeInfo::matrix_nnz(m.rows() as i64, m.cols() as i64, live_nnz(m)),
             Value::Frame(f) => TypeInfo::frame(f.rows() as i64, f.cols() as i64),
             Value::List(l) => TypeInfo::list(l.items.len() as i64),
         }
@@ -111,6 +111,23 @@ impl TypeInfo {
     }
 }
 
+/// Dense matrices of at most this many cells are counted at dynamic recompilation (every matrix
+/// variable in scope is, at each compilation, so the count must stay cheap); larger ones are
+/// taken as dense (unknown count, the dense estimate), which is how they are stored: the runtime
+/// keeps a matrix dense only above SystemDS's turn point.
+const LIVE_COUNT_MAX_DENSE_CELLS: usize = 1 << 16;
+
+/// The exact non-zeros of a live matrix for the planner: a sparse matrix's stored non-zeros
+/// (proportional to its non-zeros), a small dense matrix's counted cells, -1 for a large dense one.
+fn live_nnz(m: &crate::types::matrix::Matrix) -> i64 {
+    use crate::types::matrix::Matrix;
+    match m {
+        Matrix::Sparse(_) => m.nnz() as i64,
+        Matrix::Dense(_) if m.len() <= LIVE_COUNT_MAX_DENSE_CELLS => m.nnz() as i64,
+        Matrix::Dense(_) => -1,
+    }
+}
+
 pub fn is_numeric(vt: ValueType) -> bool {
     matches!(vt, ValueType::Int | ValueType::Double | ValueType::Boolean)
 }
@@ -136,20 +153,31 @@ pub struct TypeKey {
     pub kind: Option<Kind>,
     pub rows: u64,
     pub cols: u64,
+    /// A matrix stored sparse: its plan was made with its (small) non-zero count, so a dense
+    /// value of the same shape gets a plan of its own.
+    pub sparse: bool,
 }
 
 impl TypeKey {
     pub fn of(v: Option<&Value>) -> TypeKey {
         match v {
-            None => TypeKey { kind: None, rows: 0, cols: 0 },
-            Some(Value::Matrix(m)) => {
-                TypeKey { kind: Some(Kind::Matrix), rows: m.rows() as u64, cols: m.cols() as u64 }
+            None => TypeKey { kind: None, rows: 0, cols: 0, sparse: false },
+            Some(Value::Matrix(m)) => TypeKey {
+                kind: Some(Kind::Matrix),
+                rows: m.rows() as u64,
+                cols: m.cols() as u64,
+                sparse: m.is_sparse(),
+            },
+            Some(Value::Frame(f)) => TypeKey {
+                kind: Some(Kind::Frame),
+                rows: f.rows() as u64,
+                cols: f.cols() as u64,
+                sparse: false,
+            },
+            Some(Value::List(l)) => {
+                TypeKey { kind: Some(Kind::List), rows: l.items.len() as u64, cols: 1, sparse: false }
             }
-            Some(Value::Frame(f)) => {
-                TypeKey { kind: Some(Kind::Frame), rows: f.rows() as u64, cols: f.cols() as u64 }
-            }
-            Some(Value::List(l)) => TypeKey { kind: Some(Kind::List), rows: l.items.len() as u64, cols: 1 },
-            Some(v) => TypeKey { kind: Some(v.kind()), rows: 0, cols: 0 },
+            Some(v) => TypeKey { kind: Some(v.kind()), rows: 0, cols: 0, sparse: false },
         }
     }
 }

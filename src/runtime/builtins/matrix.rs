@@ -7,6 +7,7 @@ use crate::compiler::Options;
 use crate::kernels;
 use crate::kernels::format::format_double;
 use crate::runtime::error::{RtError, RtResult};
+use crate::types::backend::Format;
 use crate::types::matrix::Matrix;
 use crate::types::ops::CumOp;
 use crate::types::value::Value;
@@ -39,7 +40,8 @@ pub fn check_budget_cells(opts: &Options, cells: f64) -> RtResult<()> {
 
 /// `matrix(value, rows, cols)`: a constant, or numbers parsed from a string.
 /// The operands are those of the builtin `matrix`: `data`, `rows`, `cols`.
-pub fn fill(opts: &Options, args: Vec<Option<Value>>) -> RtResult<Value> {
+/// `format` is the planner's choice for the output (`None`: decided here from the size).
+pub fn fill(opts: &Options, args: Vec<Option<Value>>, format: Option<Format>) -> RtResult<Value> {
     let a = Args::new(operator_id("matrix")?, args);
     let data = a.value("data")?;
     if let Value::Str(s) = data {
@@ -71,15 +73,20 @@ pub fn fill(opts: &Options, args: Vec<Option<Value>>) -> RtResult<Value> {
     let c = a.count("cols")?;
     check_budget_cells(opts, if v == 0.0 { 0.0 } else { r as f64 * c as f64 })?;
     // An all-zero matrix is stored sparse only when it is large: smaller ones are usually filled
-    // by left indexing next, which is fastest on dense storage.
-    if v == 0.0 && r > 0 && c > 1 && r as f64 * c as f64 > 4.0e6 {
+    // by left indexing next, which is fastest on dense storage (the planner's rule too).
+    let sparse = match format {
+        Some(f) => f == Format::Sparse,
+        None => r > 0 && c > 1 && r as f64 * c as f64 > 4.0e6,
+    };
+    if v == 0.0 && sparse {
         return Ok(Value::matrix(Matrix::Sparse(sprs::CsMat::zero((r, c)))));
     }
     Ok(Value::matrix(Matrix::filled(r, c, v)))
 }
 
-/// The operands are the parameters of the builtin `rand`, in order.
-pub fn rand(opts: &Options, args: Vec<Option<Value>>) -> RtResult<Value> {
+/// The operands are the parameters of the builtin `rand`, in order; `format` is the planner's
+/// choice for the output (`None`: decided from the expected non-zeros).
+pub fn rand(opts: &Options, args: Vec<Option<Value>>, format: Option<Format>) -> RtResult<Value> {
     use kernels::datagen::{Pdf, RandSpec};
     let a = Args::new(operator_id("rand")?, args);
     let rows = a.count("rows")?;
@@ -102,7 +109,17 @@ pub fn rand(opts: &Options, args: Vec<Option<Value>>) -> RtResult<Value> {
     if min > max {
         return err("rand(): min must not be larger than max");
     }
-    check_budget_cells(opts, rows as f64 * cols as f64 * sparsity.max(0.05))?;
+    let expect_nnz = (rows as f64 * cols as f64 * sparsity) as usize;
+    let sparse = match format {
+        Some(f) => f == Format::Sparse,
+        None => sparsity < 1.0 && Matrix::prefers_sparse(rows, cols, expect_nnz),
+    };
+    let bytes = if sparse {
+        crate::types::matrix::estimate_sparse_bytes(rows, expect_nnz)
+    } else {
+        crate::types::matrix::estimate_dense_bytes(rows, cols)
+    };
+    check_budget_cells(opts, bytes / 8.0)?;
     let spec = RandSpec {
         rows,
         cols,
@@ -111,6 +128,7 @@ pub fn rand(opts: &Options, args: Vec<Option<Value>>) -> RtResult<Value> {
         sparsity,
         pdf,
         seed: if seed < 0 { None } else { Some(seed as u64) },
+        sparse,
     };
     Ok(Value::matrix(kernels::datagen::rand(&spec)?))
 }

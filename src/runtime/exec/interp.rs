@@ -116,7 +116,11 @@ impl Runtime<'_> {
                 let a = req(self.arg(ins, 0, regs)?)?;
                 let b = req(self.arg(ins, 1, regs)?)?;
                 let (ma, mb) = (builtins::matrix_arg(&a, "%*%")?, builtins::matrix_arg(&b, "%*%")?);
-                builtins::check_budget_cells(self.opts, ma.rows() as f64 * mb.cols() as f64)?;
+                // A product the planner placed in sparse storage was checked against the budget in
+                // that format; only a dense one is checked here by its cells.
+                if ins.format != Some(crate::types::backend::Format::Sparse) {
+                    builtins::check_budget_cells(self.opts, ma.rows() as f64 * mb.cols() as f64)?;
+                }
                 Value::matrix(kernels::matmul::matmul(ma, mb)?)
             }
             HopOp::Tsmm { left } => {
@@ -158,8 +162,8 @@ impl Runtime<'_> {
             HopOp::DataGen(op) => {
                 let args = self.args(ins, regs)?;
                 match op {
-                    DataGenOp::Fill => builtins::fill(self.opts, args)?,
-                    DataGenOp::Rand => builtins::rand(self.opts, args)?,
+                    DataGenOp::Fill => builtins::fill(self.opts, args, ins.format)?,
+                    DataGenOp::Rand => builtins::rand(self.opts, args, ins.format)?,
                     DataGenOp::Seq => builtins::seq(args)?,
                 }
             }

@@ -109,7 +109,7 @@ impl Runtime<'_> {
                         .iter()
                         .filter_map(|&i| args[i].as_ref().and_then(|v| t.literal(v)))
                         .collect();
-                    let v = builtins::fill(self.opts, args.clone())?;
+                    let v = builtins::fill(self.opts, args.clone(), ins.format)?;
                     let replay = Replay::Const { op: ins.op.clone(), args };
                     lins[out] = Some(t.instr("sinit".into(), lits, replay, 0));
                     regs[out] = Some(v);
@@ -122,8 +122,8 @@ impl Runtime<'_> {
                     args[7] = Some(Value::Int(seed as i64));
                 }
                 let v = match op {
-                    DataGenOp::Fill => builtins::fill(self.opts, args.clone())?,
-                    DataGenOp::Rand => builtins::rand(self.opts, args.clone())?,
+                    DataGenOp::Fill => builtins::fill(self.opts, args.clone(), ins.format)?,
+                    DataGenOp::Rand => builtins::rand(self.opts, args.clone(), ins.format)?,
                     DataGenOp::Seq => builtins::seq(args.clone())?,
                 };
                 let text = lineage::creation_text(*op, &args, &v, rayon::current_num_threads());
