@@ -4,6 +4,7 @@
 //! depend on it without depending on each other.
 
 pub mod backend;
+pub mod conversions;
 pub mod frame;
 pub mod matrix;
 pub mod ops;
