@@ -27,6 +27,7 @@ fn matrix_expr() -> impl Strategy<Value = String> {
             inner.clone().prop_map(|a| format!("(1 / (1 + exp(-{a})))")),
             inner.clone().prop_map(|a| format!("({a} / (abs({a}) + 1))")),
             inner.clone().prop_map(|a| format!("(t({a}) %*% {a})")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("(-t({a}) %*% {b})")),
             (inner.clone(), inner.clone(), inner).prop_map(|(a, b, c)| format!("({a} %*% {b} %*% {c})")),
         ]
     })

@@ -173,3 +173,15 @@ fn fuse_axpby() {
     );
     insta::assert_snapshot!(before_after("fuse_axpby", &src));
 }
+
+#[test]
+fn negated_transpose_matmul() {
+    // lmCG's first residual: the minus binds to t(X), so without the rule no fused product.
+    let src = format!("{X}Z = - t(X) %*% Y\nprint(sum(Z))\n");
+    let before = explain_with(&src, &["matmul_transpose"]);
+    let after = explain_with(&src, &["matmul_transpose", "negated_transpose_matmul"]);
+    assert_ne!(before, after, "negated_transpose_matmul did not change the plan");
+    insta::assert_snapshot!(format!(
+        "script:\n{src}\n\nbefore (matmul_transpose):\n{before}\nafter (+ negated_transpose_matmul):\n{after}"
+    ));
+}

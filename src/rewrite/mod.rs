@@ -16,6 +16,7 @@ mod fuse_relu_max_pool;
 mod fuse_relu_max_pool_backward;
 mod matmul_chain;
 mod matmul_transpose;
+mod negated_transpose_matmul;
 mod remove_noop;
 mod self_mult_to_pow;
 mod sigmoid;
@@ -86,6 +87,7 @@ pub fn all_rules() -> Vec<&'static dyn HopRewrite> {
         &fuse_relu_max_pool::FuseReluMaxPool,
         &fuse_relu_max_pool_backward::FuseReluMaxPoolBackward,
         &fuse_relu_backward::FuseReluBackward,
+        &negated_transpose_matmul::NegatedTransposeMatMul,
         &matmul_transpose::FuseTransposeIntoMatMul,
         &fuse_axpby::FuseAxpby,
     ]
