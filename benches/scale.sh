@@ -56,8 +56,8 @@ for w in "${workloads[@]}"; do
     ok=$(agree "$(checksum "$tmp/ours.out")" "$(checksum "$tmp/sysds.out")")
     [ "$w" = kmeans ] && ok="n/a"
   fi
-  read -r ot om <"$tmp/ours.time" || true
-  read -r st sm <"$tmp/sysds.time" || true
+  read -r ot om < <(tail -1 "$tmp/ours.time") || true
+  read -r st sm < <(tail -1 "$tmp/sysds.time") || true
   printf '%-16s %10.2f %10.2f %6.1fx %12.0f %12.0f %7s\n' "$w" "$ot" "$st" "$(echo "$st / $ot" | bc -l)" \
     "$(echo "$om / 1024" | bc -l)" "$(echo "$sm / 1024" | bc -l)" "$ok"
   if [ -n "${VERBOSE:-}" ]; then
