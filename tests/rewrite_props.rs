@@ -32,6 +32,7 @@ fn matrix_expr() -> impl Strategy<Value = String> {
             inner.clone().prop_map(|a| format!("(matrix(0, rows=4, cols=4) + {a})")),
             inner.clone().prop_map(|a| format!("({a} - t(matrix(0, rows=4, cols=4)))")),
             inner.clone().prop_map(|a| format!("(t(colSums(t({a}))) %*% t(rowSums(t({a}))))")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("(-t({a}) %*% {b})")),
             (inner.clone(), inner.clone(), inner).prop_map(|(a, b, c)| format!("({a} %*% {b} %*% {c})")),
         ]
     })

@@ -219,3 +219,15 @@ fn agg_of_transpose() {
         &format!("{X}s = sum(t(X))\nc = colSums(t(X))\nr = rowMaxs(t(Y))\nprint(s + sum(c) + sum(r))\n")
     ));
 }
+
+#[test]
+fn negated_transpose_matmul() {
+    // lmCG's first residual: the minus binds to t(X), so without the rule no fused product.
+    let src = format!("{X}Z = - t(X) %*% Y\nprint(sum(Z))\n");
+    let before = explain_with(&src, &["matmul_transpose"]);
+    let after = explain_with(&src, &["matmul_transpose", "negated_transpose_matmul"]);
+    assert_ne!(before, after, "negated_transpose_matmul did not change the plan");
+    insta::assert_snapshot!(format!(
+        "script:\n{src}\n\nbefore (matmul_transpose):\n{before}\nafter (+ negated_transpose_matmul):\n{after}"
+    ));
+}

@@ -66,6 +66,24 @@ pub(crate) fn matmul(
     unsafe { matmul_raw(m, n, k, dst.as_mut_ptr(), dst.len(), (dst_rs, 1), accumulate, lhs, rhs, par) }
 }
 
+/// `dst = lhs * rhs` where `dst` is `m x n` with row stride `dst_rs`, not yet initialised: the
+/// product writes every cell of the view without reading any.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn matmul_uninit(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [MaybeUninit<f64>],
+    dst_rs: usize,
+    lhs: View<'_>,
+    rhs: View<'_>,
+    par: Parallelism,
+) {
+    // SAFETY: the pointer and length come from one live mutable slice; with `accumulate ==
+    // false` nothing reads the (uninitialised) cells.
+    unsafe { matmul_raw(m, n, k, dst.as_mut_ptr().cast(), dst.len(), (dst_rs, 1), false, lhs, rhs, par) }
+}
+
 /// `dst = (accumulate ? dst : 0) + lhs * rhs` with `dst` an `m x n` matrix stored column by
 /// column (that is, `dst` holds the transpose, `n x m`, row-major).
 ///

@@ -56,59 +56,14 @@ pub fn slice(a: &Matrix, rows: Range<usize>, cols: Range<usize>) -> KResult<Matr
     }
 }
 
-/// Makes `target` dense in place (left indexing writes arbitrary cells).
-fn make_dense(target: &mut Matrix) -> &mut ndarray::Array2<f64> {
-    if let Matrix::Sparse(s) = target {
-        *target = Matrix::Dense(s.to_dense());
-    }
-    match target {
-        Matrix::Dense(a) => {
-            if !a.is_standard_layout() {
-                *a = a.as_standard_layout().into_owned();
-            }
-            a
-        }
-        Matrix::Sparse(_) => unreachable!("converted to dense above"),
-    }
-}
-
-/// `target[row0.., col0..] = src` in place. Sparse targets are converted to dense, then
-/// re-examined so a mostly-zero result goes back to sparse.
+/// `target[row0.., col0..] = src` in place (see [`super::left_index`]).
 pub fn left_index(target: &mut Matrix, row0: usize, col0: usize, src: &Matrix) -> KResult<()> {
     let rows = row0..row0 + src.rows();
     let cols = col0..col0 + src.cols();
-    check("left indexing", target, &rows, &cols)?;
-    let was_sparse = target.is_sparse();
-    let c = target.cols();
-    let sc = src.cols();
-    let sd = src.dense_data();
-    let t = make_dense(target);
-    let td = t.as_slice_mut().ok_or_else(|| KernelError::new("left indexing: non-contiguous target"))?;
-    if sc > 0 {
-        for (k, i) in rows.enumerate() {
-            td[i * c + col0..i * c + col0 + sc].copy_from_slice(&sd[k * sc..(k + 1) * sc]);
-        }
-    }
-    if was_sparse {
-        let m = std::mem::replace(target, Matrix::zeros(0, 0));
-        *target = m.examine_format();
-    }
-    Ok(())
+    super::left_index::assign(target, rows, cols, super::left_index::Source::Matrix(src))
 }
 
-/// `target[rows, cols] = v` in place.
+/// `target[rows, cols] = v` in place (see [`super::left_index`]).
 pub fn left_index_fill(target: &mut Matrix, rows: Range<usize>, cols: Range<usize>, v: f64) -> KResult<()> {
-    check("left indexing", target, &rows, &cols)?;
-    let was_sparse = target.is_sparse();
-    let c = target.cols();
-    let t = make_dense(target);
-    let td = t.as_slice_mut().ok_or_else(|| KernelError::new("left indexing: non-contiguous target"))?;
-    for i in rows {
-        td[i * c + cols.start..i * c + cols.end].fill(v);
-    }
-    if was_sparse {
-        let m = std::mem::replace(target, Matrix::zeros(0, 0));
-        *target = m.examine_format();
-    }
-    Ok(())
+    super::left_index::assign(target, rows, cols, super::left_index::Source::Fill(v))
 }

@@ -167,6 +167,48 @@ fn sparse_dense(a: &Matrix, b: &Matrix) -> Matrix {
     Matrix::from_vec(m, n, out)
 }
 
+/// `t(a) %*% b` for a sparse `a` (CSR, `k x m`) and a dense `b` (`k x n`) without transposing
+/// `a`: row `p` of `a` scatters `a[p, j] * b[p, ]` into output row `j`. Zeros of `a` are never
+/// visited, so they skip non-finite cells of `b` as SystemDS's product does. Large products split
+/// `a`'s rows across threads, each accumulating its own `m x n` partial result.
+fn sparse_transposed_dense(a: &Matrix, b: &Matrix) -> Matrix {
+    let (k, m, n) = (a.rows(), a.cols(), b.cols());
+    let csr = a.csr();
+    let bd = b.dense_data();
+    let accumulate = |rows: std::ops::Range<usize>, out: &mut [f64]| {
+        for p in rows {
+            let Some(r) = csr.outer_view(p) else { continue };
+            let brow = &bd[p * n..(p + 1) * n];
+            for (j, x) in r.iter() {
+                for (o, y) in out[j * n..(j + 1) * n].iter_mut().zip(brow) {
+                    *o += x * y;
+                }
+            }
+        }
+    };
+    let threads = rayon::current_num_threads().max(1);
+    let mut out = vec![0.0; m * n];
+    if threads == 1 || csr.nnz().saturating_mul(n) <= PAR_FLOPS || m.saturating_mul(n) > csr.nnz() {
+        accumulate(0..k, &mut out);
+    } else {
+        let chunk = k.div_ceil(threads);
+        let partials: Vec<Vec<f64>> = (0..threads)
+            .into_par_iter()
+            .map(|t| {
+                let mut part = vec![0.0; m * n];
+                accumulate(t * chunk..((t + 1) * chunk).min(k), &mut part);
+                part
+            })
+            .collect();
+        for part in partials {
+            for (o, v) in out.iter_mut().zip(part) {
+                *o += v;
+            }
+        }
+    }
+    Matrix::from_vec(m, n, out).examine_format()
+}
+
 /// Dense times sparse (CSR): output row i accumulates a[i, p] * b's row p.
 fn dense_sparse(a: &Matrix, b: &Matrix) -> Matrix {
     let (m, k, n) = (a.rows(), a.cols(), b.cols());
@@ -275,6 +317,9 @@ pub fn matmul_t(a: &Matrix, b: &Matrix, ta: bool, tb: bool) -> KResult<Matrix> {
     let (m, k) = if ta { (a.cols(), a.rows()) } else { (a.rows(), a.cols()) };
     let (k2, n) = if tb { (b.cols(), b.rows()) } else { (b.rows(), b.cols()) };
     let dense = !a.is_sparse() && !b.is_sparse();
+    if ta && !tb && k == k2 && a.is_sparse() && !b.is_sparse() && m > 0 && n > 0 && k > 0 {
+        return Ok(sparse_transposed_dense(a, b));
+    }
     if k != k2 || !dense || m == 0 || n == 0 || k == 0 || m.saturating_mul(n).saturating_mul(k) < SMALL_FLOPS
     {
         let at = if ta { crate::kernels::reorg::transpose(a) } else { a.clone() };
@@ -382,6 +427,24 @@ mod tests {
             let got = matmul(&a, &b).unwrap();
             assert_eq!(got.get(0, 0), f64::INFINITY);
         }
+    }
+
+    /// `t(A) %*% B` of a sparse A runs without transposing A, on one thread and split across
+    /// threads, and gives the plain product of the materialized transpose.
+    #[test]
+    fn sparse_transposed_product_matches_the_naive_product() {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().expect("pool");
+        pool.install(|| {
+            for (k, m, n, every) in [(50, 7, 1, 3), (3000, 40, 3, 5), (20000, 30, 1, 11)] {
+                let cells =
+                    (0..k * m).map(|i| if i % every == 0 { (i as f64 * 0.1).cos() } else { 0.0 }).collect();
+                let a = Matrix::Sparse(Matrix::from_vec(k, m, cells).to_csr());
+                let b = data(k, n, 0.3);
+                let at = crate::kernels::reorg::transpose(&a);
+                let want = naive(&at, &b);
+                assert_close(&matmul_t(&a, &b, true, false).unwrap(), &want);
+            }
+        });
     }
 
     /// Short, wide products split into per-thread column blocks (three threads, blocks of

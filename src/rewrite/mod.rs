@@ -19,6 +19,7 @@ mod fuse_relu_max_pool;
 mod fuse_relu_max_pool_backward;
 mod matmul_chain;
 mod matmul_transpose;
+mod negated_transpose_matmul;
 mod remove_noop;
 mod remove_whole_index;
 mod self_add_to_mult;
@@ -100,6 +101,7 @@ pub fn all_rules() -> Vec<&'static dyn HopRewrite> {
         &fuse_relu_max_pool::FuseReluMaxPool,
         &fuse_relu_max_pool_backward::FuseReluMaxPoolBackward,
         &fuse_relu_backward::FuseReluBackward,
+        &negated_transpose_matmul::NegatedTransposeMatMul,
         &matmul_transpose::FuseTransposeIntoMatMul,
         &fuse_axpby::FuseAxpby,
     ]

@@ -7,6 +7,7 @@ use crate::runtime::error::RtError;
 use crate::runtime::exec::Slots;
 use crate::syntax::ast::Expr;
 use crate::syntax::visit::{self, ReadRules};
+use crate::types::matrix::Matrix;
 use crate::types::value::Value;
 use std::sync::Arc;
 
@@ -89,13 +90,15 @@ fn walk(blocks: &[Block], defined: &mut Vec<String>, whole: &mut Vec<String>, re
 }
 
 /// Merges the workers' slots into `slots`: for every variable the body changes by left indexing
-/// only that existed before the loop as a matrix, the cells a worker changed (relative to `base`) are copied into
-/// the result. Other variables take the value of the last worker that has one (like the last
-/// iteration of a sequential loop).
+/// only that existed before the loop as a matrix, the cells a worker changed (relative to `base`)
+/// are copied into the result. The first worker that changed the matrix gives the result's
+/// storage (moved, not copied); the others' changes are merged into it in one pass each, in
+/// worker order, so a later worker wins a cell two workers changed. Other variables take the
+/// value of the last worker that has one (like the last iteration of a sequential loop).
 pub fn merge_results(
     slots: &mut Slots,
     base: &Slots,
-    workers: &[Slots],
+    workers: &mut [Slots],
     assigned: &[VarId],
     whole: &[VarId],
     loop_var: VarId,
@@ -107,13 +110,15 @@ pub fn merge_results(
         let idx = v as usize;
         match base.vals[idx].as_ref() {
             Some(Value::Matrix(orig)) if !whole.contains(&v) => {
-                let mut result = (**orig).clone();
-                let mut any = false;
-                for w in workers {
-                    let Some(Value::Matrix(m)) = w.vals[idx].as_ref() else { continue };
-                    if Arc::ptr_eq(m, orig) {
-                        continue;
-                    }
+                let mut result: Option<Matrix> = None;
+                for w in workers.iter_mut() {
+                    let m = match w.vals[idx].take() {
+                        Some(Value::Matrix(m)) if !Arc::ptr_eq(&m, orig) => m,
+                        other => {
+                            w.vals[idx] = other;
+                            continue;
+                        }
+                    };
                     if m.rows() != orig.rows() || m.cols() != orig.cols() {
                         return Err(RtError::new(format!(
                             "parfor result variable changed its shape from {}x{} to {}x{}",
@@ -123,19 +128,13 @@ pub fn merge_results(
                             m.cols()
                         )));
                     }
-                    any = true;
-                    for i in 0..m.rows() {
-                        for j in 0..m.cols() {
-                            let x = m.get(i, j);
-                            let o = orig.get(i, j);
-                            if x.to_bits() != o.to_bits() {
-                                crate::kernels::index::left_index_fill(&mut result, i..i + 1, j..j + 1, x)?;
-                            }
-                        }
+                    match result.as_mut() {
+                        None => result = Some(Arc::try_unwrap(m).unwrap_or_else(|shared| (*shared).clone())),
+                        Some(r) => crate::kernels::merge::merge_changes(r, orig, &m)?,
                     }
                 }
-                if any {
-                    slots.vals[idx] = Some(Value::matrix(result));
+                if let Some(r) = result {
+                    slots.vals[idx] = Some(Value::matrix(r));
                 }
             }
             _ => {

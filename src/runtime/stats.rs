@@ -5,14 +5,26 @@
 //! cores, the CPU time does not, so kernels can be compared even there.
 
 use crate::hops::HopOp;
+use crate::types::conversions::{self, Conversions};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-#[derive(Default)]
 pub struct Stats {
     per_op: Mutex<HashMap<String, (u64, Duration, Duration)>>,
     compile: Mutex<(u64, Duration)>,
+    /// The process's format-conversion counts when this run started.
+    conversions_at_start: Conversions,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            per_op: Mutex::default(),
+            compile: Mutex::default(),
+            conversions_at_start: conversions::snapshot(),
+        }
+    }
 }
 
 fn kind(op: &HopOp) -> String {
@@ -62,6 +74,11 @@ impl Stats {
             .unwrap_or_default();
         let exec: Duration = rows.iter().map(|r| r.2).sum();
         out.push_str(&format!("Execution time:\t\t{:.3} sec. (in instructions)\n", exec.as_secs_f64()));
+        let conv = conversions::snapshot().since(self.conversions_at_start);
+        out.push_str(&format!(
+            "Format conversions:\tdense->sparse {}, sparse->dense {}\n",
+            conv.dense_to_sparse, conv.sparse_to_dense
+        ));
         rows.sort_by_key(|r| std::cmp::Reverse(r.2));
         out.push_str(
             "Heavy hitter instructions:\n  #  Instruction              Time(s)    CPU(s)     Count\n",

@@ -7,6 +7,8 @@
 use std::borrow::Cow;
 
 use ndarray::Array2;
+
+use super::conversions;
 use sprs::CsMat;
 
 /// SystemDS's turn point: a matrix is stored sparse when its sparsity is below this, it has more
@@ -191,16 +193,54 @@ impl Matrix {
     }
 
     /// Re-examines the storage format and converts if the other one is what SystemDS would pick.
+    /// A sparse matrix decides from its stored count; a dense one counts its non-zeros only
+    /// until the count rules sparse storage out (a dense block of mostly non-zeros stops after
+    /// about 40% of its cells). Each change of format is counted for `--stats`.
     pub fn examine_format(self) -> Matrix {
-        let (r, c, nnz) = (self.rows(), self.cols(), self.nnz());
-        let want_sparse = Matrix::prefers_sparse(r, c, nnz);
-        match (self, want_sparse) {
-            (Matrix::Dense(a), true) => Matrix::Sparse(Matrix::Dense(a).to_csr()),
-            (Matrix::Sparse(s), true) if s.is_csc() => Matrix::Sparse(s.to_csr()),
-            (Matrix::Sparse(s), false) => Matrix::Dense(s.to_dense()),
-            (m, _) => m,
+        match self {
+            Matrix::Dense(a) => {
+                let sparse = match a.as_slice() {
+                    Some(d) => dense_prefers_sparse(d, a.nrows(), a.ncols()),
+                    None => {
+                        Matrix::prefers_sparse(a.nrows(), a.ncols(), a.iter().filter(|v| **v != 0.0).count())
+                    }
+                };
+                if sparse {
+                    conversions::note_dense_to_sparse();
+                    Matrix::Sparse(Matrix::Dense(a).to_csr())
+                } else {
+                    Matrix::Dense(a)
+                }
+            }
+            Matrix::Sparse(s) => {
+                let nnz = s.data().iter().filter(|v| **v != 0.0).count();
+                if Matrix::prefers_sparse(s.rows(), s.cols(), nnz) {
+                    if s.is_csc() { Matrix::Sparse(s.to_csr()) } else { Matrix::Sparse(s) }
+                } else {
+                    conversions::note_sparse_to_dense();
+                    Matrix::Dense(s.to_dense())
+                }
+            }
         }
     }
+}
+
+/// Whether a dense row-major block of `rows x cols` cells is better stored sparse: counts its
+/// non-zeros in chunks and stops as soon as the count is too high for sparse storage (the rule
+/// is monotone in the count).
+fn dense_prefers_sparse(d: &[f64], rows: usize, cols: usize) -> bool {
+    if cols <= 1 || rows == 0 {
+        return false;
+    }
+    const CHUNK: usize = 1 << 14;
+    let mut nnz = 0usize;
+    for chunk in d.chunks(CHUNK) {
+        nnz += chunk.iter().map(|v| (*v != 0.0) as usize).sum::<usize>();
+        if !Matrix::prefers_sparse(rows, cols, nnz) {
+            return false;
+        }
+    }
+    true
 }
 
 /// Bytes of a dense block: 8 per cell plus a small header.

@@ -5,6 +5,7 @@
 
 pub mod backend;
 pub mod bind;
+pub mod conversions;
 pub mod frame;
 pub mod matrix;
 pub mod ops;

@@ -5,10 +5,10 @@
 //! only add scheduling overhead on top of an already busy pool). A single image gets a
 //! multi-threaded product instead.
 
-use super::im2col::{col2im_add, im2col_dense, im2col_sparse};
+use super::im2col::{col2im_add, col2im_add_rows, im2col_dense, im2col_dense_rows, im2col_sparse};
 use super::{ConvShape, Window, dense, dense_values, expect_shape};
 use crate::kernels::KResult;
-use crate::kernels::gemm_util::{View, matmul, matmul_colmajor, par_for, transpose_into};
+use crate::kernels::gemm_util::{View, matmul, matmul_colmajor, matmul_uninit, par_for, transpose_into};
 use crate::kernels::uninit::{new_filled, zeroed};
 use crate::types::matrix::Matrix;
 use gemm::Parallelism;
@@ -17,6 +17,7 @@ use sprs::CsMat;
 use std::borrow::Cow;
 use std::cell::Cell;
 use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The input images, kept sparse when they are, so im2col can skip the zeros.
 enum Images<'a> {
@@ -79,6 +80,23 @@ fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f64]) -> R) -> R {
     r
 }
 
+/// Column-buffer cells (512 KB) above which an image is convolved a band of output rows at a
+/// time: a whole 224x224 image's buffer (75 taps x 50,176 positions, 30 MB) would go to memory
+/// and back three times (im2col, gemm's packing, the result's transpose), where a band stays in
+/// the core's cache and the product writes straight into the output.
+static BAND_CELLS: AtomicUsize = AtomicUsize::new(1 << 16);
+
+/// Output rows per band for a column buffer of `taps` rows; `oh` (one band, the whole image)
+/// when the whole buffer is small enough.
+fn band_rows(taps: usize, g: &Window) -> usize {
+    (BAND_CELLS.load(Ordering::Relaxed) / (taps * g.ow).max(1)).clamp(1, g.oh.max(1))
+}
+
+/// Row `oy0`'s block of an `F x p` per-image matrix (row stride `p`), `F x (p - oy0*ow)`.
+fn band_view<'a>(d: &'a [f64], p: usize, start: usize) -> View<'a> {
+    View { data: &d[start..], rs: p, cs: 1 }
+}
+
 fn check_conv_inputs(op: &str, x: &Matrix, w: &Matrix, s: &ConvShape) -> KResult<()> {
     s.validate()?;
     expect_shape(op, "input", x, s.n, s.in_cells())?;
@@ -118,6 +136,23 @@ fn conv_forward(x: &Matrix, w: &Matrix, bias: Option<&[f64]>, s: &ConvShape) -> 
         }
         None => (wv, k),
     };
+    let band = band_rows(kk, &g);
+    if let (Images::Dense(d), true) = (&images, band < g.oh) {
+        // The bands cover every output row, and each product writes all F rows of its band.
+        let out = new_per_image(s.n, s.f * p, kk * band * g.ow, |i, row, buf, par| {
+            let image = &d[i * cells..(i + 1) * cells];
+            for oy0 in (0..g.oh).step_by(band) {
+                let oy1 = (oy0 + band).min(g.oh);
+                let tp = (oy1 - oy0) * g.ow;
+                let cols = &mut buf[..kk * tp];
+                im2col_dense_rows(image, &g, oy0..oy1, &mut cols[..k * tp]);
+                cols[k * tp..].fill(1.0);
+                let dst = &mut row[oy0 * g.ow..];
+                matmul_uninit(s.f, tp, kk, dst, p, View::rows(&wk, kk), View::rows(cols, tp), par);
+            }
+        });
+        return dense(s.n, s.f * p, out);
+    }
     // The transpose writes the whole row.
     let out = new_per_image(s.n, s.f * p, (kk + s.f) * p, |i, row, buf, par| {
         let (cols, result) = buf.split_at_mut(kk * p);
@@ -145,8 +180,27 @@ pub fn conv2d_backward_filter(x: &Matrix, dout: &Matrix, s: &ConvShape) -> KResu
     let chunk = s.n.div_ceil(threads).max(1);
     let n_chunks = s.n.div_ceil(chunk);
     let par = if n_chunks == 1 { par_for(f, k, p) } else { Parallelism::None };
+    let band = band_rows(k, &g);
     let partial = |ci: usize| {
         let mut acc = vec![0.0; f * k];
+        if let (Images::Dense(x), true) = (&images, band < g.oh) {
+            with_scratch(k * band * g.ow, |buf| {
+                for i in ci * chunk..((ci + 1) * chunk).min(s.n) {
+                    let image = &x[i * cells..(i + 1) * cells];
+                    let d = &dv[i * f * p..(i + 1) * f * p];
+                    for oy0 in (0..g.oh).step_by(band) {
+                        let oy1 = (oy0 + band).min(g.oh);
+                        let tp = (oy1 - oy0) * g.ow;
+                        let cols = &mut buf[..k * tp];
+                        im2col_dense_rows(image, &g, oy0..oy1, cols);
+                        let first = i == ci * chunk && oy0 == 0;
+                        let lhs = band_view(d, p, oy0 * g.ow);
+                        matmul_colmajor(f, k, tp, &mut acc, !first, lhs, View::transposed(cols, tp), par);
+                    }
+                }
+            });
+            return acc;
+        }
         with_scratch(k * p, |cols| {
             for i in ci * chunk..((ci + 1) * chunk).min(s.n) {
                 images.cols(i, cells, &g, cols);
@@ -193,6 +247,22 @@ pub fn conv2d_backward_data(w: &Matrix, dout: &Matrix, s: &ConvShape) -> KResult
     // operand about 10% faster than the strided view of W.
     // SAFETY: the transpose writes all k*f cells.
     let wt = unsafe { new_filled(f * k, f * k, false, |_, out| transpose_into(&wv, f, k, out)) };
+    let band = band_rows(k, &g);
+    if band < g.oh {
+        // The row is zeroed before col2im adds into it.
+        let dx = new_per_image(s.n, s.in_cells(), k * band * g.ow, |i, row, buf, par| {
+            let d = &dv[i * f * p..(i + 1) * f * p];
+            let dx = zeroed(row);
+            for oy0 in (0..g.oh).step_by(band) {
+                let oy1 = (oy0 + band).min(g.oh);
+                let tp = (oy1 - oy0) * g.ow;
+                let cols = &mut buf[..k * tp];
+                matmul(k, tp, f, cols, tp, false, View::rows(&wt, f), band_view(d, p, oy0 * g.ow), par);
+                col2im_add_rows(cols, &g, oy0..oy1, dx);
+            }
+        });
+        return Ok(dense(s.n, s.in_cells(), dx));
+    }
     // The row is zeroed before col2im adds into it.
     let dx = new_per_image(s.n, s.in_cells(), k * p, |i, row, cols, par| {
         let d = &dv[i * f * p..(i + 1) * f * p];
@@ -200,4 +270,66 @@ pub fn conv2d_backward_data(w: &Matrix, dout: &Matrix, s: &ConvShape) -> KResult
         col2im_add(cols, &g, zeroed(row));
     });
     Ok(dense(s.n, s.in_cells(), dx))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(n: usize, seed: f64) -> Vec<f64> {
+        (0..n).map(|i| ((i as f64) * 0.61 + seed).sin()).collect()
+    }
+
+    fn close(a: &Matrix, b: &Matrix) {
+        let (a, b) = (a.dense_data(), b.dense_data());
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(b.iter()) {
+            assert!((x - y).abs() <= 1e-12 * (1.0 + y.abs()), "{x} != {y}");
+        }
+    }
+
+    /// The banded forward and backward passes (a band of output rows at a time) give the
+    /// whole-image passes' values, for "same" and strided windows.
+    #[test]
+    fn bands_of_output_rows_match_the_whole_image() {
+        for (stride, pad, hf) in [(1, 1, 3), (2, 1, 3), (1, 2, 5), (3, 0, 2)] {
+            let s = ConvShape {
+                n: 3,
+                c: 2,
+                h: 11,
+                w: 9,
+                f: 4,
+                hf,
+                wf: hf,
+                stride_h: stride,
+                stride_w: stride,
+                pad_h: pad,
+                pad_w: pad,
+            };
+            let x = Matrix::from_vec(s.n, s.in_cells(), values(s.n * s.in_cells(), 0.3));
+            let w = Matrix::from_vec(s.f, s.filter_cells(), values(s.f * s.filter_cells(), 1.1));
+            let b = Matrix::from_vec(s.f, 1, values(s.f, 2.0));
+            let dout =
+                Matrix::from_vec(s.n, s.f * s.out_positions(), values(s.n * s.f * s.out_positions(), 0.7));
+            let run = || {
+                (
+                    conv2d_bias_add(&x, &w, &b, &s).unwrap(),
+                    conv2d(&x, &w, &s).unwrap(),
+                    conv2d_backward_filter(&x, &dout, &s).unwrap(),
+                    conv2d_backward_data(&w, &dout, &s).unwrap(),
+                )
+            };
+            BAND_CELLS.store(usize::MAX / 2, Ordering::Relaxed);
+            let whole = run();
+            for cells in [1, 40, 150] {
+                BAND_CELLS.store(cells, Ordering::Relaxed);
+                let banded = run();
+                close(&banded.0, &whole.0);
+                close(&banded.1, &whole.1);
+                close(&banded.2, &whole.2);
+                close(&banded.3, &whole.3);
+            }
+            BAND_CELLS.store(1 << 16, Ordering::Relaxed);
+        }
+    }
 }

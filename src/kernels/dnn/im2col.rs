@@ -141,3 +141,76 @@ pub(crate) fn col2im_add(cols: &[f64], g: &Window, dx: &mut [f64]) {
         }
     }
 }
+
+/// [`im2col_dense`] for the output rows `oy` only: `cols` is `C*kh*kw x oy.len()*ow`. Large
+/// images are convolved a band of output rows at a time, so the column buffer stays in cache.
+pub(crate) fn im2col_dense_rows(x: &[f64], g: &Window, oy: std::ops::Range<usize>, cols: &mut [f64]) {
+    let tp = oy.len() * g.ow;
+    let plane = g.h * g.w;
+    for c in 0..g.c {
+        let src = &x[c * plane..(c + 1) * plane];
+        for ky in 0..g.kh {
+            let (y_lo, y_hi) = g.valid_rows(ky);
+            for kx in 0..g.kw {
+                let row = (c * g.kh + ky) * g.kw + kx;
+                let dst = &mut cols[row * tp..(row + 1) * tp];
+                let (x_lo, x_hi) = g.valid_cols(kx);
+                for (t, o) in oy.clone().enumerate() {
+                    let d = &mut dst[t * g.ow..(t + 1) * g.ow];
+                    if o < y_lo || o >= y_hi || x_lo >= x_hi {
+                        d.fill(0.0);
+                        continue;
+                    }
+                    let iy = o * g.sh + ky - g.ph;
+                    d[..x_lo].fill(0.0);
+                    d[x_hi..].fill(0.0);
+                    let s = &src[iy * g.w..(iy + 1) * g.w];
+                    let ix0 = x_lo * g.sw + kx - g.pw;
+                    if g.sw == 1 {
+                        d[x_lo..x_hi].copy_from_slice(&s[ix0..ix0 + (x_hi - x_lo)]);
+                    } else {
+                        for (j, v) in d[x_lo..x_hi].iter_mut().enumerate() {
+                            *v = s[ix0 + j * g.sw];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// [`col2im_add`] for the output rows `oy` only (`cols` as [`im2col_dense_rows`] lays it out).
+pub(crate) fn col2im_add_rows(cols: &[f64], g: &Window, oy: std::ops::Range<usize>, dx: &mut [f64]) {
+    let tp = oy.len() * g.ow;
+    let plane = g.h * g.w;
+    for c in 0..g.c {
+        let dst = &mut dx[c * plane..(c + 1) * plane];
+        for ky in 0..g.kh {
+            let (y_lo, y_hi) = g.valid_rows(ky);
+            for kx in 0..g.kw {
+                let row = (c * g.kh + ky) * g.kw + kx;
+                let src = &cols[row * tp..(row + 1) * tp];
+                let (x_lo, x_hi) = g.valid_cols(kx);
+                if x_lo >= x_hi {
+                    continue;
+                }
+                for o in oy.start.max(y_lo)..oy.end.min(y_hi) {
+                    let t = o - oy.start;
+                    let iy = o * g.sh + ky - g.ph;
+                    let s = &src[t * g.ow + x_lo..t * g.ow + x_hi];
+                    let d = &mut dst[iy * g.w..(iy + 1) * g.w];
+                    let ix0 = x_lo * g.sw + kx - g.pw;
+                    if g.sw == 1 {
+                        for (a, b) in d[ix0..ix0 + s.len()].iter_mut().zip(s) {
+                            *a += *b;
+                        }
+                    } else {
+                        for (j, b) in s.iter().enumerate() {
+                            d[ix0 + j * g.sw] += *b;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -194,7 +194,7 @@ impl Runtime<'_> {
             workers.push(r?);
         }
         let whole = crate::runtime::parfor::assigned_whole(&f.body, scope.vars);
-        crate::runtime::parfor::merge_results(slots, &base, &workers, &assigned, &whole, f.var)
+        crate::runtime::parfor::merge_results(slots, &base, &mut workers, &assigned, &whole, f.var)
             .map_err(|e| e.at(f.span))?;
         if self.tracer.is_some() {
             // Merged results have no single lineage: they start anew as inputs.
