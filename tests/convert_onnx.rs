@@ -142,20 +142,6 @@ fn corrupt_protobuf_is_a_clear_error() {
     assert!(e.contains("junk.onnx"), "{e}");
 }
 
-/// A model and its oracle from elsewhere (`DML_ONNX_CASE=/dir/name`), for investigating.
-#[test]
-#[ignore]
-fn case_from_the_environment() {
-    let base = std::env::var("DML_ONNX_CASE").unwrap();
-    let model = dml::convert::load_onnx(Path::new(&format!("{base}.onnx"))).unwrap();
-    let npz = read_npz(Path::new(&format!("{base}.npz"))).unwrap();
-    let (x, want) = (matrix(&npz["x"]), matrix(&npz["pred"]));
-    let got = model.predict(&x, 3).unwrap();
-    let worst = got.iter().zip(want.iter()).map(|(g, w)| (g - w).abs()).fold(0.0, f64::max);
-    println!("{}", model.prediction_script(&dml::convert::script::Io::Bound, 3).unwrap());
-    assert!(worst < 1e-9, "worst difference {worst}");
-}
-
 #[test]
 fn grouped_and_dilated_convolutions_agree_with_the_reference() {
     check_prediction("conv_groups");

@@ -270,16 +270,26 @@ impl<'g> Cx<'g> {
     }
 }
 
-/// Writes the forward pass of one node.
-pub fn forward(cx: &mut Cx, id: NodeId) -> Result<(), ConvertError> {
-    let node = &cx.g.nodes[id];
-    match &node.op {
+/// The emitter file that writes an op's passes.
+#[derive(Clone, Copy)]
+enum Family {
+    Core,
+    Conv,
+    Recurrent,
+    Norm,
+    Shape,
+    Arith,
+    Caffe,
+}
+
+fn family(op: &Op) -> Family {
+    match op {
         Op::Dense { .. }
         | Op::Activation(_)
         | Op::Flatten
         | Op::Dropout { .. }
         | Op::Relayout { .. }
-        | Op::Merge(_) => core::forward(cx, node),
+        | Op::Merge(_) => Family::Core,
         Op::Conv2D { .. }
         | Op::GroupedConv2D { .. }
         | Op::Conv1D { .. }
@@ -292,21 +302,36 @@ pub fn forward(cx: &mut Cx, id: NodeId) -> Result<(), ConvertError> {
         | Op::ZeroPadding2D { .. }
         | Op::Cropping2D { .. }
         | Op::UpSampling2D { .. }
-        | Op::SpatialDropout { .. } => conv::forward(cx, node),
+        | Op::SpatialDropout { .. } => Family::Conv,
         Op::Embedding { .. }
         | Op::SimpleRnn { .. }
         | Op::Lstm { .. }
         | Op::Gru { .. }
         | Op::Bidirectional { .. }
-        | Op::TimeDistributed { .. } => recurrent::forward(cx, node),
+        | Op::TimeDistributed { .. } => Family::Recurrent,
         Op::BatchNorm { .. }
         | Op::LayerNorm { .. }
         | Op::GaussianNoise { .. }
         | Op::GaussianDropout { .. }
-        | Op::PRelu { .. } => norm::forward(cx, node),
-        Op::Reshape { .. } | Op::Permute { .. } | Op::RepeatVector { .. } => shape::forward(cx, node),
-        Op::Arith { .. } => arith::forward(cx, node),
-        Op::Caffe(op) => crate::convert::caffe::emit::forward(cx, node, op),
+        | Op::PRelu { .. } => Family::Norm,
+        Op::Reshape { .. } | Op::Permute { .. } | Op::RepeatVector { .. } => Family::Shape,
+        Op::Arith { .. } => Family::Arith,
+        Op::Caffe(_) => Family::Caffe,
+    }
+}
+
+/// Writes the forward pass of one node.
+pub fn forward(cx: &mut Cx, id: NodeId) -> Result<(), ConvertError> {
+    let node = &cx.g.nodes[id];
+    match (family(&node.op), &node.op) {
+        (Family::Core, _) => core::forward(cx, node),
+        (Family::Conv, _) => conv::forward(cx, node),
+        (Family::Recurrent, _) => recurrent::forward(cx, node),
+        (Family::Norm, _) => norm::forward(cx, node),
+        (Family::Shape, _) => shape::forward(cx, node),
+        (Family::Arith, _) => arith::forward(cx, node),
+        (Family::Caffe, Op::Caffe(op)) => crate::convert::caffe::emit::forward(cx, node, op),
+        (Family::Caffe, _) => Err(unsupported(node)),
     }
 }
 
@@ -317,40 +342,15 @@ pub fn backward(cx: &mut Cx, id: NodeId) -> Result<(), ConvertError> {
     if !cx.has_backward(node) || !(0..node.outputs.len()).any(|i| cx.has_dout(node, i)) {
         return Ok(());
     }
-    match &node.op {
-        Op::Dense { .. }
-        | Op::Activation(_)
-        | Op::Flatten
-        | Op::Dropout { .. }
-        | Op::Relayout { .. }
-        | Op::Merge(_) => core::backward(cx, node),
-        Op::Conv2D { .. }
-        | Op::GroupedConv2D { .. }
-        | Op::Conv1D { .. }
-        | Op::Conv2DTranspose { .. }
-        | Op::DepthwiseConv2D { .. }
-        | Op::SeparableConv2D { .. }
-        | Op::Pool2D { .. }
-        | Op::Pool1D { .. }
-        | Op::GlobalPool { .. }
-        | Op::ZeroPadding2D { .. }
-        | Op::Cropping2D { .. }
-        | Op::UpSampling2D { .. }
-        | Op::SpatialDropout { .. } => conv::backward(cx, node),
-        Op::Embedding { .. }
-        | Op::SimpleRnn { .. }
-        | Op::Lstm { .. }
-        | Op::Gru { .. }
-        | Op::Bidirectional { .. }
-        | Op::TimeDistributed { .. } => recurrent::backward(cx, node),
-        Op::BatchNorm { .. }
-        | Op::LayerNorm { .. }
-        | Op::GaussianNoise { .. }
-        | Op::GaussianDropout { .. }
-        | Op::PRelu { .. } => norm::backward(cx, node),
-        Op::Reshape { .. } | Op::Permute { .. } | Op::RepeatVector { .. } => shape::backward(cx, node),
-        Op::Arith { .. } => arith::backward(cx, node),
-        Op::Caffe(op) => crate::convert::caffe::emit::backward(cx, node, op),
+    match (family(&node.op), &node.op) {
+        (Family::Core, _) => core::backward(cx, node),
+        (Family::Conv, _) => conv::backward(cx, node),
+        (Family::Recurrent, _) => recurrent::backward(cx, node),
+        (Family::Norm, _) => norm::backward(cx, node),
+        (Family::Shape, _) => shape::backward(cx, node),
+        (Family::Arith, _) => arith::backward(cx, node),
+        (Family::Caffe, Op::Caffe(op)) => crate::convert::caffe::emit::backward(cx, node, op),
+        (Family::Caffe, _) => Err(unsupported(node)),
     }?;
     cx.collect_shared_param_grads(node);
     Ok(())
