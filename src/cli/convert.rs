@@ -9,6 +9,19 @@ use dml::convert::script::{TestAlgo, TrainAlgo, TrainOptions};
 
 /// The defaults of a generated training script (each is also one of its `-nvargs`), shared by
 /// every `dml convert` front end.
+/// The value of a `Result`, or (after printing the error) a return with the exit status `code`.
+macro_rules! or_exit {
+    ($result:expr, $code:expr) => {
+        match $result {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return $code;
+            }
+        }
+    };
+}
+
 #[derive(clap::Args, Debug)]
 pub struct TrainFlags {
     /// Default number of epochs of the training script (its `epochs=` overrides it).
@@ -113,28 +126,17 @@ pub fn caffe(args: &CaffeArgs) -> i32 {
         return 2;
     }
     let opts = dml::convert::caffe::NetOptions { input_shape: args.input_shape.clone(), seed: 0 };
-    let model = match dml::convert::load_caffe_with(
-        &args.net,
-        args.solver.as_deref(),
-        args.weights.as_deref(),
-        &opts,
-    ) {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 1;
-        }
-    };
+    let model = or_exit!(
+        dml::convert::load_caffe_with(&args.net, args.solver.as_deref(), args.weights.as_deref(), &opts,),
+        1
+    );
     if args.summary {
         print!("{}", model.summary());
     }
     if let Some(dir) = &args.out {
         let batch = model.caffe.as_ref().and_then(|c| c.batch_size).unwrap_or(64);
         let opts = TrainOptions { batch_size: batch, ..TrainOptions::default() };
-        if let Err(e) = model.write_dir(dir, &opts) {
-            eprintln!("error: {e}");
-            return 1;
-        }
+        or_exit!(model.write_dir(dir, &opts), 1);
         if model.graph.training.is_some() {
             eprintln!("wrote {}/train.dml, predict.dml and weights/", dir.display());
         } else {
@@ -148,13 +150,7 @@ pub fn caffe(args: &CaffeArgs) -> i32 {
 }
 
 pub fn keras(args: &KerasArgs) -> i32 {
-    let mut model = match dml::convert::load_keras(&args.model) {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 1;
-        }
-    };
+    let mut model = or_exit!(dml::convert::load_keras(&args.model), 1);
     if args.out.is_none() && !args.summary && args.save.is_none() && args.emit_caffe.is_none() {
         eprintln!(
             "error: nothing to do: give --out DIR, --summary, --emit-caffe DIR, or --weights DIR --save FILE"
@@ -162,34 +158,20 @@ pub fn keras(args: &KerasArgs) -> i32 {
         return 2;
     }
     if let Some(dir) = &args.emit_caffe {
-        match dml::convert::caffe::emit_keras::write(&model, dir) {
-            Ok(files) => eprintln!("wrote {}", files.join(", ")),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return 1;
-            }
-        }
+        let files = or_exit!(dml::convert::caffe::emit_keras::write(&model, dir), 1);
+        eprintln!("wrote {}", files.join(", "));
     }
     if args.summary {
         print!("{}", model.summary());
     }
     if let Some(dir) = &args.out {
         let Some(opts) = args.train.options() else { return 2 };
-        if let Err(e) = model.write_dir(dir, &opts) {
-            eprintln!("error: {e}");
-            return 1;
-        }
+        or_exit!(model.write_dir(dir, &opts), 1);
         eprintln!("wrote {}/train.dml, predict.dml and weights/", dir.display());
     }
     if let (Some(wdir), Some(dst)) = (&args.weights, &args.save) {
-        if let Err(e) = model.read_weights_dir(wdir) {
-            eprintln!("error: {e}");
-            return 1;
-        }
-        if let Err(e) = model.save_keras(dst) {
-            eprintln!("error: {e}");
-            return 1;
-        }
+        or_exit!(model.read_weights_dir(wdir), 1);
+        or_exit!(model.save_keras(dst), 1);
         eprintln!("wrote {}", dst.display());
     }
     0
@@ -224,22 +206,12 @@ pub fn onnx(args: &OnnxArgs) -> i32 {
         return 2;
     }
     let training = match (&args.loss, &args.optimizer) {
-        (Some(l), Some(o)) => match dml::convert::onnx::training_config(l, o, args.learning_rate) {
-            Ok(t) => Some(t),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return 2;
-            }
-        },
+        (Some(l), Some(o)) => {
+            Some(or_exit!(dml::convert::onnx::training_config(l, o, args.learning_rate), 2))
+        }
         _ => None,
     };
-    let mut model = match dml::convert::load_onnx(&args.model) {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 1;
-        }
-    };
+    let mut model = or_exit!(dml::convert::load_onnx(&args.model), 1);
     if let Some(t) = training {
         model.set_training(t);
     }
@@ -248,10 +220,7 @@ pub fn onnx(args: &OnnxArgs) -> i32 {
     }
     if let Some(dir) = &args.out {
         let Some(opts) = args.train.options() else { return 2 };
-        if let Err(e) = model.write_dir(dir, &opts) {
-            eprintln!("error: {e}");
-            return 1;
-        }
+        or_exit!(model.write_dir(dir, &opts), 1);
         let train = if model.graph.training.is_some() { "train.dml, " } else { "" };
         eprintln!("wrote {}/{train}predict.dml and weights/", dir.display());
     }

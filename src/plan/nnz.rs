@@ -82,7 +82,7 @@ fn estimate_one(dag: &Dag, id: HopId) -> Option<f64> {
             Some(match op {
                 // !0 = 1 and !x = 0 for x != 0: exactly the complement.
                 UnOp::Not => cells - x,
-                op if zero_preserving(*op) => x,
+                op if op.zero_preserving() => x,
                 _ => cells,
             })
         }
@@ -128,30 +128,6 @@ fn estimate_one(dag: &Dag, id: HopId) -> Option<f64> {
 
 fn cells_or_one(dag: &Dag, id: HopId) -> f64 {
     dag.get(id).ty.cells().filter(|c| *c > 0.0).unwrap_or(1.0)
-}
-
-/// Whether f(0) == 0, so the output keeps (at most) the input's non-zeros.
-fn zero_preserving(op: UnOp) -> bool {
-    matches!(
-        op,
-        UnOp::Neg
-            | UnOp::Abs
-            | UnOp::Sign
-            | UnOp::Sqrt
-            | UnOp::Floor
-            | UnOp::Ceil
-            | UnOp::Round
-            | UnOp::Sin
-            | UnOp::Tan
-            | UnOp::Asin
-            | UnOp::Atan
-            | UnOp::Sinh
-            | UnOp::Tanh
-            | UnOp::IsNa
-            | UnOp::IsNaN
-            | UnOp::IsInf
-            | UnOp::Relu
-    )
 }
 
 fn datagen(dag: &Dag, op: DataGenOp, inputs: &[HopId], cells: f64) -> Option<f64> {
