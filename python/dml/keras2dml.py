@@ -993,9 +993,24 @@ class Caffe2DML(_ForeignModel):
             "max_iter": None,
             "verbose": 0,
             "test_algo": "minibatch",
+            "train_algo": "minibatch",
+            "parallel_batches": None,
             "perform_one_hot_encoding": True,
             **_IGNORED_OPTIONS,
         }
+
+    def set_params(self, **params: Any) -> "Caffe2DML":
+        """Sets parameters (scikit-learn's ``set_params``); a new solver, network, input shape or
+        weights converts afresh. ``train_algo`` other than 'minibatch' is accepted with a warning:
+        Caffe's solver loop takes one mini-batch per iteration."""
+        algo = params.get("train_algo", "minibatch")
+        if algo != "minibatch" and algo in _TRAIN_ALGOS:
+            warnings.warn(
+                f"Caffe2DML: train_algo={algo!r} has no effect: the solver's loop takes one mini-batch per iteration",
+                stacklevel=3,
+            )
+        super().set_params(**params)
+        return self
 
     def _convert(self) -> None:
         p = self._params

@@ -122,5 +122,9 @@ def test_caffe2dml_string_labels_and_errors():
     assert set(est.predict(x[:4])) <= set(names)
     with pytest.raises(ValueError, match="does not fit"):
         est.predict(np.ones((2, 5)))
+    est.set(train_algo="minibatch", test_algo="batch", debug=True)  # SystemML's usual settings
+    assert est.predict_proba(x[:3]).shape == (3, 10)
+    with pytest.warns(UserWarning, match="no effect"):
+        est.set(train_algo="batch")
     with pytest.raises(dml.DMLError, match="missing.prototxt"):
         dml.Caffe2DML(str(CAFFE / "lenet_solver.prototxt"), str(CAFFE / "missing.prototxt"))
