@@ -1,7 +1,7 @@
 """Type stubs of the native module `dml._dml` (use the `dml` package, not this module)."""
 
 from os import PathLike
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -49,7 +49,7 @@ class Script:
     def outputs(self) -> list[str]: ...
 
 class ConvertedModel:
-    """A model converted to DML (a Keras model so far), with its current weights and optimizer state.
+    """A model converted to DML (from Keras, ONNX or Caffe), with its current weights and optimizer state.
 
     ``settings`` dicts hold the training settings: ``epochs``, ``batch_size``, ``validation_split``,
     ``shuffle``, ``seed`` (-1: fresh), ``train_algo``, ``parallel_batches``, ``test_algo``,
@@ -59,6 +59,35 @@ class ConvertedModel:
 
     @staticmethod
     def load_keras(path: str | PathLike[str]) -> ConvertedModel: ...
+    @staticmethod
+    def load_onnx(
+        path: str | PathLike[str],
+        loss: str | None = None,
+        optimizer: str | None = None,
+        learning_rate: float | None = None,
+    ) -> ConvertedModel:
+        """An ONNX model; ``loss`` (a Keras loss name), ``optimizer`` (a Keras optimizer name,
+        "sgd" by default) and ``learning_rate`` make it trainable (the file has no such settings)."""
+    @staticmethod
+    def load_caffe(
+        network: str | PathLike[str],
+        solver: str | PathLike[str] | None = None,
+        weights: str | PathLike[str] | None = None,
+        input_shape: Sequence[int] | None = None,
+    ) -> ConvertedModel:
+        """A Caffe network prototxt, with its solver prototxt and a ``.caffemodel`` when given;
+        ``input_shape`` is a Data layer's ``(C, H, W)``."""
+    def fit_caffe(
+        self,
+        x: npt.NDArray[np.float64],
+        y: npt.NDArray[np.float64],
+        x_val: npt.NDArray[np.float64] | None = None,
+        y_val: npt.NDArray[np.float64] | None = None,
+        max_iter: int | None = None,
+        verbose: bool = False,
+    ) -> dict[str, list[float]]:
+        """Caffe's solver loop for ``max_iter`` iterations (the solver's when None), continuing
+        its state: ``{"iteration", "loss", "lr"}`` per iteration."""
     def info(self) -> dict[str, Any]: ...
     def summary(self) -> str: ...
     def training_script(self, settings: Mapping[str, Any] | None = None, weights_dir: str | None = None) -> str: ...

@@ -121,20 +121,31 @@ class Keras2DML:
       targets), ``input_layout`` ('nhwc' or 'nchw' for 2-D ``X``).
     """
 
+    # What subclasses for other frontends change: the name in messages, the arguments taken
+    # positionally (after an optional spark), the parameters whose change converts afresh, the
+    # settings file `save` writes.
+    _name = "Keras2DML"
+    _positional: tuple[str, ...] = ("model", "input_shape")
+    _reconvert_keys: tuple[str, ...] = ("model", "weights", "load_keras_weights")
+    _meta_file = "keras2dml.json"
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         rest = list(args)
         spark = kwargs.pop("spark", None)
-        if rest and (rest[0] is None or _is_spark(rest[0])) and (len(rest) >= 2 or "model" in kwargs):
+        first = self._positional[0]
+        if rest and (rest[0] is None or _is_spark(rest[0])) and (len(rest) >= 2 or first in kwargs):
             spark = rest.pop(0)
-        for name, value in zip(("model", "input_shape"), rest):
+        for name, value in zip(self._positional, rest):
             if name in kwargs:
-                raise TypeError(f"Keras2DML got `{name}` twice")
+                raise TypeError(f"{self._name} got `{name}` twice")
             kwargs[name] = value
-        if len(rest) > 2:
-            raise TypeError("Keras2DML takes (spark, model, input_shape) positionally; pass the rest by name")
+        if len(rest) > len(self._positional):
+            raise TypeError(
+                f"{self._name} takes (spark, {', '.join(self._positional)}) positionally; pass the rest by name"
+            )
         if spark is not None:
             warnings.warn(
-                "Keras2DML: the SparkSession is not used: dml trains and predicts on this machine "
+                f"{self._name}: the SparkSession is not used: dml trains and predicts on this machine "
                 "(distributed training over Spark is not available)",
                 DistributedNotSupportedWarning,
                 stacklevel=2,
@@ -183,7 +194,7 @@ class Keras2DML:
         """Sets parameters (scikit-learn's ``set_params``); a new ``model`` is converted at once."""
         unknown = sorted(set(params) - set(self._params))
         if unknown:
-            raise ValueError(f"Keras2DML has no parameter {', '.join(map(repr, unknown))}")
+            raise ValueError(f"{self._name} has no parameter {', '.join(map(repr, unknown))}")
         for k, v in params.items():
             if k in _IGNORED_OPTIONS and v != _IGNORED_OPTIONS[k]:
                 warnings.warn(
@@ -200,8 +211,8 @@ class Keras2DML:
         self._params.update(params)
         if "labels" in params:
             self.classes_ = None if params["labels"] is None else _read_labels(params["labels"])
-        if "model" in params or "weights" in params or "load_keras_weights" in params:
-            if self._params["model"] is not None:
+        if any(k in params for k in self._reconvert_keys):
+            if self._params[self._positional[0]] is not None:
                 self._convert()
         elif "input_shape" in params and self._native is not None:
             self._check_input_shape()
@@ -652,15 +663,19 @@ class Keras2DML:
     def get_training_script(self) -> str:
         """The DML training script (reads ``$X``, ``$y`` and the weights folder, writes the trained
         weights: runnable with ``dml run train.dml -nvargs X=... y=...``)."""
-        weights = os.fspath(self._params["weights"]) + "/weights" if self._params["weights"] else "weights"
-        return self._model().training_script(self._script_options(), weights_dir=weights)
+        return self._model().training_script(self._script_options(), weights_dir=self._scripts_weights_dir())
 
     def get_prediction_script(self) -> str:
         """The DML prediction script (reads ``$X`` and the weights folder, writes ``$out``)."""
-        weights = os.fspath(self._params["weights"]) + "/weights" if self._params["weights"] else "weights"
         return self._model().prediction_script(
-            batch_size=int(self._params["batch_size"]), test_algo=self._params["test_algo"], weights_dir=weights
+            batch_size=int(self._script_options()["batch_size"]),
+            test_algo=self._params["test_algo"],
+            weights_dir=self._scripts_weights_dir(),
         )
+
+    def _scripts_weights_dir(self) -> str:
+        """The weights folder the scripts read (and the training script writes)."""
+        return os.fspath(self._params["weights"]) + "/weights" if self._params["weights"] else "weights"
 
     def save(self, dir: str | os.PathLike[str]) -> "Keras2DML":
         """Writes the model into the folder ``dir``: ``train.dml``, ``predict.dml`` and ``weights/``
@@ -670,7 +685,7 @@ class Keras2DML:
         native = self._model()
         os.makedirs(os.path.dirname(os.path.abspath(dir)), exist_ok=True)
         native.write_dir(dir, self._script_options())
-        native.save_keras(os.path.join(dir, "model.keras"))
+        sources = self._save_sources(dir)
         if self.classes_ is not None:
             with open(os.path.join(dir, "labels.txt"), "w", encoding="utf-8") as f:
                 for c in np.asarray(self.classes_).tolist():
@@ -678,12 +693,19 @@ class Keras2DML:
         settings = {
             k: v
             for k, v in self._params.items()
-            if k not in ("model", "weights", "labels") and isinstance(v, (int, float, str, bool, type(None), list, tuple))
+            if k not in ("weights", "labels", *sources) and isinstance(v, (int, float, str, bool, type(None), list, tuple))
         }
         settings["classes_dtype"] = None if self.classes_ is None else np.asarray(self.classes_).dtype.str
-        with open(os.path.join(dir, "keras2dml.json"), "w", encoding="utf-8") as f:
+        if type(self) is not Keras2DML:
+            settings["_sources"] = sources
+        with open(os.path.join(dir, self._meta_file), "w", encoding="utf-8") as f:
             json.dump(settings, f, indent=1)
         return self
+
+    def _save_sources(self, dir: str) -> dict[str, str]:
+        """Writes the model's own files into ``dir``: ``{parameter: file name}``."""
+        self._model().save_keras(os.path.join(dir, "model.keras"))
+        return {"model": "model.keras"}
 
     @_hybridmethod
     def load(target: Any, dir: str | os.PathLike[str], **_: Any) -> Any:
@@ -693,12 +715,20 @@ class Keras2DML:
         dir = os.fspath(dir)
         if isinstance(target, type):
             settings: dict[str, Any] = {}
-            meta = os.path.join(dir, "keras2dml.json")
+            meta = os.path.join(dir, target._meta_file)
             if os.path.exists(meta):
                 with open(meta, encoding="utf-8") as f:
                     settings = json.load(f)
             dtype = settings.pop("classes_dtype", None)
-            est = target(os.path.join(dir, "model.keras"), **{k: v for k, v in settings.items() if k in target._defaults()})
+            sources = settings.pop("_sources", None)
+            if sources is None:
+                est = target(os.path.join(dir, "model.keras"), **{k: v for k, v in settings.items() if k in target._defaults()})
+            else:
+                kwargs = {k: v for k, v in settings.items() if k in target._defaults()}
+                kwargs.update({k: os.path.join(dir, v) for k, v in sources.items()})
+                est = target(**kwargs)
+                wdir = os.path.join(dir, "weights")
+                est._model().read_weights(wdir if os.path.isdir(wdir) else dir)
             est._load_labels(dir, dtype)
             return est
         wdir = os.path.join(dir, "weights")
@@ -739,7 +769,7 @@ class Keras2DML:
 
     def __repr__(self) -> str:
         name = self._info.get("name", "?")
-        return f"Keras2DML(model={name!r}, loss={self._info.get('loss')!r})"
+        return f"{self._name}(model={name!r}, loss={self._info.get('loss')!r})"
 
     def __del__(self) -> None:
         tmp = self.__dict__.get("_tmpdir")
@@ -819,20 +849,268 @@ def _checkpoint(cb: Any) -> dict[str, Any]:
     return {"filepath": path, "save_weights_only": weights_only}
 
 
-class _Unavailable:
-    _what = "?"
+class _ForeignModel(Keras2DML):
+    """What ONNX2DML and Caffe2DML share: the model's own input layout (no Keras channel
+    transposes: ``X`` as ``(N, C, H, W)`` or its flattened NCHW rows), no Keras file to give back."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        raise NotImplementedError(f"{self._what} converter not yet available in dml (only Keras2DML is)")
+    @staticmethod
+    def _own_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The input shape in the model's own layout: the converter keeps images as (H, W, C)
+        inside, and reads rows in the framework's (C, H, W) order."""
+        return (shape[2], shape[0], shape[1]) if len(shape) == 3 else shape
+
+    def _check_input_shape(self) -> None:
+        self._nchw = False
+        given = self._params["input_shape"]
+        shapes = [self._own_shape(tuple(s)) for s in self._info["input_shapes"]]
+        if given is None or len(shapes) != 1:
+            return
+        if tuple(int(d) for d in given) != shapes[0]:
+            raise ValueError(f"input_shape={tuple(given)} does not match the model's input {shapes[0]}")
+
+    def _one_x(self, X: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
+        x = _as_array(X, name)
+        shape = self._own_shape(shape)
+        width = int(np.prod(shape))
+        n = x.shape[0] if x.ndim else 0
+        if x.ndim >= 2 and tuple(x.shape[1:]) == shape:
+            x = x.reshape(n, width)
+        elif x.ndim == 1 and width == 1:
+            x = x.reshape(-1, 1)
+        elif not (x.ndim == 2 and x.shape[1] == width):
+            raise ValueError(
+                f"{name}: shape {x.shape} does not fit the model's input {shape}: "
+                f"pass (N, {', '.join(map(str, shape))}) or (N, {width})"
+            )
+        return _values.matrix(x, name)
+
+    def _copy_source(self, key: str, dir: str, file_name: str) -> str:
+        src = os.fspath(self._params[key])
+        dst = os.path.join(dir, file_name)
+        if os.path.abspath(src) != os.path.abspath(dst):
+            shutil.copyfile(src, dst)
+        return file_name
+
+    def to_keras(self) -> Any:
+        raise NotImplementedError(
+            f"{self._name}.to_keras: the model is not a Keras model; save(dir) writes its scripts and weights"
+        )
 
 
-class Caffe2DML(_Unavailable):
-    """SystemML's Caffe2DML: not available yet (the Caffe converter does not exist yet)."""
+class ONNX2DML(_ForeignModel):
+    """An ONNX model as a scikit-learn style estimator run by the dml engine (``dml convert onnx``).
 
-    _what = "Caffe2DML: the Caffe"
+    ``ONNX2DML(model_path, loss=None, optimizer="sgd", learning_rate=None, input_shape=None,
+    weights=None, labels=None, **options)``; a SparkSession (or None) first is accepted as in
+    :class:`Keras2DML`. An ONNX file holds no training settings: ``loss`` (a Keras loss name,
+    e.g. ``"categorical_crossentropy"``) and ``optimizer`` (a Keras optimizer name) with its
+    ``learning_rate`` make it trainable (fine-tuning the exported weights with Keras's ``fit``
+    loop); without ``loss`` it only predicts. ``X`` is in the model's own layout: ``(N, C, H, W)``
+    or its flattened rows. ``weights``, ``labels`` and the options are :class:`Keras2DML`'s.
+    """
+
+    _name = "ONNX2DML"
+    _reconvert_keys = ("model", "weights", "loss", "optimizer", "learning_rate")
+    _meta_file = "onnx2dml.json"
+
+    @staticmethod
+    def _defaults() -> dict[str, Any]:
+        d = Keras2DML._defaults()
+        del d["load_keras_weights"]
+        d.update(loss=None, optimizer=None, learning_rate=None)
+        return d
+
+    def _convert(self) -> None:
+        p = self._params
+        model = p["model"]
+        if not isinstance(model, (str, os.PathLike)):
+            raise TypeError(f"ONNX2DML needs the path of an .onnx file, not {type(model).__name__}")
+        lr = p["learning_rate"]
+        self._native = ConvertedModel.load_onnx(
+            os.fspath(model), loss=p["loss"], optimizer=p["optimizer"], learning_rate=None if lr is None else float(lr)
+        )
+        self._info = dict(self._native.info())
+        if len(self._info["output_shapes"]) != 1:
+            raise DMLError("ONNX2DML: only models with one output can be converted yet")
+        self._check_input_shape()
+        weights = p["weights"]
+        if weights is not None:
+            self._write_weights_dir()
+
+    def fit(self, X: Any, y: Any = None, *args: Any, **kwargs: Any) -> "ONNX2DML":
+        """Fine-tunes the model as Keras's ``fit`` does (see :meth:`Keras2DML.fit`); needs ``loss``."""
+        if self._info.get("loss") is None:
+            raise DMLError("ONNX2DML: an ONNX file has no training settings: pass loss= (and optimizer=) to train")
+        super().fit(X, y, *args, **kwargs)
+        return self
+
+    def _save_sources(self, dir: str) -> dict[str, str]:
+        return {"model": self._copy_source("model", dir, "model.onnx")}
 
 
-class ONNX2DML(_Unavailable):
-    """An ONNX estimator: not available yet (the ONNX converter does not exist yet)."""
+class Caffe2DML(_ForeignModel):
+    """SystemML's Caffe2DML: a Caffe network trained with its solver by the dml engine
+    (``dml convert caffe``).
 
-    _what = "ONNX2DML: the ONNX"
+    ``Caffe2DML(solver, network, input_shape=None, weights=None, labels=None, **options)``, also
+    SystemML's ``Caffe2DML(spark, solver, network, input_shape, weights)``.
+
+    - ``solver``: the solver prototxt (SGD, Nesterov, AdaGrad, RMSProp, AdaDelta, Adam; its
+      ``base_lr``, ``lr_policy``, ``momentum``, ``weight_decay``, ``max_iter``); ``network``: the
+      net prototxt.
+    - ``input_shape``: a Data layer's ``(C, H, W)`` (a prototxt does not say it).
+    - ``weights``: a ``.caffemodel`` to start from, or a weights folder (as ``save`` writes it).
+    - options: ``max_iter`` (the solver's when None), ``batch_size`` (for prediction: the net's
+      test batch when None), ``test_algo``, ``labels``, ``verbose``.
+
+    ``X`` is in Caffe's layout: ``(N, C, H, W)`` or its flattened rows; ``y`` what the loss layer
+    reads (class labels for SoftmaxWithLoss, mapped to ids ``0..K-1`` as in :class:`Keras2DML`).
+    ``fit`` runs Caffe's solver loop; ``history_`` holds ``iteration``, ``loss`` (each
+    iteration's batch loss, without weight decay, as Caffe shows it) and ``lr``.
+    """
+
+    _name = "Caffe2DML"
+    _positional = ("solver", "network", "input_shape", "weights")
+    _reconvert_keys = ("solver", "network", "input_shape", "weights")
+    _meta_file = "caffe2dml.json"
+
+    # The Caffe loss layer as the Keras loss whose targets it reads.
+    _LOSSES = {
+        "softmax_with_loss": "sparse_categorical_crossentropy",
+        "euclidean": "mean_squared_error",
+        "sigmoid_cross_entropy": "binary_crossentropy",
+    }
+
+    @staticmethod
+    def _defaults() -> dict[str, Any]:
+        return {
+            "solver": None,
+            "network": None,
+            "input_shape": None,
+            "weights": None,
+            "labels": None,
+            "batch_size": None,
+            "max_iter": None,
+            "verbose": 0,
+            "test_algo": "minibatch",
+            "train_algo": "minibatch",
+            "parallel_batches": None,
+            "perform_one_hot_encoding": True,
+            **_IGNORED_OPTIONS,
+        }
+
+    def set_params(self, **params: Any) -> "Caffe2DML":
+        """Sets parameters (scikit-learn's ``set_params``); a new solver, network, input shape or
+        weights converts afresh. ``train_algo`` other than 'minibatch' is accepted with a warning:
+        Caffe's solver loop takes one mini-batch per iteration."""
+        algo = params.get("train_algo", "minibatch")
+        if algo != "minibatch" and algo in _TRAIN_ALGOS:
+            warnings.warn(
+                f"Caffe2DML: train_algo={algo!r} has no effect: the solver's loop takes one mini-batch per iteration",
+                stacklevel=3,
+            )
+        super().set_params(**params)
+        return self
+
+    def _convert(self) -> None:
+        p = self._params
+        if p["network"] is None:
+            raise ValueError("Caffe2DML needs network= (the net prototxt)")
+        weights = p["weights"]
+        caffemodel = None
+        if weights is not None and os.path.isfile(os.fspath(weights)):
+            caffemodel = os.fspath(weights)
+        shape = None if p["input_shape"] is None else [int(d) for d in p["input_shape"]]
+        self._native = ConvertedModel.load_caffe(
+            os.fspath(p["network"]), solver=os.fspath(p["solver"]), weights=caffemodel, input_shape=shape
+        )
+        self._info = dict(self._native.info())
+        self._info["loss"] = self._LOSSES.get(self._info.get("caffe_loss") or "")
+        if len(self._info["output_shapes"]) != 1:
+            raise DMLError("Caffe2DML: only networks with one output can be converted yet")
+        if weights is not None and caffemodel is None:
+            wdir = os.path.join(os.fspath(weights), "weights")
+            self._native.read_weights(wdir if os.path.isdir(wdir) else os.fspath(weights))
+
+    def _check_input_shape(self) -> None:
+        self._nchw = False  # the loader took input_shape
+
+    def _write_weights_dir(self) -> None:
+        pass  # `weights` is what Caffe2DML starts from, not a folder it writes
+
+    def _scripts_weights_dir(self) -> str:
+        return "weights"
+
+    def _script_options(self) -> dict[str, Any]:
+        return {"batch_size": self._predict_batch(), "test_algo": self._params["test_algo"]}
+
+    def _predict_batch(self) -> int:
+        b = self._params["batch_size"] or self._info.get("caffe_test_batch_size") or self._info.get("caffe_batch_size")
+        return int(b or 64)
+
+    def _test_batch(self, n: int, batch_size: int | None) -> int:
+        if batch_size is not None:
+            return int(batch_size)
+        return max(1, n) if self._params["test_algo"] == "batch" else self._predict_batch()
+
+    def fit(  # type: ignore[override]
+        self,
+        X: Any,
+        y: Any = None,
+        max_iter: int | None = None,
+        validation_data: tuple[Any, Any] | None = None,
+        verbose: int | None = None,
+    ) -> "Caffe2DML":
+        """Trains with Caffe's solver loop for ``max_iter`` iterations (the estimator's, else the
+        solver's), continuing the solver state across calls; returns ``self``. Mini-batches are
+        taken in order, wrapping around, as Caffe's data layer does; ``validation_data`` is
+        ``(X_val, y_val)``, tested every ``test_interval`` iterations as the solver says."""
+        if y is None:
+            raise ValueError("fit needs y")
+        if self._info.get("loss") is None:
+            raise DMLError("Caffe2DML: the network has no loss layer to train")
+        x = self._x(X)
+        yy = self._y(y, fitting=True)
+        if x.shape[0] != yy.shape[0]:
+            raise ValueError(f"X has {x.shape[0]} rows and y {yy.shape[0]}")
+        x_val = y_val = None
+        if validation_data is not None:
+            x_val = self._x(validation_data[0], "validation_data[0]")
+            y_val = self._y(validation_data[1], fitting=False, name="validation_data[1]")
+        iters = max_iter if max_iter is not None else self._params["max_iter"]
+        verbose = verbose if verbose is not None else self._params["verbose"]
+        history = self._model().fit_caffe(
+            x, yy, x_val, y_val, max_iter=None if iters is None else int(iters), verbose=bool(verbose)
+        )
+        self.history_ = {k: list(v) for k, v in history.items()}
+        return self
+
+    def evaluate(self, X: Any, y: Any, batch_size: int | None = None, verbose: int | None = None,
+                 return_dict: bool = False) -> Any:
+        """The loss layer's value over all rows in inference mode (Caffe's test loss, without weight
+        decay), with the accuracy for SoftmaxWithLoss: ``[loss, accuracy]`` (a dict with
+        ``return_dict=True``), a float for Euclidean loss."""
+        kind = self._info.get("caffe_loss")
+        if kind not in ("softmax_with_loss", "euclidean"):
+            raise NotImplementedError(f"Caffe2DML.evaluate: not for a {kind} loss layer")
+        p = self.predict_proba(X, batch_size)
+        yy = self._y(y, fitting=False)
+        if kind == "softmax_with_loss":
+            ids = yy.reshape(-1).astype(np.int64)
+            chosen = p[np.arange(len(ids)), ids]
+            res = {
+                "loss": float(-np.mean(np.log(np.maximum(chosen, np.finfo(np.float64).tiny)))),
+                "accuracy": float(np.mean(np.argmax(p, axis=1) == ids)),
+            }
+        else:
+            res = {"loss": float(np.sum((p - yy.reshape(p.shape)) ** 2) / (2 * p.shape[0]))}
+        if return_dict:
+            return res
+        values = list(res.values())
+        return values[0] if len(values) == 1 else values
+
+    def _save_sources(self, dir: str) -> dict[str, str]:
+        return {
+            "network": self._copy_source("network", dir, "network.prototxt"),
+            "solver": self._copy_source("solver", dir, "solver.prototxt"),
+        }

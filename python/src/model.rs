@@ -1,9 +1,10 @@
 //! The converters from Python: the one module of the package that uses `dml::convert` (load,
 //! scripts, summary, weights, the Keras file back), so that the converters' growth touches only
-//! this file. [`ConvertedModel`] is a converted model of any frontend (a `dml::convert::Model`);
-//! Keras's is the one loader so far (`load_keras`). A Caffe or ONNX frontend adds its loader here
-//! and its estimator class beside `Keras2DML` in `dml/keras2dml.py` (which raise "not available
-//! yet" until then): training, prediction and the scripts are the same for every frontend.
+//! this file. [`ConvertedModel`] is a converted model of any frontend (a `dml::convert::Model`):
+//! `load_keras`, `load_onnx` (loss and optimizer chosen by the user: an ONNX file has none) and
+//! `load_caffe`, behind `Keras2DML`, `ONNX2DML` and `Caffe2DML` in `dml/keras2dml.py`. Prediction
+//! and the scripts are the same for every frontend; a Caffe model trains with Caffe's solver loop
+//! (`fit_caffe`), the others with Keras's `fit`.
 //!
 //! Training and prediction run the converter's generated scripts ([`Io::Bound`]) through a
 //! prepared script like `dml.Script`: without the interpreter lock, printing to `sys.stdout`
@@ -35,7 +36,8 @@ fn convert_err(e: ConvertError) -> PyErr {
     DMLError::new_err(e.to_string())
 }
 
-/// A Keras model converted to DML, with its current weights (the native side of `Keras2DML`).
+/// A model converted to DML, with its current weights (the native side of `Keras2DML`,
+/// `ONNX2DML` and `Caffe2DML`).
 #[pyclass(module = "dml._dml", frozen)]
 pub struct ConvertedModel {
     model: Mutex<Model>,
@@ -47,6 +49,14 @@ pub struct ConvertedModel {
 impl ConvertedModel {
     fn model(&self) -> std::sync::MutexGuard<'_, Model> {
         self.model.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn new(model: Model) -> Self {
+        ConvertedModel {
+            model: Mutex::new(model),
+            predictor: Mutex::new(None),
+            interrupt: Arc::new(AtomicBool::new(false)),
+        }
     }
 
     fn options(&self) -> Options {
@@ -262,11 +272,100 @@ impl ConvertedModel {
     #[staticmethod]
     fn load_keras(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
         let model = py.detach(|| dml::convert::load_keras(&path)).map_err(convert_err)?;
-        Ok(ConvertedModel {
-            model: Mutex::new(model),
-            predictor: Mutex::new(None),
-            interrupt: Arc::new(AtomicBool::new(false)),
-        })
+        Ok(ConvertedModel::new(model))
+    }
+
+    /// Loads and converts an ONNX model file. An ONNX file holds no training settings: `loss`
+    /// (a Keras loss name) makes it trainable, with `optimizer` (a Keras optimizer name, `"sgd"`
+    /// when left out) and its `learning_rate` (the optimizer's default when left out).
+    #[staticmethod]
+    #[pyo3(signature = (path, loss=None, optimizer=None, learning_rate=None))]
+    fn load_onnx(
+        py: Python<'_>,
+        path: PathBuf,
+        loss: Option<String>,
+        optimizer: Option<String>,
+        learning_rate: Option<f64>,
+    ) -> PyResult<Self> {
+        let training = match (&loss, &optimizer) {
+            (Some(l), o) => Some(
+                dml::convert::onnx::training_config(l, o.as_deref().unwrap_or("sgd"), learning_rate)
+                    .map_err(|e| PyValueError::new_err(format!("{}: {e}", path.display())))?,
+            ),
+            (None, Some(_)) => {
+                return Err(PyValueError::new_err("optimizer= needs loss= too (an ONNX file has neither)"));
+            }
+            (None, None) if learning_rate.is_some() => {
+                return Err(PyValueError::new_err(
+                    "learning_rate= needs loss= (an ONNX file has no optimizer)",
+                ));
+            }
+            (None, None) => None,
+        };
+        let mut model = py.detach(|| dml::convert::load_onnx(&path)).map_err(convert_err)?;
+        if let Some(t) = training {
+            model.set_training(t);
+        }
+        Ok(ConvertedModel::new(model))
+    }
+
+    /// Loads and converts a Caffe network (`NET.prototxt`), with its solver (`SOLVER.prototxt`,
+    /// the training settings) and trained weights (a binary `.caffemodel`) when given;
+    /// `input_shape` is a Data layer's `(C, H, W)`, which a prototxt does not say.
+    #[staticmethod]
+    #[pyo3(signature = (network, solver=None, weights=None, input_shape=None))]
+    fn load_caffe(
+        py: Python<'_>,
+        network: PathBuf,
+        solver: Option<PathBuf>,
+        weights: Option<PathBuf>,
+        input_shape: Option<Vec<usize>>,
+    ) -> PyResult<Self> {
+        let opts = dml::convert::caffe::NetOptions { input_shape, seed: 0 };
+        let model = py
+            .detach(|| dml::convert::load_caffe_with(&network, solver.as_deref(), weights.as_deref(), &opts))
+            .map_err(convert_err)?;
+        Ok(ConvertedModel::new(model))
+    }
+
+    /// Trains a Caffe model with its solver's loop for `max_iter` iterations (the solver's when
+    /// left out), continuing the solver state (iteration count, history blobs). `y` holds what
+    /// the loss layer reads (class ids for SoftmaxWithLoss). Returns `{"iteration", "loss",
+    /// "lr"}`, one value per iteration.
+    #[pyo3(signature = (x, y, x_val=None, y_val=None, max_iter=None, verbose=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn fit_caffe<'py>(
+        &self,
+        py: Python<'py>,
+        x: numpy::PyReadonlyArray2<'py, f64>,
+        y: numpy::PyReadonlyArray2<'py, f64>,
+        x_val: Option<numpy::PyReadonlyArray2<'py, f64>>,
+        y_val: Option<numpy::PyReadonlyArray2<'py, f64>>,
+        max_iter: Option<usize>,
+        verbose: bool,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let (x, y) = (x.as_array().to_owned(), y.as_array().to_owned());
+        let validation = match (x_val, y_val) {
+            (Some(xv), Some(yv)) => Some((xv.as_array().to_owned(), yv.as_array().to_owned())),
+            (None, None) => None,
+            _ => return Err(PyValueError::new_err("x_val and y_val go together")),
+        };
+        let history = {
+            let mut guard = self.model();
+            let m: &mut Model = &mut guard;
+            if m.caffe.is_none() {
+                return Err(DMLError::new_err("fit_caffe: not a Caffe model (use fit)"));
+            }
+            py.detach(|| m.fit_caffe(&x, &y, validation.as_ref().map(|(a, b)| (a, b)), max_iter, verbose))
+                .map_err(DMLError::new_err)?
+        };
+        let dict = PyDict::new(py);
+        for key in ["iteration", "loss", "lr"] {
+            if let Some(v) = history.get(key) {
+                dict.set_item(key, v.clone())?;
+            }
+        }
+        Ok(dict)
     }
 
     /// Facts the estimator needs: input shapes, output shape, loss, metrics, parameters.
@@ -276,6 +375,26 @@ impl ConvertedModel {
         let d = PyDict::new(py);
         d.set_item("name", &g.name)?;
         d.set_item("origin", &g.origin)?;
+        let frontend = if m.caffe.is_some() {
+            "caffe"
+        } else if m.keras.is_some() {
+            "keras"
+        } else {
+            "onnx"
+        };
+        d.set_item("frontend", frontend)?;
+        if let Some(c) = m.caffe.as_deref() {
+            use dml::convert::caffe::LossKind;
+            let kind = c.loss.as_ref().map(|l| match l.kind {
+                LossKind::SoftmaxWithLoss { .. } => "softmax_with_loss",
+                LossKind::Euclidean => "euclidean",
+                LossKind::SigmoidCrossEntropy => "sigmoid_cross_entropy",
+            });
+            d.set_item("caffe_loss", kind)?;
+            d.set_item("caffe_max_iter", c.solver.max_iter)?;
+            d.set_item("caffe_batch_size", c.batch_size)?;
+            d.set_item("caffe_test_batch_size", c.test_batch_size)?;
+        }
         let inputs: Vec<Vec<usize>> = g.inputs.iter().map(|&t| g.tensor(t).shape.clone()).collect();
         d.set_item("input_shapes", inputs)?;
         let outputs: Vec<Vec<usize>> = g.outputs.iter().map(|&t| g.tensor(t).shape.clone()).collect();

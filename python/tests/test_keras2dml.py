@@ -223,9 +223,9 @@ def test_spark_argument_caffe_onnx_and_errors(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", dml.keras2dml.DistributedNotSupportedWarning)
         Keras2DML(None, model)
-    with pytest.raises(NotImplementedError, match="not yet available"):
-        dml.Caffe2DML(None, "solver.proto", input_shape=(1, 28, 28))
-    with pytest.raises(NotImplementedError, match="not yet available"):
+    with pytest.raises(dml.DMLError, match="net.prototxt"):
+        dml.Caffe2DML(None, "solver.proto", "net.prototxt", input_shape=(1, 28, 28))
+    with pytest.raises(dml.DMLError, match="model.onnx"):
         dml.ONNX2DML("model.onnx")
     with pytest.raises(ValueError, match="does not fit"):
         Keras2DML(model).predict(np.ones((2, 5)))
