@@ -291,6 +291,24 @@ mod tests {
         }
     }
 
+    /// The baseline (no FMA) loops, which this machine's dispatch may never pick.
+    #[test]
+    fn baseline_loops_match_the_naive_product() {
+        const N: usize = 5;
+        for (m, k) in SHAPES {
+            let (a, b) = (data(m * k, 0.3), data(k * N, 1.7));
+            let (want, scale) = naive(&a, &b, m, k, N);
+            let mut out = vec![0.0; m * N];
+            rows_times_loop::<N, false>(&a, &b, k, &mut out);
+            assert_close(&out, &want, &scale);
+            let q = data(m * N, 2.1);
+            let (want, scale) = naive(&transpose(&a, m, k), &q, k, m, N);
+            let mut acc = vec![0.0; k * N];
+            outer_sums_loop::<N, false>(&a, &q, k, &mut acc);
+            assert_close(&acc, &want, &scale);
+        }
+    }
+
     /// The parallel result does not depend on the pool size: fixed chunks, reduced in order.
     #[test]
     fn transposed_product_is_the_same_on_any_pool() {
