@@ -332,3 +332,41 @@ pub fn unary(op: UnOp, a: &Matrix) -> Matrix {
     let out = with_unop!(op, f => map_into(&ad, f));
     Matrix::from_vec(a.rows(), a.cols(), out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Above [`PAR_CELLS`] the unary kernels split the cells over rayon; each cell must still be
+    /// exactly the scalar f64 function (the same bits), on one thread and on several, through
+    /// both the copying and the in-place kernel. Large arguments (up to 4e9) exercise sin's and
+    /// cos's argument reduction, as the scale benchmarks' data generation does.
+    /// An operator, its f64 function, and a scale that keeps the arguments in its range.
+    type Case = (UnOp, fn(f64) -> f64, f64);
+
+    #[test]
+    fn parallel_unary_kernels_give_the_scalar_functions_bits() {
+        let (rows, cols) = (PAR_CELLS / 16 * 3 + 5, 17);
+        let cells: Vec<f64> = (1..=rows * cols).map(|i| (i as f64) * (i as f64) * 0.9e-5 + 0.25).collect();
+        let cases: [Case; 5] = [
+            (UnOp::Sin, f64::sin, 1.0),
+            (UnOp::Cos, f64::cos, 1.0),
+            (UnOp::Exp, f64::exp, 1e-8),
+            (UnOp::Log, f64::ln, 1.0),
+            (UnOp::Sqrt, f64::sqrt, 1.0),
+        ];
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+            for (op, f, scale) in cases {
+                let input: Vec<f64> = cells.iter().map(|x| x * scale).collect();
+                let want: Vec<u64> = input.iter().map(|&x| f(x).to_bits()).collect();
+                let m = Matrix::from_vec(rows, cols, input.clone());
+                let got = pool.install(|| unary(op, &m));
+                assert!(got.dense_data().iter().map(|x| x.to_bits()).eq(want.iter().copied()), "{op:?}");
+                let mut in_place = input;
+                pool.install(|| unary_in_place(op, &mut in_place));
+                assert!(in_place.iter().map(|x| x.to_bits()).eq(want.iter().copied()), "{op:?} in place");
+            }
+        }
+    }
+}

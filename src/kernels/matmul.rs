@@ -114,6 +114,9 @@ fn fast_product(a: &[f64], b: &[f64], m: usize, k: usize, n: usize, work: usize)
         }
         return out;
     }
+    if super::skinny::fits(m, n) {
+        return super::skinny::product(a, b, m, k, n, work > PAR_FLOPS);
+    }
     gemm_product(m, n, k, View::rows(a, k), View::rows(b, n))
 }
 
@@ -338,13 +341,34 @@ pub fn matmul_t(a: &Matrix, b: &Matrix, ta: bool, tb: bool) -> KResult<Matrix> {
     if check_b_first && !super::simd::all_finite(&bd) {
         return exact();
     }
-    let op_a = if ta { View::transposed(&ad, a.cols()) } else { View::rows(&ad, a.cols()) };
-    let op_b = if tb { View::transposed(&bd, b.cols()) } else { View::rows(&bd, b.cols()) };
-    let out = gemm_product(m, n, k, op_a, op_b);
+    let out = transposed_views_product(&ad, &bd, a.cols(), b.cols(), (m, k, n), (ta, tb));
     if !check_b_first && !super::simd::all_finite(&out) && !super::simd::all_finite(&bd) {
         return exact();
     }
     Ok(Matrix::from_vec(m, n, out))
+}
+
+/// `op(a) %*% op(b)` of dense row-major buffers (`a_cols`, `b_cols` their stored widths) for
+/// the shape (m, k, n): the skinny loops when the result has few columns and `b` is not
+/// transposed, gemm on strided views otherwise.
+fn transposed_views_product(
+    ad: &[f64],
+    bd: &[f64],
+    a_cols: usize,
+    b_cols: usize,
+    (m, k, n): (usize, usize, usize),
+    (ta, tb): (bool, bool),
+) -> Vec<f64> {
+    let par = m.saturating_mul(n).saturating_mul(k) > PAR_FLOPS;
+    if !tb && ta && super::skinny::fits_transposed(m, n) {
+        return super::skinny::transposed_product(ad, bd, k, m, n, par);
+    }
+    if !tb && !ta && super::skinny::fits(m, n) {
+        return super::skinny::product(ad, bd, m, k, n, par);
+    }
+    let op_a = if ta { View::transposed(ad, a_cols) } else { View::rows(ad, a_cols) };
+    let op_b = if tb { View::transposed(bd, b_cols) } else { View::rows(bd, b_cols) };
+    gemm_product(m, n, k, op_a, op_b)
 }
 
 #[cfg(test)]
@@ -371,6 +395,48 @@ mod tests {
         assert_eq!(got.len(), want.len());
         for (g, w) in got.iter().zip(want) {
             assert!((g - w).abs() <= 1e-10 * (1.0 + w.abs()), "{g} != {w}");
+        }
+    }
+
+    /// The skinny loops (few result columns) against gemm on the same operands, plain and with
+    /// a transposed left operand, at chunk edges and on both sides of the parallel threshold:
+    /// equal to 1e-12 of the sum of the terms' magnitudes (the scale of either's rounding).
+    #[test]
+    fn skinny_products_match_the_gemm_path() {
+        for (rows, inner) in [(5, 3), (2047, 51), (2049, 51), (9001, 7), (30_000, 51)] {
+            for n in [1, 2, 4, 5, 8] {
+                let x = data(rows, inner, 0.4);
+                let b = data(inner, n, 1.3);
+                let q = data(rows, n, 2.2);
+                let (xd, bd, qd) = (x.dense_data(), b.dense_data(), q.dense_data());
+                let abs = |v: &[f64]| v.iter().map(|c| c.abs()).collect::<Vec<_>>();
+                let pairs = [
+                    (
+                        transposed_views_product(&xd, &bd, inner, n, (rows, inner, n), (false, false)),
+                        gemm_product(rows, n, inner, View::rows(&xd, inner), View::rows(&bd, n)),
+                        gemm_product(rows, n, inner, View::rows(&abs(&xd), inner), View::rows(&abs(&bd), n)),
+                    ),
+                    (
+                        transposed_views_product(&xd, &qd, inner, n, (inner, rows, n), (true, false)),
+                        gemm_product(inner, n, rows, View::transposed(&xd, inner), View::rows(&qd, n)),
+                        gemm_product(
+                            inner,
+                            n,
+                            rows,
+                            View::transposed(&abs(&xd), inner),
+                            View::rows(&abs(&qd), n),
+                        ),
+                    ),
+                ];
+                for (got, want, scale) in pairs {
+                    assert_eq!(got.len(), want.len());
+                    for ((g, w), s) in got.iter().zip(&want).zip(&scale) {
+                        assert!((g - w).abs() <= 1e-12 * s, "{rows}x{inner}, n={n}: {g} != {w}");
+                    }
+                }
+                let via_matmul = matmul(&x, &b).expect("product");
+                assert_close(&via_matmul, &naive(&x, &b));
+            }
         }
     }
 

@@ -37,6 +37,7 @@ pub mod reorg;
 pub mod scalar;
 pub mod select;
 pub mod simd;
+pub mod skinny;
 pub mod stats;
 pub mod ternary;
 pub mod uninit;
