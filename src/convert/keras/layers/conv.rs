@@ -351,7 +351,9 @@ pub(crate) fn separable_conv2d(
     Ok(vec![with_activation(cx, layer, cx.out(node), act)?])
 }
 
-fn pool2d(
+/// `MaxPooling2D`/`AveragePooling2D(pool_size, strides=pool_size, padding)`; under `'same'`
+/// Keras's average divides by the number of real cells in the window.
+pub(crate) fn pool2d(
     cx: &mut Lowering,
     layer: &LayerCtx,
     inputs: &[TensorId],
@@ -369,7 +371,8 @@ fn pool2d(
     Ok(vec![cx.out(n)])
 }
 
-fn pool1d(
+/// `MaxPooling1D`/`AveragePooling1D`, as [`pool2d`] over steps.
+pub(crate) fn pool1d(
     cx: &mut Lowering,
     layer: &LayerCtx,
     inputs: &[TensorId],
@@ -387,43 +390,9 @@ fn pool1d(
     Ok(vec![cx.out(n)])
 }
 
-/// `MaxPooling1D(pool_size, strides=pool_size, padding)`.
-pub(crate) fn max_pooling1d(
-    cx: &mut Lowering,
-    layer: &LayerCtx,
-    inputs: &[TensorId],
-) -> Result<Vec<TensorId>, ConvertError> {
-    pool1d(cx, layer, inputs, PoolKind::Max)
-}
-
-/// `MaxPooling2D(pool_size, strides=pool_size, padding)`.
-pub(crate) fn max_pooling2d(
-    cx: &mut Lowering,
-    layer: &LayerCtx,
-    inputs: &[TensorId],
-) -> Result<Vec<TensorId>, ConvertError> {
-    pool2d(cx, layer, inputs, PoolKind::Max)
-}
-
-/// `AveragePooling1D`: under `'same'` Keras divides by the number of real cells in the window.
-pub(crate) fn average_pooling1d(
-    cx: &mut Lowering,
-    layer: &LayerCtx,
-    inputs: &[TensorId],
-) -> Result<Vec<TensorId>, ConvertError> {
-    pool1d(cx, layer, inputs, PoolKind::Avg)
-}
-
-/// `AveragePooling2D`: under `'same'` Keras divides by the number of real cells in the window.
-pub(crate) fn average_pooling2d(
-    cx: &mut Lowering,
-    layer: &LayerCtx,
-    inputs: &[TensorId],
-) -> Result<Vec<TensorId>, ConvertError> {
-    pool2d(cx, layer, inputs, PoolKind::Avg)
-}
-
-fn global_pool(
+/// `Global{Average,Max}Pooling{1,2}D()`: the mean or maximum over the steps (`rank` 1) or the
+/// pixels (`rank` 2).
+pub(crate) fn global_pool(
     cx: &mut Lowering,
     layer: &LayerCtx,
     inputs: &[TensorId],
@@ -435,42 +404,6 @@ fn global_pool(
     layer.require(!layer.bool_or("keepdims", false)?, "keepdims=True (only False)")?;
     let n = cx.add_node(layer, &layer.name, Op::GlobalPool { kind, rank }, &[x])?;
     Ok(vec![cx.out(n)])
-}
-
-/// `GlobalAveragePooling1D()`: the mean over the steps.
-pub(crate) fn global_average_pooling1d(
-    cx: &mut Lowering,
-    layer: &LayerCtx,
-    inputs: &[TensorId],
-) -> Result<Vec<TensorId>, ConvertError> {
-    global_pool(cx, layer, inputs, PoolKind::Avg, 1)
-}
-
-/// `GlobalAveragePooling2D()`: the mean over the pixels.
-pub(crate) fn global_average_pooling2d(
-    cx: &mut Lowering,
-    layer: &LayerCtx,
-    inputs: &[TensorId],
-) -> Result<Vec<TensorId>, ConvertError> {
-    global_pool(cx, layer, inputs, PoolKind::Avg, 2)
-}
-
-/// `GlobalMaxPooling1D()`.
-pub(crate) fn global_max_pooling1d(
-    cx: &mut Lowering,
-    layer: &LayerCtx,
-    inputs: &[TensorId],
-) -> Result<Vec<TensorId>, ConvertError> {
-    global_pool(cx, layer, inputs, PoolKind::Max, 1)
-}
-
-/// `GlobalMaxPooling2D()`.
-pub(crate) fn global_max_pooling2d(
-    cx: &mut Lowering,
-    layer: &LayerCtx,
-    inputs: &[TensorId],
-) -> Result<Vec<TensorId>, ConvertError> {
-    global_pool(cx, layer, inputs, PoolKind::Max, 2)
 }
 
 /// `padding`/`cropping` of ZeroPadding2D and Cropping2D: `n`, `(h, w)` (both sides) or `((top,

@@ -12,7 +12,7 @@ mod reshape;
 
 use super::lower::{LayerCtx, Lowering};
 use crate::convert::error::ConvertError;
-use crate::convert::ir::TensorId;
+use crate::convert::ir::{PoolKind, TensorId};
 
 /// A lowering of one layer class: the layer, its input tensors; returns its output tensors.
 type LowerFn = fn(&mut Lowering, &LayerCtx, &[TensorId]) -> Result<Vec<TensorId>, ConvertError>;
@@ -34,14 +34,14 @@ const LAYERS: &[(&str, LowerFn)] = &[
     ("Conv2DTranspose", conv::conv2d_transpose),
     ("DepthwiseConv2D", conv::depthwise_conv2d),
     ("SeparableConv2D", conv::separable_conv2d),
-    ("MaxPooling1D", conv::max_pooling1d),
-    ("MaxPooling2D", conv::max_pooling2d),
-    ("AveragePooling1D", conv::average_pooling1d),
-    ("AveragePooling2D", conv::average_pooling2d),
-    ("GlobalAveragePooling1D", conv::global_average_pooling1d),
-    ("GlobalAveragePooling2D", conv::global_average_pooling2d),
-    ("GlobalMaxPooling1D", conv::global_max_pooling1d),
-    ("GlobalMaxPooling2D", conv::global_max_pooling2d),
+    ("MaxPooling1D", |cx, l, i| conv::pool1d(cx, l, i, PoolKind::Max)),
+    ("MaxPooling2D", |cx, l, i| conv::pool2d(cx, l, i, PoolKind::Max)),
+    ("AveragePooling1D", |cx, l, i| conv::pool1d(cx, l, i, PoolKind::Avg)),
+    ("AveragePooling2D", |cx, l, i| conv::pool2d(cx, l, i, PoolKind::Avg)),
+    ("GlobalAveragePooling1D", |cx, l, i| conv::global_pool(cx, l, i, PoolKind::Avg, 1)),
+    ("GlobalAveragePooling2D", |cx, l, i| conv::global_pool(cx, l, i, PoolKind::Avg, 2)),
+    ("GlobalMaxPooling1D", |cx, l, i| conv::global_pool(cx, l, i, PoolKind::Max, 1)),
+    ("GlobalMaxPooling2D", |cx, l, i| conv::global_pool(cx, l, i, PoolKind::Max, 2)),
     ("ZeroPadding2D", conv::zero_padding2d),
     ("Cropping2D", conv::cropping2d),
     ("UpSampling2D", conv::up_sampling2d),
