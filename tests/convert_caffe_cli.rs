@@ -3,32 +3,16 @@
 //! that resume exactly; bad input that leaves nothing behind; and `dml convert keras --emit-caffe`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-fn dml() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_dml"))
+mod cli_support;
+use cli_support::{dml, run_ok};
+
+fn scratch(name: &str) -> PathBuf {
+    cli_support::scratch("convert-caffe", name)
 }
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("dml-convert-caffe-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn write_csv(rows: &[Vec<f64>], path: &Path) {

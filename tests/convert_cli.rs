@@ -4,37 +4,21 @@
 //! way back: the trained weights written into a `.keras` file that reads back with those values.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use dml::convert::npz::{NpyArray, read_npz};
+use dml::convert::npz::read_npz;
 
-fn dml() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_dml"))
+mod cli_support;
+use cli_support::{dml, run_ok, write_npy_csv as write_csv};
+
+fn scratch(name: &str) -> PathBuf {
+    cli_support::scratch("convert-cli", name)
 }
 
 fn case(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/keras/cases").join(name)
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("dml-convert-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 /// Writes an array as CSV, one row per example (the trailing axes flattened), full precision.
-fn write_csv(a: &NpyArray, path: &Path) {
-    let rows = a.shape.first().copied().unwrap_or(1).max(1);
-    let cols = a.data.len() / rows;
-    let mut s = String::new();
-    for r in 0..rows {
-        let line: Vec<String> = a.data[r * cols..(r + 1) * cols].iter().map(|v| format!("{v:?}")).collect();
-        s.push_str(&line.join(","));
-        s.push('\n');
-    }
-    std::fs::write(path, s).unwrap();
-}
 
 fn read_csv(path: &Path) -> Vec<f64> {
     std::fs::read_to_string(path)
@@ -49,18 +33,6 @@ fn assert_close(ours: &[f64], theirs: &[f64], rel: f64, what: &str) {
     for (i, (a, b)) in ours.iter().zip(theirs).enumerate() {
         assert!((a - b).abs() <= rel * b.abs() + 1e-12, "{what}: cell {i}: ours {a}, Keras {b}");
     }
-}
-
-fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{:?} failed:\n{}\n{}",
-        cmd,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Converts `name`, predicts and trains from the written folder, compares with Keras.

@@ -4,35 +4,18 @@
 //! nothing.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use dml::convert::npz::{NpyArray, read_npz};
+use dml::convert::npz::read_npz;
 
-fn dml() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_dml"))
+mod cli_support;
+use cli_support::{dml, run_ok, write_npy_csv as write_csv};
+
+fn scratch(name: &str) -> PathBuf {
+    cli_support::scratch("convert-onnx-cli", name)
 }
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/onnx").join(name)
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("dml-convert-onnx-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn write_csv(a: &NpyArray, path: &Path) {
-    let rows = a.shape.first().copied().unwrap_or(1).max(1);
-    let cols = a.data.len() / rows;
-    let mut s = String::new();
-    for r in 0..rows {
-        let line: Vec<String> = a.data[r * cols..(r + 1) * cols].iter().map(|v| format!("{v:?}")).collect();
-        s.push_str(&line.join(","));
-        s.push('\n');
-    }
-    std::fs::write(path, s).unwrap();
 }
 
 fn read_csv(path: &Path) -> Vec<Vec<f64>> {
@@ -41,18 +24,6 @@ fn read_csv(path: &Path) -> Vec<Vec<f64>> {
         .lines()
         .map(|l| l.split(',').map(|v| v.trim().parse::<f64>().unwrap_or(f64::NAN)).collect())
         .collect()
-}
-
-fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{:?} failed:\n{}\n{}",
-        cmd,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn predict_matches(case: &str, dir: &Path, out: &Path) {
