@@ -18,8 +18,6 @@ fn case(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/keras/cases").join(name)
 }
 
-/// Writes an array as CSV, one row per example (the trailing axes flattened), full precision.
-
 fn read_csv(path: &Path) -> Vec<f64> {
     std::fs::read_to_string(path)
         .unwrap()
