@@ -154,7 +154,10 @@ pub fn seq(args: Vec<Option<Value>>) -> RtResult<Value> {
 /// `matrix(X, rows, cols, byrow)` of a matrix or a list of numbers; the operands are those of
 /// the builtin `matrix`: `data`, `rows`, `cols`.
 pub fn reshape(args: Vec<Option<Value>>, byrow: bool) -> RtResult<Value> {
-    let a = Args::new(operator_id("matrix")?, args);
+    let mut a = Args::new(operator_id("matrix")?, args);
+    if byrow && let Some(moved) = reshape_owned_rows(&mut a)? {
+        return Ok(moved);
+    }
     let from_list;
     let m: &Matrix = match a.value("data")? {
         Value::List(l) => {
@@ -182,6 +185,36 @@ pub fn reshape(args: Vec<Option<Value>>, byrow: bool) -> RtResult<Value> {
         _ => (m.rows(), m.cols()),
     };
     Ok(Value::matrix(kernels::reorg::reshape(m, r, c, byrow)?))
+}
+
+/// `matrix(X, rows=, cols=)` row-wise of a dense matrix this instruction owns alone: the cells
+/// are already in the output's row-major order, so the storage moves into the new shape instead
+/// of being copied (`matrix(seq(1, n * m), rows=n, cols=m)` builds large inputs this way).
+/// `None` (with the argument left in place) when the data is shared, sparse, or not a matrix,
+/// or when the shape arguments need the general path's checks and messages.
+fn reshape_owned_rows(a: &mut Args) -> RtResult<Option<Value>> {
+    let (Some(rows), Some(cols)) = (a.opt_num("rows")?, a.opt_num("cols")?) else { return Ok(None) };
+    let fits = |m: &Matrix| {
+        !m.is_sparse() && rows >= 0.0 && cols >= 0.0 && (m.rows() * m.cols()) as f64 == rows * cols
+    };
+    match a.value("data")? {
+        Value::Matrix(m) if Arc::strong_count(m) == 1 && fits(m) => {}
+        _ => return Ok(None),
+    }
+    let Value::Matrix(m) = a.take("data")? else { unreachable!("checked above") };
+    let Ok(Matrix::Dense(cells)) = Arc::try_unwrap(m) else { unreachable!("owned and dense") };
+    let n = cells.len();
+    let cells = if cells.is_standard_layout() {
+        let (mut v, start) = cells.into_raw_vec_and_offset();
+        let start = start.unwrap_or(0);
+        if start != 0 || v.len() != n {
+            v = v[start..start + n].to_vec();
+        }
+        v
+    } else {
+        cells.iter().copied().collect()
+    };
+    Ok(Some(Value::matrix(Matrix::from_vec(rows as usize, cols as usize, cells))))
 }
 
 /// `cbind`/`rbind` (with `columns`) of matrices and scalars, of a list's elements, or of frames.
