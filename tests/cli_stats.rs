@@ -42,3 +42,42 @@ fn stats_report_counts_instructions_and_their_cpu_time() {
     assert_eq!(count, 5, "{row}");
     assert!(wall > 0.0 && cpu > 0.0, "{row}");
 }
+
+/// A dense result that turns out mostly zeros (a mask, and a matrix multiplied by it) is stored
+/// sparse once counted, as SystemDS re-examines each result: `--stats` counts the conversion.
+#[test]
+fn mostly_zero_results_of_dense_operators_are_stored_sparse() {
+    let dir = std::env::temp_dir().join(format!("dml_stats_sparse_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let script = dir.join("s.dml");
+    std::fs::write(
+        &script,
+        "S = sin(matrix(seq(1, 100000), rows=1000, cols=100) * 0.731)\n\
+         M = abs(S) > 0.99\n\
+         X = S * M\n\
+         print(sum(M) + \" \" + sum(X != 0))\n",
+    )
+    .expect("write script");
+    let out = Command::new(env!("CARGO_BIN_EXE_dml"))
+        .arg("run")
+        .arg(&script)
+        .arg("--stats")
+        .output()
+        .expect("run dml");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    // The mask and the masked matrix have the same non-zeros, about 9% of the cells (|sin| > 0.99).
+    let first: Vec<f64> =
+        text.lines().next().unwrap_or("").split(' ').map(|v| v.parse().expect("number")).collect();
+    assert_eq!(first[0], first[1], "{text}");
+    assert!(first[0] > 5000.0 && first[0] < 13000.0, "{text}");
+    let line = text.lines().find(|l| l.starts_with("Format conversions:")).expect("conversions line");
+    let to_sparse: u64 = line
+        .split("dense->sparse ")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(to_sparse >= 1, "{line}");
+}

@@ -49,6 +49,15 @@ impl BinOp {
                 | BinOp::Xor
         )
     }
+
+    /// Operators whose result on dense operands is often mostly zeros (a mask, or a matrix
+    /// multiplied by one): their dense results are counted as they are written, and stored
+    /// sparse when the count crosses SystemDS's turn point, as SystemDS re-examines every
+    /// result. `min`/`max` (ReLU) are left out: their results are usually about half zeros,
+    /// on the dense side of the turn point, and counting them would only cost time.
+    pub fn may_sparsify(self) -> bool {
+        matches!(self, BinOp::Mul) || self.is_boolean_valued()
+    }
 }
 
 /// Unary cellwise operators.

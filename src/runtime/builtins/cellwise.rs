@@ -34,49 +34,101 @@ fn owned_dense(m: &mut Arc<Matrix>) -> Option<&mut [f64]> {
     }
 }
 
-/// `out[i] = f(out[i], other[i])` (or with the operands swapped), in parallel for large inputs.
-fn zip_in_place(cells: &mut [f64], other: &[f64], swapped: bool, f: impl Fn(f64, f64) -> f64 + Sync) {
+/// Cells per work item of the in-place kernels: small enough that a chunk just written is still
+/// in cache when its non-zeros are counted.
+const CHUNK: usize = 1 << 15;
+
+/// The non-zeros of a chunk just written, when `count` asks for them (0 otherwise).
+fn chunk_nnz(c: &[f64], count: bool) -> usize {
+    if count { c.iter().map(|v| (*v != 0.0) as usize).sum() } else { 0 }
+}
+
+/// `out[i] = f(out[i], other[i])` (or with the operands swapped), in parallel for large inputs;
+/// returns the result's non-zeros when `count` asks (counted chunk by chunk while in cache).
+fn zip_in_place(
+    cells: &mut [f64],
+    other: &[f64],
+    swapped: bool,
+    count: bool,
+    f: impl Fn(f64, f64) -> f64 + Sync,
+) -> usize {
     use rayon::prelude::*;
-    const CHUNK: usize = 1 << 15;
     let body = |(c, o): (&mut [f64], &[f64])| {
         if swapped {
             kernels::simd::zip_in_place(c, o, &|x, y| f(y, x))
         } else {
             kernels::simd::zip_in_place(c, o, &f)
         }
+        chunk_nnz(c, count)
     };
     if cells.len() > 2 * CHUNK {
-        cells.par_chunks_mut(CHUNK).zip(other.par_chunks(CHUNK)).for_each(body);
+        cells.par_chunks_mut(CHUNK).zip(other.par_chunks(CHUNK)).map(body).sum()
     } else {
-        body((cells, other));
+        body((cells, other))
     }
+}
+
+/// `cells[i] = f(cells[i])` like [`kernels::elementwise::map_in_place`], returning the result's
+/// non-zeros when `count` asks.
+fn map_in_place(cells: &mut [f64], count: bool, f: impl Fn(f64) -> f64 + Sync) -> usize {
+    use rayon::prelude::*;
+    if !count {
+        kernels::elementwise::map_in_place(cells, f);
+        return 0;
+    }
+    let body = |c: &mut [f64]| {
+        kernels::simd::map_in_place(c, &f);
+        chunk_nnz(c, true)
+    };
+    if cells.len() > 2 * CHUNK { cells.par_chunks_mut(CHUNK).map(body).sum() } else { body(cells) }
 }
 
 /// `cells[i] = cells[i] op other[i]` (or `other[i] op cells[i]` when swapped), specialized for
 /// the common operators so that the loops compile to vector code; the specialized forms compute
-/// exactly what `BinOp::apply` computes.
-fn zip_op(op: BinOp, cells: &mut [f64], other: &[f64], swapped: bool) {
+/// exactly what `BinOp::apply` computes. Returns the result's non-zeros for the operators that
+/// [`BinOp::may_sparsify`] (0 for the others).
+fn zip_op(op: BinOp, cells: &mut [f64], other: &[f64], swapped: bool) -> usize {
+    let count = op.may_sparsify();
     match op {
-        BinOp::Add => zip_in_place(cells, other, swapped, |p, q| p + q),
-        BinOp::Sub => zip_in_place(cells, other, swapped, |p, q| p - q),
-        BinOp::Mul => zip_in_place(cells, other, swapped, |p, q| p * q),
-        BinOp::Div => zip_in_place(cells, other, swapped, |p, q| p / q),
-        o => zip_in_place(cells, other, swapped, move |p, q| o.apply(p, q)),
+        BinOp::Add => zip_in_place(cells, other, swapped, count, |p, q| p + q),
+        BinOp::Sub => zip_in_place(cells, other, swapped, count, |p, q| p - q),
+        BinOp::Mul => zip_in_place(cells, other, swapped, count, |p, q| p * q),
+        BinOp::Div => zip_in_place(cells, other, swapped, count, |p, q| p / q),
+        o => zip_in_place(cells, other, swapped, count, move |p, q| o.apply(p, q)),
     }
 }
 
-/// `cells[i] = cells[i] op v` (or `v op cells[i]` when `scalar_left`), specialized likewise.
-fn map_op(op: BinOp, cells: &mut [f64], v: f64, scalar_left: bool) {
+/// `cells[i] = cells[i] op v` (or `v op cells[i]` when `scalar_left`), specialized likewise;
+/// returns the non-zeros as [`zip_op`] does.
+fn map_op(op: BinOp, cells: &mut [f64], v: f64, scalar_left: bool) -> usize {
+    let count = op.may_sparsify();
     match (op, scalar_left) {
-        (BinOp::Add, _) => kernels::elementwise::map_in_place(cells, move |p| p + v),
-        (BinOp::Mul, _) => kernels::elementwise::map_in_place(cells, move |p| p * v),
-        (BinOp::Sub, false) => kernels::elementwise::map_in_place(cells, move |p| p - v),
-        (BinOp::Sub, true) => kernels::elementwise::map_in_place(cells, move |p| v - p),
-        (BinOp::Div, false) => kernels::elementwise::map_in_place(cells, move |p| p / v),
-        (BinOp::Div, true) => kernels::elementwise::map_in_place(cells, move |p| v / p),
-        (o, false) => kernels::elementwise::map_in_place(cells, move |p| o.apply(p, v)),
-        (o, true) => kernels::elementwise::map_in_place(cells, move |p| o.apply(v, p)),
+        (BinOp::Add, _) => map_in_place(cells, count, move |p| p + v),
+        (BinOp::Mul, _) => map_in_place(cells, count, move |p| p * v),
+        (BinOp::Sub, false) => map_in_place(cells, count, move |p| p - v),
+        (BinOp::Sub, true) => map_in_place(cells, count, move |p| v - p),
+        (BinOp::Div, false) => map_in_place(cells, count, move |p| p / v),
+        (BinOp::Div, true) => map_in_place(cells, count, move |p| v / p),
+        (o, false) => map_in_place(cells, count, move |p| o.apply(p, v)),
+        (o, true) => map_in_place(cells, count, move |p| o.apply(v, p)),
     }
+}
+
+/// A dense result written in place by an operator that [`BinOp::may_sparsify`], with its
+/// counted non-zeros: stored sparse when the count crosses SystemDS's turn point (a counted
+/// conversion), as SystemDS re-examines each result; otherwise left as it is.
+fn settle_format(op: BinOp, m: Arc<Matrix>, nnz: usize) -> Value {
+    if op.may_sparsify() && Matrix::prefers_sparse(m.rows(), m.cols(), nnz) {
+        crate::types::conversions::note_dense_to_sparse();
+        return Value::matrix(Matrix::Sparse(m.to_csr()));
+    }
+    Value::Matrix(m)
+}
+
+/// A new result of an operator that [`BinOp::may_sparsify`], re-examined likewise (the kernels
+/// that build a new dense result do not count as they write).
+fn settle_new(op: BinOp, m: Matrix) -> Value {
+    Value::matrix(if op.may_sparsify() && !m.is_sparse() { m.examine_format() } else { m })
 }
 
 fn scalar_operand(s: &Value, op: BinOp) -> RtResult<f64> {
@@ -106,11 +158,11 @@ fn axpby(x: Value, y: Value, a: &Value, b: &Value) -> RtResult<Value> {
         return Err(RtError::new("_axpby needs two matrices"));
     };
     if let Some(cells) = owned_dense(&mut mx) {
-        zip_in_place(cells, &my.dense_data(), false, move |p, q| sa * p + sb * q);
+        zip_in_place(cells, &my.dense_data(), false, false, move |p, q| sa * p + sb * q);
         return Ok(Value::Matrix(mx));
     }
     if let Some(cells) = owned_dense(&mut my) {
-        zip_in_place(cells, &mx.dense_data(), false, move |q, p| sa * p + sb * q);
+        zip_in_place(cells, &mx.dense_data(), false, false, move |q, p| sa * p + sb * q);
         return Ok(Value::Matrix(my));
     }
     let (xd, yd) = (mx.dense_data(), my.dense_data());
@@ -128,33 +180,33 @@ pub fn binary(op: BinOp, a: Value, b: Value) -> RtResult<Value> {
                 if let Some(cells) = owned_dense(&mut x)
                     && let Some(other) = y.dense_slice()
                 {
-                    zip_op(op, cells, other, false);
-                    return Ok(Value::Matrix(x));
+                    let nnz = zip_op(op, cells, other, false);
+                    return Ok(settle_format(op, x, nnz));
                 }
                 if let Some(cells) = owned_dense(&mut y)
                     && let Some(other) = x.dense_slice()
                 {
-                    zip_op(op, cells, other, true);
-                    return Ok(Value::Matrix(y));
+                    let nnz = zip_op(op, cells, other, true);
+                    return Ok(settle_format(op, y, nnz));
                 }
             }
-            Ok(Value::matrix(kernels::elementwise::binary_mm(op, &x, &y)?))
+            Ok(settle_new(op, kernels::elementwise::binary_mm(op, &x, &y)?))
         }
         (Value::Matrix(mut x), s) if s.is_scalar() => {
             let v = scalar_operand(&s, op)?;
             if let Some(cells) = owned_dense(&mut x) {
-                map_op(op, cells, v, false);
-                return Ok(Value::Matrix(x));
+                let nnz = map_op(op, cells, v, false);
+                return Ok(settle_format(op, x, nnz));
             }
-            Ok(Value::matrix(kernels::elementwise::binary_ms(op, &x, v)))
+            Ok(settle_new(op, kernels::elementwise::binary_ms(op, &x, v)))
         }
         (s, Value::Matrix(mut y)) if s.is_scalar() => {
             let v = scalar_operand(&s, op)?;
             if let Some(cells) = owned_dense(&mut y) {
-                map_op(op, cells, v, true);
-                return Ok(Value::Matrix(y));
+                let nnz = map_op(op, cells, v, true);
+                return Ok(settle_format(op, y, nnz));
             }
-            Ok(Value::matrix(kernels::elementwise::binary_sm(op, v, &y)))
+            Ok(settle_new(op, kernels::elementwise::binary_sm(op, v, &y)))
         }
         (x, y) if x.is_scalar() && y.is_scalar() => Ok(binary_scalar(op, &x, &y)?),
         (Value::Frame(x), Value::Frame(y)) => Ok(Value::Frame(Arc::new(frame_ops::compare(op, &x, &y)?))),
