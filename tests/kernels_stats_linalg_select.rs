@@ -301,6 +301,24 @@ fn grouped_aggregates() {
     );
 }
 
+/// The one-pass sums of an unweighted dense target give the bits of the general per-column
+/// path (forced here by weights of ones), empty and dropped groups included.
+#[test]
+fn grouped_sums_fast_path_matches_the_general_path() {
+    let (rows, cols) = (301, 7);
+    let x = m(rows, cols, &(0..rows * cols).map(|k| ((k * k) as f64 * 0.37).sin() * 1e3).collect::<Vec<_>>());
+    let g = col(&(0..rows).map(|r| ((r * 7) % 5 + 1) as f64).collect::<Vec<_>>());
+    let ones = col(&vec![1.0; rows]);
+    for f in ["sum", "count", "mean"] {
+        for k in [None, Some(3), Some(7)] {
+            let fast = cells(&stats::grouped_aggregate(&x, &g, None, f, k, None).unwrap());
+            let general = cells(&stats::grouped_aggregate(&x, &g, Some(&ones), f, k, None).unwrap());
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&fast), bits(&general), "{f} ngroups={k:?}");
+        }
+    }
+}
+
 #[test]
 fn distinct_counts_and_unique_order() {
     // sysds: X = [1 2 2; 1 NaN 3; 1 2 2; 0 0 NaN]

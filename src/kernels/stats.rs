@@ -226,6 +226,12 @@ pub fn grouped_aggregate(
         other => return Err(KernelError::new(format!("aggregate: unknown function \"{other}\""))),
     };
     let cols = target.cols();
+    if weights_m.is_none()
+        && matches!(func.as_str(), "sum" | "count" | "mean")
+        && let Some(x) = target.dense_slice()
+    {
+        return Ok(unweighted_group_sums(x, cols, &ids, k, &func));
+    }
     let mut out = vec![0.0; k * cols];
     for c in 0..cols {
         let mut members: Vec<(Vec<f64>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); k];
@@ -254,6 +260,34 @@ pub fn grouped_aggregate(
         }
     }
     Ok(Matrix::from_vec(k, cols, out))
+}
+
+/// `sum`, `count` or `mean` per group of a dense target without weights, in one row-major pass:
+/// each group's accumulator row takes the target's rows in row order, which is the order (and,
+/// starting from -0.0 as `Iterator::sum` does, the bits) of the general per-column path.
+fn unweighted_group_sums(x: &[f64], cols: usize, ids: &[usize], k: usize, func: &str) -> Matrix {
+    let mut sums = vec![-0.0f64; k * cols];
+    let mut counts = vec![0usize; k];
+    for (row, &id) in x.chunks_exact(cols.max(1)).zip(ids) {
+        if id <= k {
+            counts[id - 1] += 1;
+            if func != "count" {
+                for (acc, v) in sums[(id - 1) * cols..id * cols].iter_mut().zip(row) {
+                    *acc += v;
+                }
+            }
+        }
+    }
+    for (g, &n) in counts.iter().enumerate() {
+        let out = &mut sums[g * cols..(g + 1) * cols];
+        match (n, func) {
+            (0, _) => out.fill(0.0),
+            (_, "count") => out.fill(n as f64),
+            (_, "mean") => out.iter_mut().for_each(|v| *v /= n as f64),
+            _ => {}
+        }
+    }
+    Matrix::from_vec(k, cols, sums)
 }
 
 /// Java's `Double.hashCode` after `HashMap`'s spreading step.
