@@ -42,13 +42,34 @@ pub fn seq(from: f64, to: f64, incr: f64) -> KResult<Matrix> {
         return Err(KernelError::new(format!("seq() would create {len} cells")));
     }
     let n = len as usize;
+    Ok(Matrix::from_vec(n, 1, seq_cells(from, incr, n)))
+}
+
+/// The cells of `seq`: `from`, then each the previous plus `incr` (SystemDS's running sum, whose
+/// roundings the values keep). When every value is an integer below 2^53 the running sum is exact
+/// and equals `from + i * incr`, which large sequences compute in parallel.
+fn seq_cells(from: f64, incr: f64, n: usize) -> Vec<f64> {
+    use rayon::prelude::*;
+    const EXACT: f64 = 9007199254740992.0; // 2^53
+    let integral = from.fract() == 0.0 && incr.fract() == 0.0;
+    if n > 1 << 16 && integral && from.abs() + n as f64 * incr.abs() < EXACT {
+        let mut out = vec![0.0; n];
+        out.par_chunks_mut(1 << 14).enumerate().for_each(|(c, chunk)| {
+            let start = c << 14;
+            for (i, v) in chunk.iter_mut().enumerate() {
+                *v = from + (start + i) as f64 * incr;
+            }
+        });
+        out[0] = from; // -0.0 stays -0.0, as the running sum has it
+        return out;
+    }
     let mut out = Vec::with_capacity(n);
     let mut cur = from;
     for _ in 0..n {
         out.push(cur);
         cur += incr;
     }
-    Ok(Matrix::from_vec(n, 1, out))
+    out
 }
 
 /// Distribution of `rand` values.
@@ -311,4 +332,31 @@ pub fn sample(range: u64, size: u64, replace: bool, seed: Option<u64>) -> KResul
         all[..n].iter().map(|v| *v as f64).collect()
     };
     Ok(Matrix::from_vec(n, 1, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::seq_cells;
+
+    /// The parallel form gives the running sum's bits wherever it is used.
+    #[test]
+    fn parallel_integer_sequences_equal_the_running_sum() {
+        for (from, incr, n) in [
+            (1.0f64, 1.0f64, 200_000usize),
+            (-0.0, 1.0, 70_000),
+            (-100_000.0, 3.0, 100_000),
+            (5e6, -7.0, 90_000),
+        ] {
+            let mut cur: f64 = from;
+            let running: Vec<u64> = (0..n)
+                .map(|_| {
+                    let v = cur;
+                    cur += incr;
+                    v.to_bits()
+                })
+                .collect();
+            let got: Vec<u64> = seq_cells(from, incr, n).iter().map(|v| v.to_bits()).collect();
+            assert_eq!(got, running, "seq from {from} by {incr}, {n} cells");
+        }
+    }
 }
