@@ -109,6 +109,7 @@ fn map_op(op: BinOp, cells: &mut [f64], v: f64, scalar_left: bool) -> usize {
         (BinOp::Sub, true) => map_in_place(cells, count, move |p| v - p),
         (BinOp::Div, false) => map_in_place(cells, count, move |p| p / v),
         (BinOp::Div, true) => map_in_place(cells, count, move |p| v / p),
+        (BinOp::Pow, false) if v == 2.0 => map_in_place(cells, count, |p| p * p),
         (o, false) => map_in_place(cells, count, move |p| o.apply(p, v)),
         (o, true) => map_in_place(cells, count, move |p| o.apply(v, p)),
     }
