@@ -253,36 +253,34 @@ impl Session {
     /// The optimized HOP DAGs an input would run, without running it: of the statements, or of
     /// computing the value of a bare expression.
     pub fn explain(&mut self, input: &str) -> Result<String, Vec<Diagnostic>> {
-        let (program, initial) = self.prepare_for_explain(input, &self.opts.clone())?;
-        let text = compiler::validate::validate_with(&program, &self.opts, true, &initial).explain;
+        let program = self.prepare_for_explain(input)?;
+        let text =
+            compiler::validate::validate_with(&program, &self.opts, true, &self.initial_types()).explain;
         Ok(text.replace(VALUE_VAR, "(value)"))
     }
 
     /// [`Session::explain`] as one Graphviz DOT graph.
     pub fn explain_dot(&mut self, input: &str) -> Result<String, Vec<Diagnostic>> {
-        let (program, initial) = self.prepare_for_explain(input, &self.opts.clone())?;
-        Ok(crate::driver::dot_of(&program, &self.opts, &initial).replace(VALUE_VAR, "(value)"))
+        let program = self.prepare_for_explain(input)?;
+        Ok(crate::driver::dot_of(&program, &self.opts, &self.initial_types()).replace(VALUE_VAR, "(value)"))
     }
 
-    fn prepare_for_explain(
-        &mut self,
-        input: &str,
-        opts: &Options,
-    ) -> Result<(Program, Vec<(u32, TypeInfo)>), Vec<Diagnostic>> {
+    /// Compiles what `:explain` shows: an expression as the statement that computes its value.
+    fn prepare_for_explain(&mut self, input: &str) -> Result<Program, Vec<Diagnostic>> {
+        let opts = self.opts.clone();
         let text = match classify(input) {
             InputKind::Expression | InputKind::MaybeValue => {
                 let wrapped = wrap_value(input);
                 // A call without results cannot be a value: explain the statement instead.
-                match self.prepare(&wrapped, opts) {
-                    Ok(p) => return Ok((p, self.initial_types())),
+                match self.prepare(&wrapped, &opts) {
+                    Ok(p) => return Ok(p),
                     Err(e) if classify(input) == InputKind::Expression => return Err(e),
                     Err(_) => input.to_string(),
                 }
             }
             _ => input.to_string(),
         };
-        let program = self.prepare(&text, opts)?;
-        Ok((program, self.initial_types()))
+        self.prepare(&text, &opts)
     }
 
     fn initial_types(&self) -> Vec<(u32, TypeInfo)> {
