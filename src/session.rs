@@ -165,16 +165,17 @@ impl Session {
 
     /// Runs one input. On success its variables are kept; on failure nothing changes.
     pub fn execute(&mut self, input: &str, out: &Output) -> Result<(), Failure> {
-        self.run(input, out, None)
+        self.run(input, out, None, true)
     }
 
     /// [`Session::execute`] with the instruction counts and times recorded in `stats` (the
     /// `--stats` table of that one input: `stats.report(elapsed, compile_time)`).
     pub fn execute_with_stats(&mut self, input: &str, out: &Output, stats: &Stats) -> Result<(), Failure> {
-        self.run(input, out, Some(stats))
+        self.run(input, out, Some(stats), true)
     }
 
-    fn run(&mut self, input: &str, out: &Output, stats: Option<&Stats>) -> Result<(), Failure> {
+    /// Compiles and runs one input; `record`: keep it among the accepted statements.
+    fn run(&mut self, input: &str, out: &Output, stats: Option<&Stats>, record: bool) -> Result<(), Failure> {
         let opts = self.opts.clone();
         let start = std::time::Instant::now();
         let program = self.prepare(input, &opts).map_err(Failure::Compile)?;
@@ -209,7 +210,7 @@ impl Session {
                 }
             }
         }
-        if !input.contains(VALUE_VAR) {
+        if record {
             self.accepted.push(input.trim_end().to_string());
         }
         Ok(())
@@ -233,16 +234,16 @@ impl Session {
             InputKind::MaybeValue => match self.value_of(input, out, stats) {
                 Ok(v) => Ok(Some(v)),
                 // Not a value (a function without results): run it as the statement it is.
-                Err(Failure::Compile(_)) => self.run(input, out, stats).map(|_| None),
+                Err(Failure::Compile(_)) => self.run(input, out, stats, true).map(|_| None),
                 Err(e) => Err(e),
             },
-            InputKind::Statements | InputKind::Invalid => self.run(input, out, stats).map(|_| None),
+            InputKind::Statements | InputKind::Invalid => self.run(input, out, stats, true).map(|_| None),
         }
     }
 
     /// Evaluates one expression in the session and returns its value.
     fn value_of(&mut self, expr: &str, out: &Output, stats: Option<&Stats>) -> Result<Value, Failure> {
-        let result = self.run(&wrap_value(expr), out, stats);
+        let result = self.run(&wrap_value(expr), out, stats, false);
         let value = self.vars.remove(VALUE_VAR);
         result?;
         value.ok_or_else(|| {

@@ -212,3 +212,31 @@ fn explain_dot_is_accepted_by_graphviz() {
     dot_to_svg(&out);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The session API that the REPL is built on, as an embedder uses it.
+#[test]
+fn session_api_evaluates_expressions_and_keeps_statements() {
+    use dml::session::{InputKind, Session, classify};
+    use dml::types::value::Value;
+    assert_eq!(classify("X"), InputKind::Expression);
+    assert_eq!(classify("sum(X)"), InputKind::MaybeValue);
+    assert_eq!(classify("print(X)"), InputKind::Statements);
+    assert_eq!(classify("x = 1"), InputKind::Statements);
+    assert_eq!(classify("x = = 1"), InputKind::Invalid);
+    let out = dml::runtime::output::Output::buffer();
+    let mut s = Session::new(dml::compiler::Options::default());
+    assert!(s.evaluate("X = matrix(\"1 2 3 4\", rows=2, cols=2)", &out).unwrap().is_none());
+    // sum(X %*% X) = sum([[7, 10], [15, 22]]) = 54.
+    match s.evaluate("sum(X %*% X)", &out).unwrap() {
+        Some(Value::Double(v)) => assert_eq!(v, 54.0),
+        other => panic!("expected a double, got {other:?}"),
+    }
+    assert!(s.evaluate("print(\"p\")", &out).unwrap().is_none());
+    assert_eq!(out.take(), "p\n");
+    // Only the statements are kept; the value's temporary variable is gone.
+    assert_eq!(s.script(), "X = matrix(\"1 2 3 4\", rows=2, cols=2)\nprint(\"p\")\n");
+    assert_eq!(s.var_names(), vec!["X".to_string()]);
+    assert_eq!(s.describe_type("X").as_deref(), Some("matrix 2x2, nnz=4, dense (32 B)"));
+    s.reset();
+    assert!(s.var_names().is_empty() && s.script().is_empty());
+}

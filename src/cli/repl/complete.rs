@@ -18,6 +18,8 @@ const KEYWORDS: &[&str] = &["else", "for", "function", "if", "in", "parfor", "re
 pub struct Names {
     pub variables: Vec<String>,
     pub callable: Callable,
+    /// DML-bodied builtins (`NAME.dml` in `--builtin-path`).
+    pub builtin_scripts: Vec<String>,
 }
 
 /// The builtins a user may call, with their parameter names (the `_`-prefixed fused operators
@@ -105,6 +107,7 @@ pub fn complete(line: &str, pos: usize, names: &Names) -> (usize, Vec<Candidate>
             names.callable.namespaces.keys().filter(|n| fits(n)).map(|n| Candidate::same(format!("{n}::"))),
         );
         out.extend(builtins().filter(|b| fits(b.name)).map(|b| Candidate::same(b.name.to_string())));
+        out.extend(names.builtin_scripts.iter().filter(|n| fits(n)).map(|n| Candidate::same(n.clone())));
         out.extend(KEYWORDS.iter().filter(|k| fits(k)).map(|k| Candidate::same(k.to_string())));
     }
     out.sort_by(|a, b| a.display.cmp(&b.display));
@@ -233,7 +236,11 @@ mod tests {
         callable
             .namespaces
             .insert("relu".into(), vec![sig("backward", &["dout", "X"]), sig("forward", &["X"])]);
-        Names { variables: vec!["X".into(), "Xtest".into(), "total".into()], callable }
+        Names {
+            variables: vec!["X".into(), "Xtest".into(), "total".into()],
+            callable,
+            builtin_scripts: vec!["lmDS".into(), "sqrtScript".into()],
+        }
     }
 
     fn displays(line: &str) -> (usize, Vec<String>) {
@@ -259,6 +266,7 @@ mod tests {
         assert!(t.contains(&"total".to_string()) && t.contains(&"toString".to_string()), "{t:?}");
         assert_eq!(displays("squ").1, vec!["square"]);
         assert!(displays("sq").1.contains(&"sqrt".to_string()));
+        assert_eq!(displays("lm").1, vec!["lmDS"], "DML-bodied builtins of --builtin-path");
         assert_eq!(displays("rel").1, vec!["relu::"]);
         assert!(displays("whi").1.contains(&"while".to_string()));
         assert!(!displays("_").1.iter().any(|c| c.starts_with('_')), "fused operators are internal");

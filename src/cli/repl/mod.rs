@@ -30,11 +30,27 @@ fn history_path() -> Option<PathBuf> {
     Some(dir.join("history"))
 }
 
-fn names_of(session: &Session) -> Names {
-    Names { variables: session.var_names(), callable: session.callable().clone() }
+/// The DML-bodied builtins of `--builtin-path` (`NAME.dml` files), for completion.
+fn builtin_scripts(opts: &Options) -> Vec<String> {
+    let Some(dir) = &opts.builtin_path else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok()?.file_name().into_string().ok()?.strip_suffix(".dml").map(str::to_string))
+        .collect();
+    names.sort();
+    names
+}
+
+fn names_of(session: &Session, builtin_scripts: &[String]) -> Names {
+    Names {
+        variables: session.var_names(),
+        callable: session.callable().clone(),
+        builtin_scripts: builtin_scripts.to_vec(),
+    }
 }
 
 pub fn run(opts: Options) -> i32 {
+    let scripts = builtin_scripts(&opts);
     let mut repl = Repl::new(Session::new(opts), Output::stdout());
     if !std::io::stdin().is_terminal() {
         let mut lines = LineBuffer::new(false);
@@ -61,7 +77,7 @@ pub fn run(opts: Options) -> i32 {
         eprintln!("error: cannot open the terminal for the REPL");
         return 1;
     };
-    editor.set_helper(Some(ReplHelper { names: Names::default() }));
+    editor.set_helper(Some(ReplHelper { names: names_of(&repl.session, &scripts) }));
     let history = history_path();
     if let Some(h) = &history {
         let _ = editor.load_history(h);
@@ -79,7 +95,7 @@ pub fn run(opts: Options) -> i32 {
                     }
                 }
                 if let Some(helper) = editor.helper_mut() {
-                    helper.names = names_of(&repl.session);
+                    helper.names = names_of(&repl.session, &scripts);
                 }
             }
             Err(rustyline::error::ReadlineError::Interrupted) => lines.clear(),
