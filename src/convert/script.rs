@@ -676,7 +676,7 @@ const TRAIN_USAGE: &[(&str, &str)] = &[
 /// the mean time of the steps so far). `printProgress` draws only on a terminal.
 fn progress_bar(b: &mut Code, done: &str, total: &str, lead: usize) {
     b.open("if (verbose)");
-    b.line(format!("eta = round((time() - epoch_start) / 1e9 * ({total} - {done}) / {done})"));
+    b.line(format!("eta = as.integer(round((time() - epoch_start) / 1e9 * ({total} - {done}) / {done}))"));
     b.line(format!(
         "drawn = printProgress({done}, {total}, \"loss: \" + round(loss_total * {lead} / seen * 10000) / 10000 + \" - ETA: \" + eta + \"s\")"
     ));
