@@ -173,6 +173,29 @@ mod tests {
     }
 
     #[test]
+    fn frames_show_names_and_types_then_head_and_tail_rows() {
+        use dml::types::frame::{Frame, FrameColumn};
+        let f = |rows: usize| {
+            Value::Frame(Arc::new(Frame::new(vec![
+                FrameColumn::Int((1..=rows as i64).collect()),
+                FrameColumn::Str((1..=rows).map(|i| Some(format!("s{i}"))).collect()),
+            ])))
+        };
+        let small = show(&f(2), Some("F"), Preview::default());
+        let Value::Frame(two) = f(2) else { unreachable!() };
+        // The same lines as toString, after our shape line instead of its `# FRAME` line.
+        let to_string = frame_ops::to_string(&two, &ToStringOpts::default());
+        assert_eq!(small, format!("frame 2x2\n{}", to_string.split_once('\n').unwrap().1));
+        let large = show(&f(50), Some("F"), Preview::default());
+        let lines: Vec<&str> = large.lines().collect();
+        assert_eq!(lines[0], "frame 50x2");
+        assert_eq!(lines[3], "1 s1", "{large}");
+        assert_eq!(lines[9], "... 41 more rows ...", "{large}");
+        assert_eq!(lines[12], "50 s50", "{large}");
+        assert_eq!(lines[13], "(:show F prints it all)");
+    }
+
+    #[test]
     fn lists_show_their_names() {
         let l = ListValue {
             items: vec![Value::Int(1), Value::str("b".to_string())],
