@@ -16,6 +16,8 @@ pub enum Explain {
     Hops,
     /// The instruction program of every block.
     Runtime,
+    /// The HOP DAG of every block as one Graphviz DOT graph (a cluster per block).
+    Dot,
 }
 
 /// How a run failed.
@@ -48,6 +50,8 @@ pub fn run_script(
     if cfg.explain == Explain::Hops {
         // Explain what will run: the program after branch removal.
         report.push_str(&compiler::validate::validate(&program, opts, true).explain);
+    } else if cfg.explain == Explain::Dot {
+        report.push_str(&dot_of(&program, opts, &[]));
     }
     let compile_time = start.elapsed();
     let stats = cfg.stats.then(Stats::default);
@@ -63,6 +67,18 @@ pub fn run_script(
         Ok(_) => Ok(report),
         Err(e) => Err(Failure::Runtime(e.into_diagnostic())),
     }
+}
+
+/// The HOP DAGs of `program` as one Graphviz document (`--explain dot`); `initial` types the
+/// variables that exist before it starts (a REPL session's), by slot.
+pub fn dot_of(
+    program: &compiler::program::Program,
+    opts: &Options,
+    initial: &[(crate::hops::VarId, crate::types::type_info::TypeInfo)],
+) -> String {
+    let dot_opts = Options { explain_format: compiler::ExplainFormat::Dot, ..opts.clone() };
+    let sections = compiler::validate::validate_with(program, &dot_opts, true, initial).explain;
+    crate::hops::explain::dot::document(&sections)
 }
 
 /// The HOP DAGs of a script after rewrites, as `--explain hops` prints them (nothing runs).

@@ -72,8 +72,12 @@ fn convert_predict_train(name: &str) {
             "shuffle=FALSE".to_string(),
             format!("weights_out={}", trained.display()),
             "history=history.csv".to_string(),
+            "chart=history.svg".to_string(),
         ]));
     assert!(printed.contains(&format!("Epoch 1/{}", fit["epochs"])), "no epoch line in:\n{printed}");
+    // The history chart: an SVG with the losses (validation too) named in its legend.
+    let svg = std::fs::read_to_string(dir.join("history.svg")).expect("history.svg");
+    assert!(svg.starts_with("<svg") && svg.contains("\nloss\n") && svg.contains("\nval_loss\n"), "{svg}");
     let history = read_csv(&dir.join("history.csv"));
     let cols = history.len() / fit["epochs"].as_u64().unwrap() as usize;
     let loss: Vec<f64> = history.chunks(cols).map(|r| r[0]).collect();

@@ -201,6 +201,8 @@ pub(super) const TABLE: &[BuiltinSpec] = &[
     effect(lib("time", &[], IntScalar)),
     // Ours (not SystemDS's): a progress bar on a terminal, for the converters' training loops.
     effect(lib("printProgress", &[p("done", Req), p("total", Req), p("text", S(""))], BoolScalar)),
+    // Ours: a training history as an SVG line chart (runtime/builtins/chart.rs).
+    effect(lib("plotHistory", &[p("history", Req), p("file", Req), p("names", Req)], Nothing)),
     // statements
     variadic(effect(special("print", &[p("x", Opt)], Nothing))),
     effect(special("stop", &[p("message", S(""))], Nothing)),

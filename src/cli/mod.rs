@@ -43,7 +43,7 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Run a script: dml run FILE [--stats] [--explain hops|runtime] [--no-rewrites]
+    /// Run a script: dml run FILE [--stats] [--explain hops|runtime|dot] [--no-rewrites]
     /// [--no-rewrite NAME] [--builtin-path DIR] [-args v1 v2 ...] [-nvargs name=value ...]
     Run {
         /// The script, then options, then -args or -nvargs and their values.

@@ -8,7 +8,7 @@ use dml::driver::{Explain, Failure, RunConfig, run_script};
 use dml::runtime::output::Output;
 
 pub const RUN_HELP: &str =
-    "usage: dml run FILE [--stats] [--explain hops|runtime] [--no-rewrites] [--no-rewrite NAME]
+    "usage: dml run FILE [--stats] [--explain hops|runtime|dot] [--no-rewrites] [--no-rewrite NAME]
                [--builtin-path DIR] [-args v1 v2 ...] [-nvargs name=value ...]";
 
 /// Parses the words after `run` (or after `-f`) and runs the script; returns the exit status.
@@ -31,6 +31,10 @@ pub fn run(words: &[String]) -> i32 {
                     Some("hops") => {
                         i += 1;
                         Explain::Hops
+                    }
+                    Some("dot") => {
+                        i += 1;
+                        Explain::Dot
                     }
                     _ => Explain::Hops,
                 };

@@ -3,9 +3,9 @@
 //! the types known statically; the executor calls it again whenever a block runs with input
 //! types it has no cached plan for (dynamic recompilation).
 
-use crate::compiler::Options;
 use crate::compiler::program::{ModuleId, Program, VarTable};
 use crate::compiler::to_hops::{BuildCtx, Builder, Env};
+use crate::compiler::{ExplainFormat, Options};
 use crate::diagnostics::Diagnostic;
 use crate::hops::explain::explain_dag;
 use crate::hops::{Dag, HopId, VarId};
@@ -20,10 +20,13 @@ pub struct Scope<'a> {
     pub vars: &'a VarTable,
 }
 
-fn explain_text(program: &Program, vars: &VarTable, dag: &Dag) -> String {
+fn explain_text(program: &Program, opts: &Options, vars: &VarTable, dag: &Dag) -> String {
     let var_name = |v: u32| vars.name(v).to_string();
     let func_name = |f: u32| program.functions[f as usize].name.clone();
-    explain_dag(dag, &var_name, &func_name)
+    match opts.explain_format {
+        ExplainFormat::Text => explain_dag(dag, &var_name, &func_name),
+        ExplainFormat::Dot => crate::hops::explain::dot::dag_fragment(dag, &var_name, &func_name),
+    }
 }
 
 fn optimize_and_plan(opts: &Options, dag: &mut Dag) -> Result<(), Vec<Diagnostic>> {
@@ -71,7 +74,7 @@ pub fn compile_basic(
     let built = Builder::new(&ctx).build_block(stmts)?;
     let mut dag = built.dag;
     optimize_and_plan(opts, &mut dag)?;
-    let explain = explain_text(program, scope.vars, &dag);
+    let explain = explain_text(program, opts, scope.vars, &dag);
     let key = built.reads.iter().map(|&v| keys(v)).collect();
     let mut writes = built.writes;
     carry_nnz_estimates(&dag, &mut writes);
@@ -110,7 +113,7 @@ pub fn compile_predicate(
     // Rewrites may have replaced the root; the root list holds the current one.
     let root = *dag.roots.last().unwrap_or(&root);
     let ty = dag.get(root).ty;
-    let explain = explain_text(program, scope.vars, &dag);
+    let explain = explain_text(program, opts, scope.vars, &dag);
     let key = reads.iter().map(|&v| keys(v)).collect();
     Ok((lower(&dag, reads, key, Some(root), explain), ty))
 }

@@ -29,7 +29,7 @@ use crate::diagnostics::{Diagnostic, SourceMap};
 use program::Program;
 
 pub use load::{load_program, load_program_with_vars};
-pub use options::{CmdArgs, Options};
+pub use options::{CmdArgs, ExplainFormat, Options};
 
 /// A program whose main part is empty and which holds the DML-bodied builtin `NAME` from
 /// `opts.builtin_path` (and the builtins it calls): what `eval` runs when the name of a builtin

@@ -21,6 +21,19 @@ pub struct Options {
     /// block (every loop iteration, every function body) and fails with [`INTERRUPTED`].
     /// `None` (the default): nothing to check. Embedders use it for Ctrl-C.
     pub interrupt: Option<Arc<AtomicBool>>,
+    /// How each compiled block describes its plan (`Plan::explain`): text lines, or Graphviz
+    /// DOT for `--explain dot`.
+    pub explain_format: ExplainFormat,
+}
+
+/// The form of the plan descriptions the block compiler writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ExplainFormat {
+    /// One operator a line (`--explain hops`).
+    #[default]
+    Text,
+    /// Graphviz statements, collected into one graph by `hops::explain::dot::document`.
+    Dot,
 }
 
 /// The message of the error a program stops with when [`Options::interrupt`] is set.
@@ -42,6 +55,7 @@ impl Default for Options {
             budget: Budget::from_env(),
             builtin_path: std::env::var_os("DML_BUILTIN_PATH").map(PathBuf::from),
             interrupt: None,
+            explain_format: ExplainFormat::Text,
         }
     }
 }

@@ -667,15 +667,18 @@ const TRAIN_USAGE: &[(&str, &str)] = &[
     ("checkpoint=DIR", "a checkpoint after every epoch (weights, optimizer and callback state)"),
     ("resume=DIR", "continue from the last checkpoint in DIR"),
     ("history=FILE", "the history matrix as CSV (columns as listed below)"),
+    ("chart=FILE", "the history as an SVG line chart (losses, then metrics, per epoch)"),
     ("verbose=TRUE|FALSE", "one line per epoch, and a progress bar on a terminal"),
 ];
 
 /// The progress bar of an epoch: step `done` of `total`, with the running mean of the loss
-/// (rounded to four places, as Keras shows it). `printProgress` draws only on a terminal.
+/// (rounded to four places, as Keras shows it) and the estimated seconds left in the epoch (from
+/// the mean time of the steps so far). `printProgress` draws only on a terminal.
 fn progress_bar(b: &mut Code, done: &str, total: &str, lead: usize) {
     b.open("if (verbose)");
+    b.line(format!("eta = as.integer(round((time() - epoch_start) / 1e9 * ({total} - {done}) / {done}))"));
     b.line(format!(
-        "drawn = printProgress({done}, {total}, \"loss: \" + round(loss_total * {lead} / seen * 10000) / 10000)"
+        "drawn = printProgress({done}, {total}, \"loss: \" + round(loss_total * {lead} / seen * 10000) / 10000 + \" - ETA: \" + eta + \"s\")"
     ));
     b.close();
 }
@@ -1439,6 +1442,21 @@ pub fn training_script(g: &Graph, opts: &TrainOptions, io: &Io) -> Result<String
         b.line("history_file = ifdef($history, \"\")");
         b.open("if (history_file != \"\" & epochs_run > 0)");
         b.line("write(history, history_file, format=\"csv\")");
+        b.close();
+        b.line("chart_file = ifdef($chart, \"\")");
+        b.open("if (chart_file != \"\" & epochs_run > 0)");
+        // Without validation rows the `val_` columns hold zeros: only the training columns
+        // (the first ones) are drawn.
+        let train_cols = cols.iter().take_while(|c| !c.starts_with("val_") && *c != "learning_rate").count();
+        b.open("if (n_val > 0)");
+        b.line(format!("plotHistory(history, chart_file, \"{}\")", cols.join(",")));
+        b.close();
+        b.open("else");
+        b.line(format!(
+            "plotHistory(history[, 1:{train_cols}], chart_file, \"{}\")",
+            cols[..train_cols].join(",")
+        ));
+        b.close();
         b.close();
     }
 

@@ -1,6 +1,8 @@
 //! Text form of a DAG for `--explain hops` and the rewrite snapshot tests: one operator per line,
 //! inputs before users, each with its output type, shape, memory estimate and backend.
 
+pub mod dot;
+
 use super::{Dag, HopOp};
 use crate::types::type_info::DType;
 

@@ -9,4 +9,5 @@ pub mod io;
 pub mod lineage;
 pub mod output;
 pub mod parfor;
+pub mod progress;
 pub mod stats;

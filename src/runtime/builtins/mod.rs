@@ -12,6 +12,7 @@
 
 mod args;
 mod cellwise;
+mod chart;
 mod context;
 mod dnn;
 mod eval;
@@ -69,6 +70,7 @@ const LISTS: &[&[Impl]] = &[
     dnn::IMPLS,
     paramserv::IMPLS,
     frame::IMPLS,
+    chart::IMPLS,
 ];
 
 /// The implementation of each builtin, indexed by [`BuiltinId`].

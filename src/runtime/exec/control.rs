@@ -177,6 +177,12 @@ impl Runtime<'_> {
         let base = slots.clone();
         let threads = rayon::current_num_threads().max(1) as i64;
         let chunk = (n + threads - 1) / threads;
+        // Iterations done show on a terminal when the loop takes long.
+        let progress = crate::runtime::progress::Progress::new(
+            "parfor",
+            Some(n as u64),
+            crate::runtime::progress::Unit::Iterations,
+        );
         let results: Vec<RtResult<Slots>> = (0..threads)
             .into_par_iter()
             .filter(|t| t * chunk < n)
@@ -185,10 +191,12 @@ impl Runtime<'_> {
                 for k in t * chunk..((t + 1) * chunk).min(n) {
                     local.vals[f.var as usize] = Some(value_at(k));
                     self.run_blocks(scope, &f.body, &mut local, depth)?;
+                    progress.add(1);
                 }
                 Ok(local)
             })
             .collect();
+        progress.finish();
         let mut workers = Vec::with_capacity(results.len());
         for r in results {
             workers.push(r?);

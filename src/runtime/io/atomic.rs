@@ -43,9 +43,11 @@ pub fn write_atomic_with(
             std::fs::create_dir_all(parent)?;
         }
         let file = std::fs::File::create(&tmp)?;
+        // Bytes written show on a terminal when the write takes long (runtime::progress).
+        let file = crate::runtime::progress::CountingWriter::new(file, format!("writing {}", dest.display()));
         let mut w = std::io::BufWriter::new(file);
         fill(&mut w)?;
-        let file = w.into_inner().map_err(|e| e.into_error())?;
+        let file = w.into_inner().map_err(|e| e.into_error())?.into_inner();
         file.sync_all()?;
         std::fs::rename(&tmp, dest)
     })();

@@ -151,7 +151,7 @@ pub fn read(
     let mut cells: Vec<(usize, usize, f64)> = Vec::new();
     let (mut max_r, mut max_c) = (0usize, 0usize);
     for file in &files {
-        let data = std::fs::read(file).map_err(|e| IoError::os(file, e))?;
+        let data = crate::runtime::progress::read_file(file).map_err(|e| IoError::os(file, e))?;
         let mut c = Cursor { path: file, data: &data, pos: 0 };
         if c.take(3).ok() != Some(b"SEQ".as_slice()) {
             return Err(IoError::invalid(file, "not a binary (SequenceFile) matrix file"));

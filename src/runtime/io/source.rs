@@ -21,7 +21,7 @@ pub(crate) fn read_parts(path: &Path) -> Result<Vec<Part>, IoError> {
     part_paths(path)?
         .into_iter()
         .map(|p| {
-            let bytes = std::fs::read(&p).map_err(|e| IoError::os(&p, e))?;
+            let bytes = crate::runtime::progress::read_file(&p).map_err(|e| IoError::os(&p, e))?;
             let text = String::from_utf8(bytes).map_err(|e| {
                 let offset = e.utf8_error().valid_up_to();
                 let prefix = &e.as_bytes()[..offset];
