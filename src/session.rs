@@ -127,9 +127,9 @@ pub fn classify(input: &str) -> InputKind {
 }
 
 /// The statement that assigns the value of `expr` to [`VALUE_VAR`]; the expression keeps a line of
-/// its own so that messages show the user's text.
+/// its own, without brackets around it, so that messages show only the user's text.
 fn wrap_value(expr: &str) -> String {
-    format!("{VALUE_VAR} = (\n{}\n)", expr.trim_end())
+    format!("{VALUE_VAR} =\n{}", expr.trim_end())
 }
 
 impl Session {
