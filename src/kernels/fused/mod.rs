@@ -283,7 +283,7 @@ impl<'a> Dense<'a> {
                         (_, Class::RowVec) => Val::RowSeg(k),
                         (View::Cells(c), _) => {
                             // A column vector: one value per row of the chunk.
-                            if ch.nrows == 1 && self.band_rows == 0 {
+                            if ch.nrows == 1 {
                                 Val::S(c[ch.row0])
                             } else {
                                 let out = &mut regs[reg][..n];
