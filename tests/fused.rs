@@ -192,3 +192,15 @@ fn a_bad_broadcast_still_reports_the_unfused_error() {
     let err = run_script(&mut map, "bad.dml", src, &opts, &cfg, &out).expect_err("must fail");
     assert!(format!("{err:?}").contains("Mismatch in dimensions"), "{err:?}");
 }
+
+#[test]
+fn outer_template_keeps_operators_that_could_make_nan_off_the_driver_unfused() {
+    // log of a non-positive difference is NaN or -Infinity where W is zero too, and the unfused
+    // `W * M` then is NaN: such a region is not sparse-driven.
+    let src = "W = rand(rows=200, cols=200, sparsity=0.02, seed=1)\nX = rand(rows=200, cols=200, seed=2)\nU = rand(rows=200, cols=5, seed=3)\nV = rand(rows=200, cols=5, seed=4)\nprint(sum(W * log(X - U %*% t(V))))\n";
+    let (fused, report) = run(src, &[]);
+    assert!(!report.contains("fused outer"), "{report}");
+    let (plain, _) = run(src, &FUSION_RULES);
+    assert_eq!(fused, plain);
+    assert_eq!(fused, vec!["NaN".to_string()]);
+}

@@ -14,7 +14,7 @@ use super::fusion::{
     planned_sparse, users, worth_it,
 };
 use crate::hops::Dag;
-use crate::hops::fused::{FusedKind, FusedOut};
+use crate::types::fused::{FusedKind, FusedOut};
 
 pub struct FuseCell;
 

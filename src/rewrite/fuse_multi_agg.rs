@@ -12,9 +12,9 @@ use std::sync::Arc;
 
 use super::add_like;
 use super::fusion::{FusionOptions, FusionRule, planned_sparse};
-use crate::hops::fused::{FStep, FusedBody, FusedKind, FusedOut, fusable_agg};
 use crate::hops::{Dag, HopId, HopOp};
 use crate::syntax::ast::ValueType;
+use crate::types::fused::{FStep, FusedBody, FusedKind, FusedOut, fusable_agg};
 use crate::types::ops::AggDir;
 use crate::types::type_info::TypeInfo;
 

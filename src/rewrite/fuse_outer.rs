@@ -4,8 +4,11 @@
 //! `rows x cols` product (`fused outer[sum]{ (a*((b-(c%*%t(d)))^2)) }`).
 //!
 //! Exact where the unfused plan is sparse-driven too: the unfused `W * M` visits only `W`'s
-//! non-zeros when `M` is finite, and the kernel takes its sparse path only when every input is
-//! finite (otherwise, and for a dense `W`, it evaluates the unfused operators). The dot products
+//! non-zeros when `M` is finite, so the region holds only operators that keep finite values
+//! finite (no division, logarithm, root or general power), and the kernel takes its sparse path
+//! only when every input is finite (otherwise, and for a dense `W`, it evaluates the unfused
+//! operators). An overflow to infinity in a cell where `W` is zero is the one case left where
+//! the unfused plan would give NaN. The dot products
 //! are summed in index order, which may differ from the blocked product kernel in the last bits
 //! (the bar is 1e-12 relative).
 
@@ -13,11 +16,37 @@ use super::fusion::{
     BodyBuilder, FusionOptions, FusionRule, add_fused, grow, is_cellwise, planned_sparse, users,
 };
 use crate::builtins;
-use crate::hops::fused::{FusedKind, FusedOut};
 use crate::hops::{Dag, HopId, HopOp, Lit};
-use crate::types::ops::{AggDir, AggOp, BinOp, ReorgOp};
+use crate::types::fused::{FusedKind, FusedOut};
+use crate::types::ops::{AggDir, AggOp, BinOp, ReorgOp, UnOp};
 
 pub struct FuseOuter;
+
+/// Cellwise operators that keep finite operands finite (up to overflow), so that the unfused
+/// `W * M` is sparse-driven whenever the inputs are finite: no division, logarithm, root, or
+/// power other than the square.
+fn keeps_finite(dag: &Dag, id: HopId) -> bool {
+    let h = dag.get(id);
+    match h.op {
+        HopOp::Binary(BinOp::Pow) => super::lit_num(dag, h.inputs[1]) == Some(2.0),
+        HopOp::Binary(op) => matches!(
+            op,
+            BinOp::Add
+                | BinOp::Sub
+                | BinOp::Mul
+                | BinOp::Min
+                | BinOp::Max
+                | BinOp::Lt
+                | BinOp::Le
+                | BinOp::Gt
+                | BinOp::Ge
+                | BinOp::Eq
+                | BinOp::Ne
+        ),
+        HopOp::Unary(op) => matches!(op, UnOp::Neg | UnOp::Abs | UnOp::Sign | UnOp::Sigmoid | UnOp::Tanh),
+        _ => false,
+    }
+}
 
 /// `U %*% t(V)` as the product with a transposed right operand: `(U, V)`.
 fn outer_product(dag: &Dag, id: HopId) -> Option<(HopId, HopId)> {
@@ -81,8 +110,11 @@ impl FusionRule for FuseOuter {
                 let h = dag.get(i);
                 h.ty.dims_known() && (h.ty.rows, h.ty.cols) == shape && outer_product(dag, i).is_some()
             };
-            let eligible =
-                |i: HopId| i != w && !taken[i.index()] && (is_cellwise(dag.get(i), shape) || dot_ok(i));
+            let eligible = |i: HopId| {
+                i != w
+                    && !taken[i.index()]
+                    && ((is_cellwise(dag.get(i), shape) && keeps_finite(dag, i)) || dot_ok(i))
+            };
             let region = grow(dag, &users, mul, &extra, shape, &eligible);
             let dots: Vec<HopId> = region.members.iter().copied().filter(|&i| dot_ok(i)).collect();
             if dots.is_empty() {

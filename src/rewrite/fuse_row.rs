@@ -12,8 +12,8 @@ use super::fusion::{
     BodyBuilder, FusionOptions, FusionRule, add_fused, final_agg, grow, is_cellwise, is_leaf_ok,
     planned_sparse, users, worth_it,
 };
-use crate::hops::fused::{FusedKind, FusedOut, fusable_agg};
 use crate::hops::{Dag, HopId, HopOp};
+use crate::types::fused::{FusedKind, FusedOut, fusable_agg};
 use crate::types::ops::AggDir;
 
 pub struct FuseRow;

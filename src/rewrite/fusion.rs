@@ -13,9 +13,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::hops::fused::{FStep, FusedBody, FusedKind, FusedOut, fusable_agg};
 use crate::hops::{Dag, Hop, HopId, HopOp};
-use crate::types::backend::Format;
+use crate::types::fused::{FStep, FusedBody, FusedKind, FusedOut, fusable_agg};
+use crate::types::matrix::Matrix;
 use crate::types::ops::{AggDir, AggOp};
 
 /// Cells below which an operator is not fused by default: at 16K cells (128 KB) a pass over a
@@ -49,9 +49,14 @@ pub(crate) fn users(dag: &Dag) -> Vec<Vec<HopId>> {
     users
 }
 
-/// Whether a matrix operand is planned sparse (the estimate says so).
+/// Whether a matrix operand's estimate says it is stored sparse (the planner's rule, which runs
+/// after fusion: SystemDS's turn point on the estimated non-zeros).
 pub(crate) fn planned_sparse(hop: &Hop) -> bool {
-    crate::plan::planned_format(hop) == Some(Format::Sparse)
+    let t = &hop.ty;
+    t.is_matrix()
+        && t.dims_known()
+        && t.nnz >= 0
+        && Matrix::prefers_sparse(t.rows as usize, t.cols as usize, t.nnz as usize)
 }
 
 /// Whether `hop` is a cellwise operator with a matrix output of shape `shape`.

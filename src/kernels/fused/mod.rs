@@ -25,7 +25,7 @@ use rayon::prelude::*;
 
 use super::KResult;
 use super::elementwise::PAR_CELLS;
-use crate::hops::fused::{FStep, FusedBody, FusedKind, FusedOut};
+use crate::types::fused::{FStep, FusedBody, FusedKind, FusedOut};
 use crate::types::matrix::Matrix;
 use crate::types::ops::{AggDir, AggOp};
 use agg::{Columns, Running};
@@ -191,7 +191,7 @@ impl<'a> Dense<'a> {
                     Class::Full
                 }
                 FStep::RowAgg(op, a) => {
-                    if class[a as usize] != Class::Full || !crate::hops::fused::fusable_agg(op) {
+                    if class[a as usize] != Class::Full || !crate::types::fused::fusable_agg(op) {
                         return None;
                     }
                     Class::ColVec
@@ -202,7 +202,7 @@ impl<'a> Dense<'a> {
         }
         if body.outputs.iter().any(|(s, o)| {
             class[*s as usize] != Class::Full
-                || matches!(o, FusedOut::Agg(op, _) if !crate::hops::fused::fusable_agg(*op))
+                || matches!(o, FusedOut::Agg(op, _) if !crate::types::fused::fusable_agg(*op))
         }) {
             return None;
         }

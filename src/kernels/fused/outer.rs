@@ -11,8 +11,8 @@
 
 use super::agg::Running;
 use super::{Arg, CHUNK, Out, loops};
-use crate::hops::fused::{FStep, FusedBody, FusedOut};
 use crate::kernels::KResult;
+use crate::types::fused::{FStep, FusedBody, FusedOut};
 use crate::types::matrix::Matrix;
 use crate::types::ops::{AggDir, AggOp, BinOp};
 

@@ -5,8 +5,8 @@
 use std::borrow::Cow;
 
 use super::{Arg, Out};
-use crate::hops::fused::{FStep, FusedBody, FusedOut};
 use crate::kernels::{KResult, KernelError, aggregate, elementwise, matmul, reorg, ternary};
+use crate::types::fused::{FStep, FusedBody, FusedOut};
 use crate::types::matrix::Matrix;
 use crate::types::ops::AggDir;
 

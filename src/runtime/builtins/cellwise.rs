@@ -268,7 +268,7 @@ fn fused_axpby(mut a: Args) -> RtResult<Vec<Value>> {
 
 /// A generated fused operator (`HopOp::Fused`): its inputs as matrices and numbers, one value
 /// per output of the body.
-pub fn fused(body: &crate::hops::fused::FusedBody, args: Vec<Option<Value>>) -> RtResult<Vec<Value>> {
+pub fn fused(body: &crate::types::fused::FusedBody, args: Vec<Option<Value>>) -> RtResult<Vec<Value>> {
     use kernels::fused::{Arg, Out};
     let vals: Vec<Value> = args
         .into_iter()
