@@ -28,12 +28,12 @@ fn explain_text(program: &Program, vars: &VarTable, dag: &Dag) -> String {
 
 fn optimize_and_plan(opts: &Options, program: &Program, dag: &mut Dag) -> Result<(), Vec<Diagnostic>> {
     crate::rewrite::optimize(dag, &opts.rewrites);
+    crate::plan::nnz::estimate(dag);
     // Fused operators leave no lineage items of their own, so traced programs keep every operator.
     if !program.traces_lineage {
-        crate::plan::nnz::estimate(dag);
         crate::rewrite::fuse(dag, &opts.rewrites);
     }
-    crate::plan::assign(dag, opts.budget).map_err(|e| vec![e])
+    crate::plan::assign_estimated(dag, opts.budget).map_err(|e| vec![e])
 }
 
 /// What the HOP builder knows of a block's surroundings.
