@@ -33,7 +33,20 @@ fn matrix_expr() -> impl Strategy<Value = String> {
             inner.clone().prop_map(|a| format!("({a} - t(matrix(0, rows=4, cols=4)))")),
             inner.clone().prop_map(|a| format!("(t(colSums(t({a}))) %*% t(rowSums(t({a}))))")),
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("(-t({a}) %*% {b})")),
-            (inner.clone(), inner.clone(), inner).prop_map(|(a, b, c)| format!("({a} %*% {b} %*% {c})")),
+            (inner.clone(), inner.clone(), inner.clone())
+                .prop_map(|(a, b, c)| format!("({a} %*% {b} %*% {c})")),
+            // Fused templates: cell chains with broadcasting, rows, softmax, exp chains.
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} + rowSums({a} * {b}))")),
+            inner.clone().prop_map(|a| format!("({a} / rowSums(abs({a}) + 1))")),
+            inner
+                .clone()
+                .prop_map(|a| format!("(exp({a} - rowMaxs({a})) / rowSums(exp({a} - rowMaxs({a}))))")),
+            inner.clone().prop_map(|a| format!("exp(exp({a} * 0.1) - 1)")),
+            inner.clone().prop_map(|a| format!("({a} * colMeans({a}) - 0.5)")),
+            (inner.clone(), inner.clone())
+                .prop_map(|(a, b)| format!("(({a} > {b}) * {a} + ({a} <= {b}) * {b})")),
+            (inner.clone(), inner.clone(), inner)
+                .prop_map(|(a, b, c)| format!("ifelse({a} > 0.2, {b} * 2, {c} - 1)")),
         ]
     })
 }
@@ -53,13 +66,20 @@ fn program(m: String) -> impl Strategy<Value = String> {
         Just(format!("C = rowMeans(t({m}))\nr = as.scalar(C[2, 1])")),
         Just(format!("M = {m}\nN = M[1:4, ]\nr = as.scalar(N[3, 2])")),
         Just(format!("M = {m}\nN = X\nN[, 1:4] = M\nr = as.scalar(N[2, 4])")),
+        Just(format!("r = sum({m} ^ 2) + sum({m}) + max({m} * X) + min({m} - Y)")),
+        Just(format!("r = sum((X - {m})^2) / sum(X^2) + mean(Y * {m})")),
+        Just(format!("R = rowSums({m} * Y) + rowMaxs({m} / 2)\nr = as.scalar(R[3, 1])")),
+        Just(format!("C = colSums(({m} - 0.5)^2)\nr = as.scalar(C[1, 2])")),
+        Just(format!("r = sum(X * (Y - {m} %*% t(Z))^2) + sum(Z * ({m} %*% t(X)))")),
+        Just(format!("W = (X > 0.8) * X\nr = sum(W * (Y - {m} %*% t(Z))^2)")),
     ]
 }
 
 fn run(src: &str, rewrites: bool) -> String {
     dml::rewrite::check_rewrites_strictly();
     let opts = Options {
-        rewrites: RewriteConfig { disable_all: !rewrites, ..Default::default() },
+        // Fusion thresholds off, so the fused templates run on the 4x4 matrices too.
+        rewrites: RewriteConfig { disable_all: !rewrites, fuse_min_cells: Some(0.0), ..Default::default() },
         ..Options::default()
     };
     let cfg = RunConfig { explain: Explain::None, stats: false };

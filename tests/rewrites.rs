@@ -16,6 +16,7 @@ fn explain(src: &str, only: Option<&str>) -> String {
                 .filter(|n| *n != rule && *n != "constant_folding")
                 .map(String::from)
                 .collect(),
+            ..Default::default()
         },
     };
     let opts = Options { rewrites, ..Options::default() };
@@ -109,6 +110,7 @@ fn explain_with(src: &str, rules: &[&str]) -> String {
             .filter(|n| !rules.contains(n) && *n != "constant_folding")
             .map(String::from)
             .collect(),
+        ..Default::default()
     };
     let opts = Options { rewrites, ..Options::default() };
     explain_hops("test.dml", src, &opts).unwrap_or_else(|e| panic!("script failed to compile: {e:?}"))
@@ -230,4 +232,45 @@ fn negated_transpose_matmul() {
     insta::assert_snapshot!(format!(
         "script:\n{src}\n\nbefore (matmul_transpose):\n{before}\nafter (+ negated_transpose_matmul):\n{after}"
     ));
+}
+
+/// Matrices above the fusion threshold (the plans are only compiled, not run).
+const BIG: &str = "X = rand(rows=200, cols=200, seed=1)\nY = rand(rows=200, cols=200, seed=2)\nv = rand(rows=200, cols=1, seed=3)\n";
+
+#[test]
+fn fuse_cell() {
+    insta::assert_snapshot!(before_after(
+        "fuse_cell",
+        &format!(
+            "{BIG}s = sum((X * Y - 2)^2)\nR = rowSums(X * Y)\nZ = exp(X * 0.5 + v) / (1 + Y)\nprint(s + sum(R) + sum(Z))\n"
+        )
+    ));
+}
+
+#[test]
+fn fuse_row() {
+    insta::assert_snapshot!(before_after(
+        "fuse_row",
+        &format!(
+            "{BIG}S = X / rowSums(X)\ne = exp(Y - rowMaxs(Y))\nP = e / rowSums(e)\nprint(sum(S) + sum(P))\n"
+        )
+    ));
+}
+
+/// Merges the Cell template's aggregates, so "before" has `fuse_cell` on and "after" both.
+#[test]
+fn fuse_multi_agg() {
+    let src = format!("{BIG}a = sum(X)\nb = sum(X^2)\nc = sum(X * Y)\nprint(a + b + c)\n");
+    let before = explain_with(&src, &["fuse_cell"]);
+    let after = explain_with(&src, &["fuse_cell", "fuse_multi_agg"]);
+    assert_ne!(before, after, "fuse_multi_agg did not change the plan");
+    insta::assert_snapshot!(format!(
+        "script:\n{src}\n\nbefore (fuse_cell):\n{before}\nafter (+ fuse_multi_agg):\n{after}"
+    ));
+}
+
+#[test]
+fn fuse_outer() {
+    let src = "W = rand(rows=300, cols=200, sparsity=0.01, seed=1)\nX = rand(rows=300, cols=200, seed=2)\nU = rand(rows=300, cols=10, seed=3)\nV = rand(rows=200, cols=10, seed=4)\nl = sum(W * (X - U %*% t(V))^2)\nG = W * (U %*% t(V))\nprint(l + sum(G))\n";
+    insta::assert_snapshot!(before_after("fuse_outer", src));
 }

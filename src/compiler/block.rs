@@ -29,9 +29,14 @@ fn explain_text(program: &Program, opts: &Options, vars: &VarTable, dag: &Dag) -
     }
 }
 
-fn optimize_and_plan(opts: &Options, dag: &mut Dag) -> Result<(), Vec<Diagnostic>> {
+fn optimize_and_plan(opts: &Options, program: &Program, dag: &mut Dag) -> Result<(), Vec<Diagnostic>> {
     crate::rewrite::optimize(dag, &opts.rewrites);
-    crate::plan::assign(dag, opts.budget).map_err(|e| vec![e])
+    crate::plan::nnz::estimate(dag);
+    // Fused operators leave no lineage items of their own, so traced programs keep every operator.
+    if !program.traces_lineage {
+        crate::rewrite::fuse(dag, &opts.rewrites);
+    }
+    crate::plan::assign_estimated(dag, opts.budget).map_err(|e| vec![e])
 }
 
 /// What the HOP builder knows of a block's surroundings.
@@ -73,7 +78,7 @@ pub fn compile_basic(
     let ctx = build_ctx(program, opts, scope, env, static_mode, live_out);
     let built = Builder::new(&ctx).build_block(stmts)?;
     let mut dag = built.dag;
-    optimize_and_plan(opts, &mut dag)?;
+    optimize_and_plan(opts, program, &mut dag)?;
     let explain = explain_text(program, opts, scope.vars, &dag);
     let key = built.reads.iter().map(|&v| keys(v)).collect();
     let mut writes = built.writes;
@@ -109,7 +114,7 @@ pub fn compile_predicate(
 ) -> Result<(Plan, TypeInfo), Vec<Diagnostic>> {
     let ctx = build_ctx(program, opts, scope, env, static_mode, None);
     let (mut dag, reads, root): (Dag, Vec<VarId>, HopId) = Builder::new(&ctx).build_predicate(expr)?;
-    optimize_and_plan(opts, &mut dag)?;
+    optimize_and_plan(opts, program, &mut dag)?;
     // Rewrites may have replaced the root; the root list holds the current one.
     let root = *dag.roots.last().unwrap_or(&root);
     let ty = dag.get(root).ty;

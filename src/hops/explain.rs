@@ -37,6 +37,7 @@ pub fn op_label(op: &HopOp, var_name: &dyn Fn(u32) -> String, func_name: &dyn Fn
         HopOp::Call { func, .. } => format!("call {}", func_name(*func)),
         HopOp::Extract(i) => format!("out[{i}]"),
         HopOp::Effect(e) => format!("{e:?}").to_lowercase(),
+        HopOp::Fused(body) => body.to_string(),
     }
 }
 

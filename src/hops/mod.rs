@@ -6,6 +6,7 @@
 //! estimate and the backend chosen for it; `explain` prints all of that.
 
 pub mod explain;
+pub mod fused;
 
 use crate::builtins::BuiltinId;
 use crate::syntax::ast::Span;
@@ -13,6 +14,7 @@ use crate::types::Backend;
 use crate::types::ops::{AggDir, AggOp, BinOp, CastOp, DataGenOp, EffectOp, NaryOp, ReorgOp, UnOp};
 use crate::types::type_info::TypeInfo;
 use std::fmt;
+use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct HopId(pub u32);
@@ -109,6 +111,9 @@ pub enum HopOp {
     /// Output `i` of a multi-output operator (its only input).
     Extract(u8),
     Effect(EffectOp),
+    /// A generated fused operator (`rewrite/fuse_*.rs`): its body; several outputs (MultiAgg)
+    /// are read with `Extract`.
+    Fused(Arc<fused::FusedBody>),
 }
 
 /// One operator of the DAG.

@@ -26,6 +26,7 @@ pub mod einsum;
 pub mod elementwise;
 pub mod fft;
 pub mod format;
+pub mod fused;
 pub(crate) mod gemm_util;
 pub mod index;
 pub mod left_index;

@@ -96,6 +96,7 @@ impl Lowerer<'_> {
         let args: Vec<Operand> = hop.inputs.clone().into_iter().map(|i| self.operand(i)).collect();
         let nout = match hop.op {
             HopOp::Call { nout, .. } | HopOp::Builtin { nout, .. } => (nout as u32).max(1),
+            HopOp::Fused(ref body) => (body.outputs.len() as u32).max(1),
             _ => 1,
         };
         let out = self.nregs;

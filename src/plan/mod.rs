@@ -139,6 +139,13 @@ fn planned_estimate(hop: &Hop) -> f64 {
 /// an operator whose known estimate, in its best format, exceeds the budget.
 pub fn assign(dag: &mut Dag, budget: Budget) -> Result<(), Diagnostic> {
     nnz::estimate(dag);
+    assign_estimated(dag, budget)
+}
+
+/// [`assign`] for a DAG whose non-zeros [`nnz::estimate`] has already set (the block compiler
+/// estimates before the fusion rules, which choose templates from the estimates; estimating
+/// twice would lose the counts a `read` took from its metadata file).
+pub fn assign_estimated(dag: &mut Dag, budget: Budget) -> Result<(), Diagnostic> {
     for id in dag.topo_order() {
         let out = planned_estimate(dag.get(id));
         let inputs: f64 = dag

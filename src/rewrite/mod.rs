@@ -13,10 +13,15 @@ mod dims_of_cellwise;
 mod double_negation;
 mod empty_matrix;
 mod fuse_axpby;
+mod fuse_cell;
 mod fuse_conv2d_bias_add;
+mod fuse_multi_agg;
+mod fuse_outer;
 mod fuse_relu_backward;
 mod fuse_relu_max_pool;
 mod fuse_relu_max_pool_backward;
+mod fuse_row;
+pub mod fusion;
 mod matmul_chain;
 mod matmul_transpose;
 mod negated_transpose_matmul;
@@ -68,6 +73,9 @@ pub struct RewriteConfig {
     pub disable_all: bool,
     /// Rules turned off by name.
     pub disabled: HashSet<String>,
+    /// The fusion rules fuse templates over at least this many cells (default
+    /// [`fusion::DEFAULT_MIN_CELLS`], or `DML_FUSE_MIN_CELLS`); tests set 0 to fuse 4x4 matrices.
+    pub fuse_min_cells: Option<f64>,
 }
 
 impl RewriteConfig {
@@ -111,10 +119,38 @@ pub fn all_rules() -> Vec<&'static dyn HopRewrite> {
 pub fn rule_names() -> Vec<&'static str> {
     let mut names: Vec<&'static str> = all_rules().iter().map(|r| r.name()).collect();
     // Applied while DAGs are built rather than as a DAG rule, but switchable in the same way.
+    names.extend(fusion_rules().iter().map(|r| r.name()));
     names.push("inline_functions");
     names.push("remove_constant_branches");
     names.push("hoist_loop_invariants");
     names
+}
+
+/// The fusion rules (SystemDS's codegen templates), in the order they run: the outer product
+/// first (its region would otherwise be taken by the Cell template), then rows, cells, and the
+/// multi-aggregates that merge cell aggregates.
+pub fn fusion_rules() -> Vec<&'static dyn fusion::FusionRule> {
+    vec![&fuse_outer::FuseOuter, &fuse_row::FuseRow, &fuse_cell::FuseCell, &fuse_multi_agg::FuseMultiAgg]
+}
+
+/// Runs the enabled fusion rules once over a rewritten DAG whose non-zeros are estimated (the
+/// rules pick templates from the estimates). Returns the names of the rules that fired.
+pub fn fuse(dag: &mut Dag, config: &RewriteConfig) -> Vec<&'static str> {
+    let mut fired = Vec::new();
+    if config.disable_all {
+        return fired;
+    }
+    static FROM_ENV: std::sync::OnceLock<Option<f64>> = std::sync::OnceLock::new();
+    let env = *FROM_ENV.get_or_init(|| std::env::var("DML_FUSE_MIN_CELLS").ok().and_then(|v| v.parse().ok()));
+    let opts = fusion::FusionOptions {
+        min_cells: config.fuse_min_cells.or(env).unwrap_or(fusion::DEFAULT_MIN_CELLS),
+    };
+    for rule in fusion_rules() {
+        if config.enabled(rule.name()) && rule.apply(dag, &opts) {
+            fired.push(rule.name());
+        }
+    }
+    fired
 }
 
 /// The most passes over a DAG before the driver stops even without a fixpoint.

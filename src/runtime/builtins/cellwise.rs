@@ -318,3 +318,28 @@ fn fused_axpby(mut a: Args) -> RtResult<Vec<Value>> {
     let (x, y) = (a.take("x")?, a.take("y")?);
     one(axpby(x, y, a.value("a")?, a.value("b")?)?)
 }
+
+/// A generated fused operator (`HopOp::Fused`): its inputs as matrices and numbers, one value
+/// per output of the body.
+pub fn fused(body: &crate::types::fused::FusedBody, args: Vec<Option<Value>>) -> RtResult<Vec<Value>> {
+    use kernels::fused::{Arg, Out};
+    let vals: Vec<Value> = args
+        .into_iter()
+        .map(|a| a.ok_or_else(|| RtError::new("internal error: a fused operator lacks an input")))
+        .collect::<RtResult<_>>()?;
+    let mut kargs = Vec::with_capacity(vals.len());
+    for v in &vals {
+        kargs.push(match v {
+            Value::Matrix(m) => Arg::Matrix(m),
+            s if s.is_scalar() => Arg::Scalar(scalar_operand(s, BinOp::Add)?),
+            other => return err(format!("a fused cellwise operator cannot use a {}", other.kind())),
+        });
+    }
+    Ok(kernels::fused::run(body, &kargs)?
+        .into_iter()
+        .map(|o| match o {
+            Out::Matrix(m) => Value::matrix(m),
+            Out::Scalar(s) => Value::Double(s),
+        })
+        .collect())
+}

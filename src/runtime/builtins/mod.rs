@@ -31,7 +31,7 @@ mod values;
 mod tests;
 
 pub use args::{Args, matrix_arg};
-pub use cellwise::{binary, ifelse, nary_minmax, unary_matrix};
+pub use cellwise::{binary, fused, ifelse, nary_minmax, unary_matrix};
 pub use context::{Context, DmlFunction};
 pub use index::{left_index, right_index};
 pub use matrix::{bind, check_budget_cells, fill, rand, reshape, seq};

@@ -194,6 +194,13 @@ impl Runtime<'_> {
                 let args = self.args(ins, regs)?;
                 return self.effect(*e, args);
             }
+            HopOp::Fused(body) => {
+                let args = self.args(ins, regs)?;
+                for (i, v) in builtins::fused(body, args)?.into_iter().enumerate() {
+                    regs[out + i] = Some(v);
+                }
+                return Ok(());
+            }
         };
         regs[out] = Some(v);
         Ok(())

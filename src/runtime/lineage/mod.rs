@@ -195,6 +195,7 @@ pub fn opcode(op: &HopOp) -> Option<String> {
             | HopOp::Write(_)
             | HopOp::Extract(_)
             | HopOp::Call { .. }
+            | HopOp::Fused(_)
             | HopOp::Effect(_) => return None,
         }
         .to_string(),

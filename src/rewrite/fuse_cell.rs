@@ -1,0 +1,78 @@
+//! Cell template (SystemDS's `TemplateCell`): a DAG of cellwise unary, binary and ternary
+//! operators over one shape, with scalars and row/column vectors broadcast, and optionally the
+//! full, row or column aggregate (sum, sumSq, mean, min, max) it ends in, becomes one fused
+//! operator that makes one pass over its inputs without full-size temporaries
+//! (`fused cell[sum]{ (a*b)^2 }`).
+//!
+//! Exact: the kernel computes every cell with the same operators in the same order (the body is
+//! the region's DAG), and aggregates in row-major order with the Kahan sums of the unfused
+//! aggregate kernels. Regions reading a matrix planned sparse stay unfused: the dense pass would
+//! visit every cell where the unfused sparse kernels visit only non-zeros.
+
+use super::fusion::{
+    BodyBuilder, FusionOptions, FusionRule, add_fused, final_agg, grow, is_cellwise, is_leaf_ok,
+    planned_sparse, users, worth_it,
+};
+use crate::hops::Dag;
+use crate::types::fused::{FusedKind, FusedOut};
+
+pub struct FuseCell;
+
+impl FusionRule for FuseCell {
+    fn name(&self) -> &'static str {
+        "fuse_cell"
+    }
+
+    fn apply(&self, dag: &mut Dag, opts: &FusionOptions) -> bool {
+        let users = users(dag);
+        let mut taken = vec![false; dag.hops.len()];
+        let mut changed = false;
+        for id in dag.topo_order().into_iter().rev() {
+            if taken[id.index()] {
+                continue;
+            }
+            let hop = dag.get(id);
+            let (start, extra, out) = match final_agg(hop) {
+                Some((op, dir)) => {
+                    let x = hop.inputs[0];
+                    let xh = dag.get(x);
+                    if taken[x.index()] || users[x.index()] != [id] || !xh.ty.dims_known() {
+                        continue;
+                    }
+                    if !is_cellwise(xh, (xh.ty.rows, xh.ty.cols)) {
+                        continue;
+                    }
+                    (x, vec![id], FusedOut::Agg(op, dir))
+                }
+                None if hop.ty.dims_known() && is_cellwise(hop, (hop.ty.rows, hop.ty.cols)) => {
+                    (id, vec![], FusedOut::Cells)
+                }
+                None => continue,
+            };
+            let sh = dag.get(start).ty;
+            let shape = (sh.rows, sh.cols);
+            let eligible = |i: crate::hops::HopId| !taken[i.index()] && is_cellwise(dag.get(i), shape);
+            let region = grow(dag, &users, start, &extra, shape, &eligible);
+            if !worth_it(&region, opts) {
+                continue;
+            }
+            let mut b = BodyBuilder::new(dag, &region.members);
+            let root = b.step(start);
+            if b.inputs.iter().any(|&i| !is_leaf_ok(dag.get(i), shape) || planned_sparse(dag.get(i))) {
+                continue;
+            }
+            let inputs = b.inputs.clone();
+            let body = b.finish(FusedKind::Cell, vec![(root, out)], None);
+            let members = region.members;
+            let fused = add_fused(dag, body, inputs, id);
+            if super::replace_checked(dag, self.name(), id, fused) {
+                taken.resize(dag.hops.len(), false);
+                for m in members {
+                    taken[m.index()] = true;
+                }
+                changed = true;
+            }
+        }
+        changed
+    }
+}

@@ -1,0 +1,93 @@
+//! Row template (SystemDS's `TemplateRow`): cellwise operators over one shape that also use row
+//! aggregates of each other, such as `X / rowSums(X)` or the softmax
+//! `e = exp(X - rowMaxs(X)); e / rowSums(e)`, become one fused operator that computes each band
+//! of rows in one pass: the row aggregates of the band first, then the cells that use them, the
+//! shared intermediate (`e`) computed once per band (`fused row[cells]{ (e/rowSums(e)) }`).
+//!
+//! Exact: each row aggregate is the unfused kernel's (a Kahan sum of the row in order, Java's
+//! max from -infinity), each cell the same operators in the same order. Regions without a row
+//! aggregate inside are left to the Cell template; regions reading a sparse matrix stay unfused.
+
+use super::fusion::{
+    BodyBuilder, FusionOptions, FusionRule, add_fused, final_agg, grow, is_cellwise, is_leaf_ok,
+    planned_sparse, users, worth_it,
+};
+use crate::hops::{Dag, HopId, HopOp};
+use crate::types::fused::{FusedKind, FusedOut, fusable_agg};
+use crate::types::ops::AggDir;
+
+pub struct FuseRow;
+
+/// Whether `id` is a row aggregate over a matrix of `shape`.
+fn is_row_agg(dag: &Dag, id: HopId, shape: (i64, i64)) -> bool {
+    let h = dag.get(id);
+    match h.op {
+        HopOp::AggUnary(op, AggDir::Row) if fusable_agg(op) => {
+            let x = dag.get(h.inputs[0]).ty;
+            x.is_matrix() && x.dims_known() && (x.rows, x.cols) == shape
+        }
+        _ => false,
+    }
+}
+
+impl FusionRule for FuseRow {
+    fn name(&self) -> &'static str {
+        "fuse_row"
+    }
+
+    fn apply(&self, dag: &mut Dag, opts: &FusionOptions) -> bool {
+        let users = users(dag);
+        let mut taken = vec![false; dag.hops.len()];
+        let mut changed = false;
+        for id in dag.topo_order().into_iter().rev() {
+            if taken[id.index()] {
+                continue;
+            }
+            let hop = dag.get(id);
+            let (start, extra, out) = match final_agg(hop) {
+                Some((op, dir)) => {
+                    let x = hop.inputs[0];
+                    let xh = dag.get(x);
+                    if taken[x.index()] || users[x.index()] != [id] || !xh.ty.dims_known() {
+                        continue;
+                    }
+                    if !is_cellwise(xh, (xh.ty.rows, xh.ty.cols)) {
+                        continue;
+                    }
+                    (x, vec![id], FusedOut::Agg(op, dir))
+                }
+                None if hop.ty.dims_known() && is_cellwise(hop, (hop.ty.rows, hop.ty.cols)) => {
+                    (id, vec![], FusedOut::Cells)
+                }
+                None => continue,
+            };
+            let sh = dag.get(start).ty;
+            let shape = (sh.rows, sh.cols);
+            let eligible =
+                |i: HopId| !taken[i.index()] && (is_cellwise(dag.get(i), shape) || is_row_agg(dag, i, shape));
+            let region = grow(dag, &users, start, &extra, shape, &eligible);
+            let inner_row_aggs =
+                region.members.iter().filter(|&&m| !extra.contains(&m) && is_row_agg(dag, m, shape)).count();
+            if inner_row_aggs == 0 || !worth_it(&region, opts) {
+                continue;
+            }
+            let mut b = BodyBuilder::new(dag, &region.members);
+            let root = b.step(start);
+            if b.inputs.iter().any(|&i| !is_leaf_ok(dag.get(i), shape) || planned_sparse(dag.get(i))) {
+                continue;
+            }
+            let inputs = b.inputs.clone();
+            let body = b.finish(FusedKind::Row, vec![(root, out)], None);
+            let members = region.members;
+            let fused = add_fused(dag, body, inputs, id);
+            if super::replace_checked(dag, self.name(), id, fused) {
+                taken.resize(dag.hops.len(), false);
+                for m in members {
+                    taken[m.index()] = true;
+                }
+                changed = true;
+            }
+        }
+        changed
+    }
+}
