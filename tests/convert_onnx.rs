@@ -187,3 +187,37 @@ fn grouped_and_dilated_convolution_gradients_match_finite_differences() {
 fn broadcast_arithmetic_gradients_match_finite_differences() {
     gradients_match_finite_differences("arith", 3);
 }
+
+#[test]
+fn lstm_bidirectional_with_y_y_h_and_y_c_agrees_with_the_reference() {
+    check_prediction("lstm_bidir");
+}
+
+#[test]
+fn lstm_reverse_directions_agree_with_the_reference() {
+    // Y back in time order with Y_h (batch-first), and Y_h with Y_c without a bias (sequence-major).
+    check_prediction("lstm_reverse");
+    check_prediction("lstm_reverse_last");
+}
+
+#[test]
+fn lstm_last_cell_state_alone_agrees_with_the_reference() {
+    check_prediction("lstm_cell");
+}
+
+#[test]
+fn gru_bidirectional_and_reverse_agree_with_the_reference() {
+    check_prediction("gru_bidir");
+    check_prediction("gru_bidir_last");
+    check_prediction("gru_reverse");
+}
+
+#[test]
+fn recurrent_direction_gradients_match_finite_differences() {
+    // Bidirectional LSTM through Y, Y_h and Y_c; reverse LSTM; the cell state alone; GRUs.
+    gradients_match_finite_differences("lstm_bidir", 6);
+    gradients_match_finite_differences("lstm_reverse", 3);
+    gradients_match_finite_differences("lstm_cell", 3);
+    gradients_match_finite_differences("gru_bidir", 6);
+    gradients_match_finite_differences("gru_reverse", 3);
+}

@@ -423,6 +423,14 @@ pub enum Op {
         args: Vec<ArithArg>,
         shape: Vec<usize>,
     },
+    /// Cells picked from the steps of a sequence `[steps, K]` (row-major, step-major columns),
+    /// side by side as a vector: for each block `[step, first, width]` (0-based), cells
+    /// `first .. first + width` of step `step`. ONNX's recurrent ops need it: a reverse
+    /// direction's output back in time order, and the last state (`Y_h`) read from the sequence.
+    StepSlices {
+        steps: usize,
+        blocks: Vec<[usize; 3]>,
+    },
     /// Moves a tensor between layouts (inserted by the layout pass).
     Relayout {
         to: Layout,

@@ -144,6 +144,17 @@ pub fn infer(op: &Op, inputs: &[&[usize]]) -> Result<Vec<Vec<usize>>, String> {
             out.extend(infer(inner, &[step])?.remove(0));
             one(out)
         }
+        Op::StepSlices { steps, blocks } => {
+            let cells: usize = x()?.iter().product();
+            if *steps == 0 || cells % steps != 0 {
+                return Err(format!("{cells} cells are not {steps} steps"));
+            }
+            let k = cells / steps;
+            if let Some(b) = blocks.iter().find(|[t, first, width]| t >= steps || first + width > k) {
+                return Err(format!("block {b:?} is outside {steps} steps of {k} cells"));
+            }
+            one(vec![blocks.iter().map(|b| b[2]).sum()])
+        }
         Op::Merge(kind) => merge_shape(*kind, inputs).map(|s| vec![s]),
         Op::Arith { shape, .. } => one(shape.clone()),
         Op::Caffe(op) => op.infer(inputs),

@@ -251,3 +251,53 @@ print("mlp_f32", got.shape)
 # An op outside the supported list (an error naming it).
 m = model("unsupported", [h.make_node("Cos", ["x"], ["p"], name="cosine")], [inp("x", "N", 2)], [inp("p", "N", 2)], [])
 onnx.save(m, os.path.join(HERE, "unsupported.onnx"))
+
+# --- Recurrent directions and outputs (appended, so the cases above keep their random draws) ---
+# Every output that is read goes into one graph output: each moved batch-first, flattened, and
+# concatenated.
+H, T, Din = 3, 4, 2
+
+
+def batch_first(name, src, rank_perm):
+    return [h.make_node("Transpose", [src], [name + "_t"], name=name + "_batch_first", perm=rank_perm),
+            h.make_node("Flatten", [name + "_t"], [name], name=name + "_flat")]
+
+
+def rnn_case(case, op, direction, lbr, layout, outs, bias=True):
+    gates = 4 if op == "LSTM" else 3
+    dirs = 2 if direction == "bidirectional" else 1
+    names = [o if o in outs else "" for o in ("Y", "Yh", "Yc")][: 3 if op == "LSTM" else 2]
+    while names and names[-1] == "":
+        names.pop()
+    attrs = dict(hidden_size=H, direction=direction, layout=layout)
+    if op == "GRU":
+        attrs["linear_before_reset"] = lbr
+    ins = ["x", "W", "R"] + (["B"] if bias else [])
+    nodes = [h.make_node(op, ins, names, name=case, **attrs)]
+    flat = []
+    for o in outs:
+        if layout == 1:
+            nodes.append(h.make_node("Flatten", [o], [o + "_f"], name=o + "_flat"))
+        elif o == "Y":
+            nodes += batch_first(o + "_f", o, [2, 0, 1, 3])
+        else:
+            nodes += batch_first(o + "_f", o, [1, 0, 2])
+        flat.append(o + "_f")
+    nodes.append(h.make_node("Concat", flat, ["out"], name="concat_outputs", axis=1))
+    width = sum(T * dirs * H if o == "Y" else dirs * H for o in outs)
+    x_shape = ("N", T, Din) if layout == 1 else (T, "N", Din)
+    inits = [w("W", dirs, gates * H, Din), w("R", dirs, gates * H, H)]
+    if bias:
+        inits.append(w("B", dirs, 2 * gates * H))
+    m = model(case, nodes, [inp("x", *x_shape)], [inp("out", "N", width)], inits, opset=14)
+    x = rng.standard_normal((N, T, Din) if layout == 1 else (T, N, Din))
+    save(case, m, {"x": x}, batch_axes=[0 if layout == 1 else 1])
+
+
+rnn_case("lstm_bidir", "LSTM", "bidirectional", 0, 0, ["Y", "Yh", "Yc"])
+rnn_case("lstm_reverse", "LSTM", "reverse", 0, 1, ["Y", "Yh"])
+rnn_case("lstm_reverse_last", "LSTM", "reverse", 0, 0, ["Yh", "Yc"], bias=False)
+rnn_case("lstm_cell", "LSTM", "forward", 0, 1, ["Yc"])
+rnn_case("gru_bidir", "GRU", "bidirectional", 1, 1, ["Y", "Yh"])
+rnn_case("gru_bidir_last", "GRU", "bidirectional", 0, 0, ["Yh"])
+rnn_case("gru_reverse", "GRU", "reverse", 0, 0, ["Y", "Yh"])
