@@ -221,3 +221,13 @@ fn recurrent_direction_gradients_match_finite_differences() {
     gradients_match_finite_differences("gru_bidir", 6);
     gradients_match_finite_differences("gru_reverse", 3);
 }
+
+#[test]
+fn conv_transpose_groups_dilations_output_shape_and_auto_pad_agree_with_the_reference() {
+    check_prediction("conv_transpose");
+}
+
+#[test]
+fn conv_transpose_gradients_match_finite_differences() {
+    gradients_match_finite_differences("conv_transpose", 8);
+}

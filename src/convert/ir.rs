@@ -305,11 +305,15 @@ pub enum Op {
         pads: Pads,
         use_bias: bool,
     },
-    /// Params: W `(C_in, F*kh*kw)` (nn conv2d_transpose), b `(F, 1)`.
+    /// Params: W `(C_in, F/groups*kh*kw)` (nn conv2d_transpose), b `(F, 1)`. With `groups`, each
+    /// group's `C_in/groups` input channels make its own `F/groups` output channels (ONNX's
+    /// ConvTranspose `group`); `dilations` spread the kernel as a convolution's.
     Conv2DTranspose {
         filters: usize,
         kernel: [usize; 2],
         strides: [usize; 2],
+        groups: usize,
+        dilations: [usize; 2],
         /// Keras's output padding resolved to the padding nn's transpose removes.
         pads: Pads,
         out_hw: [usize; 2],

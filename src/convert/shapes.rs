@@ -65,8 +65,13 @@ pub fn infer(op: &Op, inputs: &[&[usize]]) -> Result<Vec<Vec<usize>>, String> {
             let (_, q) = conv_out([1, t], [1, *kernel], [1, *stride], pads)?;
             one(vec![q, *filters])
         }
-        Op::Conv2DTranspose { filters, out_hw, .. } => {
-            image(x()?)?;
+        Op::Conv2DTranspose { filters, out_hw, groups, .. } => {
+            let [_, _, c] = image(x()?)?;
+            if *groups == 0 || c % groups != 0 || filters % groups != 0 {
+                return Err(format!(
+                    "{groups} groups do not divide {c} input channels and {filters} filters"
+                ));
+            }
             one(vec![out_hw[0], out_hw[1], *filters])
         }
         Op::DepthwiseConv2D { depth_multiplier, kernel, strides, pads, .. } => {

@@ -713,6 +713,8 @@ fn lower_layer<'a>(
                     filters,
                     kernel,
                     strides,
+                    groups: 1,
+                    dilations: [1, 1],
                     pads: [pads[0], pads[0], pads[1], pads[1]],
                     out_hw,
                     use_bias: bias,

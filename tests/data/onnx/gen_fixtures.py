@@ -301,3 +301,95 @@ rnn_case("lstm_cell", "LSTM", "forward", 0, 1, ["Yc"])
 rnn_case("gru_bidir", "GRU", "bidirectional", 1, 1, ["Y", "Yh"])
 rnn_case("gru_bidir_last", "GRU", "bidirectional", 0, 0, ["Yh"])
 rnn_case("gru_reverse", "GRU", "reverse", 0, 0, ["Y", "Yh"])
+
+# --- ConvTranspose: group, dilations, output_shape, auto_pad ---
+# onnx.reference's ConvTranspose is right for group=1 with explicit pads, but its group > 1 path
+# slices W by output channels and writes one channel per group, and with output_shape and
+# auto_pad=NOTSET it ignores the pads the specification derives. So the expected output comes from
+# an equivalent graph that avoids both (each group a Split slice with its own group=1
+# ConvTranspose, the pads written out as the specification computes them), evaluated by
+# onnx.reference, and checked against the operator's definition written in numpy.
+
+
+def conv_transpose_definition(x, W, B, strides, dil, pads, out_hw, group):
+    """out[n, g*mg+m, i*s+ki*d-pad_top, j*s+kj*d-pad_left] += x[n, c, i, j] * W[c, m, ki, kj]."""
+    n_, c_, h_, w_ = x.shape
+    mg, kh, kw = W.shape[1:]
+    cg = c_ // group
+    out = np.zeros((n_, mg * group, *out_hw))
+    for c in range(c_):
+        g = c // cg
+        for i in range(h_):
+            for j in range(w_):
+                for m in range(mg):
+                    for ki in range(kh):
+                        for kj in range(kw):
+                            oi = i * strides[0] + ki * dil[0] - pads[0]
+                            oj = j * strides[1] + kj * dil[1] - pads[1]
+                            if 0 <= oi < out_hw[0] and 0 <= oj < out_hw[1]:
+                                out[:, g * mg + m, oi, oj] += x[:, c, i, j] * W[c, m, ki, kj]
+    if B is not None:
+        out += B.reshape(1, -1, 1, 1)
+    return out
+
+
+C_in = 4
+branches = [
+    # name, W shape, bias, attrs, group, explicit pads per the spec [top, left, bottom, right]
+    ("grouped", (4, 3, 3, 2), True, dict(group=2, strides=[2, 1], pads=[1, 0, 0, 1]), 2, [1, 0, 0, 1]),
+    ("dilated", (4, 2, 2, 3), True, dict(dilations=[2, 1], strides=[2, 2], output_padding=[1, 0]), 1, [0, 0, 0, 0]),
+    ("same_lower", (4, 1, 2, 2), False, dict(group=4, dilations=[1, 2], strides=[2, 2], auto_pad="SAME_LOWER"), 4, None),
+    ("shape_notset", (4, 2, 3, 3), False, dict(strides=[2, 2], output_shape=[6, 4]), 1, [1, 2, 0, 1]),
+    ("shape_upper", (4, 1, 3, 3), True, dict(group=2, strides=[2, 2], output_shape=[6, 4], auto_pad="SAME_UPPER"), 2, [0, 1, 1, 2]),
+]
+x = rng.standard_normal((N, C_in, 3, 3))
+inits, nodes, oracle_nodes, oracle_inits, flat, defs = [], [], [], [], [], []
+for name, wshape, has_b, attrs, group, pads in branches:
+    W = rng.standard_normal(wshape) * 0.5
+    B = rng.standard_normal(wshape[1] * group) * 0.5 if has_b else None
+    if pads is None:  # SAME_LOWER: the output is input * stride, the odd cell at the start.
+        kd = [(wshape[2] - 1) * attrs["dilations"][0] + 1, (wshape[3] - 1) * attrs["dilations"][1] + 1]
+        tot = [(3 - 1) * attrs["strides"][a] + kd[a] - 3 * attrs["strides"][a] for a in range(2)]
+        pads = [tot[0] - tot[0] // 2, tot[1] - tot[1] // 2, tot[0] // 2, tot[1] // 2]
+    inits.append(const(name + "_W", W))
+    ins = ["x", name + "_W"]
+    if has_b:
+        inits.append(const(name + "_B", B))
+        ins.append(name + "_B")
+    nodes.append(h.make_node("ConvTranspose", ins, [name], name=name, **attrs))
+    nodes.append(h.make_node("Flatten", [name], [name + "_f"], name=name + "_flat"))
+    flat.append(name + "_f")
+    # The oracle: groups split, pads explicit.
+    plain = {k: v for k, v in attrs.items() if k not in ("group", "auto_pad", "output_shape")}
+    plain["pads"] = pads
+    cg, mg = C_in // group, wshape[1]
+    parts = []
+    if group > 1:
+        oracle_inits.append(const(name + "_split", [cg] * group, np.int64))
+        oracle_nodes.append(h.make_node("Split", ["x", name + "_split"], [f"{name}_x{g}" for g in range(group)], axis=1))
+    for g in range(group):
+        xg = f"{name}_x{g}" if group > 1 else "x"
+        oracle_inits.append(const(f"{name}_W{g}", W[g * cg:(g + 1) * cg]))
+        gins = [xg, f"{name}_W{g}"]
+        if has_b:
+            oracle_inits.append(const(f"{name}_B{g}", B[g * mg:(g + 1) * mg]))
+            gins.append(f"{name}_B{g}")
+        oracle_nodes.append(h.make_node("ConvTranspose", gins, [f"{name}_o{g}"], **plain))
+        parts.append(f"{name}_o{g}")
+    oracle_nodes.append(h.make_node("Concat", parts, [name], axis=1))
+    oracle_nodes.append(h.make_node("Flatten", [name], [name + "_f"]))
+    defs.append((W, B, attrs.get("strides", [1, 1]), attrs.get("dilations", [1, 1]), pads, group))
+nodes.append(h.make_node("Concat", flat, ["out"], name="concat_branches", axis=1))
+oracle_nodes.append(h.make_node("Concat", flat, ["out"], axis=1))
+oracle = model("conv_transpose_oracle", oracle_nodes, [inp("x", "N", C_in, 3, 3)], [inp("out", "N", None)], oracle_inits)
+want = ReferenceEvaluator(oracle).run(None, {"x": x})[0]
+# The definition, branch by branch, with the output sizes the oracle gives.
+outs = ReferenceEvaluator(oracle).run([b[0] for b in branches], {"x": x})
+for (W, B, s, d, pads, group), o in zip(defs, outs):
+    ref = conv_transpose_definition(x, W, B, s, d, pads, o.shape[2:], group)
+    assert np.allclose(ref, o, rtol=1e-12, atol=1e-12), "the oracle disagrees with the definition"
+width = want.shape[1]
+m = model("conv_transpose", nodes, [inp("x", "N", C_in, 3, 3)], [inp("out", "N", width)], inits)
+onnx.save(m, os.path.join(HERE, "conv_transpose.onnx"))
+np.savez(os.path.join(HERE, "conv_transpose.npz"), x=x.reshape(N, -1), pred=want)
+print("conv_transpose", want.shape, [o.shape[1:] for o in outs])
