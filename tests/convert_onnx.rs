@@ -231,3 +231,29 @@ fn conv_transpose_groups_dilations_output_shape_and_auto_pad_agree_with_the_refe
 fn conv_transpose_gradients_match_finite_differences() {
     gradients_match_finite_differences("conv_transpose", 8);
 }
+
+#[test]
+fn pytorch_dynamic_batch_flatten_chains_fold_and_agree_with_the_reference() {
+    // Shape -> Gather -> Unsqueeze -> Concat(-1) -> Reshape; C*H*W from Gather/Mul; Slice/Cast.
+    check_prediction("torch_flatten");
+    gradients_match_finite_differences("torch_flatten", 4);
+}
+
+#[test]
+fn a_shape_holding_the_batch_used_as_data_is_a_clear_error() {
+    let bytes = std::fs::read(data("torch_flatten.onnx")).unwrap();
+    let mut m = <dml::convert::onnx::proto::ModelProto as prost::Message>::decode(bytes.as_slice()).unwrap();
+    let g = m.graph.as_mut().unwrap();
+    // The batch-holding target (`target`) fed to an Add as if it were data.
+    let add = dml::convert::onnx::proto::NodeProto {
+        name: "misuse".into(),
+        op_type: "Add".into(),
+        input: vec!["target".into(), "target".into()],
+        output: vec!["bad".into()],
+        ..Default::default()
+    };
+    g.node.insert(7, add);
+    let bytes = prost::Message::encode_to_vec(&m);
+    let e = dml::convert::onnx_from_bytes(&bytes, "misuse.onnx").unwrap_err().to_string();
+    assert!(e.contains("misuse") && e.contains("batch size"), "{e}");
+}

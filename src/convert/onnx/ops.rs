@@ -21,6 +21,20 @@ pub fn lower_node(cx: &mut Lowering, n: &NodeProto) -> R<()> {
         ));
     }
     let a = Attrs::new(n);
+    use super::shape_fold as sf;
+    // Shape arithmetic (PyTorch's dynamic-batch flatten) folds at import time.
+    let on_shapes = |cx: &Lowering| sf::is_shape_input(cx, n, 0);
+    match n.op_type.as_str() {
+        "Shape" => return sf::shape(cx, n, &a),
+        "Slice" => return sf::slice(cx, n, &a),
+        "Cast" if on_shapes(cx) => return sf::cast(cx, n),
+        "Cast" => return cast(cx, n, &a),
+        "Gather" if on_shapes(cx) => return sf::gather(cx, n, &a),
+        "Unsqueeze" if on_shapes(cx) => return sf::squeeze(cx, n, &a, false),
+        "Squeeze" if on_shapes(cx) => return sf::squeeze(cx, n, &a, true),
+        "Concat" if (0..n.input.len()).all(|i| sf::is_shape_input(cx, n, i)) => return sf::concat(cx, n, &a),
+        _ => {}
+    }
     match n.op_type.as_str() {
         "Identity" => {
             let v = cx.value(n, input_name(n, 0)?)?;
@@ -94,6 +108,22 @@ pub(super) fn only_first_output(cx: &Lowering, n: &NodeProto) -> R<()> {
             return Err(node_err(n, format!("its output {} (`{}`) is not supported", k + 1, n.output[k])));
         }
     }
+    Ok(())
+}
+
+/// `Cast` of a tensor: the engine computes in doubles, so a cast to a floating type is the
+/// identity; casts to integers or booleans would change values and are refused.
+fn cast(cx: &mut Lowering, n: &NodeProto, a: &Attrs) -> R<()> {
+    // FLOAT, FLOAT16, DOUBLE, BFLOAT16.
+    let to = a.int("to", 0);
+    if ![1, 10, 11, 16].contains(&to) {
+        return Err(node_err(
+            n,
+            format!("a cast of a tensor to the type {to} (not a floating type) is not supported"),
+        ));
+    }
+    let v = cx.tensor_input(n, 0)?;
+    cx.set_output(n, 0, v);
     Ok(())
 }
 
@@ -284,6 +314,12 @@ fn broadcast_of(p: &[usize], out: &[usize]) -> Option<(Vec<[usize; 3]>, usize)> 
 
 fn arith(cx: &mut Lowering, n: &NodeProto, kind: ArithKind) -> R<()> {
     let (va, vb) = (cx.value(n, input_name(n, 0)?)?, cx.value(n, input_name(n, 1)?)?);
+    if let Some(Value::Shape(s)) = [&va, &vb].into_iter().find(|v| matches!(v, Value::Shape(_))) {
+        return Err(node_err(
+            n,
+            format!("arithmetic on the shape {:?}, which holds the batch size, is not supported", s.dims),
+        ));
+    }
     if let (Value::Const(x), Value::Const(y)) = (&va, &vb) {
         let c = fold(n, kind, x, y)?;
         cx.set_const(n, 0, c);
@@ -298,6 +334,7 @@ fn arith(cx: &mut Lowering, n: &NodeProto, kind: ArithKind) -> R<()> {
         .map(|v| match v {
             Value::Tensor(t) => full_shape(t),
             Value::Const(c) => c.shape.clone(),
+            Value::Shape(_) => Vec::new(),
         })
         .collect();
     let out_full = broadcast_shape(n, &full[0], &full[1])?;
@@ -330,6 +367,7 @@ fn arith(cx: &mut Lowering, n: &NodeProto, kind: ArithKind) -> R<()> {
     let same = |v: &Value| match v {
         Value::Tensor(t) => t.cl && t.shape == out_shape && t.batch == batch,
         Value::Const(c) => c.cells() == 1,
+        Value::Shape(_) => false,
     };
     let keep_cl = same(&va) && same(&vb) && [&va, &vb].iter().any(|v| matches!(v, Value::Tensor(_)));
     let mut inputs = Vec::new();
@@ -362,6 +400,7 @@ fn arith(cx: &mut Lowering, n: &NodeProto, kind: ArithKind) -> R<()> {
                 consts.push(c.clone());
                 args.push(ArithArg { source: ArithSource::Param(consts.len() - 1), broadcast });
             }
+            Value::Shape(_) => {}
         }
     }
     let logical = if keep_cl { super::lower::rotate_to_last(&out_shape) } else { out_shape.clone() };
@@ -887,7 +926,7 @@ fn reshape_to(cx: &mut Lowering, n: &NodeProto, x: &TensorVal, target: Vec<usize
 
 fn reshape(cx: &mut Lowering, n: &NodeProto, a: &Attrs) -> R<()> {
     let x = cx.tensor_input(n, 0)?;
-    let shape = cx.required_const(n, 1, "shape")?.ints();
+    let shape = super::shape_fold::reshape_target(cx, n)?;
     if x.batch != 0 {
         return Err(node_err(n, "only a batch-first input is supported"));
     }

@@ -393,3 +393,41 @@ m = model("conv_transpose", nodes, [inp("x", "N", C_in, 3, 3)], [inp("out", "N",
 onnx.save(m, os.path.join(HERE, "conv_transpose.onnx"))
 np.savez(os.path.join(HERE, "conv_transpose.npz"), x=x.reshape(N, -1), pred=want)
 print("conv_transpose", want.shape, [o.shape[1:] for o in outs])
+
+# --- PyTorch's dynamic-batch flatten: x.view(x.size(0), -1) as torch.onnx.export writes it ---
+# Shape -> Gather(0) -> Unsqueeze -> Concat(with -1) -> Reshape; the same with the feature count
+# computed from the shape (Gather/Mul), and with Shape -> Slice -> Cast.
+I64 = TensorProto.INT64
+m = model("torch_flatten", [
+    h.make_node("Conv", ["x", "k", "kb"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+    h.make_node("Relu", ["c"], ["r"], name="relu"),
+    h.make_node("Shape", ["r"], ["s"], name="shape"),
+    h.make_node("Constant", [], ["i0"], name="c0", value=numpy_helper.from_array(np.array(0, dtype=np.int64))),
+    h.make_node("Gather", ["s", "i0"], ["n"], name="gather_batch", axis=0),
+    h.make_node("Unsqueeze", ["n", "ax0"], ["n1"], name="unsqueeze_batch"),
+    h.make_node("Concat", ["n1", "minus1"], ["target"], name="concat_target", axis=0),
+    h.make_node("Reshape", ["r", "target"], ["flat"], name="view"),
+    h.make_node("Gemm", ["flat", "fw", "fb"], ["logits"], name="fc", transB=1),
+    # The feature count from the shape: C * H * W, all known at import time.
+    h.make_node("Gather", ["s", "i1"], ["ch"], name="gather_c"),
+    h.make_node("Gather", ["s", "i2"], ["hh"], name="gather_h"),
+    h.make_node("Gather", ["s", "i3"], ["ww"], name="gather_w"),
+    h.make_node("Mul", ["hh", "ww"], ["hw"], name="mul_hw"),
+    h.make_node("Mul", ["ch", "hw"], ["chw"], name="mul_chw"),
+    h.make_node("Unsqueeze", ["chw", "ax0"], ["chw1"], name="unsqueeze_chw"),
+    h.make_node("Concat", ["n1", "chw1"], ["target2"], name="concat_target2", axis=0),
+    h.make_node("Reshape", ["r", "target2"], ["flat2"], name="view2"),
+    h.make_node("Tanh", ["flat2"], ["t2"], name="tanh"),
+    # Shape -> Slice -> Cast -> Concat with constants: a [N, 3, 25] view, then flattened.
+    h.make_node("Slice", ["s", "st0", "en1"], ["sl"], name="slice_batch"),
+    h.make_node("Cast", ["sl"], ["slc"], name="cast", to=TensorProto.INT64),
+    h.make_node("Concat", ["slc", "rest"], ["target3"], name="concat_target3", axis=0),
+    h.make_node("Reshape", ["r", "target3"], ["v3"], name="view3"),
+    h.make_node("Flatten", ["v3"], ["f3"], name="flatten3"),
+    h.make_node("Concat", ["logits", "t2", "f3"], ["out"], name="concat_out", axis=1),
+], [inp("x", "N", 2, 5, 5)], [inp("out", "N", 2 + 75 + 75)],
+    [w("k", 3, 2, 3, 3), w("kb", 3), w("fw", 2, 75), w("fb", 2),
+     const("ax0", [0], np.int64), const("minus1", [-1], np.int64), const("i1", 1, np.int64),
+     const("i2", 2, np.int64), const("i3", 3, np.int64), const("st0", [0], np.int64),
+     const("en1", [1], np.int64), const("rest", [3, -1], np.int64)])
+save("torch_flatten", m, {"x": rng.standard_normal((N, 2, 5, 5))})
