@@ -308,6 +308,10 @@ fn header(g: &Graph, what: &str, usage: &str) -> Code {
         let ti = g.tensor(t);
         let which =
             if g.inputs.len() == 1 { "X".to_string() } else { format!("X columns for input {}", k + 1) };
+        if let Some(note) = crate::convert::caffe::sequence_input_note(g) {
+            c.comment(note);
+            continue;
+        }
         if g.origin.starts_with("Caffe") {
             // Caffe models read and write Caffe's own blob order.
             c.comment(format!(
