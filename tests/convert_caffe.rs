@@ -971,7 +971,11 @@ fn caffe_lstm_forward_is_caffes_recurrence_and_its_blobs_read_back() {
     let io = dml::convert::script::Io::Files { weights_dir: "w".into() };
     let opts = dml::convert::script::TrainOptions::default();
     for src in [m.prediction_script(&io, 2).unwrap(), m.training_script(&opts, &io).unwrap()] {
-        assert!(src.contains("one row per sequence") && src.contains("cont"), "{}", &src[..src.len().min(2000)]);
+        assert!(
+            src.contains("one row per sequence") && src.contains("cont"),
+            "{}",
+            &src[..src.len().min(2000)]
+        );
     }
 }
 

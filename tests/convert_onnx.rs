@@ -257,3 +257,14 @@ fn a_shape_holding_the_batch_used_as_data_is_a_clear_error() {
     let e = dml::convert::onnx_from_bytes(&bytes, "misuse.onnx").unwrap_err().to_string();
     assert!(e.contains("misuse") && e.contains("batch size"), "{e}");
 }
+
+#[test]
+fn a_graph_with_two_outputs_predicts_both_side_by_side() {
+    check_prediction("two_outputs");
+    // Training needs one output: a clear error, not a wrong script.
+    let mut model = dml::convert::load_onnx(&data("two_outputs.onnx")).unwrap();
+    model.set_training(dml::convert::onnx::training_config("mse", "sgd", None).unwrap());
+    let (x, want, _) = oracle("two_outputs");
+    let e = model.gradients(&x, &want).unwrap_err().to_string();
+    assert!(e.contains("2 outputs"), "{e}");
+}

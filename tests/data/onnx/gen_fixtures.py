@@ -431,3 +431,18 @@ m = model("torch_flatten", [
      const("i2", 2, np.int64), const("i3", 3, np.int64), const("st0", [0], np.int64),
      const("en1", [1], np.int64), const("rest", [3, -1], np.int64)])
 save("torch_flatten", m, {"x": rng.standard_normal((N, 2, 5, 5))})
+
+# --- Several graph outputs: the prediction holds them side by side (each batch-first, flattened) ---
+m = model("two_outputs", [
+    h.make_node("LSTM", ["x", "W", "R", "B"], ["Y", "Yh"], name="lstm", hidden_size=H, layout=1),
+    h.make_node("Flatten", ["Y"], ["y_seq"], name="flatten_seq"),
+    h.make_node("Flatten", ["Yh"], ["y_last"], name="flatten_last"),
+    h.make_node("Gemm", ["y_last", "fw", "fb"], ["logits"], name="fc", transB=1),
+], [inp("x", "N", T, Din)], [inp("y_seq", "N", T * H), inp("logits", "N", 2)],
+    [w("W", 1, 4 * H, Din), w("R", 1, 4 * H, H), w("B", 1, 8 * H), w("fw", 2, H), w("fb", 2)], opset=14)
+x = rng.standard_normal((N, T, Din))
+outs = ReferenceEvaluator(m).run(None, {"x": x})
+onnx.save(m, os.path.join(HERE, "two_outputs.onnx"))
+np.savez(os.path.join(HERE, "two_outputs.npz"), x=x.reshape(N, -1),
+         pred=np.concatenate([o.reshape(N, -1) for o in outs], axis=1))
+print("two_outputs", [o.shape for o in outs])
