@@ -151,7 +151,7 @@ pub fn infer(op: &Op, inputs: &[&[usize]]) -> Result<Vec<Vec<usize>>, String> {
         }
         Op::StepSlices { steps, blocks } => {
             let cells: usize = x()?.iter().product();
-            if *steps == 0 || cells % steps != 0 {
+            if *steps == 0 || !cells.is_multiple_of(*steps) {
                 return Err(format!("{cells} cells are not {steps} steps"));
             }
             let k = cells / steps;
