@@ -1263,15 +1263,14 @@ fn recurrent(lw: &mut Lowering, l: &Layer, top: Option<&str>) -> Result<(), Conv
         )));
     }
     let x = lw.blob(l, &l.bottoms[0])?;
-    let [t, d] = match lw.shape(x) {
-        [t, d] if lw.sequences.contains(&x) => [*t, *d],
+    let d = match lw.shape(x) {
+        [_, d] if lw.sequences.contains(&x) => *d,
         s => {
             return Err(l.err(format!(
                 "its input must be a T x N x D sequence (an Input layer's top or a recurrent layer's), got {s:?}"
             )));
         }
     };
-    let _ = t;
     let wf = filler_of(&rp, "weight_filler", 0.0).map_err(|e| l.err(e))?;
     let bf = filler_of(&rp, "bias_filler", 0.0).map_err(|e| l.err(e))?;
     let filler = |i: &Init| match i {

@@ -137,13 +137,12 @@ fn common(cx: &Lowering, n: &NodeProto, a: &Attrs, gates: usize, acts: &[&str]) 
     Ok(Rnn { x, t, d, h, dirs, direction, seq_major, read, w, r, b })
 }
 
-/// The parameters of one direction, in the DML layout: kernel `(D, G)`, recurrent kernel
-/// `(H, G)` (column `c` of nn's kernel is ONNX's row `onnx_row(c)`), and the bias `bias(k)`
-/// builds for direction `k`.
+/// Direction `k`'s bias in the DML layout, with its transform from ONNX's `B`.
 type BiasOf<'a> = dyn Fn(&Const, usize) -> (Array2<f64>, ParamTransform) + 'a;
 
-/// Adds the op's node with its parameters (each direction's, forward first), then binds the
-/// outputs that are read.
+/// Adds the op's node with its parameters (each direction's, forward first: kernel `(D, G)` and
+/// recurrent kernel `(H, G)`, column `c` of nn's from ONNX's row `onnx_row(c)`, then the bias),
+/// then binds the outputs that are read.
 fn finish(
     cx: &mut Lowering,
     n: &NodeProto,
