@@ -1058,3 +1058,53 @@ fn caffe_recurrent_layers_refuse_what_they_do_not_support() {
     );
     assert!(e.contains("num_output"), "{e}");
 }
+
+#[test]
+fn grouped_dilated_deconvolution_forward_is_caffes_scatter_and_matches_finite_differences() {
+    // Caffe's deconvolution: each input cell scatters its kernel (dilated) onto the output,
+    // group by group: out[g*F/g + o, i*s + a*d - p, j*s + b*d - p] += x[c, i, j] * W[c, o, a, b].
+    let (c, h, w, f, k, g, d, p, s) = (4, 3, 4, 6, 2, 2, 2, 1, 2);
+    let body = format!(
+        "layer {{ name: \"dc\" type: \"Deconvolution\" bottom: \"data\" top: \"dc\" convolution_param {{ num_output: {f} kernel_size: {k} group: {g} dilation: {d} pad: {p} stride: {s} {} }} }}",
+        gauss(0.5)
+    );
+    let m = forward_only([c, h, w], &body);
+    let wt = &m.graph.params[0].value; // (C, F/g * k * k), Caffe's blob
+    let b = &m.graph.params[1].value;
+    let ke = d * (k - 1) + 1;
+    let (oh, ow) = (s * (h - 1) + ke - 2 * p, s * (w - 1) + ke - 2 * p);
+    assert_eq!(m.graph.tensors[m.graph.outputs[0]].width(), f * oh * ow);
+    let x = rand(2, c * h * w, 19);
+    let got = m.predict(&x, 2).unwrap();
+    let (cg, fg) = (c / g, f / g);
+    for r in 0..2 {
+        let mut want: Vec<f64> = (0..f * oh * ow).map(|cell| b[[cell / (oh * ow), 0]]).collect();
+        for ch in 0..c {
+            let grp = ch / cg;
+            for i in 0..h {
+                for j in 0..w {
+                    for o in 0..fg {
+                        for a in 0..k {
+                            for bb in 0..k {
+                                let (y, xx) =
+                                    ((i * s + a * d) as i64 - p as i64, (j * s + bb * d) as i64 - p as i64);
+                                if y < 0 || xx < 0 || y >= oh as i64 || xx >= ow as i64 {
+                                    continue;
+                                }
+                                want[(grp * fg + o) * oh * ow + y as usize * ow + xx as usize] +=
+                                    x[[r, ch * h * w + i * w + j]] * wt[[ch, o * k * k + a * k + bb]];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert_close(&got.row(r).to_vec(), &want, 1e-12, "grouped dilated deconvolution");
+    }
+    check_layers(
+        [c, h, w],
+        &body.replace("bottom: \"data\"", "bottom: \"pre\""),
+        "dc",
+        "grouped dilated deconvolution",
+    );
+}

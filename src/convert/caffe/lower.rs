@@ -739,12 +739,16 @@ fn lower_layer<'a>(
             let wf = filler_of(&cp, "weight_filler", 0.0).map_err(|e| l.err(e))?;
             let bf = filler_of(&cp, "bias_filler", 0.0).map_err(|e| l.err(e))?;
             if l.ty == "Deconvolution" {
-                if group != 1 || dilation != [1, 1] {
-                    return Err(l.err("Deconvolution with group or dilation is not supported"));
+                if !c.is_multiple_of(group) || !filters.is_multiple_of(group) || dilation.contains(&0) {
+                    return Err(l.err(format!(
+                        "group {group} does not divide {c} input channels and {filters} outputs, or a dilation is 0"
+                    )));
                 }
+                // Each group's C/group channels make its num_output/group outputs; the dilated
+                // kernel spans (k-1)*dilation+1 cells.
                 let mut out_hw = [0; 2];
                 for (a, nn) in [h, w].into_iter().enumerate() {
-                    let full = strides[a] * (nn - 1) + kernel[a];
+                    let full = strides[a] * (nn - 1) + (kernel[a] - 1) * dilation[a] + 1;
                     if full < 2 * pads[a] + 1 {
                         return Err(l.err("the padding removes the whole output"));
                     }
@@ -754,21 +758,21 @@ fn lower_layer<'a>(
                     filters,
                     kernel,
                     strides,
-                    groups: 1,
-                    dilations: [1, 1],
+                    groups: group,
+                    dilations: dilation,
                     pads: [pads[0], pads[0], pads[1], pads[1]],
                     out_hw,
                     use_bias: bias,
                 };
                 let nd = lw.node(l, &l.name, op, &[x], top)?;
-                let blob = [c, filters, kernel[0], kernel[1]];
+                let blob = [c, filters / group, kernel[0], kernel[1]];
                 lw.param(
                     l,
                     nd,
                     0,
                     "weight",
                     &blob,
-                    ParamTransform::Reshape { rows: c, cols: filters * kernel[0] * kernel[1] },
+                    ParamTransform::Reshape { rows: c, cols: filters / group * kernel[0] * kernel[1] },
                     wf,
                 );
                 if bias {
