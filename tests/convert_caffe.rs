@@ -847,3 +847,264 @@ fn generated_text_and_weights_are_deterministic() {
     assert_eq!(a.training_script(&o, &io).unwrap(), b.training_script(&o, &io).unwrap());
     assert_eq!(a.weights(), b.weights());
 }
+
+/// A recurrent net over `T x 2 x D` sequences: Input (data, cont, label), the layer under test
+/// (`body`, reading `data` and `cont`), EuclideanLoss on `last` against a `T x 2 x width` label.
+fn seq_net(t: usize, d: usize, body: &str, last: &str, width: usize) -> String {
+    format!(
+        "name: \"seq\"\nlayer {{ name: \"in\" type: \"Input\" top: \"data\" top: \"cont\" top: \"label\" \
+         input_param {{ shape {{ dim: {t} dim: 2 dim: {d} }} shape {{ dim: {t} dim: 2 }} shape {{ dim: {t} dim: 2 dim: {width} }} }} }}\n\
+         {body}\nlayer {{ name: \"loss\" type: \"EuclideanLoss\" bottom: \"{last}\" bottom: \"label\" top: \"loss\" }}\n"
+    )
+}
+
+fn sigmoid(v: f64) -> f64 {
+    1.0 / (1.0 + (-v).exp())
+}
+
+/// `W v` for a row-major `(rows, v.len())` matrix.
+fn matvec(w: &[f64], v: &[f64]) -> Vec<f64> {
+    w.chunks(v.len()).map(|row| row.iter().zip(v).map(|(a, b)| a * b).sum()).collect()
+}
+
+/// Caffe's LSTM over one sequence (rows of `x`: step-major `T*D`), from its blobs, transcribed
+/// from LSTMUnitLayer: gates `[i, f, o, g]`, `cont` 0 at step 0 and 1 after.
+fn caffe_lstm(x: &[f64], t: usize, d: usize, h: usize, wxc: &[f64], bc: &[f64], whc: &[f64]) -> Vec<f64> {
+    let (mut hp, mut cp) = (vec![0.0; h], vec![0.0; h]);
+    let mut out = Vec::new();
+    for s in 0..t {
+        let cont = if s == 0 { 0.0 } else { 1.0 };
+        let hc: Vec<f64> = hp.iter().map(|v| v * cont).collect();
+        let xs = &x[s * d..(s + 1) * d];
+        let pre: Vec<f64> =
+            matvec(wxc, xs).iter().zip(bc).zip(matvec(whc, &hc)).map(|((a, b), c)| a + b + c).collect();
+        for j in 0..h {
+            let (i, f, o, g) =
+                (sigmoid(pre[j]), sigmoid(pre[h + j]), sigmoid(pre[2 * h + j]), pre[3 * h + j].tanh());
+            cp[j] = cont * f * cp[j] + i * g;
+            hp[j] = o * cp[j].tanh();
+        }
+        out.extend_from_slice(&hp);
+    }
+    out
+}
+
+/// Caffe's RNN: `h_t = tanh(W_hh h_{t-1} + W_xh x_t + b_h)`, `o_t = tanh(W_ho h_t + b_o)`.
+#[allow(clippy::too_many_arguments)]
+fn caffe_rnn(x: &[f64], t: usize, d: usize, h: usize, b: [&[f64]; 5]) -> Vec<f64> {
+    let [wxh, bh, whh, who, bo] = b;
+    let mut hp = vec![0.0; h];
+    let mut out = Vec::new();
+    for s in 0..t {
+        let xs = &x[s * d..(s + 1) * d];
+        let pre: Vec<f64> =
+            matvec(wxh, xs).iter().zip(bh).zip(matvec(whh, &hp)).map(|((a, b), c)| a + b + c).collect();
+        hp = pre.iter().map(|v| v.tanh()).collect();
+        out.extend(matvec(who, &hp).iter().zip(bo).map(|(a, b)| (a + b).tanh()));
+    }
+    out
+}
+
+/// A `.caffemodel` with the given blobs for layer `name`.
+fn caffemodel(name: &str, blobs: &[(&[usize], &[f32])]) -> Vec<u8> {
+    let text: String = blobs
+        .iter()
+        .map(|(shape, data)| {
+            let dims: String = shape.iter().map(|d| format!("dim: {d} ")).collect();
+            let data: String = data.iter().map(|v| format!("data: {v:?} ")).collect();
+            format!("blobs {{ shape {{ {dims}}} {data}}} ")
+        })
+        .collect();
+    let text = format!("name: \"m\" layer {{ name: \"{name}\" type: \"X\" {text}}}");
+    proto::parse_text("gen", &text, "NetParameter").unwrap().encode_to_vec()
+}
+
+fn blob_values(n: usize, seed: u64) -> Vec<f32> {
+    rand(1, n, seed).iter().map(|&v| (v * 0.8) as f32).collect()
+}
+
+#[test]
+fn caffe_lstm_forward_is_caffes_recurrence_and_its_blobs_read_back() {
+    let (t, d, h) = (4, 3, 2);
+    let net = seq_net(
+        t,
+        d,
+        &format!(
+            "layer {{ name: \"lstm\" type: \"LSTM\" bottom: \"data\" bottom: \"cont\" top: \"lstm\" \
+             recurrent_param {{ num_output: {h} {} }} }}",
+            gauss(0.5)
+        ),
+        "lstm",
+        h,
+    );
+    let (wxc, bc, whc) = (blob_values(4 * h * d, 1), blob_values(4 * h, 2), blob_values(4 * h * h, 3));
+    let bytes = caffemodel("lstm", &[(&[4 * h, d], &wxc), (&[4 * h], &bc), (&[4 * h, h], &whc)]);
+    let m = caffe_from_text(
+        ("net", &net),
+        Some(("s", SGD)),
+        Some(("w.caffemodel", &bytes)),
+        &NetOptions::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let f = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
+    let (wxc, bc, whc) = (f(&wxc), f(&bc), f(&whc));
+    // The blobs, exactly, in the DML layout (transposed weights).
+    let p =
+        |v: &str| m.graph.params.iter().find(|p| p.var == v).unwrap_or_else(|| panic!("{v}")).value.clone();
+    let (k, r, b) = (p("lstm_kernel"), p("lstm_recurrent"), p("lstm_bias"));
+    for c in 0..4 * h {
+        for i in 0..d {
+            assert_eq!(k[[i, c]], wxc[c * d + i]);
+        }
+        for i in 0..h {
+            assert_eq!(r[[i, c]], whc[c * h + i]);
+        }
+        assert_eq!(b[[0, c]], bc[c]);
+    }
+    let x = rand(3, t * d, 21);
+    let got = m.predict(&x, 2).unwrap();
+    for n in 0..3 {
+        let want = caffe_lstm(x.row(n).as_slice().unwrap(), t, d, h, &wxc, &bc, &whc);
+        assert_close(got.row(n).as_slice().unwrap(), &want, 1e-12, "LSTM forward");
+    }
+    // The scripts say how X carries the sequences.
+    let io = dml::convert::script::Io::Files { weights_dir: "w".into() };
+    let opts = dml::convert::script::TrainOptions::default();
+    for src in [m.prediction_script(&io, 2).unwrap(), m.training_script(&opts, &io).unwrap()] {
+        assert!(
+            src.contains("one row per sequence") && src.contains("cont"),
+            "{}",
+            &src[..src.len().min(2000)]
+        );
+    }
+}
+
+#[test]
+fn caffe_rnn_forward_is_caffes_recurrence_and_its_blobs_read_back() {
+    let (t, d, h) = (3, 2, 3);
+    let net = seq_net(
+        t,
+        d,
+        &format!(
+            "layer {{ name: \"rnn\" type: \"RNN\" bottom: \"data\" bottom: \"cont\" top: \"rnn\" \
+             recurrent_param {{ num_output: {h} {} }} }}",
+            gauss(0.5)
+        ),
+        "rnn",
+        h,
+    );
+    let blobs = [
+        blob_values(h * d, 4),
+        blob_values(h, 5),
+        blob_values(h * h, 6),
+        blob_values(h * h, 7),
+        blob_values(h, 8),
+    ];
+    let shapes: [&[usize]; 5] = [&[h, d], &[h], &[h, h], &[h, h], &[h]];
+    let pairs: Vec<(&[usize], &[f32])> = shapes.iter().zip(&blobs).map(|(s, b)| (*s, b.as_slice())).collect();
+    let bytes = caffemodel("rnn", &pairs);
+    let m = caffe_from_text(
+        ("net", &net),
+        Some(("s", SGD)),
+        Some(("w.caffemodel", &bytes)),
+        &NetOptions::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let f: Vec<Vec<f64>> = blobs.iter().map(|v| v.iter().map(|&x| x as f64).collect()).collect();
+    let x = rand(2, t * d, 22);
+    let got = m.predict(&x, 2).unwrap();
+    for n in 0..2 {
+        let want = caffe_rnn(x.row(n).as_slice().unwrap(), t, d, h, [&f[0], &f[1], &f[2], &f[3], &f[4]]);
+        assert_close(got.row(n).as_slice().unwrap(), &want, 1e-12, "RNN forward");
+    }
+}
+
+#[test]
+fn caffe_lstm_and_rnn_backward_match_finite_differences() {
+    let (t, d) = (3, 2);
+    // LSTM, then a per-step InnerProduct (axis 2), then an RNN on top.
+    let body = format!(
+        "layer {{ name: \"lstm\" type: \"LSTM\" bottom: \"data\" bottom: \"cont\" top: \"lstm\" recurrent_param {{ num_output: 3 {g} }} }}\n\
+         layer {{ name: \"ip\" type: \"InnerProduct\" bottom: \"lstm\" top: \"ip\" inner_product_param {{ num_output: 2 axis: 2 {g} }} }}\n\
+         layer {{ name: \"rnn\" type: \"RNN\" bottom: \"ip\" bottom: \"cont\" top: \"rnn\" recurrent_param {{ num_output: 2 {g} }} }}",
+        g = gauss(0.6)
+    );
+    let m = load(&seq_net(t, d, &body, "rnn", 2), SGD);
+    assert_eq!(m.graph.tensors[m.graph.outputs[0]].width(), t * 2);
+    let x = rand(2, t * d, 31);
+    let y = rand(2, t * 2, 32);
+    fd_check(&m, &x, &y, "LSTM/InnerProduct(axis 2)/RNN");
+    assert!(m.gradients(&x, &y).unwrap().grads.len() >= 10);
+}
+
+#[test]
+fn caffe_recurrent_layers_refuse_what_they_do_not_support() {
+    let err = |body: &str| {
+        caffe_from_text(("net", &seq_net(3, 2, body, "r", 2)), Some(("s", SGD)), None, &NetOptions::default())
+            .err()
+            .unwrap_or_else(|| panic!("accepted: {body}"))
+            .to_string()
+    };
+    let e = err("layer { name: \"c2\" type: \"Sigmoid\" bottom: \"data\" top: \"c2\" }\n\
+                 layer { name: \"r\" type: \"LSTM\" bottom: \"data\" bottom: \"c2\" top: \"r\" recurrent_param { num_output: 2 } }");
+    assert!(e.contains("`r`") || e.contains("r"), "{e}");
+    assert!(e.contains("cont"), "{e}");
+    let e = err(
+        "layer { name: \"r\" type: \"RNN\" bottom: \"data\" bottom: \"cont\" top: \"r\" recurrent_param { num_output: 2 expose_hidden: true } }",
+    );
+    assert!(e.contains("expose_hidden"), "{e}");
+    let e = err(
+        "layer { name: \"r\" type: \"LSTM\" bottom: \"data\" bottom: \"cont\" top: \"r\" recurrent_param { } }",
+    );
+    assert!(e.contains("num_output"), "{e}");
+}
+
+#[test]
+fn grouped_dilated_deconvolution_forward_is_caffes_scatter_and_matches_finite_differences() {
+    // Caffe's deconvolution: each input cell scatters its kernel (dilated) onto the output,
+    // group by group: out[g*F/g + o, i*s + a*d - p, j*s + b*d - p] += x[c, i, j] * W[c, o, a, b].
+    let (c, h, w, f, k, g, d, p, s) = (4, 3, 4, 6, 2, 2, 2, 1, 2);
+    let body = format!(
+        "layer {{ name: \"dc\" type: \"Deconvolution\" bottom: \"data\" top: \"dc\" convolution_param {{ num_output: {f} kernel_size: {k} group: {g} dilation: {d} pad: {p} stride: {s} {} }} }}",
+        gauss(0.5)
+    );
+    let m = forward_only([c, h, w], &body);
+    let wt = &m.graph.params[0].value; // (C, F/g * k * k), Caffe's blob
+    let b = &m.graph.params[1].value;
+    let ke = d * (k - 1) + 1;
+    let (oh, ow) = (s * (h - 1) + ke - 2 * p, s * (w - 1) + ke - 2 * p);
+    assert_eq!(m.graph.tensors[m.graph.outputs[0]].width(), f * oh * ow);
+    let x = rand(2, c * h * w, 19);
+    let got = m.predict(&x, 2).unwrap();
+    let (cg, fg) = (c / g, f / g);
+    for r in 0..2 {
+        let mut want: Vec<f64> = (0..f * oh * ow).map(|cell| b[[cell / (oh * ow), 0]]).collect();
+        for ch in 0..c {
+            let grp = ch / cg;
+            for i in 0..h {
+                for j in 0..w {
+                    for o in 0..fg {
+                        for a in 0..k {
+                            for bb in 0..k {
+                                let (y, xx) =
+                                    ((i * s + a * d) as i64 - p as i64, (j * s + bb * d) as i64 - p as i64);
+                                if y < 0 || xx < 0 || y >= oh as i64 || xx >= ow as i64 {
+                                    continue;
+                                }
+                                want[(grp * fg + o) * oh * ow + y as usize * ow + xx as usize] +=
+                                    x[[r, ch * h * w + i * w + j]] * wt[[ch, o * k * k + a * k + bb]];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert_close(&got.row(r).to_vec(), &want, 1e-12, "grouped dilated deconvolution");
+    }
+    check_layers(
+        [c, h, w],
+        &body.replace("bottom: \"data\"", "bottom: \"pre\""),
+        "dc",
+        "grouped dilated deconvolution",
+    );
+}

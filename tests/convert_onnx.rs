@@ -187,3 +187,84 @@ fn grouped_and_dilated_convolution_gradients_match_finite_differences() {
 fn broadcast_arithmetic_gradients_match_finite_differences() {
     gradients_match_finite_differences("arith", 3);
 }
+
+#[test]
+fn lstm_bidirectional_with_y_y_h_and_y_c_agrees_with_the_reference() {
+    check_prediction("lstm_bidir");
+}
+
+#[test]
+fn lstm_reverse_directions_agree_with_the_reference() {
+    // Y back in time order with Y_h (batch-first), and Y_h with Y_c without a bias (sequence-major).
+    check_prediction("lstm_reverse");
+    check_prediction("lstm_reverse_last");
+}
+
+#[test]
+fn lstm_last_cell_state_alone_agrees_with_the_reference() {
+    check_prediction("lstm_cell");
+}
+
+#[test]
+fn gru_bidirectional_and_reverse_agree_with_the_reference() {
+    check_prediction("gru_bidir");
+    check_prediction("gru_bidir_last");
+    check_prediction("gru_reverse");
+}
+
+#[test]
+fn recurrent_direction_gradients_match_finite_differences() {
+    // Bidirectional LSTM through Y, Y_h and Y_c; reverse LSTM; the cell state alone; GRUs.
+    gradients_match_finite_differences("lstm_bidir", 6);
+    gradients_match_finite_differences("lstm_reverse", 3);
+    gradients_match_finite_differences("lstm_cell", 3);
+    gradients_match_finite_differences("gru_bidir", 6);
+    gradients_match_finite_differences("gru_reverse", 3);
+}
+
+#[test]
+fn conv_transpose_groups_dilations_output_shape_and_auto_pad_agree_with_the_reference() {
+    check_prediction("conv_transpose");
+}
+
+#[test]
+fn conv_transpose_gradients_match_finite_differences() {
+    gradients_match_finite_differences("conv_transpose", 8);
+}
+
+#[test]
+fn pytorch_dynamic_batch_flatten_chains_fold_and_agree_with_the_reference() {
+    // Shape -> Gather -> Unsqueeze -> Concat(-1) -> Reshape; C*H*W from Gather/Mul; Slice/Cast.
+    check_prediction("torch_flatten");
+    gradients_match_finite_differences("torch_flatten", 4);
+}
+
+#[test]
+fn a_shape_holding_the_batch_used_as_data_is_a_clear_error() {
+    let bytes = std::fs::read(data("torch_flatten.onnx")).unwrap();
+    let mut m = <dml::convert::onnx::proto::ModelProto as prost::Message>::decode(bytes.as_slice()).unwrap();
+    let g = m.graph.as_mut().unwrap();
+    // The batch-holding target (`target`) fed to an Add as if it were data.
+    let add = dml::convert::onnx::proto::NodeProto {
+        name: "misuse".into(),
+        op_type: "Add".into(),
+        input: vec!["target".into(), "target".into()],
+        output: vec!["bad".into()],
+        ..Default::default()
+    };
+    g.node.insert(7, add);
+    let bytes = prost::Message::encode_to_vec(&m);
+    let e = dml::convert::onnx_from_bytes(&bytes, "misuse.onnx").unwrap_err().to_string();
+    assert!(e.contains("misuse") && e.contains("batch size"), "{e}");
+}
+
+#[test]
+fn a_graph_with_two_outputs_predicts_both_side_by_side() {
+    check_prediction("two_outputs");
+    // Training needs one output: a clear error, not a wrong script.
+    let mut model = dml::convert::load_onnx(&data("two_outputs.onnx")).unwrap();
+    model.set_training(dml::convert::onnx::training_config("mse", "sgd", None).unwrap());
+    let (x, want, _) = oracle("two_outputs");
+    let e = model.gradients(&x, &want).unwrap_err().to_string();
+    assert!(e.contains("2 outputs"), "{e}");
+}

@@ -124,3 +124,41 @@ fn bad_models_are_errors_that_write_nothing() {
     assert!(!out.exists(), "a folder was written for a bad model");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn every_output_of_a_two_output_graph_is_written() {
+    let dir = scratch("two_outputs");
+    let out = dir.join("model");
+    run_ok(dml().args(["convert", "onnx"]).arg(data("two_outputs.onnx")).arg("--out").arg(&out));
+    let npz = read_npz(&data("two_outputs.npz")).unwrap();
+    write_csv(&npz["x"], &dir.join("x.csv"));
+    // out= gets the first output, out2= the second; without out2, `out` with ".2" appended.
+    let (first, second, default) = (dir.join("seq.csv"), dir.join("logits.csv"), dir.join("seq.csv.2"));
+    for with_out2 in [true, false] {
+        let mut cmd = dml();
+        cmd.arg("run")
+            .arg(out.join("predict.dml"))
+            .arg("-nvargs")
+            .arg(format!("X={}", dir.join("x.csv").display()))
+            .arg(format!("out={}", first.display()));
+        if with_out2 {
+            cmd.arg(format!("out2={}", second.display()));
+        }
+        run_ok(&mut cmd);
+        let target = if with_out2 { &second } else { &default };
+        let got: Vec<Vec<f64>> =
+            read_csv(&first).into_iter().zip(read_csv(target)).map(|(a, b)| [a, b].concat()).collect();
+        let want = &npz["pred"];
+        let cols = want.shape[1];
+        assert_eq!(got.len() * got[0].len(), want.data.len());
+        for (r, row) in got.iter().enumerate() {
+            for (c, g) in row.iter().enumerate() {
+                let w = want.data[r * cols + c];
+                assert!(
+                    (g - w).abs() <= 1e-9 * w.abs() + 1e-12,
+                    "row {r} col {c}: ours {g}, onnx.reference {w}"
+                );
+            }
+        }
+    }
+}

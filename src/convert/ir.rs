@@ -305,11 +305,15 @@ pub enum Op {
         pads: Pads,
         use_bias: bool,
     },
-    /// Params: W `(C_in, F*kh*kw)` (nn conv2d_transpose), b `(F, 1)`.
+    /// Params: W `(C_in, F/groups*kh*kw)` (nn conv2d_transpose), b `(F, 1)`. With `groups`, each
+    /// group's `C_in/groups` input channels make its own `F/groups` output channels (ONNX's
+    /// ConvTranspose `group`); `dilations` spread the kernel as a convolution's.
     Conv2DTranspose {
         filters: usize,
         kernel: [usize; 2],
         strides: [usize; 2],
+        groups: usize,
+        dilations: [usize; 2],
         /// Keras's output padding resolved to the padding nn's transpose removes.
         pads: Pads,
         out_hw: [usize; 2],
@@ -422,6 +426,14 @@ pub enum Op {
         kind: ArithKind,
         args: Vec<ArithArg>,
         shape: Vec<usize>,
+    },
+    /// Cells picked from the steps of a sequence `[steps, K]` (row-major, step-major columns),
+    /// side by side as a vector: for each block `[step, first, width]` (0-based), cells
+    /// `first .. first + width` of step `step`. ONNX's recurrent ops need it: a reverse
+    /// direction's output back in time order, and the last state (`Y_h`) read from the sequence.
+    StepSlices {
+        steps: usize,
+        blocks: Vec<[usize; 3]>,
     },
     /// Moves a tensor between layouts (inserted by the layout pass).
     Relayout {

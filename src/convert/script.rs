@@ -308,6 +308,10 @@ fn header(g: &Graph, what: &str, usage: &str) -> Code {
         let ti = g.tensor(t);
         let which =
             if g.inputs.len() == 1 { "X".to_string() } else { format!("X columns for input {}", k + 1) };
+        if let Some(note) = crate::convert::caffe::sequence_input_note(g) {
+            c.comment(note);
+            continue;
+        }
         if g.origin.starts_with("Caffe") {
             // Caffe models read and write Caffe's own blob order.
             c.comment(format!(
@@ -420,11 +424,15 @@ pub(crate) fn predict_function(
     g: &Graph,
     sources: &mut std::collections::BTreeSet<(String, String)>,
 ) -> Result<Code, ConvertError> {
-    let (_, _, out_var) = output_dims(g)?;
     let mut cx = Cx::new(g, Mode::Infer);
     cx.code.indent = 1;
     forward_pass(&mut cx, "X")?;
-    cx.line(format!("out = {out_var}"));
+    // Several outputs (an ONNX graph's): side by side, in the graph's order.
+    let vars: Vec<String> = g.outputs.iter().map(|&t| g.tensor(t).var.clone()).collect();
+    match &vars[..] {
+        [one] => cx.line(format!("out = {one}")),
+        _ => cx.line(format!("out = cbind({})", vars.join(", "))),
+    }
     sources.extend(cx.sources.iter().cloned());
     let mut code = Code::default();
     code.comment("The model in inference mode (dropout off, moving statistics), on one batch of rows.");
@@ -482,7 +490,8 @@ pub fn prediction_script_with(
 ) -> Result<String, ConvertError> {
     let mut sources = Default::default();
     let func = predict_function(g, &mut sources)?;
-    let (lead, last, _) = output_dims(g)?;
+    let widths: Vec<usize> = g.outputs.iter().map(|&t| g.tensor(t).width()).collect();
+    let total: usize = widths.iter().sum();
     let mut body = Code::default();
     match io {
         Io::Files { .. } => body.line("X = read($X, format=ifdef($format, \"csv\"))"),
@@ -497,19 +506,46 @@ pub fn prediction_script_with(
     body.open("if (test_algo == \"batch\")");
     body.line("batch_size = max(N, 1)");
     body.close();
-    body.line(format!("{OUTPUT_PRED} = matrix(0, rows=N, cols={})", lead * last));
+    body.line(format!("{OUTPUT_PRED} = matrix(0, rows=N, cols={total})"));
     body.open("for (i in 1:ceil(N / batch_size))");
     body.line("beg = (i - 1) * batch_size + 1");
     body.line("end = min(i * batch_size, N)");
     body.line(format!("{OUTPUT_PRED}[beg:end, ] = {}", predict_call(g, "X[beg:end, ]")));
     body.close();
     if let Io::Files { .. } = io {
-        body.line(format!("write({OUTPUT_PRED}, $out, format=ifdef($fmt, \"csv\"))"));
+        if widths.len() == 1 {
+            body.line(format!("write({OUTPUT_PRED}, $out, format=ifdef($fmt, \"csv\"))"));
+        } else {
+            // Output k (from 2) goes to `outK`, by default `out` with `.K` appended.
+            let mut at = 0;
+            for (k, w) in widths.iter().enumerate() {
+                let cols = format!("{OUTPUT_PRED}[, {}:{}]", at + 1, at + w);
+                let file = if k == 0 {
+                    "$out".to_string()
+                } else {
+                    format!("ifdef($out{}, $out + \".{}\")", k + 1, k + 1)
+                };
+                body.line(format!("write({cols}, {file}, format=ifdef($fmt, \"csv\"))"));
+                at += w;
+            }
+        }
     }
-    let usage = "Usage: dml run predict.dml -nvargs X=FILE out=FILE [format=csv] [weights=DIR] [fmt=csv] [batch_size=32] \
-                 [test_algo=minibatch|batch]";
+    let usage = if widths.len() == 1 {
+        "Usage: dml run predict.dml -nvargs X=FILE out=FILE [format=csv] [weights=DIR] [fmt=csv] [batch_size=32] \
+         [test_algo=minibatch|batch]"
+            .to_string()
+    } else {
+        let extra: Vec<String> = (2..=widths.len()).map(|k| format!("[out{k}=FILE]")).collect();
+        format!(
+            "Usage: dml run predict.dml -nvargs X=FILE out=FILE {} [format=csv] [weights=DIR] [fmt=csv] [batch_size=32] \
+             [test_algo=minibatch|batch]; the model has {} outputs: out=FILE gets the first, outK=FILE output K (default: \
+             out's name with .K appended), each one row per example.",
+            extra.join(" "),
+            widths.len()
+        )
+    };
     Ok(join_parts(&[
-        header(g, "Prediction script", usage).text(),
+        header(g, "Prediction script", &usage).text(),
         source_lines(&sources).text(),
         func.text(),
         body.text(),

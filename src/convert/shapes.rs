@@ -65,8 +65,13 @@ pub fn infer(op: &Op, inputs: &[&[usize]]) -> Result<Vec<Vec<usize>>, String> {
             let (_, q) = conv_out([1, t], [1, *kernel], [1, *stride], pads)?;
             one(vec![q, *filters])
         }
-        Op::Conv2DTranspose { filters, out_hw, .. } => {
-            image(x()?)?;
+        Op::Conv2DTranspose { filters, out_hw, groups, .. } => {
+            let [_, _, c] = image(x()?)?;
+            if *groups == 0 || c % groups != 0 || filters % groups != 0 {
+                return Err(format!(
+                    "{groups} groups do not divide {c} input channels and {filters} filters"
+                ));
+            }
             one(vec![out_hw[0], out_hw[1], *filters])
         }
         Op::DepthwiseConv2D { depth_multiplier, kernel, strides, pads, .. } => {
@@ -143,6 +148,17 @@ pub fn infer(op: &Op, inputs: &[&[usize]]) -> Result<Vec<Vec<usize>>, String> {
             let mut out = vec![t];
             out.extend(infer(inner, &[step])?.remove(0));
             one(out)
+        }
+        Op::StepSlices { steps, blocks } => {
+            let cells: usize = x()?.iter().product();
+            if *steps == 0 || !cells.is_multiple_of(*steps) {
+                return Err(format!("{cells} cells are not {steps} steps"));
+            }
+            let k = cells / steps;
+            if let Some(b) = blocks.iter().find(|[t, first, width]| t >= steps || first + width > k) {
+                return Err(format!("block {b:?} is outside {steps} steps of {k} cells"));
+            }
+            one(vec![blocks.iter().map(|b| b[2]).sum()])
         }
         Op::Merge(kind) => merge_shape(*kind, inputs).map(|s| vec![s]),
         Op::Arith { shape, .. } => one(shape.clone()),

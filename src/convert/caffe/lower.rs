@@ -159,6 +159,12 @@ struct Lowering {
     used: HashSet<String>,
     mults: Vec<(f64, f64)>,
     rng: Rng,
+    /// Blobs that recurrent layers read as their sequence (`T x N x D`, time-major).
+    seq_inputs: HashSet<String>,
+    /// Blobs that recurrent layers read as `cont` (never data: see [`recurrent`]).
+    conts: HashSet<String>,
+    /// Graph tensors that hold sequences (`[T, D]` per example).
+    sequences: HashSet<TensorId>,
 }
 
 pub fn sanitize(name: &str) -> String {
@@ -355,7 +361,7 @@ fn window(m: Msg, field: &str, default: usize, l: &Layer) -> Result<[usize; 2], 
 
 const SUPPORTED: &str = "Data, Input, Convolution, Deconvolution, Pooling, InnerProduct, ReLU, PReLU, ELU, Sigmoid, \
 TanH, Softmax, SoftmaxWithLoss, Dropout, BatchNorm, Scale, LRN, Eltwise, Concat, Split, Flatten, Reshape, Upsample, \
-EuclideanLoss, SigmoidCrossEntropyLoss, Accuracy";
+EuclideanLoss, SigmoidCrossEntropyLoss, Accuracy, LSTM, RNN";
 
 /// Lowers a parsed `NetParameter`.
 pub fn lower(net: &DynamicMessage, file: &str, opts: &NetOptions) -> Result<Lowered, ConvertError> {
@@ -396,7 +402,18 @@ pub fn lower(net: &DynamicMessage, file: &str, opts: &NetOptions) -> Result<Lowe
         used: HashSet::new(),
         mults: vec![],
         rng: Rng(opts.seed ^ 0x5EED),
+        seq_inputs: HashSet::new(),
+        conts: HashSet::new(),
+        sequences: HashSet::new(),
     };
+    for l in all.iter().filter(|l| matches!(l.ty.as_str(), "LSTM" | "RNN")) {
+        if let Some(b) = l.bottoms.first() {
+            lw.seq_inputs.insert(b.clone());
+        }
+        if let Some(b) = l.bottoms.get(1) {
+            lw.conts.insert(b.clone());
+        }
+    }
     let mut out = Lowered {
         graph: lw.g.clone(),
         loss: None,
@@ -605,12 +622,36 @@ fn lower_layer<'a>(
         "Input" => {
             let ip = l.param_block("input_param");
             let shapes = Msg(&ip).msgs("shape");
+            // The first top that is not a recurrent layer's `cont` is the data.
+            let mut data_seen = false;
             for (k, t) in l.tops.iter().enumerate() {
-                if k == 0 {
+                if lw.conts.contains(t) {
+                    // Not read: see `recurrent`.
+                    lw.labels.insert(t.clone());
+                    continue;
+                }
+                if !data_seen {
+                    data_seen = true;
                     let dims: Vec<usize> = shapes
-                        .first()
+                        .get(k)
+                        .or(shapes.first())
                         .map(|s| s.f64s("dim").iter().map(|&d| d as usize).collect())
                         .unwrap_or_default();
+                    if lw.seq_inputs.contains(t) {
+                        // Time-major T x N x D...: one row per sequence, its T steps side by side.
+                        let [steps, _n, feat @ ..] = dims.as_slice() else {
+                            return Err(l.err("a recurrent layer's input needs the shape T x N x D"));
+                        };
+                        let d: usize = feat.iter().product();
+                        if *steps == 0 || feat.is_empty() || d == 0 {
+                            return Err(l.err(format!("the sequence shape {dims:?} is not T x N x D")));
+                        }
+                        let id = add_input(lw, t, &[d])?;
+                        lw.g.tensors[id].shape = vec![*steps, d];
+                        lw.g.tensors[id].layout = Layout::RowMajor;
+                        lw.sequences.insert(id);
+                        continue;
+                    }
                     if dims.len() < 2 {
                         return Err(l.err("input_param has no shape (N, C, H, W)"));
                     }
@@ -698,12 +739,16 @@ fn lower_layer<'a>(
             let wf = filler_of(&cp, "weight_filler", 0.0).map_err(|e| l.err(e))?;
             let bf = filler_of(&cp, "bias_filler", 0.0).map_err(|e| l.err(e))?;
             if l.ty == "Deconvolution" {
-                if group != 1 || dilation != [1, 1] {
-                    return Err(l.err("Deconvolution with group or dilation is not supported"));
+                if !c.is_multiple_of(group) || !filters.is_multiple_of(group) || dilation.contains(&0) {
+                    return Err(l.err(format!(
+                        "group {group} does not divide {c} input channels and {filters} outputs, or a dilation is 0"
+                    )));
                 }
+                // Each group's C/group channels make its num_output/group outputs; the dilated
+                // kernel spans (k-1)*dilation+1 cells.
                 let mut out_hw = [0; 2];
                 for (a, nn) in [h, w].into_iter().enumerate() {
-                    let full = strides[a] * (nn - 1) + kernel[a];
+                    let full = strides[a] * (nn - 1) + (kernel[a] - 1) * dilation[a] + 1;
                     if full < 2 * pads[a] + 1 {
                         return Err(l.err("the padding removes the whole output"));
                     }
@@ -713,19 +758,21 @@ fn lower_layer<'a>(
                     filters,
                     kernel,
                     strides,
+                    groups: group,
+                    dilations: dilation,
                     pads: [pads[0], pads[0], pads[1], pads[1]],
                     out_hw,
                     use_bias: bias,
                 };
                 let nd = lw.node(l, &l.name, op, &[x], top)?;
-                let blob = [c, filters, kernel[0], kernel[1]];
+                let blob = [c, filters / group, kernel[0], kernel[1]];
                 lw.param(
                     l,
                     nd,
                     0,
                     "weight",
                     &blob,
-                    ParamTransform::Reshape { rows: c, cols: filters * kernel[0] * kernel[1] },
+                    ParamTransform::Reshape { rows: c, cols: filters / group * kernel[0] * kernel[1] },
                     wf,
                 );
                 if bias {
@@ -831,16 +878,25 @@ fn lower_layer<'a>(
             l.require_bottoms(1)?;
             let ip = l.param_block("inner_product_param");
             let m = Msg(&ip);
-            if m.i64("axis") != 1 {
-                return Err(l.err("inner_product_param axis other than 1 is not supported"));
+            let mut x = lw.blob(l, &l.bottoms[0])?;
+            // On a T x N x H sequence, axis 2 is the product at every step.
+            let per_step = m.i64("axis") == 2 && lw.sequences.contains(&x);
+            if m.i64("axis") != 1 && !per_step {
+                return Err(l.err(
+                    "inner_product_param axis other than 1 is not supported (2 only on a recurrent layer's T x N x H output)",
+                ));
+            }
+            if lw.sequences.contains(&x) && !per_step {
+                return Err(l.err(
+                    "axis 1 on a T x N x H sequence mixes the examples of a step (Caffe flattens N x H); use axis: 2",
+                ));
             }
             let units = m.usize("num_output");
             if units == 0 {
                 return Err(l.err("inner_product_param num_output is missing"));
             }
-            let mut x = lw.blob(l, &l.bottoms[0])?;
-            let d: usize = lw.shape(x).iter().product();
-            if lw.shape(x).len() > 1 {
+            let d: usize = if per_step { lw.shape(x)[1] } else { lw.shape(x).iter().product() };
+            if lw.shape(x).len() > 1 && !per_step {
                 // Caffe flattens (C, H, W) in its own order; so does this reshape.
                 let f = lw.node(
                     l,
@@ -871,6 +927,10 @@ fn lower_layer<'a>(
             }
             if bias {
                 lw.param(l, nd, 1, "bias", &[units], ParamTransform::Reshape { rows: 1, cols: units }, bf);
+            }
+            if per_step {
+                let t = lw.out(nd);
+                lw.sequences.insert(t);
             }
         }
         "ReLU" => {
@@ -1159,17 +1219,101 @@ fn lower_layer<'a>(
             };
             out.loss = Some(LossSpec { layer: l.name.clone(), kind, input, weight, normalization });
         }
-        "LSTM" | "RNN" => {
-            return Err(l.err(format!(
-                "{} layers are not supported yet (Caffe's time-major T x N x D blobs and \
-                 sequence-continuation input need their own lowering); supported: {SUPPORTED}",
-                l.ty
-            )));
-        }
+        "LSTM" | "RNN" => recurrent(lw, l, top)?,
         other => {
             return Err(l.err(format!("layer type {other} is not supported; supported: {SUPPORTED}")));
         }
     }
+    Ok(())
+}
+
+/// Caffe's LSTM and RNN layers over a time-major `T x N x D` blob, as the graph's recurrent ops
+/// over one row per sequence (`[T, D]`, step-major).
+///
+/// The second bottom, `cont`, is 0 where a sequence starts and 1 where it continues; Caffe
+/// multiplies the previous state by it. With one sequence per example the usual `cont` is 0 at
+/// step 0 and 1 after, which is the recurrent ops' zero initial state: `cont` is not read from
+/// the data, and it must be a data layer's top (a blob a layer computes would be data).
+///
+/// - LSTM: gates `i, f, o, g` (nn's order), `c_t = f*c_{t-1} + i*g`, `h_t = o*tanh(c_t)`; the
+///   output is every `h_t`. Blobs `W_xc (4H x D)`, `b_c (4H)`, `W_hc (4H x H)`.
+/// - RNN: `h_t = tanh(W_hh h_{t-1} + W_xh x_t + b_h)`, output `o_t = tanh(W_ho h_t + b_o)`. Blobs
+///   `W_xh (H x D)`, `b_h (H)`, `W_hh (H x H)`, `W_ho (H x H)`, `b_o (H)`.
+///
+/// The graph's parameters keep Caffe's blob index (`origin.index`), which the `.caffemodel`
+/// reader orders them by.
+fn recurrent(lw: &mut Lowering, l: &Layer, top: Option<&str>) -> Result<(), ConvertError> {
+    if l.bottoms.len() == 3 {
+        return Err(l.err("a static input (third bottom, x_static) is not supported"));
+    }
+    l.require_bottoms(2)?;
+    if l.tops.len() != 1 {
+        return Err(l.err("takes one top (expose_hidden's extra tops are not supported)"));
+    }
+    let rp = l.param_block("recurrent_param");
+    let m = Msg(&rp);
+    if m.bool("expose_hidden") {
+        return Err(l.err("expose_hidden (initial and final states as blobs) is not supported"));
+    }
+    let h = m.usize("num_output");
+    if h == 0 {
+        return Err(l.err("recurrent_param num_output is missing"));
+    }
+    let cont = &l.bottoms[1];
+    if !lw.labels.contains(cont) {
+        return Err(l.err(format!(
+            "its cont bottom `{cont}` is not a data layer's top; only a data layer's cont is supported \
+             (0 at step 0, 1 after: one sequence per example)"
+        )));
+    }
+    let x = lw.blob(l, &l.bottoms[0])?;
+    let d = match lw.shape(x) {
+        [_, d] if lw.sequences.contains(&x) => *d,
+        s => {
+            return Err(l.err(format!(
+                "its input must be a T x N x D sequence (an Input layer's top or a recurrent layer's), got {s:?}"
+            )));
+        }
+    };
+    let wf = filler_of(&rp, "weight_filler", 0.0).map_err(|e| l.err(e))?;
+    let bf = filler_of(&rp, "bias_filler", 0.0).map_err(|e| l.err(e))?;
+    let filler = |i: &Init| match i {
+        Init::Constant(v) => Init::Constant(*v),
+        Init::Filler(f) => Init::Filler(f.clone()),
+    };
+    let gates = if l.ty == "LSTM" { 4 } else { 1 };
+    let g = gates * h;
+    let op = if l.ty == "LSTM" {
+        Op::Lstm { units: h, return_sequences: true, use_bias: true, go_backwards: false }
+    } else {
+        Op::SimpleRnn {
+            units: h,
+            return_sequences: true,
+            activation: Activation::Tanh,
+            use_bias: true,
+            go_backwards: false,
+        }
+    };
+    let rnn_top = if l.ty == "LSTM" { top } else { None };
+    let nd = lw.node(l, &l.name, op, &[x], rnn_top)?;
+    // Node order: kernel, recurrent kernel, bias; blob order W_x, b, W_h.
+    let kernel = ParamTransform::gather_fn(d, g, |r, c| c * d + r);
+    lw.param(l, nd, 0, "kernel", &[g, d], kernel, filler(&wf));
+    let recur = ParamTransform::gather_fn(h, g, |r, c| c * h + r);
+    lw.param(l, nd, 2, "recurrent", &[g, h], recur, filler(&wf));
+    lw.param(l, nd, 1, "bias", &[g], ParamTransform::Reshape { rows: 1, cols: g }, filler(&bf));
+    let mut out = lw.out(nd);
+    if l.ty == "RNN" {
+        let dense =
+            lw.node(l, &format!("{}_output", l.name), Op::Dense { units: h, use_bias: true }, &[out], None)?;
+        let w_ho = ParamTransform::gather_fn(h, h, |r, c| c * h + r);
+        lw.param(l, dense, 3, "w_ho", &[h, h], w_ho, filler(&wf));
+        lw.param(l, dense, 4, "b_o", &[h], ParamTransform::Reshape { rows: 1, cols: h }, filler(&bf));
+        let act =
+            lw.node(l, &format!("{}_tanh", l.name), Op::Activation(Activation::Tanh), &[lw.out(dense)], top)?;
+        out = lw.out(act);
+    }
+    lw.sequences.insert(out);
     Ok(())
 }
 

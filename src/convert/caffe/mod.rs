@@ -11,6 +11,11 @@
 //! the solver's omitted fields keep Caffe's defaults, BatchNorm keeps Caffe's three blobs, the
 //! input scaling is part of the network (prediction applies it too), a standalone Scale layer
 //! scales, and the generated text is deterministic.
+//!
+//! LSTM and RNN layers read Caffe's time-major `T x N x D` blobs as one row per sequence, its T
+//! steps of D features side by side (step-major), the layout of the converter's recurrent ops;
+//! Caffe's `cont` blob is not data: each row is one whole sequence, `cont` 0 at step 0 and 1
+//! after ([`sequence_input_note`] writes this into the scripts' headers).
 
 pub mod emit;
 pub mod emit_keras;
@@ -217,7 +222,10 @@ pub fn read_caffemodel(g: &mut Graph, file: &str, bytes: &[u8]) -> Result<(), Co
     for l in layers {
         let name = l.str("name");
         let blobs = l.msgs("blobs");
-        let ids: Vec<usize> = (0..g.params.len()).filter(|&p| g.params[p].origin.layer_key == name).collect();
+        let mut ids: Vec<usize> =
+            (0..g.params.len()).filter(|&p| g.params[p].origin.layer_key == name).collect();
+        // Blob order (a recurrent layer's parameters are made in the op's order).
+        ids.sort_by_key(|&p| g.params[p].origin.index);
         if ids.is_empty() {
             continue;
         }
@@ -258,4 +266,24 @@ pub fn read_caffemodel(g: &mut Graph, file: &str, bytes: &[u8]) -> Result<(), Co
         }
     }
     Ok(())
+}
+
+/// How `X` carries the sequences of a network whose data blob feeds an LSTM or RNN layer (Caffe's
+/// time-major `T x N x D` blob), for the scripts' headers; `None` for other networks.
+pub fn sequence_input_note(g: &Graph) -> Option<String> {
+    let &input = g.inputs.first()?;
+    let recurrent = g.nodes.iter().any(|n| {
+        n.inputs.first() == Some(&input)
+            && matches!(n.op, crate::convert::ir::Op::Lstm { .. } | crate::convert::ir::Op::SimpleRnn { .. })
+    });
+    let [t, d] = g.tensors[input].shape[..] else { return None };
+    (g.origin.starts_with("Caffe") && recurrent).then(|| {
+        format!(
+            "X: one row per sequence: the T x N x D data blob's {t} steps of {d} features side by side, \
+             step-major (step t in columns (t-1)*{d}+1 .. t*{d}; {} columns). Caffe's `cont` blob is not read: \
+             every row is one whole sequence (cont 0 at step 0, 1 after), and outputs of T x N x K blobs \
+             are rows of T*K, step-major, too.",
+            t * d
+        )
+    })
 }

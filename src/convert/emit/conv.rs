@@ -314,14 +314,26 @@ pub fn forward(cx: &mut Cx, node: &Node) -> Result<(), ConvertError> {
                 cx.line(format!("{out} = bias_add({conv}, {})", cx.param(node, 1)));
             }
         }
-        Op::Conv2DTranspose { filters, kernel, strides, use_bias, .. } => {
+        Op::Conv2DTranspose { filters, kernel, groups, dilations, use_bias, .. } => {
             let t = transpose_geometry(cx, node);
-            let wv = cx.param(node, 0);
             let ig = Geom::of(cx.in_shape(node, 0));
-            let call = format!(
-                "conv2d_backward_data({wv}, {x}, stride=[{}, {}], padding=[{}, {}], input_shape=[nrow({x}), {filters}, {}, {}], filter_shape=[{}, {filters}, {}, {}])",
-                strides[0], strides[1], t.pad[0], t.pad[1], t.big.h, t.big.w, ig.c, kernel[0], kernel[1]
-            );
+            let (cg, fg) = (ig.c / groups, filters / groups);
+            let wd = dilated_kernel(cx, node, fg, *kernel, *dilations, true);
+            let call = if *groups == 1 {
+                format!("conv2d_backward_data({wd}, {x}, {})", t.args(cg, fg, x))
+            } else {
+                let (xs, os) = (cg * ig.h * ig.w, fg * t.big.h * t.big.w);
+                let conv = cx.cache(node, "groups");
+                cx.comment(format!("{groups} groups: each group's {cg} channels make its own {fg} outputs"));
+                cx.line(format!("{conv} = matrix(0, rows=nrow({x}), cols={})", filters * t.big.h * t.big.w));
+                cx.code.open(format!("for (g in 1:{groups})"));
+                cx.line(format!(
+                    "{conv}[, ((g - 1) * {os} + 1):(g * {os})] = conv2d_backward_data({wd}[((g - 1) * {cg} + 1):(g * {cg}), ], {x}[, ((g - 1) * {xs} + 1):(g * {xs})], {})",
+                    t.args(cg, fg, x)
+                ));
+                cx.code.close();
+                conv
+            };
             let bias = use_bias.then(|| cx.param(node, 1));
             if t.sides == [0; 4] {
                 match bias {
@@ -443,9 +455,10 @@ pub fn forward(cx: &mut Cx, node: &Node) -> Result<(), ConvertError> {
     Ok(())
 }
 
-/// The kernel of a [`Op::GroupedConv2D`] spread onto its dilated window (`<node>_wd`, through the
-/// 0/1 matrix `<node>_dilate`, whose transpose brings the gradient back), or the kernel itself.
-/// Writes the two in the forward pass (`write`); returns the variable.
+/// The kernel of a [`Op::GroupedConv2D`] or [`Op::Conv2DTranspose`] (`cg` blocks of `kh*kw`
+/// columns per row) spread onto its dilated window (`<node>_wd`, through the 0/1 matrix
+/// `<node>_dilate`, whose transpose brings the gradient back), or the kernel itself. Writes the
+/// two in the forward pass (`write`); returns the variable.
 fn dilated_kernel(cx: &mut Cx, node: &Node, cg: usize, k: [usize; 2], d: [usize; 2], write: bool) -> String {
     let w = cx.param(node, 0).to_string();
     if d == [1, 1] {
@@ -555,18 +568,34 @@ struct TransposeGeom {
     big: Geom,
     pad: [usize; 2],
     sides: [i64; 4],
+    /// The (dilated) kernel's window.
+    k: [usize; 2],
+    s: [usize; 2],
+}
+
+impl TransposeGeom {
+    /// The builtins' arguments for one group of `cg` input and `fg` output channels (the
+    /// transposed convolution is the data gradient of a convolution from the big frame).
+    fn args(&self, cg: usize, fg: usize, x: &str) -> String {
+        format!(
+            "stride=[{}, {}], padding=[{}, {}], input_shape=[nrow({x}), {fg}, {}, {}], filter_shape=[{cg}, {fg}, {}, {}]",
+            self.s[0], self.s[1], self.pad[0], self.pad[1], self.big.h, self.big.w, self.k[0], self.k[1]
+        )
+    }
 }
 
 fn transpose_geometry(cx: &Cx, node: &Node) -> TransposeGeom {
-    let Op::Conv2DTranspose { filters, kernel, strides, pads, out_hw, .. } = &node.op else {
-        return TransposeGeom { big: Geom { c: 1, h: 1, w: 1 }, pad: [0, 0], sides: [0; 4] };
-    };
     let ig = Geom::of(cx.in_shape(node, 0));
+    let Op::Conv2DTranspose { filters, kernel, strides, dilations, pads, out_hw, .. } = &node.op else {
+        let one = Geom { c: 1, h: 1, w: 1 };
+        return TransposeGeom { big: one, pad: [0, 0], sides: [0; 4], k: [1, 1], s: [1, 1] };
+    };
+    let k = [(kernel[0] - 1) * dilations[0] + 1, (kernel[1] - 1) * dilations[1] + 1];
     let mut big = [0usize; 2];
     let mut pad = [0usize; 2];
     let mut sides = [0i64; 4];
     for (axis, n) in [ig.h, ig.w].into_iter().enumerate() {
-        let full = ((n - 1) * strides[axis] + kernel[axis]) as i64;
+        let full = ((n - 1) * strides[axis] + k[axis]) as i64;
         let before = pads[2 * axis] as i64;
         let after = full - before - out_hw[axis] as i64;
         let p = before.min(after).max(0);
@@ -575,7 +604,7 @@ fn transpose_geometry(cx: &Cx, node: &Node) -> TransposeGeom {
         sides[2 * axis] = before - p;
         sides[2 * axis + 1] = after - p;
     }
-    TransposeGeom { big: Geom { c: *filters, h: big[0], w: big[1] }, pad, sides }
+    TransposeGeom { big: Geom { c: *filters, h: big[0], w: big[1] }, pad, sides, k, s: *strides }
 }
 
 pub fn backward(cx: &mut Cx, node: &Node) -> Result<(), ConvertError> {
@@ -681,7 +710,7 @@ pub fn backward(cx: &mut Cx, node: &Node) -> Result<(), ConvertError> {
                 input_grad_from_prepared(cx, node, &p, &dxp);
             }
         }
-        Op::Conv2DTranspose { filters, kernel, strides, use_bias, .. } => {
+        Op::Conv2DTranspose { filters, kernel, groups, dilations, use_bias, .. } => {
             let t = transpose_geometry(cx, node);
             let ig = Geom::of(cx.in_shape(node, 0));
             // The gradient over the big frame: Keras's output window of it, extended back.
@@ -692,25 +721,61 @@ pub fn backward(cx: &mut Cx, node: &Node) -> Result<(), ConvertError> {
                 reframe(cx, &dout, &v, og, t.sides.map(|s| -s), "0");
                 v
             };
-            let geo = format!(
-                "stride=[{}, {}], padding=[{}, {}], input_shape=[nrow({x}), {filters}, {}, {}], filter_shape=[{}, {filters}, {}, {}]",
-                strides[0], strides[1], t.pad[0], t.pad[1], t.big.h, t.big.w, ig.c, kernel[0], kernel[1]
-            );
-            if cx.param_trained(node, 0) {
+            let (cg, fg) = (ig.c / groups, filters / groups);
+            let geo = t.args(cg, fg, x);
+            let wd = dilated_kernel(cx, node, fg, *kernel, *dilations, false);
+            let dilated = *dilations != [1, 1];
+            let need_w = cx.param_trained(node, 0);
+            let need_x = cx.needs_input_grad(node, 0);
+            // The kernel's gradient over the dilated window (brought back through the 0/1
+            // matrix), and the input's: a convolution of the frame's gradient.
+            let dwd = if dilated || *groups > 1 { cx.cache(node, "d_wd") } else { cx.param_grad(node, 0) };
+            let dx = cx.cache(node, "dx");
+            if *groups == 1 {
+                if need_w {
+                    cx.line(format!("{dwd} = conv2d_backward_filter({dbig}, {x}, {geo})"));
+                }
+                if need_x {
+                    cx.line(format!("{dx} = conv2d({dbig}, {wd}, {geo})"));
+                }
+            } else {
+                let (xs, os) = (cg * ig.h * ig.w, fg * t.big.h * t.big.w);
+                if need_w {
+                    cx.line(format!("{dwd} = matrix(0, rows={}, cols={})", ig.c, fg * t.k[0] * t.k[1]));
+                }
+                if need_x {
+                    cx.line(format!("{dx} = matrix(0, rows=nrow({x}), cols={})", ig.cells()));
+                }
+                cx.code.open(format!("for (g in 1:{groups})"));
+                let (dg, xg) = (
+                    format!("{dbig}[, ((g - 1) * {os} + 1):(g * {os})]"),
+                    format!("{x}[, ((g - 1) * {xs} + 1):(g * {xs})]"),
+                );
+                let rows = format!("((g - 1) * {cg} + 1):(g * {cg})");
+                if need_w {
+                    cx.line(format!("{dwd}[{rows}, ] = conv2d_backward_filter({dg}, {xg}, {geo})"));
+                }
+                if need_x {
+                    cx.line(format!(
+                        "{dx}[, ((g - 1) * {xs} + 1):(g * {xs})] = conv2d({dg}, {wd}[{rows}, ], {geo})"
+                    ));
+                }
+                cx.code.close();
+            }
+            if need_w && (dilated || *groups > 1) {
                 let dw = cx.param_grad(node, 0);
-                cx.line(format!("{dw} = conv2d_backward_filter({dbig}, {x}, {geo})"));
+                if dilated {
+                    cx.line(format!("{dw} = {dwd} %*% t({})", cx.cache(node, "dilate")));
+                } else {
+                    cx.line(format!("{dw} = {dwd}"));
+                }
             }
             if *use_bias && cx.param_trained(node, 1) {
                 let db = cx.param_grad(node, 1);
                 cx.line(format!("{db} = {}", channel_sums(&dout, *filters, og.h * og.w)));
             }
-            if cx.needs_input_grad(node, 0) {
-                let w = cx.param(node, 0);
-                let g = format!(
-                    "conv2d({dbig}, {w}, input_shape=[nrow({x}), {filters}, {}, {}], filter_shape=[{}, {filters}, {}, {}], stride=[{}, {}], padding=[{}, {}])",
-                    t.big.h, t.big.w, ig.c, kernel[0], kernel[1], strides[0], strides[1], t.pad[0], t.pad[1]
-                );
-                cx.add_input_grad(node, 0, &g);
+            if need_x {
+                cx.add_input_grad(node, 0, &dx);
             }
         }
         Op::DepthwiseConv2D { depth_multiplier: dm, use_bias, .. } => {

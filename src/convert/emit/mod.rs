@@ -314,7 +314,9 @@ fn family(op: &Op) -> Family {
         | Op::GaussianNoise { .. }
         | Op::GaussianDropout { .. }
         | Op::PRelu { .. } => Family::Norm,
-        Op::Reshape { .. } | Op::Permute { .. } | Op::RepeatVector { .. } => Family::Shape,
+        Op::Reshape { .. } | Op::Permute { .. } | Op::RepeatVector { .. } | Op::StepSlices { .. } => {
+            Family::Shape
+        }
         Op::Arith { .. } => Family::Arith,
         Op::Caffe(_) => Family::Caffe,
     }

@@ -23,6 +23,10 @@ pub fn forward(cx: &mut Cx, node: &Node) -> Result<(), ConvertError> {
         Op::SimpleRnn { .. } | Op::Lstm { .. } | Op::Gru { .. } => {
             let dir = Direction::new(cx, node, &node.op, 0, "", cx.output(node, 0).to_string());
             dir.forward(cx);
+            if node.outputs.len() > 1 {
+                cx.comment("The last cell state (a second output, ONNX's Y_c).");
+                cx.line(format!("{} = {}", cx.output(node, 1), dir.v("c")));
+            }
             Ok(())
         }
         Op::Bidirectional { inner, merge } => bidirectional_forward(cx, node, inner, *merge),
@@ -39,14 +43,27 @@ pub fn backward(cx: &mut Cx, node: &Node) -> Result<(), ConvertError> {
         }
         Op::SimpleRnn { .. } | Op::Lstm { .. } | Op::Gru { .. } => {
             let dir = Direction::new(cx, node, &node.op, 0, "", cx.output(node, 0).to_string());
-            let dout = cx.dout(node, 0);
-            dir.backward(cx, node, &dout);
+            let dout = dout_or_zeros(cx, node, 0);
+            let dcell = (node.outputs.len() > 1 && cx.has_dout(node, 1)).then(|| cx.dout(node, 1));
+            dir.backward(cx, node, &dout, dcell.as_deref());
             Ok(())
         }
         Op::Bidirectional { inner, merge } => bidirectional_backward(cx, node, inner, *merge),
         Op::TimeDistributed { inner } => time_distributed(cx, node, inner, true),
         _ => Err(super::unsupported(node)),
     }
+}
+
+/// The gradient of output `i`, or zeros of its shape when nothing downstream reads it (another
+/// output is read: ONNX's Y_c alone).
+fn dout_or_zeros(cx: &mut Cx, node: &Node, i: usize) -> String {
+    if cx.has_dout(node, i) {
+        return cx.dout(node, i);
+    }
+    let (x, zeros) = (cx.input(node, 0), cx.cache(node, "dout_zero"));
+    let width = cx.g.tensors[node.outputs[i]].width();
+    cx.line(format!("{zeros} = matrix(0, rows=nrow({x}), cols={})", int(width)));
+    zeros
 }
 
 /// Token ids (Keras's 0-based ids, as doubles, the input's width per example) to rows of the
@@ -234,9 +251,10 @@ impl Direction {
         }
     }
 
-    /// Backward from `dout` (the gradient of the output in processing order); adds the input's
+    /// Backward from `dout` (the gradient of the output in processing order) and, for an LSTM,
+    /// `dcell` (the gradient of the last cell state, zero when `None`); adds the input's
     /// gradient to the node's input 0 when needed.
-    fn backward(&self, cx: &mut Cx, node: &Node, dout: &str) {
+    fn backward(&self, cx: &mut Cx, node: &Node, dout: &str, dcell: Option<&str>) {
         let need_dx = cx.needs_input_grad(node, 0);
         if !need_dx && self.grads.iter().all(Option::is_none) {
             return;
@@ -250,9 +268,20 @@ impl Direction {
         match &self.op {
             Op::Lstm { .. } => {
                 let (w, b, zeros, dw) = (self.v("W"), self.lstm_bias(), self.v("zeros"), self.v("dW"));
-                cx.comment("LSTM backward (the builtin); the gradient at the last cell state is zero.");
+                let dc = match dcell {
+                    Some(dc) => {
+                        cx.comment("LSTM backward (the builtin), from the outputs' and the last cell state's gradients.");
+                        dc.to_string()
+                    }
+                    None => {
+                        cx.comment(
+                            "LSTM backward (the builtin); the gradient at the last cell state is zero.",
+                        );
+                        zeros.clone()
+                    }
+                };
                 cx.line(format!(
-                    "[{dx}, {dw}, {}, {}, {}] = lstm_backward({xin}, {w}, {b}, {zeros}, {zeros}, {rs}, {dout}, {zeros}, {}, {}, {})",
+                    "[{dx}, {dw}, {}, {}, {}] = lstm_backward({xin}, {w}, {b}, {zeros}, {zeros}, {rs}, {dout}, {dc}, {}, {}, {})",
                     target(2, "db"),
                     self.v("dh0"),
                     self.v("dc0"),
@@ -384,6 +413,10 @@ fn bidirectional_forward(cx: &mut Cx, node: &Node, inner: &Op, merge: BiMerge) -
     };
     cx.comment(format!("merge_mode {}.", merge_name(merge)));
     cx.line(format!("{out} = {expr}"));
+    if node.outputs.len() > 1 {
+        cx.comment("The last cell states of both directions (a second output, ONNX's Y_c).");
+        cx.line(format!("{} = cbind({}, {})", cx.output(node, 1), fwd.v("c"), bwd.v("c")));
+    }
     Ok(())
 }
 
@@ -398,7 +431,7 @@ fn merge_name(m: BiMerge) -> &'static str {
 
 fn bidirectional_backward(cx: &mut Cx, node: &Node, inner: &Op, merge: BiMerge) -> Result<(), ConvertError> {
     let (fwd, bwd) = directions(cx, node, inner);
-    let dout = cx.dout(node, 0);
+    let dout = dout_or_zeros(cx, node, 0);
     let m = fwd.units();
     let t = fwd.steps;
     let (d_fwd, d_bwd) = (cx.cache(node, "d_forward"), cx.cache(node, "d_backward"));
@@ -440,8 +473,14 @@ fn bidirectional_backward(cx: &mut Cx, node: &Node, inner: &Op, merge: BiMerge) 
     } else {
         d_bwd
     };
-    fwd.backward(cx, node, &d_fwd);
-    bwd.backward(cx, node, &d_bwd_raw);
+    let (dc_fwd, dc_bwd) = if node.outputs.len() > 1 && cx.has_dout(node, 1) {
+        let dc = cx.dout(node, 1);
+        (Some(format!("{dc}[, 1:{m}]")), Some(format!("{dc}[, {}:{}]", int(m + 1), int(2 * m))))
+    } else {
+        (None, None)
+    };
+    fwd.backward(cx, node, &d_fwd, dc_fwd.as_deref());
+    bwd.backward(cx, node, &d_bwd_raw, dc_bwd.as_deref());
     Ok(())
 }
 

@@ -1,4 +1,4 @@
-//! Emitters of the shape ops (Reshape, Permute, RepeatVector).
+//! Emitters of the shape ops (Reshape, Permute, RepeatVector, StepSlices).
 //!
 //! A Reshape moves no data: Keras reshapes row-major, and the layout pass hands it a row-major
 //! tensor, or a channels-first one whose channels stay the last axis (the same cell order), or
@@ -39,6 +39,24 @@ pub fn forward(cx: &mut Cx, node: &Node) -> Result<(), ConvertError> {
             cx.line(format!("{e} = {alias}::repetition({}, {})", int(d), int(*n)));
             cx.line(format!("{out} = {x} %*% {e}"));
         }
+        Op::StepSlices { steps, blocks } => {
+            let k = cx.g.tensors[node.inputs[0]].width() / steps;
+            if is_reversal(*steps, k, blocks) {
+                let seq = cx.src("keras/sequence.dml", "keras_seq");
+                cx.comment("The steps in reverse order.");
+                cx.line(format!("{out} = {seq}::reverse_steps({x}, {})", int(*steps)));
+            } else {
+                let parts: Vec<String> = blocks
+                    .iter()
+                    .map(|&[t, first, width]| {
+                        let lo = t * k + first + 1;
+                        format!("{x}[, {}:{}]", int(lo), int(lo + width - 1))
+                    })
+                    .collect();
+                cx.comment(format!("Cells of single steps ([step, first, width], 0-based): {blocks:?}."));
+                cx.line(format!("{out} = {}", cbind_all(&parts)));
+            }
+        }
         _ => unreachable!("dispatched by emit::forward"),
     }
     Ok(())
@@ -59,6 +77,30 @@ pub fn backward(cx: &mut Cx, node: &Node) -> Result<(), ConvertError> {
             // Each input cell feeds n outputs: their gradients add up.
             let e = cx.cache(node, "rep");
             cx.add_input_grad(node, 0, &format!("{dout} %*% t({e})"));
+        }
+        Op::StepSlices { steps, blocks } => {
+            let width = cx.g.tensors[node.inputs[0]].width();
+            let k = width / steps;
+            if is_reversal(*steps, k, blocks) {
+                let seq = cx.src("keras/sequence.dml", "keras_seq");
+                cx.add_input_grad(node, 0, &format!("{seq}::reverse_steps({dout}, {})", int(*steps)));
+            } else {
+                // Zeros but where the blocks were read (a cell read twice gets both gradients).
+                let dx = cx.cache(node, "dx");
+                cx.line(format!("{dx} = matrix(0, rows=nrow({dout}), cols={})", int(width)));
+                let mut at = 0;
+                for &[t, first, w] in blocks {
+                    let lo = t * k + first + 1;
+                    let hi = lo + w - 1;
+                    cx.line(format!(
+                        "{dx}[, {lo}:{hi}] = {dx}[, {lo}:{hi}] + {dout}[, {}:{}]",
+                        int(at + 1),
+                        int(at + w)
+                    ));
+                    at += w;
+                }
+                cx.add_input_grad(node, 0, &dx);
+            }
         }
         _ => unreachable!("dispatched by emit::backward"),
     }
@@ -91,6 +133,19 @@ fn permutation(cx: &Cx, node: &Node, dims: &[usize]) -> Option<(Vec<usize>, Vec<
     // Axes of size 1 move no cells; the rest must keep their order.
     let moved: Vec<usize> = perm.iter().copied().filter(|&a| from[a - 1] > 1).collect();
     if moved.windows(2).all(|w| w[0] < w[1]) { None } else { Some((from, perm)) }
+}
+
+/// Whether the blocks are every step whole, last to first.
+fn is_reversal(steps: usize, k: usize, blocks: &[[usize; 3]]) -> bool {
+    steps > 1 && blocks.len() == steps && blocks.iter().enumerate().all(|(i, b)| *b == [steps - 1 - i, 0, k])
+}
+
+/// The parts side by side (`cbind` takes any number of matrices).
+fn cbind_all(parts: &[String]) -> String {
+    match parts {
+        [one] => one.clone(),
+        _ => format!("cbind({})", parts.join(", ")),
+    }
 }
 
 /// A `1 x k` DML matrix literal of integers.

@@ -26,6 +26,7 @@ use crate::convert::keras::lower::sanitize;
 pub const SUPPORTED: &[&str] = &[
     "Add",
     "AveragePool",
+    "Cast",
     "BatchNormalization",
     "Concat",
     "Constant",
@@ -49,7 +50,9 @@ pub const SUPPORTED: &[&str] = &[
     "Mul",
     "Relu",
     "Reshape",
+    "Shape",
     "Sigmoid",
+    "Slice",
     "Softmax",
     "Squeeze",
     "Sub",
@@ -81,6 +84,8 @@ impl TensorVal {
 pub enum Value {
     Tensor(TensorVal),
     Const(Const),
+    /// A shape vector that holds the batch size ([`super::shape_fold`]).
+    Shape(super::shape_fold::ShapeVal),
 }
 
 /// The state of one lowering.
@@ -169,6 +174,12 @@ pub fn lower(model: &ModelProto, file: &str) -> Result<Graph, ConvertError> {
     for o in &graph.output {
         let v = match cx.values.get(&o.name) {
             Some(Value::Tensor(v)) => v.clone(),
+            Some(Value::Shape(_)) => {
+                return Err(malformed(
+                    &format!("graph output `{}`", o.name),
+                    "it is a shape vector (shape arithmetic is folded at import time, not an output)".into(),
+                ));
+            }
             Some(Value::Const(_)) => {
                 return Err(malformed(
                     &format!("graph output `{}`", o.name),
@@ -379,6 +390,13 @@ impl<'m> Lowering<'m> {
             .ok_or_else(|| node_err(n, format!("input {} is missing", i + 1)))?;
         match self.value(n, name)? {
             Value::Tensor(v) => Ok(v),
+            Value::Shape(_) => Err(node_err(
+                n,
+                format!(
+                    "input {} (`{name}`) is a shape vector holding the batch size; it can only be a Reshape's target",
+                    i + 1
+                ),
+            )),
             Value::Const(_) => Err(node_err(
                 n,
                 format!(
@@ -394,6 +412,14 @@ impl<'m> Lowering<'m> {
         let Some(name) = n.input.get(i).filter(|s| !s.is_empty()) else { return Ok(None) };
         match self.value(n, name)? {
             Value::Const(c) => Ok(Some(c)),
+            Value::Shape(s) => Err(node_err(
+                n,
+                format!(
+                    "input {} (`{name}`) is the shape {:?} holding the batch size, known only at run time; the importer needs a constant there",
+                    i + 1,
+                    s.dims
+                ),
+            )),
             Value::Tensor(_) => Err(node_err(
                 n,
                 format!(

@@ -19,6 +19,7 @@ pub mod lower;
 mod ops;
 pub mod proto;
 mod rnn;
+mod shape_fold;
 mod value;
 
 use std::path::Path;

@@ -21,6 +21,20 @@ pub fn lower_node(cx: &mut Lowering, n: &NodeProto) -> R<()> {
         ));
     }
     let a = Attrs::new(n);
+    use super::shape_fold as sf;
+    // Shape arithmetic (PyTorch's dynamic-batch flatten) folds at import time.
+    let on_shapes = |cx: &Lowering| sf::is_shape_input(cx, n, 0);
+    match n.op_type.as_str() {
+        "Shape" => return sf::shape(cx, n, &a),
+        "Slice" => return sf::slice(cx, n, &a),
+        "Cast" if on_shapes(cx) => return sf::cast(cx, n),
+        "Cast" => return cast(cx, n, &a),
+        "Gather" if on_shapes(cx) => return sf::gather(cx, n, &a),
+        "Unsqueeze" if on_shapes(cx) => return sf::squeeze(cx, n, &a, false),
+        "Squeeze" if on_shapes(cx) => return sf::squeeze(cx, n, &a, true),
+        "Concat" if (0..n.input.len()).all(|i| sf::is_shape_input(cx, n, i)) => return sf::concat(cx, n, &a),
+        _ => {}
+    }
     match n.op_type.as_str() {
         "Identity" => {
             let v = cx.value(n, input_name(n, 0)?)?;
@@ -94,6 +108,22 @@ pub(super) fn only_first_output(cx: &Lowering, n: &NodeProto) -> R<()> {
             return Err(node_err(n, format!("its output {} (`{}`) is not supported", k + 1, n.output[k])));
         }
     }
+    Ok(())
+}
+
+/// `Cast` of a tensor: the engine computes in doubles, so a cast to a floating type is the
+/// identity; casts to integers or booleans would change values and are refused.
+fn cast(cx: &mut Lowering, n: &NodeProto, a: &Attrs) -> R<()> {
+    // FLOAT, FLOAT16, DOUBLE, BFLOAT16.
+    let to = a.int("to", 0);
+    if ![1, 10, 11, 16].contains(&to) {
+        return Err(node_err(
+            n,
+            format!("a cast of a tensor to the type {to} (not a floating type) is not supported"),
+        ));
+    }
+    let v = cx.tensor_input(n, 0)?;
+    cx.set_output(n, 0, v);
     Ok(())
 }
 
@@ -284,6 +314,12 @@ fn broadcast_of(p: &[usize], out: &[usize]) -> Option<(Vec<[usize; 3]>, usize)> 
 
 fn arith(cx: &mut Lowering, n: &NodeProto, kind: ArithKind) -> R<()> {
     let (va, vb) = (cx.value(n, input_name(n, 0)?)?, cx.value(n, input_name(n, 1)?)?);
+    if let Some(Value::Shape(s)) = [&va, &vb].into_iter().find(|v| matches!(v, Value::Shape(_))) {
+        return Err(node_err(
+            n,
+            format!("arithmetic on the shape {:?}, which holds the batch size, is not supported", s.dims),
+        ));
+    }
     if let (Value::Const(x), Value::Const(y)) = (&va, &vb) {
         let c = fold(n, kind, x, y)?;
         cx.set_const(n, 0, c);
@@ -298,6 +334,7 @@ fn arith(cx: &mut Lowering, n: &NodeProto, kind: ArithKind) -> R<()> {
         .map(|v| match v {
             Value::Tensor(t) => full_shape(t),
             Value::Const(c) => c.shape.clone(),
+            Value::Shape(_) => Vec::new(),
         })
         .collect();
     let out_full = broadcast_shape(n, &full[0], &full[1])?;
@@ -330,6 +367,7 @@ fn arith(cx: &mut Lowering, n: &NodeProto, kind: ArithKind) -> R<()> {
     let same = |v: &Value| match v {
         Value::Tensor(t) => t.cl && t.shape == out_shape && t.batch == batch,
         Value::Const(c) => c.cells() == 1,
+        Value::Shape(_) => false,
     };
     let keep_cl = same(&va) && same(&vb) && [&va, &vb].iter().any(|v| matches!(v, Value::Tensor(_)));
     let mut inputs = Vec::new();
@@ -362,6 +400,7 @@ fn arith(cx: &mut Lowering, n: &NodeProto, kind: ArithKind) -> R<()> {
                 consts.push(c.clone());
                 args.push(ArithArg { source: ArithSource::Param(consts.len() - 1), broadcast });
             }
+            Value::Shape(_) => {}
         }
     }
     let logical = if keep_cl { super::lower::rotate_to_last(&out_shape) } else { out_shape.clone() };
@@ -577,50 +616,87 @@ fn conv(cx: &mut Lowering, n: &NodeProto, a: &Attrs) -> R<()> {
     Ok(())
 }
 
+/// ONNX's ConvTranspose: the output size is `stride*(in-1) + output_padding + k_eff - pads`
+/// (`k_eff` the dilated kernel's window); with `output_shape` or `auto_pad=SAME_*` the pads come
+/// from the total padding that size asks for (`SAME_UPPER` puts the odd cell at the end, every
+/// other mode at the start), as the operator's specification says.
 fn conv_transpose(cx: &mut Lowering, n: &NodeProto, a: &Attrs) -> R<()> {
     let x = cx.tensor_input(n, 0)?;
     let xt = cx.as_cl(n, &x)?;
     let [c, h, w] = x.shape[..] else { unreachable!("as_cl checked the rank") };
     let wt = cx.required_const(n, 1, "W")?;
     let bias = cx.const_input(n, 2)?;
-    let [wc, m, kh, kw] = wt.shape[..] else {
+    let [wc, mg, kh, kw] = wt.shape[..] else {
         return Err(node_err(n, format!("W must be 4-D [C, M/group, kH, kW], got {:?}", wt.shape)));
     };
     if wt.shape.contains(&0) {
         return Err(node_err(n, format!("W {:?} is empty", wt.shape)));
     }
-    if a.int("group", 1) != 1 {
-        return Err(node_err(n, "group > 1 is not supported for ConvTranspose"));
+    let group = a.int("group", 1);
+    if group < 1 || c % group as usize != 0 {
+        return Err(node_err(n, format!("group={group} does not divide the {c} input channels")));
     }
-    if pair(n, a, "dilations", [1, 1])? != [1, 1] {
-        return Err(node_err(n, "dilations other than 1 are not supported for ConvTranspose"));
-    }
-    if a.get("output_shape").is_some() {
-        return Err(node_err(n, "output_shape is not supported; give pads and output_padding"));
-    }
+    let group = group as usize;
     if wc != c {
         return Err(node_err(n, format!("W {:?} does not fit {c} input channels", wt.shape)));
     }
+    if let Some(ks) = a.ints("kernel_shape")
+        && ks != [kh as i64, kw as i64]
+    {
+        return Err(node_err(n, format!("kernel_shape {ks:?} does not match W {:?}", wt.shape)));
+    }
+    let m = mg * group;
     let s = pair(n, a, "strides", [1, 1])?;
+    let dil = pair(n, a, "dilations", [1, 1])?;
     let op_pad = match a.ints("output_padding") {
         None => [0, 0],
         Some(v) if v.len() == 2 && v.iter().all(|&x| x >= 0) => [v[0] as usize, v[1] as usize],
-        Some(v) => return Err(node_err(n, format!("output_padding {v:?}: two values expected"))),
-    };
-    let full = [(h - 1) * s[0] + kh, (w - 1) * s[1] + kw];
-    let pads: Pads = match a.string("auto_pad", "NOTSET").as_str() {
-        "NOTSET" | "VALID" => {
-            let p = a.ints("pads").unwrap_or_else(|| vec![0; 4]);
-            if p.len() != 4 || p.iter().any(|&v| v < 0) {
-                return Err(node_err(n, format!("pads {p:?}: four non-negative values expected")));
-            }
-            [p[0] as usize, p[2] as usize, p[1] as usize, p[3] as usize]
+        Some(v) => {
+            return Err(node_err(n, format!("output_padding {v:?}: two non-negative values expected")));
         }
-        mode => {
-            // SAME: the output is input * stride; the total padding split as the spec says.
+    };
+    let k_eff = [(kh - 1) * dil[0] + 1, (kw - 1) * dil[1] + 1];
+    let full = [(h - 1) * s[0] + k_eff[0] + op_pad[0], (w - 1) * s[1] + k_eff[1] + op_pad[1]];
+    let mode = a.string("auto_pad", "NOTSET");
+    if !["NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER"].contains(&mode.as_str()) {
+        return Err(node_err(
+            n,
+            format!("auto_pad \"{mode}\" is not one of NOTSET, VALID, SAME_UPPER, SAME_LOWER"),
+        ));
+    }
+    let target = match a.ints("output_shape") {
+        Some(v) if v.len() == 2 || v.len() == 4 => {
+            let v = &v[v.len() - 2..];
+            if v.iter().any(|&d| d <= 0) {
+                return Err(node_err(n, format!("output_shape {v:?} has a size that is not positive")));
+            }
+            if a.ints("pads").is_some() {
+                return Err(node_err(
+                    n,
+                    "give pads or output_shape, not both (output_shape decides the pads)",
+                ));
+            }
+            Some([v[0] as usize, v[1] as usize])
+        }
+        Some(v) => {
+            return Err(node_err(n, format!("output_shape {v:?}: the output's height and width expected")));
+        }
+        None if mode.starts_with("SAME") => Some([h * s[0], w * s[1]]),
+        None => None,
+    };
+    let pads: Pads = match target {
+        Some(out) => {
             let mut p = [0; 4];
-            for (axis, n_in) in [h, w].into_iter().enumerate() {
-                let total = (full[axis] + op_pad[axis]).saturating_sub(n_in * s[axis]);
+            for axis in 0..2 {
+                let Some(total) = full[axis].checked_sub(out[axis]) else {
+                    return Err(node_err(
+                        n,
+                        format!(
+                            "an output of {out:?} is larger than the transposed convolution's {:?} (no negative padding)",
+                            full
+                        ),
+                    ));
+                };
                 let (lo, hi) = if mode == "SAME_UPPER" {
                     (total / 2, total - total / 2)
                 } else {
@@ -631,24 +707,34 @@ fn conv_transpose(cx: &mut Lowering, n: &NodeProto, a: &Attrs) -> R<()> {
             }
             p
         }
+        None if mode == "VALID" => [0; 4],
+        None => {
+            let p = a.ints("pads").unwrap_or_else(|| vec![0; 4]);
+            if p.len() != 4 || p.iter().any(|&v| v < 0) {
+                return Err(node_err(n, format!("pads {p:?}: four non-negative values expected")));
+            }
+            [p[0] as usize, p[2] as usize, p[1] as usize, p[3] as usize]
+        }
     };
-    let out_hw = [
-        (full[0] + op_pad[0]).checked_sub(pads[0] + pads[1]),
-        (full[1] + op_pad[1]).checked_sub(pads[2] + pads[3]),
-    ];
+    let out_hw = [full[0].checked_sub(pads[0] + pads[1]), full[1].checked_sub(pads[2] + pads[3])];
     let [Some(oh), Some(ow)] = out_hw else {
         return Err(node_err(n, "the padding removes the whole output"));
     };
+    if oh == 0 || ow == 0 {
+        return Err(node_err(n, "the padding removes the whole output"));
+    }
     let op = Op::Conv2DTranspose {
         filters: m,
         kernel: [kh, kw],
         strides: s,
+        groups: group,
+        dilations: dil,
         pads,
         out_hw: [oh, ow],
         use_bias: bias.is_some(),
     };
     let node = cx.add_node(n, &layer_name(n), op, &[xt])?;
-    cx.add_reshaped_param(node, "weight", &wt, c, m * kh * kw, true);
+    cx.add_reshaped_param(node, "weight", &wt, c, mg * kh * kw, true);
     if let Some(b) = bias {
         if b.cells() != m {
             return Err(node_err(n, format!("B has {} values for {m} filters", b.cells())));
@@ -840,7 +926,7 @@ fn reshape_to(cx: &mut Lowering, n: &NodeProto, x: &TensorVal, target: Vec<usize
 
 fn reshape(cx: &mut Lowering, n: &NodeProto, a: &Attrs) -> R<()> {
     let x = cx.tensor_input(n, 0)?;
-    let shape = cx.required_const(n, 1, "shape")?.ints();
+    let shape = super::shape_fold::reshape_target(cx, n)?;
     if x.batch != 0 {
         return Err(node_err(n, "only a batch-first input is supported"));
     }

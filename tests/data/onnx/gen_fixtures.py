@@ -251,3 +251,198 @@ print("mlp_f32", got.shape)
 # An op outside the supported list (an error naming it).
 m = model("unsupported", [h.make_node("Cos", ["x"], ["p"], name="cosine")], [inp("x", "N", 2)], [inp("p", "N", 2)], [])
 onnx.save(m, os.path.join(HERE, "unsupported.onnx"))
+
+# --- Recurrent directions and outputs (appended, so the cases above keep their random draws) ---
+# Every output that is read goes into one graph output: each moved batch-first, flattened, and
+# concatenated.
+H, T, Din = 3, 4, 2
+
+
+def batch_first(name, src, rank_perm):
+    return [h.make_node("Transpose", [src], [name + "_t"], name=name + "_batch_first", perm=rank_perm),
+            h.make_node("Flatten", [name + "_t"], [name], name=name + "_flat")]
+
+
+def rnn_case(case, op, direction, lbr, layout, outs, bias=True):
+    gates = 4 if op == "LSTM" else 3
+    dirs = 2 if direction == "bidirectional" else 1
+    names = [o if o in outs else "" for o in ("Y", "Yh", "Yc")][: 3 if op == "LSTM" else 2]
+    while names and names[-1] == "":
+        names.pop()
+    attrs = dict(hidden_size=H, direction=direction, layout=layout)
+    if op == "GRU":
+        attrs["linear_before_reset"] = lbr
+    ins = ["x", "W", "R"] + (["B"] if bias else [])
+    nodes = [h.make_node(op, ins, names, name=case, **attrs)]
+    flat = []
+    for o in outs:
+        if layout == 1:
+            nodes.append(h.make_node("Flatten", [o], [o + "_f"], name=o + "_flat"))
+        elif o == "Y":
+            nodes += batch_first(o + "_f", o, [2, 0, 1, 3])
+        else:
+            nodes += batch_first(o + "_f", o, [1, 0, 2])
+        flat.append(o + "_f")
+    nodes.append(h.make_node("Concat", flat, ["out"], name="concat_outputs", axis=1))
+    width = sum(T * dirs * H if o == "Y" else dirs * H for o in outs)
+    x_shape = ("N", T, Din) if layout == 1 else (T, "N", Din)
+    inits = [w("W", dirs, gates * H, Din), w("R", dirs, gates * H, H)]
+    if bias:
+        inits.append(w("B", dirs, 2 * gates * H))
+    m = model(case, nodes, [inp("x", *x_shape)], [inp("out", "N", width)], inits, opset=14)
+    x = rng.standard_normal((N, T, Din) if layout == 1 else (T, N, Din))
+    save(case, m, {"x": x}, batch_axes=[0 if layout == 1 else 1])
+
+
+rnn_case("lstm_bidir", "LSTM", "bidirectional", 0, 0, ["Y", "Yh", "Yc"])
+rnn_case("lstm_reverse", "LSTM", "reverse", 0, 1, ["Y", "Yh"])
+rnn_case("lstm_reverse_last", "LSTM", "reverse", 0, 0, ["Yh", "Yc"], bias=False)
+rnn_case("lstm_cell", "LSTM", "forward", 0, 1, ["Yc"])
+rnn_case("gru_bidir", "GRU", "bidirectional", 1, 1, ["Y", "Yh"])
+rnn_case("gru_bidir_last", "GRU", "bidirectional", 0, 0, ["Yh"])
+rnn_case("gru_reverse", "GRU", "reverse", 0, 0, ["Y", "Yh"])
+
+# --- ConvTranspose: group, dilations, output_shape, auto_pad ---
+# onnx.reference's ConvTranspose is right for group=1 with explicit pads, but its group > 1 path
+# slices W by output channels and writes one channel per group, and with output_shape and
+# auto_pad=NOTSET it ignores the pads the specification derives. So the expected output comes from
+# an equivalent graph that avoids both (each group a Split slice with its own group=1
+# ConvTranspose, the pads written out as the specification computes them), evaluated by
+# onnx.reference, and checked against the operator's definition written in numpy.
+
+
+def conv_transpose_definition(x, W, B, strides, dil, pads, out_hw, group):
+    """out[n, g*mg+m, i*s+ki*d-pad_top, j*s+kj*d-pad_left] += x[n, c, i, j] * W[c, m, ki, kj]."""
+    n_, c_, h_, w_ = x.shape
+    mg, kh, kw = W.shape[1:]
+    cg = c_ // group
+    out = np.zeros((n_, mg * group, *out_hw))
+    for c in range(c_):
+        g = c // cg
+        for i in range(h_):
+            for j in range(w_):
+                for m in range(mg):
+                    for ki in range(kh):
+                        for kj in range(kw):
+                            oi = i * strides[0] + ki * dil[0] - pads[0]
+                            oj = j * strides[1] + kj * dil[1] - pads[1]
+                            if 0 <= oi < out_hw[0] and 0 <= oj < out_hw[1]:
+                                out[:, g * mg + m, oi, oj] += x[:, c, i, j] * W[c, m, ki, kj]
+    if B is not None:
+        out += B.reshape(1, -1, 1, 1)
+    return out
+
+
+C_in = 4
+branches = [
+    # name, W shape, bias, attrs, group, explicit pads per the spec [top, left, bottom, right]
+    ("grouped", (4, 3, 3, 2), True, dict(group=2, strides=[2, 1], pads=[1, 0, 0, 1]), 2, [1, 0, 0, 1]),
+    ("dilated", (4, 2, 2, 3), True, dict(dilations=[2, 1], strides=[2, 2], output_padding=[1, 0]), 1, [0, 0, 0, 0]),
+    ("same_lower", (4, 1, 2, 2), False, dict(group=4, dilations=[1, 2], strides=[2, 2], auto_pad="SAME_LOWER"), 4, None),
+    ("shape_notset", (4, 2, 3, 3), False, dict(strides=[2, 2], output_shape=[6, 4]), 1, [1, 2, 0, 1]),
+    ("shape_upper", (4, 1, 3, 3), True, dict(group=2, strides=[2, 2], output_shape=[6, 4], auto_pad="SAME_UPPER"), 2, [0, 1, 1, 2]),
+]
+x = rng.standard_normal((N, C_in, 3, 3))
+inits, nodes, oracle_nodes, oracle_inits, flat, defs = [], [], [], [], [], []
+for name, wshape, has_b, attrs, group, pads in branches:
+    W = rng.standard_normal(wshape) * 0.5
+    B = rng.standard_normal(wshape[1] * group) * 0.5 if has_b else None
+    if pads is None:  # SAME_LOWER: the output is input * stride, the odd cell at the start.
+        kd = [(wshape[2] - 1) * attrs["dilations"][0] + 1, (wshape[3] - 1) * attrs["dilations"][1] + 1]
+        tot = [(3 - 1) * attrs["strides"][a] + kd[a] - 3 * attrs["strides"][a] for a in range(2)]
+        pads = [tot[0] - tot[0] // 2, tot[1] - tot[1] // 2, tot[0] // 2, tot[1] // 2]
+    inits.append(const(name + "_W", W))
+    ins = ["x", name + "_W"]
+    if has_b:
+        inits.append(const(name + "_B", B))
+        ins.append(name + "_B")
+    nodes.append(h.make_node("ConvTranspose", ins, [name], name=name, **attrs))
+    nodes.append(h.make_node("Flatten", [name], [name + "_f"], name=name + "_flat"))
+    flat.append(name + "_f")
+    # The oracle: groups split, pads explicit.
+    plain = {k: v for k, v in attrs.items() if k not in ("group", "auto_pad", "output_shape")}
+    plain["pads"] = pads
+    cg, mg = C_in // group, wshape[1]
+    parts = []
+    if group > 1:
+        oracle_inits.append(const(name + "_split", [cg] * group, np.int64))
+        oracle_nodes.append(h.make_node("Split", ["x", name + "_split"], [f"{name}_x{g}" for g in range(group)], axis=1))
+    for g in range(group):
+        xg = f"{name}_x{g}" if group > 1 else "x"
+        oracle_inits.append(const(f"{name}_W{g}", W[g * cg:(g + 1) * cg]))
+        gins = [xg, f"{name}_W{g}"]
+        if has_b:
+            oracle_inits.append(const(f"{name}_B{g}", B[g * mg:(g + 1) * mg]))
+            gins.append(f"{name}_B{g}")
+        oracle_nodes.append(h.make_node("ConvTranspose", gins, [f"{name}_o{g}"], **plain))
+        parts.append(f"{name}_o{g}")
+    oracle_nodes.append(h.make_node("Concat", parts, [name], axis=1))
+    oracle_nodes.append(h.make_node("Flatten", [name], [name + "_f"]))
+    defs.append((W, B, attrs.get("strides", [1, 1]), attrs.get("dilations", [1, 1]), pads, group))
+nodes.append(h.make_node("Concat", flat, ["out"], name="concat_branches", axis=1))
+oracle_nodes.append(h.make_node("Concat", flat, ["out"], axis=1))
+oracle = model("conv_transpose_oracle", oracle_nodes, [inp("x", "N", C_in, 3, 3)], [inp("out", "N", None)], oracle_inits)
+want = ReferenceEvaluator(oracle).run(None, {"x": x})[0]
+# The definition, branch by branch, with the output sizes the oracle gives.
+outs = ReferenceEvaluator(oracle).run([b[0] for b in branches], {"x": x})
+for (W, B, s, d, pads, group), o in zip(defs, outs):
+    ref = conv_transpose_definition(x, W, B, s, d, pads, o.shape[2:], group)
+    assert np.allclose(ref, o, rtol=1e-12, atol=1e-12), "the oracle disagrees with the definition"
+width = want.shape[1]
+m = model("conv_transpose", nodes, [inp("x", "N", C_in, 3, 3)], [inp("out", "N", width)], inits)
+onnx.save(m, os.path.join(HERE, "conv_transpose.onnx"))
+np.savez(os.path.join(HERE, "conv_transpose.npz"), x=x.reshape(N, -1), pred=want)
+print("conv_transpose", want.shape, [o.shape[1:] for o in outs])
+
+# --- PyTorch's dynamic-batch flatten: x.view(x.size(0), -1) as torch.onnx.export writes it ---
+# Shape -> Gather(0) -> Unsqueeze -> Concat(with -1) -> Reshape; the same with the feature count
+# computed from the shape (Gather/Mul), and with Shape -> Slice -> Cast.
+I64 = TensorProto.INT64
+m = model("torch_flatten", [
+    h.make_node("Conv", ["x", "k", "kb"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+    h.make_node("Relu", ["c"], ["r"], name="relu"),
+    h.make_node("Shape", ["r"], ["s"], name="shape"),
+    h.make_node("Constant", [], ["i0"], name="c0", value=numpy_helper.from_array(np.array(0, dtype=np.int64))),
+    h.make_node("Gather", ["s", "i0"], ["n"], name="gather_batch", axis=0),
+    h.make_node("Unsqueeze", ["n", "ax0"], ["n1"], name="unsqueeze_batch"),
+    h.make_node("Concat", ["n1", "minus1"], ["target"], name="concat_target", axis=0),
+    h.make_node("Reshape", ["r", "target"], ["flat"], name="view"),
+    h.make_node("Gemm", ["flat", "fw", "fb"], ["logits"], name="fc", transB=1),
+    # The feature count from the shape: C * H * W, all known at import time.
+    h.make_node("Gather", ["s", "i1"], ["ch"], name="gather_c"),
+    h.make_node("Gather", ["s", "i2"], ["hh"], name="gather_h"),
+    h.make_node("Gather", ["s", "i3"], ["ww"], name="gather_w"),
+    h.make_node("Mul", ["hh", "ww"], ["hw"], name="mul_hw"),
+    h.make_node("Mul", ["ch", "hw"], ["chw"], name="mul_chw"),
+    h.make_node("Unsqueeze", ["chw", "ax0"], ["chw1"], name="unsqueeze_chw"),
+    h.make_node("Concat", ["n1", "chw1"], ["target2"], name="concat_target2", axis=0),
+    h.make_node("Reshape", ["r", "target2"], ["flat2"], name="view2"),
+    h.make_node("Tanh", ["flat2"], ["t2"], name="tanh"),
+    # Shape -> Slice -> Cast -> Concat with constants: a [N, 3, 25] view, then flattened.
+    h.make_node("Slice", ["s", "st0", "en1"], ["sl"], name="slice_batch"),
+    h.make_node("Cast", ["sl"], ["slc"], name="cast", to=TensorProto.INT64),
+    h.make_node("Concat", ["slc", "rest"], ["target3"], name="concat_target3", axis=0),
+    h.make_node("Reshape", ["r", "target3"], ["v3"], name="view3"),
+    h.make_node("Flatten", ["v3"], ["f3"], name="flatten3"),
+    h.make_node("Concat", ["logits", "t2", "f3"], ["out"], name="concat_out", axis=1),
+], [inp("x", "N", 2, 5, 5)], [inp("out", "N", 2 + 75 + 75)],
+    [w("k", 3, 2, 3, 3), w("kb", 3), w("fw", 2, 75), w("fb", 2),
+     const("ax0", [0], np.int64), const("minus1", [-1], np.int64), const("i1", 1, np.int64),
+     const("i2", 2, np.int64), const("i3", 3, np.int64), const("st0", [0], np.int64),
+     const("en1", [1], np.int64), const("rest", [3, -1], np.int64)])
+save("torch_flatten", m, {"x": rng.standard_normal((N, 2, 5, 5))})
+
+# --- Several graph outputs: the prediction holds them side by side (each batch-first, flattened) ---
+m = model("two_outputs", [
+    h.make_node("LSTM", ["x", "W", "R", "B"], ["Y", "Yh"], name="lstm", hidden_size=H, layout=1),
+    h.make_node("Flatten", ["Y"], ["y_seq"], name="flatten_seq"),
+    h.make_node("Flatten", ["Yh"], ["y_last"], name="flatten_last"),
+    h.make_node("Gemm", ["y_last", "fw", "fb"], ["logits"], name="fc", transB=1),
+], [inp("x", "N", T, Din)], [inp("y_seq", "N", T * H), inp("logits", "N", 2)],
+    [w("W", 1, 4 * H, Din), w("R", 1, 4 * H, H), w("B", 1, 8 * H), w("fw", 2, H), w("fb", 2)], opset=14)
+x = rng.standard_normal((N, T, Din))
+outs = ReferenceEvaluator(m).run(None, {"x": x})
+onnx.save(m, os.path.join(HERE, "two_outputs.onnx"))
+np.savez(os.path.join(HERE, "two_outputs.npz"), x=x.reshape(N, -1),
+         pred=np.concatenate([o.reshape(N, -1) for o in outs], axis=1))
+print("two_outputs", [o.shape for o in outs])

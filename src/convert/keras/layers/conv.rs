@@ -268,7 +268,16 @@ pub(crate) fn conv2d_transpose(
     }
     let use_bias = layer.bool_or("use_bias", true)?;
     let act = parse_activation(layer, layer.get("activation"))?;
-    let op = Op::Conv2DTranspose { filters, kernel, strides, pads, out_hw, use_bias };
+    let op = Op::Conv2DTranspose {
+        filters,
+        kernel,
+        strides,
+        groups: 1,
+        dilations: [1, 1],
+        pads,
+        out_hw,
+        use_bias,
+    };
     let node = cx.add_node(layer, &layer.name, op, &[x])?;
     let [kh, kw] = kernel;
     let f = filters;
