@@ -204,3 +204,24 @@ fn outer_template_keeps_operators_that_could_make_nan_off_the_driver_unfused() {
     assert_eq!(fused, plain);
     assert_eq!(fused, vec!["NaN".to_string()]);
 }
+
+#[test]
+fn outer_template_keeps_overflow_off_the_driver_as_the_unfused_plan_does() {
+    // (X - U %*% t(V))^2 overflows to infinity at every cell (1e200 squared), so the unfused
+    // `W * M` is NaN where W is zero and its sum is NaN; skipping W's zeros would hide that.
+    // With factors of 1 the same plan is fused and finite.
+    let body = |scale: &str| {
+        format!(
+            "W = rand(rows=200, cols=200, sparsity=0.02, seed=1)\nX = rand(rows=200, cols=200, seed=2)\n\
+             U = rand(rows=200, cols=5, seed=3) * {scale}\nV = rand(rows=200, cols=5, seed=4)\n\
+             print(sum(W * (X - U %*% t(V))^2))\n"
+        )
+    };
+    let (fused, _) = run(&body("1e200"), &[]);
+    let (plain, _) = run(&body("1e200"), &FUSION_RULES);
+    assert_eq!(fused, plain);
+    assert_eq!(fused, vec!["NaN".to_string()]);
+    let (fused, report) = run(&body("1"), &[]);
+    assert!(report.contains("fused outer"), "{report}");
+    assert_ne!(fused, vec!["NaN".to_string()]);
+}

@@ -86,6 +86,9 @@ pub fn run(body: &FusedBody, args: &[Arg]) -> KResult<Option<Vec<Out>>> {
         }
     }
     let kd = kdim.unwrap_or(0);
+    if !overflow_free(body, args, &dense, s.data(), driver, kd) {
+        return Ok(None);
+    }
     let (out_step, out) = body.outputs[0];
     let n_steps = body.steps.len();
     // Registers: one per step, CHUNK cells each (bodies are small).
@@ -188,6 +191,50 @@ pub fn run(body: &FusedBody, args: &[Arg]) -> KResult<Option<Vec<Out>>> {
             Out::Matrix(Matrix::from_csr_parts(rows, cols, out_ptr, out_idx, out_data).examine_format())
         }
     }]))
+}
+
+/// Whether no step of the body can overflow at any cell, `W`'s zeros included: a bound on each
+/// step's magnitude from the inputs' largest magnitudes stays far below `f64::MAX`. The unfused
+/// plan computes every cell of `f(X, U %*% t(V))`, and a cell that overflowed there would make
+/// `0 * inf` a NaN that skipping `W`'s zeros cannot see; with finite inputs and this bound, no
+/// cell is infinite or NaN, so skipping them keeps the unfused values.
+fn overflow_free(
+    body: &FusedBody,
+    args: &[Arg],
+    dense: &[Option<std::borrow::Cow<[f64]>>],
+    w: &[f64],
+    driver: u16,
+    kd: usize,
+) -> bool {
+    use crate::types::ops::UnOp;
+    let max_abs = |d: &[f64]| d.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let mut bound = vec![0.0f64; body.steps.len()];
+    for (i, step) in body.steps.iter().enumerate() {
+        let b = |k: u16| bound[k as usize];
+        bound[i] = match *step {
+            FStep::Input(k) if k == driver => max_abs(w),
+            FStep::Input(k) => match (&args[k as usize], &dense[k as usize]) {
+                (Arg::Scalar(x), _) => x.abs(),
+                (_, Some(d)) => max_abs(d),
+                _ => f64::INFINITY,
+            },
+            FStep::Const(c) => c.abs(),
+            FStep::Dot(u, v) => kd as f64 * b(u) * b(v),
+            FStep::Unary(UnOp::Neg | UnOp::Abs, a) => b(a),
+            FStep::Unary(UnOp::Sign | UnOp::Sigmoid | UnOp::Tanh, _) => 1.0,
+            FStep::Binary(BinOp::Add | BinOp::Sub, x, y) => b(x) + b(y),
+            FStep::Binary(BinOp::Mul, x, y) => b(x) * b(y),
+            FStep::Binary(BinOp::Min | BinOp::Max, x, y) => b(x).max(b(y)),
+            FStep::Binary(op, _, _) if op.is_boolean_valued() => 1.0,
+            FStep::Binary(BinOp::Pow, x, y) if body.steps[y as usize] == FStep::Const(2.0) => b(x) * b(x),
+            _ => f64::INFINITY,
+        };
+        // A wide margin for the bound's own roundings.
+        if !(bound[i] <= f64::MAX / 16.0) {
+            return false;
+        }
+    }
+    true
 }
 
 /// Whether the body's output is `W * e` (or `e * W`) for the driver `W`, and aggregated, if at
