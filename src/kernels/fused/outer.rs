@@ -230,7 +230,7 @@ fn overflow_free(
             _ => f64::INFINITY,
         };
         // A wide margin for the bound's own roundings.
-        if !(bound[i] <= f64::MAX / 16.0) {
+        if bound[i].is_nan() || bound[i] > f64::MAX / 16.0 {
             return false;
         }
     }

@@ -335,11 +335,23 @@ pub fn fused(body: &crate::types::fused::FusedBody, args: Vec<Option<Value>>) ->
             other => return err(format!("a fused cellwise operator cannot use a {}", other.kind())),
         });
     }
+    use crate::types::fused::{FStep, FusedOut};
+    // A matrix result whose last operator may leave mostly zeros (a mask, a masked product) is
+    // re-examined as the unfused operator's result would be (`settle_new`).
+    let last_op = |k: usize| match body.outputs.get(k) {
+        Some(&(step, FusedOut::Cells)) => match body.steps.get(step as usize) {
+            Some(FStep::Binary(op, ..)) => Some(*op),
+            _ => None,
+        },
+        _ => None,
+    };
     Ok(kernels::fused::run(body, &kargs)?
         .into_iter()
-        .map(|o| match o {
-            Out::Matrix(m) => Value::matrix(m),
-            Out::Scalar(s) => Value::Double(s),
+        .enumerate()
+        .map(|(k, o)| match (o, last_op(k)) {
+            (Out::Matrix(m), Some(op)) => settle_new(op, m),
+            (Out::Matrix(m), None) => Value::matrix(m),
+            (Out::Scalar(s), _) => Value::Double(s),
         })
         .collect())
 }
