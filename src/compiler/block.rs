@@ -28,7 +28,9 @@ fn explain_text(program: &Program, vars: &VarTable, dag: &Dag) -> String {
 
 fn optimize_and_plan(opts: &Options, dag: &mut Dag) -> Result<(), Vec<Diagnostic>> {
     crate::rewrite::optimize(dag, &opts.rewrites);
-    crate::plan::assign(dag, opts.budget).map_err(|e| vec![e])
+    crate::plan::assign(dag, opts.budget).map_err(|e| vec![e])?;
+    crate::plan::gpu::choose(dag, opts.gpu);
+    Ok(())
 }
 
 /// What the HOP builder knows of a block's surroundings.

@@ -21,6 +21,9 @@ pub struct Options {
     /// block (every loop iteration, every function body) and fails with [`INTERRUPTED`].
     /// `None` (the default): nothing to check. Embedders use it for Ctrl-C.
     pub interrupt: Option<Arc<AtomicBool>>,
+    /// Whether operators may run on a GPU (`--gpu`, `--gpu force`, `--no-gpu`); the planner
+    /// consults it (`crate::plan::gpu`).
+    pub gpu: crate::gpu::GpuMode,
 }
 
 /// The message of the error a program stops with when [`Options::interrupt`] is set.
@@ -42,6 +45,7 @@ impl Default for Options {
             budget: Budget::from_env(),
             builtin_path: std::env::var_os("DML_BUILTIN_PATH").map(PathBuf::from),
             interrupt: None,
+            gpu: crate::gpu::GpuMode::Off,
         }
     }
 }

@@ -1,0 +1,41 @@
+//! The executor's side of the GPU backend: an instruction the planner placed on the GPU runs
+//! there when the device takes its actual arguments, and on the CPU otherwise.
+
+use crate::lower::{Instr, Operand};
+use crate::runtime::error::{RtError, RtResult};
+use crate::runtime::exec::Runtime;
+use crate::types::value::Value;
+
+impl Runtime<'_> {
+    /// Runs a GPU-planned instruction on the device. `Ok(None)`: the device does not take these
+    /// arguments (an empty matrix, a string, a buffer over its limit), nothing was consumed,
+    /// and the CPU path runs it. Registers read for the last time are released only on success.
+    pub(super) fn step_gpu(&self, ins: &Instr, regs: &mut [Option<Value>]) -> RtResult<Option<Value>> {
+        let mut vals = Vec::with_capacity(ins.args.len());
+        for a in &ins.args {
+            match a {
+                Operand::Const(v) => vals.push(v.clone()),
+                Operand::Reg(r) => match &regs[*r as usize] {
+                    Some(v) => vals.push(v.clone()),
+                    None => return Ok(None),
+                },
+                Operand::Absent => return Ok(None),
+            }
+        }
+        match crate::gpu::execute(&ins.op, &vals) {
+            None => Ok(None),
+            Some(Err(e)) => Err(RtError::new(e)),
+            Some(Ok(v)) => {
+                drop(vals);
+                for (i, a) in ins.args.iter().enumerate() {
+                    if let Operand::Reg(r) = a
+                        && ins.moves & (1 << i) != 0
+                    {
+                        regs[*r as usize] = None;
+                    }
+                }
+                Ok(Some(v))
+            }
+        }
+    }
+}
