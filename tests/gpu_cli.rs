@@ -97,4 +97,36 @@ mod with_gpu {
             assert!(!out.contains("GPU:"), "{out}");
         }
     }
+
+    /// The LeNet benchmark (`../shared/bench/lenet_train.dml`, beside the repository in CI and
+    /// on developers' machines) on 128 examples, two batches: under `--gpu force` its products,
+    /// fused transposed products, optimizer updates, bias and ReLU gradients run on the device,
+    /// and the final loss and parameter checksum are the CPU's.
+    #[test]
+    fn lenet_under_gpu_force_gives_the_cpu_losses() {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/lenet_train.dml");
+        if !script.exists() {
+            eprintln!("skipped: {} is not there", script.display());
+            return;
+        }
+        let losses = |args: &[&str]| {
+            let o = dml(&[args, &["-nvargs", "N=128", "batch=64"][..]].concat(), &script);
+            let (out, err) = text(&o);
+            assert!(o.status.success(), "{err}");
+            let line = out
+                .lines()
+                .find(|l| l.starts_with("final batch loss"))
+                .unwrap_or_else(|| panic!("{out}"))
+                .to_string();
+            line.split(|c: char| c == ':' || c == ',')
+                .filter_map(|w| w.trim().parse::<f64>().ok())
+                .collect::<Vec<f64>>()
+        };
+        let (cpu, gpu) = (losses(&[]), losses(&["--gpu", "force"]));
+        assert_eq!(cpu.len(), 2, "{cpu:?}");
+        assert_eq!(cpu.len(), gpu.len());
+        for (a, b) in cpu.iter().zip(&gpu) {
+            assert!((a - b).abs() <= 1e-12 * a.abs().max(1.0), "CPU {a} vs GPU {b}");
+        }
+    }
 }

@@ -97,6 +97,13 @@ pub fn supports_aggregate(op: AggOp, _dir: AggDir) -> bool {
     matches!(op, AggOp::Sum | AggOp::SumSq | AggOp::Mean | AggOp::Min | AggOp::Max)
 }
 
+/// Builtins with a device kernel: the fused transposed product and the fused operators of the
+/// DNN layers and optimizers that are cellwise.
+pub fn supports_builtin(id: crate::builtins::BuiltinId) -> bool {
+    use crate::builtins::ids::*;
+    [MATMUL_T, AXPBY, RELU_BACKWARD, BIAS_ADD].contains(&id)
+}
+
 /// Whether the operator has a device kernel (for matrix inputs; the executor still falls back
 /// to the CPU for a case the kernel does not take, such as an empty matrix).
 pub fn supports(op: &HopOp) -> bool {
@@ -105,6 +112,7 @@ pub fn supports(op: &HopOp) -> bool {
         HopOp::Binary(b) => supports_binary(*b),
         HopOp::Unary(u) => supports_unary(*u),
         HopOp::AggUnary(a, d) => supports_aggregate(*a, *d),
+        HopOp::Builtin { id, nout } => *nout <= 1 && supports_builtin(*id),
         _ => false,
     }
 }

@@ -87,6 +87,15 @@ fn pays(dag: &Dag, hop: &Hop) -> bool {
     }
     let threads = rayon::current_num_threads() as f64;
     let (cpu, gpu_work) = match &hop.op {
+        HopOp::Builtin { id, .. } if *id == crate::builtins::ids::MATMUL_T => {
+            let a = &dag.get(hop.inputs[0]).ty;
+            let ta = matches!(
+                hop.inputs.get(2).and_then(|&i| dag.get(i).literal()),
+                Some(crate::hops::Lit::Bool(true))
+            );
+            let flops = 2.0 * out * if ta { a.rows } else { a.cols } as f64;
+            (flops / (CPU_FLOPS_PER_CORE * threads), flops / GPU_FLOPS)
+        }
         HopOp::MatMul | HopOp::Tsmm { .. } => {
             let (a, b) =
                 (&dag.get(hop.inputs[0]).ty, &dag.get(*hop.inputs.last().unwrap_or(&hop.inputs[0])).ty);

@@ -252,3 +252,40 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 "#
     )
 }
+
+/// The fused cellwise builtins, `O[i] = f(X[i], Y[j])`: `_axpby` (`a*x + b*y`, `j = i`),
+/// `_relu_backward` (`(x > 0) * dout`, `j = i`) and `bias_add` (`x + b[channel]`, the channel of
+/// column `i % cols` being `(i % cols) / hw`). The scalars `a` and `b` come in the uniform.
+pub fn fused(kind: Fused) -> String {
+    let (expr, j) = match kind {
+        Fused::Axpby => ("p.sa * x + p.sb * y", "i"),
+        Fused::ReluBackward => ("select(f64(0.0), f64(1.0), x > f64(0.0)) * y", "i"),
+        Fused::BiasAdd => ("x + y", "(i % p.cols) / p.hw"),
+    };
+    format!(
+        r#"
+struct P {{ n: u32, cols: u32, hw: u32, pad: u32, sa: f64, sb: f64 }}
+@group(0) @binding(0) var<storage, read> X: array<f64>;
+@group(0) @binding(1) var<storage, read> Y: array<f64>;
+@group(0) @binding(2) var<storage, read_write> O: array<f64>;
+@group(0) @binding(3) var<uniform> p: P;
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+        @builtin(num_workgroups) nw: vec3<u32>) {{
+    let i = (wg.y * nw.x + wg.x) * 256u + lid.x;
+    if (i >= p.n) {{ return; }}
+    let x = X[i];
+    let y = Y[{j}];
+    O[i] = {expr};
+}}
+"#
+    )
+}
+
+/// The fused builtins [`fused`] generates.
+#[derive(Clone, Copy, Debug)]
+pub enum Fused {
+    Axpby,
+    ReluBackward,
+    BiasAdd,
+}

@@ -47,8 +47,75 @@ pub(in crate::gpu) fn execute(op: &HopOp, args: &[Value]) -> Option<Result<Value
             Value::Matrix(m) => aggregate(gpu, *op, *dir, m),
             _ => None,
         },
+        HopOp::Builtin { id, .. } => builtin(gpu, *id, args),
         _ => None,
     }
+}
+
+fn builtin(gpu: &Gpu, id: crate::builtins::BuiltinId, args: &[Value]) -> Option<Result<Value, String>> {
+    use crate::builtins::ids;
+    let matrix = |i: usize| match args.get(i)? {
+        Value::Matrix(m) => Some(m),
+        _ => None,
+    };
+    let flag = |i: usize| match args.get(i)? {
+        Value::Bool(b) => Some(*b),
+        _ => None,
+    };
+    let number = |i: usize| match args.get(i)? {
+        v @ (Value::Int(_) | Value::Double(_) | Value::Bool(_)) => v.as_f64(),
+        _ => None,
+    };
+    if id == ids::MATMUL_T {
+        matmul(gpu, matrix(0)?, flag(2)?, matrix(1)?, flag(3)?)
+    } else if id == ids::AXPBY {
+        fused(gpu, kernels::Fused::Axpby, matrix(0)?, matrix(1)?, number(2)?, number(3)?)
+    } else if id == ids::RELU_BACKWARD {
+        fused(gpu, kernels::Fused::ReluBackward, matrix(0)?, matrix(1)?, 0.0, 0.0)
+    } else if id == ids::BIAS_ADD {
+        fused(gpu, kernels::Fused::BiasAdd, matrix(0)?, matrix(1)?, 0.0, 0.0)
+    } else {
+        None
+    }
+}
+
+/// A fused cellwise builtin; shapes the kernel does not take (a broadcast, a bias that does not
+/// divide the columns) are left to the CPU, which computes or reports them.
+fn fused(
+    gpu: &Gpu,
+    kind: kernels::Fused,
+    x: &Arc<Matrix>,
+    y: &Arc<Matrix>,
+    sa: f64,
+    sb: f64,
+) -> Option<Result<Value, String>> {
+    let (rows, cols) = (x.rows(), x.cols());
+    let hw = match kind {
+        kernels::Fused::BiasAdd => {
+            let c = y.rows();
+            if y.cols() != 1 || c == 0 || cols % c != 0 || cols == 0 {
+                return None;
+            }
+            cols / c
+        }
+        _ if (y.rows(), y.cols()) != (rows, cols) => return None,
+        _ => 1,
+    };
+    if !gpu.fits(rows * cols) {
+        return None;
+    }
+    let (dx, dy) = (gpu.resident(x)?, gpu.resident(y)?);
+    let name = format!("fused_{kind:?}");
+    if let Err(e) = gpu.compile(&name, || kernels::fused(kind)) {
+        return Some(Err(e));
+    }
+    let out = Arc::new(gpu.output(rows * cols));
+    let ([alo, ahi], [blo, bhi]) = (split(sa), split(sb));
+    let params = [(rows * cols) as u32, cols as u32, hw as u32, 0, alo, ahi, blo, bhi];
+    let buffers = [&*dx.buf, &*dy.buf, &*out];
+    let pass =
+        Pass { kernel: &name, buffers: &buffers, params: &params, groups: grid((rows * cols).div_ceil(256)) };
+    Some(gpu.run(&[pass], &out, rows * cols).map(|data| gpu.finish(out, rows, cols, data)))
 }
 
 impl Gpu {
