@@ -118,9 +118,7 @@ mod with_gpu {
                 .find(|l| l.starts_with("final batch loss"))
                 .unwrap_or_else(|| panic!("{out}"))
                 .to_string();
-            line.split(|c: char| c == ':' || c == ',')
-                .filter_map(|w| w.trim().parse::<f64>().ok())
-                .collect::<Vec<f64>>()
+            line.split([':', ',']).filter_map(|w| w.trim().parse::<f64>().ok()).collect::<Vec<f64>>()
         };
         let (cpu, gpu) = (losses(&[]), losses(&["--gpu", "force"]));
         assert_eq!(cpu.len(), 2, "{cpu:?}");
