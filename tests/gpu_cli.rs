@@ -99,7 +99,7 @@ mod with_gpu {
     }
 
     /// The LeNet benchmark (`../shared/bench/lenet_train.dml`, beside the repository in CI and
-    /// on developers' machines) on 128 examples, two batches: under `--gpu force` its products,
+    /// on developers' machines) on 32 examples, one batch: under `--gpu force` its products,
     /// fused transposed products, optimizer updates, bias and ReLU gradients run on the device,
     /// and the final loss and parameter checksum are the CPU's.
     #[test]
@@ -110,7 +110,7 @@ mod with_gpu {
             return;
         }
         let losses = |args: &[&str]| {
-            let o = dml(&[args, &["-nvargs", "N=128", "batch=64"][..]].concat(), &script);
+            let o = dml(&[args, &["-nvargs", "N=32", "batch=32"][..]].concat(), &script);
             let (out, err) = text(&o);
             assert!(o.status.success(), "{err}");
             let line = out

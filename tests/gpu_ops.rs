@@ -299,3 +299,46 @@ fn fused_builtins(dev: Device) {
     assert_cells("bias_add(Z, b)", &out[2], 4, 15, &bias);
 }
 test_device!(fused_builtins);
+
+/// `conv2d` with padding and stride, with and without the fused bias (`conv2d` then
+/// `bias_add` becomes `_conv2d_bias_add`), against a direct convolution written here.
+fn convolution(dev: Device) {
+    let (n, c, h, w, f, hf, wf, s, pad) = (3, 2, 7, 6, 4, 3, 3, 2, 1);
+    let (x, k, b) = (random(n, c * h * w, 1.0, 20), random(f, c * hf * wf, 1.0, 21), random(f, 1, 1.0, 22));
+    let shapes = format!(
+        "input_shape=[{n},{c},{h},{w}], filter_shape=[{f},{c},{hf},{wf}], stride=[{s},{s}], padding=[{pad},{pad}]"
+    );
+    let src = format!("Y = conv2d(X, K, {shapes})\nZ = bias_add(conv2d(X, K, {shapes}), b)");
+    let out = run(dev, &src, &[("X", x.clone()), ("K", k.clone()), ("b", b.clone())], &["Y", "Z"]);
+    let ((_, _, xv), (_, _, kv), (_, _, bv)) = (cells(&x), cells(&k), cells(&b));
+    let (oh, ow) = ((h + 2 * pad - hf) / s + 1, (w + 2 * pad - wf) / s + 1);
+    let mut y = vec![0.0; n * f * oh * ow];
+    for img in 0..n {
+        for fi in 0..f {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut acc = 0.0;
+                    for ci in 0..c {
+                        for ky in 0..hf {
+                            for kx in 0..wf {
+                                let (iy, ix) = (
+                                    (oy * s + ky) as isize - pad as isize,
+                                    (ox * s + kx) as isize - pad as isize,
+                                );
+                                if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
+                                    acc += xv[img * c * h * w + ci * h * w + iy as usize * w + ix as usize]
+                                        * kv[fi * c * hf * wf + ci * hf * wf + ky * wf + kx];
+                                }
+                            }
+                        }
+                    }
+                    y[img * f * oh * ow + fi * oh * ow + oy * ow + ox] = acc;
+                }
+            }
+        }
+    }
+    assert_cells("conv2d", &out[0], n, f * oh * ow, &y);
+    let z: Vec<f64> = y.iter().enumerate().map(|(i, v)| v + bv[(i % (f * oh * ow)) / (oh * ow)]).collect();
+    assert_cells("bias_add(conv2d)", &out[1], n, f * oh * ow, &z);
+}
+test_device!(convolution);

@@ -101,7 +101,7 @@ pub fn supports_aggregate(op: AggOp, _dir: AggDir) -> bool {
 /// DNN layers and optimizers that are cellwise.
 pub fn supports_builtin(id: crate::builtins::BuiltinId) -> bool {
     use crate::builtins::ids::*;
-    [MATMUL_T, AXPBY, RELU_BACKWARD, BIAS_ADD].contains(&id)
+    [MATMUL_T, AXPBY, RELU_BACKWARD, BIAS_ADD, CONV2D, CONV2D_BIAS_ADD].contains(&id)
 }
 
 /// Whether the operator has a device kernel (for matrix inputs; the executor still falls back

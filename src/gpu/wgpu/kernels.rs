@@ -289,3 +289,49 @@ pub enum Fused {
     ReluBackward,
     BiasAdd,
 }
+
+/// `conv2d` (and `_conv2d_bias_add`) forward, one output cell an invocation: the dot product of
+/// the filter with the input window (zero padding), taps in the order channel, row, column, then
+/// the bias. Input rows are images `C x H x W`, filter rows `C x Hf x Wf`, output rows
+/// `F x Hout x Wout`.
+pub fn conv2d() -> String {
+    r#"
+struct P { n: u32, c: u32, h: u32, w: u32, f: u32, hf: u32, wf: u32, sh: u32, sw: u32, ph: u32, pw: u32,
+           oh: u32, ow: u32, bias: u32 }
+@group(0) @binding(0) var<storage, read> X: array<f64>;
+@group(0) @binding(1) var<storage, read> W: array<f64>;
+@group(0) @binding(2) var<storage, read> Bias: array<f64>;
+@group(0) @binding(3) var<storage, read_write> O: array<f64>;
+@group(0) @binding(4) var<uniform> p: P;
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+        @builtin(num_workgroups) nw: vec3<u32>) {
+    let i = (wg.y * nw.x + wg.x) * 256u + lid.x;
+    let per_image = p.f * p.oh * p.ow;
+    if (i >= p.n * per_image) { return; }
+    let img = i / per_image;
+    let rem = i % per_image;
+    let fi = rem / (p.oh * p.ow);
+    let pos = rem % (p.oh * p.ow);
+    let oy = pos / p.ow;
+    let ox = pos % p.ow;
+    var acc = f64(0.0);
+    for (var ci = 0u; ci < p.c; ci++) {
+        let xbase = img * p.c * p.h * p.w + ci * p.h * p.w;
+        let wbase = fi * p.c * p.hf * p.wf + ci * p.hf * p.wf;
+        for (var ky = 0u; ky < p.hf; ky++) {
+            let iy = i32(oy * p.sh + ky) - i32(p.ph);
+            if (iy < 0 || iy >= i32(p.h)) { continue; }
+            for (var kx = 0u; kx < p.wf; kx++) {
+                let ix = i32(ox * p.sw + kx) - i32(p.pw);
+                if (ix < 0 || ix >= i32(p.w)) { continue; }
+                acc = fma(X[xbase + u32(iy) * p.w + u32(ix)], W[wbase + ky * p.wf + kx], acc);
+            }
+        }
+    }
+    let b = Bias[select(0u, fi, p.bias == 1u)];
+    O[i] = select(acc, acc + b, p.bias == 1u);
+}
+"#
+    .to_string()
+}

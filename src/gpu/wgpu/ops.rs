@@ -72,6 +72,8 @@ fn builtin(gpu: &Gpu, id: crate::builtins::BuiltinId, args: &[Value]) -> Option<
         fused(gpu, kernels::Fused::Axpby, matrix(0)?, matrix(1)?, number(2)?, number(3)?)
     } else if id == ids::RELU_BACKWARD {
         fused(gpu, kernels::Fused::ReluBackward, matrix(0)?, matrix(1)?, 0.0, 0.0)
+    } else if id == ids::CONV2D || id == ids::CONV2D_BIAS_ADD {
+        conv2d(gpu, id, args)
     } else if id == ids::BIAS_ADD {
         fused(gpu, kernels::Fused::BiasAdd, matrix(0)?, matrix(1)?, 0.0, 0.0)
     } else {
@@ -271,4 +273,58 @@ fn aggregate(gpu: &Gpu, op: AggOp, dir: AggDir, m: &Arc<Matrix>) -> Option<Resul
         AggDir::Row => gpu.finish(out, rows, 1, data),
         AggDir::Col => gpu.finish(out, 1, cols, data),
     }))
+}
+
+/// `conv2d` and `_conv2d_bias_add` forward. Arguments the CPU builtin would reject (shape
+/// lists, a filter or bias of the wrong shape) are left to it, so its error is the one reported.
+fn conv2d(gpu: &Gpu, id: crate::builtins::BuiltinId, args: &[Value]) -> Option<Result<Value, String>> {
+    let has_bias = id == crate::builtins::ids::CONV2D_BIAS_ADD;
+    let a = crate::runtime::builtins::Args::new(id, args.iter().cloned().map(Some).collect());
+    let s = crate::runtime::builtins::conv_shape(&a).ok()?;
+    let (x, w) = (a.matrix("input").ok()?, a.matrix("filter").ok()?);
+    let bias = if has_bias { Some(a.matrix("bias").ok()?) } else { None };
+    let (oh, ow) = (s.out_h(), s.out_w());
+    let (out_rows, out_cols) = (s.n, s.f * oh * ow);
+    if (x.rows(), x.cols()) != (s.n, s.c * s.h * s.w)
+        || (w.rows(), w.cols()) != (s.f, s.c * s.hf * s.wf)
+        || bias.is_some_and(|b| (b.rows(), b.cols()) != (s.f, 1))
+        || !gpu.fits(out_rows * out_cols)
+    {
+        return None;
+    }
+    let arc = |i: usize| match &args[i] {
+        Value::Matrix(m) => Some(m.clone()),
+        _ => None,
+    };
+    let (dx, dw) = (gpu.resident(&arc(0)?)?, gpu.resident(&arc(1)?)?);
+    let db = match has_bias {
+        true => gpu.resident(&arc(2)?)?.buf,
+        false => Arc::new(gpu.upload(&[0.0])),
+    };
+    if let Err(e) = gpu.compile("conv2d", kernels::conv2d) {
+        return Some(Err(e));
+    }
+    let out = Arc::new(gpu.output(out_rows * out_cols));
+    let params = [
+        s.n,
+        s.c,
+        s.h,
+        s.w,
+        s.f,
+        s.hf,
+        s.wf,
+        s.stride_h,
+        s.stride_w,
+        s.pad_h,
+        s.pad_w,
+        oh,
+        ow,
+        has_bias as usize,
+    ]
+    .map(|v| v as u32);
+    let buffers = [&*dx.buf, &*dw.buf, &*db, &*out];
+    let cells = out_rows * out_cols;
+    let pass =
+        Pass { kernel: "conv2d", buffers: &buffers, params: &params, groups: grid(cells.div_ceil(256)) };
+    Some(gpu.run(&[pass], &out, cells).map(|data| gpu.finish(out, out_rows, out_cols, data)))
 }
