@@ -132,6 +132,24 @@ pub fn execute(op: &HopOp, args: &[Value]) -> Option<Result<Value, String>> {
     }
 }
 
+/// `conv2d` (`has_bias`: `_conv2d_bias_add`) on the device, with the convolution's shape read
+/// by the executor (the runtime owns the argument parsing); `None` as for [`execute`].
+pub fn execute_conv(
+    args: &[Value],
+    shape: &crate::kernels::dnn::ConvShape,
+    has_bias: bool,
+) -> Option<Result<Value, String>> {
+    #[cfg(feature = "gpu")]
+    {
+        wgpu::conv2d(args, shape, has_bias)
+    }
+    #[cfg(not(feature = "gpu"))]
+    {
+        let _ = (args, shape, has_bias);
+        None
+    }
+}
+
 /// Device activity since the process started, for `--stats`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {

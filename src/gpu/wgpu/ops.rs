@@ -5,6 +5,7 @@
 use super::kernels;
 use super::{DevMatrix, Gpu, Pass, device, grid};
 use crate::hops::HopOp;
+use crate::kernels::dnn::ConvShape;
 use crate::types::matrix::Matrix;
 use crate::types::ops::{AggDir, AggOp, BinOp, UnOp};
 use crate::types::value::Value;
@@ -72,8 +73,6 @@ fn builtin(gpu: &Gpu, id: crate::builtins::BuiltinId, args: &[Value]) -> Option<
         fused(gpu, kernels::Fused::Axpby, matrix(0)?, matrix(1)?, number(2)?, number(3)?)
     } else if id == ids::RELU_BACKWARD {
         fused(gpu, kernels::Fused::ReluBackward, matrix(0)?, matrix(1)?, 0.0, 0.0)
-    } else if id == ids::CONV2D || id == ids::CONV2D_BIAS_ADD {
-        conv2d(gpu, id, args)
     } else if id == ids::BIAS_ADD {
         fused(gpu, kernels::Fused::BiasAdd, matrix(0)?, matrix(1)?, 0.0, 0.0)
     } else {
@@ -275,14 +274,17 @@ fn aggregate(gpu: &Gpu, op: AggOp, dir: AggDir, m: &Arc<Matrix>) -> Option<Resul
     }))
 }
 
-/// `conv2d` and `_conv2d_bias_add` forward. Arguments the CPU builtin would reject (shape
-/// lists, a filter or bias of the wrong shape) are left to it, so its error is the one reported.
-fn conv2d(gpu: &Gpu, id: crate::builtins::BuiltinId, args: &[Value]) -> Option<Result<Value, String>> {
-    let has_bias = id == crate::builtins::ids::CONV2D_BIAS_ADD;
-    let a = crate::runtime::builtins::Args::new(id, args.iter().cloned().map(Some).collect());
-    let s = crate::runtime::builtins::conv_shape(&a).ok()?;
-    let (x, w) = (a.matrix("input").ok()?, a.matrix("filter").ok()?);
-    let bias = if has_bias { Some(a.matrix("bias").ok()?) } else { None };
+/// `conv2d` and `_conv2d_bias_add` forward on the arguments `input, filter[, bias]` with the
+/// shape the executor read from the rest. Inputs or a filter or bias of another shape are left
+/// to the CPU builtin, so its error is the one reported.
+pub(in crate::gpu) fn conv2d(args: &[Value], s: &ConvShape, has_bias: bool) -> Option<Result<Value, String>> {
+    let gpu = device().ok()?;
+    let matrix = |i: usize| match args.get(i)? {
+        Value::Matrix(m) => Some(m),
+        _ => None,
+    };
+    let (x, w) = (matrix(0)?, matrix(1)?);
+    let bias = if has_bias { Some(matrix(2)?) } else { None };
     let (oh, ow) = (s.out_h(), s.out_w());
     let (out_rows, out_cols) = (s.n, s.f * oh * ow);
     if (x.rows(), x.cols()) != (s.n, s.c * s.h * s.w)
@@ -292,14 +294,10 @@ fn conv2d(gpu: &Gpu, id: crate::builtins::BuiltinId, args: &[Value]) -> Option<R
     {
         return None;
     }
-    let arc = |i: usize| match &args[i] {
-        Value::Matrix(m) => Some(m.clone()),
-        _ => None,
-    };
-    let (dx, dw) = (gpu.resident(&arc(0)?)?, gpu.resident(&arc(1)?)?);
-    let db = match has_bias {
-        true => gpu.resident(&arc(2)?)?.buf,
-        false => Arc::new(gpu.upload(&[0.0])),
+    let (dx, dw) = (gpu.resident(x)?, gpu.resident(w)?);
+    let db = match bias {
+        Some(b) => gpu.resident(b)?.buf,
+        None => Arc::new(gpu.upload(&[0.0])),
     };
     if let Err(e) = gpu.compile("conv2d", kernels::conv2d) {
         return Some(Err(e));

@@ -1,7 +1,10 @@
 //! The executor's side of the GPU backend: an instruction the planner placed on the GPU runs
 //! there when the device takes its actual arguments, and on the CPU otherwise.
 
+use crate::builtins::ids;
+use crate::hops::HopOp;
 use crate::lower::{Instr, Operand};
+use crate::runtime::builtins::{Args, conv_shape};
 use crate::runtime::error::{RtError, RtResult};
 use crate::runtime::exec::Runtime;
 use crate::types::value::Value;
@@ -22,7 +25,16 @@ impl Runtime<'_> {
                 Operand::Absent => return Ok(None),
             }
         }
-        match crate::gpu::execute(&ins.op, &vals) {
+        let result = match &ins.op {
+            HopOp::Builtin { id, .. } if *id == ids::CONV2D || *id == ids::CONV2D_BIAS_ADD => {
+                let args = Args::new(*id, vals.iter().cloned().map(Some).collect());
+                // Shape arguments the CPU builtin rejects are left to it, for its message.
+                let Ok(shape) = conv_shape(&args) else { return Ok(None) };
+                crate::gpu::execute_conv(&vals, &shape, *id == ids::CONV2D_BIAS_ADD)
+            }
+            op => crate::gpu::execute(op, &vals),
+        };
+        match result {
             None => Ok(None),
             Some(Err(e)) => Err(RtError::new(e)),
             Some(Ok(v)) => {
