@@ -342,3 +342,22 @@ fn convolution(dev: Device) {
     assert_cells("bias_add(conv2d)", &out[1], n, f * oh * ow, &z);
 }
 test_device!(convolution);
+
+/// Whole-matrix aggregates over 8M cells (a single workgroup over that many gave wrong sums on
+/// lavapipe; they are folded in blocks, then the blocks).
+fn large_aggregates(dev: Device) {
+    let a = random(2000, 4096, 1.0, 23);
+    let out = run(
+        dev,
+        "s = sum(A)\nq = sum(A^2)\nm = mean(A)\nlo = min(A)",
+        &[("A", a.clone())],
+        &["s", "q", "m", "lo"],
+    );
+    let (_, _, av) = cells(&a);
+    let sum: f64 = av.iter().sum();
+    assert_cells("sum", &out[0], 1, 1, &[sum]);
+    assert_cells("sum(A^2)", &out[1], 1, 1, &[av.iter().map(|x| x * x).sum()]);
+    assert_cells("mean", &out[2], 1, 1, &[sum / av.len() as f64]);
+    assert_cells("min", &out[3], 1, 1, &[av.iter().copied().fold(f64::INFINITY, f64::min)]);
+}
+test_device!(large_aggregates);

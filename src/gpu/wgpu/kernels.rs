@@ -177,7 +177,7 @@ pub fn aggregate(op: AggOp) -> String {
             "f64(0.0)",
             if op == AggOp::SumSq { "kahan(&s, &c, x.v * x.v);" } else { "kahan(&s, &c, x.v);" },
             "kahan(&s, &c, os); kahan(&s, &c, oc);",
-            if op == AggOp::Mean { "s / f64(p.len)" } else { "s" },
+            if op == AggOp::Mean { "s / f64(min(p.len, p.total - seg * p.seg_stride))" } else { "s" },
         ),
         // For min/max, c is 1 when s is negative (so a zero result keeps Java's -0.0 < 0.0).
         AggOp::Min => (
@@ -196,7 +196,7 @@ pub fn aggregate(op: AggOp) -> String {
     };
     format!(
         r#"
-struct P {{ nseg: u32, len: u32, seg_stride: u32, cell_stride: u32, inf: f64, nan: f64 }}
+struct P {{ nseg: u32, len: u32, seg_stride: u32, cell_stride: u32, total: u32, pad: u32, inf: f64, nan: f64 }}
 @group(0) @binding(0) var<storage, read> A: array<f64>;
 @group(0) @binding(1) var<storage, read_write> O: array<f64>;
 @group(0) @binding(2) var<storage, read> Ab: array<u32>;
@@ -222,6 +222,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
         let base = seg * p.seg_stride;
         for (var j = lid.x; j < p.len; j += 64u) {{
             let k = base + j * p.cell_stride;
+            if (k >= p.total) {{ break; }}
             let x = d_of(A[k], Ab[2u * k], Ab[2u * k + 1u]);
             if (x.nan) {{ nan = true; }} else {{ {push} }}
         }}

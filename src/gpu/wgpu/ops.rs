@@ -245,33 +245,65 @@ fn unary(gpu: &Gpu, op: UnOp, m: &Arc<Matrix>) -> Option<Result<Value, String>> 
     Some(gpu.run(&[pass], &out, rows * cols).map(|data| gpu.finish(out, rows, cols, data)))
 }
 
+/// Cells one workgroup folds in the first pass of a whole-matrix aggregate. A single workgroup
+/// over millions of cells gave wrong sums on lavapipe (measured: 8M cells), so the whole
+/// matrix is folded in blocks first and the blocks' results in a second pass.
+const ALL_BLOCK: usize = 4096;
+
 fn aggregate(gpu: &Gpu, op: AggOp, dir: AggDir, m: &Arc<Matrix>) -> Option<Result<Value, String>> {
     let (rows, cols) = (m.rows(), m.cols());
+    let total = rows * cols;
     let dm = gpu.resident(m)?;
     // (segments, cells a segment, segment start stride, cell stride)
     let (nseg, len, seg_stride, cell_stride) = match dir {
-        AggDir::All => (1, rows * cols, 0, 1),
+        AggDir::All => (total.div_ceil(ALL_BLOCK), ALL_BLOCK, ALL_BLOCK, 1),
         AggDir::Row => (rows, cols, cols, 1),
         AggDir::Col => (cols, rows, 1, cols),
     };
     let name = format!("aggregate_{op:?}");
-    if let Err(e) = gpu.compile(&name, || kernels::aggregate(op)) {
-        return Some(Err(e));
+    // The second pass of a whole-matrix aggregate: a sum of block sums (sums of squares and
+    // means included; the mean divides at the end), a min of minima, a max of maxima.
+    let (second, second_name) = match op {
+        AggOp::Min | AggOp::Max => (op, name.clone()),
+        _ => (AggOp::Sum, "aggregate_Sum".to_string()),
+    };
+    for (n, o) in [(&name, op), (&second_name, second)] {
+        if let Err(e) = gpu.compile(n, || kernels::aggregate(o)) {
+            return Some(Err(e));
+        }
     }
     let out = Arc::new(gpu.output(nseg));
     let ([ilo, ihi], [nlo, nhi]) = (split(f64::INFINITY), split(f64::NAN));
-    let params = [nseg as u32, len as u32, seg_stride as u32, cell_stride as u32, ilo, ihi, nlo, nhi];
+    let first_op_name =
+        if dir == AggDir::All && op == AggOp::Mean { "aggregate_Sum".to_string() } else { name.clone() };
+    if first_op_name != name
+        && let Err(e) = gpu.compile(&first_op_name, || kernels::aggregate(AggOp::Sum))
+    {
+        return Some(Err(e));
+    }
+    let params = [nseg, len, seg_stride, cell_stride, total, 0].map(|v| v as u32);
+    let params = [&params[..], &[ilo, ihi, nlo, nhi]].concat();
     let buffers = [&*dm.buf, &*out, &*dm.buf];
-    let pass = Pass { kernel: &name, buffers: &buffers, params: &params, groups: grid(nseg) };
-    let data = match gpu.run(&[pass], &out, nseg) {
-        Ok(d) => d,
-        Err(e) => return Some(Err(e)),
-    };
-    Some(Ok(match dir {
-        AggDir::All => Value::Double(data[0]),
-        AggDir::Row => gpu.finish(out, rows, 1, data),
-        AggDir::Col => gpu.finish(out, 1, cols, data),
-    }))
+    let first = Pass { kernel: &first_op_name, buffers: &buffers, params: &params, groups: grid(nseg) };
+    if dir != AggDir::All {
+        let data = match gpu.run(&[first], &out, nseg) {
+            Ok(d) => d,
+            Err(e) => return Some(Err(e)),
+        };
+        return Some(Ok(match dir {
+            AggDir::Row => gpu.finish(out, rows, 1, data),
+            _ => gpu.finish(out, 1, cols, data),
+        }));
+    }
+    let result = gpu.output(1);
+    let params2 = [1, nseg, 0, 1, nseg, 0].map(|v| v as u32);
+    let params2 = [&params2[..], &[ilo, ihi, nlo, nhi]].concat();
+    let buffers2 = [&*out, &result, &*out];
+    let second_pass = Pass { kernel: &second_name, buffers: &buffers2, params: &params2, groups: (1, 1) };
+    Some(
+        gpu.run(&[first, second_pass], &result, 1)
+            .map(|d| Value::Double(if op == AggOp::Mean { d[0] / total as f64 } else { d[0] })),
+    )
 }
 
 /// `conv2d` and `_conv2d_bias_add` forward on the arguments `input, filter[, bias]` with the
