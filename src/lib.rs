@@ -8,6 +8,7 @@ pub mod compiler;
 pub mod convert;
 pub mod diagnostics;
 pub mod driver;
+pub mod gpu;
 pub mod hops;
 pub mod kernels;
 pub mod lower;

@@ -15,6 +15,7 @@ const LAYERS: &[&str] = &[
     "kernels",
     "builtins",
     "hops",
+    "gpu",
     "rewrite",
     "plan",
     "lower",

@@ -9,7 +9,7 @@ use dml::runtime::output::Output;
 
 pub const RUN_HELP: &str =
     "usage: dml run FILE [--stats] [--explain hops|runtime|dot] [--no-rewrites] [--no-rewrite NAME]
-               [--builtin-path DIR] [-args v1 v2 ...] [-nvargs name=value ...]";
+               [--gpu [force] | --no-gpu] [--builtin-path DIR] [-args v1 v2 ...] [-nvargs name=value ...]";
 
 /// Parses the words after `run` (or after `-f`) and runs the script; returns the exit status.
 pub fn run(words: &[String]) -> i32 {
@@ -45,7 +45,20 @@ pub fn run(words: &[String]) -> i32 {
                     eprintln!("error: --gpu: this build was not compiled with GPU support");
                     return 1;
                 }
+                opts.gpu = dml::gpu::GpuMode::Auto;
+                if words.get(i + 1).map(String::as_str) == Some("force") {
+                    opts.gpu = dml::gpu::GpuMode::Force;
+                    i += 1;
+                }
+                if let Err(why) = dml::gpu::probe(opts.gpu) {
+                    if opts.gpu == dml::gpu::GpuMode::Force {
+                        eprintln!("error: --gpu force: {why}");
+                        return 1;
+                    }
+                    eprintln!("note: --gpu: {why}; everything runs on the CPU");
+                }
             }
+            "--no-gpu" => opts.gpu = dml::gpu::GpuMode::Off,
             "--no-rewrite" => {
                 let Some(name) = words.get(i + 1) else {
                     eprintln!(

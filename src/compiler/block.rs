@@ -36,7 +36,9 @@ fn optimize_and_plan(opts: &Options, program: &Program, dag: &mut Dag) -> Result
     if !program.traces_lineage {
         crate::rewrite::fuse(dag, &opts.rewrites);
     }
-    crate::plan::assign_estimated(dag, opts.budget).map_err(|e| vec![e])
+    crate::plan::assign_estimated(dag, opts.budget).map_err(|e| vec![e])?;
+    crate::plan::gpu::choose(dag, opts.gpu);
+    Ok(())
 }
 
 /// What the HOP builder knows of a block's surroundings.

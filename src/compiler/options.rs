@@ -24,6 +24,9 @@ pub struct Options {
     /// How each compiled block describes its plan (`Plan::explain`): text lines, or Graphviz
     /// DOT for `--explain dot`.
     pub explain_format: ExplainFormat,
+    /// Whether operators may run on a GPU (`--gpu`, `--gpu force`, `--no-gpu`); the planner
+    /// consults it (`crate::plan::gpu`).
+    pub gpu: crate::gpu::GpuMode,
 }
 
 /// The form of the plan descriptions the block compiler writes.
@@ -56,6 +59,7 @@ impl Default for Options {
             builtin_path: std::env::var_os("DML_BUILTIN_PATH").map(PathBuf::from),
             interrupt: None,
             explain_format: ExplainFormat::Text,
+            gpu: crate::gpu::GpuMode::Off,
         }
     }
 }

@@ -77,6 +77,8 @@ pub fn explain_dag(dag: &Dag, var_name: &dyn Fn(u32) -> String, func_name: &dyn 
                     h.backend
                 )
             }
+            // Scalars name their backend only when it is the GPU (an aggregate run there).
+            DType::Scalar if h.backend == crate::types::Backend::Gpu => format!(" [{} scalar, GPU]", h.ty.vt),
             DType::Scalar => format!(" [{} scalar]", h.ty.vt),
             DType::List => " [list]".into(),
             DType::Unknown => String::new(),

@@ -12,6 +12,7 @@
 //! it directly in that format, and an operator is refused only when it does not fit in its best
 //! format.
 
+pub mod gpu;
 pub mod nnz;
 
 use crate::diagnostics::Diagnostic;
@@ -23,9 +24,10 @@ use crate::types::matrix::{SPARSITY_TURN_POINT, estimate_dense_bytes, estimate_s
 use crate::types::ops::DataGenOp;
 use crate::types::type_info::{DType, TypeInfo};
 
-/// Whether this build can run operators on a GPU.
+/// Whether this build can run operators on a GPU (the `gpu` feature); whether a device is
+/// there is [`crate::gpu::probe`]'s answer.
 pub fn gpu_available() -> bool {
-    false
+    crate::gpu::compiled()
 }
 
 /// Memory available to one operator.

@@ -15,6 +15,8 @@ pub struct Stats {
     compile: Mutex<(u64, Duration)>,
     /// The process's format-conversion counts when this run started.
     conversions_at_start: Conversions,
+    /// The process's GPU counters when this run started.
+    gpu_at_start: crate::gpu::Counters,
 }
 
 impl Default for Stats {
@@ -23,6 +25,7 @@ impl Default for Stats {
             per_op: Mutex::default(),
             compile: Mutex::default(),
             conversions_at_start: conversions::snapshot(),
+            gpu_at_start: crate::gpu::counters(),
         }
     }
 }
@@ -79,6 +82,7 @@ impl Stats {
             "Format conversions:\tdense->sparse {}, sparse->dense {}\n",
             conv.dense_to_sparse, conv.sparse_to_dense
         ));
+        out.push_str(&crate::gpu::counters().since(self.gpu_at_start).report());
         rows.sort_by_key(|r| std::cmp::Reverse(r.2));
         out.push_str(
             "Heavy hitter instructions:\n  #  Instruction              Time(s)    CPU(s)     Count\n",

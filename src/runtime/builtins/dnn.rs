@@ -72,7 +72,7 @@ fn shape(a: &Args, param: &str, len: usize, default: Option<usize>) -> RtResult<
 }
 
 /// The convolution from `input_shape`, `filter_shape`, `stride` and `padding`.
-fn conv_shape(a: &Args) -> RtResult<ConvShape> {
+pub(crate) fn conv_shape(a: &Args) -> RtResult<ConvShape> {
     let i = shape(a, "input_shape", 4, None)?;
     let f = shape(a, "filter_shape", 4, None)?;
     let s = shape(a, "stride", 2, Some(1))?;

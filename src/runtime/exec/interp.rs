@@ -69,6 +69,12 @@ impl Runtime<'_> {
         depth: usize,
     ) -> RtResult<()> {
         let out = ins.out as usize;
+        if ins.backend == crate::types::Backend::Gpu
+            && let Some(v) = self.step_gpu(ins, regs)?
+        {
+            regs[out] = Some(v);
+            return Ok(());
+        }
         let v = match &ins.op {
             HopOp::Read(var) => {
                 let slot = &mut slots.vals[*var as usize];

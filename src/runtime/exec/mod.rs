@@ -15,6 +15,7 @@
 
 mod call;
 mod control;
+mod gpu;
 mod interp;
 mod slots;
 

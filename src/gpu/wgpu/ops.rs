@@ -1,0 +1,360 @@
+//! The operators the device runs: arguments checked and uploaded (or found resident), the
+//! kernel launched, the result brought back as a host matrix and its device copy kept resident.
+//! Any case a kernel does not take returns `None` and the executor runs the CPU kernel.
+
+use super::kernels;
+use super::{DevMatrix, Gpu, Pass, device, grid};
+use crate::hops::HopOp;
+use crate::kernels::dnn::ConvShape;
+use crate::types::matrix::Matrix;
+use crate::types::ops::{AggDir, AggOp, BinOp, UnOp};
+use crate::types::value::Value;
+use std::sync::Arc;
+
+/// An argument of a device operator: a matrix or a number (uploaded as a 1x1 matrix).
+enum Arg<'a> {
+    Matrix(&'a Arc<Matrix>),
+    Number(f64),
+}
+
+fn arg(v: &Value) -> Option<Arg<'_>> {
+    match v {
+        Value::Matrix(m) => Some(Arg::Matrix(m)),
+        Value::Int(_) | Value::Double(_) | Value::Bool(_) => v.as_f64().map(Arg::Number),
+        _ => None,
+    }
+}
+
+pub(in crate::gpu) fn execute(op: &HopOp, args: &[Value]) -> Option<Result<Value, String>> {
+    let gpu = device().ok()?;
+    match op {
+        HopOp::MatMul => match (args.first()?, args.get(1)?) {
+            (Value::Matrix(a), Value::Matrix(b)) => matmul(gpu, a, false, b, false),
+            _ => None,
+        },
+        HopOp::Tsmm { left } => match args.first()? {
+            // left: t(X) %*% X; otherwise X %*% t(X).
+            Value::Matrix(x) => matmul(gpu, x, *left, x, !*left),
+            _ => None,
+        },
+        HopOp::Binary(op) if crate::gpu::supports_binary(*op) => {
+            binary(gpu, *op, arg(args.first()?)?, arg(args.get(1)?)?)
+        }
+        HopOp::Unary(op) if crate::gpu::supports_unary(*op) => match args.first()? {
+            Value::Matrix(m) => unary(gpu, *op, m),
+            _ => None,
+        },
+        HopOp::AggUnary(op, dir) if crate::gpu::supports_aggregate(*op, *dir) => match args.first()? {
+            Value::Matrix(m) => aggregate(gpu, *op, *dir, m),
+            _ => None,
+        },
+        HopOp::Builtin { id, .. } => builtin(gpu, *id, args),
+        _ => None,
+    }
+}
+
+fn builtin(gpu: &Gpu, id: crate::builtins::BuiltinId, args: &[Value]) -> Option<Result<Value, String>> {
+    use crate::builtins::ids;
+    let matrix = |i: usize| match args.get(i)? {
+        Value::Matrix(m) => Some(m),
+        _ => None,
+    };
+    let flag = |i: usize| match args.get(i)? {
+        Value::Bool(b) => Some(*b),
+        _ => None,
+    };
+    let number = |i: usize| match args.get(i)? {
+        v @ (Value::Int(_) | Value::Double(_) | Value::Bool(_)) => v.as_f64(),
+        _ => None,
+    };
+    if id == ids::MATMUL_T {
+        matmul(gpu, matrix(0)?, flag(2)?, matrix(1)?, flag(3)?)
+    } else if id == ids::AXPBY {
+        fused(gpu, kernels::Fused::Axpby, matrix(0)?, matrix(1)?, number(2)?, number(3)?)
+    } else if id == ids::RELU_BACKWARD {
+        fused(gpu, kernels::Fused::ReluBackward, matrix(0)?, matrix(1)?, 0.0, 0.0)
+    } else if id == ids::BIAS_ADD {
+        fused(gpu, kernels::Fused::BiasAdd, matrix(0)?, matrix(1)?, 0.0, 0.0)
+    } else {
+        None
+    }
+}
+
+/// A fused cellwise builtin; shapes the kernel does not take (a broadcast, a bias that does not
+/// divide the columns) are left to the CPU, which computes or reports them.
+fn fused(
+    gpu: &Gpu,
+    kind: kernels::Fused,
+    x: &Arc<Matrix>,
+    y: &Arc<Matrix>,
+    sa: f64,
+    sb: f64,
+) -> Option<Result<Value, String>> {
+    let (rows, cols) = (x.rows(), x.cols());
+    let hw = match kind {
+        kernels::Fused::BiasAdd => {
+            let c = y.rows();
+            if y.cols() != 1 || c == 0 || cols % c != 0 || cols == 0 {
+                return None;
+            }
+            cols / c
+        }
+        _ if (y.rows(), y.cols()) != (rows, cols) => return None,
+        _ => 1,
+    };
+    if !gpu.fits(rows * cols) {
+        return None;
+    }
+    let (dx, dy) = (gpu.resident(x)?, gpu.resident(y)?);
+    let name = format!("fused_{kind:?}");
+    if let Err(e) = gpu.compile(&name, || kernels::fused(kind)) {
+        return Some(Err(e));
+    }
+    let out = Arc::new(gpu.output(rows * cols));
+    let ([alo, ahi], [blo, bhi]) = (split(sa), split(sb));
+    let params = [(rows * cols) as u32, cols as u32, hw as u32, 0, alo, ahi, blo, bhi];
+    let buffers = [&*dx.buf, &*dy.buf, &*out];
+    let pass =
+        Pass { kernel: &name, buffers: &buffers, params: &params, groups: grid((rows * cols).div_ceil(256)) };
+    Some(gpu.run(&[pass], &out, rows * cols).map(|data| gpu.finish(out, rows, cols, data)))
+}
+
+impl Gpu {
+    /// Whether a matrix of `cells` cells fits one device buffer (and is not empty: a binding
+    /// needs at least one cell).
+    fn fits(&self, cells: usize) -> bool {
+        cells > 0 && (cells as u64) * 8 <= self.info.max_buffer_bytes && cells <= u32::MAX as usize
+    }
+
+    /// The device copy of `m`: the resident one, or a new upload (sparse matrices are uploaded
+    /// dense) that stays resident.
+    fn resident(&self, m: &Arc<Matrix>) -> Option<DevMatrix> {
+        if !self.fits(m.len()) {
+            return None;
+        }
+        let (rows, cols) = (m.rows(), m.cols());
+        if let Some(buf) = self.resident.lock().ok()?.get(m) {
+            crate::gpu::count::resident_hit();
+            return Some(DevMatrix { buf, rows, cols });
+        }
+        let buf = Arc::new(self.upload(&m.dense_data()));
+        self.resident.lock().ok()?.insert(m, buf.clone());
+        Some(DevMatrix { buf, rows, cols })
+    }
+
+    fn operand(&self, a: &Arg) -> Option<DevMatrix> {
+        match a {
+            Arg::Matrix(m) => self.resident(m),
+            Arg::Number(v) => Some(DevMatrix { buf: Arc::new(self.upload(&[*v])), rows: 1, cols: 1 }),
+        }
+    }
+
+    /// Wraps a kernel's result as a value whose device copy stays resident.
+    fn finish(&self, out: Arc<wgpu::Buffer>, rows: usize, cols: usize, data: Vec<f64>) -> Value {
+        let m = Arc::new(Matrix::from_vec(rows, cols, data));
+        if let Ok(mut r) = self.resident.lock() {
+            r.insert(&m, out);
+        }
+        Value::Matrix(m)
+    }
+}
+
+/// The two 32-bit words of an f64 (low first), as a uniform holds it.
+fn split(v: f64) -> [u32; 2] {
+    let b = v.to_bits();
+    [b as u32, (b >> 32) as u32]
+}
+
+fn matmul(gpu: &Gpu, a: &Arc<Matrix>, ta: bool, b: &Arc<Matrix>, tb: bool) -> Option<Result<Value, String>> {
+    let (m, ka) = if ta { (a.cols(), a.rows()) } else { (a.rows(), a.cols()) };
+    let (kb, n) = if tb { (b.cols(), b.rows()) } else { (b.rows(), b.cols()) };
+    // A shape mismatch is left to the CPU kernel, which reports it.
+    if ka != kb
+        || ka == 0
+        || !gpu.fits(m * n)
+        || m.div_ceil(kernels::TILE) > 65535
+        || n.div_ceil(kernels::TILE) > 65535
+    {
+        return None;
+    }
+    let (da, db) = (gpu.resident(a)?, gpu.resident(b)?);
+    let out = Arc::new(gpu.output(m * n));
+    if let Err(e) = gpu.compile("matmul", kernels::matmul) {
+        return Some(Err(e));
+    }
+    let params = [m as u32, n as u32, ka as u32, ta as u32, tb as u32];
+    let groups = (n.div_ceil(kernels::TILE) as u32, m.div_ceil(kernels::TILE) as u32);
+    let pass = Pass { kernel: "matmul", buffers: &[&da.buf, &db.buf, &out], params: &params, groups };
+    Some(gpu.run(&[pass], &out, m * n).map(|data| gpu.finish(out, m, n, data)))
+}
+
+/// The output shape of `a op b` with DML's broadcasting (equal shapes, a scalar, or a row or
+/// column vector on either side); `None` for shapes the CPU kernel must judge.
+fn broadcast_shape(a: (usize, usize), b: (usize, usize)) -> Option<(usize, usize)> {
+    let fits = |x: (usize, usize), y: (usize, usize)| (x.0 == y.0 || x.0 == 1) && (x.1 == y.1 || x.1 == 1);
+    if fits(b, a) {
+        Some(a)
+    } else if fits(a, b) {
+        Some(b)
+    } else {
+        None
+    }
+}
+
+fn binary(gpu: &Gpu, op: BinOp, a: Arg, b: Arg) -> Option<Result<Value, String>> {
+    if matches!((&a, &b), (Arg::Number(_), Arg::Number(_))) {
+        return None;
+    }
+    let shape = |x: &Arg| match x {
+        Arg::Matrix(m) => (m.rows(), m.cols()),
+        Arg::Number(_) => (1, 1),
+    };
+    let (rows, cols) = broadcast_shape(shape(&a), shape(&b))?;
+    if !gpu.fits(rows * cols) {
+        return None;
+    }
+    let (da, db) = (gpu.operand(&a)?, gpu.operand(&b)?);
+    let name = format!("binary_{op:?}");
+    if let Err(e) = gpu.compile(&name, || kernels::binary(op)) {
+        return Some(Err(e));
+    }
+    let out = Arc::new(gpu.output(rows * cols));
+    let [lo, hi] = split(f64::NAN);
+    let params =
+        [rows as u32, cols as u32, da.rows as u32, da.cols as u32, db.rows as u32, db.cols as u32, lo, hi];
+    // Each input is bound twice: as f64 cells and as their bits (see `kernels`).
+    let buffers = [&*da.buf, &*db.buf, &*out, &*da.buf, &*db.buf];
+    let pass =
+        Pass { kernel: &name, buffers: &buffers, params: &params, groups: grid((rows * cols).div_ceil(256)) };
+    Some(gpu.run(&[pass], &out, rows * cols).map(|data| gpu.finish(out, rows, cols, data)))
+}
+
+fn unary(gpu: &Gpu, op: UnOp, m: &Arc<Matrix>) -> Option<Result<Value, String>> {
+    let (rows, cols) = (m.rows(), m.cols());
+    let dm = gpu.resident(m)?;
+    let name = format!("unary_{op:?}");
+    if let Err(e) = gpu.compile(&name, || kernels::unary(op)) {
+        return Some(Err(e));
+    }
+    let out = Arc::new(gpu.output(rows * cols));
+    let [lo, hi] = split(f64::NAN);
+    let params = [(rows * cols) as u32, 0, lo, hi];
+    let buffers = [&*dm.buf, &*out, &*dm.buf];
+    let pass =
+        Pass { kernel: &name, buffers: &buffers, params: &params, groups: grid((rows * cols).div_ceil(256)) };
+    Some(gpu.run(&[pass], &out, rows * cols).map(|data| gpu.finish(out, rows, cols, data)))
+}
+
+/// Cells one workgroup folds in the first pass of a whole-matrix aggregate. A single workgroup
+/// over millions of cells gave wrong sums on lavapipe (measured: 8M cells), so the whole
+/// matrix is folded in blocks first and the blocks' results in a second pass.
+const ALL_BLOCK: usize = 4096;
+
+fn aggregate(gpu: &Gpu, op: AggOp, dir: AggDir, m: &Arc<Matrix>) -> Option<Result<Value, String>> {
+    let (rows, cols) = (m.rows(), m.cols());
+    let total = rows * cols;
+    let dm = gpu.resident(m)?;
+    // (segments, cells a segment, segment start stride, cell stride)
+    let (nseg, len, seg_stride, cell_stride) = match dir {
+        AggDir::All => (total.div_ceil(ALL_BLOCK), ALL_BLOCK, ALL_BLOCK, 1),
+        AggDir::Row => (rows, cols, cols, 1),
+        AggDir::Col => (cols, rows, 1, cols),
+    };
+    let name = format!("aggregate_{op:?}");
+    // The second pass of a whole-matrix aggregate: a sum of block sums (sums of squares and
+    // means included; the mean divides at the end), a min of minima, a max of maxima.
+    let (second, second_name) = match op {
+        AggOp::Min | AggOp::Max => (op, name.clone()),
+        _ => (AggOp::Sum, "aggregate_Sum".to_string()),
+    };
+    for (n, o) in [(&name, op), (&second_name, second)] {
+        if let Err(e) = gpu.compile(n, || kernels::aggregate(o)) {
+            return Some(Err(e));
+        }
+    }
+    let out = Arc::new(gpu.output(nseg));
+    let ([ilo, ihi], [nlo, nhi]) = (split(f64::INFINITY), split(f64::NAN));
+    let first_op_name =
+        if dir == AggDir::All && op == AggOp::Mean { "aggregate_Sum".to_string() } else { name.clone() };
+    if first_op_name != name
+        && let Err(e) = gpu.compile(&first_op_name, || kernels::aggregate(AggOp::Sum))
+    {
+        return Some(Err(e));
+    }
+    let params = [nseg, len, seg_stride, cell_stride, total, 0].map(|v| v as u32);
+    let params = [&params[..], &[ilo, ihi, nlo, nhi]].concat();
+    let buffers = [&*dm.buf, &*out, &*dm.buf];
+    let first = Pass { kernel: &first_op_name, buffers: &buffers, params: &params, groups: grid(nseg) };
+    if dir != AggDir::All {
+        let data = match gpu.run(&[first], &out, nseg) {
+            Ok(d) => d,
+            Err(e) => return Some(Err(e)),
+        };
+        return Some(Ok(match dir {
+            AggDir::Row => gpu.finish(out, rows, 1, data),
+            _ => gpu.finish(out, 1, cols, data),
+        }));
+    }
+    let result = gpu.output(1);
+    let params2 = [1, nseg, 0, 1, nseg, 0].map(|v| v as u32);
+    let params2 = [&params2[..], &[ilo, ihi, nlo, nhi]].concat();
+    let buffers2 = [&*out, &result, &*out];
+    let second_pass = Pass { kernel: &second_name, buffers: &buffers2, params: &params2, groups: (1, 1) };
+    Some(
+        gpu.run(&[first, second_pass], &result, 1)
+            .map(|d| Value::Double(if op == AggOp::Mean { d[0] / total as f64 } else { d[0] })),
+    )
+}
+
+/// `conv2d` and `_conv2d_bias_add` forward on the arguments `input, filter[, bias]` with the
+/// shape the executor read from the rest. Inputs or a filter or bias of another shape are left
+/// to the CPU builtin, so its error is the one reported.
+pub(in crate::gpu) fn conv2d(args: &[Value], s: &ConvShape, has_bias: bool) -> Option<Result<Value, String>> {
+    let gpu = device().ok()?;
+    let matrix = |i: usize| match args.get(i)? {
+        Value::Matrix(m) => Some(m),
+        _ => None,
+    };
+    let (x, w) = (matrix(0)?, matrix(1)?);
+    let bias = if has_bias { Some(matrix(2)?) } else { None };
+    let (oh, ow) = (s.out_h(), s.out_w());
+    let (out_rows, out_cols) = (s.n, s.f * oh * ow);
+    if (x.rows(), x.cols()) != (s.n, s.c * s.h * s.w)
+        || (w.rows(), w.cols()) != (s.f, s.c * s.hf * s.wf)
+        || bias.is_some_and(|b| (b.rows(), b.cols()) != (s.f, 1))
+        || !gpu.fits(out_rows * out_cols)
+    {
+        return None;
+    }
+    let (dx, dw) = (gpu.resident(x)?, gpu.resident(w)?);
+    let db = match bias {
+        Some(b) => gpu.resident(b)?.buf,
+        None => Arc::new(gpu.upload(&[0.0])),
+    };
+    if let Err(e) = gpu.compile("conv2d", kernels::conv2d) {
+        return Some(Err(e));
+    }
+    let out = Arc::new(gpu.output(out_rows * out_cols));
+    let params = [
+        s.n,
+        s.c,
+        s.h,
+        s.w,
+        s.f,
+        s.hf,
+        s.wf,
+        s.stride_h,
+        s.stride_w,
+        s.pad_h,
+        s.pad_w,
+        oh,
+        ow,
+        has_bias as usize,
+    ]
+    .map(|v| v as u32);
+    let buffers = [&*dx.buf, &*dw.buf, &*db, &*out];
+    let cells = out_rows * out_cols;
+    let pass =
+        Pass { kernel: "conv2d", buffers: &buffers, params: &params, groups: grid(cells.div_ceil(256)) };
+    Some(gpu.run(&[pass], &out, cells).map(|data| gpu.finish(out, out_rows, out_cols, data)))
+}

@@ -1,0 +1,117 @@
+//! The CPU-or-GPU choice per operator, made after the memory estimates ([`super::assign`]).
+//!
+//! Under `--gpu force` every operator with a device kernel ([`crate::gpu::supports`]) whose
+//! matrices fit the device goes to the GPU. Under `--gpu` an operator goes there only when a
+//! simple cost model says it is faster, counting the transfers: the CPU time is its work at the
+//! host's rate; the GPU time is its work at the device's rate plus the upload of every input not
+//! produced on the device (those stay resident), the download of its output (the executor
+//! brings every result back) and a launch cost. With results always downloaded, cellwise
+//! operators and aggregates seldom pay on their own; large products do.
+
+use crate::gpu::{DeviceInfo, GpuMode};
+use crate::hops::{Dag, Hop, HopOp};
+use crate::types::Backend;
+use crate::types::type_info::DType;
+
+/// Sustained f64 rate of the host's product kernel per core (AVX2/AVX-512 gemm), flop/s.
+const CPU_FLOPS_PER_CORE: f64 = 20e9;
+/// Host memory bandwidth a cellwise pass reaches, bytes/s.
+const CPU_BYTES_PER_SEC: f64 = 10e9;
+/// Sustained f64 rate assumed for a GPU. wgpu does not report it, and consumer cards run f64 at
+/// 1/32..1/64 of f32, so this is a modest figure; data-centre cards (H100: ~60 TFLOP/s) do better.
+const GPU_FLOPS: f64 = 500e9;
+/// Device memory bandwidth, bytes/s.
+const GPU_BYTES_PER_SEC: f64 = 300e9;
+/// Host-device transfer rate (PCIe), bytes/s.
+const TRANSFER_BYTES_PER_SEC: f64 = 10e9;
+/// Submission, wait and read-back of one operator, seconds.
+const LAUNCH_SECONDS: f64 = 50e-6;
+
+/// Sets `Backend::Gpu` on the operators `mode` sends to the device.
+pub fn choose(dag: &mut Dag, mode: GpuMode) {
+    if mode == GpuMode::Off {
+        return;
+    }
+    let Ok(device) = crate::gpu::probe(mode) else { return };
+    for id in dag.topo_order() {
+        let hop = dag.get(id);
+        if !crate::gpu::supports(&hop.op) || !fits(dag, hop, &device) {
+            continue;
+        }
+        let on_gpu = match mode {
+            GpuMode::Force => true,
+            _ => pays(dag, hop),
+        };
+        if on_gpu {
+            dag.get_mut(id).backend = Backend::Gpu;
+        }
+    }
+}
+
+/// Whether each matrix the operator reads or writes fits one device buffer and all of them fit
+/// the device budget. Unknown shapes pass: the executor checks the actual sizes and runs the CPU
+/// kernel for what does not fit.
+fn fits(dag: &Dag, hop: &Hop, device: &DeviceInfo) -> bool {
+    let mut total = 0.0;
+    for ty in hop.inputs.iter().map(|&i| &dag.get(i).ty).chain(std::iter::once(&hop.ty)) {
+        if ty.dt != DType::Matrix {
+            continue;
+        }
+        let Some(cells) = ty.cells() else { continue };
+        let bytes = cells * 8.0;
+        if bytes > device.max_buffer_bytes as f64 {
+            return false;
+        }
+        total += bytes;
+    }
+    total <= device.budget_bytes as f64
+}
+
+/// The cost model of the module doc: whether the GPU is estimated faster than the CPU.
+fn pays(dag: &Dag, hop: &Hop) -> bool {
+    let cells = |id: crate::hops::HopId| {
+        let ty = &dag.get(id).ty;
+        if ty.dt == DType::Matrix { ty.cells() } else { Some(1.0) }
+    };
+    let Some(out) = (if hop.ty.dt == DType::Matrix { hop.ty.cells() } else { Some(1.0) }) else {
+        return false;
+    };
+    let mut in_cells = 0.0;
+    let mut upload = 0.0;
+    for &i in &hop.inputs {
+        let Some(c) = cells(i) else { return false };
+        in_cells += c;
+        if dag.get(i).backend != Backend::Gpu {
+            upload += c * 8.0;
+        }
+    }
+    let threads = rayon::current_num_threads() as f64;
+    let (cpu, gpu_work) = match &hop.op {
+        HopOp::Builtin { id, .. } if *id == crate::builtins::ids::MATMUL_T => {
+            let a = &dag.get(hop.inputs[0]).ty;
+            let ta = matches!(
+                hop.inputs.get(2).and_then(|&i| dag.get(i).literal()),
+                Some(crate::hops::Lit::Bool(true))
+            );
+            let flops = 2.0 * out * if ta { a.rows } else { a.cols } as f64;
+            (flops / (CPU_FLOPS_PER_CORE * threads), flops / GPU_FLOPS)
+        }
+        HopOp::MatMul | HopOp::Tsmm { .. } => {
+            let (a, b) =
+                (&dag.get(hop.inputs[0]).ty, &dag.get(*hop.inputs.last().unwrap_or(&hop.inputs[0])).ty);
+            let k = match hop.op {
+                HopOp::Tsmm { left: true } => a.rows,
+                HopOp::Tsmm { left: false } => a.cols,
+                _ => a.cols.max(b.rows),
+            } as f64;
+            let flops = 2.0 * out * k;
+            (flops / (CPU_FLOPS_PER_CORE * threads), flops / GPU_FLOPS)
+        }
+        _ => {
+            let bytes = (in_cells + out) * 8.0;
+            (bytes / (CPU_BYTES_PER_SEC * threads.min(4.0)), bytes / GPU_BYTES_PER_SEC)
+        }
+    };
+    let gpu = gpu_work + (upload + out * 8.0) / TRANSFER_BYTES_PER_SEC + LAUNCH_SECONDS;
+    gpu < cpu
+}

@@ -1,0 +1,130 @@
+//! `dml run --gpu [force] | --no-gpu` on the command line: the answer of a build without GPU
+//! support, and with the `gpu` feature (on a software adapter such as lavapipe in CI) the
+//! notice of `--gpu`, the CPU's output under `--gpu force`, the choice in `--explain hops` and
+//! the device counters in `--stats`.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// Products, cellwise operators and aggregates, with printed results.
+const SCRIPT: &str = r#"
+X = rand(rows=120, cols=30, min=-1, max=1, seed=7)
+y = rand(rows=120, cols=1, min=-1, max=1, seed=8)
+G = t(X) %*% X
+b = t(X) %*% y
+w = G %*% b / nrow(X)
+r = X %*% w - y
+print(sum(r * r))
+print(max(abs(r)))
+print(sum(colMeans(X) + t(rowSums(G))))
+"#;
+
+fn script(name: &str) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("dml-gpu-cli-{name}-{}.dml", std::process::id()));
+    std::fs::write(&p, SCRIPT).expect("write script");
+    p
+}
+
+fn dml(args: &[&str], script: &PathBuf) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dml")).arg("run").arg(script).args(args).output().expect("run dml")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+#[test]
+fn no_gpu_runs_on_the_cpu_in_every_build() {
+    let s = script("nogpu");
+    let o = dml(&["--no-gpu"], &s);
+    assert!(o.status.success(), "{:?}", text(&o));
+}
+
+#[cfg(not(feature = "gpu"))]
+#[test]
+fn gpu_flag_says_the_build_has_no_gpu_support() {
+    let s = script("nofeature");
+    for args in [&["--gpu"][..], &["--gpu", "force"][..]] {
+        let o = dml(args, &s);
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains("not compiled with GPU support"), "{err}");
+    }
+}
+
+#[cfg(feature = "gpu")]
+mod with_gpu {
+    use super::*;
+
+    fn numbers(out: &str) -> Vec<f64> {
+        out.lines().map(|l| l.trim().parse::<f64>().unwrap_or_else(|_| panic!("not a number: {l}"))).collect()
+    }
+
+    #[test]
+    fn gpu_force_prints_the_cpu_output() {
+        let s = script("force");
+        let cpu = dml(&[], &s);
+        let gpu = dml(&["--gpu", "force"], &s);
+        assert!(gpu.status.success(), "{:?}", text(&gpu));
+        let (c, g) = (numbers(&text(&cpu).0), numbers(&text(&gpu).0));
+        assert_eq!(c.len(), 3);
+        assert_eq!(c.len(), g.len());
+        for (a, b) in c.iter().zip(&g) {
+            assert!((a - b).abs() <= 1e-12 * a.abs().max(1.0), "CPU {a} vs GPU {b}");
+        }
+    }
+
+    #[test]
+    fn explain_and_stats_show_the_device() {
+        let s = script("explain");
+        let o = dml(&["--gpu", "force", "--explain", "hops", "--stats"], &s);
+        let (out, err) = text(&o);
+        let all = out + &err;
+        assert!(o.status.success(), "{all}");
+        assert!(all.contains(", GPU]"), "the hops name their backend: {all}");
+        assert!(all.contains("GPU:") && all.contains("operators") && all.contains("uploads"), "{all}");
+    }
+
+    #[test]
+    fn gpu_uses_a_software_adapter_only_when_forced() {
+        let Ok(info) = dml::gpu::probe(dml::gpu::GpuMode::Force) else { return };
+        let s = script("auto");
+        let o = dml(&["--gpu", "--stats"], &s);
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{err}");
+        if info.software {
+            assert!(err.contains("software implementation") && err.contains("--gpu force"), "{err}");
+            assert!(!out.contains("GPU:"), "{out}");
+        }
+    }
+
+    /// The LeNet benchmark (`../shared/bench/lenet_train.dml`, beside the repository in CI and
+    /// on developers' machines) on 32 examples, one batch: under `--gpu force` its products,
+    /// fused transposed products, optimizer updates, bias and ReLU gradients run on the device,
+    /// and the final loss and parameter checksum are the CPU's.
+    #[test]
+    fn lenet_under_gpu_force_gives_the_cpu_losses() {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/lenet_train.dml");
+        if !script.exists() {
+            eprintln!("skipped: {} is not there", script.display());
+            return;
+        }
+        let losses = |args: &[&str]| {
+            let o = dml(&[args, &["-nvargs", "N=32", "batch=32"][..]].concat(), &script);
+            let (out, err) = text(&o);
+            assert!(o.status.success(), "{err}");
+            let line = out
+                .lines()
+                .find(|l| l.starts_with("final batch loss"))
+                .unwrap_or_else(|| panic!("{out}"))
+                .to_string();
+            line.split([':', ',']).filter_map(|w| w.trim().parse::<f64>().ok()).collect::<Vec<f64>>()
+        };
+        let (cpu, gpu) = (losses(&[]), losses(&["--gpu", "force"]));
+        assert_eq!(cpu.len(), 2, "{cpu:?}");
+        assert_eq!(cpu.len(), gpu.len());
+        for (a, b) in cpu.iter().zip(&gpu) {
+            assert!((a - b).abs() <= 1e-12 * a.abs().max(1.0), "CPU {a} vs GPU {b}");
+        }
+    }
+}

@@ -1,0 +1,363 @@
+//! The GPU backend against the CPU: one test body per operator family, run once per backend
+//! (candle's `test_device!` pattern). The CPU variant always runs; the `wgpu` variant is
+//! compiled with the `gpu` feature and runs under `--gpu force` semantics, so a software adapter
+//! (lavapipe, `apt-get install mesa-vulkan-drivers`) is enough.
+//!
+//! Every body runs a DML script on the backend and compares each cell with a reference computed
+//! here cell by cell: naive loops for products and aggregates, the CPU's scalar semantics
+//! (`BinOp::apply`, `UnOp::apply`) for cellwise operators. Tolerance: 1e-12 relative (to
+//! max(1, |reference|)); NaN must meet NaN.
+
+use dml::compiler::Options;
+use dml::gpu::GpuMode;
+use dml::session::PreparedScript;
+use dml::types::matrix::Matrix;
+use dml::types::ops::{BinOp, UnOp};
+use dml::types::value::Value;
+use std::sync::Arc;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Device {
+    Cpu,
+    #[cfg_attr(not(feature = "gpu"), allow(dead_code))]
+    Wgpu,
+}
+
+/// One test per backend for a body `fn(Device)`.
+macro_rules! test_device {
+    ($body:ident) => {
+        mod $body {
+            #[test]
+            fn cpu() {
+                super::$body(super::Device::Cpu)
+            }
+            #[cfg(feature = "gpu")]
+            #[test]
+            fn wgpu() {
+                super::$body(super::Device::Wgpu)
+            }
+        }
+    };
+}
+
+const TOL: f64 = 1e-12;
+
+/// A deterministic pseudo-random matrix in [-1, 1); with `density < 1` most cells are zero and
+/// the matrix is stored sparse (the device takes it converted to dense).
+fn random(rows: usize, cols: usize, density: f64, seed: u64) -> Value {
+    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut next = move || {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (s >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let data: Vec<f64> = (0..rows * cols)
+        .map(|_| {
+            let keep = next() < density;
+            let v = 2.0 * next() - 1.0;
+            if keep { v } else { 0.0 }
+        })
+        .collect();
+    let m = Matrix::from_vec(rows, cols, data);
+    let m = if density < 1.0 { Matrix::Sparse(m.to_csr()) } else { m };
+    Value::Matrix(Arc::new(m))
+}
+
+fn cells(v: &Value) -> (usize, usize, Vec<f64>) {
+    match v {
+        Value::Matrix(m) => (m.rows(), m.cols(), m.dense_data().into_owned()),
+        other => (1, 1, vec![other.as_f64().expect("a number")]),
+    }
+}
+
+/// Runs `src` on `dev` with `inputs` bound and returns `outputs`; on the GPU also checks that
+/// the device ran operators.
+fn run(dev: Device, src: &str, inputs: &[(&str, Value)], outputs: &[&str]) -> Vec<Value> {
+    let opts =
+        Options { gpu: if dev == Device::Cpu { GpuMode::Off } else { GpuMode::Force }, ..Options::default() };
+    let names: Vec<&str> = inputs.iter().map(|(n, _)| *n).collect();
+    let mut ps = PreparedScript::compile_with(src, &names, outputs, opts).expect("compiles");
+    for (n, v) in inputs {
+        ps.set_value(n, v.clone());
+    }
+    let before = dml::gpu::counters().kernels;
+    let mut r = ps.execute().unwrap_or_else(|e| panic!("{dev:?}: {e}"));
+    if dev == Device::Wgpu {
+        assert!(dml::gpu::counters().kernels > before, "nothing ran on the device: {src}");
+    }
+    outputs.iter().map(|n| r.take(n).expect("output")).collect()
+}
+
+fn close(got: f64, want: f64) -> bool {
+    (got.is_nan() && want.is_nan()) || got == want || (got - want).abs() <= TOL * want.abs().max(1.0)
+}
+
+fn assert_cells(what: &str, got: &Value, rows: usize, cols: usize, want: &[f64]) {
+    let (r, c, g) = cells(got);
+    assert_eq!((r, c), (rows, cols), "{what}: shape");
+    for (i, (a, b)) in g.iter().zip(want).enumerate() {
+        assert!(close(*a, *b), "{what}: cell ({}, {}) is {a}, expected {b}", i / cols, i % cols);
+    }
+}
+
+fn naive_matmul(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f64> {
+    let mut c = vec![0.0; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            c[i * n + j] = (0..k).map(|l| a[i * k + l] * b[l * n + j]).sum();
+        }
+    }
+    c
+}
+
+fn transpose(a: &[f64], rows: usize, cols: usize) -> Vec<f64> {
+    (0..rows * cols).map(|i| a[(i % rows) * cols + i / rows]).collect()
+}
+
+fn matmul(dev: Device) {
+    for density in [1.0, 0.1] {
+        let (x, y) = (random(37, 23, density, 1), random(23, 41, 1.0, 2));
+        let out = run(dev, "Z = X %*% Y", &[("X", x.clone()), ("Y", y.clone())], &["Z"]);
+        let ((_, _, xs), (_, _, ys)) = (cells(&x), cells(&y));
+        assert_cells(
+            &format!("X %*% Y, density {density}"),
+            &out[0],
+            37,
+            41,
+            &naive_matmul(&xs, &ys, 37, 23, 41),
+        );
+    }
+}
+test_device!(matmul);
+
+fn matmul_transposed(dev: Device) {
+    let (x, y) = (random(53, 19, 1.0, 3), random(53, 7, 0.2, 4));
+    let src = "A = t(X) %*% X\nB = X %*% t(X)\nC = t(X) %*% Y";
+    let out = run(dev, src, &[("X", x.clone()), ("Y", y.clone())], &["A", "B", "C"]);
+    let ((_, _, xs), (_, _, ys)) = (cells(&x), cells(&y));
+    let xt = transpose(&xs, 53, 19);
+    assert_cells("t(X) %*% X", &out[0], 19, 19, &naive_matmul(&xt, &xs, 19, 53, 19));
+    assert_cells("X %*% t(X)", &out[1], 53, 53, &naive_matmul(&xs, &xt, 53, 19, 53));
+    assert_cells("t(X) %*% Y", &out[2], 19, 7, &naive_matmul(&xt, &ys, 19, 53, 7));
+}
+test_device!(matmul_transposed);
+
+/// Cells that exercise Java's min/max and comparison rules: NaN, signed zeros, infinities.
+fn special_cells() -> Value {
+    let v = [f64::NAN, 0.0, -0.0, 1.5, -2.25, f64::INFINITY, f64::NEG_INFINITY, 3.0, 0.0, -1.0, 7.5, -0.0];
+    Value::Matrix(Arc::new(Matrix::from_vec(3, 4, v.to_vec())))
+}
+
+const BINARY: [(BinOp, &str); 14] = [
+    (BinOp::Add, "A + B"),
+    (BinOp::Sub, "A - B"),
+    (BinOp::Mul, "A * B"),
+    (BinOp::Div, "A / B"),
+    (BinOp::Min, "min(A, B)"),
+    (BinOp::Max, "max(A, B)"),
+    (BinOp::Lt, "A < B"),
+    (BinOp::Le, "A <= B"),
+    (BinOp::Gt, "A > B"),
+    (BinOp::Ge, "A >= B"),
+    (BinOp::Eq, "A == B"),
+    (BinOp::Ne, "A != B"),
+    (BinOp::And, "A & B"),
+    (BinOp::Or, "A | B"),
+];
+
+fn binary(dev: Device) {
+    let m = random(3, 4, 1.0, 5);
+    let cases: Vec<(&str, Value, Value)> = vec![
+        ("matrix-matrix", special_cells(), m.clone()),
+        ("matrix-matrix, both special", special_cells(), special_cells()),
+        ("sparse-matrix", random(3, 4, 0.3, 6), m.clone()),
+        ("matrix-scalar", special_cells(), Value::Double(-0.0)),
+        ("scalar-matrix", Value::Double(1.5), special_cells()),
+        ("matrix-row vector", special_cells(), random(1, 4, 1.0, 7)),
+        ("matrix-column vector", m.clone(), random(3, 1, 1.0, 8)),
+    ];
+    for (op, expr) in BINARY {
+        for (what, a, b) in &cases {
+            let out = run(dev, &format!("C = {expr}"), &[("A", a.clone()), ("B", b.clone())], &["C"]);
+            let ((ar, ac, av), (br, bc, bv)) = (cells(a), cells(b));
+            let (rows, cols) = (ar.max(br), ac.max(bc));
+            let at = |r: usize, c: usize, (mr, mc): (usize, usize), v: &[f64]| {
+                v[if mr == 1 { 0 } else { r } * mc + if mc == 1 { 0 } else { c }]
+            };
+            let want: Vec<f64> = (0..rows * cols)
+                .map(|i| {
+                    op.apply(at(i / cols, i % cols, (ar, ac), &av), at(i / cols, i % cols, (br, bc), &bv))
+                })
+                .collect();
+            assert_cells(&format!("{expr} ({what})"), &out[0], rows, cols, &want);
+        }
+    }
+}
+test_device!(binary);
+
+fn unary(dev: Device) {
+    let ops = [
+        (UnOp::Neg, "-A"),
+        (UnOp::Not, "!A"),
+        (UnOp::Abs, "abs(A)"),
+        (UnOp::Sign, "sign(A)"),
+        (UnOp::Sqrt, "sqrt(A)"),
+        (UnOp::Floor, "floor(A)"),
+        (UnOp::Ceil, "ceil(A)"),
+        (UnOp::IsNa, "is.na(A)"),
+        (UnOp::IsInf, "is.infinite(A)"),
+    ];
+    for (op, expr) in ops {
+        for a in [special_cells(), random(17, 9, 1.0, 10), random(17, 9, 0.2, 11)] {
+            let out = run(dev, &format!("C = {expr}"), &[("A", a.clone())], &["C"]);
+            let (rows, cols, av) = cells(&a);
+            let want: Vec<f64> = av.iter().map(|&x| op.apply(x)).collect();
+            assert_cells(expr, &out[0], rows, cols, &want);
+        }
+    }
+}
+test_device!(unary);
+
+fn aggregates(dev: Device) {
+    type Fold = fn(&[f64]) -> f64;
+    let sum: Fold = |v| v.iter().sum();
+    let ops: [(&str, Fold); 5] = [
+        ("sum", sum),
+        ("mean", |v| v.iter().sum::<f64>() / v.len() as f64),
+        ("min", |v| v.iter().copied().fold(f64::INFINITY, f64::min)),
+        ("max", |v| v.iter().copied().fold(f64::NEG_INFINITY, f64::max)),
+        ("sumsq", |v| v.iter().map(|x| x * x).sum()),
+    ];
+    // 300 x 131 has rows and columns longer than one workgroup's 64 threads.
+    for a in [random(300, 131, 1.0, 12), random(45, 70, 0.1, 13), random(1, 1, 1.0, 14)] {
+        let (rows, cols, av) = cells(&a);
+        for (name, fold) in ops {
+            let (all, row, col) = match name {
+                "sumsq" => ("sum(A^2)".to_string(), "rowSums(A^2)".to_string(), "colSums(A^2)".to_string()),
+                _ => {
+                    let cap = format!("{}{}s", name[..1].to_uppercase(), &name[1..]);
+                    (format!("{name}(A)"), format!("row{cap}(A)"), format!("col{cap}(A)"))
+                }
+            };
+            let src = format!("s = {all}\nR = {row}\nC = {col}");
+            let out = run(dev, &src, &[("A", a.clone())], &["s", "R", "C"]);
+            assert_cells(&all, &out[0], 1, 1, &[fold(&av)]);
+            let rows_want: Vec<f64> = av.chunks(cols).map(fold).collect();
+            assert_cells(&row, &out[1], rows, 1, &rows_want);
+            let t = transpose(&av, rows, cols);
+            let cols_want: Vec<f64> = t.chunks(rows).map(fold).collect();
+            assert_cells(&col, &out[2], 1, cols, &cols_want);
+        }
+    }
+}
+test_device!(aggregates);
+
+/// A whole script (gradient descent for linear regression, then its loss): under `--gpu force`
+/// the products, cellwise operators and aggregates run on the device, the rest on the CPU, and
+/// every output agrees with the CPU run.
+fn script_linear_regression(dev: Device) {
+    let src = r#"
+        w = matrix(0, rows=ncol(X), cols=1)
+        for (i in 1:20) {
+            g = t(X) %*% (X %*% w - y) / nrow(X)
+            w = w - 0.1 * g
+        }
+        r = X %*% w - y
+        loss = sum(r * r) / nrow(X)
+        spread = max(abs(r)) - min(r)
+        cm = colMeans(X)
+    "#;
+    let (x, y) = (random(200, 12, 1.0, 15), random(200, 1, 1.0, 16));
+    let inputs = [("X", x), ("y", y)];
+    let got = run(dev, src, &inputs, &["w", "loss", "spread", "cm"]);
+    let want = run(Device::Cpu, src, &inputs, &["w", "loss", "spread", "cm"]);
+    for (name, (g, w)) in ["w", "loss", "spread", "cm"].iter().zip(got.iter().zip(&want)) {
+        let (r, c, wv) = cells(w);
+        assert_cells(name, g, r, c, &wv);
+    }
+}
+test_device!(script_linear_regression);
+
+/// The fused builtins the rewrites produce (`_axpby` from `a*X - b*Y`, `_relu_backward` from
+/// `(X > 0) * dout`) and `bias_add`, against their unfused definitions cell by cell.
+fn fused_builtins(dev: Device) {
+    let (x, y) = (special_cells(), random(3, 4, 1.0, 17));
+    let z = random(4, 15, 1.0, 18);
+    let b = random(3, 1, 1.0, 19);
+    let src = "A = 0.9 * X - 0.1 * Y\nR = (X > 0) * Y\nB = bias_add(Z, b)";
+    let out = run(
+        dev,
+        src,
+        &[("X", x.clone()), ("Y", y.clone()), ("Z", z.clone()), ("b", b.clone())],
+        &["A", "R", "B"],
+    );
+    let ((_, _, xv), (_, _, yv), (_, _, zv), (_, _, bv)) = (cells(&x), cells(&y), cells(&z), cells(&b));
+    let axpby: Vec<f64> = xv.iter().zip(&yv).map(|(x, y)| 0.9 * x - 0.1 * y).collect();
+    assert_cells("0.9 * X - 0.1 * Y", &out[0], 3, 4, &axpby);
+    let relu_back: Vec<f64> = xv.iter().zip(&yv).map(|(x, y)| if *x > 0.0 { *y } else { 0.0 * y }).collect();
+    assert_cells("(X > 0) * Y", &out[1], 3, 4, &relu_back);
+    let bias: Vec<f64> = zv.iter().enumerate().map(|(i, v)| v + bv[(i % 15) / 5]).collect();
+    assert_cells("bias_add(Z, b)", &out[2], 4, 15, &bias);
+}
+test_device!(fused_builtins);
+
+/// `conv2d` with padding and stride, with and without the fused bias (`conv2d` then
+/// `bias_add` becomes `_conv2d_bias_add`), against a direct convolution written here.
+fn convolution(dev: Device) {
+    let (n, c, h, w, f, hf, wf, s, pad) = (3, 2, 7, 6, 4, 3, 3, 2, 1);
+    let (x, k, b) = (random(n, c * h * w, 1.0, 20), random(f, c * hf * wf, 1.0, 21), random(f, 1, 1.0, 22));
+    let shapes = format!(
+        "input_shape=[{n},{c},{h},{w}], filter_shape=[{f},{c},{hf},{wf}], stride=[{s},{s}], padding=[{pad},{pad}]"
+    );
+    let src = format!("Y = conv2d(X, K, {shapes})\nZ = bias_add(conv2d(X, K, {shapes}), b)");
+    let out = run(dev, &src, &[("X", x.clone()), ("K", k.clone()), ("b", b.clone())], &["Y", "Z"]);
+    let ((_, _, xv), (_, _, kv), (_, _, bv)) = (cells(&x), cells(&k), cells(&b));
+    let (oh, ow) = ((h + 2 * pad - hf) / s + 1, (w + 2 * pad - wf) / s + 1);
+    let mut y = vec![0.0; n * f * oh * ow];
+    for img in 0..n {
+        for fi in 0..f {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut acc = 0.0;
+                    for ci in 0..c {
+                        for ky in 0..hf {
+                            for kx in 0..wf {
+                                let (iy, ix) = (
+                                    (oy * s + ky) as isize - pad as isize,
+                                    (ox * s + kx) as isize - pad as isize,
+                                );
+                                if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
+                                    acc += xv[img * c * h * w + ci * h * w + iy as usize * w + ix as usize]
+                                        * kv[fi * c * hf * wf + ci * hf * wf + ky * wf + kx];
+                                }
+                            }
+                        }
+                    }
+                    y[img * f * oh * ow + fi * oh * ow + oy * ow + ox] = acc;
+                }
+            }
+        }
+    }
+    assert_cells("conv2d", &out[0], n, f * oh * ow, &y);
+    let z: Vec<f64> = y.iter().enumerate().map(|(i, v)| v + bv[(i % (f * oh * ow)) / (oh * ow)]).collect();
+    assert_cells("bias_add(conv2d)", &out[1], n, f * oh * ow, &z);
+}
+test_device!(convolution);
+
+/// Whole-matrix aggregates over 8M cells (a single workgroup over that many gave wrong sums on
+/// lavapipe; they are folded in blocks, then the blocks).
+fn large_aggregates(dev: Device) {
+    let a = random(2000, 4096, 1.0, 23);
+    let out = run(
+        dev,
+        "s = sum(A)\nq = sum(A^2)\nm = mean(A)\nlo = min(A)",
+        &[("A", a.clone())],
+        &["s", "q", "m", "lo"],
+    );
+    let (_, _, av) = cells(&a);
+    let sum: f64 = av.iter().sum();
+    assert_cells("sum", &out[0], 1, 1, &[sum]);
+    assert_cells("sum(A^2)", &out[1], 1, 1, &[av.iter().map(|x| x * x).sum()]);
+    assert_cells("mean", &out[2], 1, 1, &[sum / av.len() as f64]);
+    assert_cells("min", &out[3], 1, 1, &[av.iter().copied().fold(f64::INFINITY, f64::min)]);
+}
+test_device!(large_aggregates);
