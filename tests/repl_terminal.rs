@@ -132,11 +132,14 @@ fn typed_session_shows_values_plans_recovers_and_completes() {
     assert!(s.contains("\ndone\n"), "{s}");
     pane.send(":quit", &["Enter"]);
     let history = home.join("data/dml/history");
+    // The REPL writes its history as it exits: poll until the whole file is there.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !history.exists() {
-        assert!(Instant::now() < deadline, "no history file at {}", history.display());
+    loop {
+        let h = std::fs::read_to_string(&history).unwrap_or_default();
+        if h.contains(rand) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "history at {} lacks the typed line: {h:?}", history.display());
         std::thread::sleep(Duration::from_millis(50));
     }
-    let h = std::fs::read_to_string(&history).unwrap();
-    assert!(h.contains(rand), "history: {h}");
 }
