@@ -32,8 +32,9 @@ fn explain_text(program: &Program, opts: &Options, vars: &VarTable, dag: &Dag) -
 fn optimize_and_plan(opts: &Options, program: &Program, dag: &mut Dag) -> Result<(), Vec<Diagnostic>> {
     crate::rewrite::optimize(dag, &opts.rewrites);
     crate::plan::nnz::estimate(dag);
-    // Fused operators leave no lineage items of their own, so traced programs keep every operator.
-    if !program.traces_lineage {
+    // Fused operators leave no lineage items of their own, so traced programs keep every operator;
+    // they have no device kernels either, so `--gpu force` keeps the operators it puts on the device.
+    if !program.traces_lineage && opts.gpu != crate::gpu::GpuMode::Force {
         crate::rewrite::fuse(dag, &opts.rewrites);
     }
     crate::plan::assign_estimated(dag, opts.budget).map_err(|e| vec![e])?;
