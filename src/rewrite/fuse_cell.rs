@@ -10,11 +10,11 @@
 //! visit every cell where the unfused sparse kernels visit only non-zeros.
 
 use super::fusion::{
-    BodyBuilder, FusionOptions, FusionRule, add_fused, final_agg, grow, is_cellwise, is_leaf_ok,
-    planned_sparse, users, worth_it,
+    BodyBuilder, FusionOptions, FusionRule, add_fused, grow, is_cellwise, is_leaf_ok, planned_sparse,
+    region_root, users, worth_it,
 };
 use crate::hops::Dag;
-use crate::types::fused::{FusedKind, FusedOut};
+use crate::types::fused::FusedKind;
 
 pub struct FuseCell;
 
@@ -31,24 +31,7 @@ impl FusionRule for FuseCell {
             if taken[id.index()] {
                 continue;
             }
-            let hop = dag.get(id);
-            let (start, extra, out) = match final_agg(hop) {
-                Some((op, dir)) => {
-                    let x = hop.inputs[0];
-                    let xh = dag.get(x);
-                    if taken[x.index()] || users[x.index()] != [id] || !xh.ty.dims_known() {
-                        continue;
-                    }
-                    if !is_cellwise(xh, (xh.ty.rows, xh.ty.cols)) {
-                        continue;
-                    }
-                    (x, vec![id], FusedOut::Agg(op, dir))
-                }
-                None if hop.ty.dims_known() && is_cellwise(hop, (hop.ty.rows, hop.ty.cols)) => {
-                    (id, vec![], FusedOut::Cells)
-                }
-                None => continue,
-            };
+            let Some((start, extra, out)) = region_root(dag, &users, &taken, id) else { continue };
             let sh = dag.get(start).ty;
             let shape = (sh.rows, sh.cols);
             let eligible = |i: crate::hops::HopId| !taken[i.index()] && is_cellwise(dag.get(i), shape);

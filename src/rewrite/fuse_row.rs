@@ -9,11 +9,11 @@
 //! aggregate inside are left to the Cell template; regions reading a sparse matrix stay unfused.
 
 use super::fusion::{
-    BodyBuilder, FusionOptions, FusionRule, add_fused, final_agg, grow, is_cellwise, is_leaf_ok,
-    planned_sparse, users, worth_it,
+    BodyBuilder, FusionOptions, FusionRule, add_fused, grow, is_cellwise, is_leaf_ok, planned_sparse,
+    region_root, users, worth_it,
 };
 use crate::hops::{Dag, HopId, HopOp};
-use crate::types::fused::{FusedKind, FusedOut, fusable_agg};
+use crate::types::fused::{FusedKind, fusable_agg};
 use crate::types::ops::AggDir;
 
 pub struct FuseRow;
@@ -43,24 +43,7 @@ impl FusionRule for FuseRow {
             if taken[id.index()] {
                 continue;
             }
-            let hop = dag.get(id);
-            let (start, extra, out) = match final_agg(hop) {
-                Some((op, dir)) => {
-                    let x = hop.inputs[0];
-                    let xh = dag.get(x);
-                    if taken[x.index()] || users[x.index()] != [id] || !xh.ty.dims_known() {
-                        continue;
-                    }
-                    if !is_cellwise(xh, (xh.ty.rows, xh.ty.cols)) {
-                        continue;
-                    }
-                    (x, vec![id], FusedOut::Agg(op, dir))
-                }
-                None if hop.ty.dims_known() && is_cellwise(hop, (hop.ty.rows, hop.ty.cols)) => {
-                    (id, vec![], FusedOut::Cells)
-                }
-                None => continue,
-            };
+            let Some((start, extra, out)) = region_root(dag, &users, &taken, id) else { continue };
             let sh = dag.get(start).ty;
             let shape = (sh.rows, sh.cols);
             let eligible =

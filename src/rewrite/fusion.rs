@@ -209,6 +209,32 @@ pub(crate) fn final_agg(hop: &Hop) -> Option<(AggOp, AggDir)> {
     }
 }
 
+/// Where a Cell or Row region starts from operator `id`, when it can: an aggregate whose only
+/// input is a cellwise operator used by it alone (the region's root, the aggregate its output),
+/// or a cellwise operator itself (its cells the output). `None` when neither applies or the
+/// input is already in another region.
+pub(crate) fn region_root(
+    dag: &Dag,
+    users: &[Vec<HopId>],
+    taken: &[bool],
+    id: HopId,
+) -> Option<(HopId, Vec<HopId>, FusedOut)> {
+    let hop = dag.get(id);
+    match final_agg(hop) {
+        Some((op, dir)) => {
+            let x = hop.inputs[0];
+            let xh = dag.get(x);
+            let alone = !taken[x.index()] && users[x.index()] == [id] && xh.ty.dims_known();
+            (alone && is_cellwise(xh, (xh.ty.rows, xh.ty.cols)))
+                .then(|| (x, vec![id], FusedOut::Agg(op, dir)))
+        }
+        None if hop.ty.dims_known() && is_cellwise(hop, (hop.ty.rows, hop.ty.cols)) => {
+            Some((id, vec![], FusedOut::Cells))
+        }
+        None => None,
+    }
+}
+
 /// Adds the fused operator for `body` over `inputs`, typed as `like`; returns its id.
 pub(crate) fn add_fused(dag: &mut Dag, body: FusedBody, inputs: Vec<HopId>, like: HopId) -> HopId {
     let (ty, span) = (dag.get(like).ty, dag.get(like).span);
