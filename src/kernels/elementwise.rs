@@ -119,6 +119,7 @@ macro_rules! with_unop {
         }
     };
 }
+pub(crate) use {with_binop, with_unop};
 
 /// out[i] = f(a[i], b[i]).
 fn zip_into<F: Fn(f64, f64) -> f64 + Sync>(a: &[f64], b: &[f64], f: F) -> Vec<f64> {
