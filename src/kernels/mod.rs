@@ -41,4 +41,5 @@ pub mod simd;
 pub mod skinny;
 pub mod stats;
 pub mod ternary;
+pub mod trig;
 pub mod uninit;
