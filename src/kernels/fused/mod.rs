@@ -59,6 +59,57 @@ pub fn run(body: &FusedBody, args: &[Arg]) -> KResult<Vec<Out>> {
     }
 }
 
+/// As [`run`] for a body with one matrix result (`FusedOut::Cells`), written over `cells`: the
+/// dense row-major cells of input `donor`, a `rows x cols` matrix of the result's shape that the
+/// caller owns and will not read again (its register died here). `args[donor]` is ignored. A chunk
+/// reads the donor only at its own cells, and every step runs before the chunk's result is
+/// written, so overwriting as it goes is safe. Returns `false`, having written nothing, when the
+/// dense fast path does not apply; the caller then runs [`run`] on the intact input.
+pub fn run_over(
+    body: &FusedBody,
+    args: &[Arg],
+    donor: usize,
+    rows: usize,
+    cols: usize,
+    cells: &mut [f64],
+) -> bool {
+    let single_cells = matches!(body.outputs.as_slice(), [(_, FusedOut::Cells)]);
+    if body.kind == FusedKind::Outer || !single_cells || cells.len() != rows * cols || donor >= args.len() {
+        return false;
+    }
+    let raw = RawCells { ptr: cells.as_mut_ptr(), len: cells.len() };
+    let Some(d) = Dense::with_donor(body, args, Some((donor, rows, cols, raw))) else { return false };
+    if d.rows != rows || d.cols != cols {
+        return false;
+    }
+    let (step, _) = body.outputs[0];
+    let parallel = rows * cols > PAR_CELLS && rows > 1;
+    d.cells_over(step as usize, parallel, raw);
+    true
+}
+
+/// The cells of a donor input (see [`run_over`]), shared by its view and the output. All access
+/// goes through this pointer, derived from the caller's exclusive borrow.
+#[derive(Clone, Copy)]
+struct RawCells {
+    ptr: *mut f64,
+    len: usize,
+}
+
+// SAFETY: the pointer comes from an exclusive borrow held for the whole run; parallel tasks read
+// and write disjoint row ranges of it.
+unsafe impl Send for RawCells {}
+// SAFETY: as above.
+unsafe impl Sync for RawCells {}
+
+impl RawCells {
+    /// The cell at `i` (a method, so that closures capture the whole `Sync` struct).
+    fn at(self, i: usize) -> *mut f64 {
+        debug_assert!(i <= self.len);
+        self.ptr.wrapping_add(i)
+    }
+}
+
 /// How a step's value covers the template's shape.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Class {
@@ -77,6 +128,8 @@ enum Class {
 enum View<'a> {
     Scalar(f64),
     Cells(Cow<'a, [f64]>),
+    /// The donor input of [`run_over`], which the result overwrites chunk by chunk.
+    Donor(RawCells),
 }
 
 /// A step's value in the current chunk.
@@ -120,8 +173,20 @@ struct Dense<'a> {
 impl<'a> Dense<'a> {
     /// Classifies the inputs and steps; `None` when the fast path does not apply.
     fn new(body: &'a FusedBody, args: &[Arg<'a>]) -> Option<Dense<'a>> {
-        let (mut rows, mut cols) = (0usize, 0usize);
-        for a in args {
+        Self::with_donor(body, args, None)
+    }
+
+    /// As [`Dense::new`], with input `donor.0` (a dense `rows x cols` matrix) read from `donor.3`.
+    fn with_donor(
+        body: &'a FusedBody,
+        args: &[Arg<'a>],
+        donor: Option<(usize, usize, usize, RawCells)>,
+    ) -> Option<Dense<'a>> {
+        let (mut rows, mut cols) = donor.map_or((0, 0), |(_, r, c, _)| (r, c));
+        for (k, a) in args.iter().enumerate() {
+            if donor.is_some_and(|d| d.0 == k) {
+                continue;
+            }
             if let Arg::Matrix(m) = a {
                 if m.is_sparse() {
                     return None;
@@ -135,8 +200,15 @@ impl<'a> Dense<'a> {
         }
         let mut in_class = Vec::with_capacity(args.len());
         let mut views = Vec::with_capacity(args.len());
-        for a in args {
+        for (k, a) in args.iter().enumerate() {
             let (c, v) = match *a {
+                _ if donor.is_some_and(|d| d.0 == k) => {
+                    let (_, r, c, raw) = donor.expect("checked");
+                    if r != rows || c != cols {
+                        return None;
+                    }
+                    (Class::Full, View::Donor(raw))
+                }
                 Arg::Scalar(s) => (Class::Scalar, View::Scalar(s)),
                 Arg::Matrix(m) => {
                     let (r, c) = (m.rows(), m.cols());
@@ -257,11 +329,18 @@ impl<'a> Dense<'a> {
             Val::In(k) => match &self.views[k] {
                 View::Cells(c) => Ok(&c[start..start + ch.len]),
                 View::Scalar(s) => Err(*s),
+                // SAFETY: the range lies within the donor (its shape is the chunk grid's), and
+                // its cells are written only after the chunk's steps have read them.
+                View::Donor(raw) => {
+                    debug_assert!(start + ch.len <= raw.len);
+                    Ok(unsafe { std::slice::from_raw_parts(raw.at(start), ch.len) })
+                }
             },
             Val::Tile(k) => Ok(&self.tiles[k][..ch.len]),
             Val::RowSeg(k) => match &self.views[k] {
                 View::Cells(c) => Ok(&c[ch.col0..ch.col0 + ch.len]),
                 View::Scalar(s) => Err(*s),
+                View::Donor(_) => unreachable!("a donor is a full input, never a row vector"),
             },
             Val::Reg(r) => Ok(&regs[r][..ch.len]),
         }
@@ -281,6 +360,7 @@ impl<'a> Dense<'a> {
                         (_, Class::Full) => Val::In(k),
                         (_, Class::RowVec) if self.band_rows > 0 => Val::Tile(k),
                         (_, Class::RowVec) => Val::RowSeg(k),
+                        (View::Donor(_), _) => unreachable!("a donor is a full input"),
                         (View::Cells(c), _) => {
                             // A column vector: one value per row of the chunk.
                             if ch.nrows == 1 {
@@ -422,6 +502,40 @@ impl<'a> Dense<'a> {
         // SAFETY: the chunks of each task cover its rows, and each chunk's cells were written.
         unsafe { v.set_len(n) };
         v
+    }
+
+    /// As [`Dense::cells`], written over the donor's cells (`run_over`).
+    fn cells_over(&self, step: usize, parallel: bool, raw: RawCells) {
+        let cols = self.cols;
+        let task_rows = if parallel { self.task_rows() } else { self.rows };
+        let fill = |r0: usize, r1: usize| {
+            let mut regs = self.new_regs();
+            let mut vals = Vec::with_capacity(self.body.steps.len());
+            for ch in self.chunks(r0, r1) {
+                self.eval_chunk(&ch, &mut regs, &mut vals);
+                let at = ch.row0 * cols + ch.col0;
+                let value = vals[step];
+                if matches!(value, Val::In(k) if matches!(self.views[k], View::Donor(_))) {
+                    continue; // the result is the donor itself
+                }
+                let src = self.slice(value, &ch, &regs);
+                // SAFETY: `at..at + len` is this chunk's range of the donor; no slice of it is
+                // alive here (the source is a register, a tile or another input).
+                let dst = unsafe { std::slice::from_raw_parts_mut(raw.at(at), ch.len) };
+                match src {
+                    Ok(s) => dst.copy_from_slice(s),
+                    Err(x) => dst.fill(x),
+                }
+            }
+        };
+        if parallel {
+            let tasks = self.rows.div_ceil(task_rows);
+            (0..tasks)
+                .into_par_iter()
+                .for_each(|t| fill(t * task_rows, ((t + 1) * task_rows).min(self.rows)));
+        } else {
+            fill(0, self.rows);
+        }
     }
 
     /// One aggregate per row of output step `step`.

@@ -74,3 +74,41 @@ fn registers_are_reused_after_their_last_read() {
     assert!(nregs <= 4, "{reg_of:?}");
     assert_ne!(reg_of[3], reg_of[5]);
 }
+
+/// Written over a dying input (`run_over`), the result has the bits of a fresh output, whether
+/// the donor is the left or right operand, in one band or in parallel row bands and pieces of
+/// long rows; a body whose fast path declines writes nothing.
+#[test]
+fn result_over_the_donor_gives_the_fresh_bits() {
+    for (r, c) in [(3, 5), (2, 2500), (700, 300)] {
+        let a = Matrix::from_vec(r, c, (0..r * c).map(|i| ((i as f64) * 0.37).sin()).collect());
+        let full_b = Matrix::from_vec(r, c, (0..r * c).map(|i| (i as f64) * 1e-4 - 0.2).collect());
+        let row_b = Matrix::from_vec(1, c, (0..c).map(|j| (j as f64) * 0.01 - 0.3).collect());
+        for b in [&full_b, &row_b] {
+            let body = body(FusedOut::Cells);
+            let args = [Arg::Matrix(&a), Arg::Matrix(b)];
+            let want = cells(&run(&body, &args).expect("runs")[0]);
+            for donor in [0, 1] {
+                let d = if donor == 0 { &a } else { b };
+                if (d.rows(), d.cols()) != (r, c) {
+                    continue;
+                }
+                let mut over = d.dense_data().into_owned();
+                let mut args = [Arg::Matrix(&a), Arg::Matrix(b)];
+                args[donor] = Arg::Scalar(f64::NAN);
+                assert!(run_over(&body, &args, donor, r, c, &mut over), "{r}x{c} donor {donor}");
+                let got: Vec<u64> = over.iter().map(|x| x.to_bits()).collect();
+                assert_eq!(got, want, "{r}x{c} donor {donor}");
+            }
+        }
+    }
+    // A sparse other input: the fast path declines and the donor is untouched.
+    let a = Matrix::filled(4, 6, 0.25);
+    let s = Matrix::from_vec(4, 6, (0..24).map(|i| if i % 5 == 0 { 1.0 } else { 0.0 }).collect())
+        .examine_format();
+    assert!(s.is_sparse());
+    let mut over = a.dense_data().into_owned();
+    let body = body(FusedOut::Cells);
+    assert!(!run_over(&body, &[Arg::Scalar(0.0), Arg::Matrix(&s)], 0, 4, 6, &mut over));
+    assert!(over.iter().all(|&x| x == 0.25));
+}

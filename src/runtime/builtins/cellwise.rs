@@ -313,6 +313,49 @@ fn outer(a: Args) -> RtResult<Vec<Value>> {
     one(Value::matrix(kernels::ternary::outer(x, y, op)?))
 }
 
+/// A fused operator with one matrix result, written over the cells of a dense input of the
+/// result's shape that this instruction owns alone (its register died here), as the unfused
+/// cellwise operators write over theirs: no fresh allocation, no page faults on it. `None` (and
+/// `vals` as they were) when no input qualifies or the kernel's dense path does not apply.
+fn fused_over_dying_input(
+    body: &crate::types::fused::FusedBody,
+    vals: &mut [Value],
+) -> RtResult<Option<Value>> {
+    use crate::types::fused::{FStep, FusedOut};
+    use kernels::fused::Arg;
+    let [(out_step, FusedOut::Cells)] = body.outputs.as_slice() else { return Ok(None) };
+    let shape =
+        vals.iter().filter_map(|v| if let Value::Matrix(m) = v { Some((m.rows(), m.cols())) } else { None });
+    let (rows, cols) = shape.fold((0, 0), |(r, c), (mr, mc)| (r.max(mr), c.max(mc)));
+    let donor = vals.iter_mut().position(|v| match v {
+        Value::Matrix(m) => (m.rows(), m.cols()) == (rows, cols) && owned_dense(m).is_some(),
+        _ => false,
+    });
+    let Some(k) = donor else { return Ok(None) };
+    let Value::Matrix(mut owner) = std::mem::replace(&mut vals[k], Value::Double(0.0)) else {
+        unreachable!("the donor is a matrix")
+    };
+    let mut kargs = Vec::with_capacity(vals.len());
+    for v in vals.iter() {
+        kargs.push(match v {
+            Value::Matrix(m) => Arg::Matrix(m),
+            s if s.is_scalar() => Arg::Scalar(scalar_operand(s, BinOp::Add)?),
+            other => return err(format!("a fused cellwise operator cannot use a {}", other.kind())),
+        });
+    }
+    let cells = owned_dense(&mut owner).expect("checked above");
+    if !kernels::fused::run_over(body, &kargs, k, rows, cols, cells) {
+        drop(kargs);
+        vals[k] = Value::Matrix(owner);
+        return Ok(None);
+    }
+    let owned = Arc::try_unwrap(owner).unwrap_or_else(|shared| (*shared).clone());
+    Ok(Some(match body.steps.get(*out_step as usize) {
+        Some(FStep::Binary(op, ..)) => settle_new(*op, owned),
+        _ => Value::matrix(owned),
+    }))
+}
+
 /// `_axpby(x, y, a, b)`: `a*x + b*y` (rewrite `fuse_axpby`).
 fn fused_axpby(mut a: Args) -> RtResult<Vec<Value>> {
     let (x, y) = (a.take("x")?, a.take("y")?);
@@ -323,10 +366,13 @@ fn fused_axpby(mut a: Args) -> RtResult<Vec<Value>> {
 /// per output of the body.
 pub fn fused(body: &crate::types::fused::FusedBody, args: Vec<Option<Value>>) -> RtResult<Vec<Value>> {
     use kernels::fused::{Arg, Out};
-    let vals: Vec<Value> = args
+    let mut vals: Vec<Value> = args
         .into_iter()
         .map(|a| a.ok_or_else(|| RtError::new("internal error: a fused operator lacks an input")))
         .collect::<RtResult<_>>()?;
+    if let Some(result) = fused_over_dying_input(body, &mut vals)? {
+        return Ok(vec![result]);
+    }
     let mut kargs = Vec::with_capacity(vals.len());
     for v in &vals {
         kargs.push(match v {
