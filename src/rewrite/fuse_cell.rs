@@ -10,8 +10,8 @@
 //! visit every cell where the unfused sparse kernels visit only non-zeros.
 
 use super::fusion::{
-    BodyBuilder, FusionOptions, FusionRule, add_fused, grow, is_cellwise, is_leaf_ok, planned_sparse,
-    region_root, users, worth_it,
+    BodyBuilder, FusionOptions, FusionRule, commit_region, grow, inputs_readable, is_cellwise, region_root,
+    users, worth_it,
 };
 use crate::hops::Dag;
 use crate::types::fused::FusedKind;
@@ -41,20 +41,12 @@ impl FusionRule for FuseCell {
             }
             let mut b = BodyBuilder::new(dag, &region.members);
             let root = b.step(start);
-            if b.inputs.iter().any(|&i| !is_leaf_ok(dag.get(i), shape) || planned_sparse(dag.get(i))) {
+            if !inputs_readable(dag, &b.inputs, shape) {
                 continue;
             }
             let inputs = b.inputs.clone();
             let body = b.finish(FusedKind::Cell, vec![(root, out)], None);
-            let members = region.members;
-            let fused = add_fused(dag, body, inputs, id);
-            if super::replace_checked(dag, self.name(), id, fused) {
-                taken.resize(dag.hops.len(), false);
-                for m in members {
-                    taken[m.index()] = true;
-                }
-                changed = true;
-            }
+            changed |= commit_region(dag, self.name(), id, body, inputs, region.members, &mut taken);
         }
         changed
     }

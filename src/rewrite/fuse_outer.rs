@@ -13,7 +13,7 @@
 //! (the bar is 1e-12 relative).
 
 use super::fusion::{
-    BodyBuilder, FusionOptions, FusionRule, add_fused, grow, is_cellwise, planned_sparse, users,
+    BodyBuilder, FusionOptions, FusionRule, commit_region, grow, is_cellwise, planned_sparse, users,
 };
 use crate::builtins;
 use crate::hops::{Dag, HopId, HopOp, Lit};
@@ -129,15 +129,7 @@ impl FusionRule for FuseOuter {
             let driver = b.inputs.iter().position(|&i| i == w).map(|k| k as u16);
             let inputs = b.inputs.clone();
             let body = b.finish(FusedKind::Outer, vec![(root, out)], driver);
-            let members = region.members;
-            let fused = add_fused(dag, body, inputs, id);
-            if super::replace_checked(dag, self.name(), id, fused) {
-                taken.resize(dag.hops.len(), false);
-                for m in members {
-                    taken[m.index()] = true;
-                }
-                changed = true;
-            }
+            changed |= commit_region(dag, self.name(), id, body, inputs, region.members, &mut taken);
         }
         changed
     }

@@ -9,8 +9,8 @@
 //! aggregate inside are left to the Cell template; regions reading a sparse matrix stay unfused.
 
 use super::fusion::{
-    BodyBuilder, FusionOptions, FusionRule, add_fused, grow, is_cellwise, is_leaf_ok, planned_sparse,
-    region_root, users, worth_it,
+    BodyBuilder, FusionOptions, FusionRule, commit_region, grow, inputs_readable, is_cellwise, region_root,
+    users, worth_it,
 };
 use crate::hops::{Dag, HopId, HopOp};
 use crate::types::fused::{FusedKind, fusable_agg};
@@ -56,20 +56,12 @@ impl FusionRule for FuseRow {
             }
             let mut b = BodyBuilder::new(dag, &region.members);
             let root = b.step(start);
-            if b.inputs.iter().any(|&i| !is_leaf_ok(dag.get(i), shape) || planned_sparse(dag.get(i))) {
+            if !inputs_readable(dag, &b.inputs, shape) {
                 continue;
             }
             let inputs = b.inputs.clone();
             let body = b.finish(FusedKind::Row, vec![(root, out)], None);
-            let members = region.members;
-            let fused = add_fused(dag, body, inputs, id);
-            if super::replace_checked(dag, self.name(), id, fused) {
-                taken.resize(dag.hops.len(), false);
-                for m in members {
-                    taken[m.index()] = true;
-                }
-                changed = true;
-            }
+            changed |= commit_region(dag, self.name(), id, body, inputs, region.members, &mut taken);
         }
         changed
     }

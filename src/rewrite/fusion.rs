@@ -241,6 +241,35 @@ pub(crate) fn add_fused(dag: &mut Dag, body: FusedBody, inputs: Vec<HopId>, like
     super::add_like(dag, HopOp::Fused(Arc::new(body)), inputs, ty, span)
 }
 
+/// Whether the kernel's dense pass can read each of a body's inputs: of the region's shape or
+/// broadcast over it, and not planned sparse (the unfused sparse kernels would visit only its
+/// non-zeros where the dense pass visits every cell).
+pub(crate) fn inputs_readable(dag: &Dag, inputs: &[HopId], shape: (i64, i64)) -> bool {
+    inputs.iter().all(|&i| is_leaf_ok(dag.get(i), shape) && !planned_sparse(dag.get(i)))
+}
+
+/// Replaces `id` by the fused operator of `body` over `inputs` and marks the region's `members`
+/// taken, so no later region claims them; `false` when the replacement is refused.
+pub(crate) fn commit_region(
+    dag: &mut Dag,
+    rule: &'static str,
+    id: HopId,
+    body: FusedBody,
+    inputs: Vec<HopId>,
+    members: Vec<HopId>,
+    taken: &mut Vec<bool>,
+) -> bool {
+    let fused = add_fused(dag, body, inputs, id);
+    if !super::replace_checked(dag, rule, id, fused) {
+        return false;
+    }
+    taken.resize(dag.hops.len(), false);
+    for m in members {
+        taken[m.index()] = true;
+    }
+    true
+}
+
 /// Number of operators (not inputs) in a region, counting a final aggregate.
 pub(crate) fn ops_in(region: &Region) -> usize {
     region.members.len()
