@@ -124,6 +124,48 @@ fn finish(op: AggOp, acc: &Acc) -> f64 {
     }
 }
 
+/// The minimum or maximum of all cells under Java's `Math.min`/`Math.max`, in parallel and
+/// eight lanes at a time with plain comparisons (which the compiler turns into vector min/max),
+/// then Java's two special cases settled exactly: any NaN gives NaN, and a zero result is -0.0
+/// for the minimum (0.0 for the maximum) when any cell is that zero. Java's min and max are
+/// associative and commutative, so this is the sequential fold's value, bit for bit.
+fn dense_extreme(data: &[f64], max: bool) -> f64 {
+    let init = if max { f64::NEG_INFINITY } else { f64::INFINITY };
+    let better = move |v: f64, m: f64| if max { v > m } else { v < m };
+    let fold = |cells: &[f64]| {
+        let mut lanes = [init; 8];
+        let mut nan = false;
+        let mut blocks = cells.chunks_exact(8);
+        for b in &mut blocks {
+            for (l, &v) in lanes.iter_mut().zip(b) {
+                nan |= v.is_nan();
+                *l = if better(v, *l) { v } else { *l };
+            }
+        }
+        let mut m = init;
+        for &v in lanes.iter().chain(blocks.remainder()) {
+            nan |= v.is_nan();
+            m = if better(v, m) { v } else { m };
+        }
+        (m, nan)
+    };
+    let pick = |a: (f64, bool), b: (f64, bool)| (if better(b.0, a.0) { b.0 } else { a.0 }, a.1 || b.1);
+    let (m, nan) = if data.len() > PAR_CELLS {
+        data.par_chunks(PAR_CELLS).map(fold).reduce(|| (init, false), pick)
+    } else {
+        fold(data)
+    };
+    if nan {
+        return f64::NAN;
+    }
+    if m == 0.0 {
+        // Java orders -0.0 below 0.0; the comparisons above treat them as equal.
+        let wanted = if max { 0.0f64 } else { -0.0f64 };
+        return if data.iter().any(|v| v.to_bits() == wanted.to_bits()) { wanted } else { -wanted };
+    }
+    m
+}
+
 /// Aggregates all cells to one value.
 pub fn aggregate_all(op: AggOp, a: &Matrix) -> KResult<f64> {
     if matches!(op, AggOp::IndexMax | AggOp::IndexMin) {
@@ -142,6 +184,18 @@ pub fn aggregate_all(op: AggOp, a: &Matrix) -> KResult<f64> {
                 }
                 let n = data.len() as f64;
                 return Ok(if op == AggOp::Sum { k.sum } else { k.sum / n });
+            }
+            match op {
+                AggOp::Min => return Ok(dense_extreme(&data, false)),
+                AggOp::Max => return Ok(dense_extreme(&data, true)),
+                AggOp::SumSq => {
+                    let mut k = Kahan::default();
+                    for v in data.iter() {
+                        k.add(v * v);
+                    }
+                    return Ok(k.sum);
+                }
+                _ => {}
             }
             for v in data.iter() {
                 acc.push(*v);
@@ -384,5 +438,29 @@ mod tests {
         }
         let means = col_sums_dense(&data, r, c, true);
         assert_eq!(means[3], got[3] / r as f64);
+    }
+
+    /// The parallel, eight-lane min and max give the sequential Java fold's bits: signed zeros
+    /// (-0.0 below 0.0), NaN anywhere, values only in the remainder, empty input.
+    #[test]
+    fn min_max_equal_the_sequential_fold() {
+        let n = PAR_CELLS * 3 + 5;
+        let base: Vec<f64> = (0..n).map(|i| ((i as f64) * 0.37).sin() * 1e3).collect();
+        let mut zeros = vec![0.0; n];
+        zeros[n / 2] = -0.0;
+        let mut with_nan = base.clone();
+        with_nan[PAR_CELLS + 17] = f64::NAN;
+        let mut tail_extreme = base.clone();
+        tail_extreme[n - 1] = -1e300;
+        tail_extreme[n - 2] = 1e300;
+        for data in [base, zeros, with_nan, tail_extreme, vec![], vec![2.0, -0.0, 0.0]] {
+            let m = Matrix::from_vec(1, data.len(), data.clone());
+            let seq_min = data.iter().fold(f64::INFINITY, |a, &b| java_min(a, b));
+            let seq_max = data.iter().fold(f64::NEG_INFINITY, |a, &b| java_max(a, b));
+            let got_min = aggregate_all(AggOp::Min, &m).expect("min");
+            let got_max = aggregate_all(AggOp::Max, &m).expect("max");
+            assert_eq!(got_min.to_bits(), seq_min.to_bits(), "min of {} cells", data.len());
+            assert_eq!(got_max.to_bits(), seq_max.to_bits(), "max of {} cells", data.len());
+        }
     }
 }

@@ -128,6 +128,15 @@ fn conv_forward(x: &Matrix, w: &Matrix, bias: Option<&[f64]>, s: &ConvShape) -> 
     let (k, p, cells) = (s.filter_cells(), s.out_positions(), s.in_cells());
     let images = Images::new(x);
     let wv = dense_values(w);
+    if let Images::Dense(d) = &images
+        && super::direct::applies(&g, s.f, s.n)
+    {
+        // Each image's body writes all of its row (`forward_image` covers every output).
+        let out = new_per_image(s.n, s.f * p, super::direct::scratch_len(&g), |i, row, buf, _| {
+            super::direct::forward_image(&d[i * cells..(i + 1) * cells], &wv, bias, &g, s.f, buf, row)
+        });
+        return dense(s.n, s.f * p, out);
+    }
     let (wk, kk) = match bias {
         Some(b) => {
             let mut aug = Vec::with_capacity(s.f * (k + 1));

@@ -9,6 +9,7 @@ pub(crate) mod activation;
 mod batchnorm;
 mod bias;
 mod conv;
+mod direct;
 mod gru;
 mod im2col;
 mod lstm;
