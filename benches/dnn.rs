@@ -103,6 +103,19 @@ fn pool_case(label: &str, s: PoolShape) {
         best(20, || drop(relu_max_pool_backward(&x, &dout, &s).unwrap())),
         0.0,
     );
+    // The pair the rewrite fuse_max_pool_argmax makes of the two above (inputs hot in cache
+    // here; in a training step the gain is the cold read of `x` the backward pass no longer does).
+    report(
+        &format!("relu_max_pool_argmax {label}"),
+        best(20, || drop(relu_max_pool_argmax(&x, &s).unwrap())),
+        0.0,
+    );
+    let (_, codes) = relu_max_pool_argmax(&x, &s).unwrap();
+    report(
+        &format!("max_pool_backward_at {label}"),
+        best(20, || drop(max_pool_backward_at(&codes, &dout, &s).unwrap())),
+        0.0,
+    );
 }
 
 fn lstm_case() {

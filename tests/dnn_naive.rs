@@ -313,6 +313,10 @@ fn pooling_matches_naive_loops_with_overlapping_windows() {
         }
         close("max_pool_backward", &max_pool_backward(&x, &dout, &s).unwrap(), &dmax, 1e-14);
         close("relu_max_pool_backward", &relu_max_pool_backward(&x, &dout, &s).unwrap(), &drelu, 1e-14);
+        // The forward pass that notes each window's gradient cell, and the gradient from the notes.
+        let (pooled, codes) = relu_max_pool_argmax(&x, &s).unwrap();
+        close("relu_max_pool_argmax", &pooled, &rmx, 0.0);
+        close("max_pool_backward_at", &max_pool_backward_at(&codes, &dout, &s).unwrap(), &drelu, 1e-14);
         // Sparse storage gives the same results.
         let xs = r.sparse(s.n, s.c * s.h * s.w);
         let (smx, _, savg) = pool_naive(&xs, &s, false);

@@ -154,6 +154,24 @@ fn fuse_relu_max_pool_backward() {
     ));
 }
 
+/// Needs the rules that make `_relu_max_pool` and `_relu_max_pool_backward` first, so "before"
+/// has those on and "after" adds this one: the pair becomes `_relu_max_pool_argmax` (two
+/// outputs) and `_max_pool_backward_at` reading the second.
+#[test]
+fn fuse_max_pool_argmax() {
+    let src = format!(
+        "{IMAGES}D = rand(rows=2, cols=8, seed=4)\nP = max_pool(max(0, X), {POOL})\nG = (X > 0) * max_pool_backward(max(0, X), D, {POOL})\nprint(sum(P) + sum(G))\n"
+    );
+    let needed = ["fuse_relu_backward", "fuse_relu_max_pool_backward", "fuse_relu_max_pool", "cse"];
+    let before = explain_with(&src, &needed);
+    let after = explain_with(&src, &[&needed[..], &["fuse_max_pool_argmax"]].concat());
+    assert_ne!(before, after, "fuse_max_pool_argmax did not change the plan");
+    assert!(after.contains("_relu_max_pool_argmax") && after.contains("_max_pool_backward_at"), "{after}");
+    insta::assert_snapshot!(format!(
+        "script:\n{src}\n\nbefore (the rules that make the pair):\n{before}\nafter (+ fuse_max_pool_argmax):\n{after}"
+    ));
+}
+
 #[test]
 fn matmul_transpose() {
     insta::assert_snapshot!(before_after("matmul_transpose", &format!("{X}Z = t(X) %*% Y\nprint(sum(Z))\n")));

@@ -148,6 +148,8 @@ pub mod ids {
     pub const RELU_MAX_POOL: BuiltinId = id("_relu_max_pool");
     pub const RELU_BACKWARD: BuiltinId = id("_relu_backward");
     pub const RELU_MAX_POOL_BACKWARD: BuiltinId = id("_relu_max_pool_backward");
+    pub const RELU_MAX_POOL_ARGMAX: BuiltinId = id("_relu_max_pool_argmax");
+    pub const MAX_POOL_BACKWARD_AT: BuiltinId = id("_max_pool_backward_at");
     pub const MATMUL_T: BuiltinId = id("_matmul_t");
     pub const AXPBY: BuiltinId = id("_axpby");
     pub const TRACE: BuiltinId = id("trace");

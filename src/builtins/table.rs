@@ -644,6 +644,25 @@ pub(super) const TABLE: &[BuiltinSpec] = &[
         ],
         MatrixLike(0),
     ),
+    // `_relu_max_pool` plus each window's gradient cell, and the gradient from those cells
+    // (rewrite fuse_max_pool_argmax)
+    multi(
+        "_relu_max_pool_argmax",
+        &[p("input", Req), p("input_shape", Req), p("pool_size", Req), p("stride", Opt), p("padding", Opt)],
+        2,
+    ),
+    lib(
+        "_max_pool_backward_at",
+        &[
+            p("codes", Req),
+            p("dout", Req),
+            p("input_shape", Req),
+            p("pool_size", Req),
+            p("stride", Opt),
+            p("padding", Opt),
+        ],
+        Matrix,
+    ),
     lib("_relu_backward", &[p("input", Req), p("dout", Req)], MatrixLike(0)),
     // a*X + b*Y in one pass (rewrite fuse_axpby)
     lib("_axpby", &[p("x", Req), p("y", Req), p("a", Req), p("b", Req)], MatrixLike(0)),

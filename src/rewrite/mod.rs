@@ -15,6 +15,7 @@ mod empty_matrix;
 mod fuse_axpby;
 mod fuse_cell;
 mod fuse_conv2d_bias_add;
+mod fuse_max_pool_argmax;
 mod fuse_multi_agg;
 mod fuse_outer;
 mod fuse_relu_backward;
@@ -109,6 +110,7 @@ pub fn all_rules() -> Vec<&'static dyn HopRewrite> {
         &fuse_relu_max_pool::FuseReluMaxPool,
         &fuse_relu_max_pool_backward::FuseReluMaxPoolBackward,
         &fuse_relu_backward::FuseReluBackward,
+        &fuse_max_pool_argmax::FuseMaxPoolArgmax,
         &negated_transpose_matmul::NegatedTransposeMatMul,
         &matmul_transpose::FuseTransposeIntoMatMul,
         &fuse_axpby::FuseAxpby,

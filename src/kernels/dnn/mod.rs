@@ -14,6 +14,7 @@ mod gru;
 mod im2col;
 mod lstm;
 mod pool;
+mod pool_argmax;
 mod recurrent;
 mod rnn;
 
@@ -25,6 +26,7 @@ pub use lstm::{LstmGrads, LstmOut, lstm, lstm_backward};
 pub use pool::{
     avg_pool, avg_pool_backward, max_pool, max_pool_backward, relu_max_pool, relu_max_pool_backward,
 };
+pub use pool_argmax::{NO_GRADIENT, max_pool_backward_at, relu_max_pool_argmax};
 pub use rnn::{RnnActivation, RnnGrads, RnnOut, rnn, rnn_backward};
 
 use super::{KResult, KernelError};

@@ -25,13 +25,13 @@ fn span(o: usize, stride: usize, pad: usize, k: usize, n: usize) -> (usize, usiz
 
 /// The clipped window of every output row and column, computed once per call so the inner
 /// loops do no index arithmetic beyond the window itself.
-struct Spans {
-    rows: Vec<(usize, usize)>,
-    cols: Vec<(usize, usize)>,
+pub(super) struct Spans {
+    pub(super) rows: Vec<(usize, usize)>,
+    pub(super) cols: Vec<(usize, usize)>,
 }
 
 impl Spans {
-    fn new(g: &Window) -> Self {
+    pub(super) fn new(g: &Window) -> Self {
         Spans {
             rows: (0..g.oh).map(|o| span(o, g.sh, g.ph, g.kh, g.h)).collect(),
             cols: (0..g.ow).map(|o| span(o, g.sw, g.pw, g.kw, g.w)).collect(),
@@ -42,7 +42,12 @@ impl Spans {
 /// Index (within the plane) of the first maximum in row-major order of the window
 /// `rows x cols`, or `None` when the window lies entirely in the padding.
 #[inline]
-fn argmax(plane: &[f64], w: usize, (y0, y1): (usize, usize), (x0, x1): (usize, usize)) -> Option<usize> {
+pub(super) fn argmax(
+    plane: &[f64],
+    w: usize,
+    (y0, y1): (usize, usize),
+    (x0, x1): (usize, usize),
+) -> Option<usize> {
     if y0 >= y1 || x0 >= x1 {
         return None;
     }
@@ -62,14 +67,14 @@ fn argmax(plane: &[f64], w: usize, (y0, y1): (usize, usize), (x0, x1): (usize, u
 
 /// Whether the windows are 2x2 and tile every plane exactly (stride 2, no padding, even sizes),
 /// as in LeNet's pooling: every input cell then lies in exactly one window.
-fn tiles_2x2(g: &Window) -> bool {
+pub(super) fn tiles_2x2(g: &Window) -> bool {
     (g.kh, g.kw, g.sh, g.sw, g.ph, g.pw) == (2, 2, 2, 2, 0, 0) && g.oh * 2 == g.h && g.ow * 2 == g.w
 }
 
 /// The first maximum of a 2x2 window `a b / c d` in row-major order, and its position 0..4,
 /// with the same comparisons as [`argmax`] (`>`, so ties and NaNs keep the earlier cell).
 #[inline(always)]
-fn max4(a: f64, b: f64, c: f64, d: f64) -> (f64, usize) {
+pub(super) fn max4(a: f64, b: f64, c: f64, d: f64) -> (f64, usize) {
     let (mut best, mut at) = (a, 0);
     if b > best {
         (best, at) = (b, 1);
@@ -116,7 +121,7 @@ fn route_2x2(a: f64, b: f64, c: f64, d: f64, grad: f64, relu: bool) -> [f64; 4] 
 /// A new `N x row_len` output whose row `i` is written by `body(i, row)`, in parallel for large
 /// batches. The rows start uninitialised: `body` must write every cell (or zero its row first
 /// with [`zeroed`], on its own thread, when it accumulates).
-fn per_image<F>(n: usize, row_len: usize, body: F) -> Vec<f64>
+pub(super) fn per_image<F>(n: usize, row_len: usize, body: F) -> Vec<f64>
 where
     F: Fn(usize, &mut [MaybeUninit<f64>]) + Sync,
 {
@@ -125,7 +130,7 @@ where
     unsafe { new_filled(n * row_len, row_len, parallel, |start, row| body(start / row_len.max(1), row)) }
 }
 
-fn check(op: &str, x: &Matrix, s: &PoolShape) -> KResult<()> {
+pub(super) fn check(op: &str, x: &Matrix, s: &PoolShape) -> KResult<()> {
     s.validate()?;
     expect_shape(op, "input", x, s.n, s.c * s.h * s.w)
 }

@@ -21,6 +21,8 @@ pub(super) const IMPLS: &[Impl] = &[
     ("max_pool_backward", Plain(|a| pool_backward(a, dnn::max_pool_backward))),
     ("avg_pool_backward", Plain(|a| pool_backward(a, dnn::avg_pool_backward))),
     ("_relu_max_pool_backward", Plain(|a| pool_backward(a, dnn::relu_max_pool_backward))),
+    ("_relu_max_pool_argmax", Plain(relu_max_pool_argmax)),
+    ("_max_pool_backward_at", Plain(max_pool_backward_at)),
     ("_relu_backward", Plain(relu_backward)),
     ("bias_add", Plain(|a| bias(a, dnn::bias_add))),
     ("bias_multiply", Plain(|a| bias(a, dnn::bias_multiply))),
@@ -171,6 +173,24 @@ fn pool_backward(
     let s = pool_shape(&a)?;
     check_input(x, s.n, s.c * s.h * s.w)?;
     matrix_out(kernel(x, dout, &s)?)
+}
+
+/// `_relu_max_pool_argmax`: `_relu_max_pool` and where each window's gradient goes (rewrite
+/// `fuse_max_pool_argmax`).
+fn relu_max_pool_argmax(a: Args) -> RtResult<Vec<Value>> {
+    let x = a.matrix("input")?;
+    let s = pool_shape(&a)?;
+    check_input(x, s.n, s.c * s.h * s.w)?;
+    let (pooled, codes) = dnn::relu_max_pool_argmax(x, &s)?;
+    Ok(matrices_out([pooled, codes]))
+}
+
+/// `_max_pool_backward_at(codes, dout, ...)`: `_relu_max_pool_backward` from the codes of
+/// `_relu_max_pool_argmax` instead of the pooled input.
+fn max_pool_backward_at(a: Args) -> RtResult<Vec<Value>> {
+    let (codes, dout) = (a.matrix("codes")?, a.matrix("dout")?);
+    let s = pool_shape(&a)?;
+    matrix_out(dnn::max_pool_backward_at(codes, dout, &s)?)
 }
 
 /// `_relu_backward(X, dout)`: `(X > 0) * dout` (rewrite `fuse_relu_backward`).
