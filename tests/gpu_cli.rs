@@ -173,7 +173,9 @@ mod with_cuda {
         let force = dml(&["--gpu", "force"], &s);
         let (_, err) = text(&force);
         assert!(err.contains(NO_DRIVER) && !err.contains("panicked"), "{err}");
-        if cfg!(feature = "gpu") && dml::gpu::probe_backend(dml::gpu::GpuBackend::Wgpu, dml::gpu::GpuMode::Force).is_ok() {
+        if cfg!(feature = "gpu")
+            && dml::gpu::probe_backend(dml::gpu::GpuBackend::Wgpu, dml::gpu::GpuMode::Force).is_ok()
+        {
             assert!(force.status.success(), "{err}");
             assert!(err.contains("note: --gpu:") && err.contains("using `"), "{err}");
             same_numbers(&cpu, &force);

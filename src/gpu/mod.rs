@@ -134,7 +134,9 @@ fn select_with(mode: GpuMode, pinned: Option<GpuBackend>) -> Result<Device, Stri
             Some(GpuBackend::Wgpu) if compiled() => {
                 "this build has no wgpu backend (build with `--features gpu`)".into()
             }
-            _ => "this build was not compiled with GPU support (build with `--features gpu` or `cuda`)".into(),
+            _ => {
+                "this build was not compiled with GPU support (build with `--features gpu` or `cuda`)".into()
+            }
         });
     }
     Err(why.join("; "))

@@ -32,7 +32,9 @@ pub(in crate::gpu) fn matmul(gpu: &Cuda, n: usize, reps: usize) -> Result<(f64, 
     let sync = |what: &str| gpu.stream.synchronize().map_err(|e| format!("CUDA {what}: {e}"));
     // Row-major C = A B is column-major t(C) = t(B) t(A): B's buffer first.
     // SAFETY: three n x n buffers, described exactly by `cfg`.
-    let gemm = |dc: &mut CudaSlice<f64>| unsafe { gpu.blas.gemm(cfg, &db, &da, dc) }.map_err(|e| format!("cuBLAS: {e}"));
+    let gemm = |dc: &mut CudaSlice<f64>| {
+        unsafe { gpu.blas.gemm(cfg, &db, &da, dc) }.map_err(|e| format!("cuBLAS: {e}"))
+    };
     gemm(&mut dc)?;
     sync("warm-up")?;
     let start = Instant::now();

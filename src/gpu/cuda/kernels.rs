@@ -9,25 +9,34 @@
 
 use crate::types::ops::{AggOp, BinOp, UnOp};
 
-/// Helpers every kernel may call: NaN and infinity without headers, Java's min and max.
+/// Helpers every kernel may call: NaN, infinity and the sign bit read from the bits (no headers
+/// needed, nothing a compiler may fold), Java's min and max.
 const HELPERS: &str = r#"
 #define DML_NAN (__longlong_as_double(0x7ff8000000000000LL))
 #define DML_INF (__longlong_as_double(0x7ff0000000000000LL))
+__device__ __forceinline__ bool dml_isnan(double x) {
+    return (__double_as_longlong(x) & 0x7fffffffffffffffLL) > 0x7ff0000000000000LL;
+}
+__device__ __forceinline__ bool dml_isinf(double x) {
+    return (__double_as_longlong(x) & 0x7fffffffffffffffLL) == 0x7ff0000000000000LL;
+}
+__device__ __forceinline__ bool dml_signbit(double x) { return __double_as_longlong(x) < 0; }
 __device__ __forceinline__ double java_min(double a, double b) {
-    if (isnan(a) || isnan(b)) return DML_NAN;
-    if (a == b) return signbit(a) ? a : b;
+    if (dml_isnan(a) || dml_isnan(b)) return DML_NAN;
+    if (a == b) return dml_signbit(a) ? a : b;
     return a < b ? a : b;
 }
 __device__ __forceinline__ double java_max(double a, double b) {
-    if (isnan(a) || isnan(b)) return DML_NAN;
-    if (a == b) return signbit(a) ? b : a;
+    if (dml_isnan(a) || dml_isnan(b)) return DML_NAN;
+    if (a == b) return dml_signbit(a) ? b : a;
     return a > b ? a : b;
 }
 __device__ __forceinline__ double b2f(bool b) { return b ? 1.0 : 0.0; }
 /* Java's Math.round as a long, back to double: half up, NaN to 0, saturating at 2^63, no -0. */
 __device__ __forceinline__ double java_round(double x) {
-    if (isnan(x)) return 0.0;
-    if (fabs(x) >= 4503599627370496.0) return fmin(fmax(x, -9223372036854775808.0), 9223372036854775808.0);
+    if (dml_isnan(x)) return 0.0;
+    const double two63 = 9223372036854775808.0;
+    if (fabs(x) >= 4503599627370496.0) return x < -two63 ? -two63 : (x > two63 ? two63 : x);
     double r = floor(x);
     double v = (x - r >= 0.5) ? r + 1.0 : r;
     return v == 0.0 ? 0.0 : v;
@@ -86,8 +95,8 @@ pub fn unary_expr(op: UnOp) -> Option<&'static str> {
         UnOp::Cosh => "cosh(x)",
         UnOp::Tanh => "tanh(x)",
         UnOp::Sigmoid => "1.0 / (1.0 + exp(-x))",
-        UnOp::IsNa | UnOp::IsNaN => "b2f(isnan(x))",
-        UnOp::IsInf => "b2f(isinf(x))",
+        UnOp::IsNa | UnOp::IsNaN => "b2f(dml_isnan(x))",
+        UnOp::IsInf => "b2f(dml_isinf(x))",
         UnOp::Relu => "java_max(0.0, x)",
     })
 }
@@ -169,7 +178,11 @@ pub fn aggregate(name: &str, op: AggOp) -> Option<String> {
             "0.0",
             if op == AggOp::SumSq { "kahan(s, c, x * x);" } else { "kahan(s, c, x);" },
             "kahan(s, c, os); kahan(s, c, oc);",
-            if op == AggOp::Mean { "s / (double)min(len, total - seg * seg_stride)" } else { "s" },
+            if op == AggOp::Mean {
+                "s / (double)(len < total - seg * seg_stride ? len : total - seg * seg_stride)"
+            } else {
+                "s"
+            },
         ),
         AggOp::Min => ("DML_INF", "s = java_min(s, x);", "s = java_min(s, os);", "s"),
         AggOp::Max => ("-DML_INF", "s = java_max(s, x);", "s = java_max(s, os);", "s"),
@@ -199,7 +212,7 @@ extern "C" __global__ void {name}(const double* A, double* O, long long nseg, lo
             long long k = base + j * cell_stride;
             if (k >= total) break;
             double x = A[k];
-            if (isnan(x)) {{ nan = 1; }} else {{ {push} }}
+            if (dml_isnan(x)) {{ nan = 1; }} else {{ {push} }}
         }}
         ss[tid] = s;
         cs[tid] = c;

@@ -127,7 +127,7 @@ impl Cuda {
     /// The device copy of `m`: the resident one, or a new upload (sparse matrices are uploaded
     /// dense) that stays resident; `None` for an empty matrix or when the device is full.
     fn resident(&self, m: &Arc<Matrix>) -> Option<DevBuf> {
-        if m.len() == 0 {
+        if m.is_empty() {
             return None;
         }
         if let Some(buf) = self.resident.lock().ok()?.get(m) {

@@ -18,7 +18,12 @@ pub(in crate::gpu) fn matmul(n: usize, reps: usize) -> Result<(f64, f64), String
     gpu.compile("matmul", kernels::matmul)?;
     let params = [n as u32, n as u32, n as u32, 0, 0];
     let buffers = [&da, &db, &out];
-    let pass = || Pass { kernel: "matmul", buffers: &buffers, params: &params, groups: (tiles as u32, tiles as u32) };
+    let pass = || Pass {
+        kernel: "matmul",
+        buffers: &buffers,
+        params: &params,
+        groups: (tiles as u32, tiles as u32),
+    };
     gpu.run(&[pass()], &out, 1)?;
     let passes: Vec<Pass> = (0..reps.max(1)).map(|_| pass()).collect();
     let start = Instant::now();
