@@ -57,6 +57,7 @@ fn main() -> ExitCode {
             }
             cli::repl::run(opts)
         }
+        cli::Command::GpuBench { n, reps, backend } => cli::gpu_bench::run(n, reps, backend.as_deref()),
     };
     ExitCode::from(code as u8)
 }

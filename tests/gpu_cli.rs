@@ -1,7 +1,8 @@
 //! `dml run --gpu [force] | --no-gpu` on the command line: the answer of a build without GPU
 //! support, and with the `gpu` feature (on a software adapter such as lavapipe in CI) the
 //! notice of `--gpu`, the CPU's output under `--gpu force`, the choice in `--explain hops` and
-//! the device counters in `--stats`.
+//! the device counters in `--stats`; with the `cuda` feature on a machine without a CUDA driver,
+//! the clear message of `--gpu` and the CPU's output (or wgpu's, when that is compiled too).
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -40,7 +41,7 @@ fn no_gpu_runs_on_the_cpu_in_every_build() {
     assert!(o.status.success(), "{:?}", text(&o));
 }
 
-#[cfg(not(feature = "gpu"))]
+#[cfg(not(any(feature = "gpu", feature = "cuda")))]
 #[test]
 fn gpu_flag_says_the_build_has_no_gpu_support() {
     let s = script("nofeature");
@@ -127,4 +128,103 @@ mod with_gpu {
             assert!((a - b).abs() <= 1e-12 * a.abs().max(1.0), "CPU {a} vs GPU {b}");
         }
     }
+}
+
+#[cfg(feature = "cuda")]
+mod with_cuda {
+    use super::*;
+
+    fn numbers(out: &str) -> Vec<f64> {
+        out.lines().map(|l| l.trim().parse::<f64>().unwrap_or_else(|_| panic!("not a number: {l}"))).collect()
+    }
+
+    fn same_numbers(cpu: &Output, other: &Output) {
+        let (c, g) = (numbers(&text(cpu).0), numbers(&text(other).0));
+        assert_eq!(c.len(), 3, "{:?}", text(cpu));
+        assert_eq!(c.len(), g.len(), "{:?}", text(other));
+        for (a, b) in c.iter().zip(&g) {
+            assert!((a - b).abs() <= 1e-12 * a.abs().max(1.0), "CPU {a} vs {b}");
+        }
+    }
+
+    /// On a machine with no CUDA driver (this test says on stderr that it skipped where there is
+    /// one): `--gpu` names the missing driver and prints the CPU's numbers, `--gpu force` runs on
+    /// wgpu when that is compiled (saying why not CUDA) and fails with the message otherwise, a
+    /// backend pinned to CUDA is not replaced, and nothing panics.
+    #[test]
+    fn without_a_driver_gpu_says_so_and_gives_the_cpu_output() {
+        const NO_DRIVER: &str = "no CUDA driver on this machine (libcuda not found)";
+        if let Ok(info) = dml::gpu::probe_backend(dml::gpu::GpuBackend::Cuda, dml::gpu::GpuMode::Force) {
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "skipped: a CUDA device is present ({})", info.name);
+            return;
+        }
+        let s = script("nodriver");
+        let cpu = dml(&["--no-gpu"], &s);
+        assert!(cpu.status.success(), "{:?}", text(&cpu));
+
+        let auto = dml(&["--gpu"], &s);
+        let (_, err) = text(&auto);
+        assert!(auto.status.success(), "{err}");
+        assert!(err.contains(NO_DRIVER), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+        same_numbers(&cpu, &auto);
+
+        let force = dml(&["--gpu", "force"], &s);
+        let (_, err) = text(&force);
+        assert!(err.contains(NO_DRIVER) && !err.contains("panicked"), "{err}");
+        if cfg!(feature = "gpu")
+            && dml::gpu::probe_backend(dml::gpu::GpuBackend::Wgpu, dml::gpu::GpuMode::Force).is_ok()
+        {
+            assert!(force.status.success(), "{err}");
+            assert!(err.contains("note: --gpu:") && err.contains("using `"), "{err}");
+            same_numbers(&cpu, &force);
+        } else {
+            assert_eq!(force.status.code(), Some(1), "{err}");
+            assert!(err.contains("error: --gpu force:"), "{err}");
+        }
+
+        // A backend pinned to CUDA fails clearly instead of running elsewhere.
+        let pinned = Command::new(env!("CARGO_BIN_EXE_dml"))
+            .args(["run", s.to_str().expect("utf-8 path"), "--gpu", "force"])
+            .env("DML_GPU_BACKEND", "cuda")
+            .output()
+            .expect("run dml");
+        let (_, err) = text(&pinned);
+        assert_eq!(pinned.status.code(), Some(1), "{err}");
+        assert!(err.contains(NO_DRIVER) && !err.contains("panicked"), "{err}");
+    }
+
+    /// `dml gpu-bench` on a machine without a driver reports that CUDA did not run, and fails.
+    #[test]
+    fn gpu_bench_without_a_driver_says_cuda_did_not_run() {
+        if dml::gpu::probe_backend(dml::gpu::GpuBackend::Cuda, dml::gpu::GpuMode::Force).is_ok() {
+            return;
+        }
+        let o = Command::new(env!("CARGO_BIN_EXE_dml"))
+            .args(["gpu-bench", "--n", "64", "--reps", "1", "--backend", "cuda"])
+            .output()
+            .expect("run dml");
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{out}{err}");
+        assert!(out.contains("Cuda: not run: no CUDA driver"), "{out}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+/// `dml gpu-bench --backend wgpu` on whatever adapter there is (lavapipe in CI): the product's
+/// first row agrees with the CPU and the rate is printed.
+#[cfg(feature = "gpu")]
+#[test]
+fn gpu_bench_runs_on_wgpu() {
+    if dml::gpu::probe_backend(dml::gpu::GpuBackend::Wgpu, dml::gpu::GpuMode::Force).is_err() {
+        return;
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_dml"))
+        .args(["gpu-bench", "--n", "96", "--reps", "2", "--backend", "wgpu"])
+        .output()
+        .expect("run dml");
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(out.contains("Wgpu: ") && out.contains("GFLOP/s") && out.contains("max rel. error"), "{out}");
 }

@@ -1,7 +1,10 @@
 //! The GPU backend against the CPU: one test body per operator family, run once per backend
 //! (candle's `test_device!` pattern). The CPU variant always runs; the `wgpu` variant is
 //! compiled with the `gpu` feature and runs under `--gpu force` semantics, so a software adapter
-//! (lavapipe, `apt-get install mesa-vulkan-drivers`) is enough.
+//! (lavapipe, `apt-get install mesa-vulkan-drivers`) is enough; the `cuda` variant is compiled
+//! with the `cuda` feature and runs where a CUDA driver and device are present, and elsewhere
+//! says on stderr that it skipped and why. Each GPU variant pins its backend for its runs
+//! (`dml::gpu::set_backend`, process-wide, so GPU runs take a lock).
 //!
 //! Every body runs a DML script on the backend and compares each cell with a reference computed
 //! here cell by cell: naive loops for products and aggregates, the CPU's scalar semantics
@@ -21,9 +24,12 @@ enum Device {
     Cpu,
     #[cfg_attr(not(feature = "gpu"), allow(dead_code))]
     Wgpu,
+    #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+    Cuda,
 }
 
-/// One test per backend for a body `fn(Device)`.
+/// One test per backend for a body `fn(Device)`; `@cuda` bodies test operators only the CUDA
+/// device has (the f64 transcendentals), on the CPU and CUDA.
 macro_rules! test_device {
     ($body:ident) => {
         mod $body {
@@ -36,8 +42,61 @@ macro_rules! test_device {
             fn wgpu() {
                 super::$body(super::Device::Wgpu)
             }
+            #[cfg(feature = "cuda")]
+            #[test]
+            fn cuda() {
+                if super::cuda_missing(stringify!($body)) {
+                    return;
+                }
+                super::$body(super::Device::Cuda)
+            }
         }
     };
+    (@cuda $body:ident) => {
+        mod $body {
+            #[test]
+            fn cpu() {
+                super::$body(super::Device::Cpu)
+            }
+            #[cfg(feature = "cuda")]
+            #[test]
+            fn cuda() {
+                if super::cuda_missing(stringify!($body)) {
+                    return;
+                }
+                super::$body(super::Device::Cuda)
+            }
+        }
+    };
+}
+
+/// Whether the CUDA variant must skip (no driver or device here); says so on stderr past the
+/// test harness's capture, so a run that skipped cannot pass for one that tested.
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+fn cuda_missing(test: &str) -> bool {
+    use std::io::Write;
+    match dml::gpu::probe_backend(dml::gpu::GpuBackend::Cuda, GpuMode::Force) {
+        Ok(_) => false,
+        Err(why) => {
+            let _ = writeln!(std::io::stderr(), "skipped {test}::cuda: {why}");
+            true
+        }
+    }
+}
+
+/// GPU runs one at a time: each pins its backend for the whole process.
+static GPU_RUNS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Pins `dev`'s backend for one run; the guard keeps other GPU runs out until it drops.
+fn pin(dev: Device) -> Option<std::sync::MutexGuard<'static, ()>> {
+    let backend = match dev {
+        Device::Cpu => return None,
+        Device::Wgpu => dml::gpu::GpuBackend::Wgpu,
+        Device::Cuda => dml::gpu::GpuBackend::Cuda,
+    };
+    let guard = GPU_RUNS.lock().unwrap_or_else(|e| e.into_inner());
+    dml::gpu::set_backend(Some(backend));
+    Some(guard)
 }
 
 const TOL: f64 = 1e-12;
@@ -75,13 +134,14 @@ fn run(dev: Device, src: &str, inputs: &[(&str, Value)], outputs: &[&str]) -> Ve
     let opts =
         Options { gpu: if dev == Device::Cpu { GpuMode::Off } else { GpuMode::Force }, ..Options::default() };
     let names: Vec<&str> = inputs.iter().map(|(n, _)| *n).collect();
+    let _pinned = pin(dev);
     let mut ps = PreparedScript::compile_with(src, &names, outputs, opts).expect("compiles");
     for (n, v) in inputs {
         ps.set_value(n, v.clone());
     }
     let before = dml::gpu::counters().kernels;
     let mut r = ps.execute().unwrap_or_else(|e| panic!("{dev:?}: {e}"));
-    if dev == Device::Wgpu {
+    if dev != Device::Cpu {
         assert!(dml::gpu::counters().kernels > before, "nothing ran on the device: {src}");
     }
     outputs.iter().map(|n| r.take(n).expect("output")).collect()
@@ -216,6 +276,41 @@ fn unary(dev: Device) {
     }
 }
 test_device!(unary);
+
+/// The f64 transcendentals and rounding, which CUDA's math library has (within 2 ulp) and
+/// Vulkan's shaders do not: each against the CPU's `UnOp::apply` cell by cell.
+fn unary_transcendental(dev: Device) {
+    let ops = [
+        (UnOp::Exp, "exp(A)"),
+        (UnOp::Log, "log(A)"),
+        (UnOp::Round, "round(A)"),
+        (UnOp::Sin, "sin(A)"),
+        (UnOp::Cos, "cos(A)"),
+        (UnOp::Tan, "tan(A)"),
+        (UnOp::Asin, "asin(A)"),
+        (UnOp::Acos, "acos(A)"),
+        (UnOp::Atan, "atan(A)"),
+        (UnOp::Sinh, "sinh(A)"),
+        (UnOp::Cosh, "cosh(A)"),
+        (UnOp::Tanh, "tanh(A)"),
+        (UnOp::Sigmoid, "sigmoid(A)"),
+    ];
+    // Halves and their neighbours for round(); the rest in [-1, 1) and the special cells.
+    let halves = Value::Matrix(Arc::new(Matrix::from_vec(
+        2,
+        4,
+        vec![0.5, -0.5, 2.5, -2.5, 0.49999999999999994, -1.5, 1e300, -0.0],
+    )));
+    for (op, expr) in ops {
+        for a in [special_cells(), random(17, 9, 1.0, 30), halves.clone()] {
+            let out = run(dev, &format!("C = {expr}"), &[("A", a.clone())], &["C"]);
+            let (rows, cols, av) = cells(&a);
+            let want: Vec<f64> = av.iter().map(|&x| op.apply(x)).collect();
+            assert_cells(expr, &out[0], rows, cols, &want);
+        }
+    }
+}
+test_device!(@cuda unary_transcendental);
 
 fn aggregates(dev: Device) {
     type Fold = fn(&[f64]) -> f64;

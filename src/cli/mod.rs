@@ -2,6 +2,7 @@
 pub mod check;
 pub mod convert;
 pub mod fmt;
+pub mod gpu_bench;
 pub mod repl;
 pub mod run;
 
@@ -58,6 +59,20 @@ pub enum Command {
         /// Directory of DML-bodied builtins.
         #[arg(long)]
         builtin_path: Option<PathBuf>,
+    },
+    /// Time an n x n f64 matrix product on each GPU backend of this build (CUDA, wgpu), inputs
+    /// resident on the device, and print GFLOP/s and the share of the device's f64 peak.
+    #[command(hide = true)]
+    GpuBench {
+        /// Matrix size.
+        #[arg(long, default_value_t = 8192)]
+        n: usize,
+        /// Products timed after the warm-up.
+        #[arg(long, default_value_t = 5)]
+        reps: usize,
+        /// Only this backend (`cuda` or `wgpu`).
+        #[arg(long)]
+        backend: Option<String>,
     },
 }
 

@@ -50,12 +50,17 @@ pub fn run(words: &[String]) -> i32 {
                     opts.gpu = dml::gpu::GpuMode::Force;
                     i += 1;
                 }
-                if let Err(why) = dml::gpu::probe(opts.gpu) {
-                    if opts.gpu == dml::gpu::GpuMode::Force {
+                match dml::gpu::probe(opts.gpu) {
+                    Err(why) if opts.gpu == dml::gpu::GpuMode::Force => {
                         eprintln!("error: --gpu force: {why}");
                         return 1;
                     }
-                    eprintln!("note: --gpu: {why}; everything runs on the CPU");
+                    Err(why) => eprintln!("note: --gpu: {why}; everything runs on the CPU"),
+                    Ok(device) => {
+                        if let Some(why) = dml::gpu::fallback_note(opts.gpu) {
+                            eprintln!("note: --gpu: {why}; using `{}` ({})", device.name, device.api);
+                        }
+                    }
                 }
             }
             "--no-gpu" => opts.gpu = dml::gpu::GpuMode::Off,

@@ -2,9 +2,14 @@
 //! `--stats` prints.
 //!
 //! This module exists in every build (candle's pattern): the planner and the executor name it
-//! without `cfg`. With the `gpu` feature the device is a wgpu adapter with f64 compute shaders
-//! ([`wgpu`] submodule: device and residency, WGSL kernels, operators); without it [`probe`]
-//! answers that the build has no GPU support and [`execute`] never runs anything.
+//! without `cfg`. Two backends sit behind one private `Device` enum, so neither the planner nor
+//! the executor knows which one runs: with the `cuda` feature an NVIDIA GPU through cudarc
+//! ([`cuda`] submodule: cuBLAS products, NVRTC-compiled kernels), used whenever a driver and a
+//! device are present; with the `gpu` feature a wgpu adapter with f64 compute shaders ([`wgpu`]
+//! submodule: device, WGSL kernels, operators), used otherwise. Both keep device copies in the
+//! shared residency cache (`residency`). Without either [`probe`] answers that the build has no
+//! GPU support and [`execute`] never runs anything. `DML_GPU_BACKEND=cuda|wgpu` (or
+//! [`set_backend`]) pins one backend.
 //!
 //! A device is used under two modes: [`GpuMode::Auto`] (`--gpu`: an operator goes to the device
 //! when the planner's estimate says it pays, and only on a hardware adapter) and
@@ -14,8 +19,12 @@
 use crate::hops::HopOp;
 use crate::types::ops::{AggDir, AggOp, BinOp, UnOp};
 use crate::types::value::Value;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
+#[cfg(feature = "cuda")]
+mod cuda;
+#[cfg(any(feature = "gpu", feature = "cuda"))]
+mod residency;
 #[cfg(feature = "gpu")]
 mod wgpu;
 
@@ -33,7 +42,150 @@ pub enum GpuMode {
 
 /// Whether this build has a GPU backend compiled in.
 pub fn compiled() -> bool {
-    cfg!(feature = "gpu")
+    cfg!(any(feature = "gpu", feature = "cuda"))
+}
+
+/// The device backends a build may have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GpuBackend {
+    /// NVIDIA GPUs through the CUDA driver, cuBLAS and NVRTC (feature `cuda`).
+    Cuda,
+    /// Vulkan, Metal or DX12 adapters through wgpu (feature `gpu`).
+    Wgpu,
+}
+
+/// [`set_backend`]'s choice: 0 none (then `DML_GPU_BACKEND`), 1 CUDA, 2 wgpu, 3 automatic.
+static BACKEND_CHOICE: AtomicU8 = AtomicU8::new(0);
+
+/// Pins the backend for this process (`None`: the automatic choice, CUDA before wgpu), over
+/// `DML_GPU_BACKEND`. A pinned backend that is missing is not replaced by the other one: the
+/// device is then unavailable, with the pinned backend's reason.
+pub fn set_backend(choice: Option<GpuBackend>) {
+    let v = match choice {
+        Some(GpuBackend::Cuda) => 1,
+        Some(GpuBackend::Wgpu) => 2,
+        None => 3,
+    };
+    BACKEND_CHOICE.store(v, Ordering::Relaxed);
+}
+
+/// The pinned backend, if any: [`set_backend`]'s, else `DML_GPU_BACKEND`'s (`cuda`, `wgpu`).
+fn pinned_backend() -> Option<GpuBackend> {
+    static FROM_ENV: std::sync::OnceLock<Option<GpuBackend>> = std::sync::OnceLock::new();
+    match BACKEND_CHOICE.load(Ordering::Relaxed) {
+        1 => Some(GpuBackend::Cuda),
+        2 => Some(GpuBackend::Wgpu),
+        3 => None,
+        _ => *FROM_ENV.get_or_init(|| {
+            match std::env::var("DML_GPU_BACKEND").ok()?.trim().to_ascii_lowercase().as_str() {
+                "cuda" => Some(GpuBackend::Cuda),
+                "wgpu" | "vulkan" => Some(GpuBackend::Wgpu),
+                _ => None,
+            }
+        }),
+    }
+}
+
+/// The opened device of one backend: what `probe`, `supports` and `execute` dispatch on.
+#[derive(Clone, Copy)]
+enum Device {
+    #[cfg(feature = "cuda")]
+    Cuda(&'static cuda::Cuda),
+    #[cfg(feature = "gpu")]
+    Wgpu,
+}
+
+/// The device `mode` may use: CUDA when compiled, present and not pinned away, else a wgpu
+/// adapter (a software one only under [`GpuMode::Force`]); the error gives every backend's
+/// reason.
+fn select(mode: GpuMode) -> Result<Device, String> {
+    select_with(mode, pinned_backend())
+}
+
+/// [`select`] with `pinned` in place of the process's pinned backend.
+fn select_with(mode: GpuMode, pinned: Option<GpuBackend>) -> Result<Device, String> {
+    if mode == GpuMode::Off {
+        return Err("the GPU is off (--no-gpu)".into());
+    }
+    let mut why: Vec<String> = Vec::new();
+    #[cfg(feature = "cuda")]
+    if pinned != Some(GpuBackend::Wgpu) {
+        match cuda::device() {
+            Ok(d) => return Ok(Device::Cuda(d)),
+            Err(e) => why.push(e),
+        }
+    }
+    #[cfg(feature = "gpu")]
+    if pinned != Some(GpuBackend::Cuda) {
+        match wgpu::device() {
+            Ok(d) if d.info().software && mode == GpuMode::Auto => why.push(format!(
+                "the only adapter is `{}`, a software implementation on the CPU; `--gpu force` uses it",
+                d.info().name
+            )),
+            Ok(_) => return Ok(Device::Wgpu),
+            Err(e) => why.push(e),
+        }
+    }
+    if why.is_empty() {
+        why.push(match pinned {
+            Some(GpuBackend::Cuda) if compiled() => {
+                "this build has no CUDA backend (build with `--features cuda`)".into()
+            }
+            Some(GpuBackend::Wgpu) if compiled() => {
+                "this build has no wgpu backend (build with `--features gpu`)".into()
+            }
+            _ => {
+                "this build was not compiled with GPU support (build with `--features gpu` or `cuda`)".into()
+            }
+        });
+    }
+    Err(why.join("; "))
+}
+
+impl Device {
+    fn info(self) -> DeviceInfo {
+        match self {
+            #[cfg(feature = "cuda")]
+            Device::Cuda(d) => d.info(),
+            #[cfg(feature = "gpu")]
+            Device::Wgpu => wgpu::device().map(|d| d.info()).expect("selected, so open"),
+        }
+    }
+}
+
+/// Why a preferred backend was passed over for the one `probe(mode)` found (CUDA compiled but
+/// no driver, so wgpu runs), for the note `--gpu` prints; `None` when nothing was passed over.
+pub fn fallback_note(mode: GpuMode) -> Option<String> {
+    #[cfg(all(feature = "cuda", feature = "gpu"))]
+    if pinned_backend().is_none() && matches!(select(mode), Ok(Device::Wgpu)) {
+        return cuda::device().err();
+    }
+    let _ = mode;
+    None
+}
+
+/// The device's sustained rates as the planner's cost model uses them, where the backend can
+/// tell (CUDA, from its compute capability and clocks); `None` for wgpu, which reports neither.
+#[derive(Clone, Copy, Debug)]
+pub struct Rates {
+    /// f64 rate of a matrix product, flop/s.
+    pub gemm_flops: f64,
+    /// Device memory bandwidth, bytes/s.
+    pub bytes_per_sec: f64,
+}
+
+/// [`Rates`] of the device `mode` uses.
+pub fn rates(mode: GpuMode) -> Option<Rates> {
+    match select(mode).ok()? {
+        #[cfg(feature = "cuda")]
+        // Sustained: cuBLAS reaches about 80% of the f64 peak on large products, and
+        // streaming kernels about 80% of the memory bandwidth.
+        Device::Cuda(d) => {
+            Some(Rates { gemm_flops: 0.8 * d.rates.gemm_flops, bytes_per_sec: 0.8 * d.rates.bytes_per_sec })
+        }
+        #[cfg(feature = "gpu")]
+        Device::Wgpu => None,
+    }
 }
 
 /// What the device is, for the notice `--gpu` prints and for tests.
@@ -54,24 +206,13 @@ pub struct DeviceInfo {
 /// be used: no GPU support compiled in, no adapter with f64 shaders, or only a software adapter
 /// under [`GpuMode::Auto`].
 pub fn probe(mode: GpuMode) -> Result<DeviceInfo, String> {
-    if mode == GpuMode::Off {
-        return Err("the GPU is off (--no-gpu)".into());
-    }
-    #[cfg(feature = "gpu")]
-    {
-        let info = wgpu::device()?.info();
-        if info.software && mode == GpuMode::Auto {
-            return Err(format!(
-                "the only adapter is `{}`, a software implementation on the CPU; `--gpu force` uses it",
-                info.name
-            ));
-        }
-        Ok(info)
-    }
-    #[cfg(not(feature = "gpu"))]
-    {
-        Err("this build was not compiled with GPU support (build with `--features gpu`)".into())
-    }
+    select(mode).map(Device::info)
+}
+
+/// [`probe`] for one backend, whatever the process pinned: the device `backend` would give
+/// `mode`, or why there is none (for tests and the bench, which name their backend).
+pub fn probe_backend(backend: GpuBackend, mode: GpuMode) -> Result<DeviceInfo, String> {
+    select_with(mode, Some(backend)).map(Device::info)
 }
 
 /// Whether `probe(mode)` finds a usable device.
@@ -105,8 +246,13 @@ pub fn supports_builtin(id: crate::builtins::BuiltinId) -> bool {
 }
 
 /// Whether the operator has a device kernel (for matrix inputs; the executor still falls back
-/// to the CPU for a case the kernel does not take, such as an empty matrix).
+/// to the CPU for a case the kernel does not take, such as an empty matrix). The lists above
+/// are wgpu's; the CUDA device, when it is the one in use, has its own.
 pub fn supports(op: &HopOp) -> bool {
+    #[cfg(feature = "cuda")]
+    if let Ok(Device::Cuda(_)) = select(GpuMode::Force) {
+        return cuda::supports(op);
+    }
     match op {
         HopOp::MatMul | HopOp::Tsmm { .. } => true,
         HopOp::Binary(b) => supports_binary(*b),
@@ -121,14 +267,12 @@ pub fn supports(op: &HopOp) -> bool {
 /// this case (no device, a value that is not a matrix or number, an empty matrix, a buffer over
 /// the device's limit), and the caller runs the CPU kernel instead.
 pub fn execute(op: &HopOp, args: &[Value]) -> Option<Result<Value, String>> {
-    #[cfg(feature = "gpu")]
-    {
-        wgpu::execute(op, args)
-    }
-    #[cfg(not(feature = "gpu"))]
-    {
-        let _ = (op, args);
-        None
+    let _ = (op, args);
+    match select(GpuMode::Force).ok()? {
+        #[cfg(feature = "cuda")]
+        Device::Cuda(d) => cuda::execute(d, op, args),
+        #[cfg(feature = "gpu")]
+        Device::Wgpu => wgpu::execute(op, args),
     }
 }
 
@@ -139,15 +283,106 @@ pub fn execute_conv(
     shape: &crate::kernels::dnn::ConvShape,
     has_bias: bool,
 ) -> Option<Result<Value, String>> {
-    #[cfg(feature = "gpu")]
-    {
-        wgpu::conv2d(args, shape, has_bias)
+    let _ = (args, shape, has_bias);
+    match select(GpuMode::Force).ok()? {
+        #[cfg(feature = "cuda")]
+        Device::Cuda(d) => cuda::conv2d(d, args, shape, has_bias),
+        #[cfg(feature = "gpu")]
+        Device::Wgpu => wgpu::conv2d(args, shape, has_bias),
     }
-    #[cfg(not(feature = "gpu"))]
-    {
-        let _ = (args, shape, has_bias);
-        None
+}
+
+/// Bytes, or with a K/M/G suffix (as `DML_MEMORY_BUDGET`): `DML_GPU_MEMORY_BUDGET`.
+#[cfg_attr(not(any(feature = "gpu", feature = "cuda")), allow(dead_code))]
+fn parse_bytes(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (num, shift) = match s.chars().last()? {
+        'k' | 'K' => (&s[..s.len() - 1], 10),
+        'm' | 'M' => (&s[..s.len() - 1], 20),
+        'g' | 'G' => (&s[..s.len() - 1], 30),
+        _ => (s, 0),
+    };
+    num.trim().parse::<f64>().ok().filter(|v| *v > 0.0).map(|v| (v * (1u64 << shift) as f64) as u64)
+}
+
+/// What `dml gpu-bench` measured: an `n x n` f64 product on device-resident inputs.
+#[derive(Clone, Debug)]
+pub struct MatmulBench {
+    pub device: DeviceInfo,
+    /// Seconds per product, transfers excluded.
+    pub seconds: f64,
+    /// `2 n^3 / seconds`.
+    pub flops: f64,
+    /// The device's f64 peak for a product (the tensor cores where they exist; CUDA only, wgpu
+    /// cannot tell), flop/s.
+    pub peak_flops: Option<f64>,
+    /// The device's f64 peak of its FMA units alone (CUDA only), flop/s.
+    pub peak_fma_flops: Option<f64>,
+    /// Largest relative error of the first row's sampled cells against the CPU.
+    pub max_rel_error: f64,
+}
+
+/// Times `reps` products of `n x n` f64 matrices on `backend` (after one warm-up).
+pub fn bench_matmul(backend: GpuBackend, n: usize, reps: usize) -> Result<MatmulBench, String> {
+    let (seconds, max_rel_error, device, peaks) = bench_on(backend, n, reps)?;
+    Ok(MatmulBench {
+        device,
+        seconds,
+        flops: 2.0 * (n as f64).powi(3) / seconds,
+        peak_flops: peaks.map(|p| p.0),
+        peak_fma_flops: peaks.map(|p| p.1),
+        max_rel_error,
+    })
+}
+
+/// Seconds per product, the check's error, the device and its (product, FMA) peaks.
+type BenchRun = (f64, f64, DeviceInfo, Option<(f64, f64)>);
+
+fn bench_on(backend: GpuBackend, n: usize, reps: usize) -> Result<BenchRun, String> {
+    let _ = (n, reps);
+    match backend {
+        #[cfg(feature = "cuda")]
+        GpuBackend::Cuda => {
+            let d = cuda::device()?;
+            let (s, e) = cuda::bench_matmul(d, n, reps)?;
+            Ok((s, e, d.info(), Some((d.rates.gemm_flops, d.rates.fma_flops))))
+        }
+        #[cfg(feature = "gpu")]
+        GpuBackend::Wgpu => {
+            let (s, e) = wgpu::bench_matmul(n, reps)?;
+            Ok((s, e, wgpu::device()?.info(), None))
+        }
+        #[allow(unreachable_patterns)]
+        other => Err(format!("this build has no {other:?} backend")),
     }
+}
+
+/// The bench's deterministic pseudo-random `n x n` matrix, cells in [-1, 1).
+#[cfg_attr(not(any(feature = "gpu", feature = "cuda")), allow(dead_code))]
+fn bench_data(n: usize, seed: u64) -> Vec<f64> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n * n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+        })
+        .collect()
+}
+
+/// The largest relative error (to max(1, |cell|)) of up to 64 cells of the product's first row
+/// against the CPU's dot products.
+#[cfg_attr(not(any(feature = "gpu", feature = "cuda")), allow(dead_code))]
+fn bench_check(a: &[f64], b: &[f64], n: usize, first_row: &[f64]) -> f64 {
+    let step = n.div_ceil(64).max(1);
+    (0..n)
+        .step_by(step)
+        .map(|j| {
+            let want: f64 = (0..n).map(|l| a[l] * b[l * n + j]).sum();
+            (first_row[j] - want).abs() / want.abs().max(1.0)
+        })
+        .fold(0.0, f64::max)
 }
 
 /// Device activity since the process started, for `--stats`.
@@ -224,7 +459,7 @@ pub fn counters() -> Counters {
     }
 }
 
-#[cfg_attr(not(feature = "gpu"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "gpu", feature = "cuda")), allow(dead_code))]
 pub(crate) mod count {
     use super::*;
     pub fn kernel(ns: u64) {

@@ -17,10 +17,11 @@ use crate::types::type_info::DType;
 const CPU_FLOPS_PER_CORE: f64 = 20e9;
 /// Host memory bandwidth a cellwise pass reaches, bytes/s.
 const CPU_BYTES_PER_SEC: f64 = 10e9;
-/// Sustained f64 rate assumed for a GPU. wgpu does not report it, and consumer cards run f64 at
+/// Sustained f64 rate assumed for a GPU that does not report its own ([`crate::gpu::rates`]:
+/// CUDA does, from its compute capability). wgpu does not, and consumer cards run f64 at
 /// 1/32..1/64 of f32, so this is a modest figure; data-centre cards (H100: ~60 TFLOP/s) do better.
 const GPU_FLOPS: f64 = 500e9;
-/// Device memory bandwidth, bytes/s.
+/// Device memory bandwidth where the device does not report it, bytes/s.
 const GPU_BYTES_PER_SEC: f64 = 300e9;
 /// Host-device transfer rate (PCIe), bytes/s.
 const TRANSFER_BYTES_PER_SEC: f64 = 10e9;
@@ -33,6 +34,8 @@ pub fn choose(dag: &mut Dag, mode: GpuMode) {
         return;
     }
     let Ok(device) = crate::gpu::probe(mode) else { return };
+    let rates = crate::gpu::rates(mode)
+        .unwrap_or(crate::gpu::Rates { gemm_flops: GPU_FLOPS, bytes_per_sec: GPU_BYTES_PER_SEC });
     for id in dag.topo_order() {
         let hop = dag.get(id);
         if !crate::gpu::supports(&hop.op) || !fits(dag, hop, &device) {
@@ -40,7 +43,7 @@ pub fn choose(dag: &mut Dag, mode: GpuMode) {
         }
         let on_gpu = match mode {
             GpuMode::Force => true,
-            _ => pays(dag, hop),
+            _ => pays(dag, hop, &rates),
         };
         if on_gpu {
             dag.get_mut(id).backend = Backend::Gpu;
@@ -68,7 +71,7 @@ fn fits(dag: &Dag, hop: &Hop, device: &DeviceInfo) -> bool {
 }
 
 /// The cost model of the module doc: whether the GPU is estimated faster than the CPU.
-fn pays(dag: &Dag, hop: &Hop) -> bool {
+fn pays(dag: &Dag, hop: &Hop, rates: &crate::gpu::Rates) -> bool {
     let cells = |id: crate::hops::HopId| {
         let ty = &dag.get(id).ty;
         if ty.dt == DType::Matrix { ty.cells() } else { Some(1.0) }
@@ -94,7 +97,7 @@ fn pays(dag: &Dag, hop: &Hop) -> bool {
                 Some(crate::hops::Lit::Bool(true))
             );
             let flops = 2.0 * out * if ta { a.rows } else { a.cols } as f64;
-            (flops / (CPU_FLOPS_PER_CORE * threads), flops / GPU_FLOPS)
+            (flops / (CPU_FLOPS_PER_CORE * threads), flops / rates.gemm_flops)
         }
         HopOp::MatMul | HopOp::Tsmm { .. } => {
             let (a, b) =
@@ -105,11 +108,11 @@ fn pays(dag: &Dag, hop: &Hop) -> bool {
                 _ => a.cols.max(b.rows),
             } as f64;
             let flops = 2.0 * out * k;
-            (flops / (CPU_FLOPS_PER_CORE * threads), flops / GPU_FLOPS)
+            (flops / (CPU_FLOPS_PER_CORE * threads), flops / rates.gemm_flops)
         }
         _ => {
             let bytes = (in_cells + out) * 8.0;
-            (bytes / (CPU_BYTES_PER_SEC * threads.min(4.0)), bytes / GPU_BYTES_PER_SEC)
+            (bytes / (CPU_BYTES_PER_SEC * threads.min(4.0)), bytes / rates.bytes_per_sec)
         }
     };
     let gpu = gpu_work + (upload + out * 8.0) / TRANSFER_BYTES_PER_SEC + LAUNCH_SECONDS;

@@ -4,10 +4,12 @@
 //! Everything here blocks: a kernel is submitted, waited for and its output read back before the
 //! executor's next instruction, so the executor needs no notion of pending device work.
 
+mod bench;
 mod kernels;
 mod ops;
 mod residency;
 
+pub(super) use bench::matmul as bench_matmul;
 pub(super) use ops::{conv2d, execute};
 
 use super::DeviceInfo;
@@ -110,7 +112,7 @@ fn open_loud() -> Result<Gpu, String> {
     let max_buffer_bytes = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
     let budget_bytes = std::env::var("DML_GPU_MEMORY_BUDGET")
         .ok()
-        .and_then(|v| parse_bytes(&v))
+        .and_then(|v| super::parse_bytes(&v))
         .unwrap_or(DEFAULT_BUDGET_BYTES);
     let info = DeviceInfo {
         name: ainfo.name.clone(),
@@ -126,18 +128,6 @@ fn open_loud() -> Result<Gpu, String> {
         pipelines: Mutex::default(),
         resident: Mutex::new(Residency::new(budget_bytes)),
     })
-}
-
-/// Bytes, or with a K/M/G suffix (as `DML_MEMORY_BUDGET`).
-fn parse_bytes(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let (num, shift) = match s.chars().last()? {
-        'k' | 'K' => (&s[..s.len() - 1], 10),
-        'm' | 'M' => (&s[..s.len() - 1], 20),
-        'g' | 'G' => (&s[..s.len() - 1], 30),
-        _ => (s, 0),
-    };
-    num.trim().parse::<f64>().ok().filter(|v| *v > 0.0).map(|v| (v * (1u64 << shift) as f64) as u64)
 }
 
 fn desc_backends() -> wgpu::Backends {
