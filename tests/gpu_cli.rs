@@ -98,6 +98,67 @@ mod with_gpu {
         }
     }
 
+    /// Conformance cases whose batch-norm statistics, losses or checksums came out of the device
+    /// different from the CPU's (the compiler folded the aggregates' Kahan correction away):
+    /// under `--gpu force` each prints its recorded expected output, compared as the
+    /// conformance suite compares (numbers to 1e-9 relative, 1e-12 absolute near zero).
+    const CONFORMANCE_ON_THE_DEVICE: [&str; 12] = [
+        "nn/resnet18",
+        "nn/batch_norm2d",
+        "nn/batch_norm2d_cached_stats",
+        "nn/batch_norm1d",
+        "nn/cross_entropy_loss",
+        "nn/log_loss",
+        "nn/softmax_cross_entropy_loss",
+        "nn/caffe2dml_lenet_style",
+        "nn/keras2dml_mlp_style",
+        "nn/lenetForwardPass",
+        "pserv/paramserv_nn",
+        "pserv/binary_roundtrip",
+    ];
+
+    fn numbers_match(expected: &str, actual: &str) -> bool {
+        let split = |l: &str| -> Vec<String> {
+            l.split(|c: char| c.is_whitespace() || ",;:=()[]{}".contains(c)).map(str::to_string).collect()
+        };
+        let (e, a) = (split(expected), split(actual));
+        e.len() == a.len()
+            && e.iter().zip(&a).all(|(x, y)| {
+                x == y
+                    || match (x.parse::<f64>(), y.parse::<f64>()) {
+                        (Ok(x), Ok(y)) => (x - y).abs() <= (1e-9 * x.abs()).max(1e-12),
+                        _ => false,
+                    }
+            })
+    }
+
+    #[test]
+    fn conformance_cases_under_gpu_force_print_their_expected_output() {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/conformance");
+        for case in CONFORMANCE_ON_THE_DEVICE {
+            let script = root.join(format!("{case}.dml"));
+            let args = std::fs::read_to_string(script.with_extension("args")).unwrap_or_default();
+            let o = Command::new(env!("CARGO_BIN_EXE_dml"))
+                .args(["run", "--gpu", "force"])
+                .arg(script.file_name().expect("a file"))
+                .args(args.split_whitespace())
+                .current_dir(script.parent().expect("a folder"))
+                .output()
+                .expect("run dml");
+            let (out, err) = text(&o);
+            assert!(o.status.success(), "{case}: {err}");
+            let expected = std::fs::read_to_string(script.with_extension("out")).expect("expected output");
+            let (e, a): (Vec<&str>, Vec<&str>) = (
+                expected.trim_end().lines().map(str::trim_end).collect(),
+                out.trim_end().lines().map(str::trim_end).collect(),
+            );
+            assert_eq!(e.len(), a.len(), "{case}: line count\n{out}");
+            for (x, y) in e.iter().zip(&a) {
+                assert!(numbers_match(x, y), "{case}: expected `{x}`, printed `{y}`");
+            }
+        }
+    }
+
     /// The LeNet benchmark (`../shared/bench/lenet_train.dml`, beside the repository in CI and
     /// on developers' machines) on 32 examples, one batch: under `--gpu force` its products,
     /// fused transposed products, optimizer updates, bias and ReLU gradients run on the device,

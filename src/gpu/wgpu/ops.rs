@@ -254,6 +254,14 @@ fn aggregate(gpu: &Gpu, op: AggOp, dir: AggDir, m: &Arc<Matrix>) -> Option<Resul
     let (rows, cols) = (m.rows(), m.cols());
     let total = rows * cols;
     let dm = gpu.resident(m)?;
+    let (seq_nseg, seq_len) = match dir {
+        AggDir::All => (1, total),
+        AggDir::Row => (rows, cols),
+        AggDir::Col => (cols, rows),
+    };
+    if seq_len <= kernels::sequential_aggregate::MAX_LEN {
+        return Some(sequential_aggregate(gpu, op, dir, m, dm, seq_nseg, seq_len));
+    }
     // (segments, cells a segment, segment start stride, cell stride)
     let (nseg, len, seg_stride, cell_stride) = match dir {
         AggDir::All => (total.div_ceil(ALL_BLOCK), ALL_BLOCK, ALL_BLOCK, 1),
@@ -273,7 +281,7 @@ fn aggregate(gpu: &Gpu, op: AggOp, dir: AggDir, m: &Arc<Matrix>) -> Option<Resul
         }
     }
     let out = Arc::new(gpu.output(nseg));
-    let ([ilo, ihi], [nlo, nhi]) = (split(f64::INFINITY), split(f64::NAN));
+    let ([ilo, ihi], [nlo, nhi], [olo, ohi]) = (split(f64::INFINITY), split(f64::NAN), split(1.0));
     let first_op_name =
         if dir == AggDir::All && op == AggOp::Mean { "aggregate_Sum".to_string() } else { name.clone() };
     if first_op_name != name
@@ -282,7 +290,7 @@ fn aggregate(gpu: &Gpu, op: AggOp, dir: AggDir, m: &Arc<Matrix>) -> Option<Resul
         return Some(Err(e));
     }
     let params = [nseg, len, seg_stride, cell_stride, total, 0].map(|v| v as u32);
-    let params = [&params[..], &[ilo, ihi, nlo, nhi]].concat();
+    let params = [&params[..], &[ilo, ihi, nlo, nhi, olo, ohi]].concat();
     let buffers = [&*dm.buf, &*out, &*dm.buf];
     let first = Pass { kernel: &first_op_name, buffers: &buffers, params: &params, groups: grid(nseg) };
     if dir != AggDir::All {
@@ -297,13 +305,47 @@ fn aggregate(gpu: &Gpu, op: AggOp, dir: AggDir, m: &Arc<Matrix>) -> Option<Resul
     }
     let result = gpu.output(1);
     let params2 = [1, nseg, 0, 1, nseg, 0].map(|v| v as u32);
-    let params2 = [&params2[..], &[ilo, ihi, nlo, nhi]].concat();
+    let params2 = [&params2[..], &[ilo, ihi, nlo, nhi, olo, ohi]].concat();
     let buffers2 = [&*out, &result, &*out];
     let second_pass = Pass { kernel: &second_name, buffers: &buffers2, params: &params2, groups: (1, 1) };
     Some(
         gpu.run(&[first, second_pass], &result, 1)
             .map(|d| Value::Double(if op == AggOp::Mean { d[0] / total as f64 } else { d[0] })),
     )
+}
+
+/// An aggregate whose segments one invocation each folds in the CPU kernel's order (see
+/// `kernels::sequential_aggregate`): the CPU's values to the last bit.
+fn sequential_aggregate(
+    gpu: &Gpu,
+    op: AggOp,
+    dir: AggDir,
+    m: &Arc<Matrix>,
+    dm: DevMatrix,
+    nseg: usize,
+    len: usize,
+) -> Result<Value, String> {
+    let (rows, cols) = (m.rows(), m.cols());
+    let (seg_stride, cell_stride) = match dir {
+        AggDir::All => (0, 1),
+        AggDir::Row => (cols, 1),
+        AggDir::Col => (1, cols),
+    };
+    let name = format!("sequential_aggregate_{op:?}");
+    gpu.compile(&name, || kernels::sequential_aggregate::source(op))?;
+    let out = Arc::new(gpu.output(nseg));
+    let params = [nseg, len, seg_stride, cell_stride, m.is_sparse() as usize, 0].map(|v| v as u32);
+    let ([ilo, ihi], [nlo, nhi], [olo, ohi]) = (split(f64::INFINITY), split(f64::NAN), split(1.0));
+    let params = [&params[..], &[ilo, ihi, nlo, nhi, olo, ohi]].concat();
+    let buffers = [&*dm.buf, &*out, &*dm.buf];
+    let groups = grid(nseg.div_ceil(kernels::sequential_aggregate::GROUP));
+    let pass = Pass { kernel: &name, buffers: &buffers, params: &params, groups };
+    let data = gpu.run(&[pass], &out, nseg)?;
+    Ok(match dir {
+        AggDir::All => Value::Double(data[0]),
+        AggDir::Row => gpu.finish(out, rows, 1, data),
+        AggDir::Col => gpu.finish(out, 1, cols, data),
+    })
 }
 
 /// `conv2d` and `_conv2d_bias_add` forward on the arguments `input, filter[, bias]` with the

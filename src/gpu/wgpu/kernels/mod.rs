@@ -8,11 +8,13 @@
 
 use crate::types::ops::{AggOp, BinOp, UnOp};
 
+pub mod sequential_aggregate;
+
 /// Helpers every cellwise kernel may call. NaN and the sign of zero are read from the bits of
 /// the inputs (each input matrix is bound a second time as `array<u32>`), never from `x != x` or
 /// `1 / x`: naga marks no operation exact, and driver compilers (Mesa's NIR among them) fold
 /// `x != x` to false and `x - x` to 0. NaN results come from the uniform `p.nan`.
-const HELPERS: &str = r#"
+pub(super) const HELPERS: &str = r#"
 struct D { v: f64, nan: bool, neg: bool, inf: bool }
 fn d_of(v: f64, lo: u32, hi: u32) -> D {
     let exp_all = (hi & 0x7ff00000u) == 0x7ff00000u;
@@ -196,7 +198,7 @@ pub fn aggregate(op: AggOp) -> String {
     };
     format!(
         r#"
-struct P {{ nseg: u32, len: u32, seg_stride: u32, cell_stride: u32, total: u32, pad: u32, inf: f64, nan: f64 }}
+struct P {{ nseg: u32, len: u32, seg_stride: u32, cell_stride: u32, total: u32, pad: u32, inf: f64, nan: f64, one: f64 }}
 @group(0) @binding(0) var<storage, read> A: array<f64>;
 @group(0) @binding(1) var<storage, read_write> O: array<f64>;
 @group(0) @binding(2) var<storage, read> Ab: array<u32>;
@@ -208,7 +210,7 @@ var<workgroup> nans: array<u32, 64>;
 fn kahan(s: ptr<function, f64>, c: ptr<function, f64>, v: f64) {{
     let y = v + *c;
     let t = *s + y;
-    *c = y - (t - *s);
+    *c = y - (t * p.one - *s);
     *s = t;
 }}
 @compute @workgroup_size(64)
