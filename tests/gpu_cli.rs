@@ -137,7 +137,16 @@ mod with_gpu {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/conformance");
         for case in CONFORMANCE_ON_THE_DEVICE {
             let script = root.join(format!("{case}.dml"));
-            let args = std::fs::read_to_string(script.with_extension("args")).unwrap_or_default();
+            // A case that writes files gets a fresh folder for `$TMP`, as in the conformance suite.
+            let tmp = std::env::temp_dir().join(format!(
+                "dml-gpu-conf-{}-{}",
+                std::process::id(),
+                case.replace('/', "-")
+            ));
+            std::fs::create_dir_all(&tmp).expect("temp folder");
+            let args = std::fs::read_to_string(script.with_extension("args"))
+                .unwrap_or_default()
+                .replace("$TMP", &tmp.to_string_lossy());
             let o = Command::new(env!("CARGO_BIN_EXE_dml"))
                 .args(["run", "--gpu", "force"])
                 .arg(script.file_name().expect("a file"))
@@ -145,6 +154,7 @@ mod with_gpu {
                 .current_dir(script.parent().expect("a folder"))
                 .output()
                 .expect("run dml");
+            let _ = std::fs::remove_dir_all(&tmp);
             let (out, err) = text(&o);
             assert!(o.status.success(), "{case}: {err}");
             let expected = std::fs::read_to_string(script.with_extension("out")).expect("expected output");
