@@ -397,3 +397,131 @@ fn aggregates_are_the_cpus_to_the_bit(dev: Device) {
     }
 }
 test_device!(aggregates_are_the_cpus_to_the_bit);
+
+/// Cells across the ranges of exp, log and pow: signed zeros, subnormals, the overflow and
+/// underflow edges of exp, huge and tiny magnitudes, infinities and NaN, then random values in
+/// [-800, 800], [-2, 2] and magnitudes 1e-300 .. 1e300 of either sign.
+fn transcendental_cells(n: usize, seed: u64) -> Vec<f64> {
+    let mut v = vec![
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        5e-324,
+        -5e-324,
+        1e-310,
+        f64::MIN_POSITIVE,
+        f64::MAX,
+        -f64::MAX,
+        709.78,
+        709.79,
+        -745.1,
+        -745.2,
+        1e-20,
+        -1e-20,
+        0.5,
+        2.0,
+        3.0,
+        0.3466,
+        1.0 + f64::EPSILON,
+    ];
+    let (_, _, r) = cells(&random(1, n, 1.0, seed));
+    for (i, x) in r.iter().enumerate() {
+        v.push(match i % 3 {
+            0 => 800.0 * x,
+            1 => 2.0 * x,
+            _ => x.signum() * 10f64.powf(300.0 * x),
+        });
+    }
+    v
+}
+
+fn rel_close(got: f64, want: f64, tol: f64) -> bool {
+    (got.is_nan() && want.is_nan())
+        || (got == want && got.is_sign_negative() == want.is_sign_negative())
+        || (got - want).abs() <= tol * want.abs()
+}
+
+/// exp, log, sigmoid, tanh, `^` and `log(x, base)` against the CPU's scalar semantics, relative
+/// to the value itself (not to 1): 1e-12 for exp, log and pow (measured: within 1 ulp for exp
+/// and log, 7 for pow), the same bits for sigmoid and tanh (the device follows the CPU's steps).
+fn transcendentals(dev: Device) {
+    let v = transcendental_cells(600, 40);
+    let shapes = [(1, v.len()), (v.len(), 1), (16, v.len() / 16)];
+    for (rows, cols) in shapes {
+        let a = Value::Matrix(Arc::new(Matrix::from_vec(rows, cols, v[..rows * cols].to_vec())));
+        let src = "E = exp(A)\nL = log(A)\nS = sigmoid(A)\nT = tanh(A)";
+        let out = run(dev, src, &[("A", a.clone())], &["E", "L", "S", "T"]);
+        let (_, _, av) = cells(&a);
+        for (k, (op, tol)) in
+            [(UnOp::Exp, 1e-12), (UnOp::Log, 1e-12), (UnOp::Sigmoid, 0.0), (UnOp::Tanh, 0.0)]
+                .iter()
+                .enumerate()
+        {
+            let (_, _, got) = cells(&out[k]);
+            for (x, g) in av.iter().zip(&got) {
+                let want = op.apply(*x);
+                assert!(rel_close(*g, want, *tol), "{op:?}({x:e}) is {g:e}, the CPU's {want:e}");
+            }
+        }
+    }
+    // Powers and logarithms: every base against a set of exponents that holds the special
+    // cases (0, 1, 2, odd and even integers, halves, infinities, NaN) and random ones; sparse
+    // bases too.
+    let bases = transcendental_cells(200, 41);
+    let exps = [
+        0.0,
+        -0.0,
+        1.0,
+        2.0,
+        3.0,
+        -1.0,
+        -2.0,
+        -3.0,
+        0.5,
+        -0.5,
+        2.5,
+        7.0,
+        1e300,
+        f64::INFINITY,
+        f64::NAN,
+        10.0,
+    ];
+    let (_, _, r) = cells(&random(1, 16, 1.0, 42));
+    // Every base in a row, every exponent in a column: same-shaped operands.
+    let n = bases.len();
+    let a = Value::Matrix(Arc::new(Matrix::from_vec(n, 16, bases.iter().flat_map(|x| [*x; 16]).collect())));
+    let random_exps: Vec<f64> = r.iter().map(|x| 30.0 * x).collect();
+    for e in [exps.to_vec(), random_exps] {
+        let b = Value::Matrix(Arc::new(Matrix::from_vec(n, 16, (0..n).flat_map(|_| e.clone()).collect())));
+        let out = run(
+            dev,
+            "P = A ^ B\nG = log(abs(A) + 1, B + 3)",
+            &[("A", a.clone()), ("B", b.clone())],
+            &["P", "G"],
+        );
+        let bc = 16;
+        let (_, _, pv) = cells(&out[0]);
+        let (_, _, gv) = cells(&out[1]);
+        for (i, x) in bases.iter().enumerate() {
+            for (j, y) in e.iter().enumerate() {
+                let want = BinOp::Pow.apply(*x, *y);
+                let g = pv[i * bc + j];
+                assert!(rel_close(g, want, 1e-12), "{x:e} ^ {y:e} is {g:e}, the CPU's {want:e}");
+                let want = BinOp::Log.apply(x.abs() + 1.0, y + 3.0);
+                let g = gv[i * bc + j];
+                assert!(rel_close(g, want, 1e-12), "log({x:e}, {y:e}) is {g:e}, the CPU's {want:e}");
+            }
+        }
+    }
+    // Sparse inputs (uploaded dense) through exp and a power.
+    let s = random(40, 33, 0.1, 43);
+    let out = run(dev, "E = exp(S)\nP = S ^ 3", &[("S", s.clone())], &["E", "P"]);
+    let (_, _, sv) = cells(&s);
+    assert_cells("exp(S)", &out[0], 40, 33, &sv.iter().map(|x| x.exp()).collect::<Vec<_>>());
+    assert_cells("S ^ 3", &out[1], 40, 33, &sv.iter().map(|x| x.powf(3.0)).collect::<Vec<_>>());
+}
+test_device!(transcendentals);

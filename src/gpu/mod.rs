@@ -82,14 +82,31 @@ pub fn usable(mode: GpuMode) -> bool {
 /// Binary operators with a device kernel (same semantics as `BinOp::apply`).
 pub fn supports_binary(op: BinOp) -> bool {
     use BinOp::*;
-    matches!(op, Add | Sub | Mul | Div | Min | Max | Lt | Le | Gt | Ge | Eq | Ne | And | Or | Xor)
+    matches!(op, Add | Sub | Mul | Div | Pow | Log | Min | Max | Lt | Le | Gt | Ge | Eq | Ne | And | Or | Xor)
 }
 
-/// Unary operators with a device kernel. Transcendentals (exp, log, tanh, ...) are left out:
-/// Vulkan's extended instructions have no f64 forms of them.
+/// Unary operators with a device kernel. Vulkan's extended instructions have no f64 forms of
+/// the transcendentals; exp, log, sigmoid and tanh are written in WGSL (the trigonometric
+/// functions are not yet).
 pub fn supports_unary(op: UnOp) -> bool {
     use UnOp::*;
-    matches!(op, Neg | Not | Abs | Sign | Sqrt | Floor | Ceil | Relu | IsNaN | IsNa | IsInf)
+    matches!(
+        op,
+        Neg | Not
+            | Abs
+            | Sign
+            | Sqrt
+            | Exp
+            | Log
+            | Sigmoid
+            | Tanh
+            | Floor
+            | Ceil
+            | Relu
+            | IsNaN
+            | IsNa
+            | IsInf
+    )
 }
 
 /// Aggregates with a device kernel, in every direction.

@@ -159,6 +159,12 @@ impl Gpu {
     }
 }
 
+/// NaN, infinity and 1.0 as the cellwise kernels' uniforms end (`nan`, `inf`, `one`).
+fn special_constants() -> [u32; 6] {
+    let ([nl, nh], [il, ih], [ol, oh]) = (split(f64::NAN), split(f64::INFINITY), split(1.0));
+    [nl, nh, il, ih, ol, oh]
+}
+
 /// The two 32-bit words of an f64 (low first), as a uniform holds it.
 fn split(v: f64) -> [u32; 2] {
     let b = v.to_bits();
@@ -219,9 +225,11 @@ fn binary(gpu: &Gpu, op: BinOp, a: Arg, b: Arg) -> Option<Result<Value, String>>
         return Some(Err(e));
     }
     let out = Arc::new(gpu.output(rows * cols));
-    let [lo, hi] = split(f64::NAN);
-    let params =
-        [rows as u32, cols as u32, da.rows as u32, da.cols as u32, db.rows as u32, db.cols as u32, lo, hi];
+    let params = [
+        &[rows as u32, cols as u32, da.rows as u32, da.cols as u32, db.rows as u32, db.cols as u32][..],
+        &special_constants(),
+    ]
+    .concat();
     // Each input is bound twice: as f64 cells and as their bits (see `kernels`).
     let buffers = [&*da.buf, &*db.buf, &*out, &*da.buf, &*db.buf];
     let pass =
@@ -237,8 +245,7 @@ fn unary(gpu: &Gpu, op: UnOp, m: &Arc<Matrix>) -> Option<Result<Value, String>> 
         return Some(Err(e));
     }
     let out = Arc::new(gpu.output(rows * cols));
-    let [lo, hi] = split(f64::NAN);
-    let params = [(rows * cols) as u32, 0, lo, hi];
+    let params = [&[(rows * cols) as u32, 0][..], &special_constants()].concat();
     let buffers = [&*dm.buf, &*out, &*dm.buf];
     let pass =
         Pass { kernel: &name, buffers: &buffers, params: &params, groups: grid((rows * cols).div_ceil(256)) };

@@ -15,11 +15,11 @@ pub mod sequential_aggregate;
 /// `1 / x`: naga marks no operation exact, and driver compilers (Mesa's NIR among them) fold
 /// `x != x` to false and `x - x` to 0. NaN results come from the uniform `p.nan`.
 pub(super) const HELPERS: &str = r#"
-struct D { v: f64, nan: bool, neg: bool, inf: bool }
+struct D { v: f64, nan: bool, neg: bool, inf: bool, lo: u32, hi: u32 }
 fn d_of(v: f64, lo: u32, hi: u32) -> D {
     let exp_all = (hi & 0x7ff00000u) == 0x7ff00000u;
     let mant = ((hi & 0xfffffu) | lo) != 0u;
-    return D(v, exp_all && mant, (hi & 0x80000000u) != 0u, exp_all && !mant);
+    return D(v, exp_all && mant, (hi & 0x80000000u) != 0u, exp_all && !mant, lo, hi);
 }
 fn java_min(a: D, b: D) -> f64 {
     if (a.nan || b.nan) { return p.nan; }
@@ -33,6 +33,14 @@ fn java_max(a: D, b: D) -> f64 {
 }
 fn b2f(b: bool) -> f64 { return select(f64(0.0), f64(1.0), b); }
 "#;
+
+/// f64 exp, log, pow, sigmoid and tanh in WGSL (`transcendental.wgsl`): Vulkan's extended
+/// instructions have no f64 forms of them. `exp` and `log` are within one ulp of libm's (the
+/// CPU's `f64::exp`/`ln`); sigmoid and tanh follow the CPU's own `dnn::activation` steps, so they
+/// are its values to the bit; `pow` is C's (special cases included) within a few ulp. Kernels
+/// that include it have `nan`, `inf` and `one` (1.0) in their uniform: `one` keeps the driver's
+/// compiler from folding the exact-error terms of the range reductions to 0.
+const TRANSCENDENTAL: &str = include_str!("transcendental.wgsl");
 
 /// `out = A op B` with broadcasting: each operand is `ar x ac`, and a dimension of 1 repeats
 /// (a 1x1 operand is a scalar, 1 x cols a row vector, rows x 1 a column vector).
@@ -55,11 +63,13 @@ pub fn binary(op: BinOp) -> String {
         BinOp::And => "b2f((a.nan || a.v != f64(0.0)) && (b.nan || b.v != f64(0.0)))",
         BinOp::Or => "b2f(a.nan || a.v != f64(0.0) || b.nan || b.v != f64(0.0))",
         BinOp::Xor => "b2f((a.nan || a.v != f64(0.0)) != (b.nan || b.v != f64(0.0)))",
+        BinOp::Pow => "pow_c(a, b)",
+        BinOp::Log => "log_acc(a) / log_acc(b)",
         _ => unreachable!("no GPU kernel for {op:?}"),
     };
     format!(
         r#"
-struct P {{ rows: u32, cols: u32, ar: u32, ac: u32, br: u32, bc: u32, nan: f64 }}
+struct P {{ rows: u32, cols: u32, ar: u32, ac: u32, br: u32, bc: u32, nan: f64, inf: f64, one: f64 }}
 @group(0) @binding(0) var<storage, read> A: array<f64>;
 @group(0) @binding(1) var<storage, read> B: array<f64>;
 @group(0) @binding(2) var<storage, read_write> O: array<f64>;
@@ -67,6 +77,7 @@ struct P {{ rows: u32, cols: u32, ar: u32, ac: u32, br: u32, bc: u32, nan: f64 }
 @group(0) @binding(4) var<storage, read> Bb: array<u32>;
 @group(0) @binding(5) var<uniform> p: P;
 {HELPERS}
+{TRANSCENDENTAL}
 fn apply(a: D, b: D) -> f64 {{ return {expr}; }}
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
@@ -96,19 +107,24 @@ pub fn unary(op: UnOp) -> String {
         UnOp::Sqrt => "sqrt(x.v)",
         UnOp::Floor => "floor(x.v)",
         UnOp::Ceil => "ceil(x.v)",
-        UnOp::Relu => "java_max(D(f64(0.0), false, false, false), x)",
+        UnOp::Relu => "java_max(D(f64(0.0), false, false, false, 0u, 0u), x)",
         UnOp::IsNa | UnOp::IsNaN => "b2f(x.nan)",
         UnOp::IsInf => "b2f(x.inf)",
+        UnOp::Exp => "exp_acc(x)",
+        UnOp::Log => "log_acc(x)",
+        UnOp::Tanh => "tanh_cpu(x)",
+        UnOp::Sigmoid => "sigmoid_cpu(x)",
         _ => unreachable!("no GPU kernel for {op:?}"),
     };
     format!(
         r#"
-struct P {{ n: u32, nan: f64 }}
+struct P {{ n: u32, nan: f64, inf: f64, one: f64 }}
 @group(0) @binding(0) var<storage, read> A: array<f64>;
 @group(0) @binding(1) var<storage, read_write> O: array<f64>;
 @group(0) @binding(2) var<storage, read> Ab: array<u32>;
 @group(0) @binding(3) var<uniform> p: P;
 {HELPERS}
+{TRANSCENDENTAL}
 fn apply(x: D) -> f64 {{ return {expr}; }}
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
