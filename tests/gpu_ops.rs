@@ -525,3 +525,96 @@ fn transcendentals(dev: Device) {
     assert_cells("S ^ 3", &out[1], 40, 33, &sv.iter().map(|x| x.powf(3.0)).collect::<Vec<_>>());
 }
 test_device!(transcendentals);
+
+/// Values rounded to tenths, so windows hold ties (the first greatest cell wins) and zeros.
+fn with_ties(rows: usize, cols: usize, seed: u64) -> Value {
+    let (_, _, v) = cells(&random(rows, cols, 1.0, seed));
+    Value::Matrix(Arc::new(Matrix::from_vec(
+        rows,
+        cols,
+        v.iter().map(|x| (x * 10.0).round() / 10.0).collect(),
+    )))
+}
+
+fn assert_same_bits(what: &str, got: &Value, want: &Value) {
+    let ((gr, gc, gv), (wr, wc, wv)) = (cells(got), cells(want));
+    assert_eq!((gr, gc), (wr, wc), "{what}: shape");
+    for (i, (x, y)) in gv.iter().zip(&wv).enumerate() {
+        assert!(x.to_bits() == y.to_bits(), "{what}: cell {i} is {x:e}, the CPU's {y:e}");
+    }
+}
+
+/// max, max-of-ReLU and average pooling and their gradients, against the CPU kernels bit for
+/// bit: overlapping 3x3 windows with padding, 2x2 tiles (the CPU's fast path), and a window
+/// taller than wide with stride 2 on an odd image; dense and sparse inputs.
+fn pooling(dev: Device) {
+    let geometries = [(3, 2, 7, 9, 3, 3, 1, 1), (2, 3, 8, 6, 2, 2, 2, 0), (2, 1, 9, 7, 3, 2, 2, 1)];
+    for (k, (n, c, h, w, ph, pw, s, pad)) in geometries.into_iter().enumerate() {
+        let (oh, ow) = ((h + 2 * pad - ph) / s + 1, (w + 2 * pad - pw) / s + 1);
+        let shapes = format!(
+            "input_shape=[{n},{c},{h},{w}], pool_size=[{ph},{pw}], stride=[{s},{s}], padding=[{pad},{pad}]"
+        );
+        let src = format!(
+            "M = max_pool(X, {shapes})\nR = max_pool(max(X, 0), {shapes})\nA = avg_pool(X, {shapes})\n\
+             DM = max_pool_backward(X, D, {shapes})\nDA = avg_pool_backward(X, D, {shapes})"
+        );
+        for x in [with_ties(n, c * h * w, 50 + k as u64), random(n, c * h * w, 0.3, 60 + k as u64)] {
+            let d = random(n, c * oh * ow, 1.0, 70 + k as u64);
+            let names = ["M", "R", "A", "DM", "DA"];
+            let inputs = [("X", x.clone()), ("D", d.clone())];
+            let got = run(dev, &src, &inputs, &names);
+            let want = run(Device::Cpu, &src, &inputs, &names);
+            for (name, (g, w)) in names.iter().zip(got.iter().zip(&want)) {
+                assert_same_bits(&format!("{name} for geometry {k}"), g, w);
+            }
+        }
+    }
+}
+test_device!(pooling);
+
+/// Both gradients of the convolution against a direct computation written here (strides,
+/// padding, several channels and filters, an odd image).
+fn convolution_gradients(dev: Device) {
+    for (n, c, h, w, f, hf, wf, s, pad) in [(3, 2, 7, 6, 4, 3, 3, 2, 1), (2, 3, 5, 5, 2, 2, 3, 1, 0)] {
+        let (oh, ow) = ((h + 2 * pad - hf) / s + 1, (w + 2 * pad - wf) / s + 1);
+        let (x, k, d) =
+            (random(n, c * h * w, 1.0, 80), random(f, c * hf * wf, 0.5, 81), random(n, f * oh * ow, 1.0, 82));
+        let shapes = format!(
+            "stride=[{s},{s}], padding=[{pad},{pad}], input_shape=[{n},{c},{h},{w}], filter_shape=[{f},{c},{hf},{wf}]"
+        );
+        let src =
+            format!("DW = conv2d_backward_filter(X, D, {shapes})\nDX = conv2d_backward_data(K, D, {shapes})");
+        let out = run(dev, &src, &[("X", x.clone()), ("K", k.clone()), ("D", d.clone())], &["DW", "DX"]);
+        let ((_, _, xv), (_, _, kv), (_, _, dv)) = (cells(&x), cells(&k), cells(&d));
+        let (mut dw, mut dx) = (vec![0.0; f * c * hf * wf], vec![0.0; n * c * h * w]);
+        for img in 0..n {
+            for fi in 0..f {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let g = dv[img * f * oh * ow + fi * oh * ow + oy * ow + ox];
+                        for ci in 0..c {
+                            for ky in 0..hf {
+                                for kx in 0..wf {
+                                    let (iy, ix) = (
+                                        (oy * s + ky) as isize - pad as isize,
+                                        (ox * s + kx) as isize - pad as isize,
+                                    );
+                                    if iy < 0 || ix < 0 || iy as usize >= h || ix as usize >= w {
+                                        continue;
+                                    }
+                                    let xi = img * c * h * w + ci * h * w + iy as usize * w + ix as usize;
+                                    let wi = fi * c * hf * wf + ci * hf * wf + ky * wf + kx;
+                                    dw[wi] += g * xv[xi];
+                                    dx[xi] += g * kv[wi];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert_cells("conv2d_backward_filter", &out[0], f, c * hf * wf, &dw);
+        assert_cells("conv2d_backward_data", &out[1], n, c * h * w, &dx);
+    }
+}
+test_device!(convolution_gradients);

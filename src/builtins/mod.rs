@@ -145,6 +145,10 @@ pub mod ids {
     pub const CONV2D_BIAS_ADD: BuiltinId = id("_conv2d_bias_add");
     pub const MAX_POOL: BuiltinId = id("max_pool");
     pub const MAX_POOL_BACKWARD: BuiltinId = id("max_pool_backward");
+    pub const AVG_POOL: BuiltinId = id("avg_pool");
+    pub const AVG_POOL_BACKWARD: BuiltinId = id("avg_pool_backward");
+    pub const CONV2D_BACKWARD_FILTER: BuiltinId = id("conv2d_backward_filter");
+    pub const CONV2D_BACKWARD_DATA: BuiltinId = id("conv2d_backward_data");
     pub const RELU_MAX_POOL: BuiltinId = id("_relu_max_pool");
     pub const RELU_BACKWARD: BuiltinId = id("_relu_backward");
     pub const RELU_MAX_POOL_BACKWARD: BuiltinId = id("_relu_max_pool_backward");

@@ -118,7 +118,23 @@ pub fn supports_aggregate(op: AggOp, _dir: AggDir) -> bool {
 /// DNN layers and optimizers that are cellwise.
 pub fn supports_builtin(id: crate::builtins::BuiltinId) -> bool {
     use crate::builtins::ids::*;
-    [MATMUL_T, AXPBY, RELU_BACKWARD, BIAS_ADD, CONV2D, CONV2D_BIAS_ADD].contains(&id)
+    [
+        MATMUL_T,
+        AXPBY,
+        RELU_BACKWARD,
+        BIAS_ADD,
+        CONV2D,
+        CONV2D_BIAS_ADD,
+        CONV2D_BACKWARD_FILTER,
+        CONV2D_BACKWARD_DATA,
+        MAX_POOL,
+        RELU_MAX_POOL,
+        AVG_POOL,
+        MAX_POOL_BACKWARD,
+        RELU_MAX_POOL_BACKWARD,
+        AVG_POOL_BACKWARD,
+    ]
+    .contains(&id)
 }
 
 /// Whether the operator has a device kernel (for matrix inputs; the executor still falls back
@@ -163,6 +179,48 @@ pub fn execute_conv(
     #[cfg(not(feature = "gpu"))]
     {
         let _ = (args, shape, has_bias);
+        None
+    }
+}
+
+/// The geometry of a DNN builtin, read by the executor from its shape arguments.
+pub enum DnnShape<'a> {
+    Conv(&'a crate::kernels::dnn::ConvShape),
+    Pool(&'a crate::kernels::dnn::PoolShape),
+}
+
+/// The DNN builtins past the forward convolution (pools and their gradients, the convolution's
+/// gradients) on the device; `None` as for [`execute`].
+pub fn execute_dnn(
+    id: crate::builtins::BuiltinId,
+    args: &[Value],
+    shape: DnnShape,
+) -> Option<Result<Value, String>> {
+    #[cfg(feature = "gpu")]
+    {
+        use crate::builtins::ids::*;
+        use wgpu::Pool;
+        match shape {
+            DnnShape::Conv(s) if id == CONV2D_BACKWARD_FILTER => wgpu::conv2d_backward(args, s, false),
+            DnnShape::Conv(s) if id == CONV2D_BACKWARD_DATA => wgpu::conv2d_backward(args, s, true),
+            DnnShape::Pool(s) => {
+                let (kind, backward) = match id {
+                    i if i == MAX_POOL => (Pool::Max, false),
+                    i if i == RELU_MAX_POOL => (Pool::ReluMax, false),
+                    i if i == AVG_POOL => (Pool::Avg, false),
+                    i if i == MAX_POOL_BACKWARD => (Pool::Max, true),
+                    i if i == RELU_MAX_POOL_BACKWARD => (Pool::ReluMax, true),
+                    i if i == AVG_POOL_BACKWARD => (Pool::Avg, true),
+                    _ => return None,
+                };
+                wgpu::pool(args, s, kind, backward)
+            }
+            _ => None,
+        }
+    }
+    #[cfg(not(feature = "gpu"))]
+    {
+        let _ = (id, args, shape);
         None
     }
 }

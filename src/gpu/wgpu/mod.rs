@@ -8,7 +8,8 @@ mod kernels;
 mod ops;
 mod residency;
 
-pub(super) use ops::{conv2d, execute};
+pub(super) use kernels::dnn::Pool;
+pub(super) use ops::{conv2d, conv2d_backward, execute, pool};
 
 use super::DeviceInfo;
 use residency::Residency;

@@ -5,7 +5,7 @@
 use super::kernels;
 use super::{DevMatrix, Gpu, Pass, device, grid};
 use crate::hops::HopOp;
-use crate::kernels::dnn::ConvShape;
+use crate::kernels::dnn::{ConvShape, PoolShape};
 use crate::types::matrix::Matrix;
 use crate::types::ops::{AggDir, AggOp, BinOp, UnOp};
 use crate::types::value::Value;
@@ -405,5 +405,103 @@ pub(in crate::gpu) fn conv2d(args: &[Value], s: &ConvShape, has_bias: bool) -> O
     let cells = out_rows * out_cols;
     let pass =
         Pass { kernel: "conv2d", buffers: &buffers, params: &params, groups: grid(cells.div_ceil(256)) };
+    Some(gpu.run(&[pass], &out, cells).map(|data| gpu.finish(out, out_rows, out_cols, data)))
+}
+
+/// The pool builtins (`max_pool`, `_relu_max_pool`, `avg_pool` and their `_backward`s) on the
+/// arguments `input[, dout]` with the shape the executor read; inputs of another shape are
+/// left to the CPU builtin, for its message.
+pub(in crate::gpu) fn pool(
+    args: &[Value],
+    s: &PoolShape,
+    kind: kernels::dnn::Pool,
+    backward: bool,
+) -> Option<Result<Value, String>> {
+    let gpu = device().ok()?;
+    let matrix = |i: usize| match args.get(i)? {
+        Value::Matrix(m) => Some(m),
+        _ => None,
+    };
+    let (oh, ow) = (s.out_h(), s.out_w());
+    let x = matrix(0)?;
+    let dout = if backward { Some(matrix(1)?) } else { None };
+    let (out_rows, out_cols) = if backward { (s.n, s.c * s.h * s.w) } else { (s.n, s.c * oh * ow) };
+    if (x.rows(), x.cols()) != (s.n, s.c * s.h * s.w)
+        || dout.is_some_and(|d| (d.rows(), d.cols()) != (s.n, s.c * oh * ow))
+        || oh == 0
+        || ow == 0
+        || !gpu.fits(out_rows * out_cols)
+    {
+        return None;
+    }
+    let dx = gpu.resident(x)?;
+    let dd = match dout {
+        Some(d) => Some(gpu.resident(d)?),
+        None => None,
+    };
+    let name = if backward { "pool_backward" } else { "pool_forward" };
+    let compiled = if backward {
+        gpu.compile(name, kernels::dnn::pool_backward)
+    } else {
+        gpu.compile(name, kernels::dnn::pool_forward)
+    };
+    if let Err(e) = compiled {
+        return Some(Err(e));
+    }
+    let out = Arc::new(gpu.output(out_rows * out_cols));
+    let geometry =
+        [s.n, s.c, s.h, s.w, s.ph, s.pw, s.stride_h, s.stride_w, s.pad_h, s.pad_w, oh, ow, kind as usize, 0]
+            .map(|v| v as u32);
+    let (scale, lowest) = (split(1.0 / (s.ph * s.pw) as f64), split(f64::MIN));
+    let params = [&geometry[..], &scale, &lowest].concat();
+    let cells = out_rows * out_cols;
+    let buffers: Vec<&wgpu::Buffer> = match &dd {
+        Some(d) => vec![&dx.buf, &d.buf, &out],
+        None => vec![&dx.buf, &out],
+    };
+    let pass = Pass { kernel: name, buffers: &buffers, params: &params, groups: grid(cells.div_ceil(256)) };
+    Some(gpu.run(&[pass], &out, cells).map(|data| gpu.finish(out, out_rows, out_cols, data)))
+}
+
+/// `conv2d_backward_filter(input, dout)` (`data` false) or `conv2d_backward_data(filter, dout)`
+/// with the shape the executor read; other shapes are left to the CPU builtin.
+pub(in crate::gpu) fn conv2d_backward(
+    args: &[Value],
+    s: &ConvShape,
+    data: bool,
+) -> Option<Result<Value, String>> {
+    let gpu = device().ok()?;
+    let matrix = |i: usize| match args.get(i)? {
+        Value::Matrix(m) => Some(m),
+        _ => None,
+    };
+    let (first, dout) = (matrix(0)?, matrix(1)?);
+    let (oh, ow) = (s.out_h(), s.out_w());
+    let first_shape = if data { (s.f, s.c * s.hf * s.wf) } else { (s.n, s.c * s.h * s.w) };
+    let (out_rows, out_cols) = if data { (s.n, s.c * s.h * s.w) } else { (s.f, s.c * s.hf * s.wf) };
+    if (first.rows(), first.cols()) != first_shape
+        || (dout.rows(), dout.cols()) != (s.n, s.f * oh * ow)
+        || oh == 0
+        || ow == 0
+        || !gpu.fits(out_rows * out_cols)
+    {
+        return None;
+    }
+    let (da, dd) = (gpu.resident(first)?, gpu.resident(dout)?);
+    let name = if data { "conv2d_backward_data" } else { "conv2d_backward_filter" };
+    let compiled = if data {
+        gpu.compile(name, kernels::dnn::conv2d_backward_data)
+    } else {
+        gpu.compile(name, kernels::dnn::conv2d_backward_filter)
+    };
+    if let Err(e) = compiled {
+        return Some(Err(e));
+    }
+    let out = Arc::new(gpu.output(out_rows * out_cols));
+    let params = [s.n, s.c, s.h, s.w, s.f, s.hf, s.wf, s.stride_h, s.stride_w, s.pad_h, s.pad_w, oh, ow]
+        .map(|v| v as u32);
+    let cells = out_rows * out_cols;
+    let buffers = [&*da.buf, &*dd.buf, &*out];
+    let pass = Pass { kernel: name, buffers: &buffers, params: &params, groups: grid(cells.div_ceil(256)) };
     Some(gpu.run(&[pass], &out, cells).map(|data| gpu.finish(out, out_rows, out_cols, data)))
 }

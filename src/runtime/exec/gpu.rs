@@ -4,10 +4,20 @@
 use crate::builtins::ids;
 use crate::hops::HopOp;
 use crate::lower::{Instr, Operand};
-use crate::runtime::builtins::{Args, conv_shape};
+use crate::runtime::builtins::{Args, conv_shape, pool_shape};
 use crate::runtime::error::{RtError, RtResult};
 use crate::runtime::exec::Runtime;
 use crate::types::value::Value;
+
+/// The pool builtins, whose shape comes from `input_shape`, `pool_size`, `stride`, `padding`.
+const POOLS: [crate::builtins::BuiltinId; 6] = [
+    ids::MAX_POOL,
+    ids::RELU_MAX_POOL,
+    ids::AVG_POOL,
+    ids::MAX_POOL_BACKWARD,
+    ids::RELU_MAX_POOL_BACKWARD,
+    ids::AVG_POOL_BACKWARD,
+];
 
 impl Runtime<'_> {
     /// Runs a GPU-planned instruction on the device. `Ok(None)`: the device does not take these
@@ -31,6 +41,18 @@ impl Runtime<'_> {
                 // Shape arguments the CPU builtin rejects are left to it, for its message.
                 let Ok(shape) = conv_shape(&args) else { return Ok(None) };
                 crate::gpu::execute_conv(&vals, &shape, *id == ids::CONV2D_BIAS_ADD)
+            }
+            HopOp::Builtin { id, .. }
+                if *id == ids::CONV2D_BACKWARD_FILTER || *id == ids::CONV2D_BACKWARD_DATA =>
+            {
+                let args = Args::new(*id, vals.iter().cloned().map(Some).collect());
+                let Ok(shape) = conv_shape(&args) else { return Ok(None) };
+                crate::gpu::execute_dnn(*id, &vals, crate::gpu::DnnShape::Conv(&shape))
+            }
+            HopOp::Builtin { id, .. } if POOLS.contains(id) => {
+                let args = Args::new(*id, vals.iter().cloned().map(Some).collect());
+                let Ok(shape) = pool_shape(&args) else { return Ok(None) };
+                crate::gpu::execute_dnn(*id, &vals, crate::gpu::DnnShape::Pool(&shape))
             }
             op => crate::gpu::execute(op, &vals),
         };

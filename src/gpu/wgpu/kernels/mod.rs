@@ -8,6 +8,7 @@
 
 use crate::types::ops::{AggOp, BinOp, UnOp};
 
+pub mod dnn;
 pub mod sequential_aggregate;
 
 /// Helpers every cellwise kernel may call. NaN and the sign of zero are read from the bits of
