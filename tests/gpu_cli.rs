@@ -169,6 +169,36 @@ mod with_gpu {
         }
     }
 
+    /// The LSTM benchmark (`../shared/bench/lstm_train.dml`) on 16 sequences of 8 steps, three
+    /// iterations: its losses' products, cellwise operators, aggregates and optimizer updates
+    /// run on the device (the lstm builtins on the CPU), and the printed loss and checksum are
+    /// the CPU's to 1e-9 relative.
+    #[test]
+    fn lstm_under_gpu_force_gives_the_cpu_losses() {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/lstm_train.dml");
+        if !script.exists() {
+            eprintln!("skipped: {} is not there", script.display());
+            return;
+        }
+        let run = |args: &[&str]| {
+            let o = dml(&[args, &["-nvargs", "N=16", "T=8", "iters=3"][..]].concat(), &script);
+            let (out, err) = text(&o);
+            assert!(o.status.success(), "{err}");
+            let line = out
+                .lines()
+                .find(|l| l.starts_with("final loss"))
+                .unwrap_or_else(|| panic!("{out}"))
+                .to_string();
+            line.split([':', ',']).filter_map(|w| w.trim().parse::<f64>().ok()).collect::<Vec<f64>>()
+        };
+        let (cpu, gpu) = (run(&[]), run(&["--gpu", "force"]));
+        assert_eq!(cpu.len(), 2, "{cpu:?}");
+        assert_eq!(cpu.len(), gpu.len());
+        for (a, b) in cpu.iter().zip(&gpu) {
+            assert!((a - b).abs() <= 1e-9 * a.abs(), "CPU {a} vs GPU {b}");
+        }
+    }
+
     /// The LeNet benchmark (`../shared/bench/lenet_train.dml`, beside the repository in CI and
     /// on developers' machines) on 32 examples, one batch: under `--gpu force` its products,
     /// fused transposed products, optimizer updates, bias and ReLU gradients run on the device,

@@ -283,12 +283,12 @@ fn fused_builtins(dev: Device) {
     let (x, y) = (special_cells(), random(3, 4, 1.0, 17));
     let z = random(4, 15, 1.0, 18);
     let b = random(3, 1, 1.0, 19);
-    let src = "A = 0.9 * X - 0.1 * Y\nR = (X > 0) * Y\nB = bias_add(Z, b)";
+    let src = "A = 0.9 * X - 0.1 * Y\nR = (X > 0) * Y\nB = bias_add(Z, b)\nM = bias_multiply(Z, b)";
     let out = run(
         dev,
         src,
         &[("X", x.clone()), ("Y", y.clone()), ("Z", z.clone()), ("b", b.clone())],
-        &["A", "R", "B"],
+        &["A", "R", "B", "M"],
     );
     let ((_, _, xv), (_, _, yv), (_, _, zv), (_, _, bv)) = (cells(&x), cells(&y), cells(&z), cells(&b));
     let axpby: Vec<f64> = xv.iter().zip(&yv).map(|(x, y)| 0.9 * x - 0.1 * y).collect();
@@ -297,6 +297,8 @@ fn fused_builtins(dev: Device) {
     assert_cells("(X > 0) * Y", &out[1], 3, 4, &relu_back);
     let bias: Vec<f64> = zv.iter().enumerate().map(|(i, v)| v + bv[(i % 15) / 5]).collect();
     assert_cells("bias_add(Z, b)", &out[2], 4, 15, &bias);
+    let scaled: Vec<f64> = zv.iter().enumerate().map(|(i, v)| v * bv[(i % 15) / 5]).collect();
+    assert_cells("bias_multiply(Z, b)", &out[3], 4, 15, &scaled);
 }
 test_device!(fused_builtins);
 

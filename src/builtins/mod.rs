@@ -141,6 +141,7 @@ pub mod ids {
     use super::{BuiltinId, id};
 
     pub const BIAS_ADD: BuiltinId = id("bias_add");
+    pub const BIAS_MULTIPLY: BuiltinId = id("bias_multiply");
     pub const CONV2D: BuiltinId = id("conv2d");
     pub const CONV2D_BIAS_ADD: BuiltinId = id("_conv2d_bias_add");
     pub const MAX_POOL: BuiltinId = id("max_pool");

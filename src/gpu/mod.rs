@@ -123,6 +123,7 @@ pub fn supports_builtin(id: crate::builtins::BuiltinId) -> bool {
         AXPBY,
         RELU_BACKWARD,
         BIAS_ADD,
+        BIAS_MULTIPLY,
         CONV2D,
         CONV2D_BIAS_ADD,
         CONV2D_BACKWARD_FILTER,

@@ -75,6 +75,8 @@ fn builtin(gpu: &Gpu, id: crate::builtins::BuiltinId, args: &[Value]) -> Option<
         fused(gpu, kernels::Fused::ReluBackward, matrix(0)?, matrix(1)?, 0.0, 0.0)
     } else if id == ids::BIAS_ADD {
         fused(gpu, kernels::Fused::BiasAdd, matrix(0)?, matrix(1)?, 0.0, 0.0)
+    } else if id == ids::BIAS_MULTIPLY && !matrix(0)?.is_sparse() {
+        fused(gpu, kernels::Fused::BiasMultiply, matrix(0)?, matrix(1)?, 0.0, 0.0)
     } else {
         None
     }
@@ -92,7 +94,7 @@ fn fused(
 ) -> Option<Result<Value, String>> {
     let (rows, cols) = (x.rows(), x.cols());
     let hw = match kind {
-        kernels::Fused::BiasAdd => {
+        kernels::Fused::BiasAdd | kernels::Fused::BiasMultiply => {
             let c = y.rows();
             if y.cols() != 1 || c == 0 || cols % c != 0 || cols == 0 {
                 return None;

@@ -274,13 +274,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 }
 
 /// The fused cellwise builtins, `O[i] = f(X[i], Y[j])`: `_axpby` (`a*x + b*y`, `j = i`),
-/// `_relu_backward` (`(x > 0) * dout`, `j = i`) and `bias_add` (`x + b[channel]`, the channel of
+/// `_relu_backward` (`(x > 0) * dout`, `j = i`), `bias_add` and `bias_multiply` (`x + b[channel]`,
+/// `x * b[channel]`, the channel of
 /// column `i % cols` being `(i % cols) / hw`). The scalars `a` and `b` come in the uniform.
 pub fn fused(kind: Fused) -> String {
     let (expr, j) = match kind {
         Fused::Axpby => ("p.sa * x + p.sb * y", "i"),
         Fused::ReluBackward => ("select(f64(0.0), f64(1.0), x > f64(0.0)) * y", "i"),
         Fused::BiasAdd => ("x + y", "(i % p.cols) / p.hw"),
+        Fused::BiasMultiply => ("x * y", "(i % p.cols) / p.hw"),
     };
     format!(
         r#"
@@ -308,6 +310,8 @@ pub enum Fused {
     Axpby,
     ReluBackward,
     BiasAdd,
+    /// `bias_multiply` on a dense input (a sparse one keeps its zeros on the CPU).
+    BiasMultiply,
 }
 
 /// `conv2d` (and `_conv2d_bias_add`) forward, one output cell an invocation: the dot product of
