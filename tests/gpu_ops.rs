@@ -620,3 +620,43 @@ fn convolution_gradients(dev: Device) {
     }
 }
 test_device!(convolution_gradients);
+
+/// `ifelse` with matrix, 1x1 and scalar operands in every position; conditions hold NaN, -0.0
+/// and infinities (NaN counts as TRUE, -0.0 as FALSE).
+fn ternary(dev: Device) {
+    let c = special_cells();
+    let (y, n) = (random(3, 4, 1.0, 90), random(3, 4, 0.4, 91));
+    let one = Value::Matrix(Arc::new(Matrix::from_vec(1, 1, vec![-2.5])));
+    let cases: [(&str, &Value, &Value, &Value); 5] = [
+        ("matrices", &c, &y, &n),
+        ("scalar yes", &c, &Value::Double(7.0), &n),
+        ("1x1 no", &c, &y, &one),
+        ("scalar condition", &Value::Double(f64::NAN), &y, &n),
+        ("matrix no only", &Value::Double(0.0), &Value::Double(1.0), &n),
+    ];
+    for (what, c, y, n) in cases {
+        let inputs = [("C", c.clone()), ("Y", y.clone()), ("N", n.clone())];
+        let got = run(dev, "R = ifelse(C, Y, N)", &inputs, &["R"]);
+        let ((cr, cc, cv), (yr, yc, yv), (nr, nc, nv)) = (cells(c), cells(y), cells(n));
+        let (rows, cols) = [(cr, cc), (yr, yc), (nr, nc)].into_iter().max().unwrap_or((1, 1));
+        let at = |v: &[f64], i: usize| if v.len() == 1 { v[0] } else { v[i] };
+        let want: Vec<f64> =
+            (0..rows * cols).map(|i| if at(&cv, i) != 0.0 { at(&yv, i) } else { at(&nv, i) }).collect();
+        assert_cells(&format!("ifelse ({what})"), &got[0], rows, cols, &want);
+    }
+}
+test_device!(ternary);
+
+/// Sums of ones around the lengths where one invocation stops folding a segment alone (32768)
+/// and where lavapipe once dropped a cell (a loop of 65536 iterations): every count exact, in
+/// every direction.
+fn aggregate_lengths(dev: Device) {
+    for n in [32767, 32768, 32769, 65535, 65536, 65537] {
+        let src = format!("X = matrix(1, rows={n}, cols=2)\ns = sum(X)\nC = colSums(X)\nR = rowSums(t(X))");
+        let out = run(dev, &src, &[], &["s", "C", "R"]);
+        assert_cells(&format!("sum of {n}x2 ones"), &out[0], 1, 1, &[2.0 * n as f64]);
+        assert_cells(&format!("colSums of {n}x2 ones"), &out[1], 1, 2, &[n as f64; 2]);
+        assert_cells(&format!("rowSums of 2x{n} ones"), &out[2], 2, 1, &[n as f64; 2]);
+    }
+}
+test_device!(aggregate_lengths);

@@ -142,7 +142,7 @@ pub fn supports_builtin(id: crate::builtins::BuiltinId) -> bool {
 /// to the CPU for a case the kernel does not take, such as an empty matrix).
 pub fn supports(op: &HopOp) -> bool {
     match op {
-        HopOp::MatMul | HopOp::Tsmm { .. } => true,
+        HopOp::MatMul | HopOp::Tsmm { .. } | HopOp::Ternary => true,
         HopOp::Binary(b) => supports_binary(*b),
         HopOp::Unary(u) => supports_unary(*u),
         HopOp::AggUnary(a, d) => supports_aggregate(*a, *d),

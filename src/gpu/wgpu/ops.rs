@@ -48,6 +48,7 @@ pub(in crate::gpu) fn execute(op: &HopOp, args: &[Value]) -> Option<Result<Value
             Value::Matrix(m) => aggregate(gpu, *op, *dir, m),
             _ => None,
         },
+        HopOp::Ternary => ifelse(gpu, [arg(args.first()?)?, arg(args.get(1)?)?, arg(args.get(2)?)?]),
         HopOp::Builtin { id, .. } => builtin(gpu, *id, args),
         _ => None,
     }
@@ -506,4 +507,36 @@ pub(in crate::gpu) fn conv2d_backward(
     let buffers = [&*da.buf, &*dd.buf, &*out];
     let pass = Pass { kernel: name, buffers: &buffers, params: &params, groups: grid(cells.div_ceil(256)) };
     Some(gpu.run(&[pass], &out, cells).map(|data| gpu.finish(out, out_rows, out_cols, data)))
+}
+
+/// `ifelse(c, yes, no)` with the CPU kernel's shapes: every matrix operand of one shape, 1x1
+/// matrices and numbers acting as scalars. Other shapes are left to the CPU, which reports them.
+fn ifelse(gpu: &Gpu, ops: [Arg; 3]) -> Option<Result<Value, String>> {
+    let full = |a: &Arg| match a {
+        Arg::Matrix(m) if m.len() != 1 => Some((m.rows(), m.cols())),
+        _ => None,
+    };
+    let shapes: Vec<(usize, usize)> = ops.iter().filter_map(full).collect();
+    let (rows, cols) = match shapes.first() {
+        Some(&s) if shapes.iter().all(|&t| t == s) => s,
+        Some(_) => return None,
+        None if ops.iter().any(|a| matches!(a, Arg::Matrix(_))) => (1, 1),
+        None => return None,
+    };
+    if !gpu.fits(rows * cols) {
+        return None;
+    }
+    let [c, y, n] = [gpu.operand(&ops[0])?, gpu.operand(&ops[1])?, gpu.operand(&ops[2])?];
+    if let Err(e) = gpu.compile("ifelse", kernels::ifelse) {
+        return Some(Err(e));
+    }
+    let cells = rows * cols;
+    let out = Arc::new(gpu.output(cells));
+    let is_full = |d: &DevMatrix| (d.rows * d.cols != 1) as u32;
+    let [nan_lo, nan_hi] = split(f64::NAN);
+    let params = [cells as u32, is_full(&c), is_full(&y), is_full(&n), nan_lo, nan_hi];
+    let buffers = [&*c.buf, &*y.buf, &*n.buf, &*out, &*c.buf];
+    let pass =
+        Pass { kernel: "ifelse", buffers: &buffers, params: &params, groups: grid(cells.div_ceil(256)) };
+    Some(gpu.run(&[pass], &out, cells).map(|data| gpu.finish(out, rows, cols, data)))
 }

@@ -138,6 +138,33 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     )
 }
 
+/// `ifelse(c, yes, no)` cell by cell: `yes` where `c` is non-zero (NaN counts as non-zero, as
+/// on the CPU), `no` elsewhere; an operand is the full `n` cells or one cell (`*_full` 0).
+pub fn ifelse() -> String {
+    format!(
+        r#"
+struct P {{ n: u32, c_full: u32, y_full: u32, n_full: u32, nan: f64 }}
+@group(0) @binding(0) var<storage, read> C: array<f64>;
+@group(0) @binding(1) var<storage, read> Y: array<f64>;
+@group(0) @binding(2) var<storage, read> N: array<f64>;
+@group(0) @binding(3) var<storage, read_write> O: array<f64>;
+@group(0) @binding(4) var<storage, read> Cb: array<u32>;
+@group(0) @binding(5) var<uniform> p: P;
+{HELPERS}
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+        @builtin(num_workgroups) nw: vec3<u32>) {{
+    let i = (wg.y * nw.x + wg.x) * 256u + lid.x;
+    if (i >= p.n) {{ return; }}
+    let ic = select(0u, i, p.c_full == 1u);
+    let c = d_of(C[ic], Cb[2u * ic], Cb[2u * ic + 1u]);
+    let yes = c.nan || c.v != f64(0.0);
+    O[i] = select(N[select(0u, i, p.n_full == 1u)], Y[select(0u, i, p.y_full == 1u)], yes);
+}}
+"#
+    )
+}
+
 /// Side of the square tiles the product kernel stages in workgroup memory.
 pub const TILE: usize = 16;
 
