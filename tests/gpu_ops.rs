@@ -558,11 +558,13 @@ fn pooling(dev: Device) {
         );
         let src = format!(
             "M = max_pool(X, {shapes})\nR = max_pool(max(X, 0), {shapes})\nA = avg_pool(X, {shapes})\n\
-             DM = max_pool_backward(X, D, {shapes})\nDA = avg_pool_backward(X, D, {shapes})"
+             DM = max_pool_backward(X, D, {shapes})\nDA = avg_pool_backward(X, D, {shapes})\n\
+             Z = max_pool(X, input_shape=[{n},{c},{h},{w}], pool_size=[{ph},{pw}])"
         );
         for x in [with_ties(n, c * h * w, 50 + k as u64), random(n, c * h * w, 0.3, 60 + k as u64)] {
             let d = random(n, c * oh * ow, 1.0, 70 + k as u64);
-            let names = ["M", "R", "A", "DM", "DA"];
+            // Z leaves stride and padding to their defaults (1 and 0).
+            let names = ["M", "R", "A", "DM", "DA", "Z"];
             let inputs = [("X", x.clone()), ("D", d.clone())];
             let got = run(dev, &src, &inputs, &names);
             let want = run(Device::Cpu, &src, &inputs, &names);
