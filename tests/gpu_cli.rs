@@ -99,6 +99,107 @@ mod with_gpu {
         }
     }
 
+    /// Conformance cases whose batch-norm statistics, losses or checksums came out of the device
+    /// different from the CPU's (the compiler folded the aggregates' Kahan correction away):
+    /// under `--gpu force` each prints its recorded expected output, compared as the
+    /// conformance suite compares (numbers to 1e-9 relative, 1e-12 absolute near zero).
+    const CONFORMANCE_ON_THE_DEVICE: [&str; 12] = [
+        "nn/resnet18",
+        "nn/batch_norm2d",
+        "nn/batch_norm2d_cached_stats",
+        "nn/batch_norm1d",
+        "nn/cross_entropy_loss",
+        "nn/log_loss",
+        "nn/softmax_cross_entropy_loss",
+        "nn/caffe2dml_lenet_style",
+        "nn/keras2dml_mlp_style",
+        "nn/lenetForwardPass",
+        "pserv/paramserv_nn",
+        "pserv/binary_roundtrip",
+    ];
+
+    fn numbers_match(expected: &str, actual: &str) -> bool {
+        let split = |l: &str| -> Vec<String> {
+            l.split(|c: char| c.is_whitespace() || ",;:=()[]{}".contains(c)).map(str::to_string).collect()
+        };
+        let (e, a) = (split(expected), split(actual));
+        e.len() == a.len()
+            && e.iter().zip(&a).all(|(x, y)| {
+                x == y
+                    || match (x.parse::<f64>(), y.parse::<f64>()) {
+                        (Ok(x), Ok(y)) => (x - y).abs() <= (1e-9 * x.abs()).max(1e-12),
+                        _ => false,
+                    }
+            })
+    }
+
+    #[test]
+    fn conformance_cases_under_gpu_force_print_their_expected_output() {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/conformance");
+        for case in CONFORMANCE_ON_THE_DEVICE {
+            let script = root.join(format!("{case}.dml"));
+            // A case that writes files gets a fresh folder for `$TMP`, as in the conformance suite.
+            let tmp = std::env::temp_dir().join(format!(
+                "dml-gpu-conf-{}-{}",
+                std::process::id(),
+                case.replace('/', "-")
+            ));
+            std::fs::create_dir_all(&tmp).expect("temp folder");
+            let args = std::fs::read_to_string(script.with_extension("args"))
+                .unwrap_or_default()
+                .replace("$TMP", &tmp.to_string_lossy());
+            let o = Command::new(env!("CARGO_BIN_EXE_dml"))
+                .args(["run", "--gpu", "force"])
+                .arg(script.file_name().expect("a file"))
+                .args(args.split_whitespace())
+                .current_dir(script.parent().expect("a folder"))
+                .output()
+                .expect("run dml");
+            let _ = std::fs::remove_dir_all(&tmp);
+            let (out, err) = text(&o);
+            assert!(o.status.success(), "{case}: {err}");
+            let expected = std::fs::read_to_string(script.with_extension("out")).expect("expected output");
+            let (e, a): (Vec<&str>, Vec<&str>) = (
+                expected.trim_end().lines().map(str::trim_end).collect(),
+                out.trim_end().lines().map(str::trim_end).collect(),
+            );
+            assert_eq!(e.len(), a.len(), "{case}: line count\n{out}");
+            for (x, y) in e.iter().zip(&a) {
+                assert!(numbers_match(x, y), "{case}: expected `{x}`, printed `{y}`");
+            }
+        }
+    }
+
+    /// The LSTM benchmark (`../shared/bench/lstm_train.dml`) on 16 sequences of 8 steps, three
+    /// iterations: its losses' products, cellwise operators, aggregates and optimizer updates
+    /// run on the device (the lstm builtins on the CPU), and the printed loss and checksum are
+    /// the CPU's to 1e-9 relative.
+    #[test]
+    fn lstm_under_gpu_force_gives_the_cpu_losses() {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/lstm_train.dml");
+        if !script.exists() {
+            eprintln!("skipped: {} is not there", script.display());
+            return;
+        }
+        let run = |args: &[&str]| {
+            let o = dml(&[args, &["-nvargs", "N=16", "T=8", "iters=3"][..]].concat(), &script);
+            let (out, err) = text(&o);
+            assert!(o.status.success(), "{err}");
+            let line = out
+                .lines()
+                .find(|l| l.starts_with("final loss"))
+                .unwrap_or_else(|| panic!("{out}"))
+                .to_string();
+            line.split([':', ',']).filter_map(|w| w.trim().parse::<f64>().ok()).collect::<Vec<f64>>()
+        };
+        let (cpu, gpu) = (run(&[]), run(&["--gpu", "force"]));
+        assert_eq!(cpu.len(), 2, "{cpu:?}");
+        assert_eq!(cpu.len(), gpu.len());
+        for (a, b) in cpu.iter().zip(&gpu) {
+            assert!((a - b).abs() <= 1e-9 * a.abs(), "CPU {a} vs GPU {b}");
+        }
+    }
+
     /// The LeNet benchmark (`../shared/bench/lenet_train.dml`, beside the repository in CI and
     /// on developers' machines) on 32 examples, one batch: under `--gpu force` its products,
     /// fused transposed products, optimizer updates, bias and ReLU gradients run on the device,

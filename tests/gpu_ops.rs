@@ -29,7 +29,8 @@ enum Device {
 }
 
 /// One test per backend for a body `fn(Device)`; `@cuda` bodies test operators only the CUDA
-/// device has (the f64 transcendentals), on the CPU and CUDA.
+/// device has, on the CPU and CUDA; `@wgpu` bodies those only the wgpu backend has so far
+/// (pools, convolution gradients, ifelse, bit-exact sequential aggregates), on the CPU and wgpu.
 macro_rules! test_device {
     ($body:ident) => {
         mod $body {
@@ -49,6 +50,19 @@ macro_rules! test_device {
                     return;
                 }
                 super::$body(super::Device::Cuda)
+            }
+        }
+    };
+    (@wgpu $body:ident) => {
+        mod $body {
+            #[test]
+            fn cpu() {
+                super::$body(super::Device::Cpu)
+            }
+            #[cfg(feature = "gpu")]
+            #[test]
+            fn wgpu() {
+                super::$body(super::Device::Wgpu)
             }
         }
     };
@@ -378,12 +392,12 @@ fn fused_builtins(dev: Device) {
     let (x, y) = (special_cells(), random(3, 4, 1.0, 17));
     let z = random(4, 15, 1.0, 18);
     let b = random(3, 1, 1.0, 19);
-    let src = "A = 0.9 * X - 0.1 * Y\nR = (X > 0) * Y\nB = bias_add(Z, b)";
+    let src = "A = 0.9 * X - 0.1 * Y\nR = (X > 0) * Y\nB = bias_add(Z, b)\nM = bias_multiply(Z, b)";
     let out = run(
         dev,
         src,
         &[("X", x.clone()), ("Y", y.clone()), ("Z", z.clone()), ("b", b.clone())],
-        &["A", "R", "B"],
+        &["A", "R", "B", "M"],
     );
     let ((_, _, xv), (_, _, yv), (_, _, zv), (_, _, bv)) = (cells(&x), cells(&y), cells(&z), cells(&b));
     let axpby: Vec<f64> = xv.iter().zip(&yv).map(|(x, y)| 0.9 * x - 0.1 * y).collect();
@@ -392,6 +406,8 @@ fn fused_builtins(dev: Device) {
     assert_cells("(X > 0) * Y", &out[1], 3, 4, &relu_back);
     let bias: Vec<f64> = zv.iter().enumerate().map(|(i, v)| v + bv[(i % 15) / 5]).collect();
     assert_cells("bias_add(Z, b)", &out[2], 4, 15, &bias);
+    let scaled: Vec<f64> = zv.iter().enumerate().map(|(i, v)| v * bv[(i % 15) / 5]).collect();
+    assert_cells("bias_multiply(Z, b)", &out[3], 4, 15, &scaled);
 }
 test_device!(fused_builtins);
 
@@ -456,3 +472,302 @@ fn large_aggregates(dev: Device) {
     assert_cells("min", &out[3], 1, 1, &[av.iter().copied().fold(f64::INFINITY, f64::min)]);
 }
 test_device!(large_aggregates);
+
+/// Cells of very different magnitudes (1e-8 .. 1e8), where a Kahan-compensated sum and a plain
+/// one differ in the last bits; `density < 1` stores them sparse.
+fn wide_range(rows: usize, cols: usize, density: f64, seed: u64) -> Value {
+    let (_, _, v) = cells(&random(rows, cols, density, seed));
+    let (_, _, e) = cells(&random(rows, cols, 1.0, seed + 1000));
+    let data: Vec<f64> = v.iter().zip(&e).map(|(x, k)| x * 10f64.powi((k * 8.0).round() as i32)).collect();
+    let m = Matrix::from_vec(rows, cols, data);
+    Value::Matrix(Arc::new(if density < 1.0 { Matrix::Sparse(m.to_csr()) } else { m }))
+}
+
+/// Sums, means and sums of squares in every direction are the CPU kernel's to the last bit
+/// (the same Kahan steps in the same order; the driver once folded the compensation away),
+/// on dense and sparse inputs and shapes that are not multiples of a workgroup.
+fn aggregates_are_the_cpus_to_the_bit(dev: Device) {
+    let src = "s = sum(A)\nm = mean(A)\nq = sum(A^2)\nR = rowSums(A)\nC = colSums(A)\nRM = rowMeans(A)\n\
+               CM = colMeans(A)\nlo = rowMins(A)\nhi = colMaxs(A)";
+    let names = ["s", "m", "q", "R", "C", "RM", "CM", "lo", "hi"];
+    for a in [
+        wide_range(37, 23, 1.0, 30),
+        wide_range(1, 301, 1.0, 31),
+        wide_range(257, 1, 1.0, 32),
+        wide_range(64, 65, 0.15, 33),
+    ] {
+        let got = run(dev, src, &[("A", a.clone())], &names);
+        let want = run(Device::Cpu, src, &[("A", a.clone())], &names);
+        for (name, (g, w)) in names.iter().zip(got.iter().zip(&want)) {
+            let ((gr, gc, gv), (wr, wc, wv)) = (cells(g), cells(w));
+            assert_eq!((gr, gc), (wr, wc), "{name}: shape");
+            for (i, (x, y)) in gv.iter().zip(&wv).enumerate() {
+                assert!(x.to_bits() == y.to_bits(), "{name}: cell {i} is {x:e}, the CPU's {y:e}");
+            }
+        }
+    }
+}
+test_device!(@wgpu aggregates_are_the_cpus_to_the_bit);
+
+/// Cells across the ranges of exp, log and pow: signed zeros, subnormals, the overflow and
+/// underflow edges of exp, huge and tiny magnitudes, infinities and NaN, then random values in
+/// [-800, 800], [-2, 2] and magnitudes 1e-300 .. 1e300 of either sign.
+fn transcendental_cells(n: usize, seed: u64) -> Vec<f64> {
+    let mut v = vec![
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        5e-324,
+        -5e-324,
+        1e-310,
+        f64::MIN_POSITIVE,
+        f64::MAX,
+        -f64::MAX,
+        709.78,
+        709.79,
+        -745.1,
+        -745.2,
+        1e-20,
+        -1e-20,
+        0.5,
+        2.0,
+        3.0,
+        0.3466,
+        1.0 + f64::EPSILON,
+    ];
+    let (_, _, r) = cells(&random(1, n, 1.0, seed));
+    for (i, x) in r.iter().enumerate() {
+        v.push(match i % 3 {
+            0 => 800.0 * x,
+            1 => 2.0 * x,
+            _ => x.signum() * 10f64.powf(300.0 * x),
+        });
+    }
+    v
+}
+
+fn rel_close(got: f64, want: f64, tol: f64) -> bool {
+    (got.is_nan() && want.is_nan())
+        || (got == want && got.is_sign_negative() == want.is_sign_negative())
+        || (got - want).abs() <= tol * want.abs()
+}
+
+/// exp, log, sigmoid, tanh, `^` and `log(x, base)` against the CPU's scalar semantics, relative
+/// to the value itself (not to 1): 1e-12 for exp, log and pow (measured: within 1 ulp for exp
+/// and log, 7 for pow), the same bits for sigmoid and tanh (the device follows the CPU's steps).
+fn transcendentals(dev: Device) {
+    let v = transcendental_cells(600, 40);
+    let shapes = [(1, v.len()), (v.len(), 1), (16, v.len() / 16)];
+    for (rows, cols) in shapes {
+        let a = Value::Matrix(Arc::new(Matrix::from_vec(rows, cols, v[..rows * cols].to_vec())));
+        let src = "E = exp(A)\nL = log(A)\nS = sigmoid(A)\nT = tanh(A)";
+        let out = run(dev, src, &[("A", a.clone())], &["E", "L", "S", "T"]);
+        let (_, _, av) = cells(&a);
+        for (k, (op, tol)) in
+            [(UnOp::Exp, 1e-12), (UnOp::Log, 1e-12), (UnOp::Sigmoid, 0.0), (UnOp::Tanh, 0.0)]
+                .iter()
+                .enumerate()
+        {
+            let (_, _, got) = cells(&out[k]);
+            for (x, g) in av.iter().zip(&got) {
+                let want = op.apply(*x);
+                assert!(rel_close(*g, want, *tol), "{op:?}({x:e}) is {g:e}, the CPU's {want:e}");
+            }
+        }
+    }
+    // Powers and logarithms: every base against a set of exponents that holds the special
+    // cases (0, 1, 2, odd and even integers, halves, infinities, NaN) and random ones; sparse
+    // bases too.
+    let bases = transcendental_cells(200, 41);
+    let exps = [
+        0.0,
+        -0.0,
+        1.0,
+        2.0,
+        3.0,
+        -1.0,
+        -2.0,
+        -3.0,
+        0.5,
+        -0.5,
+        2.5,
+        7.0,
+        1e300,
+        f64::INFINITY,
+        f64::NAN,
+        10.0,
+    ];
+    let (_, _, r) = cells(&random(1, 16, 1.0, 42));
+    // Every base in a row, every exponent in a column: same-shaped operands.
+    let n = bases.len();
+    let a = Value::Matrix(Arc::new(Matrix::from_vec(n, 16, bases.iter().flat_map(|x| [*x; 16]).collect())));
+    let random_exps: Vec<f64> = r.iter().map(|x| 30.0 * x).collect();
+    for e in [exps.to_vec(), random_exps] {
+        let b = Value::Matrix(Arc::new(Matrix::from_vec(n, 16, (0..n).flat_map(|_| e.clone()).collect())));
+        let out = run(
+            dev,
+            "P = A ^ B\nG = log(abs(A) + 1, B + 3)",
+            &[("A", a.clone()), ("B", b.clone())],
+            &["P", "G"],
+        );
+        let bc = 16;
+        let (_, _, pv) = cells(&out[0]);
+        let (_, _, gv) = cells(&out[1]);
+        for (i, x) in bases.iter().enumerate() {
+            for (j, y) in e.iter().enumerate() {
+                let want = BinOp::Pow.apply(*x, *y);
+                let g = pv[i * bc + j];
+                assert!(rel_close(g, want, 1e-12), "{x:e} ^ {y:e} is {g:e}, the CPU's {want:e}");
+                let want = BinOp::Log.apply(x.abs() + 1.0, y + 3.0);
+                let g = gv[i * bc + j];
+                assert!(rel_close(g, want, 1e-12), "log({x:e}, {y:e}) is {g:e}, the CPU's {want:e}");
+            }
+        }
+    }
+    // Sparse inputs (uploaded dense) through exp and a power.
+    let s = random(40, 33, 0.1, 43);
+    let out = run(dev, "E = exp(S)\nP = S ^ 3", &[("S", s.clone())], &["E", "P"]);
+    let (_, _, sv) = cells(&s);
+    assert_cells("exp(S)", &out[0], 40, 33, &sv.iter().map(|x| x.exp()).collect::<Vec<_>>());
+    assert_cells("S ^ 3", &out[1], 40, 33, &sv.iter().map(|x| x.powf(3.0)).collect::<Vec<_>>());
+}
+test_device!(@wgpu transcendentals);
+
+/// Values rounded to tenths, so windows hold ties (the first greatest cell wins) and zeros.
+fn with_ties(rows: usize, cols: usize, seed: u64) -> Value {
+    let (_, _, v) = cells(&random(rows, cols, 1.0, seed));
+    Value::Matrix(Arc::new(Matrix::from_vec(
+        rows,
+        cols,
+        v.iter().map(|x| (x * 10.0).round() / 10.0).collect(),
+    )))
+}
+
+fn assert_same_bits(what: &str, got: &Value, want: &Value) {
+    let ((gr, gc, gv), (wr, wc, wv)) = (cells(got), cells(want));
+    assert_eq!((gr, gc), (wr, wc), "{what}: shape");
+    for (i, (x, y)) in gv.iter().zip(&wv).enumerate() {
+        assert!(x.to_bits() == y.to_bits(), "{what}: cell {i} is {x:e}, the CPU's {y:e}");
+    }
+}
+
+/// max, max-of-ReLU and average pooling and their gradients, against the CPU kernels bit for
+/// bit: overlapping 3x3 windows with padding, 2x2 tiles (the CPU's fast path), and a window
+/// taller than wide with stride 2 on an odd image; dense and sparse inputs.
+fn pooling(dev: Device) {
+    let geometries = [(3, 2, 7, 9, 3, 3, 1, 1), (2, 3, 8, 6, 2, 2, 2, 0), (2, 1, 9, 7, 3, 2, 2, 1)];
+    for (k, (n, c, h, w, ph, pw, s, pad)) in geometries.into_iter().enumerate() {
+        let (oh, ow) = ((h + 2 * pad - ph) / s + 1, (w + 2 * pad - pw) / s + 1);
+        let shapes = format!(
+            "input_shape=[{n},{c},{h},{w}], pool_size=[{ph},{pw}], stride=[{s},{s}], padding=[{pad},{pad}]"
+        );
+        let src = format!(
+            "M = max_pool(X, {shapes})\nR = max_pool(max(X, 0), {shapes})\nA = avg_pool(X, {shapes})\n\
+             DM = max_pool_backward(X, D, {shapes})\nDA = avg_pool_backward(X, D, {shapes})\n\
+             Z = max_pool(X, input_shape=[{n},{c},{h},{w}], pool_size=[{ph},{pw}])"
+        );
+        for x in [with_ties(n, c * h * w, 50 + k as u64), random(n, c * h * w, 0.3, 60 + k as u64)] {
+            let d = random(n, c * oh * ow, 1.0, 70 + k as u64);
+            // Z leaves stride and padding to their defaults (1 and 0).
+            let names = ["M", "R", "A", "DM", "DA", "Z"];
+            let inputs = [("X", x.clone()), ("D", d.clone())];
+            let got = run(dev, &src, &inputs, &names);
+            let want = run(Device::Cpu, &src, &inputs, &names);
+            for (name, (g, w)) in names.iter().zip(got.iter().zip(&want)) {
+                assert_same_bits(&format!("{name} for geometry {k}"), g, w);
+            }
+        }
+    }
+}
+test_device!(@wgpu pooling);
+
+/// Both gradients of the convolution against a direct computation written here (strides,
+/// padding, several channels and filters, an odd image).
+fn convolution_gradients(dev: Device) {
+    for (n, c, h, w, f, hf, wf, s, pad) in [(3, 2, 7, 6, 4, 3, 3, 2, 1), (2, 3, 5, 5, 2, 2, 3, 1, 0)] {
+        let (oh, ow) = ((h + 2 * pad - hf) / s + 1, (w + 2 * pad - wf) / s + 1);
+        let (x, k, d) =
+            (random(n, c * h * w, 1.0, 80), random(f, c * hf * wf, 0.5, 81), random(n, f * oh * ow, 1.0, 82));
+        let shapes = format!(
+            "stride=[{s},{s}], padding=[{pad},{pad}], input_shape=[{n},{c},{h},{w}], filter_shape=[{f},{c},{hf},{wf}]"
+        );
+        let src =
+            format!("DW = conv2d_backward_filter(X, D, {shapes})\nDX = conv2d_backward_data(K, D, {shapes})");
+        let out = run(dev, &src, &[("X", x.clone()), ("K", k.clone()), ("D", d.clone())], &["DW", "DX"]);
+        let ((_, _, xv), (_, _, kv), (_, _, dv)) = (cells(&x), cells(&k), cells(&d));
+        let (mut dw, mut dx) = (vec![0.0; f * c * hf * wf], vec![0.0; n * c * h * w]);
+        for img in 0..n {
+            for fi in 0..f {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let g = dv[img * f * oh * ow + fi * oh * ow + oy * ow + ox];
+                        for ci in 0..c {
+                            for ky in 0..hf {
+                                for kx in 0..wf {
+                                    let (iy, ix) = (
+                                        (oy * s + ky) as isize - pad as isize,
+                                        (ox * s + kx) as isize - pad as isize,
+                                    );
+                                    if iy < 0 || ix < 0 || iy as usize >= h || ix as usize >= w {
+                                        continue;
+                                    }
+                                    let xi = img * c * h * w + ci * h * w + iy as usize * w + ix as usize;
+                                    let wi = fi * c * hf * wf + ci * hf * wf + ky * wf + kx;
+                                    dw[wi] += g * xv[xi];
+                                    dx[xi] += g * kv[wi];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert_cells("conv2d_backward_filter", &out[0], f, c * hf * wf, &dw);
+        assert_cells("conv2d_backward_data", &out[1], n, c * h * w, &dx);
+    }
+}
+test_device!(@wgpu convolution_gradients);
+
+/// `ifelse` with matrix, 1x1 and scalar operands in every position; conditions hold NaN, -0.0
+/// and infinities (NaN counts as TRUE, -0.0 as FALSE).
+fn ternary(dev: Device) {
+    let c = special_cells();
+    let (y, n) = (random(3, 4, 1.0, 90), random(3, 4, 0.4, 91));
+    let one = Value::Matrix(Arc::new(Matrix::from_vec(1, 1, vec![-2.5])));
+    let cases: [(&str, &Value, &Value, &Value); 5] = [
+        ("matrices", &c, &y, &n),
+        ("scalar yes", &c, &Value::Double(7.0), &n),
+        ("1x1 no", &c, &y, &one),
+        ("scalar condition", &Value::Double(f64::NAN), &y, &n),
+        ("matrix no only", &Value::Double(0.0), &Value::Double(1.0), &n),
+    ];
+    for (what, c, y, n) in cases {
+        let inputs = [("C", c.clone()), ("Y", y.clone()), ("N", n.clone())];
+        let got = run(dev, "R = ifelse(C, Y, N)", &inputs, &["R"]);
+        let ((cr, cc, cv), (yr, yc, yv), (nr, nc, nv)) = (cells(c), cells(y), cells(n));
+        let (rows, cols) = [(cr, cc), (yr, yc), (nr, nc)].into_iter().max().unwrap_or((1, 1));
+        let at = |v: &[f64], i: usize| if v.len() == 1 { v[0] } else { v[i] };
+        let want: Vec<f64> =
+            (0..rows * cols).map(|i| if at(&cv, i) != 0.0 { at(&yv, i) } else { at(&nv, i) }).collect();
+        assert_cells(&format!("ifelse ({what})"), &got[0], rows, cols, &want);
+    }
+}
+test_device!(@wgpu ternary);
+
+/// Sums of ones around the lengths where one invocation stops folding a segment alone (32768)
+/// and where lavapipe once dropped a cell (a loop of 65536 iterations): every count exact, in
+/// every direction.
+fn aggregate_lengths(dev: Device) {
+    for n in [32767, 32768, 32769, 65535, 65536, 65537] {
+        let src = format!("X = matrix(1, rows={n}, cols=2)\ns = sum(X)\nC = colSums(X)\nR = rowSums(t(X))");
+        let out = run(dev, &src, &[], &["s", "C", "R"]);
+        assert_cells(&format!("sum of {n}x2 ones"), &out[0], 1, 1, &[2.0 * n as f64]);
+        assert_cells(&format!("colSums of {n}x2 ones"), &out[1], 1, 2, &[n as f64; 2]);
+        assert_cells(&format!("rowSums of 2x{n} ones"), &out[2], 2, 1, &[n as f64; 2]);
+    }
+}
+test_device!(@wgpu aggregate_lengths);

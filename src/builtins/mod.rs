@@ -141,10 +141,15 @@ pub mod ids {
     use super::{BuiltinId, id};
 
     pub const BIAS_ADD: BuiltinId = id("bias_add");
+    pub const BIAS_MULTIPLY: BuiltinId = id("bias_multiply");
     pub const CONV2D: BuiltinId = id("conv2d");
     pub const CONV2D_BIAS_ADD: BuiltinId = id("_conv2d_bias_add");
     pub const MAX_POOL: BuiltinId = id("max_pool");
     pub const MAX_POOL_BACKWARD: BuiltinId = id("max_pool_backward");
+    pub const AVG_POOL: BuiltinId = id("avg_pool");
+    pub const AVG_POOL_BACKWARD: BuiltinId = id("avg_pool_backward");
+    pub const CONV2D_BACKWARD_FILTER: BuiltinId = id("conv2d_backward_filter");
+    pub const CONV2D_BACKWARD_DATA: BuiltinId = id("conv2d_backward_data");
     pub const RELU_MAX_POOL: BuiltinId = id("_relu_max_pool");
     pub const RELU_BACKWARD: BuiltinId = id("_relu_backward");
     pub const RELU_MAX_POOL_BACKWARD: BuiltinId = id("_relu_max_pool_backward");

@@ -223,14 +223,31 @@ pub fn usable(mode: GpuMode) -> bool {
 /// Binary operators with a device kernel (same semantics as `BinOp::apply`).
 pub fn supports_binary(op: BinOp) -> bool {
     use BinOp::*;
-    matches!(op, Add | Sub | Mul | Div | Min | Max | Lt | Le | Gt | Ge | Eq | Ne | And | Or | Xor)
+    matches!(op, Add | Sub | Mul | Div | Pow | Log | Min | Max | Lt | Le | Gt | Ge | Eq | Ne | And | Or | Xor)
 }
 
-/// Unary operators with a device kernel. Transcendentals (exp, log, tanh, ...) are left out:
-/// Vulkan's extended instructions have no f64 forms of them.
+/// Unary operators with a device kernel. Vulkan's extended instructions have no f64 forms of
+/// the transcendentals; exp, log, sigmoid and tanh are written in WGSL (the trigonometric
+/// functions are not yet).
 pub fn supports_unary(op: UnOp) -> bool {
     use UnOp::*;
-    matches!(op, Neg | Not | Abs | Sign | Sqrt | Floor | Ceil | Relu | IsNaN | IsNa | IsInf)
+    matches!(
+        op,
+        Neg | Not
+            | Abs
+            | Sign
+            | Sqrt
+            | Exp
+            | Log
+            | Sigmoid
+            | Tanh
+            | Floor
+            | Ceil
+            | Relu
+            | IsNaN
+            | IsNa
+            | IsInf
+    )
 }
 
 /// Aggregates with a device kernel, in every direction.
@@ -242,7 +259,24 @@ pub fn supports_aggregate(op: AggOp, _dir: AggDir) -> bool {
 /// DNN layers and optimizers that are cellwise.
 pub fn supports_builtin(id: crate::builtins::BuiltinId) -> bool {
     use crate::builtins::ids::*;
-    [MATMUL_T, AXPBY, RELU_BACKWARD, BIAS_ADD, CONV2D, CONV2D_BIAS_ADD].contains(&id)
+    [
+        MATMUL_T,
+        AXPBY,
+        RELU_BACKWARD,
+        BIAS_ADD,
+        BIAS_MULTIPLY,
+        CONV2D,
+        CONV2D_BIAS_ADD,
+        CONV2D_BACKWARD_FILTER,
+        CONV2D_BACKWARD_DATA,
+        MAX_POOL,
+        RELU_MAX_POOL,
+        AVG_POOL,
+        MAX_POOL_BACKWARD,
+        RELU_MAX_POOL_BACKWARD,
+        AVG_POOL_BACKWARD,
+    ]
+    .contains(&id)
 }
 
 /// Whether the operator has a device kernel (for matrix inputs; the executor still falls back
@@ -254,7 +288,7 @@ pub fn supports(op: &HopOp) -> bool {
         return cuda::supports(op);
     }
     match op {
-        HopOp::MatMul | HopOp::Tsmm { .. } => true,
+        HopOp::MatMul | HopOp::Tsmm { .. } | HopOp::Ternary => true,
         HopOp::Binary(b) => supports_binary(*b),
         HopOp::Unary(u) => supports_unary(*u),
         HopOp::AggUnary(a, d) => supports_aggregate(*a, *d),
@@ -383,6 +417,52 @@ fn bench_check(a: &[f64], b: &[f64], n: usize, first_row: &[f64]) -> f64 {
             (first_row[j] - want).abs() / want.abs().max(1.0)
         })
         .fold(0.0, f64::max)
+}
+
+/// The geometry of a DNN builtin, read by the executor from its shape arguments.
+pub enum DnnShape<'a> {
+    Conv(&'a crate::kernels::dnn::ConvShape),
+    Pool(&'a crate::kernels::dnn::PoolShape),
+}
+
+/// The DNN builtins past the forward convolution (pools and their gradients, the convolution's
+/// gradients) on the device; `None` as for [`execute`].
+pub fn execute_dnn(
+    id: crate::builtins::BuiltinId,
+    args: &[Value],
+    shape: DnnShape,
+) -> Option<Result<Value, String>> {
+    #[cfg(feature = "gpu")]
+    {
+        use crate::builtins::ids::*;
+        use wgpu::Pool;
+        // Only the wgpu backend has these kernels (CUDA's `supports` list leaves them out).
+        if !matches!(select(GpuMode::Force).ok()?, Device::Wgpu) {
+            return None;
+        }
+        match shape {
+            DnnShape::Conv(s) if id == CONV2D_BACKWARD_FILTER => wgpu::conv2d_backward(args, s, false),
+            DnnShape::Conv(s) if id == CONV2D_BACKWARD_DATA => wgpu::conv2d_backward(args, s, true),
+            DnnShape::Pool(s) => {
+                let (kind, backward) = match id {
+                    i if i == MAX_POOL => (Pool::Max, false),
+                    i if i == RELU_MAX_POOL => (Pool::ReluMax, false),
+                    i if i == AVG_POOL => (Pool::Avg, false),
+                    i if i == MAX_POOL_BACKWARD => (Pool::Max, true),
+                    i if i == RELU_MAX_POOL_BACKWARD => (Pool::ReluMax, true),
+                    i if i == AVG_POOL_BACKWARD => (Pool::Avg, true),
+                    _ => return None,
+                };
+                wgpu::pool(args, s, kind, backward)
+            }
+            _ => None,
+        }
+    }
+    #[cfg(not(feature = "gpu"))]
+    {
+        let _ = (id, args, shape);
+        None
+    }
 }
 
 /// Device activity since the process started, for `--stats`.

@@ -10,7 +10,8 @@ mod ops;
 mod residency;
 
 pub(super) use bench::matmul as bench_matmul;
-pub(super) use ops::{conv2d, execute};
+pub(super) use kernels::dnn::Pool;
+pub(super) use ops::{conv2d, conv2d_backward, execute, pool};
 
 use super::DeviceInfo;
 use residency::Residency;

@@ -5,7 +5,7 @@
 use super::kernels;
 use super::{DevMatrix, Gpu, Pass, device, grid};
 use crate::hops::HopOp;
-use crate::kernels::dnn::ConvShape;
+use crate::kernels::dnn::{ConvShape, PoolShape};
 use crate::types::matrix::Matrix;
 use crate::types::ops::{AggDir, AggOp, BinOp, UnOp};
 use crate::types::value::Value;
@@ -48,6 +48,7 @@ pub(in crate::gpu) fn execute(op: &HopOp, args: &[Value]) -> Option<Result<Value
             Value::Matrix(m) => aggregate(gpu, *op, *dir, m),
             _ => None,
         },
+        HopOp::Ternary => ifelse(gpu, [arg(args.first()?)?, arg(args.get(1)?)?, arg(args.get(2)?)?]),
         HopOp::Builtin { id, .. } => builtin(gpu, *id, args),
         _ => None,
     }
@@ -75,6 +76,8 @@ fn builtin(gpu: &Gpu, id: crate::builtins::BuiltinId, args: &[Value]) -> Option<
         fused(gpu, kernels::Fused::ReluBackward, matrix(0)?, matrix(1)?, 0.0, 0.0)
     } else if id == ids::BIAS_ADD {
         fused(gpu, kernels::Fused::BiasAdd, matrix(0)?, matrix(1)?, 0.0, 0.0)
+    } else if id == ids::BIAS_MULTIPLY && !matrix(0)?.is_sparse() {
+        fused(gpu, kernels::Fused::BiasMultiply, matrix(0)?, matrix(1)?, 0.0, 0.0)
     } else {
         None
     }
@@ -92,7 +95,7 @@ fn fused(
 ) -> Option<Result<Value, String>> {
     let (rows, cols) = (x.rows(), x.cols());
     let hw = match kind {
-        kernels::Fused::BiasAdd => {
+        kernels::Fused::BiasAdd | kernels::Fused::BiasMultiply => {
             let c = y.rows();
             if y.cols() != 1 || c == 0 || cols % c != 0 || cols == 0 {
                 return None;
@@ -159,6 +162,12 @@ impl Gpu {
     }
 }
 
+/// NaN, infinity and 1.0 as the cellwise kernels' uniforms end (`nan`, `inf`, `one`).
+fn special_constants() -> [u32; 6] {
+    let ([nl, nh], [il, ih], [ol, oh]) = (split(f64::NAN), split(f64::INFINITY), split(1.0));
+    [nl, nh, il, ih, ol, oh]
+}
+
 /// The two 32-bit words of an f64 (low first), as a uniform holds it.
 fn split(v: f64) -> [u32; 2] {
     let b = v.to_bits();
@@ -219,9 +228,11 @@ fn binary(gpu: &Gpu, op: BinOp, a: Arg, b: Arg) -> Option<Result<Value, String>>
         return Some(Err(e));
     }
     let out = Arc::new(gpu.output(rows * cols));
-    let [lo, hi] = split(f64::NAN);
-    let params =
-        [rows as u32, cols as u32, da.rows as u32, da.cols as u32, db.rows as u32, db.cols as u32, lo, hi];
+    let params = [
+        &[rows as u32, cols as u32, da.rows as u32, da.cols as u32, db.rows as u32, db.cols as u32][..],
+        &special_constants(),
+    ]
+    .concat();
     // Each input is bound twice: as f64 cells and as their bits (see `kernels`).
     let buffers = [&*da.buf, &*db.buf, &*out, &*da.buf, &*db.buf];
     let pass =
@@ -237,8 +248,7 @@ fn unary(gpu: &Gpu, op: UnOp, m: &Arc<Matrix>) -> Option<Result<Value, String>> 
         return Some(Err(e));
     }
     let out = Arc::new(gpu.output(rows * cols));
-    let [lo, hi] = split(f64::NAN);
-    let params = [(rows * cols) as u32, 0, lo, hi];
+    let params = [&[(rows * cols) as u32, 0][..], &special_constants()].concat();
     let buffers = [&*dm.buf, &*out, &*dm.buf];
     let pass =
         Pass { kernel: &name, buffers: &buffers, params: &params, groups: grid((rows * cols).div_ceil(256)) };
@@ -254,6 +264,14 @@ fn aggregate(gpu: &Gpu, op: AggOp, dir: AggDir, m: &Arc<Matrix>) -> Option<Resul
     let (rows, cols) = (m.rows(), m.cols());
     let total = rows * cols;
     let dm = gpu.resident(m)?;
+    let (seq_nseg, seq_len) = match dir {
+        AggDir::All => (1, total),
+        AggDir::Row => (rows, cols),
+        AggDir::Col => (cols, rows),
+    };
+    if seq_len <= kernels::sequential_aggregate::MAX_LEN {
+        return Some(sequential_aggregate(gpu, op, dir, m, dm, seq_nseg, seq_len));
+    }
     // (segments, cells a segment, segment start stride, cell stride)
     let (nseg, len, seg_stride, cell_stride) = match dir {
         AggDir::All => (total.div_ceil(ALL_BLOCK), ALL_BLOCK, ALL_BLOCK, 1),
@@ -273,7 +291,7 @@ fn aggregate(gpu: &Gpu, op: AggOp, dir: AggDir, m: &Arc<Matrix>) -> Option<Resul
         }
     }
     let out = Arc::new(gpu.output(nseg));
-    let ([ilo, ihi], [nlo, nhi]) = (split(f64::INFINITY), split(f64::NAN));
+    let ([ilo, ihi], [nlo, nhi], [olo, ohi]) = (split(f64::INFINITY), split(f64::NAN), split(1.0));
     let first_op_name =
         if dir == AggDir::All && op == AggOp::Mean { "aggregate_Sum".to_string() } else { name.clone() };
     if first_op_name != name
@@ -282,7 +300,7 @@ fn aggregate(gpu: &Gpu, op: AggOp, dir: AggDir, m: &Arc<Matrix>) -> Option<Resul
         return Some(Err(e));
     }
     let params = [nseg, len, seg_stride, cell_stride, total, 0].map(|v| v as u32);
-    let params = [&params[..], &[ilo, ihi, nlo, nhi]].concat();
+    let params = [&params[..], &[ilo, ihi, nlo, nhi, olo, ohi]].concat();
     let buffers = [&*dm.buf, &*out, &*dm.buf];
     let first = Pass { kernel: &first_op_name, buffers: &buffers, params: &params, groups: grid(nseg) };
     if dir != AggDir::All {
@@ -297,13 +315,47 @@ fn aggregate(gpu: &Gpu, op: AggOp, dir: AggDir, m: &Arc<Matrix>) -> Option<Resul
     }
     let result = gpu.output(1);
     let params2 = [1, nseg, 0, 1, nseg, 0].map(|v| v as u32);
-    let params2 = [&params2[..], &[ilo, ihi, nlo, nhi]].concat();
+    let params2 = [&params2[..], &[ilo, ihi, nlo, nhi, olo, ohi]].concat();
     let buffers2 = [&*out, &result, &*out];
     let second_pass = Pass { kernel: &second_name, buffers: &buffers2, params: &params2, groups: (1, 1) };
     Some(
         gpu.run(&[first, second_pass], &result, 1)
             .map(|d| Value::Double(if op == AggOp::Mean { d[0] / total as f64 } else { d[0] })),
     )
+}
+
+/// An aggregate whose segments one invocation each folds in the CPU kernel's order (see
+/// `kernels::sequential_aggregate`): the CPU's values to the last bit.
+fn sequential_aggregate(
+    gpu: &Gpu,
+    op: AggOp,
+    dir: AggDir,
+    m: &Arc<Matrix>,
+    dm: DevMatrix,
+    nseg: usize,
+    len: usize,
+) -> Result<Value, String> {
+    let (rows, cols) = (m.rows(), m.cols());
+    let (seg_stride, cell_stride) = match dir {
+        AggDir::All => (0, 1),
+        AggDir::Row => (cols, 1),
+        AggDir::Col => (1, cols),
+    };
+    let name = format!("sequential_aggregate_{op:?}");
+    gpu.compile(&name, || kernels::sequential_aggregate::source(op))?;
+    let out = Arc::new(gpu.output(nseg));
+    let params = [nseg, len, seg_stride, cell_stride, m.is_sparse() as usize, 0].map(|v| v as u32);
+    let ([ilo, ihi], [nlo, nhi], [olo, ohi]) = (split(f64::INFINITY), split(f64::NAN), split(1.0));
+    let params = [&params[..], &[ilo, ihi, nlo, nhi, olo, ohi]].concat();
+    let buffers = [&*dm.buf, &*out, &*dm.buf];
+    let groups = grid(nseg.div_ceil(kernels::sequential_aggregate::GROUP));
+    let pass = Pass { kernel: &name, buffers: &buffers, params: &params, groups };
+    let data = gpu.run(&[pass], &out, nseg)?;
+    Ok(match dir {
+        AggDir::All => Value::Double(data[0]),
+        AggDir::Row => gpu.finish(out, rows, 1, data),
+        AggDir::Col => gpu.finish(out, 1, cols, data),
+    })
 }
 
 /// `conv2d` and `_conv2d_bias_add` forward on the arguments `input, filter[, bias]` with the
@@ -357,4 +409,134 @@ pub(in crate::gpu) fn conv2d(args: &[Value], s: &ConvShape, has_bias: bool) -> O
     let pass =
         Pass { kernel: "conv2d", buffers: &buffers, params: &params, groups: grid(cells.div_ceil(256)) };
     Some(gpu.run(&[pass], &out, cells).map(|data| gpu.finish(out, out_rows, out_cols, data)))
+}
+
+/// The pool builtins (`max_pool`, `_relu_max_pool`, `avg_pool` and their `_backward`s) on the
+/// arguments `input[, dout]` with the shape the executor read; inputs of another shape are
+/// left to the CPU builtin, for its message.
+pub(in crate::gpu) fn pool(
+    args: &[Value],
+    s: &PoolShape,
+    kind: kernels::dnn::Pool,
+    backward: bool,
+) -> Option<Result<Value, String>> {
+    let gpu = device().ok()?;
+    let matrix = |i: usize| match args.get(i)? {
+        Value::Matrix(m) => Some(m),
+        _ => None,
+    };
+    let (oh, ow) = (s.out_h(), s.out_w());
+    let x = matrix(0)?;
+    let dout = if backward { Some(matrix(1)?) } else { None };
+    let (out_rows, out_cols) = if backward { (s.n, s.c * s.h * s.w) } else { (s.n, s.c * oh * ow) };
+    if (x.rows(), x.cols()) != (s.n, s.c * s.h * s.w)
+        || dout.is_some_and(|d| (d.rows(), d.cols()) != (s.n, s.c * oh * ow))
+        || oh == 0
+        || ow == 0
+        || !gpu.fits(out_rows * out_cols)
+    {
+        return None;
+    }
+    let dx = gpu.resident(x)?;
+    let dd = match dout {
+        Some(d) => Some(gpu.resident(d)?),
+        None => None,
+    };
+    let name = if backward { "pool_backward" } else { "pool_forward" };
+    let compiled = if backward {
+        gpu.compile(name, kernels::dnn::pool_backward)
+    } else {
+        gpu.compile(name, kernels::dnn::pool_forward)
+    };
+    if let Err(e) = compiled {
+        return Some(Err(e));
+    }
+    let out = Arc::new(gpu.output(out_rows * out_cols));
+    let geometry =
+        [s.n, s.c, s.h, s.w, s.ph, s.pw, s.stride_h, s.stride_w, s.pad_h, s.pad_w, oh, ow, kind as usize, 0]
+            .map(|v| v as u32);
+    let (scale, lowest) = (split(1.0 / (s.ph * s.pw) as f64), split(f64::MIN));
+    let params = [&geometry[..], &scale, &lowest].concat();
+    let cells = out_rows * out_cols;
+    let buffers: Vec<&wgpu::Buffer> = match &dd {
+        Some(d) => vec![&dx.buf, &d.buf, &out],
+        None => vec![&dx.buf, &out],
+    };
+    let pass = Pass { kernel: name, buffers: &buffers, params: &params, groups: grid(cells.div_ceil(256)) };
+    Some(gpu.run(&[pass], &out, cells).map(|data| gpu.finish(out, out_rows, out_cols, data)))
+}
+
+/// `conv2d_backward_filter(input, dout)` (`data` false) or `conv2d_backward_data(filter, dout)`
+/// with the shape the executor read; other shapes are left to the CPU builtin.
+pub(in crate::gpu) fn conv2d_backward(
+    args: &[Value],
+    s: &ConvShape,
+    data: bool,
+) -> Option<Result<Value, String>> {
+    let gpu = device().ok()?;
+    let matrix = |i: usize| match args.get(i)? {
+        Value::Matrix(m) => Some(m),
+        _ => None,
+    };
+    let (first, dout) = (matrix(0)?, matrix(1)?);
+    let (oh, ow) = (s.out_h(), s.out_w());
+    let first_shape = if data { (s.f, s.c * s.hf * s.wf) } else { (s.n, s.c * s.h * s.w) };
+    let (out_rows, out_cols) = if data { (s.n, s.c * s.h * s.w) } else { (s.f, s.c * s.hf * s.wf) };
+    if (first.rows(), first.cols()) != first_shape
+        || (dout.rows(), dout.cols()) != (s.n, s.f * oh * ow)
+        || oh == 0
+        || ow == 0
+        || !gpu.fits(out_rows * out_cols)
+    {
+        return None;
+    }
+    let (da, dd) = (gpu.resident(first)?, gpu.resident(dout)?);
+    let name = if data { "conv2d_backward_data" } else { "conv2d_backward_filter" };
+    let compiled = if data {
+        gpu.compile(name, kernels::dnn::conv2d_backward_data)
+    } else {
+        gpu.compile(name, kernels::dnn::conv2d_backward_filter)
+    };
+    if let Err(e) = compiled {
+        return Some(Err(e));
+    }
+    let out = Arc::new(gpu.output(out_rows * out_cols));
+    let params = [s.n, s.c, s.h, s.w, s.f, s.hf, s.wf, s.stride_h, s.stride_w, s.pad_h, s.pad_w, oh, ow]
+        .map(|v| v as u32);
+    let cells = out_rows * out_cols;
+    let buffers = [&*da.buf, &*dd.buf, &*out];
+    let pass = Pass { kernel: name, buffers: &buffers, params: &params, groups: grid(cells.div_ceil(256)) };
+    Some(gpu.run(&[pass], &out, cells).map(|data| gpu.finish(out, out_rows, out_cols, data)))
+}
+
+/// `ifelse(c, yes, no)` with the CPU kernel's shapes: every matrix operand of one shape, 1x1
+/// matrices and numbers acting as scalars. Other shapes are left to the CPU, which reports them.
+fn ifelse(gpu: &Gpu, ops: [Arg; 3]) -> Option<Result<Value, String>> {
+    let full = |a: &Arg| match a {
+        Arg::Matrix(m) if m.len() != 1 => Some((m.rows(), m.cols())),
+        _ => None,
+    };
+    let shapes: Vec<(usize, usize)> = ops.iter().filter_map(full).collect();
+    let (rows, cols) = match shapes.first() {
+        Some(&s) if shapes.iter().all(|&t| t == s) => s,
+        Some(_) => return None,
+        None if ops.iter().any(|a| matches!(a, Arg::Matrix(_))) => (1, 1),
+        None => return None,
+    };
+    if !gpu.fits(rows * cols) {
+        return None;
+    }
+    let [c, y, n] = [gpu.operand(&ops[0])?, gpu.operand(&ops[1])?, gpu.operand(&ops[2])?];
+    if let Err(e) = gpu.compile("ifelse", kernels::ifelse) {
+        return Some(Err(e));
+    }
+    let cells = rows * cols;
+    let out = Arc::new(gpu.output(cells));
+    let is_full = |d: &DevMatrix| (d.rows * d.cols != 1) as u32;
+    let [nan_lo, nan_hi] = split(f64::NAN);
+    let params = [cells as u32, is_full(&c), is_full(&y), is_full(&n), nan_lo, nan_hi];
+    let buffers = [&*c.buf, &*y.buf, &*n.buf, &*out, &*c.buf];
+    let pass =
+        Pass { kernel: "ifelse", buffers: &buffers, params: &params, groups: grid(cells.div_ceil(256)) };
+    Some(gpu.run(&[pass], &out, cells).map(|data| gpu.finish(out, rows, cols, data)))
 }

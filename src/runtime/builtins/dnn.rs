@@ -100,7 +100,7 @@ pub(crate) fn conv_shape(a: &Args) -> RtResult<ConvShape> {
 }
 
 /// The pooling from `input_shape`, `pool_size`, `stride` and `padding`.
-fn pool_shape(a: &Args) -> RtResult<PoolShape> {
+pub(crate) fn pool_shape(a: &Args) -> RtResult<PoolShape> {
     let i = shape(a, "input_shape", 4, None)?;
     let k = shape(a, "pool_size", 2, None)?;
     let s = shape(a, "stride", 2, Some(1))?;

@@ -34,7 +34,7 @@ pub use args::{Args, matrix_arg};
 pub use cellwise::{binary, fused, ifelse, nary_minmax, unary_matrix};
 pub use context::{Context, DmlFunction};
 /// The GPU backend reads the convolution arguments as the CPU builtins do.
-pub(crate) use dnn::conv_shape;
+pub(crate) use dnn::{conv_shape, pool_shape};
 pub use index::{left_index, right_index};
 pub use matrix::{bind, check_budget_cells, fill, rand, reshape, seq};
 pub use print::{print_string, printf};

@@ -8,16 +8,19 @@
 
 use crate::types::ops::{AggOp, BinOp, UnOp};
 
+pub mod dnn;
+pub mod sequential_aggregate;
+
 /// Helpers every cellwise kernel may call. NaN and the sign of zero are read from the bits of
 /// the inputs (each input matrix is bound a second time as `array<u32>`), never from `x != x` or
 /// `1 / x`: naga marks no operation exact, and driver compilers (Mesa's NIR among them) fold
 /// `x != x` to false and `x - x` to 0. NaN results come from the uniform `p.nan`.
-const HELPERS: &str = r#"
-struct D { v: f64, nan: bool, neg: bool, inf: bool }
+pub(super) const HELPERS: &str = r#"
+struct D { v: f64, nan: bool, neg: bool, inf: bool, lo: u32, hi: u32 }
 fn d_of(v: f64, lo: u32, hi: u32) -> D {
     let exp_all = (hi & 0x7ff00000u) == 0x7ff00000u;
     let mant = ((hi & 0xfffffu) | lo) != 0u;
-    return D(v, exp_all && mant, (hi & 0x80000000u) != 0u, exp_all && !mant);
+    return D(v, exp_all && mant, (hi & 0x80000000u) != 0u, exp_all && !mant, lo, hi);
 }
 fn java_min(a: D, b: D) -> f64 {
     if (a.nan || b.nan) { return p.nan; }
@@ -31,6 +34,14 @@ fn java_max(a: D, b: D) -> f64 {
 }
 fn b2f(b: bool) -> f64 { return select(f64(0.0), f64(1.0), b); }
 "#;
+
+/// f64 exp, log, pow, sigmoid and tanh in WGSL (`transcendental.wgsl`): Vulkan's extended
+/// instructions have no f64 forms of them. `exp` and `log` are within one ulp of libm's (the
+/// CPU's `f64::exp`/`ln`); sigmoid and tanh follow the CPU's own `dnn::activation` steps, so they
+/// are its values to the bit; `pow` is C's (special cases included) within a few ulp. Kernels
+/// that include it have `nan`, `inf` and `one` (1.0) in their uniform: `one` keeps the driver's
+/// compiler from folding the exact-error terms of the range reductions to 0.
+const TRANSCENDENTAL: &str = include_str!("transcendental.wgsl");
 
 /// `out = A op B` with broadcasting: each operand is `ar x ac`, and a dimension of 1 repeats
 /// (a 1x1 operand is a scalar, 1 x cols a row vector, rows x 1 a column vector).
@@ -53,11 +64,13 @@ pub fn binary(op: BinOp) -> String {
         BinOp::And => "b2f((a.nan || a.v != f64(0.0)) && (b.nan || b.v != f64(0.0)))",
         BinOp::Or => "b2f(a.nan || a.v != f64(0.0) || b.nan || b.v != f64(0.0))",
         BinOp::Xor => "b2f((a.nan || a.v != f64(0.0)) != (b.nan || b.v != f64(0.0)))",
+        BinOp::Pow => "pow_c(a, b)",
+        BinOp::Log => "log_acc(a) / log_acc(b)",
         _ => unreachable!("no GPU kernel for {op:?}"),
     };
     format!(
         r#"
-struct P {{ rows: u32, cols: u32, ar: u32, ac: u32, br: u32, bc: u32, nan: f64 }}
+struct P {{ rows: u32, cols: u32, ar: u32, ac: u32, br: u32, bc: u32, nan: f64, inf: f64, one: f64 }}
 @group(0) @binding(0) var<storage, read> A: array<f64>;
 @group(0) @binding(1) var<storage, read> B: array<f64>;
 @group(0) @binding(2) var<storage, read_write> O: array<f64>;
@@ -65,6 +78,7 @@ struct P {{ rows: u32, cols: u32, ar: u32, ac: u32, br: u32, bc: u32, nan: f64 }
 @group(0) @binding(4) var<storage, read> Bb: array<u32>;
 @group(0) @binding(5) var<uniform> p: P;
 {HELPERS}
+{TRANSCENDENTAL}
 fn apply(a: D, b: D) -> f64 {{ return {expr}; }}
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
@@ -94,19 +108,24 @@ pub fn unary(op: UnOp) -> String {
         UnOp::Sqrt => "sqrt(x.v)",
         UnOp::Floor => "floor(x.v)",
         UnOp::Ceil => "ceil(x.v)",
-        UnOp::Relu => "java_max(D(f64(0.0), false, false, false), x)",
+        UnOp::Relu => "java_max(D(f64(0.0), false, false, false, 0u, 0u), x)",
         UnOp::IsNa | UnOp::IsNaN => "b2f(x.nan)",
         UnOp::IsInf => "b2f(x.inf)",
+        UnOp::Exp => "exp_acc(x)",
+        UnOp::Log => "log_acc(x)",
+        UnOp::Tanh => "tanh_cpu(x)",
+        UnOp::Sigmoid => "sigmoid_cpu(x)",
         _ => unreachable!("no GPU kernel for {op:?}"),
     };
     format!(
         r#"
-struct P {{ n: u32, nan: f64 }}
+struct P {{ n: u32, nan: f64, inf: f64, one: f64 }}
 @group(0) @binding(0) var<storage, read> A: array<f64>;
 @group(0) @binding(1) var<storage, read_write> O: array<f64>;
 @group(0) @binding(2) var<storage, read> Ab: array<u32>;
 @group(0) @binding(3) var<uniform> p: P;
 {HELPERS}
+{TRANSCENDENTAL}
 fn apply(x: D) -> f64 {{ return {expr}; }}
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
@@ -114,6 +133,33 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     let i = (wg.y * nw.x + wg.x) * 256u + lid.x;
     if (i >= p.n) {{ return; }}
     O[i] = apply(d_of(A[i], Ab[2u * i], Ab[2u * i + 1u]));
+}}
+"#
+    )
+}
+
+/// `ifelse(c, yes, no)` cell by cell: `yes` where `c` is non-zero (NaN counts as non-zero, as
+/// on the CPU), `no` elsewhere; an operand is the full `n` cells or one cell (`*_full` 0).
+pub fn ifelse() -> String {
+    format!(
+        r#"
+struct P {{ n: u32, c_full: u32, y_full: u32, n_full: u32, nan: f64 }}
+@group(0) @binding(0) var<storage, read> C: array<f64>;
+@group(0) @binding(1) var<storage, read> Y: array<f64>;
+@group(0) @binding(2) var<storage, read> N: array<f64>;
+@group(0) @binding(3) var<storage, read_write> O: array<f64>;
+@group(0) @binding(4) var<storage, read> Cb: array<u32>;
+@group(0) @binding(5) var<uniform> p: P;
+{HELPERS}
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+        @builtin(num_workgroups) nw: vec3<u32>) {{
+    let i = (wg.y * nw.x + wg.x) * 256u + lid.x;
+    if (i >= p.n) {{ return; }}
+    let ic = select(0u, i, p.c_full == 1u);
+    let c = d_of(C[ic], Cb[2u * ic], Cb[2u * ic + 1u]);
+    let yes = c.nan || c.v != f64(0.0);
+    O[i] = select(N[select(0u, i, p.n_full == 1u)], Y[select(0u, i, p.y_full == 1u)], yes);
 }}
 "#
     )
@@ -196,7 +242,7 @@ pub fn aggregate(op: AggOp) -> String {
     };
     format!(
         r#"
-struct P {{ nseg: u32, len: u32, seg_stride: u32, cell_stride: u32, total: u32, pad: u32, inf: f64, nan: f64 }}
+struct P {{ nseg: u32, len: u32, seg_stride: u32, cell_stride: u32, total: u32, pad: u32, inf: f64, nan: f64, one: f64 }}
 @group(0) @binding(0) var<storage, read> A: array<f64>;
 @group(0) @binding(1) var<storage, read_write> O: array<f64>;
 @group(0) @binding(2) var<storage, read> Ab: array<u32>;
@@ -208,7 +254,7 @@ var<workgroup> nans: array<u32, 64>;
 fn kahan(s: ptr<function, f64>, c: ptr<function, f64>, v: f64) {{
     let y = v + *c;
     let t = *s + y;
-    *c = y - (t - *s);
+    *c = y - (t * p.one - *s);
     *s = t;
 }}
 @compute @workgroup_size(64)
@@ -255,13 +301,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 }
 
 /// The fused cellwise builtins, `O[i] = f(X[i], Y[j])`: `_axpby` (`a*x + b*y`, `j = i`),
-/// `_relu_backward` (`(x > 0) * dout`, `j = i`) and `bias_add` (`x + b[channel]`, the channel of
+/// `_relu_backward` (`(x > 0) * dout`, `j = i`), `bias_add` and `bias_multiply` (`x + b[channel]`,
+/// `x * b[channel]`, the channel of
 /// column `i % cols` being `(i % cols) / hw`). The scalars `a` and `b` come in the uniform.
 pub fn fused(kind: Fused) -> String {
     let (expr, j) = match kind {
         Fused::Axpby => ("p.sa * x + p.sb * y", "i"),
         Fused::ReluBackward => ("select(f64(0.0), f64(1.0), x > f64(0.0)) * y", "i"),
         Fused::BiasAdd => ("x + y", "(i % p.cols) / p.hw"),
+        Fused::BiasMultiply => ("x * y", "(i % p.cols) / p.hw"),
     };
     format!(
         r#"
@@ -289,6 +337,8 @@ pub enum Fused {
     Axpby,
     ReluBackward,
     BiasAdd,
+    /// `bias_multiply` on a dense input (a sparse one keeps its zeros on the CPU).
+    BiasMultiply,
 }
 
 /// `conv2d` (and `_conv2d_bias_add`) forward, one output cell an invocation: the dot product of
