@@ -20,8 +20,9 @@ const XB: usize = 32;
 const FB: usize = 4;
 
 /// Whether the direct kernel applies and pays: stride 1, rows wide enough to fill the column
-/// blocks, and an im2col buffer that would not fit a core's L2 cache (smaller images are faster
-/// through one gemm per image).
+/// blocks, an im2col buffer that would not fit a core's L2 cache (smaller images are faster
+/// through one gemm per image), and AVX-512, where the register-pinned block was measured faster
+/// (the portable form, used for edge blocks, spills its accumulators and is not).
 pub(super) fn applies(g: &Window, filters: usize, images: usize) -> bool {
     g.sh == 1
         && g.sw == 1
@@ -29,7 +30,7 @@ pub(super) fn applies(g: &Window, filters: usize, images: usize) -> bool {
         && filters >= FB
         && images >= 2
         && g.c * g.kh * g.kw * g.oh * g.ow > 1 << 18
-        && super::super::simd::level() >= 1
+        && super::super::simd::has_avx512()
 }
 
 /// Padded image geometry: rows of `width` cells (the output width rounded up to whole 8-column
