@@ -28,6 +28,35 @@ mod residency;
 #[cfg(feature = "gpu")]
 mod wgpu;
 
+/// A device builtin's arguments by position, as both backends read them: `None` where an
+/// argument is absent or of another kind, so the CPU kernel runs it (and gives its message).
+#[cfg(any(feature = "gpu", feature = "cuda"))]
+struct BuiltinArgs<'a>(&'a [Value]);
+
+#[cfg(any(feature = "gpu", feature = "cuda"))]
+impl<'a> BuiltinArgs<'a> {
+    fn matrix(&self, i: usize) -> Option<&'a std::sync::Arc<crate::types::matrix::Matrix>> {
+        match self.0.get(i)? {
+            Value::Matrix(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    fn flag(&self, i: usize) -> Option<bool> {
+        match self.0.get(i)? {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    fn number(&self, i: usize) -> Option<f64> {
+        match self.0.get(i)? {
+            v @ (Value::Int(_) | Value::Double(_) | Value::Bool(_)) => v.as_f64(),
+            _ => None,
+        }
+    }
+}
+
 /// Whether and how operators may run on a GPU.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum GpuMode {

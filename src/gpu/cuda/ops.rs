@@ -98,26 +98,15 @@ pub(in crate::gpu) fn execute(gpu: &Cuda, op: &HopOp, args: &[Value]) -> Option<
 
 fn builtin(gpu: &Cuda, id: BuiltinId, args: &[Value]) -> Option<Result<Value, String>> {
     use crate::builtins::ids;
-    let matrix = |i: usize| match args.get(i)? {
-        Value::Matrix(m) => Some(m),
-        _ => None,
-    };
-    let flag = |i: usize| match args.get(i)? {
-        Value::Bool(b) => Some(*b),
-        _ => None,
-    };
-    let number = |i: usize| match args.get(i)? {
-        v @ (Value::Int(_) | Value::Double(_) | Value::Bool(_)) => v.as_f64(),
-        _ => None,
-    };
+    let a = crate::gpu::BuiltinArgs(args);
     if id == ids::MATMUL_T {
-        matmul(gpu, matrix(0)?, flag(2)?, matrix(1)?, flag(3)?)
+        matmul(gpu, a.matrix(0)?, a.flag(2)?, a.matrix(1)?, a.flag(3)?)
     } else if id == ids::AXPBY {
-        fused(gpu, Fused::Axpby, matrix(0)?, matrix(1)?, number(2)?, number(3)?)
+        fused(gpu, Fused::Axpby, a.matrix(0)?, a.matrix(1)?, a.number(2)?, a.number(3)?)
     } else if id == ids::RELU_BACKWARD {
-        fused(gpu, Fused::ReluBackward, matrix(0)?, matrix(1)?, 0.0, 0.0)
+        fused(gpu, Fused::ReluBackward, a.matrix(0)?, a.matrix(1)?, 0.0, 0.0)
     } else if id == ids::BIAS_ADD {
-        fused(gpu, Fused::BiasAdd, matrix(0)?, matrix(1)?, 0.0, 0.0)
+        fused(gpu, Fused::BiasAdd, a.matrix(0)?, a.matrix(1)?, 0.0, 0.0)
     } else {
         None
     }

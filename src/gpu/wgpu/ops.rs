@@ -56,28 +56,17 @@ pub(in crate::gpu) fn execute(op: &HopOp, args: &[Value]) -> Option<Result<Value
 
 fn builtin(gpu: &Gpu, id: crate::builtins::BuiltinId, args: &[Value]) -> Option<Result<Value, String>> {
     use crate::builtins::ids;
-    let matrix = |i: usize| match args.get(i)? {
-        Value::Matrix(m) => Some(m),
-        _ => None,
-    };
-    let flag = |i: usize| match args.get(i)? {
-        Value::Bool(b) => Some(*b),
-        _ => None,
-    };
-    let number = |i: usize| match args.get(i)? {
-        v @ (Value::Int(_) | Value::Double(_) | Value::Bool(_)) => v.as_f64(),
-        _ => None,
-    };
+    let a = crate::gpu::BuiltinArgs(args);
     if id == ids::MATMUL_T {
-        matmul(gpu, matrix(0)?, flag(2)?, matrix(1)?, flag(3)?)
+        matmul(gpu, a.matrix(0)?, a.flag(2)?, a.matrix(1)?, a.flag(3)?)
     } else if id == ids::AXPBY {
-        fused(gpu, kernels::Fused::Axpby, matrix(0)?, matrix(1)?, number(2)?, number(3)?)
+        fused(gpu, kernels::Fused::Axpby, a.matrix(0)?, a.matrix(1)?, a.number(2)?, a.number(3)?)
     } else if id == ids::RELU_BACKWARD {
-        fused(gpu, kernels::Fused::ReluBackward, matrix(0)?, matrix(1)?, 0.0, 0.0)
+        fused(gpu, kernels::Fused::ReluBackward, a.matrix(0)?, a.matrix(1)?, 0.0, 0.0)
     } else if id == ids::BIAS_ADD {
-        fused(gpu, kernels::Fused::BiasAdd, matrix(0)?, matrix(1)?, 0.0, 0.0)
-    } else if id == ids::BIAS_MULTIPLY && !matrix(0)?.is_sparse() {
-        fused(gpu, kernels::Fused::BiasMultiply, matrix(0)?, matrix(1)?, 0.0, 0.0)
+        fused(gpu, kernels::Fused::BiasAdd, a.matrix(0)?, a.matrix(1)?, 0.0, 0.0)
+    } else if id == ids::BIAS_MULTIPLY && !a.matrix(0)?.is_sparse() {
+        fused(gpu, kernels::Fused::BiasMultiply, a.matrix(0)?, a.matrix(1)?, 0.0, 0.0)
     } else {
         None
     }

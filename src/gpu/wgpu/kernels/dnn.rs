@@ -10,6 +10,8 @@
 //! convolution gradients accumulate in another order than the CPU's im2col products, so they
 //! agree to rounding (1e-12 relative).
 
+use super::CELL_ENTRY;
+
 /// Pooling geometry, shared by the pool kernels' uniforms.
 const POOL_PARAMS: &str = "struct P { n: u32, c: u32, h: u32, w: u32, kh: u32, kw: u32, sh: u32, sw: u32, \
                            ph: u32, pw: u32, oh: u32, ow: u32, mode: u32, pad: u32, scale: f64, lowest: f64 }";
@@ -56,10 +58,7 @@ pub fn pool_forward() -> String {
 @group(0) @binding(1) var<storage, read_write> O: array<f64>;
 @group(0) @binding(2) var<uniform> p: P;
 {POOL_HELPERS}
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
-        @builtin(num_workgroups) nw: vec3<u32>) {{
-    let i = (wg.y * nw.x + wg.x) * 256u + lid.x;
+{CELL_ENTRY}
     let oplane = p.oh * p.ow;
     if (i >= p.n * p.c * oplane) {{ return; }}
     let plane_index = i / oplane;
@@ -106,10 +105,7 @@ fn covering(i: u32, stride: u32, pad: u32, k: u32, n_out: u32) -> vec2<u32> {{
     if (i + pad + 1u > k) {{ lo = (i + pad + 1u - k + stride - 1u) / stride; }}
     return vec2<u32>(lo, hi);
 }}
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
-        @builtin(num_workgroups) nw: vec3<u32>) {{
-    let i = (wg.y * nw.x + wg.x) * 256u + lid.x;
+{CELL_ENTRY}
     let plane = p.h * p.w;
     if (i >= p.n * p.c * plane) {{ return; }}
     let plane_index = i / plane;
@@ -151,10 +147,7 @@ pub fn conv2d_backward_filter() -> String {
 @group(0) @binding(1) var<storage, read> D: array<f64>;
 @group(0) @binding(2) var<storage, read_write> O: array<f64>;
 @group(0) @binding(3) var<uniform> p: P;
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
-        @builtin(num_workgroups) nw: vec3<u32>) {{
-    let i = (wg.y * nw.x + wg.x) * 256u + lid.x;
+{CELL_ENTRY}
     let taps = p.hf * p.wf;
     if (i >= p.f * p.c * taps) {{ return; }}
     let fi = i / (p.c * taps);
@@ -192,10 +185,7 @@ pub fn conv2d_backward_data() -> String {
 @group(0) @binding(1) var<storage, read> D: array<f64>;
 @group(0) @binding(2) var<storage, read_write> O: array<f64>;
 @group(0) @binding(3) var<uniform> p: P;
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
-        @builtin(num_workgroups) nw: vec3<u32>) {{
-    let i = (wg.y * nw.x + wg.x) * 256u + lid.x;
+{CELL_ENTRY}
     let plane = p.h * p.w;
     if (i >= p.n * p.c * plane) {{ return; }}
     let img = i / (p.c * plane);

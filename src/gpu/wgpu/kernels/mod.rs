@@ -43,6 +43,13 @@ fn b2f(b: bool) -> f64 { return select(f64(0.0), f64(1.0), b); }
 /// compiler from folding the exact-error terms of the range reductions to 0.
 const TRANSCENDENTAL: &str = include_str!("transcendental.wgsl");
 
+/// The entry point of a kernel with one invocation per cell: `i`, the cell, from a dispatch of
+/// workgroups of 256 laid out in two dimensions (the caller's bound check follows).
+const CELL_ENTRY: &str = "@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+        @builtin(num_workgroups) nw: vec3<u32>) {
+    let i = (wg.y * nw.x + wg.x) * 256u + lid.x;";
+
 /// `out = A op B` with broadcasting: each operand is `ar x ac`, and a dimension of 1 repeats
 /// (a 1x1 operand is a scalar, 1 x cols a row vector, rows x 1 a column vector).
 pub fn binary(op: BinOp) -> String {
@@ -80,10 +87,7 @@ struct P {{ rows: u32, cols: u32, ar: u32, ac: u32, br: u32, bc: u32, nan: f64, 
 {HELPERS}
 {TRANSCENDENTAL}
 fn apply(a: D, b: D) -> f64 {{ return {expr}; }}
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
-        @builtin(num_workgroups) nw: vec3<u32>) {{
-    let i = (wg.y * nw.x + wg.x) * 256u + lid.x;
+{CELL_ENTRY}
     if (i >= p.rows * p.cols) {{ return; }}
     let r = i / p.cols;
     let c = i % p.cols;
@@ -127,10 +131,7 @@ struct P {{ n: u32, nan: f64, inf: f64, one: f64 }}
 {HELPERS}
 {TRANSCENDENTAL}
 fn apply(x: D) -> f64 {{ return {expr}; }}
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
-        @builtin(num_workgroups) nw: vec3<u32>) {{
-    let i = (wg.y * nw.x + wg.x) * 256u + lid.x;
+{CELL_ENTRY}
     if (i >= p.n) {{ return; }}
     O[i] = apply(d_of(A[i], Ab[2u * i], Ab[2u * i + 1u]));
 }}
@@ -151,10 +152,7 @@ struct P {{ n: u32, c_full: u32, y_full: u32, n_full: u32, nan: f64 }}
 @group(0) @binding(4) var<storage, read> Cb: array<u32>;
 @group(0) @binding(5) var<uniform> p: P;
 {HELPERS}
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
-        @builtin(num_workgroups) nw: vec3<u32>) {{
-    let i = (wg.y * nw.x + wg.x) * 256u + lid.x;
+{CELL_ENTRY}
     if (i >= p.n) {{ return; }}
     let ic = select(0u, i, p.c_full == 1u);
     let c = d_of(C[ic], Cb[2u * ic], Cb[2u * ic + 1u]);
@@ -318,10 +316,7 @@ struct P {{ n: u32, cols: u32, hw: u32, pad: u32, sa: f64, sb: f64 }}
 @group(0) @binding(1) var<storage, read> Y: array<f64>;
 @group(0) @binding(2) var<storage, read_write> O: array<f64>;
 @group(0) @binding(3) var<uniform> p: P;
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
-        @builtin(num_workgroups) nw: vec3<u32>) {{
-    let i = (wg.y * nw.x + wg.x) * 256u + lid.x;
+{CELL_ENTRY}
     if (i >= p.n) {{ return; }}
     let x = X[i];
     let y = Y[{j}];
