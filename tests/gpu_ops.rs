@@ -145,6 +145,16 @@ fn cells(v: &Value) -> (usize, usize, Vec<f64>) {
 /// Runs `src` on `dev` with `inputs` bound and returns `outputs`; on the GPU also checks that
 /// the device ran operators.
 fn run(dev: Device, src: &str, inputs: &[(&str, Value)], outputs: &[&str]) -> Vec<Value> {
+    run_counted(dev, src, inputs, outputs).0
+}
+
+/// [`run`], with what the device did during the run (nothing on the CPU).
+fn run_counted(
+    dev: Device,
+    src: &str,
+    inputs: &[(&str, Value)],
+    outputs: &[&str],
+) -> (Vec<Value>, dml::gpu::Counters) {
     let opts =
         Options { gpu: if dev == Device::Cpu { GpuMode::Off } else { GpuMode::Force }, ..Options::default() };
     let names: Vec<&str> = inputs.iter().map(|(n, _)| *n).collect();
@@ -153,12 +163,13 @@ fn run(dev: Device, src: &str, inputs: &[(&str, Value)], outputs: &[&str]) -> Ve
     for (n, v) in inputs {
         ps.set_value(n, v.clone());
     }
-    let before = dml::gpu::counters().kernels;
+    let before = dml::gpu::counters();
     let mut r = ps.execute().unwrap_or_else(|e| panic!("{dev:?}: {e}"));
+    let did = dml::gpu::counters().since(before);
     if dev != Device::Cpu {
-        assert!(dml::gpu::counters().kernels > before, "nothing ran on the device: {src}");
+        assert!(did.kernels > 0, "nothing ran on the device: {src}");
     }
-    outputs.iter().map(|n| r.take(n).expect("output")).collect()
+    (outputs.iter().map(|n| r.take(n).expect("output")).collect(), did)
 }
 
 fn close(got: f64, want: f64) -> bool {
@@ -385,6 +396,29 @@ fn script_linear_regression(dev: Device) {
     }
 }
 test_device!(script_linear_regression);
+
+/// A chain of device operators leaves its intermediate results on the device: only what a CPU
+/// operator or a variable needs comes back. Here the product, the two cellwise steps and `exp`
+/// run on the device; `Y` is downloaded once (for the CPU's transpose, and the variable), and
+/// `sum(Y)` then finds that download's buffer still resident and brings back only its scalar.
+fn device_results_stay_on_the_device(dev: Device) {
+    let src = "Y = exp((X %*% W) * 0.5 + 1)\nZ = t(Y)\ns = sum(Y)";
+    let (x, w) = (random(40, 30, 1.0, 31), random(30, 20, 1.0, 32));
+    let inputs = [("X", x), ("W", w)];
+    let (got, did) = run_counted(dev, src, &inputs, &["Y", "Z", "s"]);
+    let want = run(Device::Cpu, src, &inputs, &["Y", "Z", "s"]);
+    for (name, (g, w)) in ["Y", "Z", "s"].iter().zip(got.iter().zip(&want)) {
+        let (r, c, wv) = cells(w);
+        assert_cells(name, g, r, c, &wv);
+    }
+    if dev != Device::Cpu {
+        assert_eq!(did.kernels, 5, "product, *, +, exp and sum on the device: {did:?}");
+        assert_eq!(did.downloads, 2, "Y once and the scalar: {did:?}");
+        assert_eq!(did.download_bytes, 40 * 20 * 8 + 8, "{did:?}");
+        assert!(did.resident_hits >= 1, "sum(Y) reads the downloaded Y's device copy: {did:?}");
+    }
+}
+test_device!(device_results_stay_on_the_device);
 
 /// The fused builtins the rewrites produce (`_axpby` from `a*X - b*Y`, `_relu_backward` from
 /// `(X > 0) * dout`) and `bias_add`, against their unfused definitions cell by cell.

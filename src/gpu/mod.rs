@@ -18,44 +18,17 @@
 
 use crate::hops::HopOp;
 use crate::types::ops::{AggDir, AggOp, BinOp, UnOp};
-use crate::types::value::Value;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 #[cfg(feature = "cuda")]
 mod cuda;
 #[cfg(any(feature = "gpu", feature = "cuda"))]
 mod residency;
+mod value;
 #[cfg(feature = "gpu")]
 mod wgpu;
 
-/// A device builtin's arguments by position, as both backends read them: `None` where an
-/// argument is absent or of another kind, so the CPU kernel runs it (and gives its message).
-#[cfg(any(feature = "gpu", feature = "cuda"))]
-struct BuiltinArgs<'a>(&'a [Value]);
-
-#[cfg(any(feature = "gpu", feature = "cuda"))]
-impl<'a> BuiltinArgs<'a> {
-    fn matrix(&self, i: usize) -> Option<&'a std::sync::Arc<crate::types::matrix::Matrix>> {
-        match self.0.get(i)? {
-            Value::Matrix(m) => Some(m),
-            _ => None,
-        }
-    }
-
-    fn flag(&self, i: usize) -> Option<bool> {
-        match self.0.get(i)? {
-            Value::Bool(b) => Some(*b),
-            _ => None,
-        }
-    }
-
-    fn number(&self, i: usize) -> Option<f64> {
-        match self.0.get(i)? {
-            v @ (Value::Int(_) | Value::Double(_) | Value::Bool(_)) => v.as_f64(),
-            _ => None,
-        }
-    }
-}
+pub use value::{DeviceMatrix, GpuValue};
 
 /// Whether and how operators may run on a GPU.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -193,8 +166,9 @@ pub fn fallback_note(mode: GpuMode) -> Option<String> {
     None
 }
 
-/// The device's sustained rates as the planner's cost model uses them, where the backend can
-/// tell (CUDA, from its compute capability and clocks); `None` for wgpu, which reports neither.
+/// The device's sustained rates as the planner's cost model uses them: CUDA's from its compute
+/// capability and clocks; a wgpu adapter's measured once (a short product and a buffer copy),
+/// as wgpu reports neither.
 #[derive(Clone, Copy, Debug)]
 pub struct Rates {
     /// f64 rate of a matrix product, flop/s.
@@ -203,7 +177,7 @@ pub struct Rates {
     pub bytes_per_sec: f64,
 }
 
-/// [`Rates`] of the device `mode` uses.
+/// [`Rates`] of the device `mode` uses; `None` without a device or when the measurement failed.
 pub fn rates(mode: GpuMode) -> Option<Rates> {
     match select(mode).ok()? {
         #[cfg(feature = "cuda")]
@@ -213,7 +187,7 @@ pub fn rates(mode: GpuMode) -> Option<Rates> {
             Some(Rates { gemm_flops: 0.8 * d.rates.gemm_flops, bytes_per_sec: 0.8 * d.rates.bytes_per_sec })
         }
         #[cfg(feature = "gpu")]
-        Device::Wgpu => None,
+        Device::Wgpu => wgpu::measured_rates().ok(),
     }
 }
 
@@ -326,10 +300,11 @@ pub fn supports(op: &HopOp) -> bool {
     }
 }
 
-/// Runs `op` on the device with these argument values; `None` when the device does not take
-/// this case (no device, a value that is not a matrix or number, an empty matrix, a buffer over
-/// the device's limit), and the caller runs the CPU kernel instead.
-pub fn execute(op: &HopOp, args: &[Value]) -> Option<Result<Value, String>> {
+/// Runs `op` on the device with these arguments; `None` when the device does not take this
+/// case (no device, a value that is not a matrix or number, an empty matrix, a buffer over the
+/// device's limit), and the caller runs the CPU kernel instead. Matrix results stay on the
+/// device ([`GpuValue::Device`]); scalar results come back to the host. One value per output.
+pub fn execute(op: &HopOp, args: &[GpuValue]) -> Option<Result<Vec<GpuValue>, String>> {
     let _ = (op, args);
     match select(GpuMode::Force).ok()? {
         #[cfg(feature = "cuda")]
@@ -342,10 +317,10 @@ pub fn execute(op: &HopOp, args: &[Value]) -> Option<Result<Value, String>> {
 /// `conv2d` (`has_bias`: `_conv2d_bias_add`) on the device, with the convolution's shape read
 /// by the executor (the runtime owns the argument parsing); `None` as for [`execute`].
 pub fn execute_conv(
-    args: &[Value],
+    args: &[GpuValue],
     shape: &crate::kernels::dnn::ConvShape,
     has_bias: bool,
-) -> Option<Result<Value, String>> {
+) -> Option<Result<GpuValue, String>> {
     let _ = (args, shape, has_bias);
     match select(GpuMode::Force).ok()? {
         #[cfg(feature = "cuda")]
@@ -458,9 +433,9 @@ pub enum DnnShape<'a> {
 /// gradients) on the device; `None` as for [`execute`].
 pub fn execute_dnn(
     id: crate::builtins::BuiltinId,
-    args: &[Value],
+    args: &[GpuValue],
     shape: DnnShape,
-) -> Option<Result<Value, String>> {
+) -> Option<Result<GpuValue, String>> {
     #[cfg(feature = "gpu")]
     {
         use crate::builtins::ids::*;
@@ -499,7 +474,8 @@ pub fn execute_dnn(
 pub struct Counters {
     /// Operators run on the device.
     pub kernels: u64,
-    /// Wall time from submission to the result back on the host, in nanoseconds.
+    /// Wall time in device calls (launching operators, waiting for results to download), in
+    /// nanoseconds.
     pub device_ns: u64,
     pub uploads: u64,
     pub upload_bytes: u64,
@@ -573,6 +549,10 @@ pub(crate) mod count {
     use super::*;
     pub fn kernel(ns: u64) {
         KERNELS.fetch_add(1, Ordering::Relaxed);
+        DEVICE_NS.fetch_add(ns, Ordering::Relaxed);
+    }
+    /// Time waiting for the device (a download waits for the work submitted before it).
+    pub fn device_wait(ns: u64) {
         DEVICE_NS.fetch_add(ns, Ordering::Relaxed);
     }
     pub fn upload(bytes: u64) {

@@ -4,9 +4,10 @@
 //! matrices fit the device goes to the GPU. Under `--gpu` an operator goes there only when a
 //! simple cost model says it is faster, counting the transfers: the CPU time is its work at the
 //! host's rate; the GPU time is its work at the device's rate plus the upload of every input not
-//! produced on the device (those stay resident), the download of its output (the executor
-//! brings every result back) and a launch cost. With results always downloaded, cellwise
-//! operators and aggregates seldom pay on their own; large products do.
+//! produced on the device (those stay resident), the download of its output when an operator
+//! without a device kernel (a variable write included) reads it (device results otherwise stay
+//! on the device, `gpu::DeviceMatrix`), and a launch cost. So a cellwise operator pays on the
+//! device inside a chain of device operators, and seldom on its own; large products do.
 
 use crate::gpu::{DeviceInfo, GpuMode};
 use crate::hops::{Dag, Hop, HopOp};
@@ -17,9 +18,9 @@ use crate::types::type_info::DType;
 const CPU_FLOPS_PER_CORE: f64 = 20e9;
 /// Host memory bandwidth a cellwise pass reaches, bytes/s.
 const CPU_BYTES_PER_SEC: f64 = 10e9;
-/// Sustained f64 rate assumed for a GPU that does not report its own ([`crate::gpu::rates`]:
-/// CUDA does, from its compute capability). wgpu does not, and consumer cards run f64 at
-/// 1/32..1/64 of f32, so this is a modest figure; data-centre cards (H100: ~60 TFLOP/s) do better.
+/// Sustained f64 rate assumed where the device's own is unknown ([`crate::gpu::rates`]: CUDA's
+/// from its compute capability, a wgpu adapter's measured): a modest figure, as consumer cards
+/// run f64 at 1/32..1/64 of f32; data-centre cards (H100: ~60 TFLOP/s) do better.
 const GPU_FLOPS: f64 = 500e9;
 /// Device memory bandwidth where the device does not report it, bytes/s.
 const GPU_BYTES_PER_SEC: f64 = 300e9;
@@ -34,16 +35,30 @@ pub fn choose(dag: &mut Dag, mode: GpuMode) {
         return;
     }
     let Ok(device) = crate::gpu::probe(mode) else { return };
-    let rates = crate::gpu::rates(mode)
-        .unwrap_or(crate::gpu::Rates { gemm_flops: GPU_FLOPS, bytes_per_sec: GPU_BYTES_PER_SEC });
-    for id in dag.topo_order() {
+    // Only `--gpu` weighs costs (and only then is a wgpu adapter's rate measured).
+    let rates = match mode {
+        GpuMode::Auto => crate::gpu::rates(mode),
+        _ => None,
+    }
+    .unwrap_or(crate::gpu::Rates { gemm_flops: GPU_FLOPS, bytes_per_sec: GPU_BYTES_PER_SEC });
+    let order = dag.topo_order();
+    // Whether some reader of each operator has no device kernel, so its result must come back.
+    let mut read_on_host = vec![false; dag.hops.len()];
+    for &id in &order {
+        if !crate::gpu::supports(&dag.get(id).op) {
+            for &i in &dag.get(id).inputs {
+                read_on_host[i.index()] = true;
+            }
+        }
+    }
+    for id in order {
         let hop = dag.get(id);
         if !crate::gpu::supports(&hop.op) || !fits(dag, hop, &device) {
             continue;
         }
         let on_gpu = match mode {
             GpuMode::Force => true,
-            _ => pays(dag, hop, &rates),
+            _ => pays(dag, hop, &rates, read_on_host[id.index()]),
         };
         if on_gpu {
             dag.get_mut(id).backend = Backend::Gpu;
@@ -70,8 +85,9 @@ fn fits(dag: &Dag, hop: &Hop, device: &DeviceInfo) -> bool {
     total <= device.budget_bytes as f64
 }
 
-/// The cost model of the module doc: whether the GPU is estimated faster than the CPU.
-fn pays(dag: &Dag, hop: &Hop, rates: &crate::gpu::Rates) -> bool {
+/// The cost model of the module doc: whether the GPU is estimated faster than the CPU;
+/// `downloaded`: a reader without a device kernel needs the result on the host.
+fn pays(dag: &Dag, hop: &Hop, rates: &crate::gpu::Rates, downloaded: bool) -> bool {
     let cells = |id: crate::hops::HopId| {
         let ty = &dag.get(id).ty;
         if ty.dt == DType::Matrix { ty.cells() } else { Some(1.0) }
@@ -115,6 +131,44 @@ fn pays(dag: &Dag, hop: &Hop, rates: &crate::gpu::Rates) -> bool {
             (bytes / (CPU_BYTES_PER_SEC * threads.min(4.0)), bytes / rates.bytes_per_sec)
         }
     };
-    let gpu = gpu_work + (upload + out * 8.0) / TRANSFER_BYTES_PER_SEC + LAUNCH_SECONDS;
+    let download = if downloaded || hop.ty.dt != DType::Matrix { out * 8.0 } else { 0.0 };
+    let gpu = gpu_work + (upload + download) / TRANSFER_BYTES_PER_SEC + LAUNCH_SECONDS;
     gpu < cpu
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hops::HopId;
+    use crate::types::ops::UnOp;
+    use crate::types::type_info::TypeInfo;
+
+    /// `exp` of a 2000x2000 matrix whose input comes from `input_backend`.
+    fn exp_dag(input_backend: Backend) -> (Dag, HopId) {
+        let mut dag = Dag::default();
+        let hop = |op, inputs, backend| Hop {
+            op,
+            inputs,
+            ty: TypeInfo::matrix(2000, 2000),
+            mem: 32e6,
+            backend,
+            span: Default::default(),
+        };
+        let x = dag.add(hop(HopOp::Unary(UnOp::Abs), vec![], input_backend));
+        let e = dag.add(hop(HopOp::Unary(UnOp::Exp), vec![x], Backend::CpuDense));
+        (dag, e)
+    }
+
+    #[test]
+    fn a_cellwise_operator_pays_only_inside_a_chain_of_device_operators() {
+        let rates = crate::gpu::Rates { gemm_flops: GPU_FLOPS, bytes_per_sec: GPU_BYTES_PER_SEC };
+        // Alone: its input goes up and its result comes back, 64 MB over PCIe.
+        let (dag, e) = exp_dag(Backend::CpuDense);
+        assert!(!pays(&dag, dag.get(e), &rates, true));
+        // Between device operators: nothing moves.
+        let (dag, e) = exp_dag(Backend::Gpu);
+        assert!(pays(&dag, dag.get(e), &rates, false));
+        // Its input is on the device but a CPU operator reads the result.
+        assert!(!pays(&dag, dag.get(e), &rates, true));
+    }
 }

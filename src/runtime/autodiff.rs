@@ -102,15 +102,16 @@ fn run_one(
     rt: &Runtime,
     op: &crate::hops::HopOp,
     args: Vec<Operand>,
-    mut regs: Vec<Option<Value>>,
+    regs: Vec<Option<Value>>,
     out: u8,
 ) -> RtResult<Value> {
+    let mut regs = crate::runtime::exec::Regs::from_values(regs);
     let first_out = regs.len();
     let nout = match op {
         crate::hops::HopOp::Builtin { nout, .. } => (*nout as usize).max(1),
         _ => 1,
     };
-    regs.resize(first_out + nout, None);
+    regs.resize(first_out + nout);
     let ins = Instr {
         op: op.clone(),
         args,

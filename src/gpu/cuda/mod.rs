@@ -227,6 +227,24 @@ impl Cuda {
     }
 }
 
+impl Cuda {
+    /// [`Cuda::download`] of a device matrix's cells for the executor, under the device lock.
+    pub(super) fn download_resident(&self, buf: &CudaSlice<f64>, cells: usize) -> Result<Vec<f64>, String> {
+        let _busy = self.lock()?;
+        let start = std::time::Instant::now();
+        let data = self.download(buf, cells);
+        super::count::device_wait(start.elapsed().as_nanos() as u64);
+        data
+    }
+
+    /// Records `buf` as the resident device copy of `m`.
+    pub(super) fn keep_resident(&self, m: &Arc<crate::types::matrix::Matrix>, buf: DevBuf) {
+        if let Ok(mut r) = self.resident.lock() {
+            r.insert(m, buf);
+        }
+    }
+}
+
 fn bytes_text(cells: usize) -> String {
     crate::hops::explain::format_bytes(cells as f64 * 8.0)
 }

@@ -1,14 +1,14 @@
-//! The operators the CUDA device runs: arguments checked and uploaded (or found resident), the
-//! kernel or cuBLAS call launched, the result brought back as a host matrix and its device copy
-//! kept resident. Any case the device does not take returns `None` and the executor runs the
+//! The operators the CUDA device runs: arguments checked and uploaded (or found resident, or
+//! already device matrices), the kernel or cuBLAS call launched, the result left on the device
+//! as a [`DeviceMatrix`] (scalars come back to the host). Any case the device does not take returns `None` and the executor runs the
 //! CPU kernel; so does an upload that finds the device full even after evicting everything.
 
 use super::kernels::{self, Fused};
 use super::{Cuda, DevBuf, grid};
 use crate::builtins::BuiltinId;
+use crate::gpu::value::{Arg, BuiltinArgs, DeviceBuffer, DeviceMatrix, GpuValue, MatArg, arg, matrix_arg};
 use crate::hops::HopOp;
 use crate::kernels::dnn::ConvShape;
-use crate::types::matrix::Matrix;
 use crate::types::ops::{AggDir, AggOp, BinOp, UnOp};
 use crate::types::value::Value;
 use cudarc::cublas::sys::cublasOperation_t;
@@ -43,22 +43,11 @@ fn builtins(id: BuiltinId) -> bool {
     [MATMUL_T, AXPBY, RELU_BACKWARD, BIAS_ADD, CONV2D, CONV2D_BIAS_ADD].contains(&id)
 }
 
-/// An argument of a device operator: a matrix or a number (uploaded as a 1x1 matrix).
-enum Arg<'a> {
-    Matrix(&'a Arc<Matrix>),
-    Number(f64),
-}
-
-fn arg(v: &Value) -> Option<Arg<'_>> {
-    match v {
-        Value::Matrix(m) => Some(Arg::Matrix(m)),
-        Value::Int(_) | Value::Double(_) | Value::Bool(_) => v.as_f64().map(Arg::Number),
-        _ => None,
-    }
-}
+/// What one device operator gives: `None` when it does not take the case (the CPU runs it).
+type Outcome = Option<Result<GpuValue, String>>;
 
 /// Runs one operator under the device lock and counts it with its wall time.
-fn timed(gpu: &Cuda, f: impl FnOnce() -> Option<Result<Value, String>>) -> Option<Result<Value, String>> {
+fn timed(gpu: &Cuda, f: impl FnOnce() -> Outcome) -> Outcome {
     let _busy = match gpu.lock() {
         Ok(g) => g,
         Err(e) => return Some(Err(e)),
@@ -71,34 +60,30 @@ fn timed(gpu: &Cuda, f: impl FnOnce() -> Option<Result<Value, String>>) -> Optio
     r
 }
 
-pub(in crate::gpu) fn execute(gpu: &Cuda, op: &HopOp, args: &[Value]) -> Option<Result<Value, String>> {
-    timed(gpu, || match op {
-        HopOp::MatMul => match (args.first()?, args.get(1)?) {
-            (Value::Matrix(a), Value::Matrix(b)) => matmul(gpu, a, false, b, false),
-            _ => None,
-        },
-        HopOp::Tsmm { left } => match args.first()? {
-            // left: t(X) %*% X; otherwise X %*% t(X).
-            Value::Matrix(x) => matmul(gpu, x, *left, x, !*left),
-            _ => None,
-        },
+pub(in crate::gpu) fn execute(
+    gpu: &Cuda,
+    op: &HopOp,
+    args: &[GpuValue],
+) -> Option<Result<Vec<GpuValue>, String>> {
+    let one = timed(gpu, || match op {
+        HopOp::MatMul => matmul(gpu, matrix_arg(args.first()?)?, false, matrix_arg(args.get(1)?)?, false),
+        // left: t(X) %*% X; otherwise X %*% t(X).
+        HopOp::Tsmm { left } => {
+            let x = matrix_arg(args.first()?)?;
+            matmul(gpu, x, *left, x, !*left)
+        }
         HopOp::Binary(op) => binary(gpu, *op, arg(args.first()?)?, arg(args.get(1)?)?),
-        HopOp::Unary(op) => match args.first()? {
-            Value::Matrix(m) => unary(gpu, *op, m),
-            _ => None,
-        },
-        HopOp::AggUnary(op, dir) if aggregates(*op) => match args.first()? {
-            Value::Matrix(m) => aggregate(gpu, *op, *dir, m),
-            _ => None,
-        },
+        HopOp::Unary(op) => unary(gpu, *op, matrix_arg(args.first()?)?),
+        HopOp::AggUnary(op, dir) if aggregates(*op) => aggregate(gpu, *op, *dir, matrix_arg(args.first()?)?),
         HopOp::Builtin { id, .. } => builtin(gpu, *id, args),
         _ => None,
-    })
+    });
+    one.map(|r| r.map(|v| vec![v]))
 }
 
-fn builtin(gpu: &Cuda, id: BuiltinId, args: &[Value]) -> Option<Result<Value, String>> {
+fn builtin(gpu: &Cuda, id: BuiltinId, args: &[GpuValue]) -> Outcome {
     use crate::builtins::ids;
-    let a = crate::gpu::BuiltinArgs(args);
+    let a = BuiltinArgs(args);
     if id == ids::MATMUL_T {
         matmul(gpu, a.matrix(0)?, a.flag(2)?, a.matrix(1)?, a.flag(3)?)
     } else if id == ids::AXPBY {
@@ -115,7 +100,17 @@ fn builtin(gpu: &Cuda, id: BuiltinId, args: &[Value]) -> Option<Result<Value, St
 impl Cuda {
     /// The device copy of `m`: the resident one, or a new upload (sparse matrices are uploaded
     /// dense) that stays resident; `None` for an empty matrix or when the device is full.
-    fn resident(&self, m: &Arc<Matrix>) -> Option<DevBuf> {
+    fn resident(&self, m: MatArg) -> Option<DevBuf> {
+        let m = match m {
+            MatArg::Device(d) => {
+                return match &d.copy {
+                    DeviceBuffer::Cuda(buf) => Some(buf.clone()),
+                    #[allow(unreachable_patterns)]
+                    _ => None,
+                };
+            }
+            MatArg::Host(m) => m,
+        };
         if m.is_empty() {
             return None;
         }
@@ -131,19 +126,14 @@ impl Cuda {
     /// The device copy of an argument and its shape.
     fn operand(&self, a: &Arg) -> Option<(DevBuf, usize, usize)> {
         match a {
-            Arg::Matrix(m) => Some((self.resident(m)?, m.rows(), m.cols())),
+            Arg::Matrix(m) => Some((self.resident(*m)?, m.rows(), m.cols())),
             Arg::Number(v) => Some((Arc::new(self.upload(&[*v]).ok()?), 1, 1)),
         }
     }
 
-    /// Brings a kernel's output back and wraps it as a value whose device copy stays resident.
-    fn finish(&self, out: CudaSlice<f64>, rows: usize, cols: usize) -> Result<Value, String> {
-        let data = self.download(&out, rows * cols)?;
-        let m = Arc::new(Matrix::from_vec(rows, cols, data));
-        if let Ok(mut r) = self.resident.lock() {
-            r.insert(&m, Arc::new(out));
-        }
-        Ok(Value::Matrix(m))
+    /// Wraps a kernel's output as a matrix that stays on the device.
+    fn finish(&self, out: CudaSlice<f64>, rows: usize, cols: usize) -> Result<GpuValue, String> {
+        Ok(GpuValue::Device(DeviceMatrix { rows, cols, copy: DeviceBuffer::Cuda(Arc::new(out)) }))
     }
 }
 
@@ -164,7 +154,7 @@ fn fits_int(dims: &[usize]) -> bool {
 /// `op(A) %*% op(B)` by cuBLAS's dgemm. cuBLAS is column-major: a row-major `r x c` buffer is
 /// the column-major `c x r` transpose, so the row-major `C = op(A) op(B)` is computed as the
 /// column-major `t(C) = t(op(B)) t(op(A))`, each operand's leading dimension its stored columns.
-fn matmul(gpu: &Cuda, a: &Arc<Matrix>, ta: bool, b: &Arc<Matrix>, tb: bool) -> Option<Result<Value, String>> {
+fn matmul(gpu: &Cuda, a: MatArg, ta: bool, b: MatArg, tb: bool) -> Outcome {
     let (m, ka) = if ta { (a.cols(), a.rows()) } else { (a.rows(), a.cols()) };
     let (kb, n) = if tb { (b.cols(), b.rows()) } else { (b.rows(), b.cols()) };
     // A shape mismatch is left to the CPU kernel, which reports it.
@@ -205,16 +195,12 @@ fn broadcast_shape(a: (usize, usize), b: (usize, usize)) -> Option<(usize, usize
     }
 }
 
-fn binary(gpu: &Cuda, op: BinOp, a: Arg, b: Arg) -> Option<Result<Value, String>> {
+fn binary(gpu: &Cuda, op: BinOp, a: Arg, b: Arg) -> Outcome {
     let expr = kernels::binary_expr(op)?;
     if matches!((&a, &b), (Arg::Number(_), Arg::Number(_))) {
         return None;
     }
-    let shape = |x: &Arg| match x {
-        Arg::Matrix(m) => (m.rows(), m.cols()),
-        Arg::Number(_) => (1, 1),
-    };
-    let (rows, cols) = broadcast_shape(shape(&a), shape(&b))?;
+    let (rows, cols) = broadcast_shape(a.shape(), b.shape())?;
     if rows * cols == 0 {
         return None;
     }
@@ -234,7 +220,7 @@ fn binary(gpu: &Cuda, op: BinOp, a: Arg, b: Arg) -> Option<Result<Value, String>
     Some(gpu.finish(out, rows, cols))
 }
 
-fn unary(gpu: &Cuda, op: UnOp, m: &Arc<Matrix>) -> Option<Result<Value, String>> {
+fn unary(gpu: &Cuda, op: UnOp, m: MatArg) -> Outcome {
     let expr = kernels::unary_expr(op)?;
     let (rows, cols) = (m.rows(), m.cols());
     let dm = gpu.resident(m)?;
@@ -251,14 +237,7 @@ fn unary(gpu: &Cuda, op: UnOp, m: &Arc<Matrix>) -> Option<Result<Value, String>>
 
 /// A fused cellwise builtin; shapes the kernel does not take (a broadcast, a bias that does not
 /// divide the columns) are left to the CPU, which computes or reports them.
-fn fused(
-    gpu: &Cuda,
-    kind: Fused,
-    x: &Arc<Matrix>,
-    y: &Arc<Matrix>,
-    sa: f64,
-    sb: f64,
-) -> Option<Result<Value, String>> {
+fn fused(gpu: &Cuda, kind: Fused, x: MatArg, y: MatArg, sa: f64, sb: f64) -> Outcome {
     let (rows, cols) = (x.rows(), x.cols());
     let hw = match kind {
         Fused::BiasAdd => {
@@ -287,7 +266,7 @@ fn fused(
 /// Cells one block folds in the first pass of a whole-matrix aggregate.
 const ALL_BLOCK: usize = 16384;
 
-fn aggregate(gpu: &Cuda, op: AggOp, dir: AggDir, m: &Arc<Matrix>) -> Option<Result<Value, String>> {
+fn aggregate(gpu: &Cuda, op: AggOp, dir: AggDir, m: MatArg) -> Outcome {
     let (rows, cols) = (m.rows(), m.cols());
     let total = rows * cols;
     let dm = gpu.resident(m)?;
@@ -338,23 +317,15 @@ fn aggregate(gpu: &Cuda, op: AggOp, dir: AggDir, m: &Arc<Matrix>) -> Option<Resu
     // SAFETY: as above, over the `nseg` block results into one cell.
     tri!(unsafe { launch.launch(cfg(1)) });
     let v = tri!(gpu.download(&result, 1))[0];
-    Some(Ok(Value::Double(if op == AggOp::Mean { v / total as f64 } else { v })))
+    Some(Ok(GpuValue::Host(Value::Double(if op == AggOp::Mean { v / total as f64 } else { v }))))
 }
 
 /// `conv2d` and `_conv2d_bias_add` forward on the arguments `input, filter[, bias]` with the
 /// shape the executor read from the rest. Inputs, filters or biases of another shape are left
 /// to the CPU builtin, so its error is the one reported.
-pub(in crate::gpu) fn conv2d(
-    gpu: &Cuda,
-    args: &[Value],
-    s: &ConvShape,
-    has_bias: bool,
-) -> Option<Result<Value, String>> {
+pub(in crate::gpu) fn conv2d(gpu: &Cuda, args: &[GpuValue], s: &ConvShape, has_bias: bool) -> Outcome {
     timed(gpu, || {
-        let matrix = |i: usize| match args.get(i)? {
-            Value::Matrix(m) => Some(m),
-            _ => None,
-        };
+        let matrix = |i: usize| matrix_arg(args.get(i)?);
         let (x, w) = (matrix(0)?, matrix(1)?);
         let bias = if has_bias { Some(matrix(2)?) } else { None };
         let (oh, ow) = (s.out_h(), s.out_w());

@@ -1,15 +1,16 @@
 //! The wgpu device: adapter choice (f64 shaders required; hardware before software), compiled
 //! pipelines cached by kernel name, and one helper that runs a kernel and brings its result back.
 //!
-//! Everything here blocks: a kernel is submitted, waited for and its output read back before the
-//! executor's next instruction, so the executor needs no notion of pending device work.
+//! Kernels are submitted without waiting: the queue runs submissions in order, so an operator
+//! reading an earlier one's output buffer sees it complete; only a download waits, for the work
+//! submitted before it.
 
 mod bench;
 mod kernels;
 mod ops;
 mod residency;
 
-pub(super) use bench::matmul as bench_matmul;
+pub(super) use bench::{matmul as bench_matmul, measured_rates};
 pub(super) use kernels::dnn::Pool;
 pub(super) use ops::{conv2d, conv2d_backward, execute, pool};
 
@@ -218,9 +219,17 @@ impl Gpu {
     }
 
     /// Runs `passes` one after the other in one submission, then brings `out`'s first `cells`
-    /// cells back to the host. Each pass binds its buffers at 0.. in order and its parameters as
-    /// a uniform at the next binding.
+    /// cells back to the host.
     pub(super) fn run(&self, passes: &[Pass], out: &wgpu::Buffer, cells: usize) -> Result<Vec<f64>, String> {
+        self.submit(passes)?;
+        self.download(out, cells)
+    }
+
+    /// Submits `passes`, one after the other, without waiting for them: their outputs stay on
+    /// the device for the next operator (the queue runs submissions in order) or a download.
+    /// Each pass binds its buffers at 0.. in order and its parameters as a uniform at the next
+    /// binding.
+    pub(super) fn submit(&self, passes: &[Pass]) -> Result<(), String> {
         let start = Instant::now();
         let mut encoder = self.device.create_command_encoder(&Default::default());
         let mut keep = Vec::new();
@@ -258,6 +267,16 @@ impl Gpu {
             }
             keep.push(ubuf);
         }
+        self.queue.submit([encoder.finish()]);
+        // Lets wgpu free what finished submissions no longer need, without waiting.
+        let _ = self.device.poll(wgpu::PollType::Poll);
+        super::count::kernel(start.elapsed().as_nanos() as u64);
+        Ok(())
+    }
+
+    /// Brings `buf`'s first `cells` cells to the host, once the work submitted before is done.
+    pub(super) fn download(&self, buf: &wgpu::Buffer, cells: usize) -> Result<Vec<f64>, String> {
+        let start = Instant::now();
         let bytes = (cells * 8) as u64;
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: None,
@@ -265,7 +284,8 @@ impl Gpu {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        encoder.copy_buffer_to_buffer(out, 0, &staging, 0, bytes);
+        let mut encoder = self.device.create_command_encoder(&Default::default());
+        encoder.copy_buffer_to_buffer(buf, 0, &staging, 0, bytes);
         self.queue.submit([encoder.finish()]);
         let slice = staging.slice(..);
         let (tx, rx) = std::sync::mpsc::channel();
@@ -292,7 +312,7 @@ impl Gpu {
         }
         staging.unmap();
         super::count::download(bytes);
-        super::count::kernel(start.elapsed().as_nanos() as u64);
+        super::count::device_wait(start.elapsed().as_nanos() as u64);
         Ok(result)
     }
 

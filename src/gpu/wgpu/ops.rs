@@ -1,62 +1,46 @@
-//! The operators the device runs: arguments checked and uploaded (or found resident), the
-//! kernel launched, the result brought back as a host matrix and its device copy kept resident.
+//! The operators the device runs: arguments checked and uploaded (or found resident, or already
+//! device matrices), the kernel submitted, the result left on the device as a [`DeviceMatrix`]
+//! (scalars come back to the host).
 //! Any case a kernel does not take returns `None` and the executor runs the CPU kernel.
 
 use super::kernels;
 use super::{DevMatrix, Gpu, Pass, device, grid};
+use crate::gpu::value::{Arg, BuiltinArgs, DeviceBuffer, DeviceMatrix, GpuValue, MatArg, arg, matrix_arg};
 use crate::hops::HopOp;
 use crate::kernels::dnn::{ConvShape, PoolShape};
-use crate::types::matrix::Matrix;
 use crate::types::ops::{AggDir, AggOp, BinOp, UnOp};
 use crate::types::value::Value;
 use std::sync::Arc;
 
-/// An argument of a device operator: a matrix or a number (uploaded as a 1x1 matrix).
-enum Arg<'a> {
-    Matrix(&'a Arc<Matrix>),
-    Number(f64),
-}
+/// What one device operator gives: `None` when it does not take the case (the CPU runs it).
+type Outcome = Option<Result<GpuValue, String>>;
 
-fn arg(v: &Value) -> Option<Arg<'_>> {
-    match v {
-        Value::Matrix(m) => Some(Arg::Matrix(m)),
-        Value::Int(_) | Value::Double(_) | Value::Bool(_) => v.as_f64().map(Arg::Number),
-        _ => None,
-    }
-}
-
-pub(in crate::gpu) fn execute(op: &HopOp, args: &[Value]) -> Option<Result<Value, String>> {
+pub(in crate::gpu) fn execute(op: &HopOp, args: &[GpuValue]) -> Option<Result<Vec<GpuValue>, String>> {
     let gpu = device().ok()?;
-    match op {
-        HopOp::MatMul => match (args.first()?, args.get(1)?) {
-            (Value::Matrix(a), Value::Matrix(b)) => matmul(gpu, a, false, b, false),
-            _ => None,
-        },
-        HopOp::Tsmm { left } => match args.first()? {
-            // left: t(X) %*% X; otherwise X %*% t(X).
-            Value::Matrix(x) => matmul(gpu, x, *left, x, !*left),
-            _ => None,
-        },
+    let one = match op {
+        HopOp::MatMul => matmul(gpu, matrix_arg(args.first()?)?, false, matrix_arg(args.get(1)?)?, false),
+        // left: t(X) %*% X; otherwise X %*% t(X).
+        HopOp::Tsmm { left } => {
+            let x = matrix_arg(args.first()?)?;
+            matmul(gpu, x, *left, x, !*left)
+        }
         HopOp::Binary(op) if crate::gpu::supports_binary(*op) => {
             binary(gpu, *op, arg(args.first()?)?, arg(args.get(1)?)?)
         }
-        HopOp::Unary(op) if crate::gpu::supports_unary(*op) => match args.first()? {
-            Value::Matrix(m) => unary(gpu, *op, m),
-            _ => None,
-        },
-        HopOp::AggUnary(op, dir) if crate::gpu::supports_aggregate(*op, *dir) => match args.first()? {
-            Value::Matrix(m) => aggregate(gpu, *op, *dir, m),
-            _ => None,
-        },
+        HopOp::Unary(op) if crate::gpu::supports_unary(*op) => unary(gpu, *op, matrix_arg(args.first()?)?),
+        HopOp::AggUnary(op, dir) if crate::gpu::supports_aggregate(*op, *dir) => {
+            aggregate(gpu, *op, *dir, matrix_arg(args.first()?)?)
+        }
         HopOp::Ternary => ifelse(gpu, [arg(args.first()?)?, arg(args.get(1)?)?, arg(args.get(2)?)?]),
         HopOp::Builtin { id, .. } => builtin(gpu, *id, args),
         _ => None,
-    }
+    };
+    one.map(|r| r.map(|v| vec![v]))
 }
 
-fn builtin(gpu: &Gpu, id: crate::builtins::BuiltinId, args: &[Value]) -> Option<Result<Value, String>> {
+fn builtin(gpu: &Gpu, id: crate::builtins::BuiltinId, args: &[GpuValue]) -> Outcome {
     use crate::builtins::ids;
-    let a = crate::gpu::BuiltinArgs(args);
+    let a = BuiltinArgs(args);
     if id == ids::MATMUL_T {
         matmul(gpu, a.matrix(0)?, a.flag(2)?, a.matrix(1)?, a.flag(3)?)
     } else if id == ids::AXPBY {
@@ -74,14 +58,7 @@ fn builtin(gpu: &Gpu, id: crate::builtins::BuiltinId, args: &[Value]) -> Option<
 
 /// A fused cellwise builtin; shapes the kernel does not take (a broadcast, a bias that does not
 /// divide the columns) are left to the CPU, which computes or reports them.
-fn fused(
-    gpu: &Gpu,
-    kind: kernels::Fused,
-    x: &Arc<Matrix>,
-    y: &Arc<Matrix>,
-    sa: f64,
-    sb: f64,
-) -> Option<Result<Value, String>> {
+fn fused(gpu: &Gpu, kind: kernels::Fused, x: MatArg, y: MatArg, sa: f64, sb: f64) -> Outcome {
     let (rows, cols) = (x.rows(), x.cols());
     let hw = match kind {
         kernels::Fused::BiasAdd | kernels::Fused::BiasMultiply => {
@@ -108,7 +85,7 @@ fn fused(
     let buffers = [&*dx.buf, &*dy.buf, &*out];
     let pass =
         Pass { kernel: &name, buffers: &buffers, params: &params, groups: grid((rows * cols).div_ceil(256)) };
-    Some(gpu.run(&[pass], &out, rows * cols).map(|data| gpu.finish(out, rows, cols, data)))
+    Some(gpu.submit(&[pass]).map(|()| gpu.finish(out, rows, cols)))
 }
 
 impl Gpu {
@@ -120,11 +97,21 @@ impl Gpu {
 
     /// The device copy of `m`: the resident one, or a new upload (sparse matrices are uploaded
     /// dense) that stays resident.
-    fn resident(&self, m: &Arc<Matrix>) -> Option<DevMatrix> {
+    fn resident(&self, m: MatArg) -> Option<DevMatrix> {
         if !self.fits(m.len()) {
             return None;
         }
         let (rows, cols) = (m.rows(), m.cols());
+        let m = match m {
+            MatArg::Device(d) => {
+                return match &d.copy {
+                    DeviceBuffer::Wgpu(buf) => Some(DevMatrix { buf: buf.clone(), rows, cols }),
+                    #[allow(unreachable_patterns)]
+                    _ => None,
+                };
+            }
+            MatArg::Host(m) => m,
+        };
         if let Some(buf) = self.resident.lock().ok()?.get(m) {
             crate::gpu::count::resident_hit();
             return Some(DevMatrix { buf, rows, cols });
@@ -136,18 +123,14 @@ impl Gpu {
 
     fn operand(&self, a: &Arg) -> Option<DevMatrix> {
         match a {
-            Arg::Matrix(m) => self.resident(m),
+            Arg::Matrix(m) => self.resident(*m),
             Arg::Number(v) => Some(DevMatrix { buf: Arc::new(self.upload(&[*v])), rows: 1, cols: 1 }),
         }
     }
 
-    /// Wraps a kernel's result as a value whose device copy stays resident.
-    fn finish(&self, out: Arc<wgpu::Buffer>, rows: usize, cols: usize, data: Vec<f64>) -> Value {
-        let m = Arc::new(Matrix::from_vec(rows, cols, data));
-        if let Ok(mut r) = self.resident.lock() {
-            r.insert(&m, out);
-        }
-        Value::Matrix(m)
+    /// Wraps a kernel's output buffer as a matrix that stays on the device.
+    fn finish(&self, out: Arc<wgpu::Buffer>, rows: usize, cols: usize) -> GpuValue {
+        GpuValue::Device(DeviceMatrix { rows, cols, copy: DeviceBuffer::Wgpu(out) })
     }
 }
 
@@ -163,7 +146,7 @@ fn split(v: f64) -> [u32; 2] {
     [b as u32, (b >> 32) as u32]
 }
 
-fn matmul(gpu: &Gpu, a: &Arc<Matrix>, ta: bool, b: &Arc<Matrix>, tb: bool) -> Option<Result<Value, String>> {
+fn matmul(gpu: &Gpu, a: MatArg, ta: bool, b: MatArg, tb: bool) -> Outcome {
     let (m, ka) = if ta { (a.cols(), a.rows()) } else { (a.rows(), a.cols()) };
     let (kb, n) = if tb { (b.cols(), b.rows()) } else { (b.rows(), b.cols()) };
     // A shape mismatch is left to the CPU kernel, which reports it.
@@ -183,7 +166,7 @@ fn matmul(gpu: &Gpu, a: &Arc<Matrix>, ta: bool, b: &Arc<Matrix>, tb: bool) -> Op
     let params = [m as u32, n as u32, ka as u32, ta as u32, tb as u32];
     let groups = (n.div_ceil(kernels::TILE) as u32, m.div_ceil(kernels::TILE) as u32);
     let pass = Pass { kernel: "matmul", buffers: &[&da.buf, &db.buf, &out], params: &params, groups };
-    Some(gpu.run(&[pass], &out, m * n).map(|data| gpu.finish(out, m, n, data)))
+    Some(gpu.submit(&[pass]).map(|()| gpu.finish(out, m, n)))
 }
 
 /// The output shape of `a op b` with DML's broadcasting (equal shapes, a scalar, or a row or
@@ -199,15 +182,11 @@ fn broadcast_shape(a: (usize, usize), b: (usize, usize)) -> Option<(usize, usize
     }
 }
 
-fn binary(gpu: &Gpu, op: BinOp, a: Arg, b: Arg) -> Option<Result<Value, String>> {
+fn binary(gpu: &Gpu, op: BinOp, a: Arg, b: Arg) -> Outcome {
     if matches!((&a, &b), (Arg::Number(_), Arg::Number(_))) {
         return None;
     }
-    let shape = |x: &Arg| match x {
-        Arg::Matrix(m) => (m.rows(), m.cols()),
-        Arg::Number(_) => (1, 1),
-    };
-    let (rows, cols) = broadcast_shape(shape(&a), shape(&b))?;
+    let (rows, cols) = broadcast_shape(a.shape(), b.shape())?;
     if !gpu.fits(rows * cols) {
         return None;
     }
@@ -226,10 +205,10 @@ fn binary(gpu: &Gpu, op: BinOp, a: Arg, b: Arg) -> Option<Result<Value, String>>
     let buffers = [&*da.buf, &*db.buf, &*out, &*da.buf, &*db.buf];
     let pass =
         Pass { kernel: &name, buffers: &buffers, params: &params, groups: grid((rows * cols).div_ceil(256)) };
-    Some(gpu.run(&[pass], &out, rows * cols).map(|data| gpu.finish(out, rows, cols, data)))
+    Some(gpu.submit(&[pass]).map(|()| gpu.finish(out, rows, cols)))
 }
 
-fn unary(gpu: &Gpu, op: UnOp, m: &Arc<Matrix>) -> Option<Result<Value, String>> {
+fn unary(gpu: &Gpu, op: UnOp, m: MatArg) -> Outcome {
     let (rows, cols) = (m.rows(), m.cols());
     let dm = gpu.resident(m)?;
     let name = format!("unary_{op:?}");
@@ -241,7 +220,7 @@ fn unary(gpu: &Gpu, op: UnOp, m: &Arc<Matrix>) -> Option<Result<Value, String>> 
     let buffers = [&*dm.buf, &*out, &*dm.buf];
     let pass =
         Pass { kernel: &name, buffers: &buffers, params: &params, groups: grid((rows * cols).div_ceil(256)) };
-    Some(gpu.run(&[pass], &out, rows * cols).map(|data| gpu.finish(out, rows, cols, data)))
+    Some(gpu.submit(&[pass]).map(|()| gpu.finish(out, rows, cols)))
 }
 
 /// Cells one workgroup folds in the first pass of a whole-matrix aggregate. A single workgroup
@@ -249,7 +228,7 @@ fn unary(gpu: &Gpu, op: UnOp, m: &Arc<Matrix>) -> Option<Result<Value, String>> 
 /// matrix is folded in blocks first and the blocks' results in a second pass.
 const ALL_BLOCK: usize = 4096;
 
-fn aggregate(gpu: &Gpu, op: AggOp, dir: AggDir, m: &Arc<Matrix>) -> Option<Result<Value, String>> {
+fn aggregate(gpu: &Gpu, op: AggOp, dir: AggDir, m: MatArg) -> Outcome {
     let (rows, cols) = (m.rows(), m.cols());
     let total = rows * cols;
     let dm = gpu.resident(m)?;
@@ -293,13 +272,9 @@ fn aggregate(gpu: &Gpu, op: AggOp, dir: AggDir, m: &Arc<Matrix>) -> Option<Resul
     let buffers = [&*dm.buf, &*out, &*dm.buf];
     let first = Pass { kernel: &first_op_name, buffers: &buffers, params: &params, groups: grid(nseg) };
     if dir != AggDir::All {
-        let data = match gpu.run(&[first], &out, nseg) {
-            Ok(d) => d,
-            Err(e) => return Some(Err(e)),
-        };
-        return Some(Ok(match dir {
-            AggDir::Row => gpu.finish(out, rows, 1, data),
-            _ => gpu.finish(out, 1, cols, data),
+        return Some(gpu.submit(&[first]).map(|()| match dir {
+            AggDir::Row => gpu.finish(out, rows, 1),
+            _ => gpu.finish(out, 1, cols),
         }));
     }
     let result = gpu.output(1);
@@ -308,8 +283,9 @@ fn aggregate(gpu: &Gpu, op: AggOp, dir: AggDir, m: &Arc<Matrix>) -> Option<Resul
     let buffers2 = [&*out, &result, &*out];
     let second_pass = Pass { kernel: &second_name, buffers: &buffers2, params: &params2, groups: (1, 1) };
     Some(
-        gpu.run(&[first, second_pass], &result, 1)
-            .map(|d| Value::Double(if op == AggOp::Mean { d[0] / total as f64 } else { d[0] })),
+        gpu.run(&[first, second_pass], &result, 1).map(|d| {
+            GpuValue::Host(Value::Double(if op == AggOp::Mean { d[0] / total as f64 } else { d[0] }))
+        }),
     )
 }
 
@@ -319,11 +295,11 @@ fn sequential_aggregate(
     gpu: &Gpu,
     op: AggOp,
     dir: AggDir,
-    m: &Arc<Matrix>,
+    m: MatArg,
     dm: DevMatrix,
     nseg: usize,
     len: usize,
-) -> Result<Value, String> {
+) -> Result<GpuValue, String> {
     let (rows, cols) = (m.rows(), m.cols());
     let (seg_stride, cell_stride) = match dir {
         AggDir::All => (0, 1),
@@ -339,23 +315,22 @@ fn sequential_aggregate(
     let buffers = [&*dm.buf, &*out, &*dm.buf];
     let groups = grid(nseg.div_ceil(kernels::sequential_aggregate::GROUP));
     let pass = Pass { kernel: &name, buffers: &buffers, params: &params, groups };
-    let data = gpu.run(&[pass], &out, nseg)?;
+    if dir == AggDir::All {
+        return Ok(GpuValue::Host(Value::Double(gpu.run(&[pass], &out, 1)?[0])));
+    }
+    gpu.submit(&[pass])?;
     Ok(match dir {
-        AggDir::All => Value::Double(data[0]),
-        AggDir::Row => gpu.finish(out, rows, 1, data),
-        AggDir::Col => gpu.finish(out, 1, cols, data),
+        AggDir::Row => gpu.finish(out, rows, 1),
+        _ => gpu.finish(out, 1, cols),
     })
 }
 
 /// `conv2d` and `_conv2d_bias_add` forward on the arguments `input, filter[, bias]` with the
 /// shape the executor read from the rest. Inputs or a filter or bias of another shape are left
 /// to the CPU builtin, so its error is the one reported.
-pub(in crate::gpu) fn conv2d(args: &[Value], s: &ConvShape, has_bias: bool) -> Option<Result<Value, String>> {
+pub(in crate::gpu) fn conv2d(args: &[GpuValue], s: &ConvShape, has_bias: bool) -> Outcome {
     let gpu = device().ok()?;
-    let matrix = |i: usize| match args.get(i)? {
-        Value::Matrix(m) => Some(m),
-        _ => None,
-    };
+    let matrix = |i: usize| matrix_arg(args.get(i)?);
     let (x, w) = (matrix(0)?, matrix(1)?);
     let bias = if has_bias { Some(matrix(2)?) } else { None };
     let (oh, ow) = (s.out_h(), s.out_w());
@@ -397,23 +372,20 @@ pub(in crate::gpu) fn conv2d(args: &[Value], s: &ConvShape, has_bias: bool) -> O
     let cells = out_rows * out_cols;
     let pass =
         Pass { kernel: "conv2d", buffers: &buffers, params: &params, groups: grid(cells.div_ceil(256)) };
-    Some(gpu.run(&[pass], &out, cells).map(|data| gpu.finish(out, out_rows, out_cols, data)))
+    Some(gpu.submit(&[pass]).map(|()| gpu.finish(out, out_rows, out_cols)))
 }
 
 /// The pool builtins (`max_pool`, `_relu_max_pool`, `avg_pool` and their `_backward`s) on the
 /// arguments `input[, dout]` with the shape the executor read; inputs of another shape are
 /// left to the CPU builtin, for its message.
 pub(in crate::gpu) fn pool(
-    args: &[Value],
+    args: &[GpuValue],
     s: &PoolShape,
     kind: kernels::dnn::Pool,
     backward: bool,
-) -> Option<Result<Value, String>> {
+) -> Outcome {
     let gpu = device().ok()?;
-    let matrix = |i: usize| match args.get(i)? {
-        Value::Matrix(m) => Some(m),
-        _ => None,
-    };
+    let matrix = |i: usize| matrix_arg(args.get(i)?);
     let (oh, ow) = (s.out_h(), s.out_w());
     let x = matrix(0)?;
     let dout = if backward { Some(matrix(1)?) } else { None };
@@ -452,21 +424,14 @@ pub(in crate::gpu) fn pool(
         None => vec![&dx.buf, &out],
     };
     let pass = Pass { kernel: name, buffers: &buffers, params: &params, groups: grid(cells.div_ceil(256)) };
-    Some(gpu.run(&[pass], &out, cells).map(|data| gpu.finish(out, out_rows, out_cols, data)))
+    Some(gpu.submit(&[pass]).map(|()| gpu.finish(out, out_rows, out_cols)))
 }
 
 /// `conv2d_backward_filter(input, dout)` (`data` false) or `conv2d_backward_data(filter, dout)`
 /// with the shape the executor read; other shapes are left to the CPU builtin.
-pub(in crate::gpu) fn conv2d_backward(
-    args: &[Value],
-    s: &ConvShape,
-    data: bool,
-) -> Option<Result<Value, String>> {
+pub(in crate::gpu) fn conv2d_backward(args: &[GpuValue], s: &ConvShape, data: bool) -> Outcome {
     let gpu = device().ok()?;
-    let matrix = |i: usize| match args.get(i)? {
-        Value::Matrix(m) => Some(m),
-        _ => None,
-    };
+    let matrix = |i: usize| matrix_arg(args.get(i)?);
     let (first, dout) = (matrix(0)?, matrix(1)?);
     let (oh, ow) = (s.out_h(), s.out_w());
     let first_shape = if data { (s.f, s.c * s.hf * s.wf) } else { (s.n, s.c * s.h * s.w) };
@@ -495,12 +460,12 @@ pub(in crate::gpu) fn conv2d_backward(
     let cells = out_rows * out_cols;
     let buffers = [&*da.buf, &*dd.buf, &*out];
     let pass = Pass { kernel: name, buffers: &buffers, params: &params, groups: grid(cells.div_ceil(256)) };
-    Some(gpu.run(&[pass], &out, cells).map(|data| gpu.finish(out, out_rows, out_cols, data)))
+    Some(gpu.submit(&[pass]).map(|()| gpu.finish(out, out_rows, out_cols)))
 }
 
 /// `ifelse(c, yes, no)` with the CPU kernel's shapes: every matrix operand of one shape, 1x1
 /// matrices and numbers acting as scalars. Other shapes are left to the CPU, which reports them.
-fn ifelse(gpu: &Gpu, ops: [Arg; 3]) -> Option<Result<Value, String>> {
+fn ifelse(gpu: &Gpu, ops: [Arg; 3]) -> Outcome {
     let full = |a: &Arg| match a {
         Arg::Matrix(m) if m.len() != 1 => Some((m.rows(), m.cols())),
         _ => None,
@@ -527,5 +492,5 @@ fn ifelse(gpu: &Gpu, ops: [Arg; 3]) -> Option<Result<Value, String>> {
     let buffers = [&*c.buf, &*y.buf, &*n.buf, &*out, &*c.buf];
     let pass =
         Pass { kernel: "ifelse", buffers: &buffers, params: &params, groups: grid(cells.div_ceil(256)) };
-    Some(gpu.run(&[pass], &out, cells).map(|data| gpu.finish(out, rows, cols, data)))
+    Some(gpu.submit(&[pass]).map(|()| gpu.finish(out, rows, cols)))
 }

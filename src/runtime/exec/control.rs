@@ -227,7 +227,7 @@ impl Runtime<'_> {
         let mut regs = self.execute(&plan, slots, depth)?;
         match &plan.result {
             Some(Operand::Reg(r)) => {
-                regs[*r as usize].take().ok_or_else(|| RtError::new("predicate has no value"))
+                regs.read(*r as usize, true)?.ok_or_else(|| RtError::new("predicate has no value"))
             }
             Some(Operand::Const(v)) => Ok(v.clone()),
             _ => Err(RtError::new("predicate has no value").at(pred.expr.span)),

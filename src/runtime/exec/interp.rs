@@ -8,7 +8,7 @@ use crate::kernels::scalar::unary_scalar;
 use crate::lower::{Instr, Operand, Plan, TAKE_FROM_FRAME};
 use crate::runtime::builtins;
 use crate::runtime::error::{RtError, RtResult};
-use crate::runtime::exec::{Runtime, Slots, req};
+use crate::runtime::exec::{Regs, Runtime, Slots, req};
 use crate::runtime::lineage::LinRef;
 use crate::types::ops::{AggDir, DataGenOp, EffectOp, NaryOp, ReorgOp};
 use crate::types::value::{ListValue, Value};
@@ -17,13 +17,8 @@ use std::time::Instant;
 
 impl Runtime<'_> {
     /// Runs a plan's instructions; returns the register file (predicates read their result).
-    pub(super) fn execute(
-        &self,
-        plan: &Plan,
-        slots: &mut Slots,
-        depth: usize,
-    ) -> RtResult<Vec<Option<Value>>> {
-        let mut regs: Vec<Option<Value>> = vec![None; plan.nregs as usize];
+    pub(super) fn execute(&self, plan: &Plan, slots: &mut Slots, depth: usize) -> RtResult<Regs> {
+        let mut regs = Regs::new(plan.nregs as usize);
         let mut lins: Vec<Option<LinRef>> =
             if self.tracer.is_some() { vec![None; plan.nregs as usize] } else { Vec::new() };
         for ins in &plan.instrs {
@@ -40,19 +35,18 @@ impl Runtime<'_> {
         Ok(regs)
     }
 
-    fn arg(&self, ins: &Instr, i: usize, regs: &mut [Option<Value>]) -> RtResult<Option<Value>> {
+    fn arg(&self, ins: &Instr, i: usize, regs: &mut Regs) -> RtResult<Option<Value>> {
         match &ins.args[i] {
             Operand::Const(v) => Ok(Some(v.clone())),
             Operand::Absent => Ok(None),
-            Operand::Reg(r) => {
-                let slot = &mut regs[*r as usize];
-                let v = if ins.moves & (1 << i) != 0 { slot.take() } else { slot.clone() };
-                v.map(Some).ok_or_else(|| RtError::new("internal error: register read before it was written"))
-            }
+            Operand::Reg(r) => regs
+                .read(*r as usize, ins.moves & (1 << i) != 0)?
+                .map(Some)
+                .ok_or_else(|| RtError::new("internal error: register read before it was written")),
         }
     }
 
-    pub(crate) fn args(&self, ins: &Instr, regs: &mut [Option<Value>]) -> RtResult<Vec<Option<Value>>> {
+    pub(crate) fn args(&self, ins: &Instr, regs: &mut Regs) -> RtResult<Vec<Option<Value>>> {
         // A plain loop: collecting into a Result compiled into a slower loop here (measured).
         let mut out = Vec::with_capacity(ins.args.len());
         for i in 0..ins.args.len() {
@@ -61,18 +55,21 @@ impl Runtime<'_> {
         Ok(out)
     }
 
-    pub(crate) fn step(
-        &self,
-        ins: &Instr,
-        regs: &mut [Option<Value>],
-        slots: &mut Slots,
-        depth: usize,
-    ) -> RtResult<()> {
+    pub(crate) fn step(&self, ins: &Instr, regs: &mut Regs, slots: &mut Slots, depth: usize) -> RtResult<()> {
         let out = ins.out as usize;
         if ins.backend == crate::types::Backend::Gpu
-            && let Some(v) = self.step_gpu(ins, regs)?
+            && let Some(outs) = self.step_gpu(ins, regs)?
         {
-            regs[out] = Some(v);
+            for (i, v) in outs.into_iter().enumerate() {
+                match v {
+                    crate::gpu::GpuValue::Host(v) => regs[out + i] = Some(v),
+                    // Lineage items are made from host values, so a traced program downloads.
+                    crate::gpu::GpuValue::Device(d) if self.tracer.is_some() => {
+                        regs[out + i] = Some(Value::Matrix(d.download().map_err(RtError::new)?))
+                    }
+                    crate::gpu::GpuValue::Device(d) => regs.put_device(out + i, d),
+                }
+            }
             return Ok(());
         }
         let v = match &ins.op {

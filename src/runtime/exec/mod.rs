@@ -9,6 +9,7 @@
 //!
 //! - [`slots`]: the variables of a scope ([`Slots`]);
 //! - [`control`]: blocks, branches, loops and `parfor`, predicates, the plan cache lookups;
+//! - [`regs`]: a plan's register file, host values and device matrices ([`Regs`]);
 //! - [`interp`]: the instruction interpreter (the lineage-tracing one is in
 //!   [`lineage`](crate::runtime::lineage));
 //! - [`call`]: calls of user functions.
@@ -17,8 +18,10 @@ mod call;
 mod control;
 mod gpu;
 mod interp;
+mod regs;
 mod slots;
 
+pub(crate) use regs::Regs;
 pub use slots::Slots;
 
 use crate::compiler::Options;

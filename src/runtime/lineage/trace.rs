@@ -8,19 +8,14 @@ use crate::kernels;
 use crate::lower::{Instr, Operand};
 use crate::runtime::builtins;
 use crate::runtime::error::{RtError, RtResult};
-use crate::runtime::exec::{Runtime, Slots, req};
+use crate::runtime::exec::{Regs, Runtime, Slots, req};
 use crate::runtime::lineage::{self, LinRef, Replay, Tracer};
 use crate::types::ops::{BinOp, DataGenOp, ReorgOp};
 use crate::types::value::Value;
 
 impl Runtime<'_> {
     /// The lineage item of an operand (`None` for an absent optional argument).
-    fn operand_lin(
-        t: &Tracer,
-        op: &Operand,
-        regs: &[Option<Value>],
-        lins: &mut [Option<LinRef>],
-    ) -> Option<LinRef> {
+    fn operand_lin(t: &Tracer, op: &Operand, regs: &Regs, lins: &mut [Option<LinRef>]) -> Option<LinRef> {
         match op {
             Operand::Const(v) => Some(t.literal(v).unwrap_or_else(|| t.untraced(v))),
             Operand::Absent => None,
@@ -41,7 +36,7 @@ impl Runtime<'_> {
         &self,
         t: &Tracer,
         ins: &Instr,
-        regs: &mut [Option<Value>],
+        regs: &mut Regs,
         lins: &mut [Option<LinRef>],
         slots: &mut Slots,
         depth: usize,
@@ -197,7 +192,7 @@ impl Runtime<'_> {
         &self,
         t: &Tracer,
         ins: &Instr,
-        regs: &mut [Option<Value>],
+        regs: &mut Regs,
         lins: &mut [Option<LinRef>],
         slots: &mut Slots,
         depth: usize,
