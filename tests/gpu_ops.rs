@@ -417,6 +417,18 @@ fn device_results_stay_on_the_device(dev: Device) {
         assert_eq!(did.download_bytes, 40 * 20 * 8 + 8, "{did:?}");
         assert!(did.resident_hits >= 1, "sum(Y) reads the downloaded Y's device copy: {did:?}");
     }
+    // `nrow`/`ncol` of a device matrix read its shape, not its cells: only the sum comes back.
+    // (After `removeEmpty` the number of rows is known only at run time, so `nrow` runs.)
+    let src = "Z = removeEmpty(target=X, margin=\"rows\")
+        n = nrow(exp(Z %*% W)) * 1000 + ncol(exp(Z %*% W))
+        s = sum(exp(Z %*% W))";
+    let (got, did) = run_counted(dev, src, &inputs, &["n", "s"]);
+    let want = run(Device::Cpu, src, &inputs, &["n", "s"]);
+    assert_eq!(got[0].as_f64(), Some(40_020.0));
+    assert_cells("s", &got[1], 1, 1, &cells(&want[1]).2);
+    if dev != Device::Cpu {
+        assert_eq!((did.downloads, did.download_bytes), (1, 8), "{did:?}");
+    }
 }
 test_device!(device_results_stay_on_the_device);
 

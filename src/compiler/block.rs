@@ -30,7 +30,15 @@ fn explain_text(program: &Program, opts: &Options, vars: &VarTable, dag: &Dag) -
 }
 
 fn optimize_and_plan(opts: &Options, program: &Program, dag: &mut Dag) -> Result<(), Vec<Diagnostic>> {
-    crate::rewrite::optimize(dag, &opts.rewrites);
+    if opts.gpu == crate::gpu::GpuMode::Force {
+        // The device has kernels for the ReLU + max pooling pair, not for the CPU's argmax form
+        // of it (which would bring each layer's activations back to the host).
+        let mut rewrites = opts.rewrites.clone();
+        rewrites.disabled.insert("fuse_max_pool_argmax".to_string());
+        crate::rewrite::optimize(dag, &rewrites);
+    } else {
+        crate::rewrite::optimize(dag, &opts.rewrites);
+    }
     crate::plan::nnz::estimate(dag);
     // Fused operators leave no lineage items of their own, so traced programs keep every operator;
     // they have no device kernels either, so `--gpu force` keeps the operators it puts on the device.

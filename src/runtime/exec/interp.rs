@@ -10,7 +10,7 @@ use crate::runtime::builtins;
 use crate::runtime::error::{RtError, RtResult};
 use crate::runtime::exec::{Regs, Runtime, Slots, req};
 use crate::runtime::lineage::LinRef;
-use crate::types::ops::{AggDir, DataGenOp, EffectOp, NaryOp, ReorgOp};
+use crate::types::ops::{AggDir, CastOp, DataGenOp, EffectOp, NaryOp, ReorgOp};
 use crate::types::value::{ListValue, Value};
 use std::sync::Arc;
 use std::time::Instant;
@@ -159,6 +159,23 @@ impl Runtime<'_> {
                 }
             }
             HopOp::Cast(op) => {
+                // The dimensions of a matrix on the device are known without its cells.
+                if matches!(op, CastOp::Nrow | CastOp::Ncol | CastOp::Length)
+                    && let Operand::Reg(r) = ins.args[0]
+                    && let Some(d) = regs.device(r as usize)
+                {
+                    let (rows, cols) = (d.rows(), d.cols());
+                    if ins.moves & 1 != 0 {
+                        regs.clear(r as usize);
+                    }
+                    let n = match op {
+                        CastOp::Nrow => rows,
+                        CastOp::Ncol => cols,
+                        _ => rows * cols,
+                    };
+                    regs[out] = Some(Value::Int(n as i64));
+                    return Ok(());
+                }
                 let x = req(self.arg(ins, 0, regs)?)?;
                 builtins::cast(*op, x)?
             }
