@@ -87,7 +87,9 @@ fn forward(gpu: &Gpu, x: MatArg, stats: [MatArg; 4], train: bool, eps: f64, mu: 
     let channel = || Arc::new(gpu.output(c));
     let (mean, em_out, ev_out, inv) = (channel(), channel(), channel(), channel());
     let out = Arc::new(gpu.output(n * c * hw));
-    let (sums, centered_sums) = (gpu.output(n * c), gpu.output(n * c));
+    // The rows' sums, one a row and channel (test mode reads none: one cell each to bind).
+    let sum_cells = if train { n * c } else { 1 };
+    let (sums, centered_sums) = (gpu.output(sum_cells), gpu.output(sum_cells));
     let sum_groups = super::grid((n * c).div_ceil(256));
     let sum_params = |centered: u32| [n as u32, c as u32, hw as u32, centered];
     let stats_params = |phase: kernels::StatsPhase| {
