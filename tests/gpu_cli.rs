@@ -102,8 +102,9 @@ mod with_gpu {
     /// Conformance cases whose batch-norm statistics, losses or checksums came out of the device
     /// different from the CPU's (the compiler folded the aggregates' Kahan correction away):
     /// under `--gpu force` each prints its recorded expected output, compared as the
-    /// conformance suite compares (numbers to 1e-9 relative, 1e-12 absolute near zero).
-    const CONFORMANCE_ON_THE_DEVICE: [&str; 12] = [
+    /// conformance suite compares (numbers to 1e-9 relative, 1e-12 absolute near zero). The LSTM
+    /// cases run the `lstm` builtins on the device.
+    const CONFORMANCE_ON_THE_DEVICE: [&str; 14] = [
         "nn/resnet18",
         "nn/batch_norm2d",
         "nn/batch_norm2d_cached_stats",
@@ -116,6 +117,8 @@ mod with_gpu {
         "nn/lenetForwardPass",
         "pserv/paramserv_nn",
         "pserv/binary_roundtrip",
+        "nn/lstm",
+        "nn/bilstm",
     ];
 
     fn numbers_match(expected: &str, actual: &str) -> bool {
@@ -171,8 +174,8 @@ mod with_gpu {
     }
 
     /// The LSTM benchmark (`../shared/bench/lstm_train.dml`) on 16 sequences of 8 steps, three
-    /// iterations: its losses' products, cellwise operators, aggregates and optimizer updates
-    /// run on the device (the lstm builtins on the CPU), and the printed loss and checksum are
+    /// iterations: its `lstm` builtins, products, cellwise operators, aggregates and optimizer
+    /// updates run on the device, and the printed loss and checksum are
     /// the CPU's to 1e-9 relative.
     #[test]
     fn lstm_under_gpu_force_gives_the_cpu_losses() {

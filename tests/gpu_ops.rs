@@ -817,3 +817,170 @@ fn aggregate_lengths(dev: Device) {
     }
 }
 test_device!(@wgpu aggregate_lengths);
+
+/// `random` with every cell in [0.5, 1.5): running variances, which must stay positive.
+fn positive(rows: usize, cols: usize, seed: u64) -> Value {
+    let (_, _, v) = cells(&random(rows, cols, 1.0, seed));
+    Value::Matrix(Arc::new(Matrix::from_vec(rows, cols, v.iter().map(|x| 1.0 + 0.5 * x).collect())))
+}
+
+/// `batch_norm2d` in both modes and `batch_norm2d_backward` after each: every output is the CPU
+/// kernel's to the bit (the device sums in the CPU's order), on dense and sparse inputs, with
+/// planes of one cell and more channels than a workgroup has invocations. All four builtins run
+/// on the device.
+fn batch_norm_builtins(dev: Device) {
+    let src = r#"
+        [Y, EM, EV, CM, CI] = batch_norm2d(X, G, B, Em, Ev, "train", 1e-5, 0.9)
+        [Yt, EMt, EVt, CMt, CIt] = batch_norm2d(X, G, B, Em, Ev, "test", 1e-3, 0.7)
+        [DX, DG, DB] = batch_norm2d_backward(X, D, G, 1e-5, CM, CI)
+        [DXt, DGt, DBt] = batch_norm2d_backward(X, D, G, 1e-3, CMt, CIt)
+    "#;
+    let names = [
+        "Y", "EM", "EV", "CM", "CI", "Yt", "EMt", "EVt", "CMt", "CIt", "DX", "DG", "DB", "DXt", "DGt", "DBt",
+    ];
+    for (k, (n, c, hw, density)) in [(5, 3, 7, 1.0), (4, 70, 1, 1.0), (6, 2, 9, 0.3)].into_iter().enumerate()
+    {
+        let seed = 100 + 10 * k as u64;
+        let inputs = [
+            ("X", wide_range(n, c * hw, density, seed)),
+            ("D", random(n, c * hw, 1.0, seed + 1)),
+            ("G", random(c, 1, 1.0, seed + 2)),
+            ("B", random(c, 1, 1.0, seed + 3)),
+            ("Em", random(c, 1, 1.0, seed + 4)),
+            ("Ev", positive(c, 1, seed + 5)),
+        ];
+        let (got, did) = run_counted(dev, src, &inputs, &names);
+        let want = run(Device::Cpu, src, &inputs, &names);
+        for (name, (g, w)) in names.iter().zip(got.iter().zip(&want)) {
+            assert_same_bits(&format!("{name} for N={n}, C={c}, HW={hw}"), g, w);
+        }
+        if dev != Device::Cpu {
+            assert_eq!(did.kernels, 4, "the four builtins on the device: {did:?}");
+        }
+    }
+}
+test_device!(@wgpu batch_norm_builtins);
+
+/// `lstm` with and without sequences and `lstm_backward` after each, every output against the
+/// CPU kernel to 1e-12 relative (the products add in another order; the activations are the
+/// CPU's): several steps, one step, more units than features, a sparse input, and initial
+/// states with more rows than the batch (their first rows are used). The backward reads the
+/// forward's caches where the forward left them, on the device.
+fn lstm_builtins(dev: Device) {
+    let src = r#"
+        [S, SC, SCO, SCC, SCI] = lstm(X, W, b, O0, C0, TRUE)
+        [L, LC, LCO, LCC, LCI] = lstm(X, W, b, O0, C0, FALSE)
+        [SDX, SDW, SDB, SDO, SDC] = lstm_backward(X, W, b, O0, C0, TRUE, DS, DC, SCO, SCC, SCI)
+        [LDX, LDW, LDB, LDO, LDC] = lstm_backward(X, W, b, O0, C0, FALSE, DL, DC, LCO, LCC, LCI)
+    "#;
+    let names = [
+        "S", "SC", "SCO", "SCC", "SCI", "L", "LC", "LCO", "LCC", "LCI", "SDX", "SDW", "SDB", "SDO", "SDC",
+        "LDX", "LDW", "LDB", "LDO", "LDC",
+    ];
+    for (k, (n, t, d, m, density)) in
+        [(3, 4, 5, 6, 1.0), (2, 1, 3, 17, 1.0), (5, 3, 4, 2, 0.3)].into_iter().enumerate()
+    {
+        let seed = 200 + 20 * k as u64;
+        let inputs = [
+            ("X", random(n, t * d, density, seed)),
+            ("W", random(d + m, 4 * m, 1.0, seed + 1)),
+            ("b", random(1, 4 * m, 1.0, seed + 2)),
+            ("O0", random(n + 2, m, 1.0, seed + 3)),
+            ("C0", random(n + 1, m, 1.0, seed + 4)),
+            ("DS", random(n, t * m, 1.0, seed + 5)),
+            ("DL", random(n, m, 1.0, seed + 6)),
+            ("DC", random(n, m, 1.0, seed + 7)),
+        ];
+        let (got, did) = run_counted(dev, src, &inputs, &names);
+        let want = run(Device::Cpu, src, &inputs, &names);
+        for (name, (g, w)) in names.iter().zip(got.iter().zip(&want)) {
+            let (r, c, wv) = cells(w);
+            assert_cells(&format!("{name} for N={n}, T={t}, D={d}, M={m}"), g, r, c, &wv);
+        }
+        if dev != Device::Cpu {
+            assert_eq!(did.kernels, 4, "the four builtins on the device: {did:?}");
+        }
+    }
+}
+test_device!(@wgpu lstm_builtins);
+
+/// Compares every output of `src` on `dev` with the CPU run's, to 1e-12 relative.
+fn same_outputs_as_the_cpu(dev: Device, src: &str, inputs: &[(&str, Value)], names: &[&str]) {
+    let got = run(dev, src, inputs, names);
+    let want = run(Device::Cpu, src, inputs, names);
+    for (name, (g, w)) in names.iter().zip(got.iter().zip(&want)) {
+        let (r, c, wv) = cells(w);
+        assert_cells(name, g, r, c, &wv);
+    }
+}
+
+/// Three SGD steps of a two-layer LSTM through `nn/layers/lstm.dml` (forward with and without
+/// sequences, backward through both) and an L2 loss: the losses, the updated weights and the
+/// input gradient are the CPU's.
+fn lstm_layer_training(dev: Device) {
+    let src = r#"
+        source("nn/layers/lstm.dml") as lstm
+        N = nrow(X)
+        T = 3
+        D = 4
+        M = 5
+        b1 = matrix(0.1, rows=1, cols=4*M)
+        b2 = matrix(-0.1, rows=1, cols=4*M)
+        o1 = matrix(0, rows=N, cols=M)
+        losses = matrix(0, rows=3, cols=1)
+        for (i in 1:3) {
+            [out1, c1, co1, cc1, ci1] = lstm::forward(X, W1, b1, T, D, TRUE, o1, o1)
+            [out2, c2, co2, cc2, ci2] = lstm::forward(out1, W2, b2, T, M, FALSE, o1, o1)
+            losses[i, 1] = sum((out2 - Y)^2) / N
+            dout2 = 2 * (out2 - Y) / N
+            [dout1, dW2, db2, d02, dc02] = lstm::backward(dout2, o1, out1, W2, b2, T, M, FALSE, o1, o1, co2, cc2, ci2)
+            [dX, dW1, db1, d01, dc01] = lstm::backward(dout1, o1, X, W1, b1, T, D, TRUE, o1, o1, co1, cc1, ci1)
+            W1 = W1 - 0.5 * dW1
+            b1 = b1 - 0.5 * db1
+            W2 = W2 - 0.5 * dW2
+            b2 = b2 - 0.5 * db2
+        }
+    "#;
+    let inputs = [
+        ("X", random(6, 12, 1.0, 300)),
+        ("Y", random(6, 5, 1.0, 301)),
+        ("W1", random(9, 20, 1.0, 302)),
+        ("W2", random(10, 20, 1.0, 303)),
+    ];
+    same_outputs_as_the_cpu(dev, src, &inputs, &["losses", "W1", "b1", "W2", "b2", "dX"]);
+}
+test_device!(@wgpu lstm_layer_training);
+
+/// Three SGD steps of a product, a batch normalization (the builtins, as the Keras converter's
+/// scripts call them) and a ReLU under an L2 loss, then the trained network in test mode: the
+/// losses, parameters, running statistics and predictions are the CPU's.
+fn batch_norm_training(dev: Device) {
+    let src = r#"
+        N = nrow(X)
+        losses = matrix(0, rows=3, cols=1)
+        for (i in 1:3) {
+            H = X %*% W
+            [Y, em, ev, cm, ci] = batch_norm2d(H, g, b, em, ev, "train", 1e-5, 0.9)
+            R = max(Y, 0)
+            losses[i, 1] = sum((R - T)^2) / N
+            dY = (Y > 0) * (2 * (R - T) / N)
+            [dH, dg, db] = batch_norm2d_backward(H, dY, g, 1e-5, cm, ci)
+            W = W - 0.1 * (t(X) %*% dH)
+            g = g - 0.1 * dg
+            b = b - 0.1 * db
+        }
+        [P, em2, ev2, cm2, ci2] = batch_norm2d(X %*% W, g, b, em, ev, "test", 1e-5, 0.9)
+    "#;
+    let (c, hw) = (3, 4);
+    let inputs = [
+        ("X", random(8, 6, 1.0, 310)),
+        ("W", random(6, c * hw, 1.0, 311)),
+        ("T", random(8, c * hw, 1.0, 312)),
+        ("g", positive(c, 1, 313)),
+        ("b", random(c, 1, 1.0, 314)),
+        ("em", random(c, 1, 1.0, 315)),
+        ("ev", positive(c, 1, 316)),
+    ];
+    same_outputs_as_the_cpu(dev, src, &inputs, &["losses", "W", "g", "b", "em", "ev", "P"]);
+}
+test_device!(@wgpu batch_norm_training);

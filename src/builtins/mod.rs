@@ -157,6 +157,10 @@ pub mod ids {
     pub const MAX_POOL_BACKWARD_AT: BuiltinId = id("_max_pool_backward_at");
     pub const MATMUL_T: BuiltinId = id("_matmul_t");
     pub const AXPBY: BuiltinId = id("_axpby");
+    pub const LSTM: BuiltinId = id("lstm");
+    pub const LSTM_BACKWARD: BuiltinId = id("lstm_backward");
+    pub const BATCH_NORM2D: BuiltinId = id("batch_norm2d");
+    pub const BATCH_NORM2D_BACKWARD: BuiltinId = id("batch_norm2d_backward");
     pub const TRACE: BuiltinId = id("trace");
     pub const LINEAGE: BuiltinId = id("lineage");
     pub const AUTO_DIFF: BuiltinId = id("autoDiff");

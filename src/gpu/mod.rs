@@ -258,8 +258,9 @@ pub fn supports_aggregate(op: AggOp, _dir: AggDir) -> bool {
     matches!(op, AggOp::Sum | AggOp::SumSq | AggOp::Mean | AggOp::Min | AggOp::Max)
 }
 
-/// Builtins with a device kernel: the fused transposed product and the fused operators of the
-/// DNN layers and optimizers that are cellwise.
+/// Builtins with a device kernel: the fused transposed product, the fused operators of the
+/// DNN layers and optimizers that are cellwise, convolutions and pools, and the batch-norm and
+/// LSTM builtins (several outputs each, [`builtin_outputs`]).
 pub fn supports_builtin(id: crate::builtins::BuiltinId) -> bool {
     use crate::builtins::ids::*;
     [
@@ -278,8 +279,22 @@ pub fn supports_builtin(id: crate::builtins::BuiltinId) -> bool {
         MAX_POOL_BACKWARD,
         RELU_MAX_POOL_BACKWARD,
         AVG_POOL_BACKWARD,
+        BATCH_NORM2D,
+        BATCH_NORM2D_BACKWARD,
+        LSTM,
+        LSTM_BACKWARD,
     ]
     .contains(&id)
+}
+
+/// The outputs a device builtin gives: more than one for the DNN layers' builtins.
+fn builtin_outputs(id: crate::builtins::BuiltinId) -> u8 {
+    use crate::builtins::ids::*;
+    match id {
+        i if i == BATCH_NORM2D || i == LSTM || i == LSTM_BACKWARD => 5,
+        i if i == BATCH_NORM2D_BACKWARD => 3,
+        _ => 1,
+    }
 }
 
 /// Whether the operator has a device kernel (for matrix inputs; the executor still falls back
@@ -295,7 +310,7 @@ pub fn supports(op: &HopOp) -> bool {
         HopOp::Binary(b) => supports_binary(*b),
         HopOp::Unary(u) => supports_unary(*u),
         HopOp::AggUnary(a, d) => supports_aggregate(*a, *d),
-        HopOp::Builtin { id, nout } => *nout <= 1 && supports_builtin(*id),
+        HopOp::Builtin { id, nout } => *nout <= builtin_outputs(*id) && supports_builtin(*id),
         _ => false,
     }
 }

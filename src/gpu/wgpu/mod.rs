@@ -8,6 +8,8 @@
 mod bench;
 mod kernels;
 mod ops;
+mod ops_batch_norm;
+mod ops_lstm;
 mod residency;
 
 pub(super) use bench::{matmul as bench_matmul, measured_rates};

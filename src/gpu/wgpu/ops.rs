@@ -32,6 +32,12 @@ pub(in crate::gpu) fn execute(op: &HopOp, args: &[GpuValue]) -> Option<Result<Ve
             aggregate(gpu, *op, *dir, matrix_arg(args.first()?)?)
         }
         HopOp::Ternary => ifelse(gpu, [arg(args.first()?)?, arg(args.get(1)?)?, arg(args.get(2)?)?]),
+        HopOp::Builtin { id, .. } if super::ops_batch_norm::takes(*id) => {
+            return super::ops_batch_norm::execute(gpu, *id, args);
+        }
+        HopOp::Builtin { id, .. } if super::ops_lstm::takes(*id) => {
+            return super::ops_lstm::execute(gpu, *id, args);
+        }
         HopOp::Builtin { id, .. } => builtin(gpu, *id, args),
         _ => None,
     };
@@ -91,13 +97,13 @@ fn fused(gpu: &Gpu, kind: kernels::Fused, x: MatArg, y: MatArg, sa: f64, sb: f64
 impl Gpu {
     /// Whether a matrix of `cells` cells fits one device buffer (and is not empty: a binding
     /// needs at least one cell).
-    fn fits(&self, cells: usize) -> bool {
+    pub(super) fn fits(&self, cells: usize) -> bool {
         cells > 0 && (cells as u64) * 8 <= self.info.max_buffer_bytes && cells <= u32::MAX as usize
     }
 
     /// The device copy of `m`: the resident one, or a new upload (sparse matrices are uploaded
     /// dense) that stays resident.
-    fn resident(&self, m: MatArg) -> Option<DevMatrix> {
+    pub(super) fn resident(&self, m: MatArg) -> Option<DevMatrix> {
         if !self.fits(m.len()) {
             return None;
         }
@@ -129,19 +135,19 @@ impl Gpu {
     }
 
     /// Wraps a kernel's output buffer as a matrix that stays on the device.
-    fn finish(&self, out: Arc<wgpu::Buffer>, rows: usize, cols: usize) -> GpuValue {
+    pub(super) fn finish(&self, out: Arc<wgpu::Buffer>, rows: usize, cols: usize) -> GpuValue {
         GpuValue::Device(DeviceMatrix { rows, cols, copy: DeviceBuffer::Wgpu(out) })
     }
 }
 
 /// NaN, infinity and 1.0 as the cellwise kernels' uniforms end (`nan`, `inf`, `one`).
-fn special_constants() -> [u32; 6] {
+pub(super) fn special_constants() -> [u32; 6] {
     let ([nl, nh], [il, ih], [ol, oh]) = (split(f64::NAN), split(f64::INFINITY), split(1.0));
     [nl, nh, il, ih, ol, oh]
 }
 
 /// The two 32-bit words of an f64 (low first), as a uniform holds it.
-fn split(v: f64) -> [u32; 2] {
+pub(super) fn split(v: f64) -> [u32; 2] {
     let b = v.to_bits();
     [b as u32, (b >> 32) as u32]
 }

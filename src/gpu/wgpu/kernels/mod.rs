@@ -8,7 +8,9 @@
 
 use crate::types::ops::{AggOp, BinOp, UnOp};
 
+pub mod batch_norm;
 pub mod dnn;
+pub mod lstm;
 pub mod sequential_aggregate;
 
 /// Helpers every cellwise kernel may call. NaN and the sign of zero are read from the bits of
