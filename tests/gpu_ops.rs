@@ -30,7 +30,8 @@ enum Device {
 
 /// One test per backend for a body `fn(Device)`; `@cuda` bodies test operators only the CUDA
 /// device has, on the CPU and CUDA; `@wgpu` bodies those only the wgpu backend has so far
-/// (pools, convolution gradients, ifelse, bit-exact sequential aggregates), on the CPU and wgpu.
+/// (bit-exact sequential aggregates, the WGSL transcendentals' bits, lavapipe's loop lengths), on
+/// the CPU and wgpu.
 macro_rules! test_device {
     ($body:ident) => {
         mod $body {
@@ -729,7 +730,7 @@ fn pooling(dev: Device) {
         }
     }
 }
-test_device!(@wgpu pooling);
+test_device!(pooling);
 
 /// Both gradients of the convolution against a direct computation written here (strides,
 /// padding, several channels and filters, an odd image).
@@ -776,7 +777,7 @@ fn convolution_gradients(dev: Device) {
         assert_cells("conv2d_backward_data", &out[1], n, c * h * w, &dx);
     }
 }
-test_device!(@wgpu convolution_gradients);
+test_device!(convolution_gradients);
 
 /// `ifelse` with matrix, 1x1 and scalar operands in every position; conditions hold NaN, -0.0
 /// and infinities (NaN counts as TRUE, -0.0 as FALSE).
@@ -802,7 +803,7 @@ fn ternary(dev: Device) {
         assert_cells(&format!("ifelse ({what})"), &got[0], rows, cols, &want);
     }
 }
-test_device!(@wgpu ternary);
+test_device!(ternary);
 
 /// Sums of ones around the lengths where one invocation stops folding a segment alone (32768)
 /// and where lavapipe once dropped a cell (a loop of 65536 iterations): every count exact, in

@@ -9,12 +9,14 @@
 //! wgpu backend does, so the executor needs no notion of pending device work.
 
 mod bench;
+#[cfg(test)]
+mod host_check;
 mod kernels;
 mod ops;
 mod peak;
 
 pub(super) use bench::matmul as bench_matmul;
-pub(super) use ops::{conv2d, execute, supports};
+pub(super) use ops::{conv2d, dnn, execute, supports};
 
 use super::DeviceInfo;
 use super::residency::{DeviceCopy, Residency};

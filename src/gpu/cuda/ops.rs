@@ -3,17 +3,19 @@
 //! as a [`DeviceMatrix`] (scalars come back to the host). Any case the device does not take returns `None` and the executor runs the
 //! CPU kernel; so does an upload that finds the device full even after evicting everything.
 
-use super::kernels::{self, Fused};
+use super::kernels::dnn::Pool;
+use super::kernels::{self, Fused, Scalar};
 use super::{Cuda, DevBuf, grid};
 use crate::builtins::BuiltinId;
+use crate::gpu::DnnShape;
 use crate::gpu::value::{Arg, BuiltinArgs, DeviceBuffer, DeviceMatrix, GpuValue, MatArg, arg, matrix_arg};
 use crate::hops::HopOp;
-use crate::kernels::dnn::ConvShape;
+use crate::kernels::dnn::{ConvShape, PoolShape};
 use crate::types::ops::{AggDir, AggOp, BinOp, UnOp};
 use crate::types::value::Value;
 use cudarc::cublas::sys::cublasOperation_t;
 use cudarc::cublas::{Gemm, GemmConfig};
-use cudarc::driver::{CudaSlice, LaunchConfig, PushKernelArg};
+use cudarc::driver::{CudaSlice, LaunchArgs, LaunchConfig, PushKernelArg};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -25,7 +27,7 @@ const THREADS: u32 = 256;
 /// transcendentals Vulkan lacks.
 pub(in crate::gpu) fn supports(op: &HopOp) -> bool {
     match op {
-        HopOp::MatMul | HopOp::Tsmm { .. } => true,
+        HopOp::MatMul | HopOp::Tsmm { .. } | HopOp::Ternary => true,
         HopOp::Binary(b) => kernels::binary_expr(*b).is_some(),
         HopOp::Unary(u) => kernels::unary_expr(*u).is_some(),
         HopOp::AggUnary(a, _) => aggregates(*a),
@@ -40,7 +42,24 @@ fn aggregates(op: AggOp) -> bool {
 
 fn builtins(id: BuiltinId) -> bool {
     use crate::builtins::ids::*;
-    [MATMUL_T, AXPBY, RELU_BACKWARD, BIAS_ADD, CONV2D, CONV2D_BIAS_ADD].contains(&id)
+    [
+        MATMUL_T,
+        AXPBY,
+        RELU_BACKWARD,
+        BIAS_ADD,
+        BIAS_MULTIPLY,
+        CONV2D,
+        CONV2D_BIAS_ADD,
+        CONV2D_BACKWARD_FILTER,
+        CONV2D_BACKWARD_DATA,
+        MAX_POOL,
+        RELU_MAX_POOL,
+        AVG_POOL,
+        MAX_POOL_BACKWARD,
+        RELU_MAX_POOL_BACKWARD,
+        AVG_POOL_BACKWARD,
+    ]
+    .contains(&id)
 }
 
 /// What one device operator gives: `None` when it does not take the case (the CPU runs it).
@@ -75,6 +94,7 @@ pub(in crate::gpu) fn execute(
         HopOp::Binary(op) => binary(gpu, *op, arg(args.first()?)?, arg(args.get(1)?)?),
         HopOp::Unary(op) => unary(gpu, *op, matrix_arg(args.first()?)?),
         HopOp::AggUnary(op, dir) if aggregates(*op) => aggregate(gpu, *op, *dir, matrix_arg(args.first()?)?),
+        HopOp::Ternary => ifelse(gpu, [arg(args.first()?)?, arg(args.get(1)?)?, arg(args.get(2)?)?]),
         HopOp::Builtin { id, .. } => builtin(gpu, *id, args),
         _ => None,
     });
@@ -92,6 +112,8 @@ fn builtin(gpu: &Cuda, id: BuiltinId, args: &[GpuValue]) -> Outcome {
         fused(gpu, Fused::ReluBackward, a.matrix(0)?, a.matrix(1)?, 0.0, 0.0)
     } else if id == ids::BIAS_ADD {
         fused(gpu, Fused::BiasAdd, a.matrix(0)?, a.matrix(1)?, 0.0, 0.0)
+    } else if id == ids::BIAS_MULTIPLY && !a.matrix(0)?.is_sparse() {
+        fused(gpu, Fused::BiasMultiply, a.matrix(0)?, a.matrix(1)?, 0.0, 0.0)
     } else {
         None
     }
@@ -145,6 +167,17 @@ macro_rules! tri {
             Err(e) => return Some(Err(e.to_string())),
         }
     };
+}
+
+/// Pushes a kernel's scalar arguments (after its buffers), as `kernels` lists them.
+fn push_scalars<'a>(launch: &mut LaunchArgs<'a>, scalars: &'a [Scalar]) {
+    for s in scalars {
+        match s {
+            Scalar::I64(v) => launch.arg(v),
+            Scalar::I32(v) => launch.arg(v),
+            Scalar::F64(v) => launch.arg(v),
+        };
+    }
 }
 
 fn fits_int(dims: &[usize]) -> bool {
@@ -240,7 +273,7 @@ fn unary(gpu: &Cuda, op: UnOp, m: MatArg) -> Outcome {
 fn fused(gpu: &Cuda, kind: Fused, x: MatArg, y: MatArg, sa: f64, sb: f64) -> Outcome {
     let (rows, cols) = (x.rows(), x.cols());
     let hw = match kind {
-        Fused::BiasAdd => {
+        Fused::BiasAdd | Fused::BiasMultiply => {
             let c = y.rows();
             if y.cols() != 1 || c == 0 || cols == 0 || cols % c != 0 {
                 return None;
@@ -254,9 +287,10 @@ fn fused(gpu: &Cuda, kind: Fused, x: MatArg, y: MatArg, sa: f64, sb: f64) -> Out
     let name = format!("fused_{kind:?}");
     let f = tri!(gpu.function(&name, || kernels::fused(&name, kind)));
     let mut out = tri!(gpu.alloc(rows * cols));
-    let (n, c, h) = ((rows * cols) as i64, cols as i64, hw as i64);
+    let scalars = kernels::fused_scalars(rows * cols, cols, hw, sa, sb);
     let mut launch = gpu.stream.launch_builder(&f);
-    launch.arg(&*dx).arg(&*dy).arg(&mut out).arg(&n).arg(&c).arg(&h).arg(&sa).arg(&sb);
+    launch.arg(&*dx).arg(&*dy).arg(&mut out);
+    push_scalars(&mut launch, &scalars);
     // SAFETY: parameters (X, Y, O, n, cols, hw, sa, sb) as declared; Y has `n` cells (or, for
     // a bias, one per channel, and `(i % cols) / hw` is below the channel count).
     tri!(unsafe { launch.launch(grid(rows * cols, THREADS)) });
@@ -345,18 +379,153 @@ pub(in crate::gpu) fn conv2d(gpu: &Cuda, args: &[GpuValue], s: &ConvShape, has_b
         let f = tri!(gpu.function("conv2d", || kernels::conv2d("conv2d")));
         let cells = out_rows * out_cols;
         let mut out = tri!(gpu.alloc(cells));
-        let dims = [s.n, s.c, s.h, s.w, s.f, s.hf, s.wf, s.stride_h, s.stride_w, s.pad_h, s.pad_w, oh, ow]
-            .map(|v| v as i64);
-        let bias_flag = has_bias as i32;
+        let mut scalars = kernels::dnn::conv_scalars(s);
+        scalars.push(Scalar::I32(has_bias as i32));
         let mut launch = gpu.stream.launch_builder(&f);
         launch.arg(&*dx).arg(&*dw).arg(&*db).arg(&mut out);
-        for d in &dims {
-            launch.arg(d);
-        }
-        launch.arg(&bias_flag);
+        push_scalars(&mut launch, &scalars);
         // SAFETY: parameters (X, W, Bias, O, 13 long longs, int) as declared; the shapes were
         // checked against the buffers above.
         tri!(unsafe { launch.launch(grid(cells, THREADS)) });
         Some(gpu.finish(out, out_rows, out_cols))
     })
+}
+
+/// The DNN builtins the executor reads a shape for, past the forward convolution: the pools
+/// and their gradients, the convolution's gradients; `None` for another builtin or a case the
+/// kernels do not take.
+pub(in crate::gpu) fn dnn(gpu: &Cuda, id: BuiltinId, args: &[GpuValue], shape: DnnShape) -> Outcome {
+    use crate::builtins::ids::*;
+    match shape {
+        DnnShape::Conv(s) if id == CONV2D_BACKWARD_FILTER => conv2d_backward(gpu, args, s, false),
+        DnnShape::Conv(s) if id == CONV2D_BACKWARD_DATA => conv2d_backward(gpu, args, s, true),
+        DnnShape::Pool(s) => {
+            let (kind, backward) = match id {
+                i if i == MAX_POOL => (Pool::Max, false),
+                i if i == RELU_MAX_POOL => (Pool::ReluMax, false),
+                i if i == AVG_POOL => (Pool::Avg, false),
+                i if i == MAX_POOL_BACKWARD => (Pool::Max, true),
+                i if i == RELU_MAX_POOL_BACKWARD => (Pool::ReluMax, true),
+                i if i == AVG_POOL_BACKWARD => (Pool::Avg, true),
+                _ => return None,
+            };
+            pool(gpu, args, s, kind, backward)
+        }
+        _ => None,
+    }
+}
+
+/// A pool builtin on the arguments `input[, dout]` with the shape the executor read; inputs of
+/// another shape are left to the CPU builtin, for its message.
+fn pool(gpu: &Cuda, args: &[GpuValue], s: &PoolShape, kind: Pool, backward: bool) -> Outcome {
+    timed(gpu, || {
+        let matrix = |i: usize| matrix_arg(args.get(i)?);
+        let (oh, ow) = (s.out_h(), s.out_w());
+        let x = matrix(0)?;
+        let dout = if backward { Some(matrix(1)?) } else { None };
+        let (out_rows, out_cols) = if backward { (s.n, s.c * s.h * s.w) } else { (s.n, s.c * oh * ow) };
+        if (x.rows(), x.cols()) != (s.n, s.c * s.h * s.w)
+            || dout.is_some_and(|d| (d.rows(), d.cols()) != (s.n, s.c * oh * ow))
+            || oh == 0
+            || ow == 0
+            || out_rows * out_cols == 0
+        {
+            return None;
+        }
+        let dx = gpu.resident(x)?;
+        let dd = match dout {
+            Some(d) => Some(gpu.resident(d)?),
+            None => None,
+        };
+        let name = if backward { "pool_backward" } else { "pool_forward" };
+        let f = tri!(gpu.function(name, || {
+            if backward { kernels::dnn::pool_backward(name) } else { kernels::dnn::pool_forward(name) }
+        }));
+        let cells = out_rows * out_cols;
+        let mut out = tri!(gpu.alloc(cells));
+        let scalars = kernels::dnn::pool_scalars(s, kind);
+        let mut launch = gpu.stream.launch_builder(&f);
+        launch.arg(&*dx);
+        if let Some(d) = &dd {
+            launch.arg(&**d);
+        }
+        launch.arg(&mut out);
+        push_scalars(&mut launch, &scalars);
+        // SAFETY: parameters (X[, D], O, 12 long longs, int, double) as declared; X and D were
+        // checked against the shape above and O has its `cells` cells.
+        tri!(unsafe { launch.launch(grid(cells, THREADS)) });
+        Some(gpu.finish(out, out_rows, out_cols))
+    })
+}
+
+/// `conv2d_backward_filter(input, dout)` (`data` false) or `conv2d_backward_data(filter, dout)`
+/// with the shape the executor read; other shapes are left to the CPU builtin.
+fn conv2d_backward(gpu: &Cuda, args: &[GpuValue], s: &ConvShape, data: bool) -> Outcome {
+    timed(gpu, || {
+        let matrix = |i: usize| matrix_arg(args.get(i)?);
+        let (first, dout) = (matrix(0)?, matrix(1)?);
+        let (oh, ow) = (s.out_h(), s.out_w());
+        let first_shape = if data { (s.f, s.c * s.hf * s.wf) } else { (s.n, s.c * s.h * s.w) };
+        let (out_rows, out_cols) = if data { (s.n, s.c * s.h * s.w) } else { (s.f, s.c * s.hf * s.wf) };
+        if (first.rows(), first.cols()) != first_shape
+            || (dout.rows(), dout.cols()) != (s.n, s.f * oh * ow)
+            || oh == 0
+            || ow == 0
+            || out_rows * out_cols == 0
+        {
+            return None;
+        }
+        let (da, dd) = (gpu.resident(first)?, gpu.resident(dout)?);
+        let name = if data { "conv2d_backward_data" } else { "conv2d_backward_filter" };
+        let f = tri!(gpu.function(name, || {
+            if data {
+                kernels::dnn::conv2d_backward_data(name)
+            } else {
+                kernels::dnn::conv2d_backward_filter(name)
+            }
+        }));
+        let cells = out_rows * out_cols;
+        let mut out = tri!(gpu.alloc(cells));
+        let scalars = kernels::dnn::conv_scalars(s);
+        let mut launch = gpu.stream.launch_builder(&f);
+        launch.arg(&*da).arg(&*dd).arg(&mut out);
+        push_scalars(&mut launch, &scalars);
+        // SAFETY: parameters (X or W, D, O, 13 long longs) as declared; the inputs were checked
+        // against the shape above and O has its `cells` cells.
+        tri!(unsafe { launch.launch(grid(cells, THREADS)) });
+        Some(gpu.finish(out, out_rows, out_cols))
+    })
+}
+
+/// `ifelse(c, yes, no)` with the CPU kernel's shapes: every matrix operand of one shape, 1x1
+/// matrices and numbers acting as scalars (uploaded as one cell). Other shapes, and three
+/// numbers, are left to the CPU, which computes or reports them.
+fn ifelse(gpu: &Cuda, ops: [Arg; 3]) -> Outcome {
+    let full = |a: &Arg| match a {
+        Arg::Matrix(m) if m.len() != 1 => Some((m.rows(), m.cols())),
+        _ => None,
+    };
+    let shapes: Vec<(usize, usize)> = ops.iter().filter_map(full).collect();
+    let (rows, cols) = match shapes.first() {
+        Some(&s) if shapes.iter().all(|&t| t == s) => s,
+        Some(_) => return None,
+        None if ops.iter().any(|a| matches!(a, Arg::Matrix(_))) => (1, 1),
+        None => return None,
+    };
+    let cells = rows * cols;
+    if cells == 0 {
+        return None;
+    }
+    let [(dc, ..), (dy, ..), (dn, ..)] =
+        [gpu.operand(&ops[0])?, gpu.operand(&ops[1])?, gpu.operand(&ops[2])?];
+    let f = tri!(gpu.function("ifelse", || kernels::ifelse("ifelse")));
+    let mut out = tri!(gpu.alloc(cells));
+    let scalars = kernels::ifelse_scalars(cells, [0, 1, 2].map(|k| full(&ops[k]).is_some()));
+    let mut launch = gpu.stream.launch_builder(&f);
+    launch.arg(&*dc).arg(&*dy).arg(&*dn).arg(&mut out);
+    push_scalars(&mut launch, &scalars);
+    // SAFETY: parameters (C, Y, N, O, long long, 3 ints) as declared; an operand flagged full
+    // has the `cells` cells of the shape checked above, any other has one.
+    tri!(unsafe { launch.launch(grid(cells, THREADS)) });
+    Some(gpu.finish(out, rows, cols))
 }

@@ -9,6 +9,18 @@
 
 use crate::types::ops::{AggOp, BinOp, UnOp};
 
+pub mod dnn;
+
+/// A kernel's scalar argument, in the order the kernel declares them after its buffers. The
+/// launch (`super::ops`) pushes these, and the host-compiled check (`super::host_check`) writes
+/// them into its calls, so both pass the same values in the same order.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Scalar {
+    I64(i64),
+    I32(i32),
+    F64(f64),
+}
+
 /// Helpers every kernel may call: NaN, infinity and the sign bit read from the bits (no headers
 /// needed, nothing a compiler may fold), Java's min and max.
 const HELPERS: &str = r#"
@@ -134,20 +146,35 @@ extern "C" __global__ void {name}(const double* A, double* O, long long n) {{
 }
 
 /// The fused cellwise builtins, `O[i] = f(X[i], Y[j])`: `_axpby` (`a*x + b*y`, `j = i`),
-/// `_relu_backward` (`(x > 0) * dout`, `j = i`) and `bias_add` (`x + b[channel]`, the channel of
-/// column `i % cols` being `(i % cols) / hw`).
+/// `_relu_backward` (`(x > 0) * dout`, `j = i`), `bias_add` and `bias_multiply` (`x + b[channel]`,
+/// `x * b[channel]`, the channel of column `i % cols` being `(i % cols) / hw`).
 #[derive(Clone, Copy, Debug)]
 pub enum Fused {
     Axpby,
     ReluBackward,
     BiasAdd,
+    /// `bias_multiply` on a dense input (a sparse one keeps its zeros on the CPU).
+    BiasMultiply,
 }
 
+/// [`fused`]'s scalar arguments: cells, columns, cells a channel, `a` and `b` of `_axpby`.
+pub fn fused_scalars(cells: usize, cols: usize, hw: usize, sa: f64, sb: f64) -> Vec<Scalar> {
+    vec![
+        Scalar::I64(cells as i64),
+        Scalar::I64(cols as i64),
+        Scalar::I64(hw as i64),
+        Scalar::F64(sa),
+        Scalar::F64(sb),
+    ]
+}
+
+/// `(X, Y, O, fused_scalars)`.
 pub fn fused(name: &str, kind: Fused) -> String {
     let (expr, j) = match kind {
         Fused::Axpby => ("sa * x + sb * y", "i"),
         Fused::ReluBackward => ("(x > 0.0 ? 1.0 : 0.0) * y", "i"),
         Fused::BiasAdd => ("x + y", "(i % cols) / hw"),
+        Fused::BiasMultiply => ("x * y", "(i % cols) / hw"),
     };
     format!(
         r#"{HELPERS}
@@ -243,7 +270,32 @@ extern "C" __global__ void {name}(const double* A, double* O, long long nseg, lo
     ))
 }
 
-/// `conv2d` (and `_conv2d_bias_add`) forward, one output cell a thread: the dot product of the
+/// `ifelse(c, yes, no)` cell by cell, `(C, Y, N, O, ifelse_scalars)`: `yes` where `c` is
+/// non-zero (C's `!=` holds for NaN, which counts as TRUE as on the CPU; -0.0 is FALSE), `no`
+/// elsewhere; an operand is all `n` cells or one cell repeated (its `*_full` flag 0).
+pub fn ifelse(name: &str) -> String {
+    format!(
+        r#"{HELPERS}
+extern "C" __global__ void {name}(const double* C, const double* Y, const double* N, double* O,
+        long long n, int c_full, int y_full, int n_full) {{
+    GRID_LOOP(i, n) {{
+        double c = C[c_full ? i : 0];
+        O[i] = c != 0.0 ? Y[y_full ? i : 0] : N[n_full ? i : 0];
+    }}
+}}
+"#
+    )
+}
+
+/// [`ifelse`]'s scalar arguments: the cells, and whether each operand has them all.
+pub fn ifelse_scalars(cells: usize, full: [bool; 3]) -> Vec<Scalar> {
+    let mut v = vec![Scalar::I64(cells as i64)];
+    v.extend(full.map(|f| Scalar::I32(f as i32)));
+    v
+}
+
+/// `conv2d` (and `_conv2d_bias_add`) forward, one output cell a thread, `(X, W, Bias, O,
+/// dnn::conv_scalars, has_bias)`: the dot product of the
 /// filter with the input window (zero padding), taps in the order channel, row, column, then
 /// the bias. Input rows are images `C x H x W`, filter rows `C x Hf x Wf`, output rows
 /// `F x Hout x Wout`.
