@@ -532,7 +532,8 @@ fn wide_range(rows: usize, cols: usize, density: f64, seed: u64) -> Value {
 
 /// Sums, means and sums of squares in every direction are the CPU kernel's to the last bit
 /// (the same Kahan steps in the same order; the driver once folded the compensation away),
-/// on dense and sparse inputs and shapes that are not multiples of a workgroup.
+/// on dense and sparse inputs, shapes that are not multiples of a workgroup and segments
+/// longer than one dispatch.
 fn aggregates_are_the_cpus_to_the_bit(dev: Device) {
     let src = "s = sum(A)\nm = mean(A)\nq = sum(A^2)\nR = rowSums(A)\nC = colSums(A)\nRM = rowMeans(A)\n\
                CM = colMeans(A)\nlo = rowMins(A)\nhi = colMaxs(A)";
@@ -542,6 +543,10 @@ fn aggregates_are_the_cpus_to_the_bit(dev: Device) {
         wide_range(1, 301, 1.0, 31),
         wide_range(257, 1, 1.0, 32),
         wide_range(64, 65, 0.15, 33),
+        // Segments longer than one dispatch folds (32768 cells): in chunks, the state carried.
+        wide_range(300, 250, 1.0, 34),
+        wide_range(2, 40_000, 0.3, 35),
+        wide_range(40_000, 2, 1.0, 36),
     ] {
         let got = run(dev, src, &[("A", a.clone())], &names);
         let want = run(Device::Cpu, src, &[("A", a.clone())], &names);

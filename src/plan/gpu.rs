@@ -24,6 +24,9 @@ const CPU_BYTES_PER_SEC: f64 = 10e9;
 const GPU_FLOPS: f64 = 500e9;
 /// Device memory bandwidth where the device does not report it, bytes/s.
 const GPU_BYTES_PER_SEC: f64 = 300e9;
+/// One device thread's time for a dependent f64 addition and its load, as a segment of an
+/// aggregate is folded (sequentially, in the CPU's order), seconds.
+const GPU_SECONDS_PER_SEQUENTIAL_CELL: f64 = 5e-9;
 /// Host-device transfer rate (PCIe), bytes/s.
 const TRANSFER_BYTES_PER_SEC: f64 = 10e9;
 /// Submission, wait and read-back of one operator, seconds.
@@ -125,6 +128,21 @@ fn pays(dag: &Dag, hop: &Hop, rates: &crate::gpu::Rates, downloaded: bool) -> bo
             } as f64;
             let flops = 2.0 * out * k;
             (flops / (CPU_FLOPS_PER_CORE * threads), flops / rates.gemm_flops)
+        }
+        HopOp::AggUnary(_, dir) => {
+            // One device thread folds each segment in the CPU's order (its exact bits): the
+            // time of the longest segment, at a dependent addition per cell.
+            let a = &dag.get(hop.inputs[0]).ty;
+            let segment = match dir {
+                crate::types::ops::AggDir::All => in_cells,
+                crate::types::ops::AggDir::Row => a.cols as f64,
+                crate::types::ops::AggDir::Col => a.rows as f64,
+            };
+            let bytes = (in_cells + out) * 8.0;
+            (
+                bytes / (CPU_BYTES_PER_SEC * threads.min(4.0)),
+                (bytes / rates.bytes_per_sec).max(segment * GPU_SECONDS_PER_SEQUENTIAL_CELL),
+            )
         }
         _ => {
             let bytes = (in_cells + out) * 8.0;

@@ -229,102 +229,54 @@ fn unary(gpu: &Gpu, op: UnOp, m: MatArg) -> Outcome {
     Some(gpu.submit(&[pass]).map(|()| gpu.finish(out, rows, cols)))
 }
 
-/// Cells one workgroup folds in the first pass of a whole-matrix aggregate. A single workgroup
-/// over millions of cells gave wrong sums on lavapipe (measured: 8M cells), so the whole
-/// matrix is folded in blocks first and the blocks' results in a second pass.
-const ALL_BLOCK: usize = 4096;
-
+/// An aggregate by all, rows or columns: one invocation a segment (the whole matrix, a row, a
+/// column) folds its cells in the CPU kernel's order (see `kernels::sequential_aggregate`), in
+/// chunks of `MAX_LEN` cells, one dispatch each, where the segment is longer: the CPU's values
+/// to the last bit.
 fn aggregate(gpu: &Gpu, op: AggOp, dir: AggDir, m: MatArg) -> Outcome {
-    let (rows, cols) = (m.rows(), m.cols());
-    let total = rows * cols;
     let dm = gpu.resident(m)?;
-    let (seq_nseg, seq_len) = match dir {
-        AggDir::All => (1, total),
-        AggDir::Row => (rows, cols),
-        AggDir::Col => (cols, rows),
-    };
-    if seq_len <= kernels::sequential_aggregate::MAX_LEN {
-        return Some(sequential_aggregate(gpu, op, dir, m, dm, seq_nseg, seq_len));
-    }
-    // (segments, cells a segment, segment start stride, cell stride)
-    let (nseg, len, seg_stride, cell_stride) = match dir {
-        AggDir::All => (total.div_ceil(ALL_BLOCK), ALL_BLOCK, ALL_BLOCK, 1),
-        AggDir::Row => (rows, cols, cols, 1),
-        AggDir::Col => (cols, rows, 1, cols),
-    };
-    let name = format!("aggregate_{op:?}");
-    // The second pass of a whole-matrix aggregate: a sum of block sums (sums of squares and
-    // means included; the mean divides at the end), a min of minima, a max of maxima.
-    let (second, second_name) = match op {
-        AggOp::Min | AggOp::Max => (op, name.clone()),
-        _ => (AggOp::Sum, "aggregate_Sum".to_string()),
-    };
-    for (n, o) in [(&name, op), (&second_name, second)] {
-        if let Err(e) = gpu.compile(n, || kernels::aggregate(o)) {
-            return Some(Err(e));
-        }
-    }
-    let out = Arc::new(gpu.output(nseg));
-    let ([ilo, ihi], [nlo, nhi], [olo, ohi]) = (split(f64::INFINITY), split(f64::NAN), split(1.0));
-    let first_op_name =
-        if dir == AggDir::All && op == AggOp::Mean { "aggregate_Sum".to_string() } else { name.clone() };
-    if first_op_name != name
-        && let Err(e) = gpu.compile(&first_op_name, || kernels::aggregate(AggOp::Sum))
-    {
-        return Some(Err(e));
-    }
-    let params = [nseg, len, seg_stride, cell_stride, total, 0].map(|v| v as u32);
-    let params = [&params[..], &[ilo, ihi, nlo, nhi, olo, ohi]].concat();
-    let buffers = [&*dm.buf, &*out, &*dm.buf];
-    let first = Pass { kernel: &first_op_name, buffers: &buffers, params: &params, groups: grid(nseg) };
-    if dir != AggDir::All {
-        return Some(gpu.submit(&[first]).map(|()| match dir {
-            AggDir::Row => gpu.finish(out, rows, 1),
-            _ => gpu.finish(out, 1, cols),
-        }));
-    }
-    let result = gpu.output(1);
-    let params2 = [1, nseg, 0, 1, nseg, 0].map(|v| v as u32);
-    let params2 = [&params2[..], &[ilo, ihi, nlo, nhi, olo, ohi]].concat();
-    let buffers2 = [&*out, &result, &*out];
-    let second_pass = Pass { kernel: &second_name, buffers: &buffers2, params: &params2, groups: (1, 1) };
-    Some(
-        gpu.run(&[first, second_pass], &result, 1).map(|d| {
-            GpuValue::Host(Value::Double(if op == AggOp::Mean { d[0] / total as f64 } else { d[0] }))
-        }),
-    )
+    Some(sequential_aggregate(gpu, op, dir, m, dm))
 }
 
-/// An aggregate whose segments one invocation each folds in the CPU kernel's order (see
-/// `kernels::sequential_aggregate`): the CPU's values to the last bit.
 fn sequential_aggregate(
     gpu: &Gpu,
     op: AggOp,
     dir: AggDir,
     m: MatArg,
     dm: DevMatrix,
-    nseg: usize,
-    len: usize,
 ) -> Result<GpuValue, String> {
+    use kernels::sequential_aggregate::{GROUP, MAX_LEN, source};
     let (rows, cols) = (m.rows(), m.cols());
-    let (seg_stride, cell_stride) = match dir {
-        AggDir::All => (0, 1),
-        AggDir::Row => (cols, 1),
-        AggDir::Col => (1, cols),
+    let (nseg, len, seg_stride, cell_stride) = match dir {
+        AggDir::All => (1, rows * cols, 0, 1),
+        AggDir::Row => (rows, cols, cols, 1),
+        AggDir::Col => (cols, rows, 1, cols),
     };
-    let name = format!("sequential_aggregate_{op:?}");
-    gpu.compile(&name, || kernels::sequential_aggregate::source(op))?;
+    let chunked = len > MAX_LEN;
+    let name = format!("sequential_aggregate_{op:?}{}", if chunked { "_chunked" } else { "" });
+    gpu.compile(&name, || source(op, chunked))?;
     let out = Arc::new(gpu.output(nseg));
-    let params = [nseg, len, seg_stride, cell_stride, m.is_sparse() as usize, 0].map(|v| v as u32);
     let ([ilo, ihi], [nlo, nhi], [olo, ohi]) = (split(f64::INFINITY), split(f64::NAN), split(1.0));
-    let params = [&params[..], &[ilo, ihi, nlo, nhi, olo, ohi]].concat();
-    let buffers = [&*dm.buf, &*out, &*dm.buf];
-    let groups = grid(nseg.div_ceil(kernels::sequential_aggregate::GROUP));
-    let pass = Pass { kernel: &name, buffers: &buffers, params: &params, groups };
+    let chunk_params: Vec<Vec<u32>> = (0..len.div_ceil(MAX_LEN).max(1))
+        .map(|i| {
+            let (start, end) = (i * MAX_LEN, ((i + 1) * MAX_LEN).min(len));
+            let fixed = [nseg, len, seg_stride, cell_stride, m.is_sparse() as usize, start, end, 0];
+            [&fixed.map(|v| v as u32)[..], &[ilo, ihi, nlo, nhi, olo, ohi]].concat()
+        })
+        .collect();
+    // The running state between chunks: (sum, correction) and the flags of each segment.
+    let state = chunked.then(|| (gpu.output(2 * nseg), gpu.output(nseg.div_ceil(2))));
+    let buffers: Vec<&wgpu::Buffer> = match &state {
+        Some((s, f)) => vec![&dm.buf, &out, &dm.buf, s, f],
+        None => vec![&dm.buf, &out, &dm.buf],
+    };
+    let groups = grid(nseg.div_ceil(GROUP));
+    let passes: Vec<Pass> =
+        chunk_params.iter().map(|params| Pass { kernel: &name, buffers: &buffers, params, groups }).collect();
     if dir == AggDir::All {
-        return Ok(GpuValue::Host(Value::Double(gpu.run(&[pass], &out, 1)?[0])));
+        return Ok(GpuValue::Host(Value::Double(gpu.run(&passes, &out, 1)?[0])));
     }
-    gpu.submit(&[pass])?;
+    gpu.submit(&passes)?;
     Ok(match dir {
         AggDir::Row => gpu.finish(out, rows, 1),
         _ => gpu.finish(out, 1, cols),

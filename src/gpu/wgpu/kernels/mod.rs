@@ -6,7 +6,7 @@
 //! One-dimensional kernels rebuild their linear index from `num_workgroups`, since a dispatch
 //! has at most 65535 workgroups in a dimension (see `grid`).
 
-use crate::types::ops::{AggOp, BinOp, UnOp};
+use crate::types::ops::{BinOp, UnOp};
 
 pub mod batch_norm;
 pub mod dnn;
@@ -209,95 +209,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 }
 "#
     .to_string()
-}
-
-/// Aggregates `nseg` segments of `len` cells (segment `s` starts at `s * seg_stride`, its cells
-/// `cell_stride` apart): a workgroup a segment, each thread folding a strided share, then a tree
-/// over the workgroup's partial states. Sums are Kahan-compensated like the CPU kernels'; a NaN
-/// cell (read from the bits) makes the result NaN, as it does on the CPU.
-/// Covers rows (`stride 1`), columns (`stride cols`) and the whole matrix (one segment).
-pub fn aggregate(op: AggOp) -> String {
-    // State (s, c): for sums the Kahan sum and its correction; for min/max the value in s.
-    let (init, push, merge, finish) = match op {
-        AggOp::Sum | AggOp::Mean | AggOp::SumSq => (
-            "f64(0.0)",
-            if op == AggOp::SumSq { "kahan(&s, &c, x.v * x.v);" } else { "kahan(&s, &c, x.v);" },
-            "kahan(&s, &c, os); kahan(&s, &c, oc);",
-            if op == AggOp::Mean { "s / f64(min(p.len, p.total - seg * p.seg_stride))" } else { "s" },
-        ),
-        // For min/max, c is 1 when s is negative (so a zero result keeps Java's -0.0 < 0.0).
-        AggOp::Min => (
-            "p.inf",
-            "if (x.v < s || (x.v == s && x.neg)) { s = x.v; c = select(f64(0.0), f64(1.0), x.neg); }",
-            "if (os < s || (os == s && oc == f64(1.0))) { s = os; c = oc; }",
-            "select(s, -abs(s), c == f64(1.0))",
-        ),
-        AggOp::Max => (
-            "-p.inf",
-            "if (x.v > s || (x.v == s && !x.neg)) { s = x.v; c = select(f64(0.0), f64(1.0), x.neg); }",
-            "if (os > s || (os == s && oc == f64(0.0))) { s = os; c = oc; }",
-            "select(s, -abs(s), c == f64(1.0))",
-        ),
-        _ => unreachable!("no GPU kernel for {op:?}"),
-    };
-    format!(
-        r#"
-struct P {{ nseg: u32, len: u32, seg_stride: u32, cell_stride: u32, total: u32, pad: u32, inf: f64, nan: f64, one: f64 }}
-@group(0) @binding(0) var<storage, read> A: array<f64>;
-@group(0) @binding(1) var<storage, read_write> O: array<f64>;
-@group(0) @binding(2) var<storage, read> Ab: array<u32>;
-@group(0) @binding(3) var<uniform> p: P;
-{HELPERS}
-var<workgroup> ss: array<f64, 64>;
-var<workgroup> cs: array<f64, 64>;
-var<workgroup> nans: array<u32, 64>;
-fn kahan(s: ptr<function, f64>, c: ptr<function, f64>, v: f64) {{
-    let y = v + *c;
-    let t = *s + y;
-    *c = y - (t * p.one - *s);
-    *s = t;
-}}
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
-        @builtin(num_workgroups) nw: vec3<u32>) {{
-    let seg = wg.y * nw.x + wg.x;
-    var s = {init};
-    var c = select(f64(0.0), f64(1.0), s < f64(0.0));
-    var nan = false;
-    if (seg < p.nseg) {{
-        let base = seg * p.seg_stride;
-        for (var j = lid.x; j < p.len; j += 64u) {{
-            let k = base + j * p.cell_stride;
-            if (k >= p.total) {{ break; }}
-            let x = d_of(A[k], Ab[2u * k], Ab[2u * k + 1u]);
-            if (x.nan) {{ nan = true; }} else {{ {push} }}
-        }}
-    }}
-    ss[lid.x] = s;
-    cs[lid.x] = c;
-    nans[lid.x] = select(0u, 1u, nan);
-    workgroupBarrier();
-    for (var half = 32u; half > 0u; half = half / 2u) {{
-        if (lid.x < half) {{
-            s = ss[lid.x];
-            c = cs[lid.x];
-            let os = ss[lid.x + half];
-            let oc = cs[lid.x + half];
-            {merge}
-            ss[lid.x] = s;
-            cs[lid.x] = c;
-            nans[lid.x] = nans[lid.x] | nans[lid.x + half];
-        }}
-        workgroupBarrier();
-    }}
-    if (lid.x == 0u && seg < p.nseg) {{
-        s = ss[0];
-        c = cs[0];
-        O[seg] = select({finish}, p.nan, nans[0] == 1u);
-    }}
-}}
-"#
-    )
 }
 
 /// The fused cellwise builtins, `O[i] = f(X[i], Y[j])`: `_axpby` (`a*x + b*y`, `j = i`),

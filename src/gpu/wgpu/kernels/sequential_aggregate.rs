@@ -9,7 +9,10 @@
 //! compensated sums were plain sums; and the tree kernel ([`super::aggregate`]) folds a segment
 //! in 64 strided shares and then merges them, another order than the CPU's. Both kernels now
 //! scale `t` by a uniform `one` (1.0, unknown to the compiler) before the subtraction, which
-//! keeps the correction; the tree kernel stays for segments too long for one invocation.
+//! keeps the correction. Segments longer than one dispatch should loop over are folded in
+//! chunks, the running state kept in a device buffer between dispatches: every sum, however
+//! long, is the CPU's to the last bit (one invocation a segment: a whole-matrix aggregate is
+//! sequential on the device, as on the CPU).
 //!
 //! A sparse input is uploaded dense; `skip_zero` then makes the kernel skip its +0 cells, as the
 //! CPU kernel folds only the stored cells of a sparse matrix and accounts for the zeros at the
@@ -17,7 +20,8 @@
 
 use crate::types::ops::AggOp;
 
-/// The longest segment one invocation folds; longer ones go to the tree kernel. On lavapipe a
+/// The most cells one dispatch folds of a segment; longer segments are folded in chunks of this
+/// many, one dispatch each (the `chunked` kernel). On lavapipe a
 /// loop of exactly 65536 iterations here dropped one cell (a sum of 65536 ones gave 65535, and
 /// so `sum` of ResNet-50's 512x128 filter gradient), where 65535 did not: half that is kept.
 pub const MAX_LEN: usize = 1 << 15;
@@ -25,8 +29,12 @@ pub const MAX_LEN: usize = 1 << 15;
 /// Invocations a workgroup (one segment each).
 pub const GROUP: usize = 64;
 
-/// The kernel for `op` (sum, sum of squares, mean, min, max).
-pub fn source(op: AggOp) -> String {
+/// The kernel for `op` (sum, sum of squares, mean, min, max) folding whole segments of at most
+/// [`MAX_LEN`] cells; `chunked`: the kernel folding cells `start..end` of each segment, its
+/// running state (the Kahan sum and correction, or the extreme, and the NaN, -0.0 and zero
+/// flags) carried between dispatches in two buffers, so that a longer segment is folded in
+/// [`MAX_LEN`]-cell chunks, one dispatch each, in the CPU's order too.
+pub fn source(op: AggOp, chunked: bool) -> String {
     // State: (s, c) the Kahan sum and correction; for min/max s and `neg` (its sign, since
     // a -0.0 is tracked by flag rather than trusted to the driver).
     let (init, push, zeros, finish) = match op {
@@ -50,13 +58,31 @@ pub fn source(op: AggOp) -> String {
         ),
         _ => unreachable!("no GPU kernel for {op:?}"),
     };
+    let (state_bindings, load, store) = if chunked {
+        (
+            "@group(0) @binding(3) var<storage, read_write> S: array<f64>;\n\
+             @group(0) @binding(4) var<storage, read_write> F: array<u32>;\n\
+             @group(0) @binding(5) var<uniform> p: P;",
+            "if (p.start > 0u) {\n\
+                 s = S[2u * seg]; c = S[2u * seg + 1u];\n\
+                 let f = F[seg]; neg = (f & 1u) != 0u; nan = (f & 2u) != 0u; zeros = (f & 4u) != 0u;\n\
+             }",
+            "if (p.end < p.len) {\n\
+                 S[2u * seg] = s; S[2u * seg + 1u] = c;\n\
+                 F[seg] = select(0u, 1u, neg) | select(0u, 2u, nan) | select(0u, 4u, zeros);\n\
+                 return;\n\
+             }",
+        )
+    } else {
+        ("@group(0) @binding(3) var<uniform> p: P;", "", "")
+    };
     format!(
         r#"
-struct P {{ nseg: u32, len: u32, seg_stride: u32, cell_stride: u32, skip_zero: u32, pad: u32, inf: f64, nan: f64, one: f64 }}
+struct P {{ nseg: u32, len: u32, seg_stride: u32, cell_stride: u32, skip_zero: u32, start: u32, end: u32, pad: u32, inf: f64, nan: f64, one: f64 }}
 @group(0) @binding(0) var<storage, read> A: array<f64>;
 @group(0) @binding(1) var<storage, read_write> O: array<f64>;
 @group(0) @binding(2) var<storage, read> Ab: array<u32>;
-@group(0) @binding(3) var<uniform> p: P;
+{state_bindings}
 {helpers}
 fn kahan(s: ptr<function, f64>, c: ptr<function, f64>, v: f64) {{
     let y = v + *c;
@@ -74,8 +100,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     var neg = false;
     var nan = false;
     var zeros = false;
+    {load}
     let base = seg * p.seg_stride;
-    for (var j = 0u; j < p.len; j++) {{
+    for (var j = p.start; j < p.end; j++) {{
         let k = base + j * p.cell_stride;
         let lo = Ab[2u * k];
         let hi = Ab[2u * k + 1u];
@@ -83,6 +110,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
         let x = d_of(A[k], lo, hi);
         if (x.nan) {{ nan = true; }} else {{ {push} }}
     }}
+    {store}
     if (zeros) {{ {zeros} }}
     O[seg] = select({finish}, p.nan, nan);
 }}
