@@ -13,6 +13,8 @@
 // of a chain of additions, so that it is evaluated in the order written. Not `x * p.one`, the
 // idiom of `transcendental.wgsl`: Mesa factors `a * one - b * one` into `(a - b) * one` and
 // then reassociates the additions inside (measured: the reduction's two-sum error came out 0).
+// `p.inf` must stay out of branch conditions: Mesa compiles variants with such uniforms inlined
+// as constants, which would fold `keep` away.
 fn keep(x: f64) -> f64 { return max(x, -p.inf); }
 
 // Veltkamp's split: the high 26 bits of a (a - hi is exact and fits 26 bits).
