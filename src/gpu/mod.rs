@@ -238,8 +238,7 @@ pub fn supports_binary(op: BinOp) -> bool {
 }
 
 /// Unary operators with a device kernel. Vulkan's extended instructions have no f64 forms of
-/// the transcendentals; exp, log, sigmoid and tanh are written in WGSL (the trigonometric
-/// functions are not yet).
+/// the transcendentals; exp, log, sigmoid, tanh, sin, cos and tan are written in WGSL.
 pub fn supports_unary(op: UnOp) -> bool {
     use UnOp::*;
     matches!(
@@ -252,6 +251,9 @@ pub fn supports_unary(op: UnOp) -> bool {
             | Log
             | Sigmoid
             | Tanh
+            | Sin
+            | Cos
+            | Tan
             | Floor
             | Ceil
             | Relu

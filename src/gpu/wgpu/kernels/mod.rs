@@ -45,6 +45,15 @@ fn b2f(b: bool) -> f64 { return select(f64(0.0), f64(1.0), b); }
 /// compiler from folding the exact-error terms of the range reductions to 0.
 const TRANSCENDENTAL: &str = include_str!("transcendental.wgsl");
 
+/// f64 sin, cos and tan in WGSL (`trig.wgsl`), for the unary kernels (the uniform's `inf` and
+/// `one` are used as well as `nan`). Below 1e12 the reduction and the polynomials are the
+/// CPU's own (`crate::kernels::trig`), its fused multiply-adds exact through Dekker's products
+/// (or the device's `fma` where it is fused), so past pi/4 the values are the CPU's to the bit;
+/// below pi/4 and above 1e12 the CPU calls libm, and the device runs the same polynomials (and
+/// above 1e12 Payne and Hanek's reduction on integer limbs) within one ulp of libm's values.
+/// Measured in `tests/gpu_ops.rs` (`sin_cos_tan`).
+const TRIG: &str = include_str!("trig.wgsl");
+
 /// The entry point of a kernel with one invocation per cell: `i`, the cell, from a dispatch of
 /// workgroups of 256 laid out in two dimensions (the caller's bound check follows).
 const CELL_ENTRY: &str = "@compute @workgroup_size(256)
@@ -121,6 +130,9 @@ pub fn unary(op: UnOp) -> String {
         UnOp::Log => "log_acc(x)",
         UnOp::Tanh => "tanh_cpu(x)",
         UnOp::Sigmoid => "sigmoid_cpu(x)",
+        UnOp::Sin => "sin_acc(x)",
+        UnOp::Cos => "cos_acc(x)",
+        UnOp::Tan => "tan_acc(x)",
         _ => unreachable!("no GPU kernel for {op:?}"),
     };
     format!(
@@ -132,6 +144,7 @@ struct P {{ n: u32, nan: f64, inf: f64, one: f64 }}
 @group(0) @binding(3) var<uniform> p: P;
 {HELPERS}
 {TRANSCENDENTAL}
+{TRIG}
 fn apply(x: D) -> f64 {{ return {expr}; }}
 {CELL_ENTRY}
     if (i >= p.n) {{ return; }}
