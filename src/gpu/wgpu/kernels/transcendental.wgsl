@@ -4,6 +4,12 @@
 // Inputs come as `D` (value, flags and raw bits, see HELPERS); NaN and infinity results use the
 // uniform's `p.nan` and `p.inf`.
 
+// x, through an operation the compiler cannot see through: Mesa reassociates f64 additions and
+// folds multiplications by a uniform 1.0 into them (measured: Dekker's product error came out
+// 1.4e-8 instead of 0), which would drop the low-order terms the steps below compute exactly.
+// `p.inf` must stay out of branch conditions (Mesa would compile it in as a constant).
+fn keep_t(x: f64) -> f64 { return max(x, -p.inf); }
+
 fn pow2(e: i32) -> f64 { return ldexp(f64(1.0), e); }
 
 // e^x in the steps of the CPU's `dnn::activation::exp` (its reduction, its degree-13 Taylor
@@ -81,7 +87,7 @@ fn exp_parts(x: f64, xlo: f64) -> f64 {
     let hi = xc - n * f64(0.6931471803691238);
     let lo = n * f64(1.9082149292705877e-10);
     let r = hi - lo;
-    let rlo = ((hi * p.one - r) - lo) + xlo;
+    let rlo = keep_t(keep_t(hi - r) - lo) + xlo;
     var q = f64(1.6059043836821613e-10);
     q = q * r + f64(2.08767569878681e-09);
     q = q * r + f64(2.505210838544172e-08);
@@ -146,7 +152,7 @@ fn log_parts(x: D) -> vec2<f64> {
     let small = f - (hfsq - (s * (hfsq + rr) + dk * f64(1.9082149292705877e-10)));
     // |big| >= |small| unless big is 0: the sum's rounding error is exact (Fast2Sum).
     let sum = big + small;
-    let lost = big * p.one - sum;
+    let lost = keep_t(big - sum);
     return vec2<f64>(sum, lost + small);
 }
 
@@ -161,18 +167,20 @@ fn log_acc(x: D) -> f64 {
 }
 
 // The rounding error of a * b (Dekker's product with Veltkamp's split; `fma` cannot do it, as
-// drivers may lower it to a multiply and an add). `p.one` keeps the compiler from folding
-// c - (c - a) to a.
+// drivers may lower it to a multiply and an add). Every step goes through `keep_t`.
 fn split_hi(a: f64) -> f64 {
-    let c = f64(134217729.0) * a;
-    return c * p.one - (c - a);
+    let c = keep_t(f64(134217729.0) * a);
+    return keep_t(c - keep_t(c - a));
 }
 fn product_error(a: f64, b: f64, ab: f64) -> f64 {
     let ah = split_hi(a);
-    let al = a - ah;
+    let al = keep_t(a - ah);
     let bh = split_hi(b);
-    let bl = b - bh;
-    return ((ah * bh - ab) + ah * bl + al * bh) + al * bl;
+    let bl = keep_t(b - bh);
+    let e1 = keep_t(keep_t(ah * bh) - ab);
+    let e2 = keep_t(e1 + keep_t(ah * bl));
+    let e3 = keep_t(e2 + keep_t(al * bh));
+    return keep_t(e3 + keep_t(al * bl));
 }
 
 fn is_int(v: f64) -> bool { return floor(v) == v; }
