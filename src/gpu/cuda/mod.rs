@@ -13,6 +13,7 @@ mod bench;
 mod host_check;
 mod kernels;
 mod ops;
+mod ops_layers;
 mod peak;
 
 pub(super) use bench::matmul as bench_matmul;

@@ -9,7 +9,10 @@
 
 use crate::types::ops::{AggOp, BinOp, UnOp};
 
+pub mod batch_norm;
 pub mod dnn;
+pub mod lstm;
+pub mod program;
 
 /// A kernel's scalar argument, in the order the kernel declares them after its buffers. The
 /// launch (`super::ops`) pushes these, and the host-compiled check (`super::host_check`) writes
