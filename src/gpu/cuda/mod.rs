@@ -12,6 +12,8 @@ mod bench;
 #[cfg(test)]
 mod host_check;
 mod kernels;
+#[cfg(test)]
+mod nvrtc_check;
 mod ops;
 mod ops_layers;
 mod peak;
