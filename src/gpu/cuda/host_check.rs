@@ -7,15 +7,21 @@
 //! writes). Each case runs twice: with the launch's own block size (256) and blocks enough for
 //! one cell a thread, and with 3 blocks of 7 threads, so the grid-stride loops go round.
 //!
+//! Multi-launch builtins (batch normalization, the LSTM) are checked as whole programs
+//! (`kernels::program`): the driver runs their launch list in order, each cuBLAS product as a
+//! host `dgemm` with the very column-major parameters the device call gets, and compares every
+//! output with the CPU builtin's (batch normalization to the bit, the LSTM to 1e-12).
+//!
 //! The driver is built with AddressSanitizer and UBSan where the compiler has them, so a read
 //! or write past a buffer fails the test; output buffers start as a NaN the CPU never writes,
 //! so a cell no thread writes fails it too. The pools, `ifelse` and the fused cellwise kernels
 //! must give the CPU's bits; the convolutions agree to 1e-12 relative (to max(1, |cpu|)), as
 //! they sum in another order.
 //!
-//! What this does not check: the device compiler (NVRTC) and its math library, real
-//! concurrency and the launches' argument passing through cudarc (the scalars come from the
-//! same `kernels::*_scalars` lists the launches push, in the same order).
+//! What this does not check: the device compiler (NVRTC, see `nvrtc_check`) and its math
+//! library, cuBLAS, real concurrency and the launches' argument passing through cudarc (the
+//! scalars come from the same `kernels::*_scalars` lists and programs the launches push, in the
+//! same order).
 
 use super::kernels::dnn::{self, Pool};
 use super::kernels::program::{Buf, Program, Step};

@@ -13,6 +13,9 @@ use super::kernels::program::{Program, Step};
 use super::kernels::{self, Fused, batch_norm, dnn, lstm};
 use crate::types::ops::{AggOp, BinOp, UnOp};
 
+/// A kernel's source given its entry point's name.
+type Source = fn(&str) -> String;
+
 /// Every kernel the device may compile: its entry point and source.
 fn every_kernel() -> Vec<(String, String)> {
     use BinOp::*;
@@ -66,7 +69,7 @@ fn every_kernel() -> Vec<(String, String)> {
         let name = format!("fused_{kind:?}");
         all.push((name.clone(), kernels::fused(&name, kind)));
     }
-    let named: [(&str, fn(&str) -> String); 7] = [
+    let named: [(&str, Source); 7] = [
         ("ifelse", kernels::ifelse),
         ("conv2d", kernels::conv2d),
         ("pool_forward", dnn::pool_forward),
