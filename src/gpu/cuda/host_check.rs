@@ -541,6 +541,41 @@ fn fused_cases(cases: &mut Vec<Case>) {
     }
 }
 
+/// The LSTM kernels' gate activations (`lstm::activations`) against the CPU's
+/// (`dnn::activation`): `exp`, `sigmoid` and `tanh` to the bit, on the range the gates see and
+/// past both ends of `exp`'s (its clamps, subnormal results, overflow), infinities and signed
+/// zeros (NaN is left out: its payload depends on which operand a compiler puts first).
+fn activation_cases(cases: &mut Vec<Case>) {
+    use crate::kernels::dnn::activation as cpu;
+    let mut x: Vec<f64> = values(400, 50, false).iter().map(|v| 40.0 * v).collect();
+    x.extend([0.0, -0.0, 1e-300, -1e-300, 708.5, 709.9, 710.5, -744.0, -745.5, -800.0, 800.0]);
+    x.extend([f64::INFINITY, f64::NEG_INFINITY, 354.9, -354.9, 1e-9, -1e-9]);
+    let want: Vec<f64> =
+        x.iter().flat_map(|&v| [cpu::exp(v), 1.0 / (1.0 + cpu::exp(-v)), cpu::tanh(v)]).collect();
+    let source = format!(
+        r#"{helpers}{activations}
+extern "C" __global__ void activations_probe(const double* X, double* O, long long n) {{
+    GRID_LOOP(i, n) {{
+        O[3 * i] = exp_cpu(X[i]);
+        O[3 * i + 1] = sigmoid_gate(X[i]);
+        O[3 * i + 2] = tanh_gate(X[i]);
+    }}
+}}
+"#,
+        helpers = kernels::HELPERS,
+        activations = lstm::activations()
+    );
+    cases.push(Case {
+        what: "the LSTM gates' exp, sigmoid and tanh".into(),
+        kernel: "activations_probe",
+        source,
+        scalars: vec![Scalar::I64(x.len() as i64)],
+        inputs: vec![x],
+        want,
+        exact: true,
+    });
+}
+
 /// Where a case's output differs from the CPU's, in words.
 fn mismatch(c: &Case, got: &[f64]) -> Option<String> {
     differs(&c.want, got, c.exact)
@@ -744,6 +779,7 @@ fn cuda_kernels_run_as_host_cpp_give_the_cpus_values() {
     }
     ifelse_cases(&mut cases);
     fused_cases(&mut cases);
+    activation_cases(&mut cases);
     let mut programs = Vec::new();
     // More channels than a block has threads; planes of one cell.
     for (k, (n, c, hw)) in [(5, 3, 7), (3, 300, 1), (6, 2, 9)].into_iter().enumerate() {

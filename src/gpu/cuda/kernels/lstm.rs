@@ -52,7 +52,7 @@ const ROUND: f64 = 6_755_399_441_055_744.0;
 /// powers of two read from `t`'s low bits), `sigmoid_gate = 1/(1 + e^-x)` and
 /// `tanh_gate = copysign(1 - 2/(e^{2|x|} + 1), x)`. A NaN argument passes the clamp and the
 /// polynomial as NaN.
-fn activations() -> String {
+pub fn activations() -> String {
     let mut horner = format!("    double p = {:?};\n", EXP_TAYLOR[0]);
     for c in &EXP_TAYLOR[1..] {
         horner.push_str(&format!("    p = p * r + {c:?};\n"));
