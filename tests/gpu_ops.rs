@@ -865,7 +865,7 @@ fn batch_norm_builtins(dev: Device) {
         }
     }
 }
-test_device!(@wgpu batch_norm_builtins);
+test_device!(batch_norm_builtins);
 
 /// `lstm` with and without sequences and `lstm_backward` after each, every output against the
 /// CPU kernel to 1e-12 relative (the products add in another order; the activations are the
@@ -908,7 +908,7 @@ fn lstm_builtins(dev: Device) {
         }
     }
 }
-test_device!(@wgpu lstm_builtins);
+test_device!(lstm_builtins);
 
 /// Compares every output of `src` on `dev` with the CPU run's, to 1e-12 relative.
 fn same_outputs_as_the_cpu(dev: Device, src: &str, inputs: &[(&str, Value)], names: &[&str]) {
@@ -955,7 +955,7 @@ fn lstm_layer_training(dev: Device) {
     ];
     same_outputs_as_the_cpu(dev, src, &inputs, &["losses", "W1", "b1", "W2", "b2", "dX"]);
 }
-test_device!(@wgpu lstm_layer_training);
+test_device!(lstm_layer_training);
 
 /// Three SGD steps of a product, a batch normalization (the builtins, as the Keras converter's
 /// scripts call them) and a ReLU under an L2 loss, then the trained network in test mode: the
@@ -989,7 +989,7 @@ fn batch_norm_training(dev: Device) {
     ];
     same_outputs_as_the_cpu(dev, src, &inputs, &["losses", "W", "g", "b", "em", "ev", "P"]);
 }
-test_device!(@wgpu batch_norm_training);
+test_device!(batch_norm_training);
 
 /// Distance in units in the last place between two doubles of the same sign (0 for equal
 /// bits, NaN meeting NaN; signed zeros and NaN against a number are infinitely apart).

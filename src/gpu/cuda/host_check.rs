@@ -7,18 +7,25 @@
 //! writes). Each case runs twice: with the launch's own block size (256) and blocks enough for
 //! one cell a thread, and with 3 blocks of 7 threads, so the grid-stride loops go round.
 //!
+//! Multi-launch builtins (batch normalization, the LSTM) are checked as whole programs
+//! (`kernels::program`): the driver runs their launch list in order, each cuBLAS product as a
+//! host `dgemm` with the very column-major parameters the device call gets, and compares every
+//! output with the CPU builtin's (batch normalization to the bit, the LSTM to 1e-12).
+//!
 //! The driver is built with AddressSanitizer and UBSan where the compiler has them, so a read
 //! or write past a buffer fails the test; output buffers start as a NaN the CPU never writes,
 //! so a cell no thread writes fails it too. The pools, `ifelse` and the fused cellwise kernels
 //! must give the CPU's bits; the convolutions agree to 1e-12 relative (to max(1, |cpu|)), as
 //! they sum in another order.
 //!
-//! What this does not check: the device compiler (NVRTC) and its math library, real
-//! concurrency and the launches' argument passing through cudarc (the scalars come from the
-//! same `kernels::*_scalars` lists the launches push, in the same order).
+//! What this does not check: the device compiler (NVRTC, see `nvrtc_check`) and its math
+//! library, cuBLAS, real concurrency and the launches' argument passing through cudarc (the
+//! scalars come from the same `kernels::*_scalars` lists and programs the launches push, in the
+//! same order).
 
 use super::kernels::dnn::{self, Pool};
-use super::kernels::{self, Fused, Scalar};
+use super::kernels::program::{Buf, Program, Step};
+use super::kernels::{self, Fused, Scalar, batch_norm, lstm};
 use crate::kernels::dnn::{ConvShape, PoolShape};
 use crate::kernels::ternary::{Operand, ifelse};
 use crate::types::matrix::Matrix;
@@ -73,6 +80,22 @@ template <class Body> static void launch(unsigned blocks, unsigned threads, Body
         }
     }
 }
+/* cuBLAS's column-major dgemm with alpha 1 and beta 0, as a program's products call it: a read
+   past a buffer (a wrong size or leading dimension) is the sanitizer's to report. */
+static void host_dgemm(bool ta, bool tb, long long m, long long n, long long k, const double* A,
+        long long lda, const double* B, long long ldb, double* C, long long ldc) {
+    for (long long j = 0; j < n; j++) {
+        for (long long i = 0; i < m; i++) {
+            double s = 0.0;
+            for (long long l = 0; l < k; l++) {
+                double a = ta ? A[l + i * lda] : A[i + l * lda];
+                double b = tb ? B[j + l * ldb] : B[l + j * ldb];
+                s = fma(a, b, s);
+            }
+            C[i + j * ldc] = s;
+        }
+    }
+}
 /* No kernel writes this NaN: a cell that keeps it was never written. */
 static const double UNWRITTEN = __longlong_as_double(0x7ff4000000dead00LL);
 "#;
@@ -103,15 +126,25 @@ fn literal(s: &Scalar) -> String {
 }
 
 /// The translation unit: the stand-in, each kernel's source in its own namespace (the sources
-/// repeat their helpers), the driver and a `main` that runs every case.
-fn program(cases: &[Case]) -> String {
+/// repeat their helpers), the driver and a `main` that runs every case and every program.
+fn program(cases: &[Case], programs: &[ProgramCase]) -> String {
     let mut spaces: BTreeMap<&str, usize> = BTreeMap::new();
     let mut text = String::from(STAND_IN);
-    for c in cases {
-        if !spaces.contains_key(c.kernel) {
+    let mut add = |name: &'static str, source: &dyn Fn() -> String| {
+        if !spaces.contains_key(name) {
             let k = spaces.len();
-            spaces.insert(c.kernel, k);
-            let _ = write!(text, "namespace k{k} {{\n{}\n}}\n", c.source);
+            spaces.insert(name, k);
+            let _ = write!(text, "namespace k{k} {{\n{}\n}}\n", source());
+        }
+    };
+    for c in cases {
+        add(c.kernel, &|| c.source.clone());
+    }
+    for p in programs {
+        for step in &p.program.steps {
+            if let Step::Kernel(k) = step {
+                add(k.name, &|| (k.source)(k.name));
+            }
         }
     }
     text.push_str(DRIVER);
@@ -138,8 +171,70 @@ fn program(cases: &[Case]) -> String {
         }
         let _ = writeln!(text, "    }}");
     }
+    for (i, p) in programs.iter().enumerate() {
+        program_block(&mut text, i, p, &spaces);
+    }
     text.push_str("    return 0;\n}\n");
     text
+}
+
+/// The driver's block for program `i`: its inputs loaded once, then for each launch shape its
+/// buffers (unwritten NaN), its steps in order, its outputs stored.
+fn program_block(text: &mut String, i: usize, p: &ProgramCase, spaces: &BTreeMap<&str, usize>) {
+    let name = |b: Buf| match b {
+        Buf::Input(j) => format!("in{j}.data()"),
+        Buf::Temp(j) => format!("t{j}.data()"),
+    };
+    let _ = writeln!(text, "    {{");
+    for j in 0..p.inputs.len() {
+        let _ = writeln!(text, "        std::vector<double> in{j} = load(dir + \"/p{i}_{j}.bin\");");
+    }
+    for g in 0..2 {
+        let _ = writeln!(text, "        {{");
+        for (j, cells) in p.program.temps.iter().enumerate() {
+            let _ = writeln!(text, "            std::vector<double> t{j}({cells}, UNWRITTEN);");
+        }
+        for step in &p.program.steps {
+            match step {
+                Step::Kernel(k) => {
+                    let (blocks, threads) = grids(k.cells)[g];
+                    let mut args: Vec<String> = k.bufs.iter().map(|&b| name(b)).collect();
+                    args.extend(k.scalars.iter().map(literal));
+                    let _ = writeln!(
+                        text,
+                        "            launch({blocks}, {threads}, [&] {{ k{}::{}({}); }});",
+                        spaces[k.name],
+                        k.name,
+                        args.join(", ")
+                    );
+                }
+                Step::Product(q) => {
+                    let g = q.gemm();
+                    let _ = writeln!(
+                        text,
+                        "            host_dgemm({}, {}, {}LL, {}LL, {}LL, {}, {}LL, {}, {}LL, {}, {}LL);",
+                        g.transa,
+                        g.transb,
+                        g.m,
+                        g.n,
+                        g.k,
+                        name(g.a),
+                        g.lda,
+                        name(g.b),
+                        g.ldb,
+                        name(g.c),
+                        g.ldc
+                    );
+                }
+            }
+        }
+        for (o, (buf, ..)) in p.program.outputs.iter().enumerate() {
+            let Buf::Temp(j) = buf else { panic!("a program's output is one of its own buffers") };
+            let _ = writeln!(text, "            store(dir + \"/p{i}_g{g}_o{o}.bin\", t{j});");
+        }
+        let _ = writeln!(text, "        }}");
+    }
+    let _ = writeln!(text, "    }}");
 }
 
 fn write_f64s(path: &Path, v: &[f64]) {
@@ -162,10 +257,13 @@ fn compiler() -> Result<String, String> {
     }
 }
 
-/// Compiles and runs `cases`; each case's two outputs, or why the check could not run.
+/// Each case's two outputs, and each program's outputs for its two launch shapes.
+type Outputs = (Vec<[Vec<f64>; 2]>, Vec<[Vec<Vec<f64>>; 2]>);
+
+/// Compiles and runs `cases` and `programs`; their outputs, or why the check could not run.
 /// `Err` only for a missing compiler: a source that does not compile or a driver that fails
 /// (a sanitizer's report) panics with the compiler's or the driver's message.
-fn run(cases: &[Case]) -> Result<Vec<[Vec<f64>; 2]>, String> {
+fn run(cases: &[Case], programs: &[ProgramCase]) -> Result<Outputs, String> {
     let cxx = compiler()?;
     let dir = TempDir::new();
     for (i, c) in cases.iter().enumerate() {
@@ -173,8 +271,13 @@ fn run(cases: &[Case]) -> Result<Vec<[Vec<f64>; 2]>, String> {
             write_f64s(&dir.0.join(format!("c{i}_{j}.bin")), input);
         }
     }
+    for (i, p) in programs.iter().enumerate() {
+        for (j, input) in p.inputs.iter().enumerate() {
+            write_f64s(&dir.0.join(format!("p{i}_{j}.bin")), input);
+        }
+    }
     let src = dir.0.join("kernels.cpp");
-    std::fs::write(&src, program(cases)).expect("write the driver");
+    std::fs::write(&src, program(cases, programs)).expect("write the driver");
     let exe = dir.0.join("kernels");
     // No contraction of a*b + c into an FMA, as NVRTC compiles these (`--fmad=false`).
     let base = ["-std=c++17", "-O1", "-ffp-contract=off", "-fno-fast-math", "-w"];
@@ -209,7 +312,21 @@ fn run(cases: &[Case]) -> Result<Vec<[Vec<f64>; 2]>, String> {
         "the kernels failed on the host:\n{}",
         String::from_utf8_lossy(&ran.stderr)
     );
-    Ok((0..cases.len()).map(|i| [0, 1].map(|g| read_f64s(&dir.0.join(format!("c{i}_out{g}.bin"))))).collect())
+    let case_outputs = (0..cases.len())
+        .map(|i| [0, 1].map(|g| read_f64s(&dir.0.join(format!("c{i}_out{g}.bin")))))
+        .collect();
+    let program_outputs = programs
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            [0, 1].map(|g| {
+                (0..p.program.outputs.len())
+                    .map(|o| read_f64s(&dir.0.join(format!("p{i}_g{g}_o{o}.bin"))))
+                    .collect()
+            })
+        })
+        .collect();
+    Ok((case_outputs, program_outputs))
 }
 
 /// A directory removed when dropped.
@@ -424,20 +541,188 @@ fn fused_cases(cases: &mut Vec<Case>) {
     }
 }
 
+/// The LSTM kernels' gate activations (`lstm::activations`) against the CPU's
+/// (`dnn::activation`): `exp`, `sigmoid` and `tanh` to the bit, on the range the gates see and
+/// past both ends of `exp`'s (its clamps, subnormal results, overflow), infinities and signed
+/// zeros (NaN is left out: its payload depends on which operand a compiler puts first).
+fn activation_cases(cases: &mut Vec<Case>) {
+    use crate::kernels::dnn::activation as cpu;
+    let mut x: Vec<f64> = values(400, 50, false).iter().map(|v| 40.0 * v).collect();
+    x.extend([0.0, -0.0, 1e-300, -1e-300, 708.5, 709.9, 710.5, -744.0, -745.5, -800.0, 800.0]);
+    x.extend([f64::INFINITY, f64::NEG_INFINITY, 354.9, -354.9, 1e-9, -1e-9]);
+    let want: Vec<f64> =
+        x.iter().flat_map(|&v| [cpu::exp(v), 1.0 / (1.0 + cpu::exp(-v)), cpu::tanh(v)]).collect();
+    let source = format!(
+        r#"{helpers}{activations}
+extern "C" __global__ void activations_probe(const double* X, double* O, long long n) {{
+    GRID_LOOP(i, n) {{
+        O[3 * i] = exp_cpu(X[i]);
+        O[3 * i + 1] = sigmoid_gate(X[i]);
+        O[3 * i + 2] = tanh_gate(X[i]);
+    }}
+}}
+"#,
+        helpers = kernels::HELPERS,
+        activations = lstm::activations()
+    );
+    cases.push(Case {
+        what: "the LSTM gates' exp, sigmoid and tanh".into(),
+        kernel: "activations_probe",
+        source,
+        scalars: vec![Scalar::I64(x.len() as i64)],
+        inputs: vec![x],
+        want,
+        exact: true,
+    });
+}
+
 /// Where a case's output differs from the CPU's, in words.
 fn mismatch(c: &Case, got: &[f64]) -> Option<String> {
-    if got.len() != c.want.len() {
-        return Some(format!("{} cells, the CPU's {}", got.len(), c.want.len()));
+    differs(&c.want, got, c.exact)
+}
+
+/// Where `got` differs from the CPU's `want` (its bits when `exact`, else 1e-12 relative to
+/// max(1, |want|), NaN meeting NaN), in words.
+fn differs(want: &[f64], got: &[f64], exact: bool) -> Option<String> {
+    if got.len() != want.len() {
+        return Some(format!("{} cells, the CPU's {}", got.len(), want.len()));
     }
-    let bad = got.iter().zip(&c.want).position(|(g, w)| {
-        if c.exact {
+    let bad = got.iter().zip(want).position(|(g, w)| {
+        if exact {
             g.to_bits() != w.to_bits()
         } else {
             let close = (g - w).abs() <= 1e-12 * w.abs().max(1.0);
             !(close || g.is_nan() && w.is_nan())
         }
     })?;
-    Some(format!("cell {bad} is {:e} ({:#x}), the CPU's {:e}", got[bad], got[bad].to_bits(), c.want[bad]))
+    Some(format!("cell {bad} is {:e} ({:#x}), the CPU's {:e}", got[bad], got[bad].to_bits(), want[bad]))
+}
+
+/// A program to run against the CPU builtin: its inputs' cells, and per output a name, the
+/// CPU's matrix and whether its bits must match (else 1e-12 relative).
+struct ProgramCase {
+    what: String,
+    program: Program,
+    inputs: Vec<Vec<f64>>,
+    want: Vec<(&'static str, Matrix, bool)>,
+}
+
+/// `batch_norm2d` in both modes and `batch_norm2d_backward` on each mode's caches, for one
+/// geometry: every output the CPU's bits.
+fn batch_norm_cases(n: usize, c: usize, hw: usize, seed: u64, programs: &mut Vec<ProgramCase>) {
+    use crate::kernels::dnn as cpu;
+    let m = |rows, cols, k: u64| Matrix::from_vec(rows, cols, values(rows * cols, seed + k, false));
+    let (x, dout) = (m(n, c * hw, 0), m(n, c * hw, 1));
+    let (gamma, beta, em) = (m(c, 1, 2), m(c, 1, 3), m(c, 1, 4));
+    // Running variances stay positive: [0.5, 1.5).
+    let ev = Matrix::from_vec(c, 1, values(c, seed + 5, false).iter().map(|v| 1.0 + 0.5 * v).collect());
+    for (train, eps, mu) in [(true, 1e-5, 0.9), (false, 1e-3, 0.7)] {
+        let mode = if train { "train" } else { "test" };
+        let f = cpu::batch_norm2d(&x, &gamma, &beta, &em, &ev, train, eps, mu, c).expect("batch-norm shapes");
+        programs.push(ProgramCase {
+            what: format!("batch_norm2d {mode}, N={n} C={c} HW={hw}"),
+            program: batch_norm::forward(n, c, hw, train, eps, mu),
+            inputs: [&x, &gamma, &beta, &em, &ev].map(cells).to_vec(),
+            want: vec![
+                ("out", f.out, true),
+                ("ema_mean", f.ema_mean, true),
+                ("ema_var", f.ema_var, true),
+                ("cache_mean", f.cache_mean.clone(), true),
+                ("cache_inv_var", f.cache_inv_var.clone(), true),
+            ],
+        });
+        let (dx, dgamma, dbeta) =
+            cpu::batch_norm2d_backward(&x, &dout, &gamma, eps, &f.cache_mean, &f.cache_inv_var, c)
+                .expect("batch-norm shapes");
+        programs.push(ProgramCase {
+            what: format!("batch_norm2d_backward after {mode}, N={n} C={c} HW={hw}"),
+            program: batch_norm::backward(n, c, hw),
+            inputs: [&x, &dout, &gamma, &f.cache_mean, &f.cache_inv_var].map(cells).to_vec(),
+            want: vec![("dX", dx, true), ("dgamma", dgamma, true), ("dbeta", dbeta, true)],
+        });
+    }
+}
+
+/// `lstm` with and without sequences and `lstm_backward` on each one's caches, for one size:
+/// every output to 1e-12. The initial states have more rows than the batch (the first are used).
+fn lstm_cases(dims: lstm::Dims, seed: u64, programs: &mut Vec<ProgramCase>) {
+    use crate::kernels::dnn as cpu;
+    let lstm::Dims { n, t, d, m } = dims;
+    let r = |rows, cols, k: u64| Matrix::from_vec(rows, cols, values(rows * cols, seed + k, false));
+    let (x, w, b) = (r(n, t * d, 0), r(d + m, 4 * m, 1), r(1, 4 * m, 2));
+    let (out0, c0) = (r(n + 2, m, 3), r(n + 1, m, 4));
+    let dc = r(n, m, 5);
+    for seq in [true, false] {
+        let f = cpu::lstm(&x, &w, &b, &out0, &c0, seq).expect("lstm shapes");
+        let dout = r(n, if seq { t * m } else { m }, 6);
+        let g = cpu::lstm_backward(
+            &x,
+            &w,
+            &b,
+            &out0,
+            &c0,
+            seq,
+            &dout,
+            &dc,
+            &f.cache_out,
+            &f.cache_c,
+            &f.cache_ifog,
+        )
+        .expect("lstm shapes");
+        programs.push(ProgramCase {
+            what: format!("lstm_backward (sequences {seq}), {dims:?}"),
+            program: lstm::backward(dims, seq),
+            inputs: [&x, &w, &out0, &c0, &dout, &dc, &f.cache_out, &f.cache_c, &f.cache_ifog]
+                .map(cells)
+                .to_vec(),
+            want: vec![
+                ("dX", g.dx, false),
+                ("dW", g.dw, false),
+                ("db", g.db, false),
+                ("dout0", g.dout0, false),
+                ("dc0", g.dc0, false),
+            ],
+        });
+        programs.push(ProgramCase {
+            what: format!("lstm (sequences {seq}), {dims:?}"),
+            program: lstm::forward(dims, seq),
+            inputs: [&x, &w, &b, &out0, &c0].map(cells).to_vec(),
+            want: vec![
+                ("out", f.out, false),
+                ("c", f.c, false),
+                ("cache_out", f.cache_out, false),
+                ("cache_c", f.cache_c, false),
+                ("cache_ifog", f.cache_ifog, false),
+            ],
+        });
+    }
+}
+
+/// Where a program's outputs differ from the CPU's (shapes and cells), in words.
+fn program_failures(p: &ProgramCase, outs: &[Vec<Vec<f64>>; 2]) -> Vec<String> {
+    let mut failures = Vec::new();
+    if p.program.outputs.len() != p.want.len() {
+        failures.push(format!("{}: {} outputs, the CPU's {}", p.what, p.program.outputs.len(), p.want.len()));
+        return failures;
+    }
+    for (k, ((_, rows, cols), (name, want, exact))) in p.program.outputs.iter().zip(&p.want).enumerate() {
+        if (*rows, *cols) != (want.rows(), want.cols()) {
+            failures.push(format!(
+                "{} {name}: {rows}x{cols}, the CPU's {}x{}",
+                p.what,
+                want.rows(),
+                want.cols()
+            ));
+            continue;
+        }
+        for (g, got) in outs.iter().enumerate() {
+            if let Some(m) = differs(&cells(want), &got[k], *exact) {
+                let shape = if g == 0 { "blocks of 256" } else { "3 blocks of 7" };
+                failures.push(format!("{} {name} on {shape}: {m}", p.what));
+            }
+        }
+    }
+    failures
 }
 
 #[test]
@@ -494,7 +779,18 @@ fn cuda_kernels_run_as_host_cpp_give_the_cpus_values() {
     }
     ifelse_cases(&mut cases);
     fused_cases(&mut cases);
-    let outputs = match run(&cases) {
+    activation_cases(&mut cases);
+    let mut programs = Vec::new();
+    // More channels than a block has threads; planes of one cell.
+    for (k, (n, c, hw)) in [(5, 3, 7), (3, 300, 1), (6, 2, 9)].into_iter().enumerate() {
+        batch_norm_cases(n, c, hw, 200 + 10 * k as u64, &mut programs);
+    }
+    // Several steps; one step with more units than features; more steps than units.
+    let sizes = [(3, 4, 5, 6), (2, 1, 3, 17), (5, 6, 4, 2)];
+    for (k, (n, t, d, m)) in sizes.into_iter().enumerate() {
+        lstm_cases(lstm::Dims { n, t, d, m }, 300 + 10 * k as u64, &mut programs);
+    }
+    let (outputs, program_outputs) = match run(&cases, &programs) {
         Ok(o) => o,
         Err(why) => {
             use std::io::Write;
@@ -510,12 +806,14 @@ fn cuda_kernels_run_as_host_cpp_give_the_cpus_values() {
                 mismatch(c, got).map(|m| format!("{} on {blocks}x{threads} threads: {m}", c.what))
             })
         })
+        .chain(programs.iter().zip(&program_outputs).flat_map(|(p, outs)| program_failures(p, outs)))
         .collect();
     assert!(
         failures.is_empty(),
-        "{} of {} launches differ from the CPU:\n{}",
+        "{} of {} launches and {} program runs differ from the CPU:\n{}",
         failures.len(),
         2 * cases.len(),
+        2 * programs.len(),
         failures.join("\n")
     );
 }

@@ -5,14 +5,17 @@
 //! One context, one stream, one cuBLAS handle; kernels compiled from CUDA C source by NVRTC at
 //! their first use and cached by name ([`Cuda::function`]); device copies of host matrices kept
 //! in the shared residency cache under a budget read from the device's free memory. Every
-//! operator runs under one lock, waits for its result and brings it back to the host, as the
-//! wgpu backend does, so the executor needs no notion of pending device work.
+//! operator runs under one lock; its matrix results stay on the device (ordered on the one
+//! stream) until a CPU reader downloads them, as the wgpu backend's do.
 
 mod bench;
 #[cfg(test)]
 mod host_check;
 mod kernels;
+#[cfg(test)]
+mod nvrtc_check;
 mod ops;
+mod ops_layers;
 mod peak;
 
 pub(super) use bench::matmul as bench_matmul;

@@ -31,7 +31,10 @@ pub(in crate::gpu) fn supports(op: &HopOp) -> bool {
         HopOp::Binary(b) => kernels::binary_expr(*b).is_some(),
         HopOp::Unary(u) => kernels::unary_expr(*u).is_some(),
         HopOp::AggUnary(a, _) => aggregates(*a),
-        HopOp::Builtin { id, nout } => *nout <= 1 && builtins(*id),
+        HopOp::Builtin { id, nout } => match super::ops_layers::outputs(*id) {
+            Some(outputs) => *nout <= outputs,
+            None => *nout <= 1 && builtins(*id),
+        },
         _ => false,
     }
 }
@@ -66,7 +69,10 @@ fn builtins(id: BuiltinId) -> bool {
 type Outcome = Option<Result<GpuValue, String>>;
 
 /// Runs one operator under the device lock and counts it with its wall time.
-fn timed(gpu: &Cuda, f: impl FnOnce() -> Outcome) -> Outcome {
+pub(super) fn timed<T>(
+    gpu: &Cuda,
+    f: impl FnOnce() -> Option<Result<T, String>>,
+) -> Option<Result<T, String>> {
     let _busy = match gpu.lock() {
         Ok(g) => g,
         Err(e) => return Some(Err(e)),
@@ -84,6 +90,11 @@ pub(in crate::gpu) fn execute(
     op: &HopOp,
     args: &[GpuValue],
 ) -> Option<Result<Vec<GpuValue>, String>> {
+    if let HopOp::Builtin { id, .. } = op
+        && super::ops_layers::outputs(*id).is_some()
+    {
+        return super::ops_layers::execute(gpu, *id, args);
+    }
     let one = timed(gpu, || match op {
         HopOp::MatMul => matmul(gpu, matrix_arg(args.first()?)?, false, matrix_arg(args.get(1)?)?, false),
         // left: t(X) %*% X; otherwise X %*% t(X).
@@ -122,7 +133,7 @@ fn builtin(gpu: &Cuda, id: BuiltinId, args: &[GpuValue]) -> Outcome {
 impl Cuda {
     /// The device copy of `m`: the resident one, or a new upload (sparse matrices are uploaded
     /// dense) that stays resident; `None` for an empty matrix or when the device is full.
-    fn resident(&self, m: MatArg) -> Option<DevBuf> {
+    pub(super) fn resident(&self, m: MatArg) -> Option<DevBuf> {
         let m = match m {
             MatArg::Device(d) => {
                 return match &d.copy {

@@ -9,7 +9,10 @@
 
 use crate::types::ops::{AggOp, BinOp, UnOp};
 
+pub mod batch_norm;
 pub mod dnn;
+pub mod lstm;
+pub mod program;
 
 /// A kernel's scalar argument, in the order the kernel declares them after its buffers. The
 /// launch (`super::ops`) pushes these, and the host-compiled check (`super::host_check`) writes
@@ -23,7 +26,7 @@ pub enum Scalar {
 
 /// Helpers every kernel may call: NaN, infinity and the sign bit read from the bits (no headers
 /// needed, nothing a compiler may fold), Java's min and max.
-const HELPERS: &str = r#"
+pub(super) const HELPERS: &str = r#"
 #define DML_NAN (__longlong_as_double(0x7ff8000000000000LL))
 #define DML_INF (__longlong_as_double(0x7ff0000000000000LL))
 __device__ __forceinline__ bool dml_isnan(double x) {
