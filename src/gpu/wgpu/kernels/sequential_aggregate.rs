@@ -6,10 +6,10 @@
 //! `--gpu force` moved the batch-norm statistics of the ResNet conformance scripts
 //! (`channel_sums` is a `colSums` and a `rowSums`) off the CPU's printed values: the driver's
 //! compiler (Mesa's NIR on lavapipe) folds Kahan's correction `y - ((s + y) - s)` to 0, so the
-//! compensated sums were plain sums; and the tree kernel ([`super::aggregate`]) folds a segment
-//! in 64 strided shares and then merges them, another order than the CPU's. Both kernels now
-//! scale `t` by a uniform `one` (1.0, unknown to the compiler) before the subtraction, which
-//! keeps the correction. Segments longer than one dispatch should loop over are folded in
+//! compensated sums were plain sums; and a tree kernel (since removed) folded a segment in
+//! 64 strided shares and then merged them, another order than the CPU's. The kernel scales `t`
+//! by a uniform `one` (1.0, unknown to the compiler) before the subtraction, which keeps the
+//! correction. Segments longer than one dispatch should loop over are folded in
 //! chunks, the running state kept in a device buffer between dispatches: every sum, however
 //! long, is the CPU's to the last bit (one invocation a segment: a whole-matrix aggregate is
 //! sequential on the device, as on the CPU).
