@@ -308,8 +308,9 @@ fn builtin_outputs(id: crate::builtins::BuiltinId) -> u8 {
 }
 
 /// Whether the operator has a device kernel (for matrix inputs; the executor still falls back
-/// to the CPU for a case the kernel does not take, such as an empty matrix). The lists above
-/// are wgpu's; the CUDA device, when it is the one in use, has its own.
+/// to the CPU for a case the kernel does not take, such as an empty matrix). Both devices have
+/// the builtins and aggregates above; the cellwise lists are wgpu's, and the CUDA device, when
+/// it is the one in use, has its own.
 pub fn supports(op: &HopOp) -> bool {
     #[cfg(feature = "cuda")]
     if let Ok(Device::Cuda(_)) = select(GpuMode::Force) {

@@ -195,3 +195,17 @@ pub(in crate::gpu) fn arg(v: &GpuValue) -> Option<Arg<'_>> {
         v => matrix_arg(v).map(Arg::Matrix),
     }
 }
+
+#[cfg(any(feature = "gpu", feature = "cuda"))]
+/// The output shape of `a op b` with DML's broadcasting (equal shapes, a scalar, or a row or
+/// column vector on either side); `None` for shapes the CPU kernel must judge.
+pub(in crate::gpu) fn broadcast_shape(a: (usize, usize), b: (usize, usize)) -> Option<(usize, usize)> {
+    let fits = |x: (usize, usize), y: (usize, usize)| (x.0 == y.0 || x.0 == 1) && (x.1 == y.1 || x.1 == 1);
+    if fits(b, a) {
+        Some(a)
+    } else if fits(a, b) {
+        Some(b)
+    } else {
+        None
+    }
+}

@@ -8,7 +8,9 @@ use super::kernels::{self, Fused, Scalar};
 use super::{Cuda, DevBuf, grid};
 use crate::builtins::BuiltinId;
 use crate::gpu::DnnShape;
-use crate::gpu::value::{Arg, BuiltinArgs, DeviceBuffer, DeviceMatrix, GpuValue, MatArg, arg, matrix_arg};
+use crate::gpu::value::{
+    Arg, BuiltinArgs, DeviceBuffer, DeviceMatrix, GpuValue, MatArg, arg, broadcast_shape, matrix_arg,
+};
 use crate::hops::HopOp;
 use crate::kernels::dnn::{ConvShape, PoolShape};
 use crate::types::ops::{AggDir, AggOp, BinOp, UnOp};
@@ -23,46 +25,19 @@ use std::time::Instant;
 const THREADS: u32 = 256;
 
 /// Whether the CUDA device has a kernel for `op` (the planner asks through `crate::gpu::supports`
-/// when this is the device in use). A superset of the wgpu list: CUDA's math library has the f64
-/// transcendentals Vulkan lacks.
+/// when this is the device in use): the builtins and aggregates wgpu has, and the cellwise
+/// operators CUDA's math library gives (its own list).
 pub(in crate::gpu) fn supports(op: &HopOp) -> bool {
     match op {
         HopOp::MatMul | HopOp::Tsmm { .. } | HopOp::Ternary => true,
         HopOp::Binary(b) => kernels::binary_expr(*b).is_some(),
         HopOp::Unary(u) => kernels::unary_expr(*u).is_some(),
-        HopOp::AggUnary(a, _) => aggregates(*a),
-        HopOp::Builtin { id, nout } => match super::ops_layers::outputs(*id) {
-            Some(outputs) => *nout <= outputs,
-            None => *nout <= 1 && builtins(*id),
-        },
+        HopOp::AggUnary(a, d) => crate::gpu::supports_aggregate(*a, *d),
+        HopOp::Builtin { id, nout } => {
+            *nout <= crate::gpu::builtin_outputs(*id) && crate::gpu::supports_builtin(*id)
+        }
         _ => false,
     }
-}
-
-fn aggregates(op: AggOp) -> bool {
-    matches!(op, AggOp::Sum | AggOp::SumSq | AggOp::Mean | AggOp::Min | AggOp::Max)
-}
-
-fn builtins(id: BuiltinId) -> bool {
-    use crate::builtins::ids::*;
-    [
-        MATMUL_T,
-        AXPBY,
-        RELU_BACKWARD,
-        BIAS_ADD,
-        BIAS_MULTIPLY,
-        CONV2D,
-        CONV2D_BIAS_ADD,
-        CONV2D_BACKWARD_FILTER,
-        CONV2D_BACKWARD_DATA,
-        MAX_POOL,
-        RELU_MAX_POOL,
-        AVG_POOL,
-        MAX_POOL_BACKWARD,
-        RELU_MAX_POOL_BACKWARD,
-        AVG_POOL_BACKWARD,
-    ]
-    .contains(&id)
 }
 
 /// What one device operator gives: `None` when it does not take the case (the CPU runs it).
@@ -91,7 +66,7 @@ pub(in crate::gpu) fn execute(
     args: &[GpuValue],
 ) -> Option<Result<Vec<GpuValue>, String>> {
     if let HopOp::Builtin { id, .. } = op
-        && super::ops_layers::outputs(*id).is_some()
+        && crate::gpu::builtin_outputs(*id) > 1
     {
         return super::ops_layers::execute(gpu, *id, args);
     }
@@ -104,7 +79,9 @@ pub(in crate::gpu) fn execute(
         }
         HopOp::Binary(op) => binary(gpu, *op, arg(args.first()?)?, arg(args.get(1)?)?),
         HopOp::Unary(op) => unary(gpu, *op, matrix_arg(args.first()?)?),
-        HopOp::AggUnary(op, dir) if aggregates(*op) => aggregate(gpu, *op, *dir, matrix_arg(args.first()?)?),
+        HopOp::AggUnary(op, dir) if crate::gpu::supports_aggregate(*op, *dir) => {
+            aggregate(gpu, *op, *dir, matrix_arg(args.first()?)?)
+        }
         HopOp::Ternary => ifelse(gpu, [arg(args.first()?)?, arg(args.get(1)?)?, arg(args.get(2)?)?]),
         HopOp::Builtin { id, .. } => builtin(gpu, *id, args),
         _ => None,
@@ -224,19 +201,6 @@ fn matmul(gpu: &Cuda, a: MatArg, ta: bool, b: MatArg, tb: bool) -> Outcome {
     // and leading dimensions above describe exactly those buffers.
     tri!(unsafe { gpu.blas.gemm(cfg, &*db, &*da, &mut out) });
     Some(gpu.finish(out, m, n))
-}
-
-/// The output shape of `a op b` with DML's broadcasting (equal shapes, a scalar, or a row or
-/// column vector on either side); `None` for shapes the CPU kernel must judge.
-fn broadcast_shape(a: (usize, usize), b: (usize, usize)) -> Option<(usize, usize)> {
-    let fits = |x: (usize, usize), y: (usize, usize)| (x.0 == y.0 || x.0 == 1) && (x.1 == y.1 || x.1 == 1);
-    if fits(b, a) {
-        Some(a)
-    } else if fits(a, b) {
-        Some(b)
-    } else {
-        None
-    }
 }
 
 fn binary(gpu: &Cuda, op: BinOp, a: Arg, b: Arg) -> Outcome {

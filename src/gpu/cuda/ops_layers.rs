@@ -23,15 +23,6 @@ const THREADS: u32 = 256;
 /// What one multi-output device builtin gives: `None` when it does not take the case.
 type Outcome = Option<Result<Vec<GpuValue>, String>>;
 
-/// Whether [`execute`] runs `id`, and how many outputs it gives.
-pub(super) fn outputs(id: BuiltinId) -> Option<u8> {
-    match id {
-        i if i == ids::BATCH_NORM2D || i == ids::LSTM || i == ids::LSTM_BACKWARD => Some(5),
-        i if i == ids::BATCH_NORM2D_BACKWARD => Some(3),
-        _ => None,
-    }
-}
-
 pub(super) fn execute(gpu: &Cuda, id: BuiltinId, args: &[GpuValue]) -> Outcome {
     let a = BuiltinArgs(args);
     let (program, inputs) = if id == ids::BATCH_NORM2D {

@@ -5,7 +5,9 @@
 
 use super::kernels;
 use super::{DevMatrix, Gpu, Pass, device, grid};
-use crate::gpu::value::{Arg, BuiltinArgs, DeviceBuffer, DeviceMatrix, GpuValue, MatArg, arg, matrix_arg};
+use crate::gpu::value::{
+    Arg, BuiltinArgs, DeviceBuffer, DeviceMatrix, GpuValue, MatArg, arg, broadcast_shape, matrix_arg,
+};
 use crate::hops::HopOp;
 use crate::kernels::dnn::{ConvShape, PoolShape};
 use crate::types::ops::{AggDir, AggOp, BinOp, UnOp};
@@ -173,19 +175,6 @@ fn matmul(gpu: &Gpu, a: MatArg, ta: bool, b: MatArg, tb: bool) -> Outcome {
     let groups = (n.div_ceil(kernels::TILE) as u32, m.div_ceil(kernels::TILE) as u32);
     let pass = Pass { kernel: "matmul", buffers: &[&da.buf, &db.buf, &out], params: &params, groups };
     Some(gpu.submit(&[pass]).map(|()| gpu.finish(out, m, n)))
-}
-
-/// The output shape of `a op b` with DML's broadcasting (equal shapes, a scalar, or a row or
-/// column vector on either side); `None` for shapes the CPU kernel must judge.
-fn broadcast_shape(a: (usize, usize), b: (usize, usize)) -> Option<(usize, usize)> {
-    let fits = |x: (usize, usize), y: (usize, usize)| (x.0 == y.0 || x.0 == 1) && (x.1 == y.1 || x.1 == 1);
-    if fits(b, a) {
-        Some(a)
-    } else if fits(a, b) {
-        Some(b)
-    } else {
-        None
-    }
 }
 
 fn binary(gpu: &Gpu, op: BinOp, a: Arg, b: Arg) -> Outcome {
