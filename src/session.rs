@@ -187,6 +187,7 @@ impl Session {
         }
         run_program(&program, &self.opts, out, stats, &mut slots)
             .map_err(|e| Failure::Runtime(e.into_diagnostic()))?;
+        slots.to_host().map_err(|e| Failure::Runtime(e.into_diagnostic()))?;
         for (slot, v) in slots.vals.into_iter().enumerate() {
             if let Some(v) = v {
                 self.vars.insert(program.main_vars.name(slot as u32).to_string(), v);
@@ -520,12 +521,11 @@ impl PreparedScript {
             .map_err(|e| crate::diagnostics::render_to_string(&self.map, &[e.into_diagnostic()]))?;
         let mut values = BTreeMap::new();
         for n in &self.outputs {
-            let v = self
-                .program
-                .main_vars
-                .get(n)
-                .and_then(|slot| slots.vals[slot as usize].clone())
-                .ok_or_else(|| format!("output `{n}` was not assigned by the script"))?;
+            let v = match self.program.main_vars.get(n) {
+                Some(slot) => slots.host(slot as usize, false).map_err(|e| e.message)?,
+                None => None,
+            }
+            .ok_or_else(|| format!("output `{n}` was not assigned by the script"))?;
             values.insert(n.clone(), v);
         }
         Ok(Results { values, printed: self.out.take() })

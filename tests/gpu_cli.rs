@@ -86,6 +86,55 @@ mod with_gpu {
         assert!(all.contains("GPU:") && all.contains("operators") && all.contains("uploads"), "{all}");
     }
 
+    /// Under a device budget smaller than the matrices a script keeps alive, the least recently
+    /// used device results move to the host (`--stats` counts the evictions) and are read
+    /// from there, uploaded again where a device operator needs them: the output is the CPU's.
+    #[test]
+    fn device_matrices_are_evicted_under_the_budget() {
+        let p = std::env::temp_dir().join(format!("dml-gpu-cli-evict-{}.dml", std::process::id()));
+        std::fs::write(
+            &p,
+            "X = rand(rows=200, cols=200, min=-1, max=1, seed=7)
+            A = X %*% X
+            B = exp(A / 100)
+            C = A * B
+            D = tanh(C)
+            E = D %*% X
+            print(sum(A))
+            print(sum(B))
+            print(sum(C))
+            print(sum(D))
+            print(sum(E))
+            ",
+        )
+        .expect("write script");
+        let cpu = dml(&[], &p);
+        let unlimited = dml(&["--gpu", "force"], &p);
+        let gpu = Command::new(env!("CARGO_BIN_EXE_dml"))
+            .args(["run", "--gpu", "force", "--stats"])
+            .arg(&p)
+            .env("DML_GPU_MEMORY_BUDGET", "1M")
+            .output()
+            .expect("run dml");
+        let (out, err) = text(&gpu);
+        assert!(gpu.status.success(), "{err}");
+        let all = format!("{out}{err}");
+        let stats =
+            all.lines().find(|l| l.starts_with("GPU:")).unwrap_or_else(|| panic!("no GPU line: {all}"));
+        let evictions: u64 =
+            stats.rsplit("evictions ").next().and_then(|n| n.trim().parse().ok()).expect(stats);
+        assert!(evictions > 0, "five 320 KB results under a 1 MB budget: {stats}");
+        let printed: Vec<&str> = out.lines().take_while(|l| !l.starts_with("dml statistics")).collect();
+        // Evicting moves cells, never changes them: the same bits as without a budget.
+        assert_eq!(printed.join("\n"), text(&unlimited).0.trim_end(), "{out}");
+        let (c, g) = (numbers(&text(&cpu).0), numbers(&printed.join("\n")));
+        assert_eq!(c.len(), 5);
+        assert_eq!(c.len(), g.len());
+        for (a, b) in c.iter().zip(&g) {
+            assert!((a - b).abs() <= 1e-12 * a.abs().max(1.0), "CPU {a} vs GPU {b}");
+        }
+    }
+
     #[test]
     fn gpu_uses_a_software_adapter_only_when_forced() {
         let Ok(info) = dml::gpu::probe(dml::gpu::GpuMode::Force) else { return };

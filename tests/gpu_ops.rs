@@ -433,6 +433,44 @@ fn device_results_stay_on_the_device(dev: Device) {
 }
 test_device!(device_results_stay_on_the_device);
 
+/// A device matrix written to a variable stays on the device from block to block, and a
+/// function call takes it and returns its result there: here `Y` crosses a loop's blocks three
+/// times and goes into and out of `f` without a transfer. Only what leaves the script comes
+/// back: `Z` once, and the scalar `s`.
+fn variables_and_calls_keep_device_matrices(dev: Device) {
+    let src = r#"
+        f = function(matrix[double] A, matrix[double] B) return (matrix[double] C) {
+            C = exp(A %*% B * 0.25)
+            while (FALSE) {}
+        }
+        Y = (X %*% W) * 0.5
+        for (i in 1:3) {
+            Y = tanh(Y %*% V)
+        }
+        Z = f(Y, V)
+        s = sum(Z)
+    "#;
+    let (x, w, v) = (random(40, 30, 1.0, 41), random(30, 20, 1.0, 42), random(20, 20, 1.0, 43));
+    let inputs = [("X", x), ("W", w), ("V", v)];
+    let (got, did) = run_counted(dev, src, &inputs, &["Z", "s"]);
+    let want = run(Device::Cpu, src, &inputs, &["Z", "s"]);
+    for (name, (g, w)) in ["Z", "s"].iter().zip(got.iter().zip(&want)) {
+        let (r, c, wv) = cells(w);
+        assert_cells(name, g, r, c, &wv);
+    }
+    if dev != Device::Cpu {
+        assert_eq!(did.downloads, 2, "Z at the end and the scalar: {did:?}");
+        assert_eq!(did.download_bytes, 40 * 20 * 8 + 8, "{did:?}");
+        let inputs_bytes = (40 * 30 + 30 * 20 + 20 * 20) * 8;
+        assert_eq!(
+            (did.uploads, did.upload_bytes),
+            (5, inputs_bytes + 2 * 8),
+            "X, W and V once each, and the constants 0.5 and 0.25: {did:?}"
+        );
+    }
+}
+test_device!(variables_and_calls_keep_device_matrices);
+
 /// The fused builtins the rewrites produce (`_axpby` from `a*X - b*Y`, `_relu_backward` from
 /// `(X > 0) * dout`) and `bias_add`, against their unfused definitions cell by cell.
 fn fused_builtins(dev: Device) {

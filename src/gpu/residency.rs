@@ -10,7 +10,15 @@
 //! are dropped on the next insertion, and the least recently used ones are evicted when the
 //! device budget would be exceeded (the host copy always exists, so eviction only frees the
 //! device copy; `--stats` counts it).
+//!
+//! The cache also tracks the device matrices no host copy exists for ([`DeviceMatrix`]: results
+//! of device operators held in registers and variables), as their memory counts against the
+//! same budget. Evicting one of them downloads its cells into its shared cell first, so every
+//! holder finds the value on the host afterwards and a later device reader uploads it again.
+//!
+//! [`DeviceMatrix`]: crate::gpu::DeviceMatrix
 
+use crate::gpu::value::{Cell, Place};
 use crate::types::matrix::Matrix;
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
@@ -28,8 +36,19 @@ struct Entry<B> {
     last_use: u64,
 }
 
+/// A device matrix with no host copy, tracked for its memory.
+struct Only {
+    cell: Weak<Cell>,
+    rows: usize,
+    cols: usize,
+    bytes: u64,
+    last_use: u64,
+}
+
 pub(in crate::gpu) struct Residency<B> {
     entries: HashMap<usize, Entry<B>>,
+    /// Device-only matrices by the address of their cell.
+    only: HashMap<usize, Only>,
     bytes: u64,
     clock: u64,
     budget: u64,
@@ -41,7 +60,7 @@ fn key(m: &Arc<Matrix>) -> usize {
 
 impl<B: DeviceCopy> Residency<B> {
     pub fn new(budget: u64) -> Residency<B> {
-        Residency { entries: HashMap::new(), bytes: 0, clock: 0, budget }
+        Residency { entries: HashMap::new(), only: HashMap::new(), bytes: 0, clock: 0, budget }
     }
 
     /// The device copy of `m`, if one is held.
@@ -77,14 +96,68 @@ impl<B: DeviceCopy> Residency<B> {
         self.entries.insert(key(m), Entry { value: Arc::downgrade(m), copy, bytes, last_use: self.clock });
     }
 
-    /// Drops the least recently used copy; false when none is held.
+    /// Frees the least recently used device memory: drops a resident copy, or moves a
+    /// device-only matrix to the host; false when nothing is held.
     fn evict_one(&mut self) -> bool {
-        let Some((&k, _)) = self.entries.iter().min_by_key(|(_, e)| e.last_use) else { return false };
-        if let Some(e) = self.entries.remove(&k) {
-            self.bytes -= e.bytes;
-            crate::gpu::count::eviction();
+        let copy = self.entries.iter().map(|(&k, e)| (e.last_use, k)).min();
+        let only = self.only.iter().map(|(&k, e)| (e.last_use, k)).min();
+        match (copy, only) {
+            (None, None) => false,
+            (Some((t, k)), o) if o.is_none_or(|(u, _)| t <= u) => {
+                if let Some(e) = self.entries.remove(&k) {
+                    self.bytes -= e.bytes;
+                    crate::gpu::count::eviction();
+                }
+                true
+            }
+            (_, Some((_, k))) => {
+                if let Some(e) = self.only.remove(&k) {
+                    self.bytes -= e.bytes;
+                    // A cell another thread is using right now, or whose download failed, is
+                    // no longer tracked; its memory is freed when its last holder drops it.
+                    if let Some(cell) = e.cell.upgrade()
+                        && matches!(cell.place(), Place::Device(_))
+                        && cell.evict(e.rows, e.cols)
+                    {
+                        crate::gpu::count::eviction();
+                    }
+                }
+                true
+            }
+            _ => unreachable!("a held copy or device matrix is chosen above"),
         }
-        true
+    }
+
+    /// Tracks a new device-only matrix of `bytes`, evicting the least recently used memory
+    /// (never this matrix) to stay within the budget. Its memory is already allocated, so a
+    /// matrix larger than the whole budget is tracked too.
+    pub fn track(&mut self, cell: &Arc<Cell>, rows: usize, cols: usize, bytes: u64) {
+        self.remove_dead();
+        while self.bytes + bytes > self.budget {
+            if !self.evict_one() {
+                break;
+            }
+        }
+        self.clock += 1;
+        self.bytes += bytes;
+        let entry = Only { cell: Arc::downgrade(cell), rows, cols, bytes, last_use: self.clock };
+        self.only.insert(Arc::as_ptr(cell) as usize, entry);
+    }
+
+    /// Marks a device-only matrix as just used (an operator reads it).
+    pub fn touch(&mut self, cell: &Arc<Cell>) {
+        self.clock += 1;
+        if let Some(e) = self.only.get_mut(&(Arc::as_ptr(cell) as usize)) {
+            e.last_use = self.clock;
+        }
+    }
+
+    /// A device-only matrix was downloaded into `m`: its buffer becomes `m`'s resident copy.
+    pub fn settle(&mut self, cell: &Arc<Cell>, m: &Arc<Matrix>, copy: B) {
+        if let Some(e) = self.only.remove(&(Arc::as_ptr(cell) as usize)) {
+            self.bytes -= e.bytes;
+        }
+        self.insert(m, copy);
     }
 
     /// Drops every copy (a device allocation failed: its memory is needed now). Copies still
@@ -94,11 +167,19 @@ impl<B: DeviceCopy> Residency<B> {
         while self.evict_one() {}
     }
 
-    /// Drops the copies of values that no longer exist (or were moved out of their `Arc`).
+    /// Drops the copies of values that no longer exist (or were moved out of their `Arc`), and
+    /// the device-only matrices no one holds or that are on the host now.
     fn remove_dead(&mut self) {
         let mut freed = 0;
         self.entries.retain(|_, e| {
             let alive = e.value.strong_count() > 0;
+            if !alive {
+                freed += e.bytes;
+            }
+            alive
+        });
+        self.only.retain(|_, e| {
+            let alive = e.cell.upgrade().is_some_and(|c| matches!(c.place(), Place::Device(_)));
             if !alive {
                 freed += e.bytes;
             }

@@ -9,15 +9,32 @@
 
 use crate::types::matrix::Matrix;
 use crate::types::value::Value;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-/// A matrix whose only copy is on the device: a device operator's result not yet needed on the
-/// host. Cheap to clone (a shared handle to the buffer).
+/// A matrix a device operator produced, not yet needed on the host. Cheap to clone: every clone
+/// shares one [`Cell`], so the matrix is downloaded at most once however many registers and
+/// variables hold it, and an eviction (which moves its cells to the host to free device memory
+/// under the budget) is seen by all of them.
 #[derive(Clone)]
 pub struct DeviceMatrix {
     pub(in crate::gpu) rows: usize,
     pub(in crate::gpu) cols: usize,
-    pub(in crate::gpu) copy: DeviceBuffer,
+    pub(in crate::gpu) cell: Arc<Cell>,
+}
+
+/// Where a [`DeviceMatrix`]'s cells are now.
+pub(in crate::gpu) struct Cell {
+    state: Mutex<Place>,
+}
+
+#[derive(Clone)]
+#[cfg_attr(not(any(feature = "gpu", feature = "cuda")), allow(dead_code))]
+pub(in crate::gpu) enum Place {
+    /// Only on the device.
+    Device(DeviceBuffer),
+    /// On the host: downloaded for a CPU reader (its buffer then lives on as the host matrix's
+    /// resident copy) or evicted.
+    Host(Arc<Matrix>),
 }
 
 /// The buffer of a [`DeviceMatrix`], row-major f64 cells, of the backend that made it. Without a
@@ -36,7 +53,79 @@ impl std::fmt::Debug for DeviceMatrix {
     }
 }
 
+impl Cell {
+    /// Where the cells are now (a poisoned lock is read through: the place is always whole).
+    pub(in crate::gpu) fn place(&self) -> Place {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Moves the cells to the host to free their device memory, unless another thread is using
+    /// the cell right now (then nothing happens). True when the cells are now on the host.
+    #[cfg_attr(not(any(feature = "gpu", feature = "cuda")), allow(dead_code))]
+    pub(in crate::gpu) fn evict(&self, rows: usize, cols: usize) -> bool {
+        let Ok(mut state) = self.state.try_lock() else { return false };
+        let Place::Device(buf) = &*state else { return true };
+        match raw_download(buf, rows * cols, true) {
+            Ok(data) => {
+                *state = Place::Host(Arc::new(Matrix::from_vec(rows, cols, data)));
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// The cells of `buf`, without touching the residency cache (whose lock an eviction holds).
+/// `evicting`: called by an eviction, which may run inside a CUDA operator holding the device
+/// lock, so the download must not take it again.
+#[cfg(any(feature = "gpu", feature = "cuda"))]
+#[cfg_attr(not(feature = "cuda"), allow(unused_variables))]
+fn raw_download(buf: &DeviceBuffer, cells: usize, evicting: bool) -> Result<Vec<f64>, String> {
+    match buf {
+        #[cfg(feature = "gpu")]
+        DeviceBuffer::Wgpu(b) => crate::gpu::wgpu::device()?.download(b, cells),
+        #[cfg(feature = "cuda")]
+        DeviceBuffer::Cuda(b) => {
+            let gpu = crate::gpu::cuda::device()?;
+            if evicting { gpu.download_unlocked(b, cells) } else { gpu.download_resident(b, cells) }
+        }
+    }
+}
+
+/// Without a GPU backend no device buffer exists.
+#[cfg(not(any(feature = "gpu", feature = "cuda")))]
+fn raw_download(buf: &DeviceBuffer, _cells: usize, _evicting: bool) -> Result<Vec<f64>, String> {
+    match *buf {}
+}
+
 impl DeviceMatrix {
+    /// A kernel's output, tracked by its backend's residency cache against the device budget
+    /// (which may evict older device matrices to the host to make room).
+    #[cfg(any(feature = "gpu", feature = "cuda"))]
+    pub(in crate::gpu) fn new(rows: usize, cols: usize, copy: DeviceBuffer) -> DeviceMatrix {
+        let cell = Arc::new(Cell { state: Mutex::new(Place::Device(copy.clone())) });
+        let bytes = (rows * cols * 8) as u64;
+        match copy {
+            #[cfg(feature = "gpu")]
+            DeviceBuffer::Wgpu(_) => {
+                if let Ok(gpu) = crate::gpu::wgpu::device()
+                    && let Ok(mut r) = gpu.resident.lock()
+                {
+                    r.track(&cell, rows, cols, bytes);
+                }
+            }
+            #[cfg(feature = "cuda")]
+            DeviceBuffer::Cuda(_) => {
+                if let Ok(gpu) = crate::gpu::cuda::device()
+                    && let Ok(mut r) = gpu.resident.lock()
+                {
+                    r.track(&cell, rows, cols, bytes);
+                }
+            }
+        }
+        DeviceMatrix { rows, cols, cell }
+    }
+
     pub fn rows(&self) -> usize {
         self.rows
     }
@@ -45,33 +134,55 @@ impl DeviceMatrix {
         self.cols
     }
 
+    /// Whether the cells are still only on the device (not downloaded or evicted).
+    pub fn on_device(&self) -> bool {
+        matches!(self.cell.place(), Place::Device(_))
+    }
+
     /// The cells on the host, as a matrix whose device copy (this buffer) stays resident.
+    /// Downloads once: later calls, from any clone, return the same host matrix.
     pub fn download(&self) -> Result<Arc<Matrix>, String> {
-        #[cfg(not(any(feature = "gpu", feature = "cuda")))]
-        match self.copy {}
-        #[cfg(any(feature = "gpu", feature = "cuda"))]
-        let cells = self.rows * self.cols;
-        #[cfg(any(feature = "gpu", feature = "cuda"))]
-        match &self.copy {
+        match self.cell.place() {
+            Place::Host(m) => Ok(m),
+            Place::Device(buf) => self.download_from(buf),
+        }
+    }
+
+    #[cfg(not(any(feature = "gpu", feature = "cuda")))]
+    fn download_from(&self, buf: DeviceBuffer) -> Result<Arc<Matrix>, String> {
+        match buf {}
+    }
+
+    #[cfg(any(feature = "gpu", feature = "cuda"))]
+    fn download_from(&self, buf: DeviceBuffer) -> Result<Arc<Matrix>, String> {
+        let m = Arc::new(Matrix::from_vec(
+            self.rows,
+            self.cols,
+            raw_download(&buf, self.rows * self.cols, false)?,
+        ));
+        {
+            let mut state = self.cell.state.lock().unwrap_or_else(|e| e.into_inner());
+            if let Place::Host(other) = &*state {
+                // Another thread downloaded (or evicted) it meanwhile.
+                return Ok(other.clone());
+            }
+            *state = Place::Host(m.clone());
+        }
+        match buf {
             #[cfg(feature = "gpu")]
-            DeviceBuffer::Wgpu(buf) => {
-                let gpu = crate::gpu::wgpu::device()?;
-                let data = gpu.download(buf, cells)?;
-                let m = Arc::new(Matrix::from_vec(self.rows, self.cols, data));
-                if let Ok(mut r) = gpu.resident.lock() {
-                    r.insert(&m, buf.clone());
+            DeviceBuffer::Wgpu(b) => {
+                if let Ok(mut r) = crate::gpu::wgpu::device()?.resident.lock() {
+                    r.settle(&self.cell, &m, b);
                 }
-                Ok(m)
             }
             #[cfg(feature = "cuda")]
-            DeviceBuffer::Cuda(buf) => {
-                let gpu = crate::gpu::cuda::device()?;
-                let data = gpu.download_resident(buf, cells)?;
-                let m = Arc::new(Matrix::from_vec(self.rows, self.cols, data));
-                gpu.keep_resident(&m, buf.clone());
-                Ok(m)
+            DeviceBuffer::Cuda(b) => {
+                if let Ok(mut r) = crate::gpu::cuda::device()?.resident.lock() {
+                    r.settle(&self.cell, &m, b);
+                }
             }
         }
+        Ok(m)
     }
 }
 

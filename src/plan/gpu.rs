@@ -5,8 +5,9 @@
 //! simple cost model says it is faster, counting the transfers: the CPU time is its work at the
 //! host's rate; the GPU time is its work at the device's rate plus the upload of every input not
 //! produced on the device (those stay resident), the download of its output when an operator
-//! without a device kernel (a variable write included) reads it (device results otherwise stay
-//! on the device, `gpu::DeviceMatrix`), and a launch cost. So a cellwise operator pays on the
+//! without a device kernel reads it (device results otherwise stay on the device,
+//! `gpu::DeviceMatrix`, and so do variables written from them and function arguments), and a
+//! launch cost. So a cellwise operator pays on the
 //! device inside a chain of device operators, and seldom on its own; large products do.
 
 use crate::gpu::{DeviceInfo, GpuMode};
@@ -47,8 +48,11 @@ pub fn choose(dag: &mut Dag, mode: GpuMode) {
     let order = dag.topo_order();
     // Whether some reader of each operator has no device kernel, so its result must come back.
     let mut read_on_host = vec![false; dag.hops.len()];
+    // A variable write or a function call passes a device matrix on as it is (`Slots`), so
+    // only operators that read cells count.
     for &id in &order {
-        if !crate::gpu::supports(&dag.get(id).op) {
+        let op = &dag.get(id).op;
+        if !crate::gpu::supports(op) && !matches!(op, HopOp::Write(_) | HopOp::Call { .. }) {
             for &i in &dag.get(id).inputs {
                 read_on_host[i.index()] = true;
             }

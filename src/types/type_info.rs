@@ -159,6 +159,11 @@ pub struct TypeKey {
 }
 
 impl TypeKey {
+    /// The key of a dense matrix known only by its shape (one on the device).
+    pub fn of_dense_matrix(rows: usize, cols: usize) -> TypeKey {
+        TypeKey { kind: Some(Kind::Matrix), rows: rows as u64, cols: cols as u64, sparse: false }
+    }
+
     pub fn of(v: Option<&Value>) -> TypeKey {
         match v {
             None => TypeKey { kind: None, rows: 0, cols: 0, sparse: false },

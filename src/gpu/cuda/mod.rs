@@ -45,7 +45,7 @@ pub(super) struct Cuda {
     /// Sustained f64 rates for the planner and the bench ([`peak::Rates`]).
     pub(super) rates: peak::Rates,
     functions: Mutex<HashMap<String, CudaFunction>>,
-    resident: Mutex<Residency<DevBuf>>,
+    pub(in crate::gpu) resident: Mutex<Residency<DevBuf>>,
     /// Held for the whole of an operator: one operator on the device at a time (`parfor`
     /// workers may reach the device concurrently; the stream and the cache are shared).
     busy: Mutex<()>,
@@ -234,7 +234,11 @@ impl Cuda {
 
 impl Cuda {
     /// [`Cuda::download`] of a device matrix's cells for the executor, under the device lock.
-    pub(super) fn download_resident(&self, buf: &CudaSlice<f64>, cells: usize) -> Result<Vec<f64>, String> {
+    pub(in crate::gpu) fn download_resident(
+        &self,
+        buf: &CudaSlice<f64>,
+        cells: usize,
+    ) -> Result<Vec<f64>, String> {
         let _busy = self.lock()?;
         let start = std::time::Instant::now();
         let data = self.download(buf, cells);
@@ -242,11 +246,14 @@ impl Cuda {
         data
     }
 
-    /// Records `buf` as the resident device copy of `m`.
-    pub(super) fn keep_resident(&self, m: &Arc<crate::types::matrix::Matrix>, buf: DevBuf) {
-        if let Ok(mut r) = self.resident.lock() {
-            r.insert(m, buf);
-        }
+    /// [`Cuda::download`] for an eviction, which may run inside an operator that holds the
+    /// device lock (the stream orders the copy after the kernels that wrote `buf`).
+    pub(in crate::gpu) fn download_unlocked(
+        &self,
+        buf: &CudaSlice<f64>,
+        cells: usize,
+    ) -> Result<Vec<f64>, String> {
+        self.download(buf, cells)
     }
 }
 

@@ -9,7 +9,7 @@ use super::{Cuda, DevBuf, grid};
 use crate::builtins::BuiltinId;
 use crate::gpu::DnnShape;
 use crate::gpu::value::{
-    Arg, BuiltinArgs, DeviceBuffer, DeviceMatrix, GpuValue, MatArg, arg, broadcast_shape, matrix_arg,
+    Arg, BuiltinArgs, DeviceBuffer, DeviceMatrix, GpuValue, MatArg, Place, arg, broadcast_shape, matrix_arg,
 };
 use crate::hops::HopOp;
 use crate::kernels::dnn::{ConvShape, PoolShape};
@@ -111,14 +111,23 @@ impl Cuda {
     /// The device copy of `m`: the resident one, or a new upload (sparse matrices are uploaded
     /// dense) that stays resident; `None` for an empty matrix or when the device is full.
     pub(super) fn resident(&self, m: MatArg) -> Option<DevBuf> {
+        // A device matrix evicted or downloaded meanwhile is read as the host matrix it became.
+        let evicted;
         let m = match m {
-            MatArg::Device(d) => {
-                return match &d.copy {
-                    DeviceBuffer::Cuda(buf) => Some(buf.clone()),
-                    #[allow(unreachable_patterns)]
-                    _ => None,
-                };
-            }
+            MatArg::Device(d) => match d.cell.place() {
+                Place::Device(DeviceBuffer::Cuda(buf)) => {
+                    if let Ok(mut r) = self.resident.lock() {
+                        r.touch(&d.cell);
+                    }
+                    return Some(buf);
+                }
+                Place::Host(m) => {
+                    evicted = m;
+                    &evicted
+                }
+                #[allow(unreachable_patterns)]
+                _ => return None,
+            },
             MatArg::Host(m) => m,
         };
         if m.is_empty() {
@@ -143,7 +152,7 @@ impl Cuda {
 
     /// Wraps a kernel's output as a matrix that stays on the device.
     fn finish(&self, out: CudaSlice<f64>, rows: usize, cols: usize) -> Result<GpuValue, String> {
-        Ok(GpuValue::Device(DeviceMatrix { rows, cols, copy: DeviceBuffer::Cuda(Arc::new(out)) }))
+        Ok(GpuValue::Device(DeviceMatrix::new(rows, cols, DeviceBuffer::Cuda(Arc::new(out)))))
     }
 }
 

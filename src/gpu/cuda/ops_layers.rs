@@ -192,7 +192,7 @@ fn run(gpu: &Cuda, program: &Program, inputs: &[DevBuf]) -> Result<Vec<GpuValue>
         .outputs
         .iter()
         .map(|&(b, rows, cols)| {
-            GpuValue::Device(DeviceMatrix { rows, cols, copy: DeviceBuffer::Cuda(buf(b).clone()) })
+            GpuValue::Device(DeviceMatrix::new(rows, cols, DeviceBuffer::Cuda(buf(b).clone())))
         })
         .collect())
 }

@@ -6,7 +6,7 @@
 use super::kernels;
 use super::{DevMatrix, Gpu, Pass, device, grid};
 use crate::gpu::value::{
-    Arg, BuiltinArgs, DeviceBuffer, DeviceMatrix, GpuValue, MatArg, arg, broadcast_shape, matrix_arg,
+    Arg, BuiltinArgs, DeviceBuffer, DeviceMatrix, GpuValue, MatArg, Place, arg, broadcast_shape, matrix_arg,
 };
 use crate::hops::HopOp;
 use crate::kernels::dnn::{ConvShape, PoolShape};
@@ -110,14 +110,23 @@ impl Gpu {
             return None;
         }
         let (rows, cols) = (m.rows(), m.cols());
+        // A device matrix evicted or downloaded meanwhile is read as the host matrix it became.
+        let evicted;
         let m = match m {
-            MatArg::Device(d) => {
-                return match &d.copy {
-                    DeviceBuffer::Wgpu(buf) => Some(DevMatrix { buf: buf.clone(), rows, cols }),
-                    #[allow(unreachable_patterns)]
-                    _ => None,
-                };
-            }
+            MatArg::Device(d) => match d.cell.place() {
+                Place::Device(DeviceBuffer::Wgpu(buf)) => {
+                    if let Ok(mut r) = self.resident.lock() {
+                        r.touch(&d.cell);
+                    }
+                    return Some(DevMatrix { buf, rows, cols });
+                }
+                Place::Host(m) => {
+                    evicted = m;
+                    &evicted
+                }
+                #[allow(unreachable_patterns)]
+                _ => return None,
+            },
             MatArg::Host(m) => m,
         };
         if let Some(buf) = self.resident.lock().ok()?.get(m) {
@@ -138,7 +147,7 @@ impl Gpu {
 
     /// Wraps a kernel's output buffer as a matrix that stays on the device.
     pub(super) fn finish(&self, out: Arc<wgpu::Buffer>, rows: usize, cols: usize) -> GpuValue {
-        GpuValue::Device(DeviceMatrix { rows, cols, copy: DeviceBuffer::Wgpu(out) })
+        GpuValue::Device(DeviceMatrix::new(rows, cols, DeviceBuffer::Wgpu(out)))
     }
 }
 

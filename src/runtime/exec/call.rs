@@ -3,6 +3,7 @@
 
 use crate::compiler::block::Scope;
 use crate::compiler::program::Function;
+use crate::gpu::GpuValue;
 use crate::runtime::error::{RtError, RtResult};
 use crate::runtime::exec::{MAX_CALL_DEPTH, Runtime, Slots};
 use crate::runtime::lineage::LinRef;
@@ -23,6 +24,30 @@ impl Runtime<'_> {
         arg_lins: Vec<Option<LinRef>>,
         depth: usize,
     ) -> RtResult<(Vec<Value>, Vec<Option<LinRef>>)> {
+        let args = args.into_iter().map(|a| a.map(GpuValue::Host)).collect();
+        let (outs, lins) = self.call(fid, args, arg_lins, depth)?;
+        let outs = outs.into_iter().map(|v| v.into_host().map_err(RtError::new)).collect::<RtResult<_>>()?;
+        Ok((outs, lins))
+    }
+
+    /// [`Runtime::call_function`] with arguments and outputs that may be matrices on the device
+    /// (they stay there).
+    pub(crate) fn call_function_values(
+        &self,
+        fid: u32,
+        args: Vec<Option<GpuValue>>,
+        depth: usize,
+    ) -> RtResult<Vec<GpuValue>> {
+        self.call(fid, args, Vec::new(), depth).map(|(outs, _)| outs)
+    }
+
+    fn call(
+        &self,
+        fid: u32,
+        args: Vec<Option<GpuValue>>,
+        arg_lins: Vec<Option<LinRef>>,
+        depth: usize,
+    ) -> RtResult<(Vec<GpuValue>, Vec<Option<LinRef>>)> {
         let func: &Function = &self.program.functions[fid as usize];
         if depth > MAX_CALL_DEPTH {
             return Err(RtError::new(format!(
@@ -41,8 +66,11 @@ impl Runtime<'_> {
         let this = &inner;
         let mut slots = Slots::new(func.vars.len());
         for (i, a) in args.into_iter().enumerate() {
-            if let Some(v) = a {
-                slots.vals[func.param_slots[i] as usize] = Some(to_declared(v, &func.params[i].ty));
+            let slot = func.param_slots[i] as usize;
+            match a {
+                Some(GpuValue::Host(v)) => slots.set(slot, to_declared(v, &func.params[i].ty)),
+                Some(GpuValue::Device(d)) => slots.set_device(slot, d),
+                None => {}
             }
         }
         if self.tracer.is_some() {
@@ -54,11 +82,11 @@ impl Runtime<'_> {
         }
         for (i, d) in func.defaults.iter().enumerate() {
             let slot = func.param_slots[i] as usize;
-            if slots.vals[slot].is_none() {
+            if slots.vals[slot].is_none() && slots.device(slot).is_none() {
                 match d {
                     Some(pred) => {
                         let v = this.eval_predicate(scope, pred, &mut slots, depth)?;
-                        slots.vals[slot] = Some(v);
+                        slots.set(slot, v);
                     }
                     None => {
                         return Err(RtError::new(format!(
@@ -77,8 +105,12 @@ impl Runtime<'_> {
             Vec::new()
         };
         for (i, &slot) in func.return_slots.iter().enumerate() {
+            if let Some(d) = slots.take_device(slot as usize) {
+                outs.push(GpuValue::Device(d));
+                continue;
+            }
             match slots.vals[slot as usize].take() {
-                Some(v) => outs.push(to_declared_output(v, &func.returns[i].ty)),
+                Some(v) => outs.push(GpuValue::Host(to_declared_output(v, &func.returns[i].ty))),
                 None => {
                     return Err(RtError::new(format!(
                         "function `{}` ended without assigning its output `{}`",

@@ -10,7 +10,7 @@ use crate::diagnostics::Diagnostic;
 use crate::lower::{Operand, Plan};
 use crate::runtime::error::{RtError, RtResult};
 use crate::runtime::exec::{Runtime, Slots};
-use crate::types::type_info::{TypeInfo, TypeKey};
+use crate::types::type_info::TypeKey;
 use crate::types::value::Value;
 use std::sync::Arc;
 use std::time::Instant;
@@ -141,7 +141,7 @@ impl Runtime<'_> {
             if let Some(t) = self.tracer {
                 slots.set_lin(f.var as usize, t.literal(&v));
             }
-            slots.vals[f.var as usize] = Some(v);
+            slots.set(f.var as usize, v);
             self.run_blocks(scope, &f.body, slots, depth)?;
         }
         Ok(())
@@ -168,12 +168,14 @@ impl Runtime<'_> {
                 "parfor: `{name}` carries a value from one iteration to the next; running the loop sequentially"
             ));
             for k in 0..n {
-                slots.vals[f.var as usize] = Some(value_at(k));
+                slots.set(f.var as usize, value_at(k));
                 self.run_blocks(scope, &f.body, slots, depth)?;
             }
             return Ok(());
         }
         use rayon::prelude::*;
+        // The workers run CPU code on host values (and merge them cell by cell).
+        slots.to_host()?;
         let base = slots.clone();
         let threads = rayon::current_num_threads().max(1) as i64;
         let chunk = (n + threads - 1) / threads;
@@ -189,10 +191,11 @@ impl Runtime<'_> {
             .map(|t| {
                 let mut local = base.clone();
                 for k in t * chunk..((t + 1) * chunk).min(n) {
-                    local.vals[f.var as usize] = Some(value_at(k));
+                    local.set(f.var as usize, value_at(k));
                     self.run_blocks(scope, &f.body, &mut local, depth)?;
                     progress.add(1);
                 }
+                local.to_host()?;
                 Ok(local)
             })
             .collect();
@@ -210,7 +213,7 @@ impl Runtime<'_> {
                 slots.set_lin(v as usize, None);
             }
         }
-        slots.vals[f.var as usize] = Some(value_at(n - 1));
+        slots.set(f.var as usize, value_at(n - 1));
         Ok(())
     }
 
@@ -241,16 +244,12 @@ impl Runtime<'_> {
         slots: &Slots,
         compile: impl Fn(&Env, &dyn Fn(u32) -> TypeKey) -> Result<Plan, Vec<Diagnostic>>,
     ) -> RtResult<Arc<Plan>> {
-        let key_of = |v: u32| TypeKey::of(slots.vals.get(v as usize).and_then(|x| x.as_ref()));
+        let key_of = |v: u32| slots.type_key(v as usize);
         if let Some(p) = cache.find(key_of) {
             return Ok(p);
         }
         let start = Instant::now();
-        let env: Env = slots
-            .vals
-            .iter()
-            .map(|v| v.as_ref().map(|v| VarInfo { ty: TypeInfo::of_value(v), konst: None }))
-            .collect();
+        let env: Env = slots.types().into_iter().map(|ty| ty.map(|ty| VarInfo { ty, konst: None })).collect();
         let plan = Arc::new(compile(&env, &key_of)?);
         if let Some(s) = self.stats {
             s.record_compile(start.elapsed());

@@ -46,6 +46,18 @@ impl Runtime<'_> {
         }
     }
 
+    /// Argument `i` as a matrix still only on the device, for an instruction that passes it on
+    /// without reading its cells (a variable write, a function call); the register is released
+    /// when this is its last reader. `None` for anything else (read it with [`Runtime::arg`]).
+    fn device_arg(&self, ins: &Instr, i: usize, regs: &mut Regs) -> Option<crate::gpu::DeviceMatrix> {
+        let Operand::Reg(r) = ins.args[i] else { return None };
+        let d = regs.device(r as usize).filter(|d| d.on_device())?.clone();
+        if ins.moves & (1 << i) != 0 {
+            regs.clear(r as usize);
+        }
+        Some(d)
+    }
+
     pub(crate) fn args(&self, ins: &Instr, regs: &mut Regs) -> RtResult<Vec<Option<Value>>> {
         // A plain loop: collecting into a Result compiled into a slower loop here (measured).
         let mut out = Vec::with_capacity(ins.args.len());
@@ -74,13 +86,26 @@ impl Runtime<'_> {
         }
         let v = match &ins.op {
             HopOp::Read(var) => {
-                let slot = &mut slots.vals[*var as usize];
-                let v = if ins.moves & TAKE_FROM_FRAME != 0 { slot.take() } else { slot.clone() };
+                let (var, take) = (*var as usize, ins.moves & TAKE_FROM_FRAME != 0);
+                // A variable on the device stays there: the register gets the device matrix.
+                if let Some(d) = slots.device(var) {
+                    let d = if take { slots.take_device(var) } else { Some(d.clone()) };
+                    if let Some(d) = d {
+                        regs.put_device(out, d);
+                    }
+                    return Ok(());
+                }
+                let slot = &mut slots.vals[var];
+                let v = if take { slot.take() } else { slot.clone() };
                 v.ok_or_else(|| RtError::new("variable has no value at this point"))?
             }
             HopOp::Write(var) => {
+                if let Some(d) = self.device_arg(ins, 0, regs) {
+                    slots.set_device(*var as usize, d);
+                    return Ok(());
+                }
                 let v = req(self.arg(ins, 0, regs)?)?;
-                slots.vals[*var as usize] = Some(v);
+                slots.set(*var as usize, v);
                 return Ok(());
             }
             HopOp::Literal(_) | HopOp::Extract(_) => return Ok(()),
@@ -203,10 +228,20 @@ impl Runtime<'_> {
                 return Ok(());
             }
             HopOp::Call { func, .. } => {
-                let args = self.args(ins, regs)?;
-                let outs = self.call_function(*func, args, depth + 1)?;
+                // Matrices on the device are passed as they are, and results stay there.
+                let mut args = Vec::with_capacity(ins.args.len());
+                for i in 0..ins.args.len() {
+                    args.push(match self.device_arg(ins, i, regs) {
+                        Some(d) => Some(crate::gpu::GpuValue::Device(d)),
+                        None => self.arg(ins, i, regs)?.map(crate::gpu::GpuValue::Host),
+                    });
+                }
+                let outs = self.call_function_values(*func, args, depth + 1)?;
                 for (i, v) in outs.into_iter().enumerate() {
-                    regs[out + i] = Some(v);
+                    match v {
+                        crate::gpu::GpuValue::Host(v) => regs[out + i] = Some(v),
+                        crate::gpu::GpuValue::Device(d) => regs.put_device(out + i, d),
+                    }
                 }
                 return Ok(());
             }

@@ -60,7 +60,9 @@ const STACK_SIZE: usize = 512 * 1024 * 1024;
 /// Runs the main program of `program` in `slots` (which may already hold variables: a REPL
 /// session's, a prepared script's inputs), on a thread of its own with a [`STACK_SIZE`] stack,
 /// tracing lineage when the program calls `lineage` or `autoDiff`. The one way to run a program:
-/// the driver, the REPL and the embedding API all come here.
+/// the driver, the REPL and the embedding API all come here. Variables whose value a device
+/// operator left on the device stay there: read them with [`Slots::host`] (or bring all of them
+/// back with [`Slots::to_host`]), so that a caller pays only for the values it reads.
 pub fn run_program(
     program: &Program,
     opts: &Options,
