@@ -948,6 +948,26 @@ fn lstm_builtins(dev: Device) {
 }
 test_device!(lstm_builtins);
 
+/// The LSTM's `tanh` keeps the sign of a zero as the CPU's `copysign` does: with the input gate
+/// shut (`sigmoid(-1000)` is 0), a negative candidate and a cell state of -0.0, the new cell is
+/// -0.0 and so is the output `o * tanh(c)`.
+fn lstm_keeps_the_sign_of_zero(dev: Device) {
+    let src = r#"
+        X = matrix(0, rows=1, cols=1)
+        W = matrix(0, rows=2, cols=4)
+        b = matrix("-1000 1000 1000 -5", rows=1, cols=4)
+        O0 = matrix(0, rows=1, cols=1)
+        C0 = -1 * matrix(0, rows=1, cols=1)
+        [L, LC, LCO, LCC, LCI] = lstm(X, W, b, O0, C0, FALSE)
+    "#;
+    for name in ["L", "LC"] {
+        let got = run(dev, src, &[], &[name]);
+        let (_, _, cells) = cells(&got[0]);
+        assert_eq!(cells[0].to_bits(), (-0.0f64).to_bits(), "{name} on {dev:?}: {}", cells[0]);
+    }
+}
+test_device!(lstm_keeps_the_sign_of_zero);
+
 /// Compares every output of `src` on `dev` with the CPU run's, to 1e-12 relative.
 fn same_outputs_as_the_cpu(dev: Device, src: &str, inputs: &[(&str, Value)], names: &[&str]) {
     let got = run(dev, src, inputs, names);

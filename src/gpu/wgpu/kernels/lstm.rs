@@ -19,12 +19,13 @@
 use super::{CELL_ENTRY, HELPERS, TRANSCENDENTAL};
 
 /// The gate activations of the CPU's LSTM kernels (`dnn::recurrent`): `1/(1 + e^-x)` and
-/// `sign(x) (1 - 2/(e^{2|x|} + 1))`, with the CPU's `exp`.
+/// `sign(x) (1 - 2/(e^{2|x|} + 1))`, with the CPU's `exp` and the sign of a zero kept.
 const ACTIVATIONS: &str = r#"
 fn sigmoid_gate(x: f64) -> f64 { return f64(1.0) / (f64(1.0) + exp_cpu(-x)); }
 fn tanh_gate(x: f64) -> f64 {
     let a = f64(1.0) - f64(2.0) / (exp_cpu(f64(2.0) * abs(x)) + f64(1.0));
-    return select(a, -a, x < f64(0.0));
+    // The CPU's `copysign`: -0.0 (whose reciprocal is -inf) keeps its sign too.
+    return select(a, -a, x < f64(0.0) || (x == f64(0.0) && f64(1.0) / x < f64(0.0)));
 }
 "#;
 
