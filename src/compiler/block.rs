@@ -29,7 +29,13 @@ fn explain_text(program: &Program, opts: &Options, vars: &VarTable, dag: &Dag) -
     }
 }
 
-fn optimize_and_plan(opts: &Options, program: &Program, dag: &mut Dag) -> Result<(), Vec<Diagnostic>> {
+/// `keys`: the run-time keys of the variables read (which of them are on the device).
+fn optimize_and_plan(
+    opts: &Options,
+    program: &Program,
+    dag: &mut Dag,
+    keys: &dyn Fn(VarId) -> TypeKey,
+) -> Result<(), Vec<Diagnostic>> {
     if opts.gpu == crate::gpu::GpuMode::Force {
         // The device has kernels for the ReLU + max pooling pair, not for the CPU's argmax form
         // of it (which would bring each layer's activations back to the host).
@@ -46,7 +52,7 @@ fn optimize_and_plan(opts: &Options, program: &Program, dag: &mut Dag) -> Result
         crate::rewrite::fuse(dag, &opts.rewrites);
     }
     crate::plan::assign_estimated(dag, opts.budget).map_err(|e| vec![e])?;
-    crate::plan::gpu::choose(dag, opts.gpu);
+    crate::plan::gpu::choose(dag, opts.gpu, &|v| keys(v).device);
     Ok(())
 }
 
@@ -89,7 +95,7 @@ pub fn compile_basic(
     let ctx = build_ctx(program, opts, scope, env, static_mode, live_out);
     let built = Builder::new(&ctx).build_block(stmts)?;
     let mut dag = built.dag;
-    optimize_and_plan(opts, program, &mut dag)?;
+    optimize_and_plan(opts, program, &mut dag, keys)?;
     let explain = explain_text(program, opts, scope.vars, &dag);
     let key = built.reads.iter().map(|&v| keys(v)).collect();
     let mut writes = built.writes;
@@ -125,7 +131,7 @@ pub fn compile_predicate(
 ) -> Result<(Plan, TypeInfo), Vec<Diagnostic>> {
     let ctx = build_ctx(program, opts, scope, env, static_mode, None);
     let (mut dag, reads, root): (Dag, Vec<VarId>, HopId) = Builder::new(&ctx).build_predicate(expr)?;
-    optimize_and_plan(opts, program, &mut dag)?;
+    optimize_and_plan(opts, program, &mut dag, keys)?;
     // Rewrites may have replaced the root; the root list holds the current one.
     let root = *dag.roots.last().unwrap_or(&root);
     let ty = dag.get(root).ty;

@@ -11,7 +11,7 @@
 //! device inside a chain of device operators, and seldom on its own; large products do.
 
 use crate::gpu::{DeviceInfo, GpuMode};
-use crate::hops::{Dag, Hop, HopOp};
+use crate::hops::{Dag, Hop, HopOp, VarId};
 use crate::types::Backend;
 use crate::types::type_info::DType;
 
@@ -33,8 +33,10 @@ const TRANSFER_BYTES_PER_SEC: f64 = 10e9;
 /// Submission, wait and read-back of one operator, seconds.
 const LAUNCH_SECONDS: f64 = 50e-6;
 
-/// Sets `Backend::Gpu` on the operators `mode` sends to the device.
-pub fn choose(dag: &mut Dag, mode: GpuMode) {
+/// Sets `Backend::Gpu` on the operators `mode` sends to the device. `on_device`: whether a
+/// variable's value is a matrix only on the device as the block starts (its readers upload
+/// nothing).
+pub fn choose(dag: &mut Dag, mode: GpuMode, on_device: &dyn Fn(VarId) -> bool) {
     if mode == GpuMode::Off {
         return;
     }
@@ -45,6 +47,17 @@ pub fn choose(dag: &mut Dag, mode: GpuMode) {
         _ => None,
     }
     .unwrap_or(crate::gpu::Rates { gemm_flops: GPU_FLOPS, bytes_per_sec: GPU_BYTES_PER_SEC });
+    place(dag, mode, &device, &rates, on_device);
+}
+
+/// [`choose`] for a known device and its rates.
+fn place(
+    dag: &mut Dag,
+    mode: GpuMode,
+    device: &DeviceInfo,
+    rates: &crate::gpu::Rates,
+    on_device: &dyn Fn(VarId) -> bool,
+) {
     let order = dag.topo_order();
     // Whether some reader of each operator has no device kernel, so its result must come back.
     let mut read_on_host = vec![false; dag.hops.len()];
@@ -58,15 +71,19 @@ pub fn choose(dag: &mut Dag, mode: GpuMode) {
             }
         }
     }
+    // Results of device operators, and variables already on the device.
+    let mut produced_on_device: Vec<bool> =
+        dag.hops.iter().map(|h| matches!(h.op, HopOp::Read(v) if on_device(v))).collect();
     for id in order {
         let hop = dag.get(id);
-        if !crate::gpu::supports(&hop.op) || !fits(dag, hop, &device) {
+        if !crate::gpu::supports(&hop.op) || !fits(dag, hop, device) {
             continue;
         }
         let on_gpu = match mode {
             GpuMode::Force => true,
-            _ => pays(dag, hop, &rates, read_on_host[id.index()]),
+            _ => pays(dag, hop, rates, read_on_host[id.index()], &produced_on_device),
         };
+        produced_on_device[id.index()] |= on_gpu;
         if on_gpu {
             dag.get_mut(id).backend = Backend::Gpu;
         }
@@ -93,8 +110,9 @@ fn fits(dag: &Dag, hop: &Hop, device: &DeviceInfo) -> bool {
 }
 
 /// The cost model of the module doc: whether the GPU is estimated faster than the CPU;
-/// `downloaded`: a reader without a device kernel needs the result on the host.
-fn pays(dag: &Dag, hop: &Hop, rates: &crate::gpu::Rates, downloaded: bool) -> bool {
+/// `downloaded`: a reader without a device kernel needs the result on the host; `on_device`:
+/// by hop, whether its value is on the device (no upload).
+fn pays(dag: &Dag, hop: &Hop, rates: &crate::gpu::Rates, downloaded: bool, on_device: &[bool]) -> bool {
     let cells = |id: crate::hops::HopId| {
         let ty = &dag.get(id).ty;
         if ty.dt == DType::Matrix { ty.cells() } else { Some(1.0) }
@@ -107,7 +125,7 @@ fn pays(dag: &Dag, hop: &Hop, rates: &crate::gpu::Rates, downloaded: bool) -> bo
     for &i in &hop.inputs {
         let Some(c) = cells(i) else { return false };
         in_cells += c;
-        if dag.get(i).backend != Backend::Gpu {
+        if !on_device[i.index()] {
             upload += c * 8.0;
         }
     }
@@ -165,32 +183,65 @@ mod tests {
     use crate::types::ops::UnOp;
     use crate::types::type_info::TypeInfo;
 
-    /// `exp` of a 2000x2000 matrix whose input comes from `input_backend`.
-    fn exp_dag(input_backend: Backend) -> (Dag, HopId) {
+    /// `exp` of a 2000x2000 matrix read from `input`.
+    fn exp_dag(input: HopOp) -> (Dag, HopId) {
         let mut dag = Dag::default();
-        let hop = |op, inputs, backend| Hop {
+        let hop = |op, inputs| Hop {
             op,
             inputs,
             ty: TypeInfo::matrix(2000, 2000),
             mem: 32e6,
-            backend,
+            backend: Backend::CpuDense,
             span: Default::default(),
         };
-        let x = dag.add(hop(HopOp::Unary(UnOp::Abs), vec![], input_backend));
-        let e = dag.add(hop(HopOp::Unary(UnOp::Exp), vec![x], Backend::CpuDense));
+        let x = dag.add(hop(input, vec![]));
+        let e = dag.add(hop(HopOp::Unary(UnOp::Exp), vec![x]));
         (dag, e)
     }
 
     #[test]
     fn a_cellwise_operator_pays_only_inside_a_chain_of_device_operators() {
         let rates = crate::gpu::Rates { gemm_flops: GPU_FLOPS, bytes_per_sec: GPU_BYTES_PER_SEC };
+        let (dag, e) = exp_dag(HopOp::Unary(UnOp::Abs));
         // Alone: its input goes up and its result comes back, 64 MB over PCIe.
-        let (dag, e) = exp_dag(Backend::CpuDense);
-        assert!(!pays(&dag, dag.get(e), &rates, true));
+        assert!(!pays(&dag, dag.get(e), &rates, true, &[false, false]));
         // Between device operators: nothing moves.
-        let (dag, e) = exp_dag(Backend::Gpu);
-        assert!(pays(&dag, dag.get(e), &rates, false));
+        assert!(pays(&dag, dag.get(e), &rates, false, &[true, false]));
         // Its input is on the device but a CPU operator reads the result.
-        assert!(!pays(&dag, dag.get(e), &rates, true));
+        assert!(!pays(&dag, dag.get(e), &rates, true, &[true, false]));
+    }
+
+    /// A variable whose value a device operator of an earlier block left on the device costs
+    /// its reader no upload; the same variable on the host does.
+    #[test]
+    fn a_variable_on_the_device_is_read_without_an_upload() {
+        let rates = crate::gpu::Rates { gemm_flops: GPU_FLOPS, bytes_per_sec: GPU_BYTES_PER_SEC };
+        let gpu = DeviceInfo {
+            name: "test".into(),
+            api: "none".into(),
+            software: false,
+            max_buffer_bytes: 1 << 30,
+            budget_bytes: 1 << 31,
+        };
+        let choose_with = |device: bool| {
+            let (mut dag, e) = exp_dag(HopOp::Read(3));
+            let w = dag.add(Hop {
+                op: HopOp::Write(4),
+                inputs: vec![e],
+                ty: TypeInfo::matrix(2000, 2000),
+                mem: 32e6,
+                backend: Backend::CpuDense,
+                span: Default::default(),
+            });
+            dag.roots.push(w);
+            place(&mut dag, GpuMode::Auto, &gpu, &rates, &|v| device && v == 3);
+            dag.get(e).backend
+        };
+        // The CPU's side of the model counts the threads: two, as on the CI machine.
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("a pool");
+        pool.install(|| {
+            assert_eq!(choose_with(false), Backend::CpuDense);
+            assert_eq!(choose_with(true), Backend::Gpu);
+        });
     }
 }

@@ -156,33 +156,48 @@ pub struct TypeKey {
     /// A matrix stored sparse: its plan was made with its (small) non-zero count, so a dense
     /// value of the same shape gets a plan of its own.
     pub sparse: bool,
+    /// A matrix only on the device (`gpu::DeviceMatrix`): under `--gpu` its readers pay no
+    /// upload, so it gets a plan of its own.
+    pub device: bool,
 }
 
 impl TypeKey {
-    /// The key of a dense matrix known only by its shape (one on the device).
-    pub fn of_dense_matrix(rows: usize, cols: usize) -> TypeKey {
-        TypeKey { kind: Some(Kind::Matrix), rows: rows as u64, cols: cols as u64, sparse: false }
+    /// The key of a matrix only on the device, known by its shape (it is dense).
+    pub fn of_device_matrix(rows: usize, cols: usize) -> TypeKey {
+        TypeKey {
+            kind: Some(Kind::Matrix),
+            rows: rows as u64,
+            cols: cols as u64,
+            sparse: false,
+            device: true,
+        }
     }
 
     pub fn of(v: Option<&Value>) -> TypeKey {
         match v {
-            None => TypeKey { kind: None, rows: 0, cols: 0, sparse: false },
+            None => TypeKey { kind: None, rows: 0, cols: 0, sparse: false, device: false },
             Some(Value::Matrix(m)) => TypeKey {
                 kind: Some(Kind::Matrix),
                 rows: m.rows() as u64,
                 cols: m.cols() as u64,
                 sparse: m.is_sparse(),
+                device: false,
             },
             Some(Value::Frame(f)) => TypeKey {
                 kind: Some(Kind::Frame),
                 rows: f.rows() as u64,
                 cols: f.cols() as u64,
                 sparse: false,
+                device: false,
             },
-            Some(Value::List(l)) => {
-                TypeKey { kind: Some(Kind::List), rows: l.items.len() as u64, cols: 1, sparse: false }
-            }
-            Some(v) => TypeKey { kind: Some(v.kind()), rows: 0, cols: 0, sparse: false },
+            Some(Value::List(l)) => TypeKey {
+                kind: Some(Kind::List),
+                rows: l.items.len() as u64,
+                cols: 1,
+                sparse: false,
+                device: false,
+            },
+            Some(v) => TypeKey { kind: Some(v.kind()), rows: 0, cols: 0, sparse: false, device: false },
         }
     }
 }

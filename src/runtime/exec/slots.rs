@@ -86,10 +86,10 @@ impl Slots {
         Ok(())
     }
 
-    /// The plan-cache key of a variable's value (a device matrix is dense).
+    /// The plan-cache key of a variable's value (a device matrix is dense, and keyed apart).
     pub(crate) fn type_key(&self, var: usize) -> TypeKey {
         match self.device(var) {
-            Some(d) => TypeKey::of_dense_matrix(d.rows(), d.cols()),
+            Some(d) => TypeKey::of_device_matrix(d.rows(), d.cols()),
             None => TypeKey::of(self.vals.get(var).and_then(Option::as_ref)),
         }
     }
