@@ -54,6 +54,12 @@ impl std::fmt::Debug for DeviceMatrix {
 }
 
 impl Cell {
+    /// A cell holding `buf` on the device, tracked by no cache (for the caches' own tests).
+    #[cfg(all(test, feature = "gpu"))]
+    pub(in crate::gpu) fn on_device(buf: DeviceBuffer) -> Arc<Cell> {
+        Arc::new(Cell { state: Mutex::new(Place::Device(buf)) })
+    }
+
     /// Where the cells are now (a poisoned lock is read through: the place is always whole).
     pub(in crate::gpu) fn place(&self) -> Place {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).clone()
