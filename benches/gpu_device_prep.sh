@@ -13,7 +13,7 @@ cargo build --release --features gpu,cuda
 strip -o "$OUT/dml" target/release/dml
 for t in gpu_ops; do
     bin=$(cargo test --release --features gpu,cuda --test "$t" --no-run --message-format=json 2>/dev/null \
-        | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
+        | grep "\"name\":\"$t\"" | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
     strip -o "$OUT/$t" "$bin"
 done
 gzip -9 "$OUT"/dml "$OUT"/gpu_ops

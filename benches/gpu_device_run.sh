@@ -44,7 +44,10 @@ echo "== f64 product ${N}^3, inputs on the device"
 timeout 300 "$DML" gpu-bench --n "$N" --reps 5 || status=$?
 for t in ${GPU_TESTS:-}; do
     echo "== $t"
-    timeout 300 "$t" --test-threads=1 2>&1 | grep -E "^test result|FAILED|panicked|skipped" | head -20 || status=$?
+    timeout 300 "$t" --test-threads=1 >/tmp/gpu_device_run.tests 2>&1 || status=1
+    grep -E "^test result|FAILED|panicked" /tmp/gpu_device_run.tests | head -20
+    skipped=$(grep -c "skipped" /tmp/gpu_device_run.tests)
+    [ "$skipped" -gt 0 ] && echo "$skipped skipped, e.g. $(grep -m1 -o 'skipped .*' /tmp/gpu_device_run.tests)"
 done
 if [ -z "$BENCH_DIR" ]; then
     echo "no lenet_train.dml / lstm_train.dml found (set BENCH_DIR, or run benches/gpu_device_prep.sh)" >&2
