@@ -50,10 +50,17 @@ fn main() -> ExitCode {
         cli::Command::Convert(cli::ConvertCommand::Keras(args)) => cli::convert::keras(&args),
         cli::Command::Convert(cli::ConvertCommand::Onnx(args)) => cli::convert::onnx(&args),
         cli::Command::Convert(cli::ConvertCommand::Caffe(args)) => cli::convert::caffe(&args),
-        cli::Command::Repl { builtin_path } => {
+        cli::Command::Repl { builtin_path, gpu, no_gpu } => {
             let mut opts = dml::compiler::Options::default();
             if builtin_path.is_some() {
                 opts.builtin_path = builtin_path;
+            }
+            match gpu.as_deref() {
+                Some(how) if !no_gpu => match cli::run::gpu_mode(how == "force") {
+                    Some(mode) => opts.gpu = mode,
+                    None => return ExitCode::from(1),
+                },
+                _ => {}
             }
             cli::repl::run(opts)
         }

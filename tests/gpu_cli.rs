@@ -51,6 +51,24 @@ fn gpu_flag_says_the_build_has_no_gpu_support() {
         assert_eq!(o.status.code(), Some(1), "{err}");
         assert!(err.contains("not compiled with GPU support"), "{err}");
     }
+    let o = repl(&["--gpu"], "print(1)\n");
+    assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
+    assert!(text(&o).1.contains("not compiled with GPU support"), "{:?}", text(&o));
+}
+
+/// `dml repl ARGS` reading `input` from standard input.
+fn repl(args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dml"))
+        .arg("repl")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start dml repl");
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write input");
+    child.wait_with_output().expect("run dml repl")
 }
 
 #[cfg(feature = "gpu")]
@@ -84,6 +102,29 @@ mod with_gpu {
         assert!(o.status.success(), "{all}");
         assert!(all.contains(", GPU]"), "the hops name their backend: {all}");
         assert!(all.contains("GPU:") && all.contains("operators") && all.contains("uploads"), "{all}");
+    }
+
+    /// `dml repl --gpu force`: each input's device results are brought back as the session
+    /// keeps its variables, and later inputs use them: the values the CPU session shows.
+    #[test]
+    fn repl_under_gpu_force_shows_the_cpu_values() {
+        let input = "X = rand(rows=50, cols=50, min=-1, max=1, seed=3)
+Y = exp(X %*% X / 10)
+Z = Y * 2
+sum(Z)
+W = t(Z) %*% Z
+sum(W)
+max(abs(W - t(W)))
+";
+        let cpu = repl(&[], input);
+        let gpu = repl(&["--gpu", "force"], input);
+        assert!(gpu.status.success(), "{:?}", text(&gpu));
+        let (c, g) = (numbers(&text(&cpu).0), numbers(&text(&gpu).0));
+        assert_eq!(c.len(), 3, "{:?}", text(&cpu));
+        assert_eq!(c.len(), g.len(), "{:?}", text(&gpu));
+        for (a, b) in c.iter().zip(&g) {
+            assert!((a - b).abs() <= 1e-12 * a.abs().max(1.0), "CPU {a} vs GPU {b}");
+        }
     }
 
     /// Under a device budget smaller than the matrices a script keeps alive, the least recently

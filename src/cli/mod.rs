@@ -59,6 +59,14 @@ pub enum Command {
         /// Directory of DML-bodied builtins.
         #[arg(long)]
         builtin_path: Option<PathBuf>,
+        /// Put operators on the GPU where the planner estimates it pays; `--gpu force`: every
+        /// operator the device has a kernel for.
+        #[arg(long, value_name = "force", num_args = 0..=1, default_missing_value = "auto",
+              value_parser = ["auto", "force"])]
+        gpu: Option<String>,
+        /// Everything on the CPU (the default).
+        #[arg(long, conflicts_with = "gpu")]
+        no_gpu: bool,
     },
     /// Time an n x n f64 matrix product on each GPU backend of this build (CUDA, wgpu), inputs
     /// resident on the device, and print GFLOP/s and the share of the device's f64 peak.

@@ -41,26 +41,13 @@ pub fn run(words: &[String]) -> i32 {
             }
             "--no-rewrites" => opts.rewrites.disable_all = true,
             "--gpu" | "-gpu" => {
-                if !dml::plan::gpu_available() {
-                    eprintln!("error: --gpu: this build was not compiled with GPU support");
-                    return 1;
-                }
-                opts.gpu = dml::gpu::GpuMode::Auto;
-                if words.get(i + 1).map(String::as_str) == Some("force") {
-                    opts.gpu = dml::gpu::GpuMode::Force;
+                let force = words.get(i + 1).map(String::as_str) == Some("force");
+                if force {
                     i += 1;
                 }
-                match dml::gpu::probe(opts.gpu) {
-                    Err(why) if opts.gpu == dml::gpu::GpuMode::Force => {
-                        eprintln!("error: --gpu force: {why}");
-                        return 1;
-                    }
-                    Err(why) => eprintln!("note: --gpu: {why}; everything runs on the CPU"),
-                    Ok(device) => {
-                        if let Some(why) = dml::gpu::fallback_note(opts.gpu) {
-                            eprintln!("note: --gpu: {why}; using `{}` ({})", device.name, device.api);
-                        }
-                    }
+                match gpu_mode(force) {
+                    Some(mode) => opts.gpu = mode,
+                    None => return 1,
                 }
             }
             "--no-gpu" => opts.gpu = dml::gpu::GpuMode::Off,
@@ -154,4 +141,28 @@ pub fn run(words: &[String]) -> i32 {
             1
         }
     }
+}
+
+/// The mode `--gpu` (or `--gpu force`) asks for, after printing what a user should know: the
+/// device it found, or why everything runs on the CPU. `None`: the request cannot be met (no GPU
+/// support compiled in; no device under `force`), and the error was printed.
+pub fn gpu_mode(force: bool) -> Option<dml::gpu::GpuMode> {
+    if !dml::plan::gpu_available() {
+        eprintln!("error: --gpu: this build was not compiled with GPU support");
+        return None;
+    }
+    let mode = if force { dml::gpu::GpuMode::Force } else { dml::gpu::GpuMode::Auto };
+    match dml::gpu::probe(mode) {
+        Err(why) if force => {
+            eprintln!("error: --gpu force: {why}");
+            return None;
+        }
+        Err(why) => eprintln!("note: --gpu: {why}; everything runs on the CPU"),
+        Ok(device) => {
+            if let Some(why) = dml::gpu::fallback_note(mode) {
+                eprintln!("note: --gpu: {why}; using `{}` ({})", device.name, device.api);
+            }
+        }
+    }
+    Some(mode)
 }
