@@ -42,9 +42,16 @@ echo "== device"
 nvidia-smi --query-gpu=name,memory.total,driver_version,compute_cap --format=csv 2>/dev/null || echo "(no nvidia-smi)"
 echo "== f64 product ${N}^3, inputs on the device"
 timeout 300 "$DML" gpu-bench --n "$N" --reps 5 || status=$?
+# Without a Vulkan driver for the GPU wgpu has no adapter there: its test variants are skipped
+# (they fail by design where an adapter is expected, as in CI on lavapipe).
+skip=()
+if "$DML" gpu-bench --backend wgpu --n 64 --reps 1 2>&1 | grep -q "not run"; then
+    echo "(wgpu has no adapter here: its test variants are skipped)"
+    skip=(--skip ::wgpu)
+fi
 for t in ${GPU_TESTS:-}; do
     echo "== $t"
-    timeout 300 "$t" --test-threads=1 >/tmp/gpu_device_run.tests 2>&1 || status=1
+    timeout 300 "$t" --test-threads=1 "${skip[@]}" >/tmp/gpu_device_run.tests 2>&1 || status=1
     grep -E "^test result|FAILED|panicked" /tmp/gpu_device_run.tests | head -20
     skipped=$(grep -c "skipped" /tmp/gpu_device_run.tests)
     [ "$skipped" -gt 0 ] && echo "$skipped skipped, e.g. $(grep -m1 -o 'skipped .*' /tmp/gpu_device_run.tests)"
