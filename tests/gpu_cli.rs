@@ -57,6 +57,7 @@ fn gpu_flag_says_the_build_has_no_gpu_support() {
 }
 
 /// `dml repl ARGS` reading `input` from standard input.
+#[cfg(any(feature = "gpu", not(feature = "cuda")))]
 fn repl(args: &[&str], input: &str) -> Output {
     use std::io::Write;
     let mut child = Command::new(env!("CARGO_BIN_EXE_dml"))

@@ -455,6 +455,34 @@ pub enum DnnShape<'a> {
     Pool(&'a crate::kernels::dnn::PoolShape),
 }
 
+/// What a pool kernel computes (its `mode`), on either backend (and in the CUDA kernels' host
+/// check, which every build runs).
+#[cfg_attr(not(any(feature = "gpu", feature = "cuda")), allow(dead_code))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pool {
+    Max = 0,
+    /// `max_pool(max(0, x))` (`_relu_max_pool`).
+    ReluMax = 1,
+    Avg = 2,
+}
+
+impl Pool {
+    /// The pool a builtin computes, and whether it is the gradient; `None` for another builtin.
+    #[cfg(any(feature = "gpu", feature = "cuda"))]
+    pub(in crate::gpu) fn of(id: crate::builtins::BuiltinId) -> Option<(Pool, bool)> {
+        use crate::builtins::ids::*;
+        Some(match id {
+            i if i == MAX_POOL => (Pool::Max, false),
+            i if i == RELU_MAX_POOL => (Pool::ReluMax, false),
+            i if i == AVG_POOL => (Pool::Avg, false),
+            i if i == MAX_POOL_BACKWARD => (Pool::Max, true),
+            i if i == RELU_MAX_POOL_BACKWARD => (Pool::ReluMax, true),
+            i if i == AVG_POOL_BACKWARD => (Pool::Avg, true),
+            _ => return None,
+        })
+    }
+}
+
 /// The DNN builtins past the forward convolution (pools and their gradients, the convolution's
 /// gradients) on the device; `None` as for [`execute`].
 pub fn execute_dnn(
@@ -469,7 +497,6 @@ pub fn execute_dnn(
     #[cfg(feature = "gpu")]
     {
         use crate::builtins::ids::*;
-        use wgpu::Pool;
         if !matches!(select(GpuMode::Force).ok()?, Device::Wgpu) {
             return None;
         }
@@ -477,15 +504,7 @@ pub fn execute_dnn(
             DnnShape::Conv(s) if id == CONV2D_BACKWARD_FILTER => wgpu::conv2d_backward(args, s, false),
             DnnShape::Conv(s) if id == CONV2D_BACKWARD_DATA => wgpu::conv2d_backward(args, s, true),
             DnnShape::Pool(s) => {
-                let (kind, backward) = match id {
-                    i if i == MAX_POOL => (Pool::Max, false),
-                    i if i == RELU_MAX_POOL => (Pool::ReluMax, false),
-                    i if i == AVG_POOL => (Pool::Avg, false),
-                    i if i == MAX_POOL_BACKWARD => (Pool::Max, true),
-                    i if i == RELU_MAX_POOL_BACKWARD => (Pool::ReluMax, true),
-                    i if i == AVG_POOL_BACKWARD => (Pool::Avg, true),
-                    _ => return None,
-                };
+                let (kind, backward) = Pool::of(id)?;
                 wgpu::pool(args, s, kind, backward)
             }
             _ => None,

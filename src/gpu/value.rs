@@ -326,3 +326,21 @@ pub(in crate::gpu) fn broadcast_shape(a: (usize, usize), b: (usize, usize)) -> O
         None
     }
 }
+
+/// The output shape of `ifelse(c, yes, no)` as the CPU kernel takes it: every matrix operand of
+/// one shape, 1x1 matrices and numbers acting as scalars (1x1 when all are). `None` for other
+/// shapes and for three numbers, which the CPU computes or reports.
+#[cfg(any(feature = "gpu", feature = "cuda"))]
+pub(in crate::gpu) fn ifelse_shape(ops: &[Arg; 3]) -> Option<(usize, usize)> {
+    let full = |a: &Arg| match a {
+        Arg::Matrix(m) if m.len() != 1 => Some((m.rows(), m.cols())),
+        _ => None,
+    };
+    let shapes: Vec<(usize, usize)> = ops.iter().filter_map(full).collect();
+    match shapes.first() {
+        Some(&s) if shapes.iter().all(|&t| t == s) => Some(s),
+        Some(_) => None,
+        None if ops.iter().any(|a| matches!(a, Arg::Matrix(_))) => Some((1, 1)),
+        None => None,
+    }
+}

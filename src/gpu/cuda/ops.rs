@@ -9,7 +9,8 @@ use super::{Cuda, DevBuf, grid};
 use crate::builtins::BuiltinId;
 use crate::gpu::DnnShape;
 use crate::gpu::value::{
-    Arg, BuiltinArgs, DeviceBuffer, DeviceMatrix, GpuValue, MatArg, Place, arg, broadcast_shape, matrix_arg,
+    Arg, BuiltinArgs, DeviceBuffer, DeviceMatrix, GpuValue, MatArg, Place, arg, broadcast_shape,
+    ifelse_shape, matrix_arg,
 };
 use crate::hops::HopOp;
 use crate::kernels::dnn::{ConvShape, PoolShape};
@@ -384,15 +385,7 @@ pub(in crate::gpu) fn dnn(gpu: &Cuda, id: BuiltinId, args: &[GpuValue], shape: D
         DnnShape::Conv(s) if id == CONV2D_BACKWARD_FILTER => conv2d_backward(gpu, args, s, false),
         DnnShape::Conv(s) if id == CONV2D_BACKWARD_DATA => conv2d_backward(gpu, args, s, true),
         DnnShape::Pool(s) => {
-            let (kind, backward) = match id {
-                i if i == MAX_POOL => (Pool::Max, false),
-                i if i == RELU_MAX_POOL => (Pool::ReluMax, false),
-                i if i == AVG_POOL => (Pool::Avg, false),
-                i if i == MAX_POOL_BACKWARD => (Pool::Max, true),
-                i if i == RELU_MAX_POOL_BACKWARD => (Pool::ReluMax, true),
-                i if i == AVG_POOL_BACKWARD => (Pool::Avg, true),
-                _ => return None,
-            };
+            let (kind, backward) = Pool::of(id)?;
             pool(gpu, args, s, kind, backward)
         }
         _ => None,
@@ -485,17 +478,7 @@ fn conv2d_backward(gpu: &Cuda, args: &[GpuValue], s: &ConvShape, data: bool) -> 
 /// matrices and numbers acting as scalars (uploaded as one cell). Other shapes, and three
 /// numbers, are left to the CPU, which computes or reports them.
 fn ifelse(gpu: &Cuda, ops: [Arg; 3]) -> Outcome {
-    let full = |a: &Arg| match a {
-        Arg::Matrix(m) if m.len() != 1 => Some((m.rows(), m.cols())),
-        _ => None,
-    };
-    let shapes: Vec<(usize, usize)> = ops.iter().filter_map(full).collect();
-    let (rows, cols) = match shapes.first() {
-        Some(&s) if shapes.iter().all(|&t| t == s) => s,
-        Some(_) => return None,
-        None if ops.iter().any(|a| matches!(a, Arg::Matrix(_))) => (1, 1),
-        None => return None,
-    };
+    let (rows, cols) = ifelse_shape(&ops)?;
     let cells = rows * cols;
     if cells == 0 {
         return None;
@@ -504,7 +487,8 @@ fn ifelse(gpu: &Cuda, ops: [Arg; 3]) -> Outcome {
         [gpu.operand(&ops[0])?, gpu.operand(&ops[1])?, gpu.operand(&ops[2])?];
     let f = tri!(gpu.function("ifelse", || kernels::ifelse("ifelse")));
     let mut out = tri!(gpu.alloc(cells));
-    let scalars = kernels::ifelse_scalars(cells, [0, 1, 2].map(|k| full(&ops[k]).is_some()));
+    let scalars =
+        kernels::ifelse_scalars(cells, [0, 1, 2].map(|k| matches!(&ops[k], Arg::Matrix(m) if m.len() != 1)));
     let mut launch = gpu.stream.launch_builder(&f);
     launch.arg(&*dc).arg(&*dy).arg(&*dn).arg(&mut out);
     push_scalars(&mut launch, &scalars);

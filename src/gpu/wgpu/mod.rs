@@ -13,7 +13,6 @@ mod ops_lstm;
 mod residency;
 
 pub(super) use bench::{matmul as bench_matmul, measured_rates};
-pub(super) use kernels::dnn::Pool;
 pub(super) use ops::{conv2d, conv2d_backward, execute, pool};
 
 use super::DeviceInfo;

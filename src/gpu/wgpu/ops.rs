@@ -6,7 +6,8 @@
 use super::kernels;
 use super::{DevMatrix, Gpu, Pass, device, grid};
 use crate::gpu::value::{
-    Arg, BuiltinArgs, DeviceBuffer, DeviceMatrix, GpuValue, MatArg, Place, arg, broadcast_shape, matrix_arg,
+    Arg, BuiltinArgs, DeviceBuffer, DeviceMatrix, GpuValue, MatArg, Place, arg, broadcast_shape,
+    ifelse_shape, matrix_arg,
 };
 use crate::hops::HopOp;
 use crate::kernels::dnn::{ConvShape, PoolShape};
@@ -422,17 +423,7 @@ pub(in crate::gpu) fn conv2d_backward(args: &[GpuValue], s: &ConvShape, data: bo
 /// `ifelse(c, yes, no)` with the CPU kernel's shapes: every matrix operand of one shape, 1x1
 /// matrices and numbers acting as scalars. Other shapes are left to the CPU, which reports them.
 fn ifelse(gpu: &Gpu, ops: [Arg; 3]) -> Outcome {
-    let full = |a: &Arg| match a {
-        Arg::Matrix(m) if m.len() != 1 => Some((m.rows(), m.cols())),
-        _ => None,
-    };
-    let shapes: Vec<(usize, usize)> = ops.iter().filter_map(full).collect();
-    let (rows, cols) = match shapes.first() {
-        Some(&s) if shapes.iter().all(|&t| t == s) => s,
-        Some(_) => return None,
-        None if ops.iter().any(|a| matches!(a, Arg::Matrix(_))) => (1, 1),
-        None => return None,
-    };
+    let (rows, cols) = ifelse_shape(&ops)?;
     if !gpu.fits(rows * cols) {
         return None;
     }

@@ -16,14 +16,8 @@
 use super::{HELPERS, Scalar};
 use crate::kernels::dnn::{ConvShape, PoolShape};
 
-/// What a pool kernel computes (its `mode` argument).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Pool {
-    Max = 0,
-    /// `max_pool(max(0, x))` (`_relu_max_pool`).
-    ReluMax = 1,
-    Avg = 2,
-}
+/// What a pool kernel computes (its `mode`): the one enum both backends share.
+pub(crate) use crate::gpu::Pool;
 
 /// A window's clipped rows or columns, its first maximum, and the output positions whose
 /// windows cover an input position.

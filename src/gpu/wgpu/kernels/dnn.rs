@@ -16,14 +16,8 @@ use super::CELL_ENTRY;
 const POOL_PARAMS: &str = "struct P { n: u32, c: u32, h: u32, w: u32, kh: u32, kw: u32, sh: u32, sw: u32, \
                            ph: u32, pw: u32, oh: u32, ow: u32, mode: u32, pad: u32, scale: f64, lowest: f64 }";
 
-/// What a pool kernel computes (`mode` in its uniform).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Pool {
-    Max = 0,
-    /// `max_pool(max(0, x))` (`_relu_max_pool`).
-    ReluMax = 1,
-    Avg = 2,
-}
+/// What a pool kernel computes (its `mode`): the one enum both backends share.
+pub(crate) use crate::gpu::Pool;
 
 /// Helpers for the pool kernels: a window's clipped rows or columns, and its argmax.
 const POOL_HELPERS: &str = r#"
